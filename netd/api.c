@@ -1,0 +1,188 @@
+/*
+ * api.c: see api.h. One table lists every method with its handler and
+ * whether it changes anything; the table is the single place that decides
+ * who may call what and what gets audited.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "core.h"
+#include "ctl.h"
+#include "decode.h"
+#include "embedded.h"
+#include "log.h"
+#include "stats.h"
+#include "store.h"
+#include "util.h"
+
+struct api_method {
+	const char *name;
+	bool mutating; /* needs privilege; audited */
+	void (*fn)(struct core *core, struct ctl_call *call);
+};
+
+const char *const api_interfaces[] = {
+	"org.varlink.service",
+	"io.netd",
+	NULL,
+};
+
+/* Decode a call's parameters with the field table, answering
+ * InvalidParameter itself on failure. Returns true when the handler may
+ * go on. */
+static bool params_decode(struct ctl_call *call, const struct decode_field *fields,
+			  size_t n, void *out)
+{
+	const char *bad = NULL;
+
+	if (decode_object(ctl_call_parameters(call), fields, n, out, &bad) < 0) {
+		ctl_call_invalid_parameter(call, bad ? bad : "parameters");
+		return false;
+	}
+	return true;
+}
+
+#define PARAMS_NONE(call) params_decode((call), NULL, 0, NULL)
+
+static void method_get_info(struct core *core, struct ctl_call *call)
+{
+	json_t *ifaces;
+
+	if (!PARAMS_NONE(call))
+		return;
+	ifaces = json_array();
+	for (size_t i = 0; api_interfaces[i]; i++)
+		json_array_append_new(ifaces, json_string(api_interfaces[i]));
+	ctl_call_reply(call, json_pack("{s:s, s:s, s:s, s:s, s:o}",
+				       "vendor", "netd project",
+				       "product", "netd",
+				       "version", PACKAGE_VERSION,
+				       "url", "man:netd(8)",
+				       "interfaces", ifaces));
+}
+
+struct get_interface_description {
+	const char *interface;
+};
+
+static void method_get_interface_description(struct core *core, struct ctl_call *call)
+{
+	static const struct decode_field fields[] = {
+		DECODE_FIELD("interface", DECODE_STRING, true,
+			     struct get_interface_description, interface),
+	};
+	struct get_interface_description p = { 0 };
+
+	if (!params_decode(call, fields, ELEMENTSOF(fields), &p))
+		return;
+	for (size_t i = 0; i < embedded_interfaces_count; i++) {
+		const struct embedded_file *f = &embedded_interfaces[i];
+		size_t n = strlen(p.interface);
+
+		/* Files are named <interface>.varlink. */
+		if (strncmp(f->name, p.interface, n) == 0 && streq(f->name + n, ".varlink")) {
+			ctl_call_reply(call, json_pack("{s:s}", "description", f->text));
+			return;
+		}
+	}
+	ctl_call_error(call, "org.varlink.service.InterfaceNotFound",
+		       json_pack("{s:s}", "interface", p.interface));
+}
+
+static void method_get_status(struct core *core, struct ctl_call *call)
+{
+	json_t *r;
+
+	if (!PARAMS_NONE(call))
+		return;
+	r = json_pack("{s:s, s:I, s:f, s:i, s:I, s:I, s:I, s:I, s:I}",
+		      "version", PACKAGE_VERSION,
+		      "pid", (json_int_t)getpid(),
+		      "uptime_sec", (double)(now_usec() - core->start_us) / 1e6,
+		      "db_schema_version", store_version(core->store),
+		      "clients", (json_int_t)ctl_server_clients(core->ctl),
+		      "max_clients", (json_int_t)core->cfg.max_clients,
+		      "clients_accepted", (json_int_t)stats.clients_accepted,
+		      "clients_refused", (json_int_t)stats.clients_refused,
+		      "clients_dropped", (json_int_t)stats.clients_dropped);
+	if (!r) {
+		ctl_call_error(call, "io.netd.InternalError", NULL);
+		return;
+	}
+	json_object_set_new(r, "requests", json_integer((json_int_t)stats.requests));
+	json_object_set_new(r, "errors", json_integer((json_int_t)stats.errors));
+	json_object_set_new(r, "protocol_errors", json_integer((json_int_t)stats.protocol_errors));
+	json_object_set_new(r, "latency_p50_us", json_integer((json_int_t)stats_latency_percentile(50)));
+	json_object_set_new(r, "latency_p99_us", json_integer((json_int_t)stats_latency_percentile(99)));
+	json_object_set_new(r, "latency_max_us", json_integer((json_int_t)stats.latency_max_us));
+	json_object_set_new(r, "callbacks", json_integer((json_int_t)stats.callbacks));
+	json_object_set_new(r, "longest_callback_us", json_integer((json_int_t)stats.longest_callback_us));
+	json_object_set_new(r, "longest_callback",
+			    json_string(stats.longest_callback ? stats.longest_callback : ""));
+	json_object_set_new(r, "config_reloads", json_integer((json_int_t)stats.config_reloads));
+	json_object_set_new(r, "config_reload_errors",
+			    json_integer((json_int_t)stats.config_reload_errors));
+	ctl_call_reply(call, r);
+}
+
+static const struct api_method methods[] = {
+	{ "org.varlink.service.GetInfo", false, method_get_info },
+	{ "org.varlink.service.GetInterfaceDescription", false, method_get_interface_description },
+	{ "io.netd.GetStatus", false, method_get_status },
+};
+
+/* The final reply of a mutating call: one audit row, in the same grouped
+ * transaction as whatever the call changed. */
+static void audit_finish(struct ctl_call *call, const char *error, json_t *reply,
+			 void *userdata)
+{
+	struct core *core = userdata;
+	const struct ucred *cred = ctl_call_peer(call);
+	struct store_peer peer = { .uid = cred->uid, .gid = cred->gid, .pid = cred->pid };
+	json_t *params = ctl_call_parameters(call);
+	_cleanup_free_ char *ptext = NULL, *dtext = NULL;
+	int r;
+
+	ptext = params ? json_dumps(params, JSON_COMPACT | JSON_SORT_KEYS) : strdup("{}");
+	if (error)
+		dtext = json_dumps(reply, JSON_COMPACT | JSON_SORT_KEYS);
+	if (!ptext) {
+		log_error("%s: out of memory writing the audit row", ctl_call_method(call));
+		return;
+	}
+	r = store_audit_append(core->store, &peer, ctl_call_method(call), ptext,
+			       error ? error : "ok", dtext);
+	if (r < 0) {
+		errno = -r;
+		log_error("%s: cannot write the audit row: %m", ctl_call_method(call));
+	}
+}
+
+void api_dispatch(struct ctl_call *call, void *userdata)
+{
+	struct core *core = userdata;
+	const char *name = ctl_call_method(call);
+
+	for (size_t i = 0; i < ELEMENTSOF(methods); i++) {
+		const struct api_method *m = &methods[i];
+
+		if (!streq(m->name, name))
+			continue;
+		if (m->mutating) {
+			ctl_call_set_finish(call, audit_finish, core);
+			if (!ctl_call_privileged(call)) {
+				ctl_call_error(call, "io.netd.PermissionDenied",
+					       json_pack("{s:s}", "method", name));
+				return;
+			}
+		}
+		m->fn(core, call);
+		return;
+	}
+	ctl_call_error(call, "org.varlink.service.MethodNotFound",
+		       json_pack("{s:s}", "method", name));
+}

@@ -1,0 +1,201 @@
+/*
+ * conf.c: INI parsing of /etc/netd/netd.conf with libinih.
+ *
+ * The file is parsed into a scratch copy so that a bad file (on start or on
+ * SIGHUP) leaves the running configuration untouched. libinih reports the
+ * line of the first error when a handler returns 0; the handler records
+ * which key it was and why.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <ini.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf.h"
+#include "log.h"
+#include "util.h"
+
+int conf_set_string(char **field, const char *value)
+{
+	char *s = NULL;
+
+	if (value) {
+		s = strdup(value);
+		if (!s)
+			return -ENOMEM;
+	}
+	free(*field);
+	*field = s;
+	return 0;
+}
+
+int conf_init(struct netd_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->log_level = LOG_INFO;
+	c->socket_mode = 0666;
+	c->max_clients = 1024;
+	c->max_message_size = 1u << 20;
+	c->max_output_buffer = 8u << 20;
+	c->shutdown_timeout_ms = 5000;
+	if (conf_set_string(&c->socket_path, NETD_DEFAULT_SOCKET) < 0 ||
+	    conf_set_string(&c->db_path, NETD_DEFAULT_DB) < 0) {
+		conf_done(c);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void conf_done(struct netd_config *c)
+{
+	free(c->socket_path);
+	free(c->db_path);
+	free(c->admin_group);
+	memset(c, 0, sizeof(*c));
+}
+
+struct parse_state {
+	struct netd_config *cfg;
+	char *error; /* first error, without file:line */
+};
+
+static int set_error(struct parse_state *st, const char *fmt, ...) _printf_(2, 3);
+static int set_error(struct parse_state *st, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!st->error) {
+		va_start(ap, fmt);
+		if (vasprintf(&st->error, fmt, ap) < 0)
+			st->error = NULL;
+		va_end(ap);
+	}
+	return 0; /* tells inih this line failed */
+}
+
+static int parse_size(const char *v, unsigned long long min,
+		      unsigned long long max, unsigned long long *ret)
+{
+	return parse_uint(v, min, max, ret);
+}
+
+static int handler(void *user, const char *section, const char *name,
+		   const char *value)
+{
+	struct parse_state *st = user;
+	struct netd_config *c = st->cfg;
+	unsigned long long n;
+
+	if (!streq(section, "netd"))
+		return set_error(st, "unknown section [%s] (key '%s')", section, name);
+
+	if (streq(name, "socket") || streq(name, "database")) {
+		if (value[0] != '/')
+			return set_error(st, "key '%s': '%s' is not an absolute path", name, value);
+		if (conf_set_string(streq(name, "socket") ? &c->socket_path : &c->db_path, value) < 0)
+			return set_error(st, "key '%s': %s", name, "out of memory");
+	} else if (streq(name, "log_level")) {
+		int l = log_level_from_string(value);
+		if (l < 0)
+			return set_error(st, "key '%s': '%s' is not one of error, warning, info, debug", name, value);
+		c->log_level = l;
+	} else if (streq(name, "admin_group")) {
+		if (value[0] == '\0') {
+			conf_set_string(&c->admin_group, NULL);
+		} else {
+			if (!getgrnam(value))
+				return set_error(st, "key '%s': no group named '%s'", name, value);
+			if (conf_set_string(&c->admin_group, value) < 0)
+				return set_error(st, "key '%s': %s", name, "out of memory");
+		}
+	} else if (streq(name, "socket_mode")) {
+		char *end;
+		unsigned long m;
+
+		errno = 0;
+		m = strtoul(value, &end, 8);
+		if (value[0] < '0' || value[0] > '7' || *end || errno || m > 0777)
+			return set_error(st, "key '%s': '%s' is not an octal mode up to 0777", name, value);
+		c->socket_mode = (mode_t)m;
+	} else if (streq(name, "max_clients")) {
+		if (parse_size(value, 1, 65536, &n) < 0)
+			return set_error(st, "key '%s': '%s' is not a number in 1..65536", name, value);
+		c->max_clients = (unsigned)n;
+	} else if (streq(name, "max_message_size")) {
+		if (parse_size(value, 4096, 64ull << 20, &n) < 0)
+			return set_error(st, "key '%s': '%s' is not a byte count in 4096..67108864", name, value);
+		c->max_message_size = (size_t)n;
+	} else if (streq(name, "max_output_buffer")) {
+		if (parse_size(value, 65536, 1ull << 30, &n) < 0)
+			return set_error(st, "key '%s': '%s' is not a byte count in 65536..1073741824", name, value);
+		c->max_output_buffer = (size_t)n;
+	} else if (streq(name, "shutdown_timeout_ms")) {
+		if (parse_size(value, 0, 600000, &n) < 0)
+			return set_error(st, "key '%s': '%s' is not a number of milliseconds in 0..600000", name, value);
+		c->shutdown_timeout_ms = (unsigned)n;
+	} else {
+		return set_error(st, "unknown key '%s' in section [%s]", name, section);
+	}
+	return 1;
+}
+
+static int conf_copy(struct netd_config *dst, const struct netd_config *src)
+{
+	*dst = *src;
+	dst->socket_path = dst->db_path = dst->admin_group = NULL;
+	if (conf_set_string(&dst->socket_path, src->socket_path) < 0 ||
+	    conf_set_string(&dst->db_path, src->db_path) < 0 ||
+	    conf_set_string(&dst->admin_group, src->admin_group) < 0) {
+		conf_done(dst);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+int conf_load(struct netd_config *c, const char *path, bool must_exist,
+		char **ret_error)
+{
+	_cleanup_fclose_ FILE *f = NULL;
+	struct netd_config scratch;
+	struct parse_state st = { .cfg = &scratch };
+	int line, r;
+
+	f = fopen(path, "re");
+	if (!f) {
+		r = -errno;
+		if (r == -ENOENT && !must_exist)
+			return 0;
+		if (asprintf(ret_error, "%s: cannot open: %s", path, strerror(-r)) < 0)
+			*ret_error = NULL;
+		return r;
+	}
+
+	r = conf_copy(&scratch, c);
+	if (r < 0)
+		return r;
+
+	line = ini_parse_file(f, handler, &st);
+	if (line != 0) {
+		if (line < 0) {
+			r = asprintf(ret_error, "%s: cannot parse: %s", path,
+				     line == -2 ? "out of memory" : "read error");
+		} else {
+			r = asprintf(ret_error, "%s:%d: %s", path, line,
+				     st.error ? st.error : "syntax error (expected 'key = value' or '[section]')");
+		}
+		if (r < 0)
+			*ret_error = NULL;
+		free(st.error);
+		conf_done(&scratch);
+		return -EINVAL;
+	}
+
+	conf_done(c);
+	*c = scratch;
+	return 0;
+}

@@ -1,0 +1,47 @@
+/*
+ * conf.h: netd's settings, from built-in defaults, then the INI file
+ * (parsed by libinih), then the command line. Pure data plus a loader;
+ * it never logs, errors come back as text naming file, line and key.
+ */
+#ifndef NETD_CONF_H
+#define NETD_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#define NETD_DEFAULT_CONFIG "/etc/netd/netd.conf"
+#define NETD_DEFAULT_SOCKET "/run/netd/netd.sock"
+#define NETD_DEFAULT_DB "/var/lib/netd/netd.db"
+
+struct netd_config {
+	char *socket_path;
+	char *db_path;
+	int log_level;            /* syslog numbering */
+	char *admin_group;        /* NULL: only root may mutate */
+	mode_t socket_mode;
+	unsigned max_clients;
+	size_t max_message_size;  /* one inbound varlink message, bytes */
+	size_t max_output_buffer; /* unsent replies per client, bytes */
+	unsigned shutdown_timeout_ms;
+};
+
+/* Fill *c with the built-in defaults. Returns -ENOMEM on failure. */
+int conf_init(struct netd_config *c);
+
+/* Free what *c owns; *c may be partly filled or zeroed. */
+void conf_done(struct netd_config *c);
+
+/*
+ * Read path into *c, overriding what the file sets. A missing file is not
+ * an error unless must_exist. On failure *c is unchanged, the return is
+ * -errno (-EINVAL for a bad file) and *ret_error (caller frees) says
+ * "FILE:LINE: ..." naming the key.
+ */
+int conf_load(struct netd_config *c, const char *path, bool must_exist,
+		char **ret_error);
+
+/* Replace a string setting, e.g. from the command line. */
+int conf_set_string(char **field, const char *value);
+
+#endif

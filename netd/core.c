@@ -1,0 +1,347 @@
+/*
+ * core.c: see core.h.
+ *
+ * Each loop iteration ends in the prepare watcher: first the grouped
+ * database transaction is committed, then replies are written. A client
+ * therefore never hears of a change that a crash could still lose.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "core.h"
+#include "ctl.h"
+#include "log.h"
+#include "stats.h"
+#include "store.h"
+#include "util.h"
+
+static int apply_overrides(struct core *c, struct netd_config *cfg)
+{
+	if (c->overrides.socket_path &&
+	    conf_set_string(&cfg->socket_path, c->overrides.socket_path) < 0)
+		return -ENOMEM;
+	if (c->overrides.db_path && conf_set_string(&cfg->db_path, c->overrides.db_path) < 0)
+		return -ENOMEM;
+	if (c->overrides.verbose)
+		cfg->log_level = LOG_DEBUG;
+	return 0;
+}
+
+/* Load a fresh configuration into *ret (defaults, file, overrides). */
+static int load_config(struct core *c, struct netd_config *ret)
+{
+	struct netd_config cfg;
+	_cleanup_free_ char *error = NULL;
+	int r;
+
+	r = conf_init(&cfg);
+	if (r < 0)
+		return r;
+	r = conf_load(&cfg, c->config_path, c->config_must_exist, &error);
+	if (r < 0) {
+		log_error("%s", error ? error : "cannot load the configuration");
+		conf_done(&cfg);
+		return r;
+	}
+	r = apply_overrides(c, &cfg);
+	if (r < 0) {
+		conf_done(&cfg);
+		return r;
+	}
+	*ret = cfg;
+	return 0;
+}
+
+int core_load_config(struct core *c)
+{
+	struct netd_config cfg;
+	int r = load_config(c, &cfg);
+
+	if (r < 0)
+		return r;
+	conf_done(&c->cfg);
+	c->cfg = cfg;
+	log_set_max_level(c->cfg.log_level);
+	return 0;
+}
+
+static struct ctl_limits limits_of(const struct netd_config *cfg)
+{
+	return (struct ctl_limits){
+		.max_clients = cfg->max_clients,
+		.max_message_size = cfg->max_message_size,
+		.max_output_buffer = cfg->max_output_buffer,
+	};
+}
+
+/* Resolve admin_group into the control server. An unknown group (it
+ * existed when the file was checked but is gone now) allows root only. */
+static void apply_admin_group(struct core *c)
+{
+	struct group *g;
+
+	if (!c->cfg.admin_group) {
+		ctl_server_set_admin_group(c->ctl, false, 0);
+		return;
+	}
+	g = getgrnam(c->cfg.admin_group);
+	if (!g) {
+		log_warn("admin_group '%s' does not exist, allowing only root to make changes",
+			 c->cfg.admin_group);
+		ctl_server_set_admin_group(c->ctl, false, 0);
+		return;
+	}
+	ctl_server_set_admin_group(c->ctl, true, g->gr_gid);
+}
+
+static void reload(struct core *c)
+{
+	struct netd_config cfg;
+	struct ctl_limits limits;
+
+	log_info("reloading configuration from '%s'", c->config_path);
+	if (load_config(c, &cfg) < 0) {
+		stats.config_reload_errors++;
+		log_warn("configuration not reloaded, keeping the running one");
+		return;
+	}
+	/* The socket and the database are what this process is; moving them
+	 * takes a restart. */
+	if (!streq(cfg.socket_path, c->cfg.socket_path))
+		log_warn("socket '%s': changing the socket path needs a restart, ignoring",
+			 cfg.socket_path);
+	if (!streq(cfg.db_path, c->cfg.db_path))
+		log_warn("database '%s': changing the database path needs a restart, ignoring",
+			 cfg.db_path);
+	conf_set_string(&cfg.socket_path, c->cfg.socket_path);
+	conf_set_string(&cfg.db_path, c->cfg.db_path);
+	if (cfg.socket_mode != c->cfg.socket_mode)
+		log_warn("socket_mode: applies at the next start, ignoring");
+	cfg.socket_mode = c->cfg.socket_mode;
+
+	conf_done(&c->cfg);
+	c->cfg = cfg;
+	log_set_max_level(c->cfg.log_level);
+	limits = limits_of(&c->cfg);
+	ctl_server_set_limits(c->ctl, &limits);
+	apply_admin_group(c);
+	stats.config_reloads++;
+	log_info("configuration reloaded (log_level %s, max_clients %u)",
+		 log_level_to_string(c->cfg.log_level), c->cfg.max_clients);
+}
+
+static void begin_stop(struct core *c, const char *why)
+{
+	if (c->stopping)
+		return;
+	log_info("%s, stopping", why);
+	c->stopping = true;
+	ctl_server_shutdown(c->ctl);
+	ev_timer_set(&c->shutdown_timer, c->cfg.shutdown_timeout_ms / 1000.0, 0.);
+	ev_timer_start(c->loop, &c->shutdown_timer);
+}
+
+static void signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	STATS_CALLBACK("signal");
+	struct core *c = w->data;
+
+	if (w->signum == SIGHUP)
+		reload(c);
+	else
+		begin_stop(c, w->signum == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+static void shutdown_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	STATS_CALLBACK("shutdown timer");
+
+	log_warn("calls still unanswered after shutdown_timeout_ms, stopping anyway");
+	ev_break(loop, EVBREAK_ALL);
+}
+
+static void prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	STATS_CALLBACK("commit and flush");
+	struct core *c = w->data;
+	int r;
+
+	r = store_commit(c->store);
+	if (r < 0) {
+		errno = -r;
+		log_error("database commit failed: %m; will retry");
+	}
+	ctl_server_flush(c->ctl);
+	if (c->stopping && ctl_server_idle(c->ctl))
+		ev_break(loop, EVBREAK_ALL);
+}
+
+static int mkdir_parent(const char *path, mode_t mode)
+{
+	_cleanup_free_ char *dir = strdup(path);
+	char *p;
+
+	if (!dir)
+		return -ENOMEM;
+	for (p = dir + 1; (p = strchr(p, '/')); p++) {
+		*p = '\0';
+		if (mkdir(dir, mode) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	return 0;
+}
+
+/* One netd per database: an exclusive flock on "<db>.lock", which holds
+ * the owner's pid so the refusal can name it. The kernel drops the lock
+ * when the process dies, however it dies. */
+static int take_lock(struct core *c)
+{
+	_cleanup_free_ char *path = NULL;
+	char buf[32];
+	int fd, r;
+
+	if (asprintf(&path, "%s.lock", c->cfg.db_path) < 0)
+		return -ENOMEM;
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0) {
+		r = -errno;
+		log_error("lock file '%s': %m", path);
+		return r;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		ssize_t n;
+
+		r = -errno;
+		if (r == -EWOULDBLOCK) {
+			n = pread(fd, buf, sizeof(buf) - 1, 0);
+			buf[n > 0 ? n : 0] = '\0';
+			buf[strcspn(buf, "\n")] = '\0';
+			log_error("database '%s' is in use by another netd (pid %s); not starting",
+				  c->cfg.db_path, buf[0] ? buf : "unknown");
+			r = -EBUSY;
+		} else {
+			log_error("lock file '%s': %m", path);
+		}
+		close(fd);
+		return r;
+	}
+	snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, strlen(buf), 0) < 0)
+		log_warn("lock file '%s': cannot record our pid: %m, ignoring", path);
+	c->lock_fd = fd;
+	return 0;
+}
+
+/* Enough descriptors for max_clients connections plus our own. */
+static void raise_fd_limit(const struct netd_config *cfg)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < (rlim_t)cfg->max_clients + 32)
+		log_warn("RLIMIT_NOFILE is %llu, too low for max_clients %u, ignoring",
+			 (unsigned long long)rl.rlim_cur, cfg->max_clients);
+}
+
+int core_start(struct core *c)
+{
+	_cleanup_free_ char *error = NULL;
+	struct ctl_limits limits;
+	int r;
+
+	c->lock_fd = -1;
+	c->start_us = now_usec();
+	c->loop = ev_default_loop(EVFLAG_AUTO | EVFLAG_NOENV);
+	if (!c->loop) {
+		log_error("cannot create the event loop");
+		return -ENOMEM;
+	}
+	raise_fd_limit(&c->cfg);
+
+	r = mkdir_parent(c->cfg.db_path, 0755);
+	if (r < 0) {
+		errno = -r;
+		log_error("database directory for '%s': %m", c->cfg.db_path);
+		return r;
+	}
+	r = take_lock(c);
+	if (r < 0)
+		return r;
+
+	r = store_open(c->cfg.db_path, &c->store, &error);
+	if (r < 0) {
+		log_error("%s; not starting", error ? error : "cannot open the database");
+		return r;
+	}
+	log_debug("database '%s': schema version %d", c->cfg.db_path, store_version(c->store));
+
+	limits = limits_of(&c->cfg);
+	r = ctl_server_new(c->loop, c->cfg.socket_path, c->cfg.socket_mode, &limits,
+			   api_dispatch, c, &c->ctl);
+	if (r < 0)
+		return r;
+	apply_admin_group(c);
+
+	ev_signal_init(&c->sig_term, signal_cb, SIGTERM);
+	ev_signal_init(&c->sig_int, signal_cb, SIGINT);
+	ev_signal_init(&c->sig_hup, signal_cb, SIGHUP);
+	c->sig_term.data = c->sig_int.data = c->sig_hup.data = c;
+	ev_signal_start(c->loop, &c->sig_term);
+	ev_signal_start(c->loop, &c->sig_int);
+	ev_signal_start(c->loop, &c->sig_hup);
+	signal(SIGPIPE, SIG_IGN);
+
+	ev_prepare_init(&c->prepare, prepare_cb);
+	c->prepare.data = c;
+	ev_prepare_start(c->loop, &c->prepare);
+	ev_init(&c->shutdown_timer, shutdown_timer_cb);
+	c->shutdown_timer.data = c;
+
+	log_info("listening on '%s', database '%s'", c->cfg.socket_path, c->cfg.db_path);
+	return 0;
+}
+
+int core_run(struct core *c)
+{
+	ev_run(c->loop, 0);
+	log_info("stopped");
+	return 0;
+}
+
+void core_done(struct core *c)
+{
+	if (c->loop) {
+		ev_signal_stop(c->loop, &c->sig_term);
+		ev_signal_stop(c->loop, &c->sig_int);
+		ev_signal_stop(c->loop, &c->sig_hup);
+		ev_prepare_stop(c->loop, &c->prepare);
+		ev_timer_stop(c->loop, &c->shutdown_timer);
+	}
+	c->ctl = ctl_server_free(c->ctl);
+	c->store = store_close(c->store);
+	if (c->lock_fd >= 0) {
+		/* The file stays: removing a lock file races with the next
+		 * owner opening it. */
+		close(c->lock_fd);
+		c->lock_fd = -1;
+	}
+	conf_done(&c->cfg);
+}

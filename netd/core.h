@@ -1,0 +1,61 @@
+/*
+ * core.h: the daemon: one libev loop that owns every watcher and every
+ * piece of state (configuration, database, control socket), the start-up
+ * and shutdown sequences, and the signals.
+ */
+#ifndef NETD_CORE_H
+#define NETD_CORE_H
+
+#include <ev.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "conf.h"
+
+struct ctl_server;
+struct store;
+
+/* What the command line said; it wins over the configuration file, also
+ * after a reload. NULL / false: not given. */
+struct core_overrides {
+	const char *socket_path;
+	const char *db_path;
+	bool verbose;
+};
+
+struct core {
+	struct ev_loop *loop;
+	struct netd_config cfg;
+	const char *config_path;
+	bool config_must_exist;
+	struct core_overrides overrides;
+
+	int lock_fd;
+	struct store *store;
+	struct ctl_server *ctl;
+	uint64_t start_us;
+
+	ev_signal sig_term, sig_int, sig_hup;
+	ev_prepare prepare;
+	ev_timer shutdown_timer;
+	bool stopping;
+};
+
+/*
+ * Read the configuration (file, then overrides) into c->cfg. Returns 0, or
+ * -errno after printing the error (which names file, line and key).
+ */
+int core_load_config(struct core *c);
+
+/* Take the database lock, open and migrate the database, listen on the
+ * socket, install the signal handlers. Logs and returns -errno on
+ * failure, leaving nothing behind that core_done() does not undo. */
+int core_start(struct core *c);
+
+/* Run until SIGTERM/SIGINT and a graceful stop. Returns 0. */
+int core_run(struct core *c);
+
+/* Release everything core_start() took. Safe after a partial start. */
+void core_done(struct core *c);
+
+#endif

@@ -1,0 +1,867 @@
+/*
+ * ctl.c: see ctl.h.
+ *
+ * Life of a connection: accepted (credentials read once), its input read in
+ * chunks and split into NUL-terminated messages, each message decoded into
+ * a call and queued in arrival order, then dispatched. A reply is written
+ * to the connection's output buffer only when every earlier call has had
+ * its final reply; until then it waits in its own call. Output leaves the
+ * process in ctl_server_flush(), once per loop iteration.
+ *
+ * A connection is never freed from inside a dispatch or reply: it is only
+ * marked (drop, done) and closed by ctl_server_flush() or at the end of its
+ * own read callback, so a handler can never pull the rug from under itself.
+ */
+#include "config.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "ctl.h"
+#include "decode.h"
+#include "frame.h"
+#include "log.h"
+#include "stats.h"
+#include "util.h"
+
+/* Bytes read per callback: bounds the work one client can cause in one
+ * callback, so a flood from one peer cannot starve the others. */
+#define CTL_READ_CHUNK (64u * 1024u)
+/* A client with this many unanswered calls is not read from until some are
+ * answered. */
+#define CTL_MAX_PENDING_CALLS 256
+/* Supplementary groups remembered per peer. */
+#define CTL_MAX_GROUPS 64
+
+TAILQ_HEAD(call_list, ctl_call);
+TAILQ_HEAD(conn_list, ctl_conn);
+
+struct ctl_call {
+	struct ctl_conn *conn; /* NULL once the client has gone */
+	TAILQ_ENTRY(ctl_call) link;
+	char *method;
+	json_t *parameters;
+	bool more, oneway;
+	bool done;          /* final reply given */
+	struct frame held;  /* replies waiting for earlier calls */
+	uint64_t start_us;
+	ctl_cancel_fn cancel;
+	void *cancel_data;
+	ctl_finish_fn finish;
+	void *finish_data;
+};
+
+struct ctl_conn {
+	struct ctl_server *srv;
+	int fd;
+	unsigned id;
+	ev_io rio, wio;
+	struct frame in, out;
+	struct ucred cred;
+	gid_t groups[CTL_MAX_GROUPS];
+	int ngroups;
+	struct call_list calls;
+	unsigned ncalls;
+	bool eof;      /* read no more: peer closed, protocol error, shutdown */
+	bool broken;   /* protocol error: ignore whatever input follows */
+	bool drop;     /* close now, discarding output */
+	bool paused;   /* reading stopped: too many pending calls */
+	bool dirty;    /* on the server's flush list */
+	TAILQ_ENTRY(ctl_conn) link;       /* all connections */
+	TAILQ_ENTRY(ctl_conn) dirty_link; /* needing a flush */
+};
+
+struct ctl_server {
+	struct ev_loop *loop;
+	int fd;
+	ev_io accept_io;
+	char *path;
+	dev_t dev;
+	ino_t ino;
+	struct ctl_limits limits;
+	bool has_admin_group;
+	gid_t admin_gid;
+	ctl_dispatch_fn dispatch;
+	void *userdata;
+	struct conn_list conns;
+	struct conn_list dirty;
+	unsigned nconns;
+	unsigned next_id;
+	bool shutting_down;
+};
+
+static void conn_mark_dirty(struct ctl_conn *c)
+{
+	if (!c->dirty) {
+		c->dirty = true;
+		TAILQ_INSERT_TAIL(&c->srv->dirty, c, dirty_link);
+	}
+}
+
+static void conn_set_eof(struct ctl_conn *c)
+{
+	c->eof = true;
+	ev_io_stop(c->srv->loop, &c->rio);
+	conn_mark_dirty(c);
+}
+
+static void conn_drop(struct ctl_conn *c, const char *why)
+{
+	if (c->drop)
+		return;
+	log_warn("client %u (pid %d uid %d): %s, dropping connection",
+		 c->id, (int)c->cred.pid, (int)c->cred.uid, why);
+	stats.clients_dropped++;
+	c->drop = true;
+	ev_io_stop(c->srv->loop, &c->rio);
+	conn_mark_dirty(c);
+}
+
+static struct ctl_call *call_free(struct ctl_call *call)
+{
+	if (!call)
+		return NULL;
+	free(call->method);
+	json_decref(call->parameters);
+	frame_done(&call->held);
+	free(call);
+	return NULL;
+}
+
+static void conn_free(struct ctl_conn *c)
+{
+	struct ctl_server *srv = c->srv;
+	struct ctl_call *call;
+
+	ev_io_stop(srv->loop, &c->rio);
+	ev_io_stop(srv->loop, &c->wio);
+	close(c->fd);
+	/* Detach first: a cancel callback may answer the call, which must not
+	 * find its way back to this connection. */
+	while ((call = TAILQ_FIRST(&c->calls))) {
+		TAILQ_REMOVE(&c->calls, call, link);
+		call->conn = NULL;
+		if (call->done) {
+			call_free(call);
+		} else if (call->cancel) {
+			call->cancel(call, call->cancel_data);
+		}
+		/* A pending call without cancel is freed by its final reply. */
+	}
+	if (c->dirty)
+		TAILQ_REMOVE(&srv->dirty, c, dirty_link);
+	TAILQ_REMOVE(&srv->conns, c, link);
+	srv->nconns--;
+	frame_done(&c->in);
+	frame_done(&c->out);
+	log_debug("client %u: closed", c->id);
+	free(c);
+	/* A slot is free again: accept if we had stopped for lack of fds. */
+	if (srv->fd >= 0 && !srv->shutting_down)
+		ev_io_start(srv->loop, &srv->accept_io);
+}
+
+/* Queue the serialized reply of call: straight to the output if call is at
+ * the head of its connection's queue, else held in the call. */
+static void call_emit(struct ctl_call *call, json_t *msg)
+{
+	struct ctl_conn *c = call->conn;
+	char *text;
+	int r;
+
+	if (!c || call->oneway || c->drop) {
+		json_decref(msg);
+		return;
+	}
+	/* 10 significant digits: enough for microseconds of a month's uptime,
+	 * without binary-fraction noise like 0.53789900000000002. */
+	text = json_dumps(msg, JSON_COMPACT | JSON_REAL_PRECISION(10));
+	json_decref(msg);
+	if (!text) {
+		conn_drop(c, "out of memory encoding a reply");
+		return;
+	}
+	if (TAILQ_FIRST(&c->calls) == call)
+		r = frame_append_msg(&c->out, text, strlen(text));
+	else
+		r = frame_append_msg(&call->held, text, strlen(text));
+	free(text);
+	if (r < 0) {
+		conn_drop(c, "out of memory queueing a reply");
+		return;
+	}
+	if (frame_len(&c->out) + frame_len(&call->held) > c->srv->limits.max_output_buffer) {
+		conn_drop(c, "output buffer limit exceeded (client not reading)");
+		return;
+	}
+	conn_mark_dirty(c);
+}
+
+/* Pop finished calls from the head, moving the next call's held replies to
+ * the output in order. */
+static void conn_advance(struct ctl_conn *c)
+{
+	struct ctl_call *call;
+
+	while ((call = TAILQ_FIRST(&c->calls)) && call->done) {
+		TAILQ_REMOVE(&c->calls, call, link);
+		c->ncalls--;
+		call_free(call);
+		call = TAILQ_FIRST(&c->calls);
+		if (call && frame_len(&call->held) > 0) {
+			if (frame_append(&c->out, call->held.data + call->held.start,
+					 frame_len(&call->held)) < 0) {
+				conn_drop(c, "out of memory queueing a reply");
+				return;
+			}
+			frame_done(&call->held);
+		}
+	}
+	conn_mark_dirty(c);
+}
+
+static void call_finish(struct ctl_call *call, const char *error, json_t *params)
+{
+	struct ctl_conn *c = call->conn;
+	json_t *msg;
+
+	assert(!call->done);
+	if (!params)
+		params = json_object();
+	if (call->finish)
+		call->finish(call, error, params, call->finish_data);
+
+	stats_latency_add(now_usec() - call->start_us);
+	if (error)
+		stats.errors++;
+
+	if (!c) {
+		/* The client went away; nobody to answer. */
+		json_decref(params);
+		call_free(call);
+		return;
+	}
+	if (error)
+		msg = json_pack("{s:s, s:o}", "error", error, "parameters", params);
+	else
+		msg = json_pack("{s:o}", "parameters", params);
+	call->done = true;
+	if (msg)
+		call_emit(call, msg);
+	else
+		conn_drop(c, "out of memory encoding a reply");
+	conn_advance(c);
+}
+
+void ctl_call_reply(struct ctl_call *call, json_t *parameters)
+{
+	call_finish(call, NULL, parameters);
+}
+
+void ctl_call_error(struct ctl_call *call, const char *error, json_t *parameters)
+{
+	call_finish(call, error, parameters);
+}
+
+void ctl_call_invalid_parameter(struct ctl_call *call, const char *parameter)
+{
+	ctl_call_error(call, "org.varlink.service.InvalidParameter",
+		       json_pack("{s:s}", "parameter", parameter));
+}
+
+void ctl_call_reply_more(struct ctl_call *call, json_t *parameters)
+{
+	json_t *msg;
+
+	if (!call->more) {
+		ctl_call_reply(call, parameters);
+		return;
+	}
+	if (!parameters)
+		parameters = json_object();
+	if (!call->conn) {
+		json_decref(parameters);
+		return;
+	}
+	msg = json_pack("{s:o, s:b}", "parameters", parameters, "continues", 1);
+	if (msg)
+		call_emit(call, msg);
+	else
+		conn_drop(call->conn, "out of memory encoding a reply");
+}
+
+const char *ctl_call_method(const struct ctl_call *call)
+{
+	return call->method;
+}
+
+json_t *ctl_call_parameters(const struct ctl_call *call)
+{
+	return call->parameters;
+}
+
+bool ctl_call_more(const struct ctl_call *call)
+{
+	return call->more;
+}
+
+bool ctl_call_oneway(const struct ctl_call *call)
+{
+	return call->oneway;
+}
+
+static const struct ucred orphan_cred = { .pid = 0, .uid = (uid_t)-1, .gid = (gid_t)-1 };
+
+const struct ucred *ctl_call_peer(const struct ctl_call *call)
+{
+	return call->conn ? &call->conn->cred : &orphan_cred;
+}
+
+bool ctl_call_privileged(const struct ctl_call *call)
+{
+	const struct ctl_conn *c = call->conn;
+
+	if (!c)
+		return false;
+	if (c->cred.uid == 0)
+		return true;
+	if (!c->srv->has_admin_group)
+		return false;
+	if (c->cred.gid == c->srv->admin_gid)
+		return true;
+	for (int i = 0; i < c->ngroups; i++)
+		if (c->groups[i] == c->srv->admin_gid)
+			return true;
+	return false;
+}
+
+void ctl_call_set_cancel(struct ctl_call *call, ctl_cancel_fn fn, void *userdata)
+{
+	call->cancel = fn;
+	call->cancel_data = userdata;
+}
+
+void ctl_call_set_finish(struct ctl_call *call, ctl_finish_fn fn, void *userdata)
+{
+	call->finish = fn;
+	call->finish_data = userdata;
+}
+
+static struct ctl_call *call_new(struct ctl_conn *c, const char *method)
+{
+	struct ctl_call *call = calloc(1, sizeof(*call));
+
+	if (!call)
+		return NULL;
+	call->method = strdup(method);
+	if (!call->method)
+		return call_free(call);
+	call->conn = c;
+	call->start_us = now_usec();
+	frame_init(&call->held);
+	TAILQ_INSERT_TAIL(&c->calls, call, link);
+	c->ncalls++;
+	return call;
+}
+
+/* Answer a message that is not a call and stop reading from this client:
+ * after a framing or syntax error we cannot trust where the next message
+ * starts. */
+static void conn_protocol_error(struct ctl_conn *c, const char *reason)
+{
+	struct ctl_call *call;
+
+	stats.protocol_errors++;
+	log_debug("client %u: protocol error: %s", c->id, reason);
+	c->broken = true;
+	conn_set_eof(c);
+	call = call_new(c, "");
+	if (!call) {
+		conn_drop(c, "out of memory");
+		return;
+	}
+	ctl_call_error(call, "io.netd.ProtocolError", json_pack("{s:s}", "reason", reason));
+}
+
+static void conn_handle_message(struct ctl_conn *c, const char *msg, size_t len)
+{
+	json_error_t jerr;
+	json_t *root;
+	struct decode_call dc;
+	struct ctl_call *call;
+	const char *bad = NULL;
+
+	if (len == 0) {
+		conn_protocol_error(c, "empty message");
+		return;
+	}
+	/* Without JSON_ALLOW_NUL jansson refuses "\u0000" inside strings, so
+	 * every string we hand on is a proper C string. */
+	root = json_loadb(msg, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!root) {
+		char reason[256];
+
+		snprintf(reason, sizeof(reason), "invalid JSON at byte %d: %s",
+			 jerr.position, jerr.text);
+		conn_protocol_error(c, reason);
+		return;
+	}
+	if (!json_is_object(root)) {
+		json_decref(root);
+		conn_protocol_error(c, "message is not a JSON object");
+		return;
+	}
+
+	stats.requests++;
+	if (decode_call(root, &dc, &bad) < 0) {
+		/* A call we cannot route; answer it, keep the connection. */
+		call = call_new(c, "");
+		if (!call) {
+			json_decref(root);
+			conn_drop(c, "out of memory");
+			return;
+		}
+		ctl_call_invalid_parameter(call, bad);
+		json_decref(root);
+		return;
+	}
+
+	call = call_new(c, dc.method);
+	if (!call) {
+		json_decref(root);
+		conn_drop(c, "out of memory");
+		return;
+	}
+	call->more = dc.more;
+	call->oneway = dc.oneway;
+	call->parameters = json_incref(dc.parameters);
+	json_decref(root);
+
+	if (dc.upgrade) {
+		ctl_call_invalid_parameter(call, "upgrade");
+		return;
+	}
+	if (dc.more && dc.oneway) {
+		ctl_call_invalid_parameter(call, "oneway");
+		return;
+	}
+	c->srv->dispatch(call, c->srv->userdata);
+}
+
+/* Handle every complete message buffered, unless too many calls are
+ * pending (then reading pauses until some are answered). */
+static void conn_process_input(struct ctl_conn *c)
+{
+	char *msg;
+	size_t len;
+	int r;
+
+	c->paused = false;
+	while (!c->drop && !c->broken) {
+		if (c->ncalls >= CTL_MAX_PENDING_CALLS) {
+			c->paused = true;
+			ev_io_stop(c->srv->loop, &c->rio);
+			return;
+		}
+		r = frame_next(&c->in, c->srv->limits.max_message_size, &msg, &len);
+		if (r == 0)
+			return;
+		if (r < 0) {
+			conn_drop(c, "message larger than max_message_size");
+			return;
+		}
+		conn_handle_message(c, msg, len);
+	}
+}
+
+static void conn_read_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	STATS_CALLBACK("client read");
+	struct ctl_conn *c = w->data;
+	char *p;
+	ssize_t n;
+
+	if (frame_reserve(&c->in, CTL_READ_CHUNK, &p) < 0) {
+		conn_drop(c, "out of memory reading");
+		return;
+	}
+	n = read(c->fd, p, CTL_READ_CHUNK);
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EINTR)
+			return;
+		log_debug("client %u: read: %m", c->id);
+		c->drop = true; /* peer reset: nothing to say, nobody to say it to */
+		ev_io_stop(loop, &c->rio);
+		conn_mark_dirty(c);
+		return;
+	}
+	if (n == 0) {
+		/* Half-close: answer what was asked, then close. */
+		if (frame_len(&c->in) > 0)
+			log_debug("client %u: %zu bytes without a final NUL at EOF, ignored",
+				  c->id, frame_len(&c->in));
+		conn_set_eof(c);
+		return;
+	}
+	frame_commit(&c->in, (size_t)n);
+	conn_process_input(c);
+}
+
+/* Write as much queued output as the socket takes. */
+static void conn_write(struct ctl_conn *c)
+{
+	while (frame_len(&c->out) > 0) {
+		ssize_t n = send(c->fd, c->out.data + c->out.start, frame_len(&c->out),
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN) {
+				ev_io_start(c->srv->loop, &c->wio);
+				return;
+			}
+			log_debug("client %u: write: %m", c->id);
+			c->drop = true;
+			return;
+		}
+		frame_consume(&c->out, (size_t)n);
+	}
+	ev_io_stop(c->srv->loop, &c->wio);
+}
+
+static void conn_write_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	STATS_CALLBACK("client write");
+	struct ctl_conn *c = w->data;
+
+	conn_write(c);
+	conn_mark_dirty(c); /* let flush decide whether to close */
+}
+
+void ctl_server_flush(struct ctl_server *srv)
+{
+	struct ctl_conn *c;
+
+	/* Connections can be re-marked while we work (a resumed reader gets
+	 * replies), so take them one at a time off the front. */
+	while ((c = TAILQ_FIRST(&srv->dirty))) {
+		TAILQ_REMOVE(&srv->dirty, c, dirty_link);
+		c->dirty = false;
+
+		if (!c->drop && c->paused && c->ncalls < CTL_MAX_PENDING_CALLS / 2) {
+			conn_process_input(c);
+			if (!c->paused && !c->eof && !c->drop)
+				ev_io_start(srv->loop, &c->rio);
+			if (c->dirty) {
+				/* Replies were queued: handle it on the next pass. */
+				continue;
+			}
+		}
+		if (!c->drop)
+			conn_write(c);
+		if (c->drop || (c->eof && !c->paused && TAILQ_EMPTY(&c->calls) &&
+				frame_len(&c->out) == 0))
+			conn_free(c);
+	}
+}
+
+static void conn_new(struct ctl_server *srv, int fd)
+{
+	struct ctl_conn *c;
+	socklen_t len;
+
+	if (srv->nconns >= srv->limits.max_clients) {
+		char msg[128];
+		int n = snprintf(msg, sizeof(msg),
+				 "{\"error\":\"io.netd.TooManyClients\",\"parameters\":{\"max_clients\":%u}}",
+				 srv->limits.max_clients);
+
+		/* Best effort: a fresh socket buffer takes this without blocking. */
+		(void)!send(fd, msg, (size_t)n + 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+		close(fd);
+		stats.clients_refused++;
+		log_warn("too many clients (%u), refusing a connection", srv->limits.max_clients);
+		return;
+	}
+
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		close(fd);
+		return;
+	}
+	c->srv = srv;
+	c->fd = fd;
+	c->id = ++srv->next_id;
+	frame_init(&c->in);
+	frame_init(&c->out);
+	TAILQ_INIT(&c->calls);
+
+	len = sizeof(c->cred);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c->cred, &len) < 0) {
+		log_warn("client: SO_PEERCRED: %m, refusing connection");
+		close(fd);
+		free(c);
+		return;
+	}
+	len = sizeof(c->groups);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, c->groups, &len) == 0)
+		c->ngroups = (int)(len / sizeof(gid_t));
+	else
+		c->ngroups = 0; /* more than CTL_MAX_GROUPS (ERANGE): primary gid only */
+
+	ev_io_init(&c->rio, conn_read_cb, fd, EV_READ);
+	ev_io_init(&c->wio, conn_write_cb, fd, EV_WRITE);
+	c->rio.data = c->wio.data = c;
+	TAILQ_INSERT_TAIL(&srv->conns, c, link);
+	srv->nconns++;
+	stats.clients_accepted++;
+	ev_io_start(srv->loop, &c->rio);
+	log_debug("client %u: connected, pid %d uid %d gid %d", c->id,
+		  (int)c->cred.pid, (int)c->cred.uid, (int)c->cred.gid);
+}
+
+static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	STATS_CALLBACK("accept");
+	struct ctl_server *srv = w->data;
+
+	/* A bounded number per callback, so a connect storm cannot starve the
+	 * clients already connected. */
+	for (int i = 0; i < 64; i++) {
+		int fd = accept4(srv->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE) {
+				/* Out of descriptors: stop accepting until a client
+				 * closes (conn_free restarts us). */
+				log_warn("accept: %m, pausing until a client disconnects");
+				ev_io_stop(loop, &srv->accept_io);
+			} else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
+				log_warn("accept: %m, ignoring");
+			}
+			return;
+		}
+		conn_new(srv, fd);
+	}
+}
+
+static int mkdir_parents(const char *path, mode_t mode)
+{
+	_cleanup_free_ char *dir = strdup(path);
+	char *p;
+
+	if (!dir)
+		return -ENOMEM;
+	p = strrchr(dir, '/');
+	if (!p || p == dir)
+		return 0;
+	*p = '\0';
+	for (p = dir + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(dir, mode) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(dir, mode) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/* 1 if something accepts connections at addr, 0 if not (stale). */
+static int socket_is_live(const struct sockaddr_un *addr)
+{
+	_cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (const struct sockaddr *)addr, sizeof(*addr)) == 0)
+		return 1;
+	/* EAGAIN: a listener whose backlog is full is very much alive. */
+	if (errno == EAGAIN || errno == EINPROGRESS)
+		return 1;
+	if (errno == ECONNREFUSED || errno == ENOENT)
+		return 0;
+	return -errno;
+}
+
+int ctl_server_new(struct ev_loop *loop, const char *path, mode_t mode,
+		   const struct ctl_limits *limits, ctl_dispatch_fn dispatch,
+		   void *userdata, struct ctl_server **ret)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	struct ctl_server *srv;
+	struct stat st;
+	mode_t old_umask;
+	int r;
+
+	if (strlen(path) >= sizeof(addr.sun_path)) {
+		log_error("socket path '%s' is longer than %zu bytes", path,
+			  sizeof(addr.sun_path) - 1);
+		return -ENAMETOOLONG;
+	}
+	strcpy(addr.sun_path, path);
+
+	r = mkdir_parents(path, 0755);
+	if (r < 0) {
+		errno = -r;
+		log_error("socket directory for '%s': %m", path);
+		return r;
+	}
+
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			log_error("'%s' exists and is not a socket; not touching it", path);
+			return -EEXIST;
+		}
+		r = socket_is_live(&addr);
+		if (r > 0) {
+			log_error("'%s': another netd is already listening there", path);
+			return -EADDRINUSE;
+		}
+		if (r < 0) {
+			errno = -r;
+			log_error("'%s': cannot tell whether the socket is in use: %m", path);
+			return r;
+		}
+		log_info("'%s': removing stale socket", path);
+		if (unlink(path) < 0 && errno != ENOENT) {
+			r = -errno;
+			log_error("'%s': cannot remove stale socket: %m", path);
+			return r;
+		}
+	}
+
+	srv = calloc(1, sizeof(*srv));
+	if (!srv)
+		return -ENOMEM;
+	srv->loop = loop;
+	srv->limits = *limits;
+	srv->dispatch = dispatch;
+	srv->userdata = userdata;
+	TAILQ_INIT(&srv->conns);
+	TAILQ_INIT(&srv->dirty);
+	srv->path = strdup(path);
+	srv->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (!srv->path || srv->fd < 0) {
+		r = srv->path ? -errno : -ENOMEM;
+		log_error("socket: %m");
+		goto fail;
+	}
+
+	/* The mode is set by bind() through the umask; chmod() afterwards
+	 * would leave a window with the default permissions. */
+	old_umask = umask(~mode & 0777);
+	r = bind(srv->fd, (struct sockaddr *)&addr, sizeof(addr));
+	umask(old_umask);
+	if (r < 0) {
+		r = -errno;
+		log_error("bind '%s': %m", path);
+		goto fail;
+	}
+	if (stat(path, &st) == 0) {
+		srv->dev = st.st_dev;
+		srv->ino = st.st_ino;
+	}
+	if (listen(srv->fd, SOMAXCONN) < 0) {
+		r = -errno;
+		log_error("listen '%s': %m", path);
+		unlink(path);
+		goto fail;
+	}
+
+	ev_io_init(&srv->accept_io, accept_cb, srv->fd, EV_READ);
+	srv->accept_io.data = srv;
+	ev_io_start(loop, &srv->accept_io);
+	*ret = srv;
+	return 0;
+fail:
+	if (srv->fd >= 0)
+		close(srv->fd);
+	free(srv->path);
+	free(srv);
+	return r;
+}
+
+/* Remove the socket file only if it is still the one we bound: after a
+ * stale-socket takeover by another instance it may not be. */
+static void server_unlink(struct ctl_server *srv)
+{
+	struct stat st;
+
+	if (srv->path && stat(srv->path, &st) == 0 && st.st_dev == srv->dev &&
+	    st.st_ino == srv->ino)
+		unlink(srv->path);
+}
+
+void ctl_server_shutdown(struct ctl_server *srv)
+{
+	struct ctl_conn *c;
+
+	if (srv->shutting_down)
+		return;
+	srv->shutting_down = true;
+	ev_io_stop(srv->loop, &srv->accept_io);
+	if (srv->fd >= 0) {
+		close(srv->fd);
+		srv->fd = -1;
+	}
+	server_unlink(srv);
+	TAILQ_FOREACH(c, &srv->conns, link)
+		conn_set_eof(c);
+}
+
+bool ctl_server_idle(const struct ctl_server *srv)
+{
+	const struct ctl_conn *c;
+
+	TAILQ_FOREACH(c, &srv->conns, link)
+		if (!TAILQ_EMPTY(&c->calls) || frame_len(&c->out) > 0)
+			return false;
+	return true;
+}
+
+unsigned ctl_server_clients(const struct ctl_server *srv)
+{
+	return srv->nconns;
+}
+
+void ctl_server_set_limits(struct ctl_server *srv, const struct ctl_limits *limits)
+{
+	srv->limits = *limits;
+}
+
+void ctl_server_set_admin_group(struct ctl_server *srv, bool has_group, gid_t gid)
+{
+	srv->has_admin_group = has_group;
+	srv->admin_gid = gid;
+}
+
+struct ctl_server *ctl_server_free(struct ctl_server *srv)
+{
+	struct ctl_conn *c;
+
+	if (!srv)
+		return NULL;
+	while ((c = TAILQ_FIRST(&srv->conns)))
+		conn_free(c);
+	ev_io_stop(srv->loop, &srv->accept_io);
+	if (srv->fd >= 0) {
+		close(srv->fd);
+		server_unlink(srv);
+	}
+	free(srv->path);
+	free(srv);
+	return NULL;
+}

@@ -1,0 +1,105 @@
+/*
+ * ctl.h: the daemon's side of the socket protocol: the listening UNIX
+ * socket, one connection per client with bounded input and output buffers,
+ * varlink framing and call envelopes, peer credentials, and replies sent in
+ * call order. What a method does is not ctl's business: each decoded call
+ * is handed to the dispatch function, which answers it at once or later.
+ *
+ * Only ctl (and the client library) know the wire format.
+ */
+#ifndef NETD_CTL_H
+#define NETD_CTL_H
+
+#include <ev.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+struct ctl_server;
+struct ctl_call;
+
+struct ctl_limits {
+	unsigned max_clients;
+	size_t max_message_size;
+	size_t max_output_buffer;
+};
+
+/* Called once per decoded call; the callee must eventually answer it with
+ * ctl_call_reply() or ctl_call_error() (unless it continues forever, like
+ * a monitor, in which case it must handle cancellation). */
+typedef void (*ctl_dispatch_fn)(struct ctl_call *call, void *userdata);
+
+/* Called when the client of a call that has not had its final reply goes
+ * away. The call stays valid until its final reply, which then only frees
+ * it. */
+typedef void (*ctl_cancel_fn)(struct ctl_call *call, void *userdata);
+
+/* Called with the final reply of a call, before it is queued; error is
+ * NULL for success. Used for auditing. */
+typedef void (*ctl_finish_fn)(struct ctl_call *call, const char *error,
+			      json_t *parameters, void *userdata);
+
+/*
+ * Listen on path (creating its directory, replacing a stale socket, refusing
+ * a live one or a non-socket) with the given mode. Logs and returns -errno
+ * on failure.
+ */
+int ctl_server_new(struct ev_loop *loop, const char *path, mode_t mode,
+		   const struct ctl_limits *limits, ctl_dispatch_fn dispatch,
+		   void *userdata, struct ctl_server **ret);
+
+/* Close every connection and the listener; unlink the socket if it is
+ * still ours. Accepts NULL; returns NULL. */
+struct ctl_server *ctl_server_free(struct ctl_server *srv);
+
+/* New limits (SIGHUP); they apply to new connections and new messages. */
+void ctl_server_set_limits(struct ctl_server *srv, const struct ctl_limits *limits);
+
+/* Members of this group (besides root) may call mutating methods.
+ * has_group false: only root. */
+void ctl_server_set_admin_group(struct ctl_server *srv, bool has_group, gid_t gid);
+
+/* Send what is queued, resume paused readers, close finished or dropped
+ * connections. The daemon calls this once per loop iteration, after the
+ * store has committed, so no reply goes out before the state it reports. */
+void ctl_server_flush(struct ctl_server *srv);
+
+/* Begin a graceful stop: close the listener and remove the socket, read no
+ * more calls; calls already read are still answered. */
+void ctl_server_shutdown(struct ctl_server *srv);
+
+/* True when no call is pending and no output is queued anywhere. */
+bool ctl_server_idle(const struct ctl_server *srv);
+
+/* Connections open now. */
+unsigned ctl_server_clients(const struct ctl_server *srv);
+
+/* --- calls --- */
+
+const char *ctl_call_method(const struct ctl_call *call);
+json_t *ctl_call_parameters(const struct ctl_call *call); /* borrowed, may be NULL */
+bool ctl_call_more(const struct ctl_call *call);
+bool ctl_call_oneway(const struct ctl_call *call);
+const struct ucred *ctl_call_peer(const struct ctl_call *call);
+/* Root, or a member of the admin group. */
+bool ctl_call_privileged(const struct ctl_call *call);
+
+void ctl_call_set_cancel(struct ctl_call *call, ctl_cancel_fn fn, void *userdata);
+void ctl_call_set_finish(struct ctl_call *call, ctl_finish_fn fn, void *userdata);
+
+/* The final reply; steals parameters (NULL: empty object). */
+void ctl_call_reply(struct ctl_call *call, json_t *parameters);
+
+/* One more reply of a streaming call (the client asked for more); steals
+ * parameters. Without 'more' this is the final reply. */
+void ctl_call_reply_more(struct ctl_call *call, json_t *parameters);
+
+/* The final reply, as an error; steals parameters (NULL: empty object). */
+void ctl_call_error(struct ctl_call *call, const char *error, json_t *parameters);
+
+/* org.varlink.service.InvalidParameter naming the parameter. */
+void ctl_call_invalid_parameter(struct ctl_call *call, const char *parameter);
+
+#endif

@@ -1,0 +1,84 @@
+/*
+ * log.c: see log.h. Kept tiny on purpose: a level filter, a target, and
+ * errno preserved across every call.
+ */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "log.h"
+
+static enum log_target log_target = LOG_TARGET_STDERR;
+static int log_max_level = LOG_INFO;
+static const char *log_ident = "netd";
+
+static const char *const level_names[] = {
+	[LOG_ERR] = "error",
+	[LOG_WARNING] = "warning",
+	[LOG_INFO] = "info",
+	[LOG_DEBUG] = "debug",
+};
+
+void log_open(const char *ident, enum log_target target)
+{
+	log_ident = ident;
+	log_target = target;
+	if (target == LOG_TARGET_SYSLOG)
+		openlog(ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+}
+
+void log_close(void)
+{
+	if (log_target == LOG_TARGET_SYSLOG)
+		closelog();
+	log_target = LOG_TARGET_STDERR;
+}
+
+void log_set_max_level(int max_level)
+{
+	log_max_level = max_level;
+}
+
+int log_get_max_level(void)
+{
+	return log_max_level;
+}
+
+int log_level_from_string(const char *s)
+{
+	for (size_t i = 0; i < ELEMENTSOF(level_names); i++)
+		if (level_names[i] && streq(level_names[i], s))
+			return (int)i;
+	return -EINVAL;
+}
+
+const char *log_level_to_string(int level)
+{
+	if (level < 0 || (size_t)level >= ELEMENTSOF(level_names))
+		return "unknown";
+	return level_names[level] ? level_names[level] : "unknown";
+}
+
+void log_msg(int level, const char *fmt, ...)
+{
+	int saved = errno;
+	va_list ap;
+
+	if (level > log_max_level)
+		goto out;
+
+	va_start(ap, fmt);
+	if (log_target == LOG_TARGET_SYSLOG) {
+		vsyslog(level, fmt, ap);
+	} else {
+		fprintf(stderr, "%s: ", log_ident);
+		if (level <= LOG_WARNING)
+			fprintf(stderr, "%s: ", log_level_to_string(level));
+		vfprintf(stderr, fmt, ap);
+		fputc('\n', stderr);
+	}
+	va_end(ap);
+out:
+	errno = saved;
+}

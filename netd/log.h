@@ -1,0 +1,40 @@
+/*
+ * log.h: the daemon's one logging module. stderr in the foreground, syslog
+ * otherwise. Every function preserves errno so callers can log and then
+ * return -errno. Library-style modules (alloc, rules, store, client) never
+ * log above debug; they return errors and let the caller decide.
+ */
+#ifndef NETD_LOG_H
+#define NETD_LOG_H
+
+#include <stdbool.h>
+#include <syslog.h>
+
+#include "util.h"
+
+enum log_target {
+	LOG_TARGET_STDERR,
+	LOG_TARGET_SYSLOG,
+};
+
+/* Open the log. ident is the program name shown in syslog and on stderr. */
+void log_open(const char *ident, enum log_target target);
+void log_close(void);
+
+/* Messages at a priority above max_level (syslog numbering, LOG_DEBUG is
+ * highest) are dropped. */
+void log_set_max_level(int max_level);
+int log_get_max_level(void);
+
+/* Map "error", "warning", "info", "debug" to a syslog level; -EINVAL else. */
+int log_level_from_string(const char *s);
+const char *log_level_to_string(int level);
+
+void log_msg(int level, const char *fmt, ...) _printf_(2, 3);
+
+#define log_error(...) log_msg(LOG_ERR, __VA_ARGS__)
+#define log_warn(...) log_msg(LOG_WARNING, __VA_ARGS__)
+#define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
+#define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
+
+#endif

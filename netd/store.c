@@ -1,0 +1,319 @@
+/*
+ * store.c: see store.h.
+ *
+ * synchronous=NORMAL in WAL mode survives a crash of netd (kill -9) without
+ * losing a committed transaction; only a power loss can drop the last
+ * commits, and then the kernel's devices are gone too, so the start-up
+ * reconciliation repairs both sides. FULL would cost an fsync per loop
+ * iteration for no state that outlives the kernel's.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "embedded.h"
+#include "store.h"
+#include "util.h"
+
+/* How long a write waits for a lock someone else holds (an auditor's
+ * write transaction, say) before failing; kept short because the loop
+ * waits meanwhile. Readers never block netd in WAL mode. */
+#define STORE_BUSY_TIMEOUT_MS 250
+
+struct store {
+	sqlite3 *db;
+	int version;
+	bool in_txn;
+	sqlite3_stmt *audit_insert;
+};
+
+static int errno_from_sqlite(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_OK:
+	case SQLITE_DONE:
+	case SQLITE_ROW:
+		return 0;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return -EBUSY;
+	case SQLITE_NOMEM:
+		return -ENOMEM;
+	case SQLITE_READONLY:
+	case SQLITE_PERM:
+	case SQLITE_AUTH:
+		return -EACCES;
+	case SQLITE_CANTOPEN:
+		return -ENOENT;
+	case SQLITE_NOTADB:
+	case SQLITE_CORRUPT:
+	case SQLITE_FORMAT:
+		return -EINVAL;
+	case SQLITE_FULL:
+		return -ENOSPC;
+	case SQLITE_CONSTRAINT:
+		return -EEXIST;
+	default:
+		return -EIO;
+	}
+}
+
+static int exec(struct store *s, const char *sql)
+{
+	return errno_from_sqlite(sqlite3_exec(s->db, sql, NULL, NULL, NULL));
+}
+
+static int query_int(sqlite3 *db, const char *sql, int64_t *ret)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+	if (rc == SQLITE_OK) {
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW) {
+			*ret = sqlite3_column_int64(st, 0);
+			rc = SQLITE_OK;
+		}
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int store_latest_version(void)
+{
+	return (int)embedded_migrations_count;
+}
+
+int store_version(const struct store *s)
+{
+	return s->version;
+}
+
+bool store_in_transaction(const struct store *s)
+{
+	return s->in_txn;
+}
+
+static int set_error(char **ret_error, const char *path, const char *what,
+		     const char *why)
+{
+	if (asprintf(ret_error, "database '%s': %s%s%s", path, what,
+		     why ? ": " : "", why ? why : "") < 0)
+		*ret_error = NULL;
+	return 0;
+}
+
+/* Decide whether db is a fresh file, a netd database we can use, or
+ * something we must not touch. */
+static int check_identity(struct store *s, const char *path, char **ret_error)
+{
+	int64_t app_id = 0, version = 0, objects = 0;
+	int rc;
+
+	/* The first read of the header is where a non-SQLite file shows. */
+	rc = query_int(s->db, "SELECT count(*) FROM sqlite_master", &objects);
+	if (rc != SQLITE_OK) {
+		set_error(ret_error, path,
+			  rc == SQLITE_NOTADB ? "is not an SQLite database" : "cannot be read",
+			  rc == SQLITE_NOTADB ? NULL : sqlite3_errmsg(s->db));
+		return rc == SQLITE_NOTADB ? -EINVAL : errno_from_sqlite(rc);
+	}
+	if (query_int(s->db, "PRAGMA application_id", &app_id) != SQLITE_OK ||
+	    query_int(s->db, "PRAGMA user_version", &version) != SQLITE_OK) {
+		set_error(ret_error, path, "cannot be read", sqlite3_errmsg(s->db));
+		return -EIO;
+	}
+
+	if (app_id == 0 && version == 0 && objects == 0) {
+		s->version = 0; /* new, empty: migrate from scratch */
+		return 0;
+	}
+	if (app_id != STORE_APPLICATION_ID) {
+		char why[128];
+
+		snprintf(why, sizeof(why), "application_id %lld, %lld schema objects",
+			 (long long)app_id, (long long)objects);
+		set_error(ret_error, path, "is an SQLite database but not a netd database", why);
+		return -EINVAL;
+	}
+	if (version > store_latest_version()) {
+		char why[128];
+
+		snprintf(why, sizeof(why), "schema version %lld, this netd knows up to %d",
+			 (long long)version, store_latest_version());
+		set_error(ret_error, path, "was written by a newer netd", why);
+		return -EPROTO;
+	}
+	s->version = (int)version;
+	return 0;
+}
+
+static int migrate(struct store *s, const char *path, char **ret_error)
+{
+	for (int v = s->version + 1; v <= store_latest_version(); v++) {
+		const struct embedded_file *m = &embedded_migrations[v - 1];
+		char *errmsg = NULL;
+		char pragma[64];
+		int rc;
+
+		/* Files are named NNN_*.sql; NNN must be their position. */
+		if (atoi(m->name) != v) {
+			set_error(ret_error, path, "migration out of order", m->name);
+			return -EINVAL;
+		}
+		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d;", v);
+		rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, &errmsg);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_exec(s->db, m->text, NULL, NULL, &errmsg);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_exec(s->db, pragma, NULL, NULL, &errmsg);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, &errmsg);
+		if (rc != SQLITE_OK) {
+			char what[128];
+
+			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+			snprintf(what, sizeof(what), "migration %s failed", m->name);
+			set_error(ret_error, path, what, errmsg ? errmsg : sqlite3_errmsg(s->db));
+			sqlite3_free(errmsg);
+			return errno_from_sqlite(rc) ?: -EIO;
+		}
+		s->version = v;
+	}
+	return 0;
+}
+
+int store_open(const char *path, struct store **ret, char **ret_error)
+{
+	struct store *s;
+	int rc, r;
+
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+
+	rc = sqlite3_open_v2(path, &s->db,
+			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+			     NULL);
+	if (rc != SQLITE_OK) {
+		set_error(ret_error, path, "cannot be opened",
+			  s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+		r = errno_from_sqlite(rc) ?: -EIO;
+		goto fail;
+	}
+	sqlite3_extended_result_codes(s->db, 0);
+	sqlite3_busy_timeout(s->db, STORE_BUSY_TIMEOUT_MS);
+
+	r = check_identity(s, path, ret_error);
+	if (r < 0)
+		goto fail;
+
+	/* journal_mode cannot change inside a transaction, so before any. */
+	if (exec(s, "PRAGMA journal_mode = WAL") < 0 ||
+	    exec(s, "PRAGMA synchronous = NORMAL") < 0 ||
+	    exec(s, "PRAGMA foreign_keys = ON") < 0) {
+		set_error(ret_error, path, "cannot be configured", sqlite3_errmsg(s->db));
+		r = -EIO;
+		goto fail;
+	}
+
+	r = migrate(s, path, ret_error);
+	if (r < 0)
+		goto fail;
+
+	rc = sqlite3_prepare_v3(s->db,
+				"INSERT INTO audit (peer_uid, peer_gid, peer_pid, method, parameters, result, detail)"
+				" VALUES (?, ?, ?, ?, ?, ?, ?)",
+				-1, SQLITE_PREPARE_PERSISTENT, &s->audit_insert, NULL);
+	if (rc != SQLITE_OK) {
+		set_error(ret_error, path, "cannot prepare statements", sqlite3_errmsg(s->db));
+		r = errno_from_sqlite(rc) ?: -EIO;
+		goto fail;
+	}
+
+	*ret = s;
+	return 0;
+fail:
+	sqlite3_close_v2(s->db);
+	free(s);
+	return r;
+}
+
+struct store *store_close(struct store *s)
+{
+	if (!s)
+		return NULL;
+	store_commit(s);
+	sqlite3_finalize(s->audit_insert);
+	sqlite3_close_v2(s->db);
+	free(s);
+	return NULL;
+}
+
+int store_begin(struct store *s)
+{
+	int r;
+
+	if (s->in_txn)
+		return 0;
+	r = exec(s, "BEGIN IMMEDIATE");
+	if (r < 0)
+		return r;
+	s->in_txn = true;
+	return 0;
+}
+
+int store_commit(struct store *s)
+{
+	int r;
+
+	if (!s->in_txn)
+		return 0;
+	r = exec(s, "COMMIT");
+	if (r < 0)
+		return r;
+	s->in_txn = false;
+	return 0;
+}
+
+int store_audit_append(struct store *s, const struct store_peer *peer,
+		       const char *method, const char *params,
+		       const char *result, const char *detail)
+{
+	sqlite3_stmt *st = s->audit_insert;
+	int rc, r;
+
+	r = store_begin(s);
+	if (r < 0)
+		return r;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)peer->uid);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)peer->gid);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)peer->pid);
+	sqlite3_bind_text(st, 4, method, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, params, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, result, -1, SQLITE_STATIC);
+	if (detail)
+		sqlite3_bind_text(st, 7, detail, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 7);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc == SQLITE_DONE ? 0 : (errno_from_sqlite(rc) ?: -EIO);
+}
+
+int store_audit_count(struct store *s, int64_t *ret)
+{
+	int64_t n;
+	int rc = query_int(s->db, "SELECT count(*) FROM audit", &n);
+
+	if (rc != SQLITE_OK)
+		return errno_from_sqlite(rc) ?: -EIO;
+	*ret = n;
+	return 0;
+}

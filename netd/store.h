@@ -1,0 +1,64 @@
+/*
+ * store.h: netd's SQLite database, the only module that includes sqlite3.h.
+ *
+ * The schema lives in db/NNN_*.sql, compiled in, applied in order, each in
+ * its own transaction, tracked by PRAGMA user_version. Writes made while
+ * handling events are grouped: the first write opens a transaction and the
+ * loop commits it once per iteration (store_commit), before any reply that
+ * depends on it leaves the process.
+ */
+#ifndef NETD_STORE_H
+#define NETD_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct store;
+
+/* 'netd' as a big-endian integer, in PRAGMA application_id. */
+#define STORE_APPLICATION_ID 0x6e657464
+
+/*
+ * Open (creating if missing) and migrate the database at path. A file that
+ * is not SQLite, an SQLite database that is not netd's, or a netd database
+ * from a newer schema is refused: -EINVAL / -EPROTO with *ret_error (caller
+ * frees) explaining; nothing in the file is changed then.
+ */
+int store_open(const char *path, struct store **ret, char **ret_error);
+
+/* Commit what is pending and close. Accepts NULL; returns NULL. */
+struct store *store_close(struct store *s);
+
+/* Schema version of the open database, and the newest this build knows. */
+int store_version(const struct store *s);
+int store_latest_version(void);
+
+/* Open the grouped write transaction if none is open. */
+int store_begin(struct store *s);
+
+/* Commit the grouped transaction if one is open. 0, or -EBUSY/-EIO with
+ * the transaction still open (it is retried on the next call). */
+int store_commit(struct store *s);
+
+/* True while a grouped transaction is open. */
+bool store_in_transaction(const struct store *s);
+
+struct store_peer {
+	uid_t uid;
+	gid_t gid;
+	pid_t pid;
+};
+
+/*
+ * Append one audit row (inside the grouped transaction). params and detail
+ * are JSON texts; detail may be NULL. result is "ok" or an error name.
+ */
+int store_audit_append(struct store *s, const struct store_peer *peer,
+		       const char *method, const char *params,
+		       const char *result, const char *detail);
+
+/* Number of audit rows. */
+int store_audit_count(struct store *s, int64_t *ret);
+
+#endif
