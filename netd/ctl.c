@@ -34,9 +34,15 @@
 #include "stats.h"
 #include "util.h"
 
-/* Bytes read per callback: bounds the work one client can cause in one
- * callback, so a flood from one peer cannot starve the others. */
-#define CTL_READ_CHUNK (64u * 1024u)
+/* Bytes read per callback, and calls handled per slice of one client's
+ * input: together they bound the work one client causes in one callback,
+ * so a flood from one peer neither starves the others nor makes a long
+ * callback. Input left over waits in the backlog, served round-robin once
+ * per loop iteration. */
+#define CTL_READ_CHUNK (16u * 1024u)
+#define CTL_SLICE_CALLS 16
+/* Calls handled from the backlog per loop iteration, all clients together. */
+#define CTL_BACKLOG_CALLS 128
 /* A client with this many unanswered calls is not read from until some are
  * answered. */
 #define CTL_MAX_PENDING_CALLS 256
@@ -75,10 +81,12 @@ struct ctl_conn {
 	bool eof;      /* read no more: peer closed, protocol error, shutdown */
 	bool broken;   /* protocol error: ignore whatever input follows */
 	bool drop;     /* close now, discarding output */
-	bool paused;   /* reading stopped: too many pending calls */
+	bool paused;   /* too many calls pending: input waits */
+	bool backlog;  /* on the backlog list: buffered input left to handle */
 	bool dirty;    /* on the server's flush list */
-	TAILQ_ENTRY(ctl_conn) link;       /* all connections */
-	TAILQ_ENTRY(ctl_conn) dirty_link; /* needing a flush */
+	TAILQ_ENTRY(ctl_conn) link;         /* all connections */
+	TAILQ_ENTRY(ctl_conn) dirty_link;   /* needing a flush */
+	TAILQ_ENTRY(ctl_conn) backlog_link; /* input left over */
 };
 
 struct ctl_server {
@@ -95,6 +103,9 @@ struct ctl_server {
 	void *userdata;
 	struct conn_list conns;
 	struct conn_list dirty;
+	struct conn_list backlog;
+	ev_check backlog_check; /* serves the backlog after each poll */
+	ev_idle backlog_idle;   /* keeps the poll from blocking meanwhile */
 	unsigned nconns;
 	unsigned next_id;
 	bool shutting_down;
@@ -108,10 +119,41 @@ static void conn_mark_dirty(struct ctl_conn *c)
 	}
 }
 
+/* Read from the socket only when nothing stands in the way: input still
+ * buffered is handled first (backpressure on the flooding peer). */
+static void conn_update_reading(struct ctl_conn *c)
+{
+	if (c->eof || c->drop || c->paused || c->backlog)
+		ev_io_stop(c->srv->loop, &c->rio);
+	else
+		ev_io_start(c->srv->loop, &c->rio);
+}
+
+static void conn_set_backlog(struct ctl_conn *c, bool on)
+{
+	struct ctl_server *srv = c->srv;
+
+	if (c->backlog == on)
+		return;
+	c->backlog = on;
+	if (on) {
+		TAILQ_INSERT_TAIL(&srv->backlog, c, backlog_link);
+		ev_check_start(srv->loop, &srv->backlog_check);
+		ev_idle_start(srv->loop, &srv->backlog_idle);
+	} else {
+		TAILQ_REMOVE(&srv->backlog, c, backlog_link);
+		if (TAILQ_EMPTY(&srv->backlog)) {
+			ev_check_stop(srv->loop, &srv->backlog_check);
+			ev_idle_stop(srv->loop, &srv->backlog_idle);
+		}
+	}
+	conn_update_reading(c);
+}
+
 static void conn_set_eof(struct ctl_conn *c)
 {
 	c->eof = true;
-	ev_io_stop(c->srv->loop, &c->rio);
+	conn_update_reading(c);
 	conn_mark_dirty(c);
 }
 
@@ -143,6 +185,7 @@ static void conn_free(struct ctl_conn *c)
 	struct ctl_server *srv = c->srv;
 	struct ctl_call *call;
 
+	c->drop = true; /* so nothing below restarts a watcher */
 	ev_io_stop(srv->loop, &c->rio);
 	ev_io_stop(srv->loop, &c->wio);
 	close(c->fd);
@@ -160,6 +203,7 @@ static void conn_free(struct ctl_conn *c)
 	}
 	if (c->dirty)
 		TAILQ_REMOVE(&srv->dirty, c, dirty_link);
+	conn_set_backlog(c, false);
 	TAILQ_REMOVE(&srv->conns, c, link);
 	srv->nconns--;
 	frame_done(&c->in);
@@ -217,6 +261,11 @@ static void conn_advance(struct ctl_conn *c)
 		TAILQ_REMOVE(&c->calls, call, link);
 		c->ncalls--;
 		call_free(call);
+		if (c->paused && c->ncalls < CTL_MAX_PENDING_CALLS / 2) {
+			/* Enough answered: handle the input that waited. */
+			c->paused = false;
+			conn_set_backlog(c, true);
+		}
 		call = TAILQ_FIRST(&c->calls);
 		if (call && frame_len(&call->held) > 0) {
 			if (frame_append(&c->out, call->held.data + call->held.start,
@@ -458,30 +507,69 @@ static void conn_handle_message(struct ctl_conn *c, const char *msg, size_t len)
 	c->srv->dispatch(call, c->srv->userdata);
 }
 
-/* Handle every complete message buffered, unless too many calls are
- * pending (then reading pauses until some are answered). */
-static void conn_process_input(struct ctl_conn *c)
+/*
+ * Handle up to budget buffered messages. Stops early when too many calls
+ * are pending (paused until some are answered). Leaves the connection on
+ * the backlog list when the budget ran out, so the rest is handled in
+ * later loop iterations, and returns how many messages were handled.
+ */
+static unsigned conn_process_input(struct ctl_conn *c, unsigned budget)
 {
+	unsigned done = 0;
 	char *msg;
 	size_t len;
 	int r;
 
-	c->paused = false;
 	while (!c->drop && !c->broken) {
 		if (c->ncalls >= CTL_MAX_PENDING_CALLS) {
 			c->paused = true;
-			ev_io_stop(c->srv->loop, &c->rio);
-			return;
+			break;
+		}
+		if (done == budget) {
+			conn_set_backlog(c, true);
+			return done;
 		}
 		r = frame_next(&c->in, c->srv->limits.max_message_size, &msg, &len);
 		if (r == 0)
-			return;
+			break;
 		if (r < 0) {
 			conn_drop(c, "message larger than max_message_size");
-			return;
+			break;
 		}
 		conn_handle_message(c, msg, len);
+		done++;
 	}
+	conn_set_backlog(c, false);
+	conn_update_reading(c);
+	return done;
+}
+
+/* After each poll: one slice of every backlogged client's input, in turn,
+ * up to CTL_BACKLOG_CALLS in all. */
+static void backlog_check_cb(struct ev_loop *loop, ev_check *w, int revents)
+{
+	STATS_CALLBACK("client backlog");
+	struct ctl_server *srv = w->data;
+	unsigned total = 0, n = 0, max;
+	struct ctl_conn *c;
+
+	/* Only those present now, each at most once. */
+	TAILQ_FOREACH(c, &srv->backlog, backlog_link)
+		n++;
+	while (n-- > 0 && total < CTL_BACKLOG_CALLS && (c = TAILQ_FIRST(&srv->backlog))) {
+		/* To the tail first: a client still behind after its slice
+		 * waits for the others. */
+		TAILQ_REMOVE(&srv->backlog, c, backlog_link);
+		TAILQ_INSERT_TAIL(&srv->backlog, c, backlog_link);
+		max = CTL_BACKLOG_CALLS - total;
+		total += conn_process_input(c, max < CTL_SLICE_CALLS ? max : CTL_SLICE_CALLS);
+	}
+}
+
+static void backlog_idle_cb(struct ev_loop *loop, ev_idle *w, int revents)
+{
+	/* Nothing: being active keeps ev_run from blocking in poll while
+	 * backlog_check_cb has work. */
 }
 
 static void conn_read_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -514,7 +602,7 @@ static void conn_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 		return;
 	}
 	frame_commit(&c->in, (size_t)n);
-	conn_process_input(c);
+	conn_process_input(c, CTL_SLICE_CALLS);
 }
 
 /* Write as much queued output as the socket takes. */
@@ -552,25 +640,16 @@ void ctl_server_flush(struct ctl_server *srv)
 {
 	struct ctl_conn *c;
 
-	/* Connections can be re-marked while we work (a resumed reader gets
-	 * replies), so take them one at a time off the front. */
+	/* Take them one at a time off the front: closing one may re-mark
+	 * nothing else, but keep the loop obviously safe. */
 	while ((c = TAILQ_FIRST(&srv->dirty))) {
 		TAILQ_REMOVE(&srv->dirty, c, dirty_link);
 		c->dirty = false;
 
-		if (!c->drop && c->paused && c->ncalls < CTL_MAX_PENDING_CALLS / 2) {
-			conn_process_input(c);
-			if (!c->paused && !c->eof && !c->drop)
-				ev_io_start(srv->loop, &c->rio);
-			if (c->dirty) {
-				/* Replies were queued: handle it on the next pass. */
-				continue;
-			}
-		}
 		if (!c->drop)
 			conn_write(c);
-		if (c->drop || (c->eof && !c->paused && TAILQ_EMPTY(&c->calls) &&
-				frame_len(&c->out) == 0))
+		if (c->drop || (c->eof && !c->paused && !c->backlog &&
+				TAILQ_EMPTY(&c->calls) && frame_len(&c->out) == 0))
 			conn_free(c);
 	}
 }
@@ -625,7 +704,7 @@ static void conn_new(struct ctl_server *srv, int fd)
 	TAILQ_INSERT_TAIL(&srv->conns, c, link);
 	srv->nconns++;
 	stats.clients_accepted++;
-	ev_io_start(srv->loop, &c->rio);
+	conn_update_reading(c);
 	log_debug("client %u: connected, pid %d uid %d gid %d", c->id,
 		  (int)c->cred.pid, (int)c->cred.uid, (int)c->cred.gid);
 }
@@ -752,6 +831,10 @@ int ctl_server_new(struct ev_loop *loop, const char *path, mode_t mode,
 	srv->userdata = userdata;
 	TAILQ_INIT(&srv->conns);
 	TAILQ_INIT(&srv->dirty);
+	TAILQ_INIT(&srv->backlog);
+	ev_check_init(&srv->backlog_check, backlog_check_cb);
+	srv->backlog_check.data = srv;
+	ev_idle_init(&srv->backlog_idle, backlog_idle_cb);
 	srv->path = strdup(path);
 	srv->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (!srv->path || srv->fd < 0) {
@@ -857,6 +940,8 @@ struct ctl_server *ctl_server_free(struct ctl_server *srv)
 	while ((c = TAILQ_FIRST(&srv->conns)))
 		conn_free(c);
 	ev_io_stop(srv->loop, &srv->accept_io);
+	ev_check_stop(srv->loop, &srv->backlog_check);
+	ev_idle_stop(srv->loop, &srv->backlog_idle);
 	if (srv->fd >= 0) {
 		close(srv->fd);
 		server_unlink(srv);
