@@ -14,6 +14,7 @@
 #include "ctl.h"
 #include "decode.h"
 #include "embedded.h"
+#include "links.h"
 #include "log.h"
 #include "stats.h"
 #include "store.h"
@@ -31,22 +32,7 @@ const char *const api_interfaces[] = {
 	NULL,
 };
 
-/* Decode a call's parameters with the field table, answering
- * InvalidParameter itself on failure. Returns true when the handler may
- * go on. */
-static bool params_decode(struct ctl_call *call, const struct decode_field *fields,
-			  size_t n, void *out)
-{
-	const char *bad = NULL;
-
-	if (decode_object(ctl_call_parameters(call), fields, n, out, &bad) < 0) {
-		ctl_call_invalid_parameter(call, bad ? bad : "parameters");
-		return false;
-	}
-	return true;
-}
-
-#define PARAMS_NONE(call) params_decode((call), NULL, 0, NULL)
+#define PARAMS_NONE(call) ctl_call_decode((call), NULL, 0, NULL)
 
 static void method_get_info(struct core *core, struct ctl_call *call)
 {
@@ -77,7 +63,7 @@ static void method_get_interface_description(struct core *core, struct ctl_call 
 	};
 	struct get_interface_description p = { 0 };
 
-	if (!params_decode(call, fields, ELEMENTSOF(fields), &p))
+	if (!ctl_call_decode(call, fields, ELEMENTSOF(fields), &p))
 		return;
 	for (size_t i = 0; i < embedded_interfaces_count; i++) {
 		const struct embedded_file *f = &embedded_interfaces[i];
@@ -126,13 +112,30 @@ static void method_get_status(struct core *core, struct ctl_call *call)
 	json_object_set_new(r, "config_reloads", json_integer((json_int_t)stats.config_reloads));
 	json_object_set_new(r, "config_reload_errors",
 			    json_integer((json_int_t)stats.config_reload_errors));
+	links_status(core->links, r);
 	ctl_call_reply(call, r);
 }
+
+#define LINKS_METHOD(fn) \
+	static void method_##fn(struct core *core, struct ctl_call *call) \
+	{ \
+		fn(core->links, call, ctl_call_parameters(call)); \
+	}
+LINKS_METHOD(links_create)
+LINKS_METHOD(links_delete)
+LINKS_METHOD(links_get)
+LINKS_METHOD(links_list)
+LINKS_METHOD(links_monitor)
 
 static const struct api_method methods[] = {
 	{ "org.varlink.service.GetInfo", false, method_get_info },
 	{ "org.varlink.service.GetInterfaceDescription", false, method_get_interface_description },
 	{ "io.netd.GetStatus", false, method_get_status },
+	{ "io.netd.CreateLinks", true, method_links_create },
+	{ "io.netd.DeleteLinks", true, method_links_delete },
+	{ "io.netd.GetLink", false, method_links_get },
+	{ "io.netd.ListLinks", false, method_links_list },
+	{ "io.netd.Monitor", false, method_links_monitor },
 };
 
 /* The final reply of a mutating call: one audit row, in the same grouped

@@ -43,8 +43,12 @@ int conf_init(struct netd_config *c)
 	c->max_message_size = 1u << 20;
 	c->max_output_buffer = 8u << 20;
 	c->shutdown_timeout_ms = 5000;
+	c->delete_group = 0x6e657464; /* 'netd' */
+	c->event_rcvbuf = 4 << 20;
 	if (conf_set_string(&c->socket_path, NETD_DEFAULT_SOCKET) < 0 ||
-	    conf_set_string(&c->db_path, NETD_DEFAULT_DB) < 0) {
+	    conf_set_string(&c->db_path, NETD_DEFAULT_DB) < 0 ||
+	    conf_set_string(&c->macvtap_prefix, "macvtap") < 0 ||
+	    conf_set_string(&c->macvlan_prefix, "macvlan") < 0) {
 		conf_done(c);
 		return -ENOMEM;
 	}
@@ -56,6 +60,8 @@ void conf_done(struct netd_config *c)
 	free(c->socket_path);
 	free(c->db_path);
 	free(c->admin_group);
+	free(c->macvtap_prefix);
+	free(c->macvlan_prefix);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -138,6 +144,24 @@ static int handler(void *user, const char *section, const char *name,
 		if (parse_size(value, 0, 600000, &n) < 0)
 			return set_error(st, "key '%s': '%s' is not a number of milliseconds in 0..600000", name, value);
 		c->shutdown_timeout_ms = (unsigned)n;
+	} else if (streq(name, "macvtap_prefix") || streq(name, "macvlan_prefix")) {
+		size_t len = strlen(value);
+
+		/* Letters, '_' and '-' only, so prefix+index parses one way;
+		 * at most 14 so at least one digit fits IFNAMSIZ. */
+		if (len < 1 || len > 14 ||
+		    strspn(value, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_-") != len)
+			return set_error(st, "key '%s': '%s' is not 1-14 letters, '_' or '-'", name, value);
+		if (conf_set_string(streq(name, "macvtap_prefix") ? &c->macvtap_prefix : &c->macvlan_prefix, value) < 0)
+			return set_error(st, "key '%s': %s", name, "out of memory");
+	} else if (streq(name, "delete_group")) {
+		if (parse_size(value, 1, UINT32_MAX, &n) < 0)
+			return set_error(st, "key '%s': '%s' is not an interface group in 1..4294967295", name, value);
+		c->delete_group = (uint32_t)n;
+	} else if (streq(name, "event_rcvbuf")) {
+		if (parse_size(value, 4096, 1ull << 30, &n) < 0)
+			return set_error(st, "key '%s': '%s' is not a byte count in 4096..1073741824", name, value);
+		c->event_rcvbuf = (int)n;
 	} else {
 		return set_error(st, "unknown key '%s' in section [%s]", name, section);
 	}
@@ -148,9 +172,12 @@ static int conf_copy(struct netd_config *dst, const struct netd_config *src)
 {
 	*dst = *src;
 	dst->socket_path = dst->db_path = dst->admin_group = NULL;
+	dst->macvtap_prefix = dst->macvlan_prefix = NULL;
 	if (conf_set_string(&dst->socket_path, src->socket_path) < 0 ||
 	    conf_set_string(&dst->db_path, src->db_path) < 0 ||
-	    conf_set_string(&dst->admin_group, src->admin_group) < 0) {
+	    conf_set_string(&dst->admin_group, src->admin_group) < 0 ||
+	    conf_set_string(&dst->macvtap_prefix, src->macvtap_prefix) < 0 ||
+	    conf_set_string(&dst->macvlan_prefix, src->macvlan_prefix) < 0) {
 		conf_done(dst);
 		return -ENOMEM;
 	}

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #define NETD_DEFAULT_CONFIG "/etc/netd/netd.conf"
@@ -24,6 +25,10 @@ struct netd_config {
 	size_t max_message_size;  /* one inbound varlink message, bytes */
 	size_t max_output_buffer; /* unsent replies per client, bytes */
 	unsigned shutdown_timeout_ms;
+	char *macvtap_prefix;
+	char *macvlan_prefix;
+	uint32_t delete_group;    /* IFLA_GROUP reserved for bulk deletion */
+	int event_rcvbuf;         /* link event socket receive buffer, bytes */
 };
 
 /* Fill *c with the built-in defaults. Returns -ENOMEM on failure. */

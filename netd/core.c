@@ -22,6 +22,7 @@
 #include "api.h"
 #include "core.h"
 #include "ctl.h"
+#include "links.h"
 #include "log.h"
 #include "stats.h"
 #include "store.h"
@@ -130,6 +131,14 @@ static void reload(struct core *c)
 	if (cfg.socket_mode != c->cfg.socket_mode)
 		log_warn("socket_mode: applies at the next start, ignoring");
 	cfg.socket_mode = c->cfg.socket_mode;
+	if (!streq(cfg.macvtap_prefix, c->cfg.macvtap_prefix) ||
+	    !streq(cfg.macvlan_prefix, c->cfg.macvlan_prefix) ||
+	    cfg.delete_group != c->cfg.delete_group || cfg.event_rcvbuf != c->cfg.event_rcvbuf)
+		log_warn("name prefixes, delete_group and event_rcvbuf apply at the next start, ignoring");
+	conf_set_string(&cfg.macvtap_prefix, c->cfg.macvtap_prefix);
+	conf_set_string(&cfg.macvlan_prefix, c->cfg.macvlan_prefix);
+	cfg.delete_group = c->cfg.delete_group;
+	cfg.event_rcvbuf = c->cfg.event_rcvbuf;
 
 	conf_done(&c->cfg);
 	c->cfg = cfg;
@@ -149,6 +158,7 @@ static void begin_stop(struct core *c, const char *why)
 	log_info("%s, stopping", why);
 	c->stopping = true;
 	ctl_server_shutdown(c->ctl);
+	links_stop_monitors(c->links);
 	ev_timer_set(&c->shutdown_timer, c->cfg.shutdown_timeout_ms / 1000.0, 0.);
 	ev_timer_start(c->loop, &c->shutdown_timer);
 }
@@ -178,13 +188,17 @@ static void prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 	struct core *c = w->data;
 	int r;
 
+	/* Intents first, then the kernel requests they describe, then the
+	 * replies that report them. */
 	r = store_commit(c->store);
 	if (r < 0) {
 		errno = -r;
 		log_error("database commit failed: %m; will retry");
+	} else {
+		links_flush(c->links);
 	}
 	ctl_server_flush(c->ctl);
-	if (c->stopping && ctl_server_idle(c->ctl))
+	if (c->stopping && ctl_server_idle(c->ctl) && links_idle(c->links))
 		ev_break(loop, EVBREAK_ALL);
 }
 
@@ -293,6 +307,31 @@ int core_start(struct core *c)
 	}
 	log_debug("database '%s': schema version %d", c->cfg.db_path, store_version(c->store));
 
+	r = links_new(c->loop, c->store, &(struct links_config){
+			.macvtap_prefix = c->cfg.macvtap_prefix,
+			.macvlan_prefix = c->cfg.macvlan_prefix,
+			.delete_group = c->cfg.delete_group,
+			.event_rcvbuf = c->cfg.event_rcvbuf,
+		}, &c->links);
+	if (r < 0)
+		return r;
+	/* Reconcile with the kernel's links before serving anyone: lookups
+	 * are answered from this picture. */
+	while (!links_ready(c->links))
+		ev_run(c->loop, EVRUN_ONCE);
+	r = links_start_error(c->links);
+	if (r < 0) {
+		errno = -r;
+		log_error("cannot read the kernel's links: %m; not starting");
+		return r;
+	}
+	r = store_commit(c->store);
+	if (r < 0) {
+		errno = -r;
+		log_error("database '%s': cannot commit the reconciliation: %m", c->cfg.db_path);
+		return r;
+	}
+
 	limits = limits_of(&c->cfg);
 	r = ctl_server_new(c->loop, c->cfg.socket_path, c->cfg.socket_mode, &limits,
 			   api_dispatch, c, &c->ctl);
@@ -336,6 +375,7 @@ void core_done(struct core *c)
 		ev_timer_stop(c->loop, &c->shutdown_timer);
 	}
 	c->ctl = ctl_server_free(c->ctl);
+	c->links = links_free(c->links);
 	c->store = store_close(c->store);
 	if (c->lock_fd >= 0) {
 		/* The file stays: removing a lock file races with the next

@@ -13,6 +13,7 @@
 #include "conf.h"
 
 struct ctl_server;
+struct links;
 struct store;
 
 /* What the command line said; it wins over the configuration file, also
@@ -32,6 +33,7 @@ struct core {
 
 	int lock_fd;
 	struct store *store;
+	struct links *links;
 	struct ctl_server *ctl;
 	uint64_t start_us;
 

@@ -328,6 +328,18 @@ void ctl_call_invalid_parameter(struct ctl_call *call, const char *parameter)
 		       json_pack("{s:s}", "parameter", parameter));
 }
 
+bool ctl_call_decode(struct ctl_call *call, const struct decode_field *fields, size_t n,
+		     void *out)
+{
+	const char *bad = NULL;
+
+	if (decode_object(call->parameters, fields, n, out, &bad) < 0) {
+		ctl_call_invalid_parameter(call, bad ? bad : "parameters");
+		return false;
+	}
+	return true;
+}
+
 void ctl_call_reply_more(struct ctl_call *call, json_t *parameters)
 {
 	json_t *msg;

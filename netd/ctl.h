@@ -102,4 +102,11 @@ void ctl_call_error(struct ctl_call *call, const char *error, json_t *parameters
 /* org.varlink.service.InvalidParameter naming the parameter. */
 void ctl_call_invalid_parameter(struct ctl_call *call, const char *parameter);
 
+struct decode_field;
+
+/* Decode the call's parameters with a field table (see decode.h) into out.
+ * On failure answers InvalidParameter naming the field and returns false. */
+bool ctl_call_decode(struct ctl_call *call, const struct decode_field *fields, size_t n,
+		     void *out);
+
 #endif

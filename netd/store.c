@@ -24,11 +24,37 @@
  * waits meanwhile. Readers never block netd in WAL mode. */
 #define STORE_BUSY_TIMEOUT_MS 250
 
+enum stmt_id {
+	STMT_LINK_PUT,
+	STMT_LINK_SET_STATE,
+	STMT_LINK_DELETE,
+	STMT_NAME_PUT,
+	STMT_NAME_DELETE,
+	STMT_LINKS_ALL,
+	STMT_NAMES_ALL,
+	_STMT_MAX,
+};
+
+static const char *const stmt_sql[_STMT_MAX] = {
+	[STMT_LINK_PUT] =
+		"INSERT OR REPLACE INTO links (name, ifindex, kind, mode, parent, mac, owner, state, created)"
+		" VALUES (?, ?, ?, ?, ?, ?, ?, ?, coalesce(?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now')))",
+	[STMT_LINK_SET_STATE] =
+		"UPDATE links SET state = ?, ifindex = ?, mac = coalesce(?, mac) WHERE name = ?",
+	[STMT_LINK_DELETE] = "DELETE FROM links WHERE name = ?",
+	[STMT_NAME_PUT] = "INSERT OR REPLACE INTO names (prefix, idx, name, state) VALUES (?, ?, ?, ?)",
+	[STMT_NAME_DELETE] = "DELETE FROM names WHERE prefix = ? AND idx = ?",
+	[STMT_LINKS_ALL] =
+		"SELECT name, ifindex, kind, mode, parent, mac, owner, state, created FROM links",
+	[STMT_NAMES_ALL] = "SELECT prefix, idx, name, state FROM names",
+};
+
 struct store {
 	sqlite3 *db;
 	int version;
 	bool in_txn;
 	sqlite3_stmt *audit_insert;
+	sqlite3_stmt *stmts[_STMT_MAX];
 };
 
 static int errno_from_sqlite(int rc)
@@ -250,6 +276,8 @@ struct store *store_close(struct store *s)
 		return NULL;
 	store_commit(s);
 	sqlite3_finalize(s->audit_insert);
+	for (int i = 0; i < _STMT_MAX; i++)
+		sqlite3_finalize(s->stmts[i]);
 	sqlite3_close_v2(s->db);
 	free(s);
 	return NULL;
@@ -316,4 +344,164 @@ int store_audit_count(struct store *s, int64_t *ret)
 		return errno_from_sqlite(rc) ?: -EIO;
 	*ret = n;
 	return 0;
+}
+
+/* The cached statement id, prepared on first use, reset and ready to bind. */
+static sqlite3_stmt *stmt(struct store *s, enum stmt_id id)
+{
+	if (!s->stmts[id] &&
+	    sqlite3_prepare_v3(s->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
+			       &s->stmts[id], NULL) != SQLITE_OK)
+		return NULL;
+	return s->stmts[id];
+}
+
+static void bind_text_or_null(sqlite3_stmt *st, int i, const char *v)
+{
+	if (v)
+		sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+/* Step a write statement inside the grouped transaction. */
+static int step_write(struct store *s, sqlite3_stmt *st)
+{
+	int rc;
+
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc == SQLITE_DONE ? 0 : (errno_from_sqlite(rc) ?: -EIO);
+}
+
+int store_link_put(struct store *s, const struct store_link_row *row)
+{
+	sqlite3_stmt *st = stmt(s, STMT_LINK_PUT);
+	int r;
+
+	if (!st)
+		return -EIO;
+	r = store_begin(s);
+	if (r < 0)
+		return r;
+	sqlite3_bind_text(st, 1, row->name, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, row->ifindex);
+	sqlite3_bind_text(st, 3, row->kind, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, row->mode, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, row->parent, -1, SQLITE_STATIC);
+	bind_text_or_null(st, 6, row->mac);
+	sqlite3_bind_text(st, 7, row->owner, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 8, row->state, -1, SQLITE_STATIC);
+	bind_text_or_null(st, 9, row->created);
+	return step_write(s, st);
+}
+
+int store_link_set_state(struct store *s, const char *name, const char *state,
+			 int ifindex, const char *mac)
+{
+	sqlite3_stmt *st = stmt(s, STMT_LINK_SET_STATE);
+	int r;
+
+	if (!st)
+		return -EIO;
+	r = store_begin(s);
+	if (r < 0)
+		return r;
+	sqlite3_bind_text(st, 1, state, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, ifindex);
+	bind_text_or_null(st, 3, mac);
+	sqlite3_bind_text(st, 4, name, -1, SQLITE_STATIC);
+	return step_write(s, st);
+}
+
+int store_link_delete(struct store *s, const char *name)
+{
+	sqlite3_stmt *st = stmt(s, STMT_LINK_DELETE);
+	int r;
+
+	if (!st)
+		return -EIO;
+	r = store_begin(s);
+	if (r < 0)
+		return r;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	return step_write(s, st);
+}
+
+int store_name_put(struct store *s, const char *prefix, unsigned idx, const char *name,
+		   const char *state)
+{
+	sqlite3_stmt *st = stmt(s, STMT_NAME_PUT);
+	int r;
+
+	if (!st)
+		return -EIO;
+	r = store_begin(s);
+	if (r < 0)
+		return r;
+	sqlite3_bind_text(st, 1, prefix, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, idx);
+	sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, state, -1, SQLITE_STATIC);
+	return step_write(s, st);
+}
+
+int store_name_delete(struct store *s, const char *prefix, unsigned idx)
+{
+	sqlite3_stmt *st = stmt(s, STMT_NAME_DELETE);
+	int r;
+
+	if (!st)
+		return -EIO;
+	r = store_begin(s);
+	if (r < 0)
+		return r;
+	sqlite3_bind_text(st, 1, prefix, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, idx);
+	return step_write(s, st);
+}
+
+static const char *col_text(sqlite3_stmt *st, int i)
+{
+	return (const char *)sqlite3_column_text(st, i);
+}
+
+int store_links_foreach(struct store *s, store_link_fn fn, void *userdata)
+{
+	sqlite3_stmt *st = stmt(s, STMT_LINKS_ALL);
+	int rc;
+
+	if (!st)
+		return -EIO;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_link_row row = {
+			.name = col_text(st, 0),
+			.ifindex = sqlite3_column_int(st, 1),
+			.kind = col_text(st, 2),
+			.mode = col_text(st, 3),
+			.parent = col_text(st, 4),
+			.mac = col_text(st, 5),
+			.owner = col_text(st, 6),
+			.state = col_text(st, 7),
+			.created = col_text(st, 8),
+		};
+		fn(userdata, &row);
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : (errno_from_sqlite(rc) ?: -EIO);
+}
+
+int store_names_foreach(struct store *s, store_name_fn fn, void *userdata)
+{
+	sqlite3_stmt *st = stmt(s, STMT_NAMES_ALL);
+	int rc;
+
+	if (!st)
+		return -EIO;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		fn(userdata, col_text(st, 0), (unsigned)sqlite3_column_int64(st, 1),
+		   col_text(st, 2), col_text(st, 3));
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : (errno_from_sqlite(rc) ?: -EIO);
 }

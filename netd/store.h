@@ -61,4 +61,41 @@ int store_audit_append(struct store *s, const struct store_peer *peer,
 /* Number of audit rows. */
 int store_audit_count(struct store *s, int64_t *ret);
 
+/* --- links and names (db/002_links.sql); writes join the grouped
+ * transaction --- */
+
+struct store_link_row {
+	const char *name;
+	int ifindex;
+	const char *kind;    /* "macvtap", "macvlan" */
+	const char *mode;    /* "bridge", "vepa", "private", "passthru" */
+	const char *parent;
+	const char *mac;     /* NULL until known */
+	const char *owner;
+	const char *state;   /* "creating", "present", "deleting" */
+	const char *created; /* NULL: now */
+};
+
+/* Insert or replace the row of row->name. */
+int store_link_put(struct store *s, const struct store_link_row *row);
+
+/* Change a link's state and ifindex, and its MAC unless mac is NULL. */
+int store_link_set_state(struct store *s, const char *name, const char *state,
+			 int ifindex, const char *mac);
+
+int store_link_delete(struct store *s, const char *name);
+
+/* Insert or replace the row of (prefix, idx); state "owned", "foreign" or
+ * "releasing". */
+int store_name_put(struct store *s, const char *prefix, unsigned idx, const char *name,
+		   const char *state);
+int store_name_delete(struct store *s, const char *prefix, unsigned idx);
+
+/* Call fn for every row; the row's strings live until fn returns. */
+typedef void (*store_link_fn)(void *userdata, const struct store_link_row *row);
+int store_links_foreach(struct store *s, store_link_fn fn, void *userdata);
+typedef void (*store_name_fn)(void *userdata, const char *prefix, unsigned idx,
+			      const char *name, const char *state);
+int store_names_foreach(struct store *s, store_name_fn fn, void *userdata);
+
 #endif

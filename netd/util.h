@@ -16,6 +16,14 @@
 #include <time.h>
 #include <unistd.h>
 
+/* glibc's <sys/queue.h> lacks the _SAFE iterator (remove while walking). */
+#include <sys/queue.h>
+#ifndef TAILQ_FOREACH_SAFE
+#define TAILQ_FOREACH_SAFE(var, head, field, tvar) \
+	for ((var) = TAILQ_FIRST(head); (var) && ((tvar) = TAILQ_NEXT(var, field), 1); \
+	     (var) = (tvar))
+#endif
+
 #define ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
 
 #define _cleanup_(f) __attribute__((cleanup(f)))

@@ -1,0 +1,68 @@
+/*
+ * links.h: the macvtap/macvlan links netd makes for its clients: names from
+ * the per-prefix bitmaps, ownership, the crash-safe intent rows, the batched
+ * kernel requests, and the picture of the kernel's links that events and
+ * dumps keep current, so lookups never ask the kernel.
+ */
+#ifndef NETD_LINKS_H
+#define NETD_LINKS_H
+
+#include <ev.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct ctl_call;
+struct links;
+struct store;
+
+struct links_config {
+	const char *macvtap_prefix;
+	const char *macvlan_prefix;
+	uint32_t delete_group;  /* IFLA_GROUP that netd uses to delete in bulk */
+	int event_rcvbuf;       /* bytes, for the link event socket */
+};
+
+/*
+ * Load the links and names from the store, open netlink, and start the
+ * first dump of the kernel's links. Until links_ready() the picture is not
+ * reconciled; the daemon runs the loop until then before it serves.
+ * Logs and returns -errno on failure.
+ */
+int links_new(struct ev_loop *loop, struct store *store, const struct links_config *cfg,
+	      struct links **ret);
+struct links *links_free(struct links *l);
+
+/* The first reconciliation with the kernel is done (successfully or not:
+ * see links_start_error()). */
+bool links_ready(const struct links *l);
+int links_start_error(const struct links *l);
+
+/* Send the kernel requests queued in this loop iteration (after the store
+ * committed the intents behind them). */
+void links_flush(struct links *l);
+
+/* True while no kernel request is queued or in flight. */
+bool links_idle(const struct links *l);
+
+/* End every Monitor call (on shutdown). */
+void links_stop_monitors(struct links *l);
+
+/* Add the link counters to a GetStatus reply. */
+void links_status(const struct links *l, json_t *reply);
+
+/* The io.netd methods. Each validates its parameters (answering
+ * InvalidParameter naming the field) and answers the call, at once or
+ * when the kernel has. params is the call's parameters object. */
+void links_create(struct links *l, struct ctl_call *call, json_t *params);
+void links_delete(struct links *l, struct ctl_call *call, json_t *params);
+void links_get(struct links *l, struct ctl_call *call, json_t *params);
+void links_list(struct links *l, struct ctl_call *call, json_t *params);
+void links_monitor(struct links *l, struct ctl_call *call, json_t *params);
+
+/* Checks shared with other modules (filters bind to ports by name and
+ * owner). */
+bool links_name_valid(const char *name);
+bool links_owner_valid(const char *owner);
+
+#endif

@@ -1,0 +1,605 @@
+/*
+ * nl.c: see nl.h.
+ *
+ * rtnetlink requests are processed by the kernel inside the sender's
+ * sendmsg(), one message after the other, and each gets an ack (NLMSG_ERROR
+ * with error 0 or -errno) carrying its sequence number. So a batch is one
+ * buffer of many messages, and the acks are matched back by sequence
+ * number. The batch size bounds how long one sendmsg (and so one loop
+ * callback) can take; the in-flight bound keeps the acks within the
+ * request socket's receive buffer, where a lost ack would be a lost answer.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <libmnl/libmnl.h>
+#include <linux/if_link.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "log.h"
+#include "nl.h"
+#include "stats.h"
+#include "util.h"
+
+/* Messages per sendmsg: ~64 link creations keep one sendmsg, and so one
+ * callback, to a few milliseconds of kernel work. */
+#define NL_BATCH_MSGS 64
+/* Requests in flight at once; their acks and echoes must fit in the
+ * request socket's receive buffer. */
+#define NL_MAX_IN_FLIGHT 512
+#define NL_REQ_RCVBUF (8 << 20)
+#define NL_MSG_MAX 256
+/* Receive buffer for one recv: large enough for a dump's multipart skb. */
+#define NL_RECV_BUF 65536
+/* recv calls per read callback, to bound its length. */
+#define NL_RECVS_PER_CB 32
+
+struct nl_req {
+	uint32_t seq;
+	size_t len;
+	char msg[NL_MSG_MAX];
+	nl_done_fn done;
+	void *data;
+	bool has_echo;
+	struct nl_link echo;
+	TAILQ_ENTRY(nl_req) link;
+};
+
+TAILQ_HEAD(req_list, nl_req);
+
+struct nl {
+	struct ev_loop *loop;
+	struct mnl_socket *req_sock, *ev_sock;
+	ev_io req_io, ev_io_w;
+	uint32_t seq;
+	unsigned req_portid;
+	struct req_list queue;
+	struct nl_req *in_flight[NL_MAX_IN_FLIGHT]; /* slot: seq % NL_MAX_IN_FLIGHT */
+	unsigned n_in_flight, n_queued;
+	bool dumping, dump_intr;
+	uint32_t dump_seq;
+	struct nl_callbacks cb;
+	void *userdata;
+	struct nl_stats stats;
+	char *rbuf;
+};
+
+static const char *const mode_names[] = {
+	[MACVLAN_MODE_PRIVATE] = "private",
+	[MACVLAN_MODE_VEPA] = "vepa",
+	[MACVLAN_MODE_BRIDGE] = "bridge",
+	[MACVLAN_MODE_PASSTHRU] = "passthru",
+};
+
+int nl_macvlan_mode_from_string(const char *s, uint32_t *ret)
+{
+	for (size_t i = 0; i < ELEMENTSOF(mode_names); i++)
+		if (mode_names[i] && streq(mode_names[i], s)) {
+			*ret = (uint32_t)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+const char *nl_macvlan_mode_to_string(uint32_t mode)
+{
+	if (mode < ELEMENTSOF(mode_names) && mode_names[mode])
+		return mode_names[mode];
+	return NULL;
+}
+
+/* --- parsing --- */
+
+static int parse_macvlan_data(const struct nlattr *a, void *data)
+{
+	struct nl_link *l = data;
+
+	if (mnl_attr_get_type(a) == IFLA_MACVLAN_MODE &&
+	    mnl_attr_validate(a, MNL_TYPE_U32) == 0)
+		l->macvlan_mode = mnl_attr_get_u32(a);
+	return MNL_CB_OK;
+}
+
+static int parse_linkinfo(const struct nlattr *a, void *data)
+{
+	struct nl_link *l = data;
+
+	switch (mnl_attr_get_type(a)) {
+	case IFLA_INFO_KIND:
+		if (mnl_attr_validate(a, MNL_TYPE_STRING) == 0)
+			snprintf(l->kind, sizeof(l->kind), "%s", mnl_attr_get_str(a));
+		break;
+	case IFLA_INFO_DATA:
+		if (mnl_attr_validate(a, MNL_TYPE_NESTED) == 0)
+			mnl_attr_parse_nested(a, parse_macvlan_data, l);
+		break;
+	}
+	return MNL_CB_OK;
+}
+
+static int parse_link_attr(const struct nlattr *a, void *data)
+{
+	struct nl_link *l = data;
+
+	switch (mnl_attr_get_type(a)) {
+	case IFLA_IFNAME:
+		if (mnl_attr_validate(a, MNL_TYPE_NUL_STRING) == 0)
+			snprintf(l->name, sizeof(l->name), "%s", mnl_attr_get_str(a));
+		break;
+	case IFLA_LINK:
+		if (mnl_attr_validate(a, MNL_TYPE_U32) == 0)
+			l->parent_ifindex = (int)mnl_attr_get_u32(a);
+		break;
+	case IFLA_GROUP:
+		if (mnl_attr_validate(a, MNL_TYPE_U32) == 0)
+			l->group = mnl_attr_get_u32(a);
+		break;
+	case IFLA_ADDRESS:
+		if (mnl_attr_get_payload_len(a) == NL_MAC_LEN) {
+			memcpy(l->mac, mnl_attr_get_payload(a), NL_MAC_LEN);
+			l->has_mac = true;
+		}
+		break;
+	case IFLA_LINKINFO:
+		if (mnl_attr_validate(a, MNL_TYPE_NESTED) == 0)
+			mnl_attr_parse_nested(a, parse_linkinfo, l);
+		break;
+	}
+	return MNL_CB_OK;
+}
+
+/* Fill *l from an RTM_NEWLINK/RTM_DELLINK message; -EINVAL if malformed. */
+static int parse_link(const struct nlmsghdr *nlh, struct nl_link *l)
+{
+	const struct ifinfomsg *ifi;
+
+	if (nlh->nlmsg_len < NLMSG_LENGTH(sizeof(*ifi)))
+		return -EINVAL;
+	ifi = mnl_nlmsg_get_payload(nlh);
+	memset(l, 0, sizeof(*l));
+	l->ifindex = ifi->ifi_index;
+	if (mnl_attr_parse(nlh, sizeof(*ifi), parse_link_attr, l) < 0)
+		return -EINVAL;
+	return l->name[0] && l->ifindex > 0 ? 0 : -EINVAL;
+}
+
+static int parse_extack(const struct nlattr *a, void *data)
+{
+	const char **msg = data;
+
+	if (mnl_attr_get_type(a) == NLMSGERR_ATTR_MSG &&
+	    mnl_attr_validate(a, MNL_TYPE_NUL_STRING) == 0)
+		*msg = mnl_attr_get_str(a);
+	return MNL_CB_OK;
+}
+
+/* --- requests --- */
+
+static struct nl_req *req_new(struct nl *nl, uint16_t type, uint16_t flags,
+			      struct nlmsghdr **ret_nlh, struct ifinfomsg **ret_ifi)
+{
+	struct nl_req *r = calloc(1, sizeof(*r));
+	struct nlmsghdr *nlh;
+
+	if (!r)
+		return NULL;
+	nlh = mnl_nlmsg_put_header(r->msg);
+	nlh->nlmsg_type = type;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | flags;
+	*ret_ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(struct ifinfomsg));
+	(*ret_ifi)->ifi_family = AF_UNSPEC;
+	*ret_nlh = nlh;
+	return r;
+}
+
+static void req_enqueue(struct nl *nl, struct nl_req *r, struct nlmsghdr *nlh,
+			nl_done_fn done, void *data)
+{
+	r->len = nlh->nlmsg_len;
+	r->done = done;
+	r->data = data;
+	TAILQ_INSERT_TAIL(&nl->queue, r, link);
+	nl->n_queued++;
+}
+
+int nl_queue_create(struct nl *nl, const char *name, const char *kind,
+		    int parent_ifindex, uint32_t macvlan_mode, const uint8_t *mac,
+		    nl_done_fn done, void *data)
+{
+	struct nlmsghdr *nlh;
+	struct ifinfomsg *ifi;
+	struct nlattr *info, *idata;
+	struct nl_req *r;
+
+	if (strlen(name) >= IFNAMSIZ || (!streq(kind, "macvtap") && !streq(kind, "macvlan")))
+		return -EINVAL;
+	r = req_new(nl, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL | NLM_F_ECHO, &nlh, &ifi);
+	if (!r)
+		return -ENOMEM;
+	mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
+	mnl_attr_put_u32(nlh, IFLA_LINK, (uint32_t)parent_ifindex);
+	if (mac)
+		mnl_attr_put(nlh, IFLA_ADDRESS, NL_MAC_LEN, mac);
+	info = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
+	mnl_attr_put_strz(nlh, IFLA_INFO_KIND, kind);
+	idata = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
+	mnl_attr_put_u32(nlh, IFLA_MACVLAN_MODE, macvlan_mode);
+	mnl_attr_nest_end(nlh, idata);
+	mnl_attr_nest_end(nlh, info);
+	req_enqueue(nl, r, nlh, done, data);
+	return 0;
+}
+
+int nl_queue_set_group(struct nl *nl, int ifindex, uint32_t group, nl_done_fn done,
+		       void *data)
+{
+	struct nlmsghdr *nlh;
+	struct ifinfomsg *ifi;
+	struct nl_req *r = req_new(nl, RTM_NEWLINK, 0, &nlh, &ifi);
+
+	if (!r)
+		return -ENOMEM;
+	ifi->ifi_index = ifindex;
+	mnl_attr_put_u32(nlh, IFLA_GROUP, group);
+	req_enqueue(nl, r, nlh, done, data);
+	return 0;
+}
+
+int nl_queue_delete_group(struct nl *nl, uint32_t group, nl_done_fn done, void *data)
+{
+	struct nlmsghdr *nlh;
+	struct ifinfomsg *ifi;
+	struct nl_req *r = req_new(nl, RTM_DELLINK, 0, &nlh, &ifi);
+
+	if (!r)
+		return -ENOMEM;
+	/* ifi_index 0 and no name: the kernel deletes by IFLA_GROUP. */
+	mnl_attr_put_u32(nlh, IFLA_GROUP, group);
+	req_enqueue(nl, r, nlh, done, data);
+	return 0;
+}
+
+int nl_queue_delete(struct nl *nl, int ifindex, nl_done_fn done, void *data)
+{
+	struct nlmsghdr *nlh;
+	struct ifinfomsg *ifi;
+	struct nl_req *r = req_new(nl, RTM_DELLINK, 0, &nlh, &ifi);
+
+	if (!r)
+		return -ENOMEM;
+	ifi->ifi_index = ifindex;
+	req_enqueue(nl, r, nlh, done, data);
+	return 0;
+}
+
+static void req_complete(struct nl *nl, struct nl_req *r, int error, const char *message)
+{
+	nl->in_flight[r->seq % NL_MAX_IN_FLIGHT] = NULL;
+	nl->n_in_flight--;
+	if (r->done)
+		r->done(r->data, error, message, r->has_echo ? &r->echo : NULL);
+	free(r);
+}
+
+void nl_flush(struct nl *nl)
+{
+	char buf[NL_BATCH_MSGS * NL_MSG_MAX];
+
+	while (!TAILQ_EMPTY(&nl->queue) && nl->n_in_flight < NL_MAX_IN_FLIGHT) {
+		struct nl_req *batch[NL_BATCH_MSGS];
+		size_t len = 0;
+		unsigned n = 0;
+		ssize_t w;
+
+		while (n < NL_BATCH_MSGS && nl->n_in_flight + n < NL_MAX_IN_FLIGHT &&
+		       !TAILQ_EMPTY(&nl->queue)) {
+			struct nl_req *r = TAILQ_FIRST(&nl->queue);
+			struct nlmsghdr *nlh = (struct nlmsghdr *)r->msg;
+
+			TAILQ_REMOVE(&nl->queue, r, link);
+			nl->n_queued--;
+			r->seq = ++nl->seq;
+			/* Slot reuse is safe: at most NL_MAX_IN_FLIGHT are out. */
+			while (nl->in_flight[r->seq % NL_MAX_IN_FLIGHT] ||
+			       r->seq == nl->dump_seq || r->seq == 0)
+				r->seq = ++nl->seq;
+			nlh->nlmsg_seq = r->seq;
+			memcpy(buf + len, r->msg, r->len);
+			len += NLMSG_ALIGN(r->len);
+			batch[n++] = r;
+		}
+		for (unsigned i = 0; i < n; i++) {
+			nl->in_flight[batch[i]->seq % NL_MAX_IN_FLIGHT] = batch[i];
+			nl->n_in_flight++;
+		}
+		w = mnl_socket_sendto(nl->req_sock, buf, len);
+		if (w < 0) {
+			int err = -errno;
+
+			/* The kernel took none of them: each caller hears why. */
+			log_warn("netlink: sending %u requests: %m", n);
+			for (unsigned i = 0; i < n; i++)
+				req_complete(nl, batch[i], err, NULL);
+			continue;
+		}
+		nl->stats.messages_sent += n;
+		nl->stats.batches_sent++;
+		/* One batch per flush: the kernel did that batch's work inside
+		 * sendmsg; the acks wake us for the next. */
+		break;
+	}
+}
+
+static void handle_dump_msg(struct nl *nl, const struct nlmsghdr *nlh)
+{
+	struct nl_link l;
+
+	if (nlh->nlmsg_flags & NLM_F_DUMP_INTR)
+		nl->dump_intr = true;
+	if (nlh->nlmsg_type == NLMSG_DONE || nlh->nlmsg_type == NLMSG_ERROR) {
+		int err = 0;
+
+		if (nlh->nlmsg_type == NLMSG_ERROR &&
+		    nlh->nlmsg_len >= NLMSG_LENGTH(sizeof(struct nlmsgerr)))
+			err = ((const struct nlmsgerr *)mnl_nlmsg_get_payload(nlh))->error;
+		nl->dumping = false;
+		nl->dump_seq = 0;
+		if (nl->cb.dump_done)
+			nl->cb.dump_done(nl->userdata, err ? err : nl->dump_intr ? -EINTR : 0);
+		return;
+	}
+	if (nlh->nlmsg_type == RTM_NEWLINK && parse_link(nlh, &l) == 0 && nl->cb.dump_link)
+		nl->cb.dump_link(nl->userdata, &l);
+}
+
+static void handle_req_msg(struct nl *nl, const struct nlmsghdr *nlh)
+{
+	struct nl_req *r;
+
+	if (nl->dumping && nlh->nlmsg_seq == nl->dump_seq) {
+		handle_dump_msg(nl, nlh);
+		return;
+	}
+	r = nl->in_flight[nlh->nlmsg_seq % NL_MAX_IN_FLIGHT];
+	if (!r || r->seq != nlh->nlmsg_seq)
+		return; /* not ours, or already answered */
+
+	if (nlh->nlmsg_type == NLMSG_ERROR) {
+		const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
+		const char *msg = NULL;
+
+		if (nlh->nlmsg_len < NLMSG_LENGTH(sizeof(*e))) {
+			req_complete(nl, r, -EPROTO, NULL);
+			return;
+		}
+		/* With NETLINK_CAP_ACK the request is not echoed back, so
+		 * the extended-ack attributes follow struct nlmsgerr. */
+		if (nlh->nlmsg_flags & NLM_F_ACK_TLVS)
+			mnl_attr_parse(nlh, sizeof(*e), parse_extack, &msg);
+		req_complete(nl, r, e->error, msg);
+	} else if (nlh->nlmsg_type == RTM_NEWLINK) {
+		if (parse_link(nlh, &r->echo) == 0)
+			r->has_echo = true;
+	}
+}
+
+static void req_read_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	STATS_CALLBACK("netlink acks");
+	struct nl *nl = w->data;
+
+	for (int i = 0; i < NL_RECVS_PER_CB; i++) {
+		ssize_t n = mnl_socket_recvfrom(nl->req_sock, nl->rbuf, NL_RECV_BUF);
+		const struct nlmsghdr *nlh;
+		int len;
+
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				return;
+			if (errno == ENOBUFS) {
+				/* Acks were lost: the outcome of what is in
+				 * flight is unknown. Fail it and rebuild our
+				 * picture from the kernel. */
+				log_error("netlink: request socket overflowed, failing %u requests in flight",
+					  nl->n_in_flight);
+				for (unsigned s = 0; s < NL_MAX_IN_FLIGHT; s++)
+					if (nl->in_flight[s])
+						req_complete(nl, nl->in_flight[s], -ENOBUFS, NULL);
+				if (nl->cb.events_lost)
+					nl->cb.events_lost(nl->userdata);
+				continue;
+			}
+			log_warn("netlink: recv: %m, ignoring");
+			return;
+		}
+		len = (int)n;
+		for (nlh = (const struct nlmsghdr *)nl->rbuf; mnl_nlmsg_ok(nlh, len);
+		     nlh = mnl_nlmsg_next(nlh, &len))
+			handle_req_msg(nl, nlh);
+	}
+}
+
+static void ev_read_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	STATS_CALLBACK("netlink events");
+	struct nl *nl = w->data;
+
+	for (int i = 0; i < NL_RECVS_PER_CB; i++) {
+		ssize_t n = mnl_socket_recvfrom(nl->ev_sock, nl->rbuf, NL_RECV_BUF);
+		const struct nlmsghdr *nlh;
+		struct nl_link l;
+		int len;
+
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				return;
+			if (errno == ENOBUFS) {
+				/* Drain what is queued: it is older than the
+				 * dump that will replace it. */
+				while (mnl_socket_recvfrom(nl->ev_sock, nl->rbuf, NL_RECV_BUF) > 0)
+					;
+				log_info("netlink: link events lost (receive buffer %d bytes full), resynchronising",
+					 nl->stats.event_rcvbuf);
+				if (nl->cb.events_lost)
+					nl->cb.events_lost(nl->userdata);
+				return;
+			}
+			log_warn("netlink: event recv: %m, ignoring");
+			return;
+		}
+		len = (int)n;
+		for (nlh = (const struct nlmsghdr *)nl->rbuf; mnl_nlmsg_ok(nlh, len);
+		     nlh = mnl_nlmsg_next(nlh, &len)) {
+			if (nlh->nlmsg_type != RTM_NEWLINK && nlh->nlmsg_type != RTM_DELLINK)
+				continue;
+			if (parse_link(nlh, &l) < 0)
+				continue;
+			nl->stats.events++;
+			if (nl->cb.link_event)
+				nl->cb.link_event(nl->userdata, nlh->nlmsg_type == RTM_NEWLINK, &l);
+		}
+	}
+}
+
+int nl_dump_links(struct nl *nl)
+{
+	char buf[NL_MSG_MAX];
+	struct nlmsghdr *nlh;
+	struct ifinfomsg *ifi;
+
+	if (nl->dumping)
+		return -EBUSY;
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = RTM_GETLINK;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	do
+		nl->dump_seq = ++nl->seq;
+	while (nl->dump_seq == 0 || nl->in_flight[nl->dump_seq % NL_MAX_IN_FLIGHT]);
+	nlh->nlmsg_seq = nl->dump_seq;
+	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+	ifi->ifi_family = AF_UNSPEC;
+	if (mnl_socket_sendto(nl->req_sock, nlh, nlh->nlmsg_len) < 0) {
+		int r = -errno;
+
+		log_warn("netlink: link dump: %m");
+		nl->dump_seq = 0;
+		return r;
+	}
+	nl->dumping = true;
+	nl->dump_intr = false;
+	nl->stats.dumps++;
+	return 0;
+}
+
+bool nl_idle(const struct nl *nl)
+{
+	return nl->n_queued == 0 && nl->n_in_flight == 0 && !nl->dumping;
+}
+
+void nl_get_stats(const struct nl *nl, struct nl_stats *ret)
+{
+	*ret = nl->stats;
+	ret->in_flight = nl->n_in_flight;
+	ret->queued = nl->n_queued;
+}
+
+static void set_rcvbuf(struct mnl_socket *s, int size, int *ret_actual)
+{
+	socklen_t len = sizeof(*ret_actual);
+	int fd = mnl_socket_get_fd(s);
+
+	if (size > 0 &&
+	    setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0 &&
+	    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size)) < 0)
+		log_warn("netlink: cannot set a receive buffer of %d bytes: %m, ignoring", size);
+	if (getsockopt(fd, SOL_SOCKET, SO_RCVBUF, ret_actual, &len) < 0)
+		*ret_actual = 0;
+}
+
+static struct mnl_socket *open_socket(unsigned groups)
+{
+	struct mnl_socket *s = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	int on = 1;
+
+	if (!s)
+		return NULL;
+	/* Short acks (no copy of the request) with the kernel's error text. */
+	mnl_socket_setsockopt(s, NETLINK_CAP_ACK, &on, sizeof(on));
+	mnl_socket_setsockopt(s, NETLINK_EXT_ACK, &on, sizeof(on));
+	if (mnl_socket_bind(s, groups, MNL_SOCKET_AUTOPID) < 0) {
+		int saved = errno;
+
+		mnl_socket_close(s);
+		errno = saved;
+		return NULL;
+	}
+	return s;
+}
+
+int nl_new(struct ev_loop *loop, const struct nl_callbacks *cb, void *userdata,
+	   int event_rcvbuf, struct nl **ret)
+{
+	struct nl *nl = calloc(1, sizeof(*nl));
+	int dummy, r;
+
+	if (!nl)
+		return -ENOMEM;
+	nl->loop = loop;
+	nl->cb = *cb;
+	nl->userdata = userdata;
+	TAILQ_INIT(&nl->queue);
+	nl->seq = (uint32_t)time(NULL);
+	nl->rbuf = malloc(NL_RECV_BUF);
+	nl->req_sock = open_socket(0);
+	if (!nl->rbuf || !nl->req_sock)
+		goto fail;
+	nl->ev_sock = open_socket(RTMGRP_LINK);
+	if (!nl->ev_sock)
+		goto fail;
+	set_rcvbuf(nl->req_sock, NL_REQ_RCVBUF, &dummy);
+	set_rcvbuf(nl->ev_sock, event_rcvbuf, &nl->stats.event_rcvbuf);
+
+	ev_io_init(&nl->req_io, req_read_cb, mnl_socket_get_fd(nl->req_sock), EV_READ);
+	ev_io_init(&nl->ev_io_w, ev_read_cb, mnl_socket_get_fd(nl->ev_sock), EV_READ);
+	nl->req_io.data = nl->ev_io_w.data = nl;
+	ev_io_start(loop, &nl->req_io);
+	ev_io_start(loop, &nl->ev_io_w);
+	*ret = nl;
+	return 0;
+fail:
+	r = errno ? -errno : -ENOMEM;
+	log_error("netlink: cannot open rtnetlink sockets: %m");
+	nl_free(nl);
+	return r;
+}
+
+struct nl *nl_free(struct nl *nl)
+{
+	struct nl_req *r;
+
+	if (!nl)
+		return NULL;
+	if (nl->req_sock) {
+		ev_io_stop(nl->loop, &nl->req_io);
+		mnl_socket_close(nl->req_sock);
+	}
+	if (nl->ev_sock) {
+		ev_io_stop(nl->loop, &nl->ev_io_w);
+		mnl_socket_close(nl->ev_sock);
+	}
+	while ((r = TAILQ_FIRST(&nl->queue))) {
+		TAILQ_REMOVE(&nl->queue, r, link);
+		free(r);
+	}
+	for (unsigned s = 0; s < NL_MAX_IN_FLIGHT; s++)
+		free(nl->in_flight[s]);
+	free(nl->rbuf);
+	free(nl);
+	return NULL;
+}

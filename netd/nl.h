@@ -1,0 +1,114 @@
+/*
+ * nl.h: netd's rtnetlink, the only module that includes libmnl.
+ *
+ * Two sockets: one for requests (creates, group changes, deletions, dumps)
+ * whose acks are matched back to their request by sequence number, and one
+ * subscribed to link events. Requests are queued and sent in batches (many
+ * messages per sendmsg) by nl_flush(), which the loop calls once per
+ * iteration after the database commit, so every kernel change follows the
+ * intent recorded for it. The loop never waits on the kernel: acks, echoes,
+ * dumps and events all arrive as read events.
+ */
+#ifndef NETD_NL_H
+#define NETD_NL_H
+
+#include <ev.h>
+#include <net/if.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct nl;
+
+#define NL_MAC_LEN 6
+
+/* A link as the kernel describes it (RTM_NEWLINK / RTM_DELLINK). */
+struct nl_link {
+	int ifindex;
+	char name[IFNAMSIZ];
+	char kind[16];        /* IFLA_INFO_KIND, "" if none */
+	int parent_ifindex;   /* IFLA_LINK, 0 if none */
+	uint8_t mac[NL_MAC_LEN];
+	bool has_mac;
+	uint32_t group;
+	uint32_t macvlan_mode; /* IFLA_MACVLAN_MODE (MACVLAN_MODE_*), 0 if none */
+};
+
+struct nl_callbacks {
+	/* A link appeared or changed (added true) or went away. */
+	void (*link_event)(void *userdata, bool added, const struct nl_link *l);
+	/* Link events were lost (ENOBUFS): the picture must be rebuilt with
+	 * nl_dump_links(). */
+	void (*events_lost)(void *userdata);
+	/* One link of a dump started by nl_dump_links(). */
+	void (*dump_link)(void *userdata, const struct nl_link *l);
+	/* The dump is complete (0), was interrupted by concurrent changes
+	 * (-EINTR: dump again), or failed (-errno). */
+	void (*dump_done)(void *userdata, int error);
+};
+
+/* Completion of one request: error 0 or -errno from the kernel's ack, with
+ * the kernel's extended ack message if it gave one (else NULL). For a
+ * create, echo is the created link (NLM_F_ECHO) when the kernel sent it,
+ * else NULL. */
+typedef void (*nl_done_fn)(void *data, int error, const char *message,
+			   const struct nl_link *echo);
+
+struct nl_stats {
+	uint64_t messages_sent;  /* requests, each one kernel operation */
+	uint64_t batches_sent;   /* sendmsg calls carrying them */
+	uint64_t events;         /* link events received */
+	uint64_t dumps;
+	unsigned in_flight;
+	unsigned queued;
+	int event_rcvbuf;        /* SO_RCVBUF of the event socket, as read back */
+};
+
+/*
+ * Open both sockets and start watching them. event_rcvbuf (bytes, 0 for
+ * the default) is forced with SO_RCVBUFFORCE where permitted. Logs and
+ * returns -errno on failure.
+ */
+int nl_new(struct ev_loop *loop, const struct nl_callbacks *cb, void *userdata,
+	   int event_rcvbuf, struct nl **ret);
+
+/* Close both sockets. Requests still queued or in flight get no
+ * completion. Accepts NULL; returns NULL. */
+struct nl *nl_free(struct nl *nl);
+
+/* Queue an RTM_NEWLINK creating a macvtap or macvlan link (CREATE|EXCL,
+ * ECHO) on parent_ifindex with the given mode and, if mac is not NULL, MAC
+ * address, in the given group. -ENOMEM or -EINVAL (bad name or kind). */
+int nl_queue_create(struct nl *nl, const char *name, const char *kind,
+		    int parent_ifindex, uint32_t macvlan_mode, const uint8_t *mac,
+		    nl_done_fn done, void *data);
+
+/* Queue an RTM_NEWLINK moving ifindex into group. */
+int nl_queue_set_group(struct nl *nl, int ifindex, uint32_t group, nl_done_fn done,
+		       void *data);
+
+/* Queue one RTM_DELLINK deleting every link in group: the kernel
+ * unregisters them together, paying its synchronisation cost once. */
+int nl_queue_delete_group(struct nl *nl, uint32_t group, nl_done_fn done, void *data);
+
+/* Queue one RTM_DELLINK of a single link. */
+int nl_queue_delete(struct nl *nl, int ifindex, nl_done_fn done, void *data);
+
+/* Send queued requests, in order, several per sendmsg, keeping at most a
+ * bounded number in flight. */
+void nl_flush(struct nl *nl);
+
+/* Start a dump of all links (results through the callbacks). -EBUSY if
+ * one is already running. */
+int nl_dump_links(struct nl *nl);
+
+/* True while nothing is queued, in flight or being dumped. */
+bool nl_idle(const struct nl *nl);
+
+void nl_get_stats(const struct nl *nl, struct nl_stats *ret);
+
+/* "bridge", "vepa", "private", "passthru" <-> MACVLAN_MODE_*; -EINVAL /
+ * NULL for anything else. */
+int nl_macvlan_mode_from_string(const char *s, uint32_t *ret);
+const char *nl_macvlan_mode_to_string(uint32_t mode);
+
+#endif
