@@ -289,7 +289,9 @@ bool links_name_valid(const char *name)
 {
 	size_t n = strlen(name);
 
-	if (n == 0 || n >= IFNAMSIZ || streq(name, ".") || streq(name, ".."))
+	/* A leading '-' is legal for the kernel but would read as an option
+	 * to every tool that is ever handed the name. */
+	if (n == 0 || n >= IFNAMSIZ || streq(name, ".") || streq(name, "..") || name[0] == '-')
 		return false;
 	for (const char *p = name; *p; p++)
 		if (!isalnum((unsigned char)*p) && *p != '_' && *p != '.' && *p != '-')
@@ -925,7 +927,7 @@ void links_create(struct links *l, struct ctl_call *call, json_t *params)
 		DECODE_FIELD("names", DECODE_STRING_ARRAY, false, struct create_params, names),
 		DECODE_FIELD("macs", DECODE_STRING_ARRAY, false, struct create_params, macs),
 	};
-	struct create_params p = { .mode = "bridge", .count = -1 };
+	struct create_params p = { .mode = "bridge", .count = INT64_MIN /* absent */ };
 	struct kdev *parent;
 	struct alloc *a;
 	struct op *op;
@@ -942,14 +944,14 @@ void links_create(struct links *l, struct ctl_call *call, json_t *params)
 		return ctl_call_invalid_parameter(call, "owner");
 	if (!links_name_valid(p.parent))
 		return ctl_call_invalid_parameter(call, "parent");
-	if (p.names && p.count != -1)
+	if (p.names && p.count != INT64_MIN)
 		return ctl_call_invalid_parameter(call, "count"); /* one or the other */
 	if (p.names) {
 		n = json_array_size(p.names);
 		if (n < 1 || n > LINKS_MAX_COUNT)
 			return ctl_call_invalid_parameter(call, "names");
 	} else {
-		if (p.count == -1)
+		if (p.count == INT64_MIN)
 			p.count = 1;
 		if (p.count < 1 || p.count > LINKS_MAX_COUNT)
 			return ctl_call_invalid_parameter(call, "count");

@@ -10,6 +10,7 @@ set -u
 NETD=$top_builddir/netd/netd
 NETDCTL=$top_builddir/netd/netdctl
 VLCLIENT=$top_builddir/tests/helpers/vlclient
+NLVIEW=$top_builddir/tests/helpers/nlview
 TEST_NAME=$(basename "$0" .sh)
 
 skip() { echo "SKIP: $*"; exit 77; }
@@ -91,3 +92,21 @@ status_field() {
 # raw BYTES [WAIT_MS]: send printf-formatted bytes on a new connection,
 # print replies one per line and CLOSED or OPEN.
 raw() { printf "$1" | "$VLCLIENT" raw "$SOCK" "${2:-1000}"; }
+
+# make_parent [NAME]: a veth pair in the namespace (NAME and NAME-peer, up)
+# to hang macvtap/macvlan links on. The dummy link type is not available.
+make_parent() {
+	local n=${1:-v0}
+	ip -n "$NS" link add "$n" type veth peer name "$n-p" || fail "veth $n"
+	ip -n "$NS" link set "$n" up
+	ip -n "$NS" link set "$n-p" up
+}
+
+# kview ARGS: the kernel's links as libnl-route-3 sees them (not netd).
+kview() { in_ns "$NLVIEW" "$@"; }
+
+# db QUERY: the database as an auditor reads it.
+db() { sqlite3 "$DB" "$@"; }
+
+# json_names: the "name" values in netdctl --json output, one per line.
+json_names() { sed -n 's/^ *"name": "\(.*\)",\{0,1\}$/\1/p'; }
