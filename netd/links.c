@@ -1262,9 +1262,10 @@ static void start_dump(struct links *l)
 {
 	int r;
 
-	kc_clear(&l->dump);
 	r = nl_dump_links(l->nl);
-	if (r == -EBUSY)
+	if (r == 0)
+		kc_clear(&l->dump); /* no reply can arrive before we return */
+	else if (r == -EBUSY)
 		l->resync_wanted = true;
 	else if (r < 0 && !l->ready) {
 		l->start_error = r;
