@@ -5,13 +5,25 @@
  * sendmsg(), one message after the other, and each gets an ack (NLMSG_ERROR
  * with error 0 or -errno) carrying its sequence number. So a batch is one
  * buffer of many messages, and the acks are matched back by sequence
- * number. The batch size bounds how long one sendmsg (and so one loop
- * callback) can take; the in-flight bound keeps the acks within the
- * request socket's receive buffer, where a lost ack would be a lost answer.
+ * number. The in-flight bound keeps the acks within the request socket's
+ * receive buffer, where a lost ack would be a lost answer.
+ *
+ * Because the kernel does the work inside sendmsg(), a deletion there
+ * waits for an RCU grace period (tens, under load hundreds, of
+ * milliseconds). The loop must not wait on that, so sendmsg() happens in
+ * a small sender process forked at start: it shares the request socket,
+ * takes each batch over a SOCK_SEQPACKET pair, sends it, and says whether
+ * the send itself failed. The acks still arrive on the shared socket,
+ * read by the loop. No threads, no locks: a pipe-like handoff.
  */
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <libmnl/libmnl.h>
 #include <linux/if_link.h>
 #include <linux/netlink.h>
@@ -53,10 +65,20 @@ struct nl_req {
 
 TAILQ_HEAD(req_list, nl_req);
 
+/* What the sender tells the loop after each batch. */
+struct sender_reply {
+	uint32_t first_seq;
+	uint32_t count;
+	int32_t error; /* 0, or -errno of the sendmsg itself */
+};
+
 struct nl {
 	struct ev_loop *loop;
 	struct mnl_socket *req_sock, *ev_sock;
 	ev_io req_io, ev_io_w;
+	int sender_fd;            /* our end of the pair; -1: send directly */
+	pid_t sender_pid;
+	ev_io sender_io;
 	uint32_t seq;
 	unsigned req_portid;
 	struct req_list queue;
@@ -287,6 +309,18 @@ static void req_complete(struct nl *nl, struct nl_req *r, int error, const char 
 	free(r);
 }
 
+/* Hand one batch to the sender (or send it here when there is none).
+ * Returns 0, -EAGAIN (the handoff is full: try later) or -errno. */
+static int send_batch(struct nl *nl, const char *buf, size_t len)
+{
+	if (nl->sender_fd >= 0) {
+		if (send(nl->sender_fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+			return errno == EAGAIN || errno == EWOULDBLOCK ? -EAGAIN : -errno;
+		return 0;
+	}
+	return mnl_socket_sendto(nl->req_sock, buf, len) < 0 ? -errno : 0;
+}
+
 void nl_flush(struct nl *nl)
 {
 	char buf[NL_BATCH_MSGS * NL_MSG_MAX];
@@ -295,45 +329,159 @@ void nl_flush(struct nl *nl)
 		struct nl_req *batch[NL_BATCH_MSGS];
 		size_t len = 0;
 		unsigned n = 0;
-		ssize_t w;
+		uint32_t first = 0;
+		int r;
 
 		while (n < NL_BATCH_MSGS && nl->n_in_flight + n < NL_MAX_IN_FLIGHT &&
 		       !TAILQ_EMPTY(&nl->queue)) {
-			struct nl_req *r = TAILQ_FIRST(&nl->queue);
-			struct nlmsghdr *nlh = (struct nlmsghdr *)r->msg;
+			struct nl_req *q = TAILQ_FIRST(&nl->queue);
+			struct nlmsghdr *nlh = (struct nlmsghdr *)q->msg;
 
-			TAILQ_REMOVE(&nl->queue, r, link);
+			TAILQ_REMOVE(&nl->queue, q, link);
 			nl->n_queued--;
-			r->seq = ++nl->seq;
-			/* Slot reuse is safe: at most NL_MAX_IN_FLIGHT are out. */
-			while (nl->in_flight[r->seq % NL_MAX_IN_FLIGHT] ||
-			       r->seq == nl->dump_seq || r->seq == 0)
-				r->seq = ++nl->seq;
-			nlh->nlmsg_seq = r->seq;
-			memcpy(buf + len, r->msg, r->len);
-			len += NLMSG_ALIGN(r->len);
-			batch[n++] = r;
+			/* Consecutive sequence numbers within a batch, so the
+			 * sender's report names the batch by its first. Slot
+			 * reuse is safe: at most NL_MAX_IN_FLIGHT are out. */
+			do
+				q->seq = ++nl->seq;
+			while (n == 0 && (q->seq == 0 || q->seq == nl->dump_seq ||
+					  nl->seq + NL_BATCH_MSGS < nl->seq));
+			if (n == 0)
+				first = q->seq;
+			nlh->nlmsg_seq = q->seq;
+			memcpy(buf + len, q->msg, q->len);
+			len += NLMSG_ALIGN(q->len);
+			batch[n++] = q;
+		}
+		r = send_batch(nl, buf, len);
+		if (r == -EAGAIN) {
+			/* Back to the front, in order; the sender's next
+			 * report wakes us to try again. */
+			for (unsigned i = n; i-- > 0;) {
+				TAILQ_INSERT_HEAD(&nl->queue, batch[i], link);
+				nl->n_queued++;
+			}
+			nl->seq = first - 1;
+			return;
 		}
 		for (unsigned i = 0; i < n; i++) {
 			nl->in_flight[batch[i]->seq % NL_MAX_IN_FLIGHT] = batch[i];
 			nl->n_in_flight++;
 		}
-		w = mnl_socket_sendto(nl->req_sock, buf, len);
-		if (w < 0) {
-			int err = -errno;
-
+		if (r < 0) {
 			/* The kernel took none of them: each caller hears why. */
+			errno = -r;
 			log_warn("netlink: sending %u requests: %m", n);
 			for (unsigned i = 0; i < n; i++)
-				req_complete(nl, batch[i], err, NULL);
+				req_complete(nl, batch[i], r, NULL);
 			continue;
 		}
 		nl->stats.messages_sent += n;
 		nl->stats.batches_sent++;
-		/* One batch per flush: the kernel did that batch's work inside
-		 * sendmsg; the acks wake us for the next. */
-		break;
 	}
+}
+
+/* The sender's report on one batch: only a failed send needs action. */
+static void sender_read_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	STATS_CALLBACK("netlink sender");
+	struct nl *nl = w->data;
+	struct sender_reply rep;
+	ssize_t n;
+
+	for (;;) {
+		n = recv(nl->sender_fd, &rep, sizeof(rep), MSG_DONTWAIT);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			break;
+		if (n != (ssize_t)sizeof(rep)) {
+			/* The sender died: send from the loop from now on. */
+			log_error("netlink: the sender process is gone; sending from the main loop");
+			ev_io_stop(loop, &nl->sender_io);
+			close(nl->sender_fd);
+			nl->sender_fd = -1;
+			waitpid(nl->sender_pid, NULL, WNOHANG);
+			nl->sender_pid = 0;
+			break;
+		}
+		if (rep.error == 0)
+			continue;
+		errno = -rep.error;
+		log_warn("netlink: sending %u requests: %m", rep.count);
+		for (uint32_t i = 0; i < rep.count; i++) {
+			struct nl_req *r = nl->in_flight[(rep.first_seq + i) % NL_MAX_IN_FLIGHT];
+
+			if (r && r->seq == rep.first_seq + i)
+				req_complete(nl, r, rep.error, NULL);
+		}
+	}
+	nl_flush(nl);
+}
+
+/* The sender process: batches in, sendmsg, a report out. Never returns. */
+static void sender_main(int pair_fd, int nl_fd)
+{
+	char buf[NL_BATCH_MSGS * NL_MSG_MAX];
+	sigset_t all;
+
+	/* Die with netd; take no signals of its (libev blocks some). */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
+	for (;;) {
+		ssize_t n = recv(pair_fd, buf, sizeof(buf), 0);
+		struct sender_reply rep = { 0 };
+
+		if (n <= 0) {
+			if (n < 0 && errno == EINTR)
+				continue;
+			_exit(0); /* netd closed its end */
+		}
+		rep.first_seq = ((struct nlmsghdr *)buf)->nlmsg_seq;
+		for (const struct nlmsghdr *h = (void *)buf; mnl_nlmsg_ok(h, (int)(n - ((char *)h - buf)));
+		     h = (const void *)((const char *)h + NLMSG_ALIGN(h->nlmsg_len)))
+			rep.count++;
+		if (send(nl_fd, buf, (size_t)n, 0) < 0)
+			rep.error = -errno;
+		if (send(pair_fd, &rep, sizeof(rep), MSG_NOSIGNAL) < 0)
+			_exit(0);
+	}
+}
+
+/* Fork the sender. Failure is not fatal: the loop then sends itself. */
+static void sender_start(struct nl *nl)
+{
+	int sv[2];
+	pid_t pid;
+
+	nl->sender_fd = -1;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		log_warn("netlink: socketpair: %m; sending from the main loop");
+		return;
+	}
+	pid = fork();
+	if (pid < 0) {
+		log_warn("netlink: fork: %m; sending from the main loop");
+		close(sv[0]);
+		close(sv[1]);
+		return;
+	}
+	if (pid == 0) {
+		int nl_fd = mnl_socket_get_fd(nl->req_sock);
+
+		/* Keep only what the sender needs, so it holds no database
+		 * lock, socket or client of netd's. */
+		if (dup2(sv[1], 3) < 0 || dup2(nl_fd, 4) < 0)
+			_exit(1);
+		close_range(5, ~0U, 0);
+		sender_main(3, 4);
+	}
+	close(sv[1]);
+	nl->sender_fd = sv[0];
+	nl->sender_pid = pid;
+	fcntl(nl->sender_fd, F_SETFL, O_NONBLOCK);
+	ev_io_init(&nl->sender_io, sender_read_cb, nl->sender_fd, EV_READ);
+	nl->sender_io.data = nl;
+	ev_io_start(nl->loop, &nl->sender_io);
 }
 
 static void handle_dump_msg(struct nl *nl, const struct nlmsghdr *nlh)
@@ -550,6 +698,7 @@ int nl_new(struct ev_loop *loop, const struct nl_callbacks *cb, void *userdata,
 
 	if (!nl)
 		return -ENOMEM;
+	nl->sender_fd = -1;
 	nl->loop = loop;
 	nl->cb = *cb;
 	nl->userdata = userdata;
@@ -570,6 +719,7 @@ int nl_new(struct ev_loop *loop, const struct nl_callbacks *cb, void *userdata,
 	nl->req_io.data = nl->ev_io_w.data = nl;
 	ev_io_start(loop, &nl->req_io);
 	ev_io_start(loop, &nl->ev_io_w);
+	sender_start(nl);
 	*ret = nl;
 	return 0;
 fail:
@@ -585,6 +735,12 @@ struct nl *nl_free(struct nl *nl)
 
 	if (!nl)
 		return NULL;
+	if (nl->sender_fd >= 0) {
+		/* Closing our end ends the sender. */
+		ev_io_stop(nl->loop, &nl->sender_io);
+		close(nl->sender_fd);
+		waitpid(nl->sender_pid, NULL, 0);
+	}
 	if (nl->req_sock) {
 		ev_io_stop(nl->loop, &nl->req_io);
 		mnl_socket_close(nl->req_sock);
