@@ -327,10 +327,18 @@ void nl_flush(struct nl *nl)
 
 	while (!TAILQ_EMPTY(&nl->queue) && nl->n_in_flight < NL_MAX_IN_FLIGHT) {
 		struct nl_req *batch[NL_BATCH_MSGS];
+		unsigned room = NL_MAX_IN_FLIGHT - nl->n_in_flight;
+
+		/* Full batches only, while acks are still coming: trickling
+		 * out a few requests per ack would multiply the sendmsg
+		 * calls for the same kernel work. */
+		if (room < NL_BATCH_MSGS && room < nl->n_queued && nl->n_in_flight > 0)
+			return;
 		size_t len = 0;
 		unsigned n = 0;
 		uint32_t first = 0;
 		int r;
+
 
 		while (n < NL_BATCH_MSGS && nl->n_in_flight + n < NL_MAX_IN_FLIGHT &&
 		       !TAILQ_EMPTY(&nl->queue)) {
