@@ -41,6 +41,8 @@
 #include "store.h"
 #include "util.h"
 
+/* Links prepared or queued per loop iteration, all calls together. */
+#define LINKS_STEP 128
 /* Tries per link when someone else keeps taking the name we chose. */
 #define LINKS_EEXIST_RETRIES 16
 #define LINKS_MAX_COUNT 4096
@@ -111,7 +113,28 @@ struct op {
 	char *error_message;
 	bool rolling_back;
 	json_t *result;          /* deleted names, for DeleteLinks */
+
+	/* The work is spread over loop iterations, LINKS_STEP links per
+	 * iteration in all, so a call for thousands of links never makes one
+	 * long callback. */
+	unsigned total;          /* links to prepare (create) or queue (delete) */
+	unsigned stepped;        /* how many so far */
+	bool all_queued;         /* every kernel request of the op is queued */
+	bool on_work_list;
+	TAILQ_ENTRY(op) work_entry;
+
+	/* What a create makes. */
+	struct alloc *alloc;     /* NULL: explicit names */
+	json_t *names;
+	uint8_t (*macs)[NL_MAC_LEN];
+	char kind[8];
+	uint32_t mode;
+	char parent[IFNAMSIZ];
+	int parent_ifindex;
+	char *owner;
 };
+
+TAILQ_HEAD(op_list, op);
 
 struct monitor {
 	struct ctl_call *call;
@@ -135,6 +158,10 @@ struct links {
 	void *foreign;            /* names (char *) of devices of our prefixes we did not make */
 
 	struct monitor_list monitors;
+
+	struct op_list work;      /* ops with links still to prepare or queue */
+	ev_check work_check;      /* does a step of them after each poll */
+	ev_idle work_idle;        /* keeps the poll from blocking meanwhile */
 
 	bool ready;
 	int start_error;
@@ -637,8 +664,16 @@ static struct op *op_new(struct links *l, enum op_type type, struct ctl_call *ca
 	return op;
 }
 
+static void work_add(struct op *op);
+static void work_remove(struct op *op);
+static unsigned delete_step(struct op *op, unsigned budget);
+
 static void op_free(struct op *op)
 {
+	work_remove(op);
+	json_decref(op->names);
+	free(op->macs);
+	free(op->owner);
 	free(op->links);
 	free(op->error_link);
 	free(op->error_message);
@@ -708,6 +743,7 @@ static void create_finish(struct op *op)
 }
 
 static int queue_create(struct links *l, struct link *k);
+static unsigned create_step(struct op *op, unsigned budget);
 
 static void create_done(void *data, int error, const char *message,
 			const struct nl_link *echo)
@@ -777,7 +813,7 @@ static void create_done(void *data, int error, const char *message,
 				op->links[i] = NULL;
 		link_release(l, k);
 	}
-	if (--op->pending == 0)
+	if (--op->pending == 0 && op->all_queued)
 		create_finish(op);
 }
 
@@ -851,7 +887,7 @@ static void group_done(void *data, int error, const char *message,
 		log_warn("%s: cannot move into the delete group: %s", k->name, strerror(-error));
 		op_fail(op, error, k->name, message);
 	}
-	if (--op->pending == 0)
+	if (--op->pending == 0 && op->all_queued)
 		delete_finish(op);
 }
 
@@ -873,35 +909,117 @@ static void delete_group_done(void *data, int error, const char *message,
 			 message ? ": " : "", message ? message : "");
 		op_fail(op, error, NULL, message);
 	}
-	if (--op->pending == 0)
+	if (--op->pending == 0 && op->all_queued)
 		delete_finish(op);
 }
 
-/* Record the intent, then queue: each link into the delete group, then one
- * deletion of the group. The links are in state DELETING already. */
+/* Start deleting op's links (all in state DELETING already): the first
+ * step at once, the rest in later iterations. */
 static void delete_start(struct links *l, struct op *op)
 {
-	unsigned n = 0;
-
 	if (!op->result)
 		op->result = json_array();
-	for (unsigned i = 0; i < op->nlinks; i++) {
-		struct link *k = op->links[i];
+	op->total = op->nlinks;
+	op->stepped = 0;
+	op->all_queued = false;
+	for (unsigned i = 0; i < op->nlinks; i++)
+		if (op->links[i])
+			op->links[i]->op = op;
+	work_add(op);
+	delete_step(op, LINKS_STEP);
+}
 
+/* Record the intent and queue the move into the delete group, link by
+ * link; after the last, the one deletion of the group. */
+static unsigned delete_step(struct op *op, unsigned budget)
+{
+	struct links *l = op->l;
+	unsigned done = 0;
+
+	while (op->stepped < op->total && done < budget) {
+		struct link *k = op->links[op->stepped++];
+
+		done++;
 		if (!k || k->state != LINK_DELETING)
 			continue;
-		k->op = op;
 		store_link(l, k);
-		if (nl_queue_set_group(l->nl, k->ifindex, l->delete_group, group_done, k) == 0) {
+		if (nl_queue_set_group(l->nl, k->ifindex, l->delete_group, group_done, k) == 0)
 			op->pending++;
-			n++;
-		}
+		else
+			op_fail(op, -ENOMEM, k->name, NULL);
 	}
-	if (n == 0 || nl_queue_delete_group(l->nl, l->delete_group, delete_group_done, op) < 0) {
+	if (op->stepped < op->total)
+		return done;
+	work_remove(op);
+	op->all_queued = true;
+	if (op->pending > 0 &&
+	    nl_queue_delete_group(l->nl, l->delete_group, delete_group_done, op) == 0) {
+		op->pending++;
+		return done;
+	}
+	/* Nothing to ask the kernel (or no memory to ask it): settle now,
+	 * unless moves are still in flight. */
+	if (op->pending == 0)
 		delete_finish(op);
+	return done;
+}
+
+/* --- work spread over iterations --- */
+
+static void work_add(struct op *op)
+{
+	struct links *l = op->l;
+
+	if (op->on_work_list)
 		return;
+	op->on_work_list = true;
+	TAILQ_INSERT_TAIL(&l->work, op, work_entry);
+	ev_check_start(l->loop, &l->work_check);
+	ev_idle_start(l->loop, &l->work_idle);
+}
+
+static void work_remove(struct op *op)
+{
+	struct links *l = op->l;
+
+	if (!op->on_work_list)
+		return;
+	op->on_work_list = false;
+	TAILQ_REMOVE(&l->work, op, work_entry);
+	if (TAILQ_EMPTY(&l->work)) {
+		ev_check_stop(l->loop, &l->work_check);
+		ev_idle_stop(l->loop, &l->work_idle);
 	}
-	op->pending++;
+}
+
+static unsigned create_step(struct op *op, unsigned budget);
+static unsigned delete_step(struct op *op, unsigned budget);
+
+/* Do up to budget links of op's work. Returns how many were done; the op
+ * may be finished (and freed) when it returns. */
+static unsigned op_step(struct op *op, unsigned budget)
+{
+	if (op->type == OP_CREATE && !op->rolling_back)
+		return create_step(op, budget);
+	return delete_step(op, budget);
+}
+
+static void work_check_cb(struct ev_loop *loop, ev_check *w, int revents)
+{
+	STATS_CALLBACK("links work");
+	struct links *l = w->data;
+	unsigned budget = LINKS_STEP;
+	struct op *op;
+
+	/* Oldest call first: finish it before starting on the next. */
+	while (budget > 0 && (op = TAILQ_FIRST(&l->work)))
+		budget -= op_step(op, budget);
+}
+
+static void work_idle_cb(struct ev_loop *loop, ev_idle *w, int revents)
+{
+	/* Nothing: being active keeps ev_run from blocking while
+	 * work_check_cb has work. */
 }
 
 /* --- the methods --- */
@@ -1004,27 +1122,55 @@ void links_create(struct links *l, struct ctl_call *call, json_t *params)
 				      json_pack("{s:s}", "prefix", alloc_prefix(a)));
 
 	op = op_new(l, OP_CREATE, call, (unsigned)n);
-	if (!op)
+	if (!op || !(op->owner = strdup(p.owner))) {
+		if (op)
+			op_free(op);
 		return ctl_call_error(call, "io.netd.InternalError", NULL);
+	}
+	op->total = (unsigned)n;
+	op->alloc = p.names ? NULL : a;
+	op->names = json_incref(p.names);
+	op->macs = macs;
+	macs_owner = NULL;
+	snprintf(op->kind, sizeof(op->kind), "%s", p.kind);
+	op->mode = mode;
+	snprintf(op->parent, sizeof(op->parent), "%s", parent->name);
+	op->parent_ifindex = parent->ifindex;
+	work_add(op);
+	create_step(op, LINKS_STEP);
+}
 
-	for (size_t i = 0; i < n; i++) {
+/* Prepare up to budget of a create's links: name, intent row, request. */
+static unsigned create_step(struct op *op, unsigned budget)
+{
+	struct links *l = op->l;
+	unsigned done = 0;
+
+	while (op->stepped < op->total && done < budget && !op->error) {
+		unsigned i = op->stepped++;
 		char name[IFNAMSIZ];
-		struct alloc *na = NULL;
+		struct alloc *na;
 		unsigned idx = 0;
 		struct link *k;
 
-		if (p.names) {
-			snprintf(name, sizeof(name), "%s", json_string_value(json_array_get(p.names, i)));
+		done++;
+		if (op->names) {
+			snprintf(name, sizeof(name), "%s", json_string_value(json_array_get(op->names, i)));
 			na = alloc_of_name(l, name, &idx);
-			if (na)
-				alloc_take(na, idx);
+			/* Checked free at the call; taken since? The kernel's
+			 * EEXIST will say so. */
+			if (na && alloc_take(na, idx) < 0)
+				na = NULL;
 		} else {
-			/* Checked above that enough are free. */
-			alloc_take_lowest(a, &idx);
-			alloc_format_name(a, idx, name, sizeof(name));
-			na = a;
+			if (alloc_take_lowest(op->alloc, &idx) < 0) {
+				/* Others took the rest since the call was checked. */
+				op_fail(op, -ENOSPC, NULL, "no free names left");
+				break;
+			}
+			alloc_format_name(op->alloc, idx, name, sizeof(name));
+			na = op->alloc;
 		}
-		k = link_add(l, name, p.owner);
+		k = link_add(l, name, op->owner);
 		if (!k) {
 			if (na)
 				alloc_release(na, idx);
@@ -1033,12 +1179,12 @@ void links_create(struct links *l, struct ctl_call *call, json_t *params)
 		}
 		k->alloc = na;
 		k->idx = idx;
-		snprintf(k->kind, sizeof(k->kind), "%s", p.kind);
-		k->mode = mode;
-		snprintf(k->parent, sizeof(k->parent), "%s", parent->name);
-		k->parent_ifindex = parent->ifindex;
-		if (macs) {
-			memcpy(k->mac, macs[i], NL_MAC_LEN);
+		snprintf(k->kind, sizeof(k->kind), "%s", op->kind);
+		k->mode = op->mode;
+		snprintf(k->parent, sizeof(k->parent), "%s", op->parent);
+		k->parent_ifindex = op->parent_ifindex;
+		if (op->macs) {
+			memcpy(k->mac, op->macs[i], NL_MAC_LEN);
 			k->has_mac = k->want_mac = true;
 		}
 		k->state = LINK_CREATING;
@@ -1053,10 +1199,15 @@ void links_create(struct links *l, struct ctl_call *call, json_t *params)
 		}
 		op->pending++;
 	}
-	/* Out of memory midway: the requests queued still run, and the call
-	 * fails (undoing them) once they are settled. */
+	if (op->stepped < op->total && !op->error)
+		return done;
+	/* All prepared, or stopped by a failure: what was queued still runs,
+	 * and the call is settled (or undone) once it has. */
+	work_remove(op);
+	op->all_queued = true;
 	if (op->pending == 0)
 		create_finish(op);
+	return done;
 }
 
 struct delete_params {
@@ -1499,6 +1650,10 @@ int links_new(struct ev_loop *loop, struct store *store, const struct links_conf
 	l->delete_group = cfg->delete_group;
 	TAILQ_INIT(&l->all);
 	TAILQ_INIT(&l->monitors);
+	TAILQ_INIT(&l->work);
+	ev_check_init(&l->work_check, work_check_cb);
+	l->work_check.data = l;
+	ev_idle_init(&l->work_idle, work_idle_cb);
 	r = alloc_new(cfg->macvtap_prefix, &l->macvtap);
 	if (r == 0)
 		r = alloc_new(cfg->macvlan_prefix, &l->macvlan);
@@ -1545,6 +1700,8 @@ struct links *links_free(struct links *l)
 	if (!l)
 		return NULL;
 	links_stop_monitors(l);
+	while (!TAILQ_EMPTY(&l->work))
+		op_free(TAILQ_FIRST(&l->work));
 	l->nl = nl_free(l->nl);
 	while ((k = TAILQ_FIRST(&l->all))) {
 		TAILQ_REMOVE(&l->all, k, entry);
@@ -1578,7 +1735,7 @@ void links_flush(struct links *l)
 
 bool links_idle(const struct links *l)
 {
-	return nl_idle(l->nl);
+	return TAILQ_EMPTY(&l->work) && nl_idle(l->nl);
 }
 
 void links_status(const struct links *l, json_t *reply)

@@ -50,7 +50,7 @@
 /* Receive buffer for one recv: large enough for a dump's multipart skb. */
 #define NL_RECV_BUF 65536
 /* recv calls per read callback, to bound its length. */
-#define NL_RECVS_PER_CB 32
+#define NL_RECVS_PER_CB 8
 
 struct nl_req {
 	uint32_t seq;
