@@ -96,10 +96,12 @@ static const char *sock_path(const struct ctl_opts *o)
 }
 
 /* Connect, call, and read one reply; prints the failure and returns an
- * exit code if anything but a success reply came back. */
+ * exit code if anything but a success reply came back. Takes params (may
+ * be NULL). */
 static int do_call(const struct ctl_opts *o, const char *method, json_t *params,
 		   struct netd_reply *ret)
 {
+	json_auto_t *owned = params;
 	struct netd_client *c = NULL;
 	int r;
 
@@ -230,7 +232,6 @@ static int cmd_interface(const struct ctl_opts *o, int argc, char **argv)
 	}
 	params = json_pack("{s:s}", "interface", argv[1]);
 	r = do_call(o, "org.varlink.service.GetInterfaceDescription", params, &rep);
-	json_decref(params);
 	if (r)
 		return r;
 	if (o->json)
@@ -262,7 +263,6 @@ static int cmd_call(const struct ctl_opts *o, int argc, char **argv)
 		}
 	}
 	r = do_call(o, argv[1], params, &rep);
-	json_decref(params);
 	if (r)
 		return r;
 	print_json(rep.parameters);
@@ -362,7 +362,6 @@ static int cmd_link_create(const struct ctl_opts *o, int argc, char **argv)
 	json_decref(c.names);
 	json_decref(c.macs);
 	r = do_call(o, "io.netd.CreateLinks", params, &rep);
-	json_decref(params);
 	if (r)
 		return r;
 	if (o->json)
@@ -407,7 +406,6 @@ static int cmd_link_delete(const struct ctl_opts *o, int argc, char **argv)
 		json_object_set_new(params, "names", names);
 	}
 	r = do_call(o, "io.netd.DeleteLinks", params, &rep);
-	json_decref(params);
 	if (r)
 		return r;
 	if (o->json)
@@ -448,7 +446,6 @@ static int cmd_link_list(const struct ctl_opts *o, int argc, char **argv)
 	}
 	params = owner ? json_pack("{s:s}", "owner", owner) : NULL;
 	r = do_call(o, "io.netd.ListLinks", params, &rep);
-	json_decref(params);
 	if (r)
 		return r;
 	if (o->json) {
@@ -477,7 +474,6 @@ static int cmd_link_show(const struct ctl_opts *o, int argc, char **argv)
 	}
 	params = json_pack("{s:s}", "name", argv[1]);
 	r = do_call(o, "io.netd.GetLink", params, &rep);
-	json_decref(params);
 	if (r)
 		return r;
 	l = json_object_get(rep.parameters, "link");

@@ -26,7 +26,6 @@
 
 enum stmt_id {
 	STMT_LINK_PUT,
-	STMT_LINK_SET_STATE,
 	STMT_LINK_DELETE,
 	STMT_NAME_PUT,
 	STMT_NAME_DELETE,
@@ -39,8 +38,6 @@ static const char *const stmt_sql[_STMT_MAX] = {
 	[STMT_LINK_PUT] =
 		"INSERT OR REPLACE INTO links (name, ifindex, kind, mode, parent, mac, owner, state, created)"
 		" VALUES (?, ?, ?, ?, ?, ?, ?, ?, coalesce(?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now')))",
-	[STMT_LINK_SET_STATE] =
-		"UPDATE links SET state = ?, ifindex = ?, mac = coalesce(?, mac) WHERE name = ?",
 	[STMT_LINK_DELETE] = "DELETE FROM links WHERE name = ?",
 	[STMT_NAME_PUT] = "INSERT OR REPLACE INTO names (prefix, idx, name, state) VALUES (?, ?, ?, ?)",
 	[STMT_NAME_DELETE] = "DELETE FROM names WHERE prefix = ? AND idx = ?",
@@ -364,6 +361,22 @@ static void bind_text_or_null(sqlite3_stmt *st, int i, const char *v)
 		sqlite3_bind_null(st, i);
 }
 
+/* The cached statement id, inside the grouped transaction (opened if
+ * need be), ready to bind; -errno on failure. */
+static int write_stmt(struct store *s, enum stmt_id id, sqlite3_stmt **ret)
+{
+	sqlite3_stmt *st = stmt(s, id);
+	int r;
+
+	if (!st)
+		return -EIO;
+	r = store_begin(s);
+	if (r < 0)
+		return r;
+	*ret = st;
+	return 0;
+}
+
 /* Step a write statement inside the grouped transaction. */
 static int step_write(struct store *s, sqlite3_stmt *st)
 {
@@ -377,12 +390,9 @@ static int step_write(struct store *s, sqlite3_stmt *st)
 
 int store_link_put(struct store *s, const struct store_link_row *row)
 {
-	sqlite3_stmt *st = stmt(s, STMT_LINK_PUT);
-	int r;
+	sqlite3_stmt *st;
+	int r = write_stmt(s, STMT_LINK_PUT, &st);
 
-	if (!st)
-		return -EIO;
-	r = store_begin(s);
 	if (r < 0)
 		return r;
 	sqlite3_bind_text(st, 1, row->name, -1, SQLITE_STATIC);
@@ -397,32 +407,11 @@ int store_link_put(struct store *s, const struct store_link_row *row)
 	return step_write(s, st);
 }
 
-int store_link_set_state(struct store *s, const char *name, const char *state,
-			 int ifindex, const char *mac)
-{
-	sqlite3_stmt *st = stmt(s, STMT_LINK_SET_STATE);
-	int r;
-
-	if (!st)
-		return -EIO;
-	r = store_begin(s);
-	if (r < 0)
-		return r;
-	sqlite3_bind_text(st, 1, state, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 2, ifindex);
-	bind_text_or_null(st, 3, mac);
-	sqlite3_bind_text(st, 4, name, -1, SQLITE_STATIC);
-	return step_write(s, st);
-}
-
 int store_link_delete(struct store *s, const char *name)
 {
-	sqlite3_stmt *st = stmt(s, STMT_LINK_DELETE);
-	int r;
+	sqlite3_stmt *st;
+	int r = write_stmt(s, STMT_LINK_DELETE, &st);
 
-	if (!st)
-		return -EIO;
-	r = store_begin(s);
 	if (r < 0)
 		return r;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
@@ -432,12 +421,9 @@ int store_link_delete(struct store *s, const char *name)
 int store_name_put(struct store *s, const char *prefix, unsigned idx, const char *name,
 		   const char *state)
 {
-	sqlite3_stmt *st = stmt(s, STMT_NAME_PUT);
-	int r;
+	sqlite3_stmt *st;
+	int r = write_stmt(s, STMT_NAME_PUT, &st);
 
-	if (!st)
-		return -EIO;
-	r = store_begin(s);
 	if (r < 0)
 		return r;
 	sqlite3_bind_text(st, 1, prefix, -1, SQLITE_STATIC);
@@ -449,12 +435,9 @@ int store_name_put(struct store *s, const char *prefix, unsigned idx, const char
 
 int store_name_delete(struct store *s, const char *prefix, unsigned idx)
 {
-	sqlite3_stmt *st = stmt(s, STMT_NAME_DELETE);
-	int r;
+	sqlite3_stmt *st;
+	int r = write_stmt(s, STMT_NAME_DELETE, &st);
 
-	if (!st)
-		return -EIO;
-	r = store_begin(s);
 	if (r < 0)
 		return r;
 	sqlite3_bind_text(st, 1, prefix, -1, SQLITE_STATIC);

@@ -79,10 +79,6 @@ struct store_link_row {
 /* Insert or replace the row of row->name. */
 int store_link_put(struct store *s, const struct store_link_row *row);
 
-/* Change a link's state and ifindex, and its MAC unless mac is NULL. */
-int store_link_set_state(struct store *s, const char *name, const char *state,
-			 int ifindex, const char *mac);
-
 int store_link_delete(struct store *s, const char *name);
 
 /* Insert or replace the row of (prefix, idx); state "owned", "foreign" or

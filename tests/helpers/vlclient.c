@@ -123,29 +123,48 @@ static int cmd_raw(const char *path, int wait_ms)
 	}
 }
 
-/* Read one NUL-terminated reply into a JSON value. */
+/* Bytes read past the reply last returned, per descriptor, so pipelined
+ * replies can be read in large chunks and still be taken one by one. */
+struct rbuf {
+	char *data;
+	size_t len, cap;
+};
+static struct rbuf rbufs[4096];
+
+/* Read one NUL-terminated reply into a JSON value; NULL on timeout, EOF
+ * or garbage. */
 static json_t *read_reply(int fd, int timeout_ms)
 {
-	static char buf[1 << 20];
-	size_t n = 0;
+	struct rbuf *b = &rbufs[fd];
 	uint64_t deadline = now_ms() + (uint64_t)timeout_ms;
 
 	for (;;) {
+		char *nul = b->len ? memchr(b->data, '\0', b->len) : NULL;
 		struct pollfd p = { .fd = fd, .events = POLLIN };
-		int64_t left = (int64_t)(deadline - now_ms());
+		int64_t left;
 		ssize_t r;
 
+		if (nul) {
+			size_t n = (size_t)(nul - b->data);
+			json_t *v = json_loadb(b->data, n, 0, NULL);
+
+			memmove(b->data, nul + 1, b->len - n - 1);
+			b->len -= n + 1;
+			return v;
+		}
+		if (b->cap - b->len < 65536) {
+			b->cap = b->cap ? b->cap * 2 : 131072;
+			b->data = realloc(b->data, b->cap);
+			if (!b->data)
+				return NULL;
+		}
+		left = (int64_t)(deadline - now_ms());
 		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
 			return NULL;
-		/* One byte at a time keeps replies of pipelined calls apart
-		 * without a buffer per connection; fine for a test. */
-		r = read(fd, buf + n, 1);
+		r = read(fd, b->data + b->len, b->cap - b->len);
 		if (r <= 0)
 			return NULL;
-		if (buf[n] == '\0')
-			return json_loadb(buf, n, 0, NULL);
-		if (++n == sizeof(buf))
-			return NULL;
+		b->len += (size_t)r;
 	}
 }
 
