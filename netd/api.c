@@ -14,6 +14,7 @@
 #include "ctl.h"
 #include "decode.h"
 #include "embedded.h"
+#include "filters.h"
 #include "links.h"
 #include "log.h"
 #include "stats.h"
@@ -113,6 +114,7 @@ static void method_get_status(struct core *core, struct ctl_call *call)
 	json_object_set_new(r, "config_reload_errors",
 			    json_integer((json_int_t)stats.config_reload_errors));
 	links_status(core->links, r);
+	filters_status(core->filters, r);
 	ctl_call_reply(call, r);
 }
 
@@ -127,6 +129,19 @@ LINKS_METHOD(links_get)
 LINKS_METHOD(links_list)
 LINKS_METHOD(links_monitor)
 
+#define FILTERS_METHOD(fn) \
+	static void method_##fn(struct core *core, struct ctl_call *call) \
+	{ \
+		fn(core->filters, call, ctl_call_parameters(call)); \
+	}
+FILTERS_METHOD(filters_bind)
+FILTERS_METHOD(filters_unbind)
+FILTERS_METHOD(filters_get_binding)
+FILTERS_METHOD(filters_list_bindings)
+FILTERS_METHOD(filters_list_filters)
+FILTERS_METHOD(filters_get_filter)
+FILTERS_METHOD(filters_resync)
+
 static const struct api_method methods[] = {
 	{ "org.varlink.service.GetInfo", false, method_get_info },
 	{ "org.varlink.service.GetInterfaceDescription", false, method_get_interface_description },
@@ -136,6 +151,13 @@ static const struct api_method methods[] = {
 	{ "io.netd.GetLink", false, method_links_get },
 	{ "io.netd.ListLinks", false, method_links_list },
 	{ "io.netd.Monitor", false, method_links_monitor },
+	{ "io.netd.BindFilter", true, method_filters_bind },
+	{ "io.netd.UnbindFilter", true, method_filters_unbind },
+	{ "io.netd.GetBinding", false, method_filters_get_binding },
+	{ "io.netd.ListBindings", false, method_filters_list_bindings },
+	{ "io.netd.ListFilters", false, method_filters_list_filters },
+	{ "io.netd.GetFilter", false, method_filters_get_filter },
+	{ "io.netd.Resync", true, method_filters_resync },
 };
 
 /* The final reply of a mutating call: one audit row, in the same grouped

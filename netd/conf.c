@@ -45,10 +45,12 @@ int conf_init(struct netd_config *c)
 	c->shutdown_timeout_ms = 5000;
 	c->delete_group = 0x6e657464; /* 'netd' */
 	c->event_rcvbuf = 4 << 20;
+	c->helper_timeout_ms = 30000;
 	if (conf_set_string(&c->socket_path, NETD_DEFAULT_SOCKET) < 0 ||
 	    conf_set_string(&c->db_path, NETD_DEFAULT_DB) < 0 ||
 	    conf_set_string(&c->macvtap_prefix, "macvtap") < 0 ||
-	    conf_set_string(&c->macvlan_prefix, "macvlan") < 0) {
+	    conf_set_string(&c->macvlan_prefix, "macvlan") < 0 ||
+	    conf_set_string(&c->filter_dir, NETD_DEFAULT_FILTER_DIR) < 0) {
 		conf_done(c);
 		return -ENOMEM;
 	}
@@ -62,6 +64,7 @@ void conf_done(struct netd_config *c)
 	free(c->admin_group);
 	free(c->macvtap_prefix);
 	free(c->macvlan_prefix);
+	free(c->filter_dir);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -154,6 +157,15 @@ static int handler(void *user, const char *section, const char *name,
 			return set_error(st, "key '%s': '%s' is not 1-14 letters, '_' or '-'", name, value);
 		if (conf_set_string(streq(name, "macvtap_prefix") ? &c->macvtap_prefix : &c->macvlan_prefix, value) < 0)
 			return set_error(st, "key '%s': %s", name, "out of memory");
+	} else if (streq(name, "filter_dir")) {
+		if (value[0] != '/')
+			return set_error(st, "key '%s': '%s' is not an absolute path", name, value);
+		if (conf_set_string(&c->filter_dir, value) < 0)
+			return set_error(st, "key '%s': %s", name, "out of memory");
+	} else if (streq(name, "helper_timeout_ms")) {
+		if (parse_size(value, 100, 600000, &n) < 0)
+			return set_error(st, "key '%s': '%s' is not a number of milliseconds in 100..600000", name, value);
+		c->helper_timeout_ms = (unsigned)n;
 	} else if (streq(name, "delete_group")) {
 		if (parse_size(value, 1, UINT32_MAX, &n) < 0)
 			return set_error(st, "key '%s': '%s' is not an interface group in 1..4294967295", name, value);
@@ -172,12 +184,13 @@ static int conf_copy(struct netd_config *dst, const struct netd_config *src)
 {
 	*dst = *src;
 	dst->socket_path = dst->db_path = dst->admin_group = NULL;
-	dst->macvtap_prefix = dst->macvlan_prefix = NULL;
+	dst->macvtap_prefix = dst->macvlan_prefix = dst->filter_dir = NULL;
 	if (conf_set_string(&dst->socket_path, src->socket_path) < 0 ||
 	    conf_set_string(&dst->db_path, src->db_path) < 0 ||
 	    conf_set_string(&dst->admin_group, src->admin_group) < 0 ||
 	    conf_set_string(&dst->macvtap_prefix, src->macvtap_prefix) < 0 ||
-	    conf_set_string(&dst->macvlan_prefix, src->macvlan_prefix) < 0) {
+	    conf_set_string(&dst->macvlan_prefix, src->macvlan_prefix) < 0 ||
+	    conf_set_string(&dst->filter_dir, src->filter_dir) < 0) {
 		conf_done(dst);
 		return -ENOMEM;
 	}

@@ -14,6 +14,7 @@
 #define NETD_DEFAULT_CONFIG "/etc/netd/netd.conf"
 #define NETD_DEFAULT_SOCKET "/run/netd/netd.sock"
 #define NETD_DEFAULT_DB "/var/lib/netd/netd.db"
+#define NETD_DEFAULT_FILTER_DIR "/etc/netd/filters"
 
 struct netd_config {
 	char *socket_path;
@@ -29,6 +30,8 @@ struct netd_config {
 	char *macvlan_prefix;
 	uint32_t delete_group;    /* IFLA_GROUP reserved for bulk deletion */
 	int event_rcvbuf;         /* link event socket receive buffer, bytes */
+	char *filter_dir;         /* custom filter files */
+	unsigned helper_timeout_ms; /* *tables-restore/-save runs are killed after this */
 };
 
 /* Fill *c with the built-in defaults. Returns -ENOMEM on failure. */

@@ -22,6 +22,7 @@
 #include "api.h"
 #include "core.h"
 #include "ctl.h"
+#include "filters.h"
 #include "links.h"
 #include "log.h"
 #include "stats.h"
@@ -146,6 +147,7 @@ static void reload(struct core *c)
 	limits = limits_of(&c->cfg);
 	ctl_server_set_limits(c->ctl, &limits);
 	apply_admin_group(c);
+	filters_reload(c->filters, c->cfg.filter_dir);
 	stats.config_reloads++;
 	log_info("configuration reloaded (log_level %s, max_clients %u)",
 		 log_level_to_string(c->cfg.log_level), c->cfg.max_clients);
@@ -196,9 +198,11 @@ static void prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 		log_error("database commit failed: %m; will retry");
 	} else {
 		links_flush(c->links);
+		filters_flush(c->filters);
 	}
 	ctl_server_flush(c->ctl);
-	if (c->stopping && ctl_server_idle(c->ctl) && links_idle(c->links))
+	if (c->stopping && ctl_server_idle(c->ctl) && links_idle(c->links) &&
+	    filters_idle(c->filters))
 		ev_break(loop, EVBREAK_ALL);
 }
 
@@ -325,6 +329,14 @@ int core_start(struct core *c)
 		log_error("cannot read the kernel's links: %m; not starting");
 		return r;
 	}
+	r = filters_new(c->loop, c->store, c->links, &(struct filters_config){
+			.filter_dir = c->cfg.filter_dir,
+			.helper_timeout_ms = c->cfg.helper_timeout_ms,
+		}, &c->filters);
+	if (r < 0)
+		return r;
+	links_set_port_hooks(c->links, filters_port_bound, filters_port_gone, c->filters);
+	links_release_unheld(c->links);
 	r = store_commit(c->store);
 	if (r < 0) {
 		errno = -r;
@@ -375,6 +387,9 @@ void core_done(struct core *c)
 		ev_timer_stop(c->loop, &c->shutdown_timer);
 	}
 	c->ctl = ctl_server_free(c->ctl);
+	if (c->links)
+		links_set_port_hooks(c->links, NULL, NULL, NULL);
+	c->filters = filters_free(c->filters);
 	c->links = links_free(c->links);
 	c->store = store_close(c->store);
 	if (c->lock_fd >= 0) {

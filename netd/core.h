@@ -13,6 +13,7 @@
 #include "conf.h"
 
 struct ctl_server;
+struct filters;
 struct links;
 struct store;
 
@@ -34,6 +35,7 @@ struct core {
 	int lock_fd;
 	struct store *store;
 	struct links *links;
+	struct filters *filters;
 	struct ctl_server *ctl;
 	uint64_t start_us;
 

@@ -90,6 +90,8 @@ struct kdev {
 	int ifindex;
 	char name[IFNAMSIZ];
 	char kind[16];
+	uint8_t mac[NL_MAC_LEN];
+	bool has_mac;
 };
 
 /* All devices, by ifindex and by name (trees of struct kdev). */
@@ -156,6 +158,11 @@ struct links {
 	struct kcache kc;         /* the kernel's devices now */
 	struct kcache dump;       /* being filled by a dump */
 	void *foreign;            /* names (char *) of devices of our prefixes we did not make */
+	void *held;               /* names (char *) of gone links whose filter rules are not yet removed */
+
+	bool (*port_bound)(void *data, const char *port);
+	void (*port_gone)(void *data, const char *port);
+	void *port_data;
 
 	struct monitor_list monitors;
 
@@ -274,6 +281,10 @@ static void kc_update(struct kcache *kc, const struct nl_link *nlk)
 	}
 	if (nlk->kind[0])
 		snprintf(k->kind, sizeof(k->kind), "%s", nlk->kind);
+	if (nlk->has_mac) {
+		memcpy(k->mac, nlk->mac, NL_MAC_LEN);
+		k->has_mac = true;
+	}
 }
 
 static void kc_clear(struct kcache *kc)
@@ -515,6 +526,8 @@ static void now_iso(char *buf, size_t n)
 	snprintf(buf, n, "%.19s.%03dZ", date, (int)(ts.tv_nsec / 1000000));
 }
 
+static int cmp_str(const void *a, const void *b);
+
 static struct link *link_add(struct links *l, const char *name, const char *owner)
 {
 	struct link *k = calloc(1, sizeof(*k));
@@ -542,7 +555,20 @@ static void link_release(struct links *l, struct link *k)
 	r = store_link_delete(l->store, k->name);
 	if (r < 0)
 		log_store_error("the removal", k->name, r);
-	if (k->alloc) {
+	if (k->alloc && l->port_bound && l->port_bound(l->port_data, k->name)) {
+		/* Filter rules still name this port: the name stays taken
+		 * until they are gone (links_port_unbound), so a new guest's
+		 * device can never inherit an old guest's rules. */
+		char *copy = strdup(k->name);
+
+		if (copy && tsearch(copy, &l->held, cmp_str) && *(char **)tfind(copy, &l->held, cmp_str) == copy) {
+			r = store_name_put(l->store, alloc_prefix(k->alloc), k->idx, k->name, "releasing");
+			if (r < 0)
+				log_store_error("the held name", k->name, r);
+		} else {
+			free(copy);
+		}
+	} else if (k->alloc) {
 		alloc_release(k->alloc, k->idx);
 		store_name_free(l, k->alloc, k->idx, k->name);
 	}
@@ -1397,8 +1423,11 @@ static void on_link_event(void *userdata, bool added, const struct nl_link *nlk)
 	}
 
 	d = kdev_by_index(l, nlk->ifindex);
-	if (d)
+	if (d) {
 		kc_remove(&l->kc, d);
+		if (l->port_gone)
+			l->port_gone(l->port_data, nlk->name);
+	}
 	if (k && k->ifindex == nlk->ifindex) {
 		if (k->state == LINK_PRESENT)
 			link_vanished(l, k, "RTM_DELLINK");
@@ -1453,6 +1482,28 @@ static void collect_gone_foreign(const void *node, VISIT v, void *userdata)
 	const char *name = *(char *const *)node;
 
 	if ((v != postorder && v != leaf) || kdev_by_name(nl->l, name))
+		return;
+	if (nl->n == nl->cap) {
+		unsigned cap = nl->cap ? nl->cap * 2 : 16;
+		char **p = realloc(nl->names, cap * sizeof(*p));
+
+		if (!p)
+			return;
+		nl->names = p;
+		nl->cap = cap;
+	}
+	nl->names[nl->n] = strdup(name);
+	if (nl->names[nl->n])
+		nl->n++;
+}
+
+/* twalk_r action: names of the current picture missing from the dump. */
+static void collect_gone_ports(const void *node, VISIT v, void *userdata)
+{
+	struct name_list *nl = userdata;
+	const char *name = (*(struct kdev *const *)node)->name;
+
+	if ((v != postorder && v != leaf) || kc_by_name(&nl->l->dump, name))
 		return;
 	if (nl->n == nl->cap) {
 		unsigned cap = nl->cap ? nl->cap * 2 : 16;
@@ -1568,7 +1619,19 @@ static void on_dump_done(void *userdata, int error)
 		}
 		return;
 	}
-	/* The dump is the new picture; events go on updating it. */
+	/* The dump is the new picture; events go on updating it. Devices
+	 * that went while events were lost are gone for the filters too. */
+	if (l->port_gone) {
+		struct name_list gone = { .l = l };
+
+		twalk_r(l->kc.by_name, collect_gone_ports, &gone);
+		for (unsigned i = 0; i < gone.n; i++) {
+			if (!kc_by_name(&l->dump, gone.names[i]))
+				l->port_gone(l->port_data, gone.names[i]);
+			free(gone.names[i]);
+		}
+		free(gone.names);
+	}
 	kc_clear(&l->kc);
 	l->kc = l->dump;
 	l->dump = (struct kcache){ 0 };
@@ -1626,6 +1689,13 @@ static void load_name_row(void *userdata, const char *prefix, unsigned idx,
 
 		if (alloc_take(a, i) == 0 && (copy = strdup(name)))
 			tsearch(copy, &l->foreign, cmp_str);
+	} else if (a && streq(state, "releasing") && !link_find(l, name)) {
+		/* Held for filter rules; the filters say at start whether
+		 * they are still there (links_port_unbound otherwise). */
+		char *copy;
+
+		if (alloc_take(a, i) == 0 && (copy = strdup(name)))
+			tsearch(copy, &l->held, cmp_str);
 	} else if (!a || !link_find(l, name)) {
 		store_name_delete(l->store, prefix, idx);
 	}
@@ -1712,6 +1782,12 @@ struct links *links_free(struct links *l)
 	kc_clear(&l->kc);
 	kc_clear(&l->dump);
 	foreign_free_all(l);
+	while (l->held) {
+		char *name = *(char **)l->held;
+
+		tdelete(name, &l->held, cmp_str);
+		free(name);
+	}
 	alloc_free(l->macvtap);
 	alloc_free(l->macvlan);
 	free(l);
@@ -1758,4 +1834,78 @@ void links_status(const struct links *l, json_t *reply)
 	json_object_set_new(reply, "netlink_dumps", json_integer((json_int_t)ns.dumps));
 	json_object_set_new(reply, "netlink_in_flight", json_integer(ns.in_flight + ns.queued));
 	json_object_set_new(reply, "event_rcvbuf", json_integer(ns.event_rcvbuf));
+}
+
+int links_port_lookup(struct links *l, const char *name, struct links_port *ret)
+{
+	struct kdev *d = kdev_by_name(l, name);
+
+	if (!d)
+		return -ENODEV;
+	memset(ret, 0, sizeof(*ret));
+	ret->ifindex = d->ifindex;
+	snprintf(ret->kind, sizeof(ret->kind), "%s", d->kind);
+	memcpy(ret->mac, d->mac, NL_MAC_LEN);
+	ret->has_mac = d->has_mac;
+	return 0;
+}
+
+void links_set_port_hooks(struct links *l, bool (*bound)(void *data, const char *port),
+			  void (*gone)(void *data, const char *port), void *data)
+{
+	l->port_bound = bound;
+	l->port_gone = gone;
+	l->port_data = data;
+}
+
+void links_port_unbound(struct links *l, const char *port)
+{
+	void **p = tfind(port, &l->held, cmp_str);
+	unsigned idx;
+	struct alloc *a;
+	char *stored;
+
+	if (!p)
+		return;
+	stored = *p;
+	tdelete(port, &l->held, cmp_str);
+	a = alloc_of_name(l, stored, &idx);
+	if (a && !link_find(l, stored)) {
+		alloc_release(a, idx);
+		store_name_free(l, a, idx, stored);
+	}
+	free(stored);
+}
+
+static void collect_names(const void *node, VISIT v, void *userdata)
+{
+	struct name_list *nl = userdata;
+
+	if (v != postorder && v != leaf)
+		return;
+	if (nl->n == nl->cap) {
+		unsigned cap = nl->cap ? nl->cap * 2 : 16;
+		char **p = realloc(nl->names, cap * sizeof(*p));
+
+		if (!p)
+			return;
+		nl->names = p;
+		nl->cap = cap;
+	}
+	nl->names[nl->n] = strdup(*(char *const *)node);
+	if (nl->names[nl->n])
+		nl->n++;
+}
+
+void links_release_unheld(struct links *l)
+{
+	struct name_list held = { .l = l };
+
+	twalk_r(l->held, collect_names, &held);
+	for (unsigned i = 0; i < held.n; i++) {
+		if (!l->port_bound || !l->port_bound(l->port_data, held.names[i]))
+			links_port_unbound(l, held.names[i]);
+		free(held.names[i]);
+	}
+	free(held.names);
 }

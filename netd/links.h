@@ -60,6 +60,30 @@ void links_get(struct links *l, struct ctl_call *call, json_t *params);
 void links_list(struct links *l, struct ctl_call *call, json_t *params);
 void links_monitor(struct links *l, struct ctl_call *call, json_t *params);
 
+/* A device of the kernel's, from netd's picture (no kernel round trip). */
+struct links_port {
+	int ifindex;
+	char kind[16];       /* "" for devices without a kind */
+	uint8_t mac[6];
+	bool has_mac;
+};
+
+/* -ENODEV if there is no device of that name. */
+int links_port_lookup(struct links *l, const char *name, struct links_port *ret);
+
+/* The filters' view of ports: bound() says whether rules hang on a port
+ * (a link of netd's keeps its name reserved until they are gone); gone()
+ * is told when a device disappears from the kernel. */
+void links_set_port_hooks(struct links *l, bool (*bound)(void *data, const char *port),
+			  void (*gone)(void *data, const char *port), void *data);
+
+/* The rules on port are gone: a name held back for them is free now. */
+void links_port_unbound(struct links *l, const char *port);
+
+/* At start, once the filters are loaded: free the held names that no
+ * rules hang on any more. */
+void links_release_unheld(struct links *l);
+
 /* Checks shared with other modules (filters bind to ports by name and
  * owner). */
 bool links_name_valid(const char *name);

@@ -31,6 +31,11 @@ enum stmt_id {
 	STMT_NAME_DELETE,
 	STMT_LINKS_ALL,
 	STMT_NAMES_ALL,
+	STMT_BINDING_PUT,
+	STMT_BINDING_DELETE,
+	STMT_BINDINGS_ALL,
+	STMT_ROOT_PUT,
+	STMT_ROOTS_ALL,
 	_STMT_MAX,
 };
 
@@ -44,6 +49,17 @@ static const char *const stmt_sql[_STMT_MAX] = {
 	[STMT_LINKS_ALL] =
 		"SELECT name, ifindex, kind, mode, parent, mac, owner, state, created FROM links",
 	[STMT_NAMES_ALL] = "SELECT prefix, idx, name, state FROM names",
+	[STMT_BINDING_PUT] =
+		"INSERT OR REPLACE INTO bindings (port, filter, owner, parameters, desired_hash,"
+		" applied_hash, eb_norm, ip4_norm, ip6_norm, state, error, created, applied)"
+		" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+		" coalesce(?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now')), ?)",
+	[STMT_BINDING_DELETE] = "DELETE FROM bindings WHERE port = ?",
+	[STMT_BINDINGS_ALL] =
+		"SELECT port, filter, owner, parameters, desired_hash, applied_hash, eb_norm,"
+		" ip4_norm, ip6_norm, state, error, created, applied FROM bindings",
+	[STMT_ROOT_PUT] = "INSERT OR REPLACE INTO roots (family, norm) VALUES (?, ?)",
+	[STMT_ROOTS_ALL] = "SELECT family, norm FROM roots",
 };
 
 struct store {
@@ -485,6 +501,91 @@ int store_names_foreach(struct store *s, store_name_fn fn, void *userdata)
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
 		fn(userdata, col_text(st, 0), (unsigned)sqlite3_column_int64(st, 1),
 		   col_text(st, 2), col_text(st, 3));
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : (errno_from_sqlite(rc) ?: -EIO);
+}
+
+int store_binding_put(struct store *s, const struct store_binding_row *row)
+{
+	sqlite3_stmt *st;
+	int r = write_stmt(s, STMT_BINDING_PUT, &st);
+
+	if (r < 0)
+		return r;
+	sqlite3_bind_text(st, 1, row->port, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, row->filter, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, row->owner, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, row->parameters, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, row->desired_hash, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, row->applied_hash, -1, SQLITE_STATIC);
+	for (int i = 0; i < 3; i++)
+		sqlite3_bind_text(st, 7 + i, row->norm[i], -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 10, row->state, -1, SQLITE_STATIC);
+	bind_text_or_null(st, 11, row->error);
+	bind_text_or_null(st, 12, row->created);
+	bind_text_or_null(st, 13, row->applied);
+	return step_write(s, st);
+}
+
+int store_binding_delete(struct store *s, const char *port)
+{
+	sqlite3_stmt *st;
+	int r = write_stmt(s, STMT_BINDING_DELETE, &st);
+
+	if (r < 0)
+		return r;
+	sqlite3_bind_text(st, 1, port, -1, SQLITE_STATIC);
+	return step_write(s, st);
+}
+
+int store_bindings_foreach(struct store *s, store_binding_fn fn, void *userdata)
+{
+	sqlite3_stmt *st = stmt(s, STMT_BINDINGS_ALL);
+	int rc;
+
+	if (!st)
+		return -EIO;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_binding_row row = {
+			.port = col_text(st, 0),
+			.filter = col_text(st, 1),
+			.owner = col_text(st, 2),
+			.parameters = col_text(st, 3),
+			.desired_hash = col_text(st, 4),
+			.applied_hash = col_text(st, 5),
+			.norm = { col_text(st, 6), col_text(st, 7), col_text(st, 8) },
+			.state = col_text(st, 9),
+			.error = col_text(st, 10),
+			.created = col_text(st, 11),
+			.applied = col_text(st, 12),
+		};
+		fn(userdata, &row);
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : (errno_from_sqlite(rc) ?: -EIO);
+}
+
+int store_root_put(struct store *s, const char *family, const char *norm)
+{
+	sqlite3_stmt *st;
+	int r = write_stmt(s, STMT_ROOT_PUT, &st);
+
+	if (r < 0)
+		return r;
+	sqlite3_bind_text(st, 1, family, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, norm, -1, SQLITE_STATIC);
+	return step_write(s, st);
+}
+
+int store_roots_foreach(struct store *s, store_root_fn fn, void *userdata)
+{
+	sqlite3_stmt *st = stmt(s, STMT_ROOTS_ALL);
+	int rc;
+
+	if (!st)
+		return -EIO;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		fn(userdata, col_text(st, 0), col_text(st, 1));
 	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? 0 : (errno_from_sqlite(rc) ?: -EIO);
 }

@@ -94,4 +94,30 @@ typedef void (*store_name_fn)(void *userdata, const char *prefix, unsigned idx,
 			      const char *name, const char *state);
 int store_names_foreach(struct store *s, store_name_fn fn, void *userdata);
 
+/* --- filter bindings (db/003_filters.sql) --- */
+
+struct store_binding_row {
+	const char *port;
+	const char *filter;
+	const char *owner;
+	const char *parameters;   /* JSON */
+	const char *desired_hash;
+	const char *applied_hash; /* "" if never applied */
+	const char *norm[3];      /* eb, ip4, ip6: "" where none */
+	const char *state;        /* "pending", "applied", "failed", "removing" */
+	const char *error;        /* NULL unless failed */
+	const char *created;      /* NULL: now */
+	const char *applied;      /* time of the last apply, NULL if none */
+};
+
+int store_binding_put(struct store *s, const struct store_binding_row *row);
+int store_binding_delete(struct store *s, const char *port);
+typedef void (*store_binding_fn)(void *userdata, const struct store_binding_row *row);
+int store_bindings_foreach(struct store *s, store_binding_fn fn, void *userdata);
+
+/* The fingerprint of netd's dispatch chains in family ("eb", "ip4", "ip6"). */
+int store_root_put(struct store *s, const char *family, const char *norm);
+typedef void (*store_root_fn)(void *userdata, const char *family, const char *norm);
+int store_roots_foreach(struct store *s, store_root_fn fn, void *userdata);
+
 #endif

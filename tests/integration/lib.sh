@@ -30,9 +30,15 @@ NETD_LOG=$TMP/netd.log
 NETD_PID=
 : > "$CONF"
 
+# on_cleanup CMD: run CMD too at exit (after netd is stopped).
+CLEANUP_EXTRA=
+on_cleanup() { CLEANUP_EXTRA="$CLEANUP_EXTRA
+$*"; }
+
 cleanup() {
 	local rc=$?
 	[ -n "$NETD_PID" ] && kill -KILL "$NETD_PID" 2>/dev/null
+	eval "$CLEANUP_EXTRA"
 	# Anything else this test started in its namespace.
 	for p in $(ip netns pids "$NS" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
 	ip netns del "$NS" 2>/dev/null
@@ -110,3 +116,6 @@ db() { sqlite3 "$DB" "$@"; }
 
 # json_names: the "name" values in netdctl --json output, one per line.
 json_names() { sed -n 's/^ *"name": "\(.*\)",\{0,1\}$/\1/p'; }
+
+# netd_idle: nothing queued or running in netd's kernel work.
+netd_idle() { [ "$(status_field netlink_in_flight)" = 0 ]; }

@@ -1,0 +1,736 @@
+/*
+ * render.c: see rules.h. This file owns the restore text: a filter bound
+ * to a port becomes per-family chain text, in exactly the form
+ * ebtables-save, iptables-save and ip6tables-save (1.8.9, nf_tables) print
+ * it back, so that what the daemon wrote and what it reads later can be
+ * compared line by line. Every value is formatted here from its binary
+ * form (inet_ntop, %02x, %u); no text from a filter file or a parameter
+ * reaches the output.
+ *
+ * What *-save does that is mirrored here: ebtables prints the option
+ * names in a fixed order whatever the input order (-p, -s, -d, then the
+ * extension's options), negation after the option name ("-s ! X"),
+ * addresses without /32 or /128, MACs with the masked-off bits cleared and
+ * a full mask left out, four MAC/mask pairs by name (Unicast, Multicast,
+ * Broadcast, BGA), ethertypes and IP protocols by the names of netbase's
+ * /etc/ethertypes and /etc/protocols, ARP opcodes 1..9 by name, and a
+ * single-port range as one port. iptables prints negation before the
+ * option ("! -s X"), -s/-d before -p with /32 or /128 always, "-m tcp" /
+ * "-m udp" / "-m icmp" / "-m icmp6" before their options, ICMP type 255 as
+ * "any", and REJECT with its default --reject-with.
+ *
+ * The name tables are data rather than getprotobynumber() so that the
+ * output does not depend on the machine's files and no I/O happens here.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <assert.h>
+#include <errno.h>
+#include <openssl/evp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "rules-internal.h"
+#include "util.h"
+
+/* --- a growing string --- */
+
+struct sbuf {
+	char *p;
+	size_t len, cap;
+	bool oom;
+};
+
+_printf_(2, 3) static void sb_printf(struct sbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (b->oom)
+		return;
+	for (;;) {
+		size_t room = b->cap - b->len;
+
+		va_start(ap, fmt);
+		n = vsnprintf(b->p ? b->p + b->len : NULL, room, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			b->oom = true;
+			return;
+		}
+		if ((size_t)n < room) {
+			b->len += (size_t)n;
+			return;
+		}
+		{
+			size_t cap = (b->cap + (size_t)n + 1) * 2;
+			char *p = realloc(b->p, cap);
+
+			if (!p) {
+				b->oom = true;
+				return;
+			}
+			b->p = p;
+			b->cap = cap;
+		}
+	}
+}
+
+static void sb_done(struct sbuf *b)
+{
+	free(b->p);
+	*b = (struct sbuf) { 0 };
+}
+
+/* --- names as *-save prints them --- */
+
+struct num_name {
+	unsigned num;
+	const char *name;
+};
+
+/* netbase 6.4 /etc/ethertypes: the first name of each number. */
+static const struct num_name ethertypes[] = {
+	{ 0x0800, "IPv4" },     { 0x0805, "X25" },        { 0x0806, "ARP" },
+	{ 0x0808, "FR_ARP" },   { 0x08ff, "BPQ" },        { 0x22f3, "TRILL" },
+	{ 0x22f4, "L2-IS-IS" }, { 0x6558, "TEB" },        { 0x6559, "RAW_FR" },
+	{ 0x8035, "RARP" },     { 0x809b, "ATALK" },      { 0x80f3, "AARP" },
+	{ 0x8100, "802_1Q" },   { 0x8137, "IPX" },        { 0x8191, "NetBEUI" },
+	{ 0x86dd, "IPv6" },     { 0x880b, "PPP" },        { 0x8847, "MPLS" },
+	{ 0x8848, "MPLS_MULTI" }, { 0x884c, "ATMMPOA" },  { 0x8863, "PPP_DISC" },
+	{ 0x8864, "PPP_SES" },  { 0x8884, "ATMFATE" },    { 0x888e, "EAPOL" },
+	{ 0x88a8, "S-TAG" },    { 0x88c7, "EAP_PREAUTH" }, { 0x88cc, "LLDP" },
+	{ 0x88e5, "MACSEC" },   { 0x88e7, "PBB" },        { 0x88f5, "MVRP" },
+	{ 0x88f7, "PTP" },      { 0x8906, "FCOE" },       { 0x8914, "FIP" },
+	{ 0x8915, "ROCE" },     { 0xa0ed, "LoWPAN" },
+};
+
+/* netbase 6.4 /etc/protocols: the first name of each number, as
+ * getprotobynumber() returns it to ebtables. */
+static const struct num_name ip_protocols[] = {
+	{ 0, "ip" },          { 1, "icmp" },        { 2, "igmp" },        { 3, "ggp" },
+	{ 4, "ipencap" },     { 5, "st" },          { 6, "tcp" },         { 8, "egp" },
+	{ 9, "igp" },         { 12, "pup" },        { 17, "udp" },        { 20, "hmp" },
+	{ 22, "xns-idp" },    { 27, "rdp" },        { 29, "iso-tp4" },    { 33, "dccp" },
+	{ 36, "xtp" },        { 37, "ddp" },        { 38, "idpr-cmtp" },  { 41, "ipv6" },
+	{ 43, "ipv6-route" }, { 44, "ipv6-frag" },  { 45, "idrp" },       { 46, "rsvp" },
+	{ 47, "gre" },        { 50, "esp" },        { 51, "ah" },         { 57, "skip" },
+	{ 58, "ipv6-icmp" },  { 59, "ipv6-nonxt" }, { 60, "ipv6-opts" },  { 73, "rspf" },
+	{ 81, "vmtp" },       { 88, "eigrp" },      { 89, "ospf" },       { 93, "ax.25" },
+	{ 94, "ipip" },       { 97, "etherip" },    { 98, "encap" },      { 103, "pim" },
+	{ 108, "ipcomp" },    { 112, "vrrp" },      { 115, "l2tp" },      { 124, "isis" },
+	{ 132, "sctp" },      { 133, "fc" },        { 135, "mobility-header" },
+	{ 136, "udplite" },   { 137, "mpls-in-ip" }, { 138, "manet" },    { 139, "hip" },
+	{ 140, "shim6" },     { 141, "wesp" },      { 142, "rohc" },      { 143, "ethernet" },
+};
+
+/* ebtables' ARP opcode names, 1..9. */
+static const char *const arp_opcodes[] = {
+	NULL, "Request", "Reply", "Request_Reverse", "Reply_Reverse", "DRARP_Request",
+	"DRARP_Reply", "DRARP_Error", "InARP_Request", "ARP_NAK",
+};
+
+static const char *num_name(const struct num_name *t, size_t n, unsigned num)
+{
+	for (size_t i = 0; i < n; i++)
+		if (t[i].num == num)
+			return t[i].name;
+	return NULL;
+}
+
+/* --- fields --- */
+
+static const uint8_t mac_ones[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+
+static void fmt_mac(char out[18], const uint8_t m[6])
+{
+	snprintf(out, 18, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
+}
+
+/* " -s X" / " --arp-mac-src ! X/M"; -s and -d know four pairs by name. */
+static void put_mac(struct sbuf *b, const char *opt, const char *neg, const struct rules_mac *m, bool named)
+{
+	static const struct {
+		uint8_t addr[6], mask[6];
+		const char *name;
+	} known[] = {
+		{ { 0 }, { 1 }, "Unicast" },
+		{ { 1 }, { 1 }, "Multicast" },
+		{ { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff }, { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff }, "Broadcast" },
+		{ { 0x01, 0x80, 0xc2 }, { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff }, "BGA" },
+	};
+	char a[18], k[18];
+
+	for (size_t i = 0; named && i < ELEMENTSOF(known); i++)
+		if (memcmp(m->addr, known[i].addr, 6) == 0 && memcmp(m->mask, known[i].mask, 6) == 0) {
+			sb_printf(b, " %s %s%s", opt, neg, known[i].name);
+			return;
+		}
+	fmt_mac(a, m->addr);
+	if (memcmp(m->mask, mac_ones, 6) == 0) {
+		sb_printf(b, " %s %s%s", opt, neg, a);
+	} else {
+		fmt_mac(k, m->mask);
+		sb_printf(b, " %s %s%s/%s", opt, neg, a, k);
+	}
+}
+
+/* The address, with "/prefix" when it is not the full length or when
+ * always (iptables). */
+static void fmt_ip(char out[INET6_ADDRSTRLEN + 5], const struct rules_ip *ip, bool always)
+{
+	char a[INET6_ADDRSTRLEN];
+	unsigned full = ip->af == AF_INET ? 32 : 128;
+
+	if (!inet_ntop(ip->af, ip->addr, a, sizeof(a)))
+		assert(false); /* af is always AF_INET or AF_INET6 */
+	if (always || ip->prefix != full)
+		snprintf(out, INET6_ADDRSTRLEN + 5, "%s/%u", a, ip->prefix);
+	else
+		snprintf(out, INET6_ADDRSTRLEN + 5, "%s", a);
+}
+
+static void fmt_range(char out[12], const struct rules_range *r)
+{
+	if (r->lo == r->hi)
+		snprintf(out, 12, "%u", r->lo);
+	else
+		snprintf(out, 12, "%u:%u", r->lo, r->hi);
+}
+
+/* --- lines --- */
+
+static void line_eb(struct sbuf *b, const char *chain, const struct rules_rule *r)
+{
+	static const char *const targets[] = {
+		[RULES_A_ACCEPT] = "ACCEPT", [RULES_A_DROP] = "DROP",
+		[RULES_A_REJECT] = "DROP", /* ebtables cannot reject */
+		[RULES_A_RETURN] = "RETURN",
+	};
+	const char *neg = r->match ? "" : "! ";
+	char t[INET6_ADDRSTRLEN + 5];
+
+	sb_printf(b, "-A %s", chain);
+	switch (r->proto) {
+	case RULES_P_MAC:
+		if (r->ethertype.set) {
+			const char *name = num_name(ethertypes, ELEMENTSOF(ethertypes), r->ethertype.v);
+
+			if (name)
+				sb_printf(b, " -p %s%s", neg, name);
+			else
+				sb_printf(b, " -p %s0x%x", neg, r->ethertype.v);
+		}
+		break;
+	case RULES_P_ARP:
+		sb_printf(b, " -p ARP");
+		break;
+	case RULES_P_RARP:
+		sb_printf(b, " -p RARP");
+		break;
+	case RULES_P_IPV4:
+		sb_printf(b, " -p IPv4");
+		break;
+	case RULES_P_IPV6:
+		sb_printf(b, " -p IPv6");
+		break;
+	default:
+		break;
+	}
+	if (r->src_mac.set)
+		put_mac(b, "-s", neg, &r->src_mac, true);
+	if (r->dst_mac.set)
+		put_mac(b, "-d", neg, &r->dst_mac, true);
+
+	if (r->proto == RULES_P_ARP || r->proto == RULES_P_RARP) {
+		if (r->arp_op.set) {
+			if (r->arp_op.v < ELEMENTSOF(arp_opcodes))
+				sb_printf(b, " --arp-op %s%s", neg, arp_opcodes[r->arp_op.v]);
+			else
+				sb_printf(b, " --arp-op %s%u", neg, r->arp_op.v);
+		}
+		if (r->arp_src_ip.set) {
+			fmt_ip(t, &r->arp_src_ip, false);
+			sb_printf(b, " --arp-ip-src %s%s", neg, t);
+		}
+		if (r->arp_dst_ip.set) {
+			fmt_ip(t, &r->arp_dst_ip, false);
+			sb_printf(b, " --arp-ip-dst %s%s", neg, t);
+		}
+		if (r->arp_src_mac.set)
+			put_mac(b, "--arp-mac-src", neg, &r->arp_src_mac, false);
+		if (r->arp_dst_mac.set)
+			put_mac(b, "--arp-mac-dst", neg, &r->arp_dst_mac, false);
+	}
+
+	if (r->proto == RULES_P_IPV4 || r->proto == RULES_P_IPV6) {
+		const char *x = r->proto == RULES_P_IPV4 ? "ip" : "ip6";
+		bool ports = r->src_port.set || r->dst_port.set;
+
+		if (r->src_ip.set) {
+			fmt_ip(t, &r->src_ip, false);
+			sb_printf(b, " --%s-src %s%s", x, neg, t);
+		}
+		if (r->dst_ip.set) {
+			fmt_ip(t, &r->dst_ip, false);
+			sb_printf(b, " --%s-dst %s%s", x, neg, t);
+		}
+		if (r->ip_protocol.set) {
+			const char *name = num_name(ip_protocols, ELEMENTSOF(ip_protocols), r->ip_protocol.v);
+
+			/* With ports the protocol is their condition: see
+			 * parse_rule(). */
+			sb_printf(b, " --%s-proto %s", x, ports ? "" : neg);
+			if (name)
+				sb_printf(b, "%s", name);
+			else
+				sb_printf(b, "%u", r->ip_protocol.v);
+		}
+		if (r->src_port.set) {
+			fmt_range(t, &r->src_port);
+			sb_printf(b, " --%s-sport %s%s", x, neg, t);
+		}
+		if (r->dst_port.set) {
+			fmt_range(t, &r->dst_port);
+			sb_printf(b, " --%s-dport %s%s", x, neg, t);
+		}
+	}
+	sb_printf(b, " -j %s\n", targets[r->action]);
+}
+
+static void line_ip(struct sbuf *b, enum rules_family fam, const char *chain, const struct rules_rule *r)
+{
+	static const char *const targets[] = {
+		[RULES_A_ACCEPT] = "ACCEPT", [RULES_A_DROP] = "DROP",
+		[RULES_A_REJECT] = "REJECT", [RULES_A_RETURN] = "RETURN",
+	};
+	const char *neg = r->match ? "" : "! ";
+	char t[INET6_ADDRSTRLEN + 5];
+
+	sb_printf(b, "-A %s", chain);
+	if (r->src_ip.set) {
+		fmt_ip(t, &r->src_ip, true);
+		sb_printf(b, " %s-s %s", neg, t);
+	}
+	if (r->dst_ip.set) {
+		fmt_ip(t, &r->dst_ip, true);
+		sb_printf(b, " %s-d %s", neg, t);
+	}
+	switch (r->proto) {
+	case RULES_P_TCP:
+	case RULES_P_TCP6:
+	case RULES_P_UDP:
+	case RULES_P_UDP6: {
+		const char *p = r->proto == RULES_P_TCP || r->proto == RULES_P_TCP6 ? "tcp" : "udp";
+
+		sb_printf(b, " -p %s", p);
+		if (r->src_port.set || r->dst_port.set)
+			sb_printf(b, " -m %s", p);
+		if (r->src_port.set) {
+			fmt_range(t, &r->src_port);
+			sb_printf(b, " %s--sport %s", neg, t);
+		}
+		if (r->dst_port.set) {
+			fmt_range(t, &r->dst_port);
+			sb_printf(b, " %s--dport %s", neg, t);
+		}
+		break;
+	}
+	case RULES_P_ICMP:
+		sb_printf(b, " -p icmp");
+		if (r->icmp_type.set) {
+			/* Type 255 is iptables' "any": every type. */
+			if (r->icmp_type.v == 255)
+				sb_printf(b, " -m icmp %s--icmp-type any", neg);
+			else
+				sb_printf(b, " -m icmp %s--icmp-type %u", neg, r->icmp_type.v);
+		}
+		break;
+	case RULES_P_ICMP6:
+		sb_printf(b, " -p ipv6-icmp");
+		if (r->icmp_type.set)
+			sb_printf(b, " -m icmp6 %s--icmpv6-type %u", neg, r->icmp_type.v);
+		break;
+	default:
+		assert(false);
+	}
+	sb_printf(b, " -j %s", targets[r->action]);
+	if (r->action == RULES_A_REJECT)
+		sb_printf(b, " --reject-with %s", fam == RULES_IP4 ? "icmp-port-unreachable" : "icmp6-port-unreachable");
+	sb_printf(b, "\n");
+}
+
+/* --- parameters and expansion --- */
+
+struct addr {
+	int af;
+	uint8_t a[16];
+};
+
+struct pvals {
+	uint8_t mac[6];
+	struct addr *ips;
+	size_t n_ips;
+	struct addr *dhcp;
+	size_t n_dhcp;
+};
+
+static int params_parse(const struct rules_params *p, struct pvals *v, char **ret_error)
+{
+	char q[RULES_QUOTE_MAX];
+
+	if (!p || !p->mac)
+		return rules_errorf(ret_error, "MAC: missing");
+	if (rules_param_check("MAC", p->mac) < 0)
+		return rules_errorf(ret_error, "MAC: %s is not a unicast MAC address (aa:bb:cc:dd:ee:ff, not all zero)",
+			      rules_quote(p->mac, q));
+	rules_parse_mac(p->mac, v->mac);
+	v->ips = calloc(p->n_ips + 1, sizeof(*v->ips));
+	v->dhcp = calloc(p->n_dhcpservers + 1, sizeof(*v->dhcp));
+	if (!v->ips || !v->dhcp)
+		return -ENOMEM;
+	for (size_t i = 0; i < p->n_ips; i++) {
+		if (rules_parse_addr(p->ips[i], 0, &v->ips[i].af, v->ips[i].a) < 0)
+			return rules_errorf(ret_error, "IP: %s is not an IPv4 or IPv6 address",
+				      p->ips[i] ? rules_quote(p->ips[i], q) : "NULL");
+		v->n_ips++;
+	}
+	for (size_t i = 0; i < p->n_dhcpservers; i++) {
+		if (rules_parse_addr(p->dhcpservers[i], AF_INET, &v->dhcp[i].af, v->dhcp[i].a) < 0)
+			return rules_errorf(ret_error, "DHCPSERVER: %s is not an IPv4 address",
+				      p->dhcpservers[i] ? rules_quote(p->dhcpservers[i], q) : "NULL");
+		v->n_dhcp++;
+	}
+	return 0;
+}
+
+/* The values of variable var that are of address family af, counted, or
+ * the k-th of them. */
+static size_t var_count(const struct pvals *v, enum rules_var var, int af)
+{
+	const struct addr *a = var == RULES_VAR_IP ? v->ips : v->dhcp;
+	size_t n = var == RULES_VAR_IP ? v->n_ips : v->n_dhcp, c = 0;
+
+	for (size_t i = 0; i < n; i++)
+		c += a[i].af == af;
+	return c;
+}
+
+static const struct addr *var_nth(const struct pvals *v, enum rules_var var, int af, size_t k)
+{
+	const struct addr *a = var == RULES_VAR_IP ? v->ips : v->dhcp;
+	size_t n = var == RULES_VAR_IP ? v->n_ips : v->n_dhcp;
+
+	for (size_t i = 0; i < n; i++)
+		if (a[i].af == af && k-- == 0)
+			return &a[i];
+	assert(false);
+	return NULL;
+}
+
+/* All lines of rule r in chain: one per combination of variable values. */
+static void emit_rule(struct sbuf *b, enum rules_family fam, const char *chain, const struct rules_rule *r,
+		      const struct pvals *v)
+{
+	struct rules_rule x = *r;
+	struct rules_ip *ipf[4] = { &x.src_ip, &x.dst_ip, &x.arp_src_ip, &x.arp_dst_ip };
+	struct rules_mac *macf[3] = { &x.src_mac, &x.dst_mac, &x.arp_src_mac };
+	enum rules_var vars[2] = { RULES_VAR_NONE, RULES_VAR_NONE };
+	size_t nv = 0, cnt[2] = { 1, 1 };
+	int af = rules_proto_af(r->proto);
+
+	for (size_t i = 0; i < ELEMENTSOF(macf); i++)
+		if (macf[i]->set && macf[i]->var == RULES_VAR_MAC) {
+			memcpy(macf[i]->addr, v->mac, 6);
+			memcpy(macf[i]->mask, mac_ones, 6);
+		}
+	/* The distinct list variables, in the order of their first field. */
+	for (size_t i = 0; i < ELEMENTSOF(ipf); i++) {
+		enum rules_var var = ipf[i]->var;
+
+		if (!ipf[i]->set || var == RULES_VAR_NONE || var == vars[0] || var == vars[1])
+			continue;
+		assert(nv < 2);
+		cnt[nv] = var_count(v, var, af);
+		if (cnt[nv] == 0)
+			return; /* no value fits: the rule is left out */
+		vars[nv++] = var;
+	}
+	for (size_t k0 = 0; k0 < cnt[0]; k0++)
+		for (size_t k1 = 0; k1 < cnt[1]; k1++) {
+			for (size_t i = 0; i < ELEMENTSOF(ipf); i++) {
+				const struct addr *a;
+
+				if (!ipf[i]->set || ipf[i]->var == RULES_VAR_NONE)
+					continue;
+				a = var_nth(v, ipf[i]->var, af, ipf[i]->var == vars[0] ? k0 : k1);
+				ipf[i]->af = a->af;
+				memcpy(ipf[i]->addr, a->a, 16);
+				ipf[i]->prefix = a->af == AF_INET ? 32 : 128;
+			}
+			if (fam == RULES_EB)
+				line_eb(b, chain, &x);
+			else
+				line_ip(b, fam, chain, &x);
+		}
+}
+
+struct item {
+	const struct rules_rule *r;
+	size_t seq; /* definition order, for a stable sort */
+};
+
+struct items {
+	struct item *v;
+	size_t n, cap;
+};
+
+/* The rules of d->v[fi] and, recursively, of what it refers to, each
+ * filter once (seen), in definition order. */
+static int collect(const struct rules_defs *d, size_t fi, bool *seen, struct items *it)
+{
+	const struct rules_filter *f = d->v[fi];
+	int r;
+
+	seen[fi] = true;
+	if (it->n + f->n_rules > it->cap) {
+		size_t cap = (it->n + f->n_rules) * 2;
+		struct item *v = realloc(it->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		it->v = v;
+		it->cap = cap;
+	}
+	for (size_t i = 0; i < f->n_rules; i++) {
+		it->v[it->n] = (struct item) { .r = &f->rules[i], .seq = it->n };
+		it->n++;
+	}
+	for (size_t i = 0; i < f->n_refs; i++) {
+		size_t j;
+
+		/* Loading refused unknown references and cycles. */
+		if (!rules_defs_find(d, f->refs[i], &j) || seen[j])
+			continue;
+		r = collect(d, j, seen, it);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int cmp_item(const void *a, const void *b)
+{
+	const struct item *x = a, *y = b;
+
+	if (x->r->priority != y->r->priority)
+		return x->r->priority < y->r->priority ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+static int render_hash(const struct rules_render *r, char out[65])
+{
+	struct sbuf b = { 0 };
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned len = 0;
+	int ok;
+
+	sb_printf(&b, "%s\n", RULES_RENDER_VERSION);
+	for (int f = 0; f < RULES_FAMILIES; f++) {
+		/* Length-prefixed, so no text can pose as another's end. */
+		if (r->text[f])
+			sb_printf(&b, "%d %zu\n%s", f, strlen(r->text[f]), r->text[f]);
+		else
+			sb_printf(&b, "%d -\n", f);
+	}
+	if (b.oom) {
+		sb_done(&b);
+		return -ENOMEM;
+	}
+	ok = EVP_Digest(b.p, b.len, md, &len, EVP_sha256(), NULL);
+	sb_done(&b);
+	if (!ok || len != 32)
+		return -ENOMEM;
+	for (unsigned i = 0; i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	return 0;
+}
+
+void rules_render_done(struct rules_render *r)
+{
+	if (!r)
+		return;
+	for (int f = 0; f < RULES_FAMILIES; f++)
+		free(r->text[f]);
+	memset(r, 0, sizeof(*r));
+}
+
+int rules_render(const struct rules_defs *d, const char *filter, const char *port,
+		 const struct rules_params *p, struct rules_render *ret, char **ret_error)
+{
+	struct rules_render out = { 0 };
+	struct pvals v = { 0 };
+	struct items it = { 0 };
+	bool *seen = NULL;
+	char q[RULES_QUOTE_MAX];
+	size_t fi;
+	int r;
+
+	assert(d && ret && ret_error);
+	if (!filter || !rules_defs_find(d, filter, &fi))
+		return rules_errorf(ret_error, "filter: no filter named %s", filter ? rules_quote(filter, q) : "NULL");
+	if (!rules_port_valid(port))
+		return rules_errorf(ret_error, "port: %s is not a valid port name (1..%d characters of A-Z a-z 0-9 _ . -, "
+			      "not starting with '-')", port ? rules_quote(port, q) : "NULL", RULES_PORT_MAX);
+	r = params_parse(p, &v, ret_error);
+	if (r < 0)
+		goto out;
+
+	snprintf(out.in_chain, sizeof(out.in_chain), "N-I-%s", port);
+	snprintf(out.out_chain, sizeof(out.out_chain), "N-O-%s", port);
+
+	seen = calloc(d->n, sizeof(*seen));
+	if (!seen) {
+		r = -ENOMEM;
+		goto out;
+	}
+	r = collect(d, fi, seen, &it);
+	if (r < 0)
+		goto out;
+	if (it.n > 0)
+		qsort(it.v, it.n, sizeof(*it.v), cmp_item);
+
+	for (int fam = 0; fam < RULES_FAMILIES; fam++) {
+		struct sbuf lines[2] = { { 0 } }, text = { 0 };
+		const unsigned dirs[2] = { RULES_DIR_IN, RULES_DIR_OUT };
+		const char *chains[2] = { out.in_chain, out.out_chain };
+		bool oom = false;
+
+		for (int k = 0; k < 2; k++)
+			for (size_t i = 0; i < it.n; i++) {
+				const struct rules_rule *rr = it.v[i].r;
+
+				if ((int)rules_proto_family(rr->proto) == fam && (rr->dir & dirs[k]))
+					emit_rule(&lines[k], (enum rules_family)fam, chains[k], rr, &v);
+			}
+		out.has_in[fam] = lines[0].len > 0;
+		out.has_out[fam] = lines[1].len > 0;
+		/* Declarations first, then the rules: a chain must exist
+		 * before a rule is appended to it. */
+		for (int k = 0; k < 2; k++)
+			if (lines[k].len > 0)
+				sb_printf(&text, ":%s %s\n", chains[k], fam == RULES_EB ? "RETURN" : "- [0:0]");
+		for (int k = 0; k < 2; k++)
+			if (lines[k].len > 0)
+				sb_printf(&text, "%s", lines[k].p);
+		oom = lines[0].oom || lines[1].oom || text.oom;
+		sb_done(&lines[0]);
+		sb_done(&lines[1]);
+		if (oom) {
+			sb_done(&text);
+			r = -ENOMEM;
+			goto out;
+		}
+		out.text[fam] = text.p; /* NULL when empty */
+	}
+	r = render_hash(&out, out.hash);
+	if (r < 0)
+		goto out;
+	*ret = out;
+	out = (struct rules_render) { 0 };
+out:
+	rules_render_done(&out);
+	free(it.v);
+	free(seen);
+	free(v.ips);
+	free(v.dhcp);
+	return r;
+}
+
+/* --- restore-input helpers --- */
+
+/* Chain names netd writes: 1..28 (iptables' limit) characters of
+ * [A-Za-z0-9_.-], not starting with '-'. */
+static bool chain_valid(const char *c)
+{
+	size_t n;
+
+	if (!c || c[0] == '-')
+		return false;
+	for (n = 0; c[n]; n++) {
+		char ch = c[n];
+
+		if (n >= 28)
+			return false;
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+		      ch == '_' || ch == '.' || ch == '-'))
+			return false;
+	}
+	return n > 0;
+}
+
+/* Copy a formatted line into buf if it fits, leaving buf alone if not. */
+_printf_(3, 4) static int put(char *buf, size_t n, const char *fmt, ...)
+{
+	char tmp[256];
+	va_list ap;
+	int len;
+
+	va_start(ap, fmt);
+	len = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	/* Names are checked, so every line fits tmp. */
+	assert(len > 0 && (size_t)len < sizeof(tmp));
+	if ((size_t)len + 1 > n)
+		return -ENOBUFS;
+	memcpy(buf, tmp, (size_t)len + 1);
+	return len;
+}
+
+static bool family_valid(enum rules_family f)
+{
+	return f == RULES_EB || f == RULES_IP4 || f == RULES_IP6;
+}
+
+int rules_chain_decl(enum rules_family f, const char *chain, char *buf, size_t n)
+{
+	if (!family_valid(f) || !chain_valid(chain))
+		return -EINVAL;
+	if (f == RULES_EB)
+		return put(buf, n, ":%s RETURN\n", chain);
+	return put(buf, n, ":%s - [0:0]\n", chain);
+}
+
+int rules_chain_delete(enum rules_family f, const char *chain, char *buf, size_t n)
+{
+	if (!family_valid(f) || !chain_valid(chain))
+		return -EINVAL;
+	/* ebtables-restore has no -F: declaring the chain flushes it. */
+	if (f == RULES_EB)
+		return put(buf, n, ":%s RETURN\n-X %s\n", chain, chain);
+	return put(buf, n, "-F %s\n-X %s\n", chain, chain);
+}
+
+int rules_dispatch_line(enum rules_family f, bool to_guest, const char *port, char *buf, size_t n)
+{
+	if (!family_valid(f) || !rules_port_valid(port))
+		return -EINVAL;
+	if (f == RULES_EB)
+		return to_guest ? put(buf, n, "-A %s -o %s -j N-I-%s\n", RULES_ROOT_TO, port, port)
+				: put(buf, n, "-A %s -i %s -j N-O-%s\n", RULES_ROOT_FROM, port, port);
+	return to_guest ? put(buf, n, "-A %s -m physdev --physdev-out %s --physdev-is-bridged -j N-I-%s\n",
+			      RULES_ROOT_TO, port, port)
+			: put(buf, n, "-A %s -m physdev --physdev-in %s -j N-O-%s\n", RULES_ROOT_FROM, port, port);
+}
+
+const char *rules_hook_lines(enum rules_family f)
+{
+	return "-A INPUT -j " RULES_ROOT_FROM "\n"
+	       "-A FORWARD -j " RULES_ROOT_FROM "\n"
+	       "-A FORWARD -j " RULES_ROOT_TO "\n"
+	       "-A OUTPUT -j " RULES_ROOT_TO "\n";
+}

@@ -1,0 +1,131 @@
+/*
+ * rules-internal.h: what rules.c (definitions, parsing, loading), render.c
+ * (restore text) and builtin.c (the built-in filters) share: the parsed
+ * form of a filter and the strict value parsers. Not for use outside
+ * netd/rules/.
+ */
+#ifndef NETD_RULES_INTERNAL_H
+#define NETD_RULES_INTERNAL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rules.h"
+
+/* Directions are bits: a rule in both is rendered in both chains. */
+#define RULES_DIR_IN 1u
+#define RULES_DIR_OUT 2u
+
+enum rules_proto {
+	RULES_P_MAC,
+	RULES_P_ARP,
+	RULES_P_RARP,
+	RULES_P_IPV4,
+	RULES_P_IPV6,
+	RULES_P_ALL,
+	RULES_P_TCP,
+	RULES_P_UDP,
+	RULES_P_ICMP,
+	RULES_P_TCP6,
+	RULES_P_UDP6,
+	RULES_P_ICMP6,
+	RULES_P_COUNT,
+};
+
+enum rules_action { RULES_A_ACCEPT, RULES_A_DROP, RULES_A_REJECT, RULES_A_RETURN };
+
+enum rules_var { RULES_VAR_NONE, RULES_VAR_MAC, RULES_VAR_IP, RULES_VAR_DHCPSERVER };
+
+struct rules_mac {
+	bool set;
+	enum rules_var var; /* RULES_VAR_MAC or none */
+	uint8_t addr[6];    /* with the bits outside mask cleared, as the kernel keeps it */
+	uint8_t mask[6];    /* ff:ff:ff:ff:ff:ff when none was given */
+};
+
+struct rules_ip {
+	bool set;
+	enum rules_var var; /* RULES_VAR_IP, RULES_VAR_DHCPSERVER or none */
+	int af;             /* AF_INET or AF_INET6 */
+	uint8_t addr[16];   /* host bits cleared */
+	unsigned prefix;    /* 1..32 or 1..128; the full length when none was given */
+};
+
+struct rules_num {
+	bool set;
+	unsigned v;
+};
+
+struct rules_range {
+	bool set;
+	unsigned lo, hi;
+};
+
+struct rules_rule {
+	unsigned dir; /* RULES_DIR_* bits */
+	enum rules_proto proto;
+	enum rules_action action;
+	int priority;
+	bool match; /* false: every match field negated */
+	struct rules_mac src_mac, dst_mac, arp_src_mac, arp_dst_mac;
+	struct rules_ip src_ip, dst_ip, arp_src_ip, arp_dst_ip;
+	struct rules_num ethertype, ip_protocol, arp_op, icmp_type;
+	struct rules_range src_port, dst_port;
+};
+
+struct rules_filter {
+	char *name;
+	char *file;   /* NULL for built-ins */
+	bool builtin;
+	json_t *json; /* the definition as given */
+	struct rules_rule *rules;
+	size_t n_rules;
+	char **refs;  /* referenced filter names, in order */
+	size_t n_refs;
+};
+
+struct rules_defs {
+	struct rules_filter **v; /* sorted by name */
+	size_t n;
+	bool loaded;             /* rules_defs_load_dir() ran */
+};
+
+/* The built-in filters, as JSON texts in the custom file format. */
+extern const char *const rules_builtin_json[];
+extern const size_t rules_builtin_count;
+
+/* The filter of that name and its index in d->v, or NULL. */
+const struct rules_filter *rules_defs_find(const struct rules_defs *d, const char *name, size_t *ret_index);
+
+/* Which family renders a protocol, and which address family its IP
+ * fields are (0 for mac and all). */
+enum rules_family rules_proto_family(enum rules_proto p);
+int rules_proto_af(enum rules_proto p);
+
+/* "aa:bb:cc:dd:ee:ff", hex digits in either case, nothing else. 0 or -EINVAL. */
+int rules_parse_mac(const char *s, uint8_t ret[6]);
+
+/* An IPv4 or IPv6 address without prefix (af 0: either). 0 or -EINVAL. */
+int rules_parse_addr(const char *s, int af, int *ret_af, uint8_t ret[16]);
+
+/* Parse a filter definition (the root of one file). 0, or -EINVAL with
+ * *ret_error = "FIELD: why" (malloc'd), or -ENOMEM. The filter keeps a
+ * reference to root. */
+int rules_filter_parse(json_t *root, struct rules_filter **ret, char **ret_error);
+
+/* Free a filter. Accepts NULL; returns NULL. */
+struct rules_filter *rules_filter_free(struct rules_filter *f);
+
+/* *ret_error = the formatted message (malloc'd); returns -EINVAL, or
+ * -ENOMEM (then *ret_error is untouched). */
+__attribute__((format(printf, 2, 3))) int rules_errorf(char **ret_error, const char *fmt, ...);
+
+/* A printable, bounded rendition of user text for messages: the value in
+ * single quotes, control and non-ASCII bytes and quotes escaped, cut
+ * after 64 bytes with "...". */
+#define RULES_QUOTE_MAX (2 + 64 * 4 + 3 + 1)
+const char *rules_quote(const char *s, char buf[RULES_QUOTE_MAX]);
+
+#endif

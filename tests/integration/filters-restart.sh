@@ -1,0 +1,72 @@
+#!/bin/bash
+# 200 bindings; a restart with nothing changed runs no restore, at most one
+# save per family, and skips all 200. Flushing ebtables from outside is
+# repaired by Resync (and by a restart) in one run per family. Changing a
+# custom filter file re-applies only the bindings that use it.
+. "$(dirname "$0")/lib.sh"
+
+N=200
+mkdir -p "$TMP/filters"
+cat > "$TMP/filters/guest-ssh.json" <<'JSON'
+{"name": "guest-ssh", "filters": ["clean-traffic"],
+ "rules": [{"direction": "in", "protocol": "tcp", "action": "accept", "dst_port": "22", "priority": 400}]}
+JSON
+printf '[netd]\nfilter_dir = %s\n' "$TMP/filters" > "$CONF"
+{ for i in $(seq 0 $((N - 1))); do echo "link add p$i type veth peer name q$i"; done; } > "$TMP/batch"
+ip -n "$NS" -batch "$TMP/batch" || fail "veth ports"
+start_netd
+
+# All bindings pipelined on one connection.
+: > "$TMP/calls"
+for i in $(seq 0 $((N - 1))); do
+	f=clean-traffic; [ $i -lt 10 ] && f=guest-ssh
+	printf '{"method":"io.netd.BindFilter","parameters":{"port":"p%d","filter":"%s","owner":"g%d","parameters":{"IP":"10.1.%d.%d"}}}\0' \
+		$i $f $i $((i / 250)) $((i % 250 + 1)) >> "$TMP/calls"
+done
+t0=$(date +%s%N)
+"$VLCLIENT" raw "$SOCK" 30000 < "$TMP/calls" > "$TMP/replies" &
+for i in $(seq 600); do [ "$(grep -c '"state":"applied"' "$TMP/replies")" = $N ] && break; sleep 0.05; done
+t1=$(date +%s%N)
+[ "$(grep -c '"state":"applied"' "$TMP/replies")" = $N ] || fail "not all $N applied: $(grep -v applied "$TMP/replies" | head -3)"
+runs=$(status_field restore_runs)
+ok "$N bindings applied in $(( (t1 - t0) / 1000000 )) ms with $runs restore runs, $(status_field save_runs) save runs"
+kill %1 2>/dev/null
+
+# Restart, nothing changed: nothing applied.
+stop_netd
+start_netd
+for i in $(seq 100); do [ "$(status_field filters_verified)" = true ] && break; sleep 0.1; done
+[ "$(status_field restore_runs)" = 0 ] || fail "restart ran $(status_field restore_runs) restores"
+[ "$(status_field save_runs)" -le 3 ] || fail "restart ran $(status_field save_runs) saves"
+[ "$(status_field bindings_skipped)" = $N ] || fail "skipped $(status_field bindings_skipped), want $N"
+ok "restart: 0 restore runs, $(status_field save_runs) save runs, $N skipped"
+
+# Someone flushes ebtables: Resync repairs it in one run per family.
+in_ns ebtables -F; in_ns ebtables -X
+before=$(status_field bindings_applied)
+ctl resync > "$TMP/resync" || fail "resync"
+grep -q "^0 intact, $N re-applied$" "$TMP/resync" || fail "resync said: $(cat "$TMP/resync")"
+[ "$(status_field restore_runs)" -le 3 ] || fail "resync ran $(status_field restore_runs) restores"
+[ $(( $(status_field bindings_applied) - before )) = $N ] || fail "re-applied $(( $(status_field bindings_applied) - before ))"
+[ "$(in_ns ebtables-save | grep -c '^:N-O-p')" = $N ] || fail "chains after resync"
+ok "ebtables flushed: resync re-applied $N in $(status_field restore_runs) restore run(s)"
+
+# And by a restart.
+in_ns ebtables -F; in_ns ebtables -X
+stop_netd
+start_netd
+for i in $(seq 100); do [ "$(status_field filters_verified)" = true ] && [ "$(status_field bindings_applied)" = $N ] && break; sleep 0.1; done
+[ "$(status_field bindings_applied)" = $N ] || fail "restart after a flush re-applied $(status_field bindings_applied)"
+[ "$(status_field restore_runs)" -le 3 ] || fail "restart after a flush: $(status_field restore_runs) restores"
+ok "ebtables flushed, then restart: $N re-applied in $(status_field restore_runs) restore run(s)"
+
+# Only the bindings of a changed custom filter are re-applied.
+before=$(status_field bindings_applied)
+runs=$(status_field restore_runs)
+sed -i 's/"22"/"2222"/' "$TMP/filters/guest-ssh.json"
+kill -HUP "$NETD_PID"
+for i in $(seq 100); do [ "$(status_field bindings_applied)" -gt "$before" ] && netd_idle && break; sleep 0.1; done
+[ $(( $(status_field bindings_applied) - before )) = 10 ] || fail "re-applied $(( $(status_field bindings_applied) - before )), want 10"
+in_ns iptables-save | grep -q 'dport 2222' || fail "the change is not in the kernel"
+ok "custom filter changed: only its 10 bindings re-applied ($(( $(status_field restore_runs) - runs )) restore run(s))"
+stop_netd
