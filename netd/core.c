@@ -198,7 +198,7 @@ static void prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 		log_error("database commit failed: %m; will retry");
 	} else {
 		links_flush(c->links);
-		filters_flush(c->filters);
+		filters_flush(c->filters, ctl_server_has_backlog(c->ctl));
 	}
 	ctl_server_flush(c->ctl);
 	if (c->stopping && ctl_server_idle(c->ctl) && links_idle(c->links) &&

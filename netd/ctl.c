@@ -45,7 +45,7 @@
 #define CTL_BACKLOG_CALLS 128
 /* A client with this many unanswered calls is not read from until some are
  * answered. */
-#define CTL_MAX_PENDING_CALLS 256
+#define CTL_MAX_PENDING_CALLS 4096
 /* Supplementary groups remembered per peer. */
 #define CTL_MAX_GROUPS 64
 
@@ -925,6 +925,11 @@ bool ctl_server_idle(const struct ctl_server *srv)
 		if (!TAILQ_EMPTY(&c->calls) || frame_len(&c->out) > 0)
 			return false;
 	return true;
+}
+
+bool ctl_server_has_backlog(const struct ctl_server *srv)
+{
+	return !TAILQ_EMPTY(&srv->backlog);
 }
 
 unsigned ctl_server_clients(const struct ctl_server *srv)

@@ -73,6 +73,10 @@ void ctl_server_shutdown(struct ctl_server *srv);
 /* True when no call is pending and no output is queued anywhere. */
 bool ctl_server_idle(const struct ctl_server *srv);
 
+/* True while pipelined calls already received wait to be handled (the
+ * backlog): more calls of the same burst are on their way. */
+bool ctl_server_has_backlog(const struct ctl_server *srv);
+
 /* Connections open now. */
 unsigned ctl_server_clients(const struct ctl_server *srv);
 

@@ -133,6 +133,9 @@ struct filters {
 	unsigned resync_skipped, resync_reapply;
 	bool ready;
 	unsigned filter_errors;
+	uint64_t gather_since;     /* first deferral of the pending batch, µs */
+	unsigned gather_n;         /* pending bindings at the last look */
+	ev_timer gather_timer;
 
 	uint64_t restore_runs, save_runs, batches, applied, skipped, failed_applies;
 };
@@ -587,6 +590,8 @@ static int batch_spawn(struct filters *f, struct batch *bt, int fam, bool save,
 
 static void batch_finish(struct filters *f, struct batch *bt, bool ok);
 static void verify_finish(struct filters *f, struct batch *bt);
+static void batch_applied(struct filters *f, struct batch *bt);
+static void batch_record(struct filters *f, struct batch *bt);
 
 static void batch_saves(struct filters *f, struct batch *bt)
 {
@@ -598,7 +603,7 @@ static void batch_saves(struct filters *f, struct batch *bt)
 		if (bt->resync)
 			verify_finish(f, bt);
 		else
-			batch_finish(f, bt, false);
+			batch_finish(f, bt, true); /* applied; only the fingerprints are missing */
 	}
 }
 
@@ -632,33 +637,32 @@ static void run_done(void *data, int status, const char *out, size_t out_len,
 		verify_finish(f, bt);
 		return;
 	}
+	if (bt->saving) {
+		/* A failed save only costs fingerprints: the next restart
+		 * re-applies those bindings instead of skipping them. */
+		batch_record(f, bt);
+		batch_finish(f, bt, true);
+		return;
+	}
 	for (int i = 0; i < NFAM; i++)
 		if (bt->fam[i] && bt->status[i] != 0) {
 			batch_finish(f, bt, false);
 			return;
 		}
-	if (!bt->saving)
-		batch_saves(f, bt);
-	else
-		batch_finish(f, bt, true);
+	batch_applied(f, bt);
+	batch_saves(f, bt);
 }
 
-/* Record what a good batch did, from the saves that followed it. */
-static void batch_record(struct filters *f, struct batch *bt)
+/* The restores of a batch succeeded: the bindings are applied (or gone)
+ * and their callers are answered now; the saves that follow only record
+ * fingerprints, off the callers' path. Until they do, the fingerprints
+ * are empty, so a crash in between makes the next start re-apply rather
+ * than trust. */
+static void batch_applied(struct filters *f, struct batch *bt)
 {
-	void *trees[NFAM] = { 0 };
 	char now[32];
 
 	now_iso(now, sizeof(now));
-	for (int i = 0; i < NFAM; i++) {
-		if (!bt->fam[i])
-			continue;
-		trees[i] = chains_parse(bt->save[i]);
-		f->hooks_ok[i] = bt->save[i] && hooks_present(bt->save[i], i);
-		root_norm(&trees[i], f->root_norm[i]);
-		store_root_put(f->store, fam_names[i], f->root_norm[i]);
-		f->root_dirty[i] = false;
-	}
 	for (unsigned k = 0; k < bt->n; k++) {
 		struct item *it = &bt->items[k];
 		struct binding *b = it->b;
@@ -669,10 +673,7 @@ static void batch_record(struct filters *f, struct batch *bt)
 				continue;
 			b->have_in[i] = !it->removing && it->want_in[i];
 			b->have_out[i] = !it->removing && it->want_out[i];
-			if (it->removing)
-				b->norm[i][0] = '\0';
-			else
-				binding_norm(&trees[i], b, b->norm[i]);
+			b->norm[i][0] = '\0';
 		}
 		if (it->removing) {
 			char port[16];
@@ -686,6 +687,7 @@ static void batch_record(struct filters *f, struct batch *bt)
 			}
 			store_binding_delete(f->store, port);
 			binding_free(f, b);
+			it->b = NULL;
 			log_info("%s: filter rules removed%s", port, gone ? " (the port is gone)" : "");
 			links_port_unbound(f->links, port);
 			continue;
@@ -699,6 +701,37 @@ static void batch_record(struct filters *f, struct batch *bt)
 		f->applied++;
 		store_binding(f, b);
 		waiters_answer(&it->waiters, b, NULL, NULL, false, b->port);
+	}
+	for (int i = 0; i < NFAM; i++)
+		if (bt->fam[i])
+			f->root_norm[i][0] = '\0';
+}
+
+/* The saves after a good batch: record how the kernel prints what was
+ * applied, for the next restart or Resync to compare against. */
+static void batch_record(struct filters *f, struct batch *bt)
+{
+	void *trees[NFAM] = { 0 };
+
+	for (int i = 0; i < NFAM; i++) {
+		if (!bt->fam[i] || bt->status[i] != 0 || !bt->save[i])
+			continue;
+		trees[i] = chains_parse(bt->save[i]);
+		f->hooks_ok[i] = hooks_present(bt->save[i], i);
+		root_norm(&trees[i], f->root_norm[i]);
+		store_root_put(f->store, fam_names[i], f->root_norm[i]);
+		f->root_dirty[i] = false;
+	}
+	for (unsigned k = 0; k < bt->n; k++) {
+		struct item *it = &bt->items[k];
+		struct binding *b = it->b;
+
+		if (!b || it->removing)
+			continue;
+		for (int i = 0; i < NFAM; i++)
+			if (trees[i])
+				binding_norm(&trees[i], b, b->norm[i]);
+		store_binding(f, b);
 	}
 	for (int i = 0; i < NFAM; i++)
 		tdestroy(trees[i], chain_free);
@@ -726,7 +759,7 @@ static void batch_finish(struct filters *f, struct batch *bt, bool ok)
 {
 	f->batch = NULL;
 	if (ok) {
-		batch_record(f, bt);
+		/* Recorded already. */
 	} else if (bt->n > 1) {
 		/* Split and retry each half on its own, until the bad ones are
 		 * alone. The waiters stay with their bindings. */
@@ -808,6 +841,9 @@ static void batch_run(struct filters *f, struct binding **v, unsigned n, bool ro
 	(void)root_only;
 	f->batch = bt;
 	f->batches++;
+	log_debug("filter batch %llu: %u bindings, families%s%s%s",
+		  (unsigned long long)f->batches, bt->n, bt->fam[F_EB] ? " eb" : "",
+		  bt->fam[F_IP4] ? " ip4" : "", bt->fam[F_IP6] ? " ip6" : "");
 	for (int i = 0; i < NFAM; i++) {
 		size_t len;
 		char *input;
@@ -916,7 +952,10 @@ static void verify_finish(struct filters *f, struct batch *bt)
 
 static void answer_resync(struct filters *f);
 
-void filters_flush(struct filters *f)
+/* How long a batch may wait for the rest of a pipelined burst. */
+#define FILTERS_GATHER_US 250000
+
+void filters_flush(struct filters *f, bool more_coming)
 {
 	struct binding **v;
 	struct binding *b;
@@ -947,9 +986,28 @@ void filters_flush(struct filters *f)
 		if (b->dirty)
 			n++;
 	if (n == 0 && !root) {
+		f->gather_since = 0;
 		answer_resync(f);
 		return;
 	}
+	/* Wait while a burst is still arriving (bindings were added since
+	 * the last look, or calls wait in ctl's backlog), within a bound, so
+	 * that the burst becomes one batch. The timer only wakes the loop. */
+	if (more_coming || n > f->gather_n) {
+		uint64_t now = now_usec();
+
+		if (!f->gather_since)
+			f->gather_since = now;
+		if (now - f->gather_since < FILTERS_GATHER_US) {
+			f->gather_n = n;
+			ev_timer_stop(f->loop, &f->gather_timer);
+			ev_timer_set(&f->gather_timer, 0.001, 0.);
+			ev_timer_start(f->loop, &f->gather_timer);
+			return;
+		}
+	}
+	f->gather_since = 0;
+	f->gather_n = 0;
 	v = calloc(n ? n : 1, sizeof(*v));
 	if (!v)
 		return;
@@ -1414,6 +1472,11 @@ static void load_root_row(void *userdata, const char *family, const char *norm)
 			snprintf(f->root_norm[i], sizeof(f->root_norm[i]), "%s", norm);
 }
 
+static void gather_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	/* Nothing: waking the loop runs filters_flush() again. */
+}
+
 int filters_new(struct ev_loop *loop, struct store *store, struct links *links,
 		const struct filters_config *cfg, struct filters **ret)
 {
@@ -1427,6 +1490,7 @@ int filters_new(struct ev_loop *loop, struct store *store, struct links *links,
 	f->links = links;
 	f->timeout_ms = cfg->helper_timeout_ms;
 	TAILQ_INIT(&f->all);
+	ev_init(&f->gather_timer, gather_cb);
 	r = load_defs(cfg->filter_dir, &f->defs, &f->filter_errors);
 	if (r == 0)
 		r = store_bindings_foreach(store, load_binding_row, f);
@@ -1458,6 +1522,7 @@ struct filters *filters_free(struct filters *f)
 {
 	if (!f)
 		return NULL;
+	ev_timer_stop(f->loop, &f->gather_timer);
 	if (f->batch) {
 		/* Shutdown with a batch running: its children are killed and
 		 * their results never looked at. */

@@ -33,8 +33,11 @@ int filters_new(struct ev_loop *loop, struct store *store, struct links *links,
 struct filters *filters_free(struct filters *f);
 
 /* Start the batch of this loop iteration, if anything changed (called
- * after the store committed). */
-void filters_flush(struct filters *f);
+ * after the store committed). more_coming: calls of a pipelined burst are
+ * still being read; the batch then waits for them (up to a few tens of
+ * milliseconds) so that the burst goes to the kernel as one run per
+ * family. */
+void filters_flush(struct filters *f, bool more_coming);
 
 /* Nothing running and nothing waiting to run. */
 bool filters_idle(const struct filters *f);

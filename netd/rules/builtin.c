@@ -55,11 +55,13 @@ const char *const rules_builtin_json[] = {
 
 	"{\"name\": \"allow-dhcp-server\", \"rules\": ["
 	"{\"direction\": \"out\", \"protocol\": \"ipv4\", \"action\": \"accept\", \"priority\": 100,"
-	" \"dst_ip\": \"255.255.255.255\", \"ip_protocol\": \"udp\", \"src_port\": \"68\", \"dst_port\": \"67\"},"
+	" \"dst_ip\": \"255.255.255.255\", \"ip_protocol\": \"udp\","
+	" \"src_port\": \"68\", \"dst_port\": \"67\"},"
 	"{\"direction\": \"out\", \"protocol\": \"ipv4\", \"action\": \"accept\", \"priority\": 100,"
 	" \"dst_ip\": \"$DHCPSERVER\", \"ip_protocol\": \"udp\", \"src_port\": \"68\", \"dst_port\": \"67\"},"
 	"{\"direction\": \"in\", \"protocol\": \"ipv4\", \"action\": \"accept\", \"priority\": 100,"
-	" \"src_ip\": \"$DHCPSERVER\", \"ip_protocol\": \"udp\", \"src_port\": \"67\", \"dst_port\": \"68\"}]}",
+	" \"src_ip\": \"$DHCPSERVER\", \"ip_protocol\": \"udp\","
+	" \"src_port\": \"67\", \"dst_port\": \"68\"}]}",
 
 	"{\"name\": \"allow-incoming-ipv4\", \"rules\": ["
 	"{\"direction\": \"in\", \"protocol\": \"ipv4\", \"action\": \"accept\", \"priority\": 500}]}",

@@ -160,7 +160,8 @@ static void put_mac(struct sbuf *b, const char *opt, const char *neg, const stru
 	} known[] = {
 		{ { 0 }, { 1 }, "Unicast" },
 		{ { 1 }, { 1 }, "Multicast" },
-		{ { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff }, { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff }, "Broadcast" },
+		{ { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff }, { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff },
+		  "Broadcast" },
 		{ { 0x01, 0x80, 0xc2 }, { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff }, "BGA" },
 	};
 	char a[18], k[18];
@@ -360,7 +361,8 @@ static void line_ip(struct sbuf *b, enum rules_family fam, const char *chain, co
 	}
 	sb_printf(b, " -j %s", targets[r->action]);
 	if (r->action == RULES_A_REJECT)
-		sb_printf(b, " --reject-with %s", fam == RULES_IP4 ? "icmp-port-unreachable" : "icmp6-port-unreachable");
+		sb_printf(b, " --reject-with %s",
+			  fam == RULES_IP4 ? "icmp-port-unreachable" : "icmp6-port-unreachable");
 	sb_printf(b, "\n");
 }
 
@@ -386,8 +388,9 @@ static int params_parse(const struct rules_params *p, struct pvals *v, char **re
 	if (!p || !p->mac)
 		return rules_errorf(ret_error, "MAC: missing");
 	if (rules_param_check("MAC", p->mac) < 0)
-		return rules_errorf(ret_error, "MAC: %s is not a unicast MAC address (aa:bb:cc:dd:ee:ff, not all zero)",
-			      rules_quote(p->mac, q));
+		return rules_errorf(ret_error,
+				    "MAC: %s is not a unicast MAC address (aa:bb:cc:dd:ee:ff, not all zero)",
+				    rules_quote(p->mac, q));
 	rules_parse_mac(p->mac, v->mac);
 	v->ips = calloc(p->n_ips + 1, sizeof(*v->ips));
 	v->dhcp = calloc(p->n_dhcpservers + 1, sizeof(*v->dhcp));
@@ -396,13 +399,13 @@ static int params_parse(const struct rules_params *p, struct pvals *v, char **re
 	for (size_t i = 0; i < p->n_ips; i++) {
 		if (rules_parse_addr(p->ips[i], 0, &v->ips[i].af, v->ips[i].a) < 0)
 			return rules_errorf(ret_error, "IP: %s is not an IPv4 or IPv6 address",
-				      p->ips[i] ? rules_quote(p->ips[i], q) : "NULL");
+					    p->ips[i] ? rules_quote(p->ips[i], q) : "NULL");
 		v->n_ips++;
 	}
 	for (size_t i = 0; i < p->n_dhcpservers; i++) {
 		if (rules_parse_addr(p->dhcpservers[i], AF_INET, &v->dhcp[i].af, v->dhcp[i].a) < 0)
 			return rules_errorf(ret_error, "DHCPSERVER: %s is not an IPv4 address",
-				      p->dhcpservers[i] ? rules_quote(p->dhcpservers[i], q) : "NULL");
+					    p->dhcpservers[i] ? rules_quote(p->dhcpservers[i], q) : "NULL");
 		v->n_dhcp++;
 	}
 	return 0;
@@ -582,10 +585,13 @@ int rules_render(const struct rules_defs *d, const char *filter, const char *por
 
 	assert(d && ret && ret_error);
 	if (!filter || !rules_defs_find(d, filter, &fi))
-		return rules_errorf(ret_error, "filter: no filter named %s", filter ? rules_quote(filter, q) : "NULL");
+		return rules_errorf(ret_error, "filter: no filter named %s",
+				    filter ? rules_quote(filter, q) : "NULL");
 	if (!rules_port_valid(port))
-		return rules_errorf(ret_error, "port: %s is not a valid port name (1..%d characters of A-Z a-z 0-9 _ . -, "
-			      "not starting with '-')", port ? rules_quote(port, q) : "NULL", RULES_PORT_MAX);
+		return rules_errorf(ret_error,
+				    "port: %s is not a valid port name (1..%d characters of A-Z a-z 0-9 _ . "
+				    "-, not starting with '-')", port ? rules_quote(port, q) : "NULL",
+				    RULES_PORT_MAX);
 	r = params_parse(p, &v, ret_error);
 	if (r < 0)
 		goto out;
@@ -623,7 +629,8 @@ int rules_render(const struct rules_defs *d, const char *filter, const char *por
 		 * before a rule is appended to it. */
 		for (int k = 0; k < 2; k++)
 			if (lines[k].len > 0)
-				sb_printf(&text, ":%s %s\n", chains[k], fam == RULES_EB ? "RETURN" : "- [0:0]");
+				sb_printf(&text, ":%s %s\n", chains[k],
+					  fam == RULES_EB ? "RETURN" : "- [0:0]");
 		for (int k = 0; k < 2; k++)
 			if (lines[k].len > 0)
 				sb_printf(&text, "%s", lines[k].p);
@@ -722,9 +729,10 @@ int rules_dispatch_line(enum rules_family f, bool to_guest, const char *port, ch
 	if (f == RULES_EB)
 		return to_guest ? put(buf, n, "-A %s -o %s -j N-I-%s\n", RULES_ROOT_TO, port, port)
 				: put(buf, n, "-A %s -i %s -j N-O-%s\n", RULES_ROOT_FROM, port, port);
-	return to_guest ? put(buf, n, "-A %s -m physdev --physdev-out %s --physdev-is-bridged -j N-I-%s\n",
-			      RULES_ROOT_TO, port, port)
-			: put(buf, n, "-A %s -m physdev --physdev-in %s -j N-O-%s\n", RULES_ROOT_FROM, port, port);
+	if (to_guest)
+		return put(buf, n, "-A %s -m physdev --physdev-out %s --physdev-is-bridged -j N-I-%s\n",
+			   RULES_ROOT_TO, port, port);
+	return put(buf, n, "-A %s -m physdev --physdev-in %s -j N-O-%s\n", RULES_ROOT_FROM, port, port);
 }
 
 const char *rules_hook_lines(enum rules_family f)

@@ -399,8 +399,9 @@ static int parse_mac_field(const struct field_desc *fd, json_t *v, const char *p
 		if (rules_parse_mac(tmp, m.addr) < 0 || rules_parse_mac(slash + 1, m.mask) < 0)
 			goto bad;
 		if (!(m.mask[0] | m.mask[1] | m.mask[2] | m.mask[3] | m.mask[4] | m.mask[5]))
-			return rules_errorf(ret_error, "%s.%s: %s: a zero mask matches everything; leave the field out",
-				      path, fd->name, rules_quote(s, q));
+			return rules_errorf(ret_error,
+					    "%s.%s: %s: a zero mask matches everything; leave the field out",
+					    path, fd->name, rules_quote(s, q));
 	} else if (rules_parse_mac(s, m.addr) < 0) {
 		goto bad;
 	}
@@ -440,16 +441,16 @@ static int parse_ip_field(const struct field_desc *fd, json_t *v, const char *pa
 	if (rules_parse_addr(tmp, 0, &ip.af, ip.addr) < 0)
 		goto bad;
 	if (ip.af != want)
-		return rules_errorf(ret_error, "%s.%s: %s is an %s address, protocol \"%s\" needs %s", path, fd->name,
-			      rules_quote(s, q), ip.af == AF_INET ? "IPv4" : "IPv6", proto_names[proto],
-			      want == AF_INET ? "IPv4" : "IPv6");
+		return rules_errorf(ret_error, "%s.%s: %s is an %s address, protocol \"%s\" needs %s", path,
+				    fd->name, rules_quote(s, q), ip.af == AF_INET ? "IPv4" : "IPv6",
+				    proto_names[proto], want == AF_INET ? "IPv4" : "IPv6");
 	bits = ip.af == AF_INET ? 32 : 128;
 	ip.prefix = bits;
 	/* No /0: it matches everything, iptables leaves it out and the
 	 * kernel refuses it negated. */
 	if (slash && parse_dec(slash + 1, strlen(slash + 1), 1, bits, &ip.prefix) < 0)
 		return rules_errorf(ret_error, "%s.%s: %s: the prefix length must be 1..%u", path, fd->name,
-			      rules_quote(s, q), bits);
+				    rules_quote(s, q), bits);
 	for (unsigned i = 0; i < 16; i++) {
 		unsigned keep = ip.prefix > i * 8 ? ip.prefix - i * 8 : 0;
 
@@ -459,7 +460,8 @@ static int parse_ip_field(const struct field_desc *fd, json_t *v, const char *pa
 	*ret = ip;
 	return 0;
 bad:
-	return rules_errorf(ret_error, "%s.%s: %s is not an IPv4 or IPv6 address", path, fd->name, rules_quote(s, q));
+	return rules_errorf(ret_error, "%s.%s: %s is not an IPv4 or IPv6 address", path, fd->name,
+			    rules_quote(s, q));
 }
 
 static int parse_field(const struct field_desc *fd, json_t *v, const char *path, struct rules_rule *r,
@@ -500,16 +502,18 @@ static int parse_field(const struct field_desc *fd, json_t *v, const char *path,
 		num->v = e;
 		return 0;
 bad_ethertype:
-		return rules_errorf(ret_error, "%s.%s: %s is not an ethertype (hexadecimal 0x0601..0xffff, like \"0x0800\")",
-			      path, fd->name, value_text(v, q));
+		return rules_errorf(ret_error,
+				    "%s.%s: %s is not an ethertype (hexadecimal 0x0601..0xffff, like "
+				    "\"0x0800\")", path, fd->name, value_text(v, q));
 	}
 	case F_IPPROTO:
 		i = lookup(s, ip_protocols, ELEMENTSOF(ip_protocols));
 		if (i >= 0) {
 			num->v = ip_protocol_nums[i];
 		} else if (json_uint(v, 0, 255, &num->v) < 0) {
-			return rules_errorf(ret_error, "%s.%s: %s is not \"tcp\", \"udp\", \"icmp\", \"icmpv6\" or a number 0..255",
-				      path, fd->name, value_text(v, q));
+			return rules_errorf(ret_error,
+					    "%s.%s: %s is not \"tcp\", \"udp\", \"icmp\", \"icmpv6\" or a "
+					    "number 0..255", path, fd->name, value_text(v, q));
 		}
 		num->set = true;
 		return 0;
@@ -531,22 +535,26 @@ bad_ethertype:
 		rg->hi = hi;
 		return 0;
 bad_port:
-		return rules_errorf(ret_error, "%s.%s: %s is not a port or port range (\"N\" or \"N-M\", 1 <= N <= M <= 65535)",
-			      path, fd->name, value_text(v, q));
+		return rules_errorf(ret_error,
+				    "%s.%s: %s is not a port or port range (\"N\" or \"N-M\", 1 <= N <= M "
+				    "<= 65535)", path, fd->name, value_text(v, q));
 	}
 	case F_ARPOP:
 		i = lookup(s, arp_ops, ELEMENTSOF(arp_ops));
 		if (i > 0) {
 			num->v = (unsigned)i;
 		} else if (json_uint(v, 1, 65535, &num->v) < 0) {
-			return rules_errorf(ret_error, "%s.%s: %s is not \"request\", \"reply\", \"request_reverse\", "
-				      "\"reply_reverse\" or a number 1..65535", path, fd->name, value_text(v, q));
+			return rules_errorf(ret_error,
+					    "%s.%s: %s is not \"request\", \"reply\", \"request_reverse\", "
+					    "\"reply_reverse\" or a number 1..65535", path, fd->name,
+					    value_text(v, q));
 		}
 		num->set = true;
 		return 0;
 	case F_ICMP:
 		if (json_uint(v, 0, 255, &num->v) < 0)
-			return rules_errorf(ret_error, "%s.%s: %s is not a number 0..255", path, fd->name, value_text(v, q));
+			return rules_errorf(ret_error, "%s.%s: %s is not a number 0..255", path, fd->name,
+					    value_text(v, q));
 		num->set = true;
 		return 0;
 	}
@@ -580,7 +588,8 @@ static int parse_rule(json_t *o, size_t idx, struct rules_rule *ret, char **ret_
 		return rules_errorf(ret_error, "%s.direction: missing", path);
 	i = lookup(json_str(v), dirs, ELEMENTSOF(dirs));
 	if (i <= 0)
-		return rules_errorf(ret_error, "%s.direction: %s is not \"in\", \"out\" or \"inout\"", path, value_text(v, q));
+		return rules_errorf(ret_error, "%s.direction: %s is not \"in\", \"out\" or \"inout\"", path,
+				    value_text(v, q));
 	r.dir = (unsigned)i;
 
 	v = json_object_get(o, "protocol");
@@ -588,8 +597,9 @@ static int parse_rule(json_t *o, size_t idx, struct rules_rule *ret, char **ret_
 		return rules_errorf(ret_error, "%s.protocol: missing", path);
 	i = lookup(json_str(v), proto_names, ELEMENTSOF(proto_names));
 	if (i < 0)
-		return rules_errorf(ret_error, "%s.protocol: %s is not one of mac, arp, rarp, ipv4, ipv6, all, tcp, udp, "
-			      "icmp, tcp-ipv6, udp-ipv6, icmpv6", path, value_text(v, q));
+		return rules_errorf(ret_error,
+				    "%s.protocol: %s is not one of mac, arp, rarp, ipv4, ipv6, all, tcp, "
+				    "udp, icmp, tcp-ipv6, udp-ipv6, icmpv6", path, value_text(v, q));
 	r.proto = (enum rules_proto)i;
 
 	v = json_object_get(o, "action");
@@ -597,14 +607,16 @@ static int parse_rule(json_t *o, size_t idx, struct rules_rule *ret, char **ret_
 		return rules_errorf(ret_error, "%s.action: missing", path);
 	i = lookup(json_str(v), actions, ELEMENTSOF(actions));
 	if (i < 0)
-		return rules_errorf(ret_error, "%s.action: %s is not \"accept\", \"drop\", \"reject\" or \"return\"",
-			      path, value_text(v, q));
+		return rules_errorf(ret_error,
+				    "%s.action: %s is not \"accept\", \"drop\", \"reject\" or \"return\"",
+				    path, value_text(v, q));
 	r.action = (enum rules_action)i;
 
 	v = json_object_get(o, "priority");
 	if (v) {
 		if (!json_is_integer(v) || json_integer_value(v) < -1000 || json_integer_value(v) > 1000)
-			return rules_errorf(ret_error, "%s.priority: %s is not an integer -1000..1000", path, value_text(v, q));
+			return rules_errorf(ret_error, "%s.priority: %s is not an integer -1000..1000", path,
+					    value_text(v, q));
 		r.priority = (int)json_integer_value(v);
 	}
 
@@ -622,8 +634,8 @@ static int parse_rule(json_t *o, size_t idx, struct rules_rule *ret, char **ret_
 		if (!v)
 			continue;
 		if (!(fd->protos & (1u << r.proto)))
-			return rules_errorf(ret_error, "%s.%s: not valid for protocol \"%s\" (only for %s)", path, fd->name,
-				      proto_names[r.proto], fd->allowed);
+			return rules_errorf(ret_error, "%s.%s: not valid for protocol \"%s\" (only for %s)",
+					    path, fd->name, proto_names[r.proto], fd->allowed);
 		ret_r = parse_field(fd, v, path, &r, ret_error);
 		if (ret_r < 0)
 			return ret_r;
@@ -635,7 +647,7 @@ static int parse_rule(json_t *o, size_t idx, struct rules_rule *ret, char **ret_
 	if ((r.proto == RULES_P_IPV4 || r.proto == RULES_P_IPV6) && (r.src_port.set || r.dst_port.set) &&
 	    !(r.ip_protocol.set && (r.ip_protocol.v == 6 || r.ip_protocol.v == 17)))
 		return rules_errorf(ret_error, "%s.%s: needs ip_protocol \"tcp\" or \"udp\"", path,
-			      r.src_port.set ? "src_port" : "dst_port");
+				    r.src_port.set ? "src_port" : "dst_port");
 	*ret = r;
 	return 0;
 }
@@ -676,8 +688,9 @@ int rules_filter_parse(json_t *root, struct rules_filter **ret, char **ret_error
 		return rules_errorf(ret_error, "name: missing");
 	name = json_str(v);
 	if (!rules_name_valid(name))
-		return rules_errorf(ret_error, "name: %s is not a valid filter name (1..%d characters of A-Z a-z 0-9 _ . -, "
-			      "not starting with '-')", value_text(v, q), RULES_NAME_MAX);
+		return rules_errorf(ret_error,
+				    "name: %s is not a valid filter name (1..%d characters of A-Z a-z 0-9 _ "
+				    ". -, not starting with '-')", value_text(v, q), RULES_NAME_MAX);
 
 	rules = json_object_get(root, "rules");
 	if (rules && !json_is_array(rules))
@@ -687,7 +700,8 @@ int rules_filter_parse(json_t *root, struct rules_filter **ret, char **ret_error
 		return rules_errorf(ret_error, "filters: must be an array");
 	json_array_foreach(refs, i, item)
 		if (!rules_name_valid(json_str(item)))
-			return rules_errorf(ret_error, "filters[%zu]: %s is not a valid filter name", i, value_text(item, q));
+			return rules_errorf(ret_error, "filters[%zu]: %s is not a valid filter name", i,
+					    value_text(item, q));
 
 	f = calloc(1, sizeof(*f));
 	if (!f)
@@ -1028,7 +1042,8 @@ static int load_file(const struct rules_defs *d, const char *path, struct cand *
 		jtext = clean_dup(jerr.text);
 		if (!jtext)
 			return -ENOMEM;
-		return errors_add(e, "%s: json: %s (line %d, column %d)", shown, jtext, jerr.line, jerr.column);
+		return errors_add(e, "%s: json: %s (line %d, column %d)", shown, jtext, jerr.line,
+				  jerr.column);
 	}
 	r = rules_filter_parse(root, &f, &error);
 	json_decref(root);

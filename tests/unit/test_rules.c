@@ -54,13 +54,13 @@ static const char *srcdir(void)
 {
 	static char dir[4096];
 	const char *env = getenv("top_srcdir");
-	const char *suffix = "tests/unit/test_rules.c";
-	size_t n = strlen(__FILE__), k = strlen(suffix);
+	const char *file = __FILE__, *suffix = "tests/unit/test_rules.c";
+	size_t n = strlen(file), k = strlen(suffix);
 
 	if (env && *env)
 		return env;
-	if (n >= k && strcmp(__FILE__ + n - k, suffix) == 0 && n - k > 0 && n - k < sizeof(dir)) {
-		memcpy(dir, __FILE__, n - k - 1); /* without the '/' */
+	if (n > k && file[n - k - 1] == '/' && strcmp(file + n - k, suffix) == 0 && n - k < sizeof(dir)) {
+		memcpy(dir, file, n - k - 1); /* without the '/' */
 		dir[n - k - 1] = '\0';
 		if (dir[0])
 			return dir;
@@ -346,7 +346,7 @@ static void test_clean_traffic(void **state)
 	rules_defs_free(d);
 }
 
-static const char *const custom_good[] = { "l2-custom", "my-ssh", "with-refs" };
+static const char *const custom_good[] = { "edge-forms", "l2-custom", "my-ssh", "with-refs" };
 
 static void test_custom_dir(void **state)
 {
@@ -367,7 +367,7 @@ static void test_custom_dir(void **state)
 	char *dir = path_of("tests/rules/custom");
 	char **errors;
 	size_t n;
-	struct rules_defs *d = defs_dir(dir, 3, &errors, &n);
+	struct rules_defs *d = defs_dir(dir, 4, &errors, &n);
 
 	assert_int_equal(n, sizeof(want) / sizeof(want[0]));
 	for (size_t i = 0; i < n; i++) {
@@ -383,7 +383,7 @@ static void test_custom_dir(void **state)
 	}
 	free_errors(errors, n);
 
-	assert_int_equal(rules_defs_count(d), N_BUILTINS + 3);
+	assert_int_equal(rules_defs_count(d), N_BUILTINS + 4);
 	/* Sorted by name, built-ins and custom together. */
 	for (size_t i = 1; i < rules_defs_count(d); i++)
 		assert_true(strcmp(rules_defs_name(d, i - 1), rules_defs_name(d, i)) < 0);
@@ -882,6 +882,7 @@ static void test_determinism(void **state)
 		q[1].ips = ips2;
 		q[2].ips = ips_rev; /* the IPv4 value is still the only one used */
 		q[5].ips = ips_v6;
+		q[5].n_ips = 1;
 		for (int i = 0; i < 6; i++) {
 			render_ok(d, filter[i], port[i], &q[i], &c);
 			if (i == 2)
