@@ -1474,15 +1474,10 @@ struct name_list {
 	unsigned n, cap;
 };
 
-/* twalk_r action: foreign names whose device is gone (collected, since a
- * tree cannot change during its walk). */
-static void collect_gone_foreign(const void *node, VISIT v, void *userdata)
+/* Append a copy of name (a tree cannot change during its walk, so walks
+ * collect names and act afterwards). */
+static void name_list_add(struct name_list *nl, const char *name)
 {
-	struct name_list *nl = userdata;
-	const char *name = *(char *const *)node;
-
-	if ((v != postorder && v != leaf) || kdev_by_name(nl->l, name))
-		return;
 	if (nl->n == nl->cap) {
 		unsigned cap = nl->cap ? nl->cap * 2 : 16;
 		char **p = realloc(nl->names, cap * sizeof(*p));
@@ -1497,6 +1492,17 @@ static void collect_gone_foreign(const void *node, VISIT v, void *userdata)
 		nl->n++;
 }
 
+/* twalk_r action: foreign names whose device is gone. */
+static void collect_gone_foreign(const void *node, VISIT v, void *userdata)
+{
+	struct name_list *nl = userdata;
+	const char *name = *(char *const *)node;
+
+	if ((v != postorder && v != leaf) || kdev_by_name(nl->l, name))
+		return;
+	name_list_add(nl, name);
+}
+
 /* twalk_r action: names of the current picture missing from the dump. */
 static void collect_gone_ports(const void *node, VISIT v, void *userdata)
 {
@@ -1505,18 +1511,7 @@ static void collect_gone_ports(const void *node, VISIT v, void *userdata)
 
 	if ((v != postorder && v != leaf) || kc_by_name(&nl->l->dump, name))
 		return;
-	if (nl->n == nl->cap) {
-		unsigned cap = nl->cap ? nl->cap * 2 : 16;
-		char **p = realloc(nl->names, cap * sizeof(*p));
-
-		if (!p)
-			return;
-		nl->names = p;
-		nl->cap = cap;
-	}
-	nl->names[nl->n] = strdup(name);
-	if (nl->names[nl->n])
-		nl->n++;
+	name_list_add(nl, name);
 }
 
 /* twalk_r action: every device of our prefixes not ours is foreign.
@@ -1881,20 +1876,8 @@ static void collect_names(const void *node, VISIT v, void *userdata)
 {
 	struct name_list *nl = userdata;
 
-	if (v != postorder && v != leaf)
-		return;
-	if (nl->n == nl->cap) {
-		unsigned cap = nl->cap ? nl->cap * 2 : 16;
-		char **p = realloc(nl->names, cap * sizeof(*p));
-
-		if (!p)
-			return;
-		nl->names = p;
-		nl->cap = cap;
-	}
-	nl->names[nl->n] = strdup(*(char *const *)node);
-	if (nl->names[nl->n])
-		nl->n++;
+	if (v == postorder || v == leaf)
+		name_list_add(nl, *(char *const *)node);
 }
 
 void links_release_unheld(struct links *l)
