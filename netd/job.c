@@ -99,6 +99,11 @@ static void child_cb(struct ev_loop *loop, ev_child *w, int revents)
 	ev_child_stop(loop, w);
 	s->exited = true;
 	s->status = w->rstatus;
+	if (s->timed_out) {
+		/* Killed: whatever still holds its pipes has nothing to say. */
+		close_watched(s, &s->out_w, &s->out_fd);
+		close_watched(s, &s->err_w, &s->err_fd);
+	}
 	maybe_finish(s);
 }
 
@@ -109,7 +114,9 @@ static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 	log_warn("%s (pid %d): still running after its timeout, killing it", s->name, (int)s->pid);
 	s->timed_out = true;
-	kill(s->pid, SIGKILL);
+	/* The whole process group: a wrapper script's children would
+	 * otherwise keep its output pipes open. */
+	kill(-s->pid, SIGKILL);
 }
 
 static void in_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -200,7 +207,10 @@ int job_run(struct ev_loop *loop, char *const argv[], const char *input, size_t 
 	sigfillset(&dfl);
 	posix_spawnattr_setsigmask(&attr, &none);
 	posix_spawnattr_setsigdefault(&attr, &dfl);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	/* Its own process group, so a timeout kills all of it. */
+	posix_spawnattr_setpgroup(&attr, 0);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
+				 POSIX_SPAWN_SETPGROUP);
 	r = posix_spawnp(&s->pid, argv[0], &fa, &attr, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
@@ -262,5 +272,5 @@ void job_kill_all(void)
 	struct job *s;
 
 	LIST_FOREACH(s, &running, entry)
-		kill(s->pid, SIGKILL);
+		kill(-s->pid, SIGKILL);
 }
