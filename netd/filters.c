@@ -1150,6 +1150,7 @@ void filters_bind(struct filters *f, struct ctl_call *call, json_t *params)
 	struct bind_params p = { 0 };
 	struct links_port lp;
 	struct binding *b;
+	json_auto_t *none = NULL;
 	json_t *canon;
 	char *old_filter, *old_owner, *error = NULL;
 	json_t *old_params;
@@ -1173,7 +1174,9 @@ void filters_bind(struct filters *f, struct ctl_call *call, json_t *params)
 				      json_pack("{s:s, s:s}", "port", p.port, "reason",
 						"ebtables and iptables do not see macvtap/macvlan traffic; "
 						"bind the filter to a tap or veth port on a bridge"));
-	canon = bind_params_canonical(call, p.parameters ? p.parameters : json_object(), &lp);
+	if (!p.parameters)
+		p.parameters = none = json_object();
+	canon = bind_params_canonical(call, p.parameters, &lp);
 	if (!canon)
 		return;
 
