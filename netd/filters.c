@@ -808,7 +808,7 @@ static void batch_finish(struct filters *f, struct batch *bt, bool ok)
 }
 
 /* Build and start a batch of these bindings. */
-static void batch_run(struct filters *f, struct binding **v, unsigned n, bool root_only)
+static void batch_run(struct filters *f, struct binding **v, unsigned n)
 {
 	struct batch *bt = calloc(1, sizeof(*bt));
 
@@ -838,7 +838,6 @@ static void batch_run(struct filters *f, struct binding **v, unsigned n, bool ro
 	for (int i = 0; i < NFAM; i++)
 		if (f->root_dirty[i])
 			bt->fam[i] = true;
-	(void)root_only;
 	f->batch = bt;
 	f->batches++;
 	log_debug("filter batch %llu: %u bindings, families%s%s%s",
@@ -976,7 +975,7 @@ void filters_flush(struct filters *f, bool more_coming)
 		memmove(f->retry, f->retry + 1, (f->nretry - 1) * sizeof(*f->retry));
 		memmove(f->retry_n, f->retry_n + 1, (f->nretry - 1) * sizeof(*f->retry_n));
 		f->nretry--;
-		batch_run(f, g, gn, false);
+		batch_run(f, g, gn);
 		free(g);
 		return;
 	}
@@ -1015,7 +1014,7 @@ void filters_flush(struct filters *f, bool more_coming)
 	TAILQ_FOREACH(b, &f->all, entry)
 		if (b->dirty)
 			v[n++] = b;
-	batch_run(f, v, n, n == 0);
+	batch_run(f, v, n);
 	free(v);
 }
 
