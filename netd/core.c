@@ -383,6 +383,11 @@ void core_done(struct core *c)
 		ev_signal_stop(c->loop, &c->sig_term);
 		ev_signal_stop(c->loop, &c->sig_int);
 		ev_signal_stop(c->loop, &c->sig_hup);
+		/* Stopping already: a second signal must not cut the database
+		 * close short. */
+		signal(SIGTERM, SIG_IGN);
+		signal(SIGINT, SIG_IGN);
+		signal(SIGHUP, SIG_IGN);
 		ev_prepare_stop(c->loop, &c->prepare);
 		ev_timer_stop(c->loop, &c->shutdown_timer);
 	}

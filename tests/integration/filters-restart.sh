@@ -25,12 +25,13 @@ for i in $(seq 0 $((N - 1))); do
 done
 t0=$(date +%s%N)
 "$VLCLIENT" raw "$SOCK" 30000 < "$TMP/calls" > "$TMP/replies" &
+client=$!
 for i in $(seq 600); do [ "$(grep -c '"state":"applied"' "$TMP/replies")" = $N ] && break; sleep 0.05; done
 t1=$(date +%s%N)
 [ "$(grep -c '"state":"applied"' "$TMP/replies")" = $N ] || fail "not all $N applied: $(grep -v applied "$TMP/replies" | head -3)"
 runs=$(status_field restore_runs)
 ok "$N bindings applied in $(( (t1 - t0) / 1000000 )) ms with $runs restore runs, $(status_field save_runs) save runs"
-kill %1 2>/dev/null
+kill $client 2>/dev/null
 
 # Restart, nothing changed: nothing applied.
 stop_netd
