@@ -503,6 +503,20 @@ static void batch_free(struct batch *bt)
 }
 
 
+/* Write the lines of text that are chain declarations (decls) or the
+ * others (!decls). */
+static void put_lines(FILE *m, const char *text, bool decls)
+{
+	for (const char *p = text; *p;) {
+		const char *eol = strchr(p, '\n');
+		size_t n = eol ? (size_t)(eol - p) + 1 : strlen(p);
+
+		if ((p[0] == ':') == decls)
+			fwrite(p, 1, n, m);
+		p += n;
+	}
+}
+
 /* The restore input of family fam for batch bt. */
 static char *batch_input(struct filters *f, struct batch *bt, enum rules_family fam, size_t *ret_len)
 {
@@ -520,12 +534,17 @@ static char *batch_input(struct filters *f, struct batch *bt, enum rules_family 
 	fputs(line, m);
 	rules_chain_decl(fam, RULES_ROOT_TO, line, sizeof(line));
 	fputs(line, m);
+	/* All chain declarations first, then the deletions, then all rules:
+	 * ebtables-restore takes a third less time for 1000 bindings in
+	 * this order than with each binding's declarations and rules
+	 * together. */
+	for (unsigned i = 0; i < bt->n; i++)
+		if (!bt->items[i].removing && bt->items[i].b->want.text[fam])
+			put_lines(m, bt->items[i].b->want.text[fam], true);
 	for (unsigned i = 0; i < bt->n; i++) {
 		struct item *it = &bt->items[i];
 
 		b = it->b;
-		if (!it->removing && b->want.text[fam])
-			fputs(b->want.text[fam], m);
 		/* Chains it had and will not have any more. */
 		if (b->have_in[fam] && (it->removing || !it->want_in[fam]) &&
 		    rules_chain_delete(fam, b->want.in_chain, line, sizeof(line)) > 0)
@@ -534,6 +553,9 @@ static char *batch_input(struct filters *f, struct batch *bt, enum rules_family 
 		    rules_chain_delete(fam, b->want.out_chain, line, sizeof(line)) > 0)
 			fputs(line, m);
 	}
+	for (unsigned i = 0; i < bt->n; i++)
+		if (!bt->items[i].removing && bt->items[i].b->want.text[fam])
+			put_lines(m, bt->items[i].b->want.text[fam], false);
 	/* One dispatch line per bound port and direction, sorted by port:
 	 * those in this batch as they will be, the others as they are. */
 	TAILQ_FOREACH(b, &f->all, entry) {
