@@ -77,7 +77,10 @@ check "message of exactly 1 MiB" '"parameters":{"version"' OPEN < <({ head -c $(
 [ "$(status_field protocol_errors)" -ge 12 ] || fail "protocol_errors not counted"
 [ "$(status_field clients_dropped)" -ge 2 ] || fail "oversize drops not counted"
 
-exec {HELD[1]}>&-
-wait "$HELD_PID" 2>/dev/null
+# Bash unsets HELD_PID as soon as the bystander exits, which closing its
+# input makes it do: take the pid first.
+held_pid=${HELD_PID:-}
+[ -n "${HELD[1]:-}" ] && exec {HELD[1]}>&-
+[ -n "$held_pid" ] && wait "$held_pid" 2>/dev/null
 stop_netd
 ok "$n malformed inputs answered as documented; bystander served throughout"
