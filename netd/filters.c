@@ -164,18 +164,6 @@ static void sha256_hex(const void *p, size_t n, char out[65])
 	out[64] = '\0';
 }
 
-static void now_iso(char *buf, size_t n)
-{
-	struct timespec ts;
-	struct tm tm;
-	char date[24];
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf, n, "%.19s.%03dZ", date, (int)(ts.tv_nsec / 1000000));
-}
-
 static int cmp_binding(const void *a, const void *b)
 {
 	return strcmp(((const struct binding *)a)->port, ((const struct binding *)b)->port);

@@ -512,20 +512,6 @@ static void store_name_free(struct links *l, struct alloc *a, unsigned idx, cons
 
 /* --- link lifetime --- */
 
-static void now_iso(char *buf, size_t n)
-{
-	struct timespec ts;
-	struct tm tm;
-
-	char date[24];
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	/* The same form as SQLite's strftime('%Y-%m-%dT%H:%M:%fZ'). */
-	strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf, n, "%.19s.%03dZ", date, (int)(ts.tv_nsec / 1000000));
-}
-
 static int cmp_str(const void *a, const void *b);
 
 static struct link *link_add(struct links *l, const char *name, const char *owner)

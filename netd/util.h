@@ -73,6 +73,20 @@ static inline uint64_t now_usec(void)
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
+/* Now in UTC, in the form SQLite's strftime('%Y-%m-%dT%H:%M:%fZ') writes
+ * (so the times netd and the database's defaults write sort together). */
+static inline void now_iso(char *buf, size_t n)
+{
+	struct timespec ts;
+	struct tm tm;
+	char date[24];
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf, n, "%.19s.%03dZ", date, (int)(ts.tv_nsec / 1000000));
+}
+
 static inline bool streq(const char *a, const char *b)
 {
 	return strcmp(a, b) == 0;
