@@ -21,7 +21,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <openssl/evp.h>
 #include <search.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -152,17 +151,6 @@ struct filters {
 };
 
 /* --- helpers --- */
-
-static void sha256_hex(const void *p, size_t n, char out[65])
-{
-	unsigned char md[32];
-	unsigned len = 0;
-
-	EVP_Digest(p, n, md, &len, EVP_sha256(), NULL);
-	for (unsigned i = 0; i < 32; i++)
-		sprintf(out + 2 * i, "%02x", md[i]);
-	out[64] = '\0';
-}
 
 static int cmp_binding(const void *a, const void *b)
 {
@@ -429,9 +417,9 @@ static void chains_norm(void **tree, const char *const *names, size_t n, char ou
 		}
 	}
 	fclose(m);
-	if (any)
-		sha256_hex(buf, len, out);
-	else
+	/* No fingerprint (or none computable) never matches a recorded one,
+	 * so the binding is re-applied rather than trusted. */
+	if (!any || rules_sha256_hex(buf, len, out) < 0)
 		out[0] = '\0';
 	free(buf);
 }

@@ -535,12 +535,22 @@ static int cmp_item(const void *a, const void *b)
 	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
+int rules_sha256_hex(const void *p, size_t n, char out[65])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned len = 0;
+
+	if (!EVP_Digest(p, n, md, &len, EVP_sha256(), NULL) || len != 32)
+		return -ENOMEM;
+	for (unsigned i = 0; i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	return 0;
+}
+
 static int render_hash(const struct rules_render *r, char out[65])
 {
 	struct sbuf b = { 0 };
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned len = 0;
-	int ok;
+	int ret;
 
 	sb_printf(&b, "%s\n", RULES_RENDER_VERSION);
 	for (int f = 0; f < RULES_FAMILIES; f++) {
@@ -554,13 +564,9 @@ static int render_hash(const struct rules_render *r, char out[65])
 		sb_done(&b);
 		return -ENOMEM;
 	}
-	ok = EVP_Digest(b.p, b.len, md, &len, EVP_sha256(), NULL);
+	ret = rules_sha256_hex(b.p, b.len, out);
 	sb_done(&b);
-	if (!ok || len != 32)
-		return -ENOMEM;
-	for (unsigned i = 0; i < 32; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
-	return 0;
+	return ret;
 }
 
 void rules_render_done(struct rules_render *r)

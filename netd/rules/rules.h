@@ -145,6 +145,11 @@ int rules_render(const struct rules_defs *d, const char *filter, const char *por
 /* Free the texts of a render and zero it. Accepts a zeroed render. */
 void rules_render_done(struct rules_render *r);
 
+/* Hex SHA-256 (64 lowercase digits and a NUL) of n bytes at p: the hash
+ * of renderings, and of saved chains for the daemon's fingerprints.
+ * -ENOMEM if libcrypto fails; out is then untouched. */
+int rules_sha256_hex(const void *p, size_t n, char out[65]);
+
 /*
  * Restore-input helpers for the daemon's batches. Each writes one or more
  * complete lines and a NUL into buf (n bytes) and returns the bytes
