@@ -17,22 +17,37 @@
  * are alone: the good ones apply, the bad ones fail with the tool's
  * message. One batch runs at a time; what changes meanwhile waits for the
  * next.
+ *
+ * A restart with nothing changed does not even need the saves: nf_tables
+ * bumps a per-namespace generation with every committed change to any
+ * table. netd records the generation at which the kernel matched all its
+ * fingerprints (the checkpoint), and keeps it current across its own
+ * batches only while the generation moves exactly by its own restores. If
+ * the generation is still the checkpoint's at start, nobody has touched
+ * any table since: the bindings are intact without a save. Any other
+ * change, a flush included, moves the generation, and the saves run as
+ * before. Used only when all six tools are the nf_tables variants, since
+ * x_tables changes do not move the generation.
  */
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <search.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "ctl.h"
 #include "decode.h"
 #include "filters.h"
 #include "links.h"
 #include "log.h"
+#include "nl.h"
 #include "rules/rules.h"
 #include "job.h"
 #include "stats.h"
@@ -109,6 +124,8 @@ struct batch {
 	char *save[NFAM];
 	bool saving;
 	bool resync;               /* a verification, not an apply */
+	bool gen_chain;            /* the generation moved by our runs alone so far */
+	uint32_t gen_expect;       /* what it should be now */
 	/* After the restores (applying) or the saves (recording), the
 	 * bindings are settled FILTERS_STEP per loop iteration. */
 	enum { STEP_NONE, STEP_APPLY, STEP_RECORD } step;
@@ -148,6 +165,12 @@ struct filters {
 	ev_idle work_idle;         /* keeps the poll from blocking meanwhile */
 
 	uint64_t restore_runs, save_runs, batches, applied, skipped, failed_applies;
+
+	bool gen_usable;           /* all six tools are nf_tables variants */
+	char kernel_id[96];        /* boot_id/netns: where a generation means something */
+	bool mark_valid;           /* the kernel matched every fingerprint at mark */
+	uint32_t mark;
+	bool verified_by_generation; /* the start needed no save */
 };
 
 /* --- helpers --- */
@@ -619,6 +642,102 @@ static int batch_spawn(struct filters *f, struct batch *bt, int fam, bool save,
 	return 0;
 }
 
+/* --- the nf_tables generation (see the top of this file) --- */
+
+/* Is every tool, as found in PATH, an nf_tables variant? */
+static bool tools_are_nft(void)
+{
+	const char *path = getenv("PATH");
+
+	for (int i = 0; i < 2 * NFAM; i++) {
+		const char *tool = i < NFAM ? restore_argv[i][0] : save_argv[i - NFAM][0];
+		char cand[PATH_MAX], real[PATH_MAX];
+		bool found = false;
+
+		for (const char *p = path ? path : "/usr/sbin:/usr/bin:/sbin:/bin"; *p && !found;) {
+			size_t n = strcspn(p, ":");
+
+			if (n > 0 && (size_t)snprintf(cand, sizeof(cand), "%.*s/%s", (int)n, p, tool) <
+					     sizeof(cand) &&
+			    access(cand, X_OK) == 0) {
+				if (!realpath(cand, real) || !strstr(strrchr(real, '/') ?: real, "nft"))
+					return false;
+				found = true;
+			}
+			p += n + (p[n] == ':');
+		}
+		if (!found)
+			return false;
+	}
+	return true;
+}
+
+/* This boot and network namespace, as a string. */
+static int kernel_identity(char *buf, size_t size)
+{
+	char boot[64] = "";
+	struct stat st;
+	FILE *fp = fopen("/proc/sys/kernel/random/boot_id", "re");
+
+	if (!fp)
+		return -errno;
+	if (!fgets(boot, sizeof(boot), fp)) {
+		fclose(fp);
+		return -EIO;
+	}
+	fclose(fp);
+	boot[strcspn(boot, "\n")] = '\0';
+	if (stat("/proc/self/ns/net", &st) < 0)
+		return -errno;
+	snprintf(buf, size, "%s/%llu:%llu", boot, (unsigned long long)st.st_dev,
+		 (unsigned long long)st.st_ino);
+	return 0;
+}
+
+static bool gen_now(struct filters *f, uint32_t *ret)
+{
+	return f->gen_usable && nl_nft_generation(ret) == 0;
+}
+
+/* The kernel matches every recorded fingerprint at generation g. */
+static void mark_set(struct filters *f, uint32_t g)
+{
+	for (int i = 0; i < NFAM; i++)
+		if (f->root_dirty[i] || (f->root_norm[i][0] && !f->hooks_ok[i]))
+			return;
+	f->mark_valid = true;
+	f->mark = g;
+	store_checkpoint_put(f->store, f->kernel_id, g);
+}
+
+static void mark_clear(struct filters *f)
+{
+	if (!f->mark_valid)
+		return;
+	f->mark_valid = false;
+	store_checkpoint_clear(f->store);
+}
+
+/* A batch starts changing the kernel: the chain of generations holds on
+ * only if nothing else changed since the mark. */
+static void gen_begin(struct filters *f, struct batch *bt)
+{
+	uint32_t g;
+
+	bt->gen_chain = f->mark_valid && gen_now(f, &g) && g == f->mark;
+	bt->gen_expect = bt->gen_chain ? g : 0;
+	mark_clear(f);
+}
+
+/* Still only our own runs (each committed restore is one generation)? */
+static void gen_check(struct filters *f, struct batch *bt)
+{
+	uint32_t g;
+
+	if (bt->gen_chain)
+		bt->gen_chain = gen_now(f, &g) && g == bt->gen_expect;
+}
+
 static void batch_finish(struct filters *f, struct batch *bt, bool ok);
 static void verify_finish(struct filters *f, struct batch *bt);
 static void batch_applied(struct filters *f, struct batch *bt);
@@ -626,6 +745,7 @@ static void batch_record(struct filters *f, struct batch *bt);
 
 static void batch_saves(struct filters *f, struct batch *bt)
 {
+	gen_check(f, bt);
 	bt->saving = true;
 	for (int i = 0; i < NFAM; i++)
 		if (bt->fam[i] && batch_spawn(f, bt, i, true, NULL, 0) < 0)
@@ -679,6 +799,10 @@ static void run_done(void *data, int status, const char *out, size_t out_len,
 			batch_finish(f, bt, false);
 			return;
 		}
+	for (int i = 0; i < NFAM; i++)
+		if (bt->fam[i])
+			bt->gen_expect++;
+	gen_check(f, bt);
 	batch_applied(f, bt);
 }
 
@@ -795,7 +919,15 @@ static void work_cb(struct ev_loop *loop, ev_check *w, int revents)
 		bt->step = STEP_NONE;
 		batch_saves(f, bt);
 	} else {
+		bool saved = true;
+
 		bt->step = STEP_NONE;
+		for (int i = 0; i < NFAM; i++)
+			if (bt->fam[i] && (bt->status[i] != 0 || !bt->save[i]))
+				saved = false;
+		gen_check(f, bt);
+		if (bt->gen_chain && saved)
+			mark_set(f, bt->gen_expect);
 		batch_finish(f, bt, true);
 	}
 }
@@ -903,6 +1035,7 @@ static void batch_run(struct filters *f, struct binding **v, unsigned n)
 			bt->fam[i] = true;
 	f->batch = bt;
 	f->batches++;
+	gen_begin(f, bt);
 	log_debug("filter batch %llu: %u bindings, families%s%s%s",
 		  (unsigned long long)f->batches, bt->n, bt->fam[F_EB] ? " eb" : "",
 		  bt->fam[F_IP4] ? " ip4" : "", bt->fam[F_IP6] ? " ip6" : "");
@@ -933,6 +1066,8 @@ static void verify_start(struct filters *f)
 	bt->resync = true;
 	f->verify_wanted = false;
 	f->batch = bt;
+	bt->gen_chain = gen_now(f, &bt->gen_expect);
+	mark_clear(f);
 	for (int i = 0; i < NFAM; i++)
 		bt->fam[i] = true;
 	batch_saves(f, bt);
@@ -1003,10 +1138,29 @@ static void verify_finish(struct filters *f, struct batch *bt)
 	f->skipped += skipped;
 	log_info("filters verified against the kernel: %u intact, %u to re-apply%s", skipped, dirty,
 		 failed ? " (a save run failed)" : "");
+	/* The saves showed the kernel at gen_expect. With nothing to repair
+	 * that is a checkpoint; with repairs to make, the batch that makes
+	 * them carries the chain on and records it. */
+	gen_check(f, bt);
+	if (bt->gen_chain && !failed) {
+		bool repairs = false;
+
+		TAILQ_FOREACH(b, &f->all, entry)
+			repairs |= b->dirty;
+		for (int i = 0; i < NFAM; i++)
+			repairs |= f->root_dirty[i];
+		if (!repairs) {
+			mark_set(f, bt->gen_expect);
+		} else {
+			f->mark_valid = true;
+			f->mark = bt->gen_expect;
+		}
+	}
 	/* Resync callers hear back once the re-apply is done too. */
 	f->resync_skipped = skipped;
 	f->resync_reapply = dirty;
 	f->ready = true;
+	f->verified_by_generation = false;
 	batch_free(bt);
 }
 
@@ -1537,6 +1691,48 @@ static void load_root_row(void *userdata, const char *family, const char *norm)
 			snprintf(f->root_norm[i], sizeof(f->root_norm[i]), "%s", norm);
 }
 
+/* At start: if the generation is the checkpoint's and every binding was
+ * applied as it is now, the kernel holds exactly what netd recorded, and
+ * the verification's saves are skipped. */
+static bool start_from_checkpoint(struct filters *f)
+{
+	char kernel[sizeof(f->kernel_id)];
+	struct binding *b;
+	uint32_t saved, now;
+	unsigned n = 0;
+
+	if (!f->gen_usable ||
+	    store_checkpoint_get(f->store, kernel, sizeof(kernel), &saved) < 0 ||
+	    !streq(kernel, f->kernel_id) || !gen_now(f, &now) || now != saved)
+		return false;
+	TAILQ_FOREACH(b, &f->all, entry) {
+		if (b->state != B_APPLIED || !b->rendered || !streq(b->applied_hash, b->want.hash))
+			return false;
+		for (int i = 0; i < NFAM; i++)
+			if ((b->want.has_in[i] || b->want.has_out[i]) && !b->norm[i][0])
+				return false;
+	}
+	TAILQ_FOREACH(b, &f->all, entry) {
+		for (int i = 0; i < NFAM; i++) {
+			b->have_in[i] = b->want.has_in[i];
+			b->have_out[i] = b->want.has_out[i];
+		}
+		n++;
+	}
+	/* The checkpoint is set only with the hooks in place where netd has
+	 * dispatch chains. */
+	for (int i = 0; i < NFAM; i++)
+		f->hooks_ok[i] = f->root_norm[i][0] != '\0';
+	f->mark_valid = true;
+	f->mark = now;
+	f->skipped += n;
+	f->ready = true;
+	f->verified_by_generation = true;
+	log_info("filters: nf_tables generation %u is the one recorded: %u bindings intact, "
+		 "nothing to save or apply", now, n);
+	return true;
+}
+
 static void gather_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	/* Nothing: waking the loop runs filters_flush() again. */
@@ -1581,7 +1777,8 @@ int filters_new(struct ev_loop *loop, struct store *store, struct links *links,
 				b->gone = true;
 			}
 	}
-	f->verify_wanted = true;
+	f->gen_usable = tools_are_nft() && kernel_identity(f->kernel_id, sizeof(f->kernel_id)) == 0;
+	f->verify_wanted = !start_from_checkpoint(f);
 	*ret = f;
 	return 0;
 }
@@ -1653,4 +1850,8 @@ void filters_status(const struct filters *f, json_t *reply)
 	json_object_set_new(reply, "filter_batches", json_integer((json_int_t)f->batches));
 	json_object_set_new(reply, "filter_errors", json_integer(f->filter_errors));
 	json_object_set_new(reply, "filters_verified", json_boolean(f->ready));
+	json_object_set_new(reply, "filters_verified_by",
+			    json_string(!f->ready ? "" : f->verified_by_generation ? "generation" : "save"));
+	json_object_set_new(reply, "filters_checkpoint",
+			    f->mark_valid ? json_integer(f->mark) : json_null());
 }

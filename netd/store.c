@@ -36,6 +36,9 @@ enum stmt_id {
 	STMT_BINDINGS_ALL,
 	STMT_ROOT_PUT,
 	STMT_ROOTS_ALL,
+	STMT_CHECKPOINT_PUT,
+	STMT_CHECKPOINT_CLEAR,
+	STMT_CHECKPOINT_GET,
 	_STMT_MAX,
 };
 
@@ -60,6 +63,10 @@ static const char *const stmt_sql[_STMT_MAX] = {
 		" ip4_norm, ip6_norm, state, error, created, applied FROM bindings",
 	[STMT_ROOT_PUT] = "INSERT OR REPLACE INTO roots (family, norm) VALUES (?, ?)",
 	[STMT_ROOTS_ALL] = "SELECT family, norm FROM roots",
+	[STMT_CHECKPOINT_PUT] =
+		"INSERT OR REPLACE INTO filter_checkpoint (id, kernel, generation) VALUES (1, ?, ?)",
+	[STMT_CHECKPOINT_CLEAR] = "DELETE FROM filter_checkpoint",
+	[STMT_CHECKPOINT_GET] = "SELECT kernel, generation FROM filter_checkpoint WHERE id = 1",
 };
 
 struct store {
@@ -588,4 +595,43 @@ int store_roots_foreach(struct store *s, store_root_fn fn, void *userdata)
 		fn(userdata, col_text(st, 0), col_text(st, 1));
 	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? 0 : (errno_from_sqlite(rc) ?: -EIO);
+}
+
+int store_checkpoint_put(struct store *s, const char *kernel, uint32_t generation)
+{
+	sqlite3_stmt *st;
+	int r = write_stmt(s, STMT_CHECKPOINT_PUT, &st);
+
+	if (r < 0)
+		return r;
+	sqlite3_bind_text(st, 1, kernel, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, generation);
+	return step_write(s, st);
+}
+
+int store_checkpoint_clear(struct store *s)
+{
+	sqlite3_stmt *st;
+	int r = write_stmt(s, STMT_CHECKPOINT_CLEAR, &st);
+
+	return r < 0 ? r : step_write(s, st);
+}
+
+int store_checkpoint_get(struct store *s, char *ret_kernel, size_t size, uint32_t *ret_generation)
+{
+	sqlite3_stmt *st = stmt(s, STMT_CHECKPOINT_GET);
+	int rc, r = -ENOENT;
+
+	if (!st)
+		return -EIO;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		snprintf(ret_kernel, size, "%s", col_text(st, 0));
+		*ret_generation = (uint32_t)sqlite3_column_int64(st, 1);
+		r = 0;
+	} else if (rc != SQLITE_DONE) {
+		r = errno_from_sqlite(rc) ?: -EIO;
+	}
+	sqlite3_reset(st);
+	return r;
 }

@@ -120,4 +120,12 @@ int store_root_put(struct store *s, const char *family, const char *norm);
 typedef void (*store_root_fn)(void *userdata, const char *family, const char *norm);
 int store_roots_foreach(struct store *s, store_root_fn fn, void *userdata);
 
+/* The filter checkpoint (see db/004_checkpoint.sql): the nf_tables
+ * generation at which the kernel matched every recorded fingerprint, and
+ * which kernel boot and namespace that was. get: 0, -ENOENT if none, or
+ * -errno. */
+int store_checkpoint_put(struct store *s, const char *kernel, uint32_t generation);
+int store_checkpoint_clear(struct store *s);
+int store_checkpoint_get(struct store *s, char *ret_kernel, size_t size, uint32_t *ret_generation);
+
 #endif

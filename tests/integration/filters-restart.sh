@@ -33,14 +33,45 @@ runs=$(status_field restore_runs)
 ok "$N bindings applied in $(( (t1 - t0) / 1000000 )) ms with $runs restore runs, $(status_field save_runs) save runs"
 kill $client 2>/dev/null
 
-# Restart, nothing changed: nothing applied.
+# verified_after_restart BY SAVES: restart (netd stopped or not), wait until verified, and check
+# how (generation: no save at all; save: one save per family), with
+# nothing applied and all N skipped.
+verified_after_restart() {
+	[ -n "$NETD_PID" ] && stop_netd
+	start_netd
+	for i in $(seq 100); do [ "$(status_field filters_verified)" = true ] && break; sleep 0.1; done
+	[ "$(status_field filters_verified_by)" = "$1" ] || fail "verified by $(status_field filters_verified_by), want $1"
+	[ "$(status_field restore_runs)" = 0 ] || fail "restart ran $(status_field restore_runs) restores"
+	[ "$(status_field save_runs)" = "$2" ] || fail "restart ran $(status_field save_runs) saves, want $2"
+	[ "$(status_field bindings_skipped)" = $N ] || fail "skipped $(status_field bindings_skipped), want $N"
+}
+
+# Restart, nothing changed: the nf_tables generation is the one netd
+# recorded, so not even a save runs.
+verified_after_restart generation 0
+ok "restart: 0 restore runs, 0 save runs, $N skipped (nf_tables generation unchanged)"
+
+# Someone changes an unrelated table while netd is down: the generation
+# moves, so netd checks with one save per family, finds its chains intact,
+# and records a new checkpoint for the next restart.
 stop_netd
+in_ns iptables -t filter -N SOMEONE-ELSE
+verified_after_restart save 3
+ok "unrelated nft change: verified by 3 save runs, 0 restore runs, $N skipped"
+verified_after_restart generation 0
+ok "and the next restart needs no save again"
+
+# One rule deleted from one binding's chain while netd is down: re-applied.
+stop_netd
+in_ns ebtables -D N-O-p7 -j DROP || fail "ebtables -D"
 start_netd
-for i in $(seq 100); do [ "$(status_field filters_verified)" = true ] && break; sleep 0.1; done
-[ "$(status_field restore_runs)" = 0 ] || fail "restart ran $(status_field restore_runs) restores"
-[ "$(status_field save_runs)" -le 3 ] || fail "restart ran $(status_field save_runs) saves"
-[ "$(status_field bindings_skipped)" = $N ] || fail "skipped $(status_field bindings_skipped), want $N"
-ok "restart: 0 restore runs, $(status_field save_runs) save runs, $N skipped"
+for i in $(seq 100); do [ "$(status_field bindings_applied)" -ge 1 ] && break; sleep 0.1; done
+sleep 0.3
+[ "$(status_field bindings_applied)" = 1 ] || fail "one altered chain: re-applied $(status_field bindings_applied), want 1"
+[ "$(in_ns ebtables -L N-O-p7 | grep -c -- '-j DROP')" = "$(in_ns ebtables -L N-O-p8 | grep -c -- '-j DROP')" ] ||
+	fail "N-O-p7 not repaired"
+verified_after_restart generation 0
+ok "one deleted rule: that binding re-applied; the next restart needs no save"
 
 # Someone flushes ebtables: Resync repairs it in one run per family.
 in_ns ebtables -F; in_ns ebtables -X
@@ -60,6 +91,8 @@ for i in $(seq 100); do [ "$(status_field filters_verified)" = true ] && [ "$(st
 [ "$(status_field bindings_applied)" = $N ] || fail "restart after a flush re-applied $(status_field bindings_applied)"
 [ "$(status_field restore_runs)" -le 3 ] || fail "restart after a flush: $(status_field restore_runs) restores"
 ok "ebtables flushed, then restart: $N re-applied in $(status_field restore_runs) restore run(s)"
+verified_after_restart generation 0
+ok "the restart after the repair needs no save"
 
 # Only the bindings of a changed custom filter are re-applied.
 before=$(status_field bindings_applied)

@@ -90,9 +90,9 @@ stop_netd() {
 
 ctl() { "$NETDCTL" --socket "$SOCK" "$@"; }
 
-# status_field NAME: one number from GetStatus.
+# status_field NAME: one value from GetStatus (a string without its quotes).
 status_field() {
-	ctl --json status | sed -n "s/^  \"$1\": \\([^,]*\\),\\{0,1\\}$/\\1/p"
+	ctl --json status | sed -n "s/^  \"$1\": \\([^,]*\\),\\{0,1\\}$/\\1/p" | sed 's/^"\(.*\)"$/\1/'
 }
 
 # raw BYTES [WAIT_MS]: send printf-formatted bytes on a new connection,
