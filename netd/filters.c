@@ -206,14 +206,17 @@ static void waiters_add(struct waiter **list, struct ctl_call *call)
 	*p = w;
 }
 
-static json_t *binding_json(const struct binding *b)
+/* verified: the kernel has been checked since the start (until then,
+ * netd cannot say that the rules are there). A pending binding is waiting
+ * for its rules to be (re)written, so they are not known to be there. */
+static json_t *binding_json(const struct binding *b, bool verified)
 {
 	json_t *o = json_pack("{s:s, s:s, s:s, s:O, s:s, s:s, s:b, s:s}",
 			      "port", b->port, "filter", b->filter, "owner", b->owner,
 			      "parameters", b->params, "state", bstate_names[b->state],
 			      "hash", b->rendered ? b->want.hash : "",
-			      "applied", b->applied_hash[0] && b->rendered &&
-					 streq(b->applied_hash, b->want.hash),
+			      "applied", verified && b->state != B_PENDING && b->applied_hash[0] &&
+					 b->rendered && streq(b->applied_hash, b->want.hash),
 			      "created", b->created);
 	json_t *fams;
 
@@ -246,7 +249,7 @@ static void waiters_answer(struct waiter **list, struct binding *b, const char *
 		else if (removed || !b)
 			ctl_call_reply(w->call, json_pack("{s:s}", "port", port));
 		else
-			ctl_call_reply(w->call, json_pack("{s:o}", "binding", binding_json(b)));
+			ctl_call_reply(w->call, json_pack("{s:o}", "binding", binding_json(b, true)));
 		free(w);
 	}
 }
@@ -1442,7 +1445,7 @@ void filters_bind(struct filters *f, struct ctl_call *call, json_t *params)
 	    streq(b->applied_hash, b->want.hash)) {
 		/* Nothing changed: nothing to run. */
 		store_binding(f, b);
-		ctl_call_reply(call, json_pack("{s:o}", "binding", binding_json(b)));
+		ctl_call_reply(call, json_pack("{s:o}", "binding", binding_json(b, f->ready)));
 		return;
 	}
 	b->state = B_PENDING;
@@ -1505,7 +1508,7 @@ void filters_get_binding(struct filters *f, struct ctl_call *call, json_t *param
 	b = binding_find(f, p.port);
 	if (!b)
 		return ctl_call_error(call, "io.netd.NoSuchBinding", json_pack("{s:s}", "port", p.port));
-	ctl_call_reply(call, json_pack("{s:o}", "binding", binding_json(b)));
+	ctl_call_reply(call, json_pack("{s:o}", "binding", binding_json(b, f->ready)));
 }
 
 static int cmp_binding_ptr(const void *a, const void *b)
@@ -1543,7 +1546,7 @@ void filters_list_bindings(struct filters *f, struct ctl_call *call, json_t *par
 			v[n++] = b;
 	qsort(v, n, sizeof(*v), cmp_binding_ptr);
 	for (unsigned i = 0; i < n; i++)
-		json_array_append_new(arr, binding_json(v[i]));
+		json_array_append_new(arr, binding_json(v[i], f->ready));
 	free(v);
 	ctl_call_reply(call, json_pack("{s:o}", "bindings", arr));
 }
