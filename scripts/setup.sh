@@ -12,11 +12,12 @@
 #   socat util-linux                                        raw socket tests; runuser/setpriv
 #   libssl-dev                                              SHA-256 (libcrypto) for rule hashes
 #   iputils-ping iputils-arping dnsmasq-base busybox        data-plane tests: ping, spoofed ARP, DHCP
+#   python3 gnuplot-nox strace                              bench/run: the harness, its plot, ioctl counts
 NETD_PACKAGES="build-essential autoconf automake libtool pkg-config
 libmnl-dev libnl-3-dev libnl-route-3-dev libsqlite3-dev sqlite3
 libjansson-dev libev-dev libinih-dev libcmocka-dev
 iproute2 iptables ebtables socat util-linux iputils-ping
-iputils-arping dnsmasq-base busybox libssl-dev"
+iputils-arping dnsmasq-base busybox libssl-dev python3 gnuplot-nox strace"
 
 netd_install_packages() {
 	local missing="" p
