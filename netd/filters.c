@@ -33,6 +33,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <malloc.h>
 #include <search.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -492,8 +493,16 @@ static void root_norm(void **tree, char out[65])
 
 /* --- batches --- */
 
+/* Bindings in a batch above which its end gives the heap back. */
+#define FILTERS_TRIM_BATCH 256
+
 static void batch_free(struct batch *bt)
 {
+	/* A big batch or a verification held the restore input, the saves
+	 * and their parsed chains: megabytes, now free, that malloc would
+	 * otherwise keep. Give them back to the system. */
+	bool trim = bt->resync || bt->n >= FILTERS_TRIM_BATCH;
+
 	for (int i = 0; i < NFAM; i++) {
 		free(bt->err[i]);
 		free(bt->save[i]);
@@ -502,8 +511,9 @@ static void batch_free(struct batch *bt)
 	}
 	free(bt->items);
 	free(bt);
+	if (trim)
+		malloc_trim(0);
 }
-
 
 /* Write the lines of text that are chain declarations (decls) or the
  * others (!decls). */

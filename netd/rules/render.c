@@ -648,6 +648,14 @@ int rules_render(const struct rules_defs *d, const char *filter, const char *por
 			r = -ENOMEM;
 			goto out;
 		}
+		/* Kept for as long as the binding lives: without the room the
+		 * buffer grew into (up to twice the text). */
+		if (text.p) {
+			char *shrunk = realloc(text.p, text.len + 1);
+
+			if (shrunk)
+				text.p = shrunk;
+		}
 		out.text[fam] = text.p; /* NULL when empty */
 	}
 	r = render_hash(&out, out.hash);
