@@ -425,7 +425,9 @@ static void sender_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 				req_complete(nl, r, rep.error, NULL);
 		}
 	}
-	nl_flush(nl);
+	/* No nl_flush() here: requests queued in this iteration may have
+	 * intents not yet committed. The iteration's end commits, then
+	 * flushes (the report woke the loop, so that comes next). */
 }
 
 /* The sender process: batches in, sendmsg, a report out. Never returns. */
