@@ -23,6 +23,7 @@
 #include "core.h"
 #include "ctl.h"
 #include "filters.h"
+#include "job.h"
 #include "links.h"
 #include "log.h"
 #include "stats.h"
@@ -184,6 +185,49 @@ static void shutdown_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	ev_break(loop, EVBREAK_ALL);
 }
 
+/* WAL frames (pages) past which a checkpoint child is started. */
+#define CORE_WAL_FRAMES 1000
+#define CORE_WAL_TIMEOUT_MS 60000
+
+static void wal_done(void *data, int status, const char *out, size_t out_len, const char *err,
+		     size_t err_len)
+{
+	struct core *c = data;
+
+	c->wal_job = false;
+	if (status == 0)
+		c->wal_checkpoints++;
+	else
+		log_warn("WAL checkpoint: exit %d%s%.*s, ignoring", status, err_len ? ": " : "",
+			 (int)(err_len > 500 ? 500 : err_len), err);
+}
+
+/* The database's WAL is copied back into it by a child process (netd
+ * --wal-checkpoint), off the loop: done in a commit, it would hold up
+ * every reply of that iteration. */
+static void wal_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	STATS_CALLBACK("WAL timer");
+	struct core *c = w->data;
+	char *argv[] = { c->exe, "--wal-checkpoint", c->cfg.db_path, NULL };
+	int r;
+
+	if (c->wal_job || c->stopping || !c->exe[0] || store_wal_frames(c->store) < CORE_WAL_FRAMES)
+		return;
+	r = job_run(loop, argv, NULL, 0, CORE_WAL_TIMEOUT_MS, wal_done, c);
+	if (r < 0) {
+		errno = -r;
+		log_warn("cannot start the WAL checkpoint: %m, ignoring");
+		return;
+	}
+	c->wal_job = true;
+}
+
+static void iteration_cb(struct ev_loop *loop, ev_check *w, int revents)
+{
+	stats_iteration_begin();
+}
+
 static void prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 {
 	STATS_CALLBACK("commit and flush");
@@ -204,6 +248,7 @@ static void prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 	if (c->stopping && ctl_server_idle(c->ctl) && links_idle(c->links) &&
 	    filters_idle(c->filters))
 		ev_break(loop, EVBREAK_ALL);
+	stats_iteration_end();
 }
 
 static int mkdir_parent(const char *path, mode_t mode)
@@ -363,6 +408,18 @@ int core_start(struct core *c)
 	ev_prepare_init(&c->prepare, prepare_cb);
 	c->prepare.data = c;
 	ev_prepare_start(c->loop, &c->prepare);
+	{
+		ssize_t n = readlink("/proc/self/exe", c->exe, sizeof(c->exe) - 1);
+
+		c->exe[n > 0 ? n : 0] = '\0';
+	}
+	ev_timer_init(&c->wal_timer, wal_timer_cb, 1., 1.);
+	c->wal_timer.data = c;
+	ev_timer_start(c->loop, &c->wal_timer);
+	/* Before every other callback of an iteration. */
+	ev_check_init(&c->iteration, iteration_cb);
+	ev_set_priority(&c->iteration, EV_MAXPRI);
+	ev_check_start(c->loop, &c->iteration);
 	ev_init(&c->shutdown_timer, shutdown_timer_cb);
 	c->shutdown_timer.data = c;
 
@@ -389,6 +446,8 @@ void core_done(struct core *c)
 		signal(SIGINT, SIG_IGN);
 		signal(SIGHUP, SIG_IGN);
 		ev_prepare_stop(c->loop, &c->prepare);
+		ev_check_stop(c->loop, &c->iteration);
+		ev_timer_stop(c->loop, &c->wal_timer);
 		ev_timer_stop(c->loop, &c->shutdown_timer);
 	}
 	c->ctl = ctl_server_free(c->ctl);

@@ -41,8 +41,14 @@ struct core {
 
 	ev_signal sig_term, sig_int, sig_hup;
 	ev_prepare prepare;
+	ev_check iteration;        /* first after each poll: the iteration's clock */
 	ev_timer shutdown_timer;
 	bool stopping;
+
+	ev_timer wal_timer;        /* looks at the WAL's size now and then */
+	bool wal_job;              /* a checkpoint child is running */
+	char exe[4096];            /* this program, for the checkpoint child */
+	uint64_t wal_checkpoints;
 };
 
 /*

@@ -520,7 +520,8 @@ static void conn_handle_message(struct ctl_conn *c, const char *msg, size_t len)
 }
 
 /*
- * Handle up to budget buffered messages. Stops early when too many calls
+ * Handle up to budget buffered messages, fewer once the loop iteration's
+ * time budget is spent (at least one). Stops early when too many calls
  * are pending (paused until some are answered). Leaves the connection on
  * the backlog list when the budget ran out, so the rest is handled in
  * later loop iterations, and returns how many messages were handled.
@@ -537,7 +538,8 @@ static unsigned conn_process_input(struct ctl_conn *c, unsigned budget)
 			c->paused = true;
 			break;
 		}
-		if (done == budget) {
+		/* At least one message per turn, so every client moves. */
+		if (done == budget || (done > 0 && stats_budget_spent())) {
 			conn_set_backlog(c, true);
 			return done;
 		}
@@ -557,7 +559,8 @@ static unsigned conn_process_input(struct ctl_conn *c, unsigned budget)
 }
 
 /* After each poll: one slice of every backlogged client's input, in turn,
- * up to CTL_BACKLOG_CALLS in all. */
+ * up to CTL_BACKLOG_CALLS in all, and only while the iteration's time
+ * budget lasts. */
 static void backlog_check_cb(struct ev_loop *loop, ev_check *w, int revents)
 {
 	STATS_CALLBACK("client backlog");
@@ -568,7 +571,8 @@ static void backlog_check_cb(struct ev_loop *loop, ev_check *w, int revents)
 	/* Only those present now, each at most once. */
 	TAILQ_FOREACH(c, &srv->backlog, backlog_link)
 		n++;
-	while (n-- > 0 && total < CTL_BACKLOG_CALLS && (c = TAILQ_FIRST(&srv->backlog))) {
+	while (n-- > 0 && total < CTL_BACKLOG_CALLS && (total == 0 || !stats_budget_spent()) &&
+	       (c = TAILQ_FIRST(&srv->backlog))) {
 		/* To the tail first: a client still behind after its slice
 		 * waits for the others. */
 		TAILQ_REMOVE(&srv->backlog, c, backlog_link);

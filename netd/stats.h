@@ -6,6 +6,7 @@
 #ifndef NETD_STATS_H
 #define NETD_STATS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "util.h"
@@ -32,6 +33,10 @@ struct stats {
 	uint64_t callbacks;
 	uint64_t longest_callback_us;
 	const char *longest_callback; /* static name of that callback */
+
+	uint64_t iterations;
+	uint64_t longest_iteration_us; /* from the poll's return to the next poll */
+	uint64_t iteration_start;      /* µs, of the running iteration */
 };
 
 extern struct stats stats;
@@ -42,6 +47,24 @@ void stats_latency_add(uint64_t usec);
 /* The p-th percentile (0 < p <= 100) of recorded latencies, in µs;
  * 0 when nothing was recorded. */
 uint64_t stats_latency_percentile(double p);
+
+/* Each loop iteration has a budget of time for work that can be split
+ * (reading calls, settling batches): a client waiting for an answer waits
+ * at most for the iteration in progress, so a long one is its latency.
+ * Work that can be split does at least one piece, then stops at the
+ * budget and continues in the next iteration. */
+#define STATS_ITERATION_BUDGET_US 1000
+
+/* The loop calls these right after poll returns and right before it
+ * polls again. */
+void stats_iteration_begin(void);
+void stats_iteration_end(void);
+
+/* True once the running iteration has used its budget. */
+static inline bool stats_budget_spent(void)
+{
+	return now_usec() - stats.iteration_start >= STATS_ITERATION_BUDGET_US;
+}
 
 /* Time one loop callback: put STATS_CALLBACK("name") first in every
  * watcher callback; the longest one seen is kept with its name. */
