@@ -191,6 +191,15 @@ static void audit_finish(struct ctl_call *call, const char *error, json_t *reply
 	}
 }
 
+bool api_method_deferrable(const char *method)
+{
+	for (size_t i = 0; i < ELEMENTSOF(methods); i++)
+		if (streq(methods[i].name, method))
+			/* Changes, and lists that can be long. */
+			return methods[i].mutating || strncmp(method, "io.netd.List", 12) == 0;
+	return false;
+}
+
 void api_dispatch(struct ctl_call *call, void *userdata)
 {
 	struct core *core = userdata;

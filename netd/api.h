@@ -6,10 +6,17 @@
 #ifndef NETD_API_H
 #define NETD_API_H
 
+#include <stdbool.h>
+
 struct ctl_call;
 
 /* ctl's dispatch function; userdata is the struct core. */
 void api_dispatch(struct ctl_call *call, void *userdata);
+
+/* Whether a call of this method may wait for a later loop iteration when
+ * the running one is out of time (ctl_server_set_deferrable()): those that
+ * change things and the long lists; never the quick lookups and status. */
+bool api_method_deferrable(const char *method);
 
 /* Names of the interfaces served, NULL-terminated. */
 extern const char *const api_interfaces[];

@@ -394,6 +394,7 @@ int core_start(struct core *c)
 			   api_dispatch, c, &c->ctl);
 	if (r < 0)
 		return r;
+	ctl_server_set_deferrable(c->ctl, api_method_deferrable);
 	apply_admin_group(c);
 
 	ev_signal_init(&c->sig_term, signal_cb, SIGTERM);

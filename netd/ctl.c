@@ -65,6 +65,8 @@ struct ctl_call {
 	void *cancel_data;
 	ctl_finish_fn finish;
 	void *finish_data;
+	bool deferred;
+	TAILQ_ENTRY(ctl_call) defer_link; /* on srv->deferred */
 };
 
 struct ctl_conn {
@@ -78,6 +80,7 @@ struct ctl_conn {
 	int ngroups;
 	struct call_list calls;
 	unsigned ncalls;
+	unsigned ndeferred;  /* of its calls, waiting on srv->deferred */
 	bool eof;      /* read no more: peer closed, protocol error, shutdown */
 	bool broken;   /* protocol error: ignore whatever input follows */
 	bool drop;     /* close now, discarding output */
@@ -106,6 +109,11 @@ struct ctl_server {
 	struct conn_list backlog;
 	ev_check backlog_check; /* serves the backlog after each poll */
 	ev_idle backlog_idle;   /* keeps the poll from blocking meanwhile */
+	/* Calls read but not yet dispatched, oldest first (see
+	 * conn_handle_message()). */
+	TAILQ_HEAD(, ctl_call) deferred;
+	unsigned ndeferred;
+	ctl_deferrable_fn deferrable;
 	unsigned nconns;
 	unsigned next_id;
 	bool shutting_down;
@@ -129,6 +137,19 @@ static void conn_update_reading(struct ctl_conn *c)
 		ev_io_start(c->srv->loop, &c->rio);
 }
 
+/* The backlog watchers run while there is input left over or a deferred
+ * call. */
+static void backlog_watchers_update(struct ctl_server *srv)
+{
+	if (!TAILQ_EMPTY(&srv->backlog) || srv->ndeferred > 0) {
+		ev_check_start(srv->loop, &srv->backlog_check);
+		ev_idle_start(srv->loop, &srv->backlog_idle);
+	} else {
+		ev_check_stop(srv->loop, &srv->backlog_check);
+		ev_idle_stop(srv->loop, &srv->backlog_idle);
+	}
+}
+
 static void conn_set_backlog(struct ctl_conn *c, bool on)
 {
 	struct ctl_server *srv = c->srv;
@@ -136,17 +157,11 @@ static void conn_set_backlog(struct ctl_conn *c, bool on)
 	if (c->backlog == on)
 		return;
 	c->backlog = on;
-	if (on) {
+	if (on)
 		TAILQ_INSERT_TAIL(&srv->backlog, c, backlog_link);
-		ev_check_start(srv->loop, &srv->backlog_check);
-		ev_idle_start(srv->loop, &srv->backlog_idle);
-	} else {
+	else
 		TAILQ_REMOVE(&srv->backlog, c, backlog_link);
-		if (TAILQ_EMPTY(&srv->backlog)) {
-			ev_check_stop(srv->loop, &srv->backlog_check);
-			ev_idle_stop(srv->loop, &srv->backlog_idle);
-		}
-	}
+	backlog_watchers_update(srv);
 	conn_update_reading(c);
 }
 
@@ -194,7 +209,12 @@ static void conn_free(struct ctl_conn *c)
 	while ((call = TAILQ_FIRST(&c->calls))) {
 		TAILQ_REMOVE(&c->calls, call, link);
 		call->conn = NULL;
-		if (call->done) {
+		if (call->deferred) {
+			/* Not started: the client left before its turn. */
+			TAILQ_REMOVE(&srv->deferred, call, defer_link);
+			srv->ndeferred--;
+			call_free(call);
+		} else if (call->done) {
 			call_free(call);
 		} else if (call->cancel) {
 			call->cancel(call, call->cancel_data);
@@ -516,7 +536,42 @@ static void conn_handle_message(struct ctl_conn *c, const char *msg, size_t len)
 		ctl_call_invalid_parameter(call, "oneway");
 		return;
 	}
+	/* Once the iteration's budget is spent, a call that may take long
+	 * (changes, long lists) waits for a later iteration, in arrival
+	 * order, so that quick ones (GetStatus, lookups) from other clients
+	 * are answered without waiting behind a crowd of them. After one
+	 * deferred call, a connection's later calls wait too: each must see
+	 * the effects of the calls sent before it. */
+	if (c->srv->deferrable &&
+	    (c->ndeferred > 0 || (stats_budget_spent() && c->srv->deferrable(call->method)))) {
+		call->deferred = true;
+		TAILQ_INSERT_TAIL(&c->srv->deferred, call, defer_link);
+		c->srv->ndeferred++;
+		c->ndeferred++;
+		backlog_watchers_update(c->srv);
+		return;
+	}
 	c->srv->dispatch(call, c->srv->userdata);
+}
+
+/* Dispatch deferred calls, oldest first: at least one, then while the
+ * iteration's budget lasts. A call whose client has gone is
+ * never here: conn_free() drops its deferred calls. */
+static unsigned deferred_dispatch(struct ctl_server *srv)
+{
+	struct ctl_call *call;
+	unsigned n = 0;
+
+	while ((call = TAILQ_FIRST(&srv->deferred)) && (n == 0 || !stats_budget_spent())) {
+		TAILQ_REMOVE(&srv->deferred, call, defer_link);
+		srv->ndeferred--;
+		call->deferred = false;
+		call->conn->ndeferred--; /* a gone client's deferred calls are freed */
+		srv->dispatch(call, srv->userdata);
+		n++;
+	}
+	backlog_watchers_update(srv);
+	return n;
 }
 
 /*
@@ -568,6 +623,7 @@ static void backlog_check_cb(struct ev_loop *loop, ev_check *w, int revents)
 	unsigned total = 0, n = 0, max;
 	struct ctl_conn *c;
 
+	total = deferred_dispatch(srv);
 	/* Only those present now, each at most once. */
 	TAILQ_FOREACH(c, &srv->backlog, backlog_link)
 		n++;
@@ -848,6 +904,7 @@ int ctl_server_new(struct ev_loop *loop, const char *path, mode_t mode,
 	TAILQ_INIT(&srv->conns);
 	TAILQ_INIT(&srv->dirty);
 	TAILQ_INIT(&srv->backlog);
+	TAILQ_INIT(&srv->deferred);
 	ev_check_init(&srv->backlog_check, backlog_check_cb);
 	srv->backlog_check.data = srv;
 	ev_idle_init(&srv->backlog_idle, backlog_idle_cb);
@@ -925,6 +982,8 @@ bool ctl_server_idle(const struct ctl_server *srv)
 {
 	const struct ctl_conn *c;
 
+	if (srv->ndeferred > 0)
+		return false;
 	TAILQ_FOREACH(c, &srv->conns, link)
 		if (!TAILQ_EMPTY(&c->calls) || frame_len(&c->out) > 0)
 			return false;
@@ -933,7 +992,12 @@ bool ctl_server_idle(const struct ctl_server *srv)
 
 bool ctl_server_has_backlog(const struct ctl_server *srv)
 {
-	return !TAILQ_EMPTY(&srv->backlog);
+	return !TAILQ_EMPTY(&srv->backlog) || srv->ndeferred > 0;
+}
+
+void ctl_server_set_deferrable(struct ctl_server *srv, ctl_deferrable_fn fn)
+{
+	srv->deferrable = fn;
 }
 
 unsigned ctl_server_clients(const struct ctl_server *srv)
