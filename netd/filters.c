@@ -130,10 +130,13 @@ struct batch {
 	uint32_t gen_expect;       /* what it should be now */
 	/* After the restores (applying) or the saves (recording), the
 	 * bindings are settled FILTERS_STEP per loop iteration. */
-	enum { STEP_NONE, STEP_APPLY, STEP_RECORD } step;
+	enum { STEP_NONE, STEP_APPLY, STEP_PARSE, STEP_RECORD } step;
 	unsigned cursor;
 	char now[32];
 	void *trees[NFAM];
+	/* STEP_PARSE: where each save's parse is (NULL: done) */
+	const char *parse_pos[NFAM];
+	struct chain_lines *parse_last[NFAM];
 };
 
 struct filters {
@@ -389,31 +392,44 @@ static void chains_append(struct chain_lines *c, const char *line, size_t n)
 	c->text[c->len] = '\0';
 }
 
-/* Group save output by chain (declarations and rules, in order). */
-static void *chains_parse(const char *save)
+/* Group save output by chain (declarations and rules, in order) into
+ * *tree, from *pos on: until the end (true, *pos NULL) or until the loop
+ * iteration's budget is spent (false: call again with the same *pos and
+ * *last; 17,000 lines take about 8 ms). The lines of a chain come
+ * together in save output, so the chain of the line before (*last) is
+ * tried before the tree. */
+static bool chains_parse_step(void **tree, const char **pos, struct chain_lines **last)
 {
-	void *tree = NULL;
+	const char *p = *pos;
+	unsigned lines = 0;
 
-	for (const char *p = save; p && *p;) {
+	while (p && *p) {
 		const char *eol = strchr(p, '\n');
 		size_t n = eol ? (size_t)(eol - p) : strlen(p);
+		const char *name = NULL;
 
-		if (n > 1 && p[0] == ':') {
-			size_t k = strcspn(p + 1, " \n");
-			struct chain_lines *c = chains_get(&tree, p + 1, k, true);
+		if (n > 1 && p[0] == ':')
+			name = p + 1;
+		else if (n > 3 && strncmp(p, "-A ", 3) == 0)
+			name = p + 3;
+		if (name) {
+			size_t k = strcspn(name, " \n");
+			struct chain_lines *c = *last;
 
+			if (!c || strncmp(c->name, name, k) != 0 || c->name[k] != '\0')
+				c = chains_get(tree, name, k, true);
 			if (c)
 				chains_append(c, p, n);
-		} else if (n > 3 && strncmp(p, "-A ", 3) == 0) {
-			size_t k = strcspn(p + 3, " \n");
-			struct chain_lines *c = chains_get(&tree, p + 3, k, true);
-
-			if (c)
-				chains_append(c, p, n);
+			*last = c;
 		}
 		p = eol ? eol + 1 : NULL;
+		if (++lines % 64 == 0 && p && *p && stats_budget_spent()) {
+			*pos = p;
+			return false;
+		}
 	}
-	return tree;
+	*pos = NULL;
+	return true;
 }
 
 static void chain_free(void *node)
@@ -755,7 +771,7 @@ static void gen_check(struct filters *f, struct batch *bt)
 static void batch_finish(struct filters *f, struct batch *bt, bool ok);
 static void verify_finish(struct filters *f, struct batch *bt);
 static void batch_applied(struct filters *f, struct batch *bt);
-static void batch_record(struct filters *f, struct batch *bt);
+static void batch_parse(struct filters *f, struct batch *bt);
 
 static void batch_saves(struct filters *f, struct batch *bt)
 {
@@ -799,13 +815,13 @@ static void run_done(void *data, int status, const char *out, size_t out_len,
 	if (--bt->running > 0)
 		return;
 	if (bt->resync) {
-		verify_finish(f, bt);
+		batch_parse(f, bt);
 		return;
 	}
 	if (bt->saving) {
 		/* A failed save only costs fingerprints: the next restart
 		 * re-applies those bindings instead of skipping them. */
-		batch_record(f, bt);
+		batch_parse(f, bt);
 		return;
 	}
 	for (int i = 0; i < NFAM; i++)
@@ -875,15 +891,26 @@ static void batch_applied(struct filters *f, struct batch *bt)
 	work_start(f);
 }
 
-/* The saves after a good batch: record how the kernel prints what was
- * applied, for the next restart or Resync to compare against. The
- * parse is done once; the bindings are recorded step by step. */
-static void batch_record(struct filters *f, struct batch *bt)
+/* The saves are in (after a good batch, or of a verification): parse
+ * them step by step, then record (batch_parsed()) or compare
+ * (verify_finish()). */
+static void batch_parse(struct filters *f, struct batch *bt)
+{
+	for (int i = 0; i < NFAM; i++)
+		if (bt->status[i] == 0 && bt->save[i])
+			bt->parse_pos[i] = bt->save[i];
+	bt->step = STEP_PARSE;
+	work_start(f);
+}
+
+/* The saves after a good batch, parsed: record how the kernel prints
+ * what was applied, for the next restart or Resync to compare against;
+ * the bindings step by step. */
+static void batch_parsed(struct filters *f, struct batch *bt)
 {
 	for (int i = 0; i < NFAM; i++) {
 		if (!bt->fam[i] || bt->status[i] != 0 || !bt->save[i])
 			continue;
-		bt->trees[i] = chains_parse(bt->save[i]);
 		f->hooks_ok[i] = hooks_present(bt->save[i], i);
 		root_norm(&bt->trees[i], f->root_norm[i]);
 		store_root_put(f->store, fam_names[i], f->root_norm[i]);
@@ -917,6 +944,19 @@ static void work_cb(struct ev_loop *loop, ev_check *w, int revents)
 
 	if (!bt || bt->step == STEP_NONE) {
 		work_stop(f);
+		return;
+	}
+	if (bt->step == STEP_PARSE) {
+		for (int i = 0; i < NFAM; i++)
+			if (bt->parse_pos[i] &&
+			    !chains_parse_step(&bt->trees[i], &bt->parse_pos[i], &bt->parse_last[i]))
+				return;
+		work_stop(f);
+		bt->step = STEP_NONE;
+		if (bt->resync)
+			verify_finish(f, bt);
+		else
+			batch_parsed(f, bt);
 		return;
 	}
 	end = bt->cursor + FILTERS_STEP < bt->n ? bt->cursor + FILTERS_STEP : bt->n;
@@ -1104,7 +1144,8 @@ static void verify_finish(struct filters *f, struct batch *bt)
 			failed = true;
 			continue;
 		}
-		trees[i] = chains_parse(bt->save[i]);
+		trees[i] = bt->trees[i]; /* parsed by batch_parse(); ours now */
+		bt->trees[i] = NULL;
 		f->hooks_ok[i] = hooks_present(bt->save[i], i);
 	}
 	TAILQ_FOREACH(b, &f->all, entry) {
