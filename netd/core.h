@@ -7,6 +7,7 @@
 #define NETD_CORE_H
 
 #include <ev.h>
+#include <sys/types.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -46,8 +47,10 @@ struct core {
 	bool stopping;
 
 	ev_timer wal_timer;        /* looks at the WAL's size now and then */
-	bool wal_job;              /* a checkpoint child is running */
-	char exe[4096];            /* this program, for the checkpoint child */
+	int wal_fd;                /* to the WAL helper process, -1 if none */
+	pid_t wal_pid;
+	ev_io wal_io;
+	bool wal_busy;             /* a checkpoint asked for, not yet done */
 	uint64_t wal_checkpoints;
 };
 

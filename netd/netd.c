@@ -18,7 +18,6 @@
 #include "conf.h"
 #include "core.h"
 #include "log.h"
-#include "store.h"
 #include "util.h"
 
 static void usage(FILE *f)
@@ -109,7 +108,6 @@ int main(int argc, char **argv)
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
-		{ "wal-checkpoint", required_argument, NULL, 'W' },
 		{ 0 },
 	};
 	struct core core = { .lock_fd = -1, .config_path = NETD_DEFAULT_CONFIG };
@@ -142,10 +140,6 @@ int main(int argc, char **argv)
 		case 'V':
 			printf("netd %s\n", PACKAGE_VERSION);
 			return EXIT_SUCCESS;
-		case 'W':
-			/* The daemon's own child: copy the database's WAL back
-			 * into it, beside the running daemon. */
-			return store_wal_checkpoint_file(optarg) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 		default:
 			usage(stderr);
 			return 2;

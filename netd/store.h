@@ -121,12 +121,12 @@ typedef void (*store_root_fn)(void *userdata, const char *family, const char *no
 int store_roots_foreach(struct store *s, store_root_fn fn, void *userdata);
 
 /* Frames in the write-ahead log after the last commit. The store never
- * checkpoints the WAL by itself (that would stall a commit); the daemon
- * runs store_wal_checkpoint_file() in a child process when this grows. */
+ * checkpoints the WAL by itself (that would stall a commit); the daemon's
+ * WAL helper process runs store_wal_checkpoint_file() when this grows. */
 unsigned store_wal_frames(const struct store *s);
 
 /* A PASSIVE checkpoint of the database at path, on a connection of its
- * own: for a child process. 0 or -EIO (the reason on stderr). */
+ * own: for the WAL helper process. 0 or -EIO (the reason on stderr). */
 int store_wal_checkpoint_file(const char *path);
 
 /* The filter checkpoint (see db/004_checkpoint.sql): the nf_tables
