@@ -610,7 +610,8 @@ static void restart_complain(const struct restart_seen *seen, unsigned polls, ui
 static int cmd_restart(char **a, char **netd_argv)
 {
 	static const char *const fields[] = { "restore_runs", "save_runs", "bindings_skipped",
-					      "bindings_applied", "links", "longest_callback_us" };
+					      "bindings_applied", "links", "longest_callback_us",
+					      "longest_callback", "filters_verified_by" };
 	_cleanup_conn_ struct conn c = CONN_NULL;
 	_cleanup_json_ json_t *reply = NULL, *status = NULL;
 	struct restart_seen seen = { .bindings = -1, .applied = -1 };
