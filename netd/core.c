@@ -2,10 +2,8 @@
  * core.c: see core.h.
  *
  * Each loop iteration ends in the prepare watcher: first the grouped
- * database transaction is committed (when something that depends on it is
- * about to leave, see commit_due()), then kernel requests are sent and
- * replies are written. A client therefore never hears of a change that a
- * crash could still lose, and no kernel change precedes its intent.
+ * database transaction is committed, then replies are written. A client
+ * therefore never hears of a change that a crash could still lose.
  */
 #include "config.h"
 
@@ -301,56 +299,15 @@ static void iteration_cb(struct ev_loop *loop, ev_check *w, int revents)
 	stats_iteration_begin();
 }
 
-/* Writes nothing waits for are committed within this long. */
-#define CORE_COMMIT_DELAY_US 100000
-
-static void commit_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	/* Nothing: waking the loop runs prepare_cb, which commits. */
-}
-
-/*
- * Whether the writes so far must be committed now: before a reply, a
- * kernel request or a restore run leaves, since each may report or act on
- * them (an intent must be durable before its kernel change). Otherwise,
- * as while a large operation's acks are settled one iteration after
- * another, the commit waits, up to CORE_COMMIT_DELAY_US: one commit
- * instead of one per iteration, each rewriting the same pages into the
- * WAL. A crash meanwhile loses only settled states, which the start-up
- * reconciliation rebuilds from the intents and the kernel.
- */
-static bool commit_due(struct core *c)
-{
-	return c->stopping || ctl_server_has_output(c->ctl) ||
-	       links_requests_queued(c->links) != c->queued_at_commit || !filters_idle(c->filters) ||
-	       now_usec() - c->txn_since >= CORE_COMMIT_DELAY_US;
-}
-
 static void prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 {
 	STATS_CALLBACK("commit and flush");
 	struct core *c = w->data;
-	int r = 0;
+	int r;
 
 	/* Intents first, then the kernel requests they describe, then the
 	 * replies that report them. */
-	if (store_in_transaction(c->store)) {
-		if (!c->txn_since)
-			c->txn_since = now_usec();
-		if (commit_due(c)) {
-			uint64_t queued = links_requests_queued(c->links);
-
-			r = store_commit(c->store);
-			if (r == 0) {
-				c->queued_at_commit = queued;
-				c->txn_since = 0;
-				ev_timer_stop(loop, &c->commit_timer);
-			}
-		} else if (!ev_is_active(&c->commit_timer)) {
-			ev_timer_set(&c->commit_timer, CORE_COMMIT_DELAY_US / 1e6, 0.);
-			ev_timer_start(loop, &c->commit_timer);
-		}
-	}
+	r = store_commit(c->store);
 	if (r < 0) {
 		errno = -r;
 		log_error("database commit failed: %m; will retry");
@@ -529,7 +486,6 @@ int core_start(struct core *c)
 	ev_prepare_init(&c->prepare, prepare_cb);
 	c->prepare.data = c;
 	ev_prepare_start(c->loop, &c->prepare);
-	ev_init(&c->commit_timer, commit_timer_cb);
 	ev_timer_init(&c->wal_timer, wal_timer_cb, 1., 1.);
 	c->wal_timer.data = c;
 	ev_timer_start(c->loop, &c->wal_timer);
@@ -565,7 +521,6 @@ void core_done(struct core *c)
 		ev_prepare_stop(c->loop, &c->prepare);
 		ev_check_stop(c->loop, &c->iteration);
 		ev_timer_stop(c->loop, &c->wal_timer);
-		ev_timer_stop(c->loop, &c->commit_timer);
 		ev_timer_stop(c->loop, &c->shutdown_timer);
 	}
 	c->ctl = ctl_server_free(c->ctl);

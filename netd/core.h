@@ -45,9 +45,6 @@ struct core {
 	ev_check iteration;        /* first after each poll: the iteration's clock */
 	ev_timer shutdown_timer;
 	bool stopping;
-	ev_timer commit_timer;     /* commits writes nothing waited for */
-	uint64_t txn_since;        /* µs: first iteration that left writes uncommitted */
-	uint64_t queued_at_commit; /* links_requests_queued() at the last commit */
 
 	ev_timer wal_timer;        /* looks at the WAL's size now and then */
 	int wal_fd;                /* to the WAL helper process, -1 if none */

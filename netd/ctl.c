@@ -995,11 +995,6 @@ bool ctl_server_has_backlog(const struct ctl_server *srv)
 	return !TAILQ_EMPTY(&srv->backlog) || srv->ndeferred > 0;
 }
 
-bool ctl_server_has_output(const struct ctl_server *srv)
-{
-	return !TAILQ_EMPTY(&srv->dirty);
-}
-
 void ctl_server_set_deferrable(struct ctl_server *srv, ctl_deferrable_fn fn)
 {
 	srv->deferrable = fn;

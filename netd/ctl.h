@@ -77,9 +77,6 @@ bool ctl_server_idle(const struct ctl_server *srv);
  * backlog): more calls of the same burst are on their way. */
 bool ctl_server_has_backlog(const struct ctl_server *srv);
 
-/* Replies (or closes) are waiting for ctl_server_flush(). */
-bool ctl_server_has_output(const struct ctl_server *srv);
-
 /* Which calls may wait for a later loop iteration once the running one
  * has used its time budget (see STATS_ITERATION_BUDGET_US): by method
  * name. Without it, every call is dispatched as soon as it is read. */

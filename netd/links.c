@@ -1790,11 +1790,6 @@ void links_flush(struct links *l)
 	nl_flush(l->nl);
 }
 
-uint64_t links_requests_queued(const struct links *l)
-{
-	return nl_enqueued(l->nl);
-}
-
 bool links_idle(const struct links *l)
 {
 	return TAILQ_EMPTY(&l->work) && nl_idle(l->nl);

@@ -45,11 +45,6 @@ void links_flush(struct links *l);
 /* True while no kernel request is queued or in flight. */
 bool links_idle(const struct links *l);
 
-/* How many kernel requests were ever queued (for links_flush() to send):
- * a change since the last commit means some describe uncommitted
- * intents. */
-uint64_t links_requests_queued(const struct links *l);
-
 /* End every Monitor call (on shutdown). */
 void links_stop_monitors(struct links *l);
 

@@ -87,7 +87,6 @@ struct nl {
 	struct req_list queue;
 	struct nl_req *in_flight[NL_MAX_IN_FLIGHT]; /* slot: seq % NL_MAX_IN_FLIGHT */
 	unsigned n_in_flight, n_queued;
-	uint64_t n_enqueued;      /* requests ever queued */
 	bool dumping, dump_intr;
 	uint32_t dump_seq;
 	struct nl_callbacks cb;
@@ -232,7 +231,6 @@ static void req_enqueue(struct nl *nl, struct nl_req *r, struct nlmsghdr *nlh,
 	r->data = data;
 	TAILQ_INSERT_TAIL(&nl->queue, r, link);
 	nl->n_queued++;
-	nl->n_enqueued++;
 }
 
 int nl_queue_create(struct nl *nl, const char *name, const char *kind,
@@ -721,11 +719,6 @@ int nl_dump_links(struct nl *nl)
 	nl->dump_intr = false;
 	nl->stats.dumps++;
 	return 0;
-}
-
-uint64_t nl_enqueued(const struct nl *nl)
-{
-	return nl->n_enqueued;
 }
 
 bool nl_idle(const struct nl *nl)

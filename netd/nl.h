@@ -101,10 +101,6 @@ void nl_flush(struct nl *nl);
  * one is already running. */
 int nl_dump_links(struct nl *nl);
 
-/* How many requests were ever queued: a change since a point in time
- * means requests were queued after it. */
-uint64_t nl_enqueued(const struct nl *nl);
-
 /* True while nothing is queued, in flight or being dumped. */
 bool nl_idle(const struct nl *nl);
 

@@ -74,7 +74,6 @@ struct store {
 	unsigned wal_frames;       /* frames in the WAL after the last commit */
 	int version;
 	bool in_txn;
-	uint64_t commits;
 	sqlite3_stmt *audit_insert;
 	sqlite3_stmt *stmts[_STMT_MAX];
 };
@@ -146,11 +145,6 @@ int store_latest_version(void)
 int store_version(const struct store *s)
 {
 	return s->version;
-}
-
-uint64_t store_commits(const struct store *s)
-{
-	return s->commits;
 }
 
 bool store_in_transaction(const struct store *s)
@@ -346,7 +340,6 @@ int store_commit(struct store *s)
 	if (r < 0)
 		return r;
 	s->in_txn = false;
-	s->commits++;
 	return 0;
 }
 

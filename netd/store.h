@@ -4,9 +4,8 @@
  * The schema lives in db/NNN_*.sql, compiled in, applied in order, each in
  * its own transaction, tracked by PRAGMA user_version. Writes made while
  * handling events are grouped: the first write opens a transaction and the
- * loop commits it (store_commit) at the end of an iteration before any
- * reply, kernel request or restore run that depends on it leaves the
- * process, and otherwise within 100 ms.
+ * loop commits it once per iteration (store_commit), before any reply that
+ * depends on it leaves the process.
  */
 #ifndef NETD_STORE_H
 #define NETD_STORE_H
@@ -44,9 +43,6 @@ int store_commit(struct store *s);
 
 /* True while a grouped transaction is open. */
 bool store_in_transaction(const struct store *s);
-
-/* Transactions committed since the store was opened. */
-uint64_t store_commits(const struct store *s);
 
 struct store_peer {
 	uid_t uid;
