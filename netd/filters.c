@@ -759,7 +759,10 @@ static void gen_begin(struct filters *f, struct batch *bt)
 	mark_clear(f);
 }
 
-/* Still only our own runs (each committed restore is one generation)? */
+/* Still only our own runs (each committed restore is one generation)?
+ * The generation only grows, so one look at the end of a batch or a
+ * verification covers everything that happened since gen_begin() (or
+ * verify_start()): no need to look in between. */
 static void gen_check(struct filters *f, struct batch *bt)
 {
 	uint32_t g;
@@ -775,7 +778,6 @@ static void batch_parse(struct filters *f, struct batch *bt);
 
 static void batch_saves(struct filters *f, struct batch *bt)
 {
-	gen_check(f, bt);
 	bt->saving = true;
 	for (int i = 0; i < NFAM; i++)
 		if (bt->fam[i] && batch_spawn(f, bt, i, true, NULL, 0) < 0)
@@ -832,7 +834,6 @@ static void run_done(void *data, int status, const char *out, size_t out_len,
 	for (int i = 0; i < NFAM; i++)
 		if (bt->fam[i])
 			bt->gen_expect++;
-	gen_check(f, bt);
 	batch_applied(f, bt);
 }
 
@@ -1756,7 +1757,6 @@ static bool start_from_checkpoint(struct filters *f)
 	char kernel[sizeof(f->kernel_id)];
 	struct binding *b;
 	uint32_t saved, now;
-	unsigned n = 0;
 
 	if (!f->gen_usable ||
 	    store_checkpoint_get(f->store, kernel, sizeof(kernel), &saved) < 0 ||
@@ -1769,24 +1769,22 @@ static bool start_from_checkpoint(struct filters *f)
 			if ((b->want.has_in[i] || b->want.has_out[i]) && !b->norm[i][0])
 				return false;
 	}
-	TAILQ_FOREACH(b, &f->all, entry) {
+	TAILQ_FOREACH(b, &f->all, entry)
 		for (int i = 0; i < NFAM; i++) {
 			b->have_in[i] = b->want.has_in[i];
 			b->have_out[i] = b->want.has_out[i];
 		}
-		n++;
-	}
 	/* The checkpoint is set only with the hooks in place where netd has
 	 * dispatch chains. */
 	for (int i = 0; i < NFAM; i++)
 		f->hooks_ok[i] = f->root_norm[i][0] != '\0';
 	f->mark_valid = true;
 	f->mark = now;
-	f->skipped += n;
+	f->skipped += f->nbindings;
 	f->ready = true;
 	f->verified_by_generation = true;
 	log_info("filters: nf_tables generation %u is the one recorded: %u bindings intact, "
-		 "nothing to save or apply", now, n);
+		 "nothing to save or apply", now, f->nbindings);
 	return true;
 }
 
