@@ -396,11 +396,6 @@ bool ctl_call_more(const struct ctl_call *call)
 	return call->more;
 }
 
-bool ctl_call_oneway(const struct ctl_call *call)
-{
-	return call->oneway;
-}
-
 static const struct ucred orphan_cred = { .pid = 0, .uid = (uid_t)-1, .gid = (gid_t)-1 };
 
 const struct ucred *ctl_call_peer(const struct ctl_call *call)

@@ -91,7 +91,6 @@ unsigned ctl_server_clients(const struct ctl_server *srv);
 const char *ctl_call_method(const struct ctl_call *call);
 json_t *ctl_call_parameters(const struct ctl_call *call); /* borrowed, may be NULL */
 bool ctl_call_more(const struct ctl_call *call);
-bool ctl_call_oneway(const struct ctl_call *call);
 const struct ucred *ctl_call_peer(const struct ctl_call *call);
 /* Root, or a member of the admin group. */
 bool ctl_call_privileged(const struct ctl_call *call);

@@ -54,6 +54,7 @@
 #include "stats.h"
 #include "store.h"
 #include "util.h"
+#include "valid.h"
 
 #define F_EB RULES_EB
 #define F_IP4 RULES_IP4
@@ -1433,11 +1434,11 @@ void filters_bind(struct filters *f, struct ctl_call *call, json_t *params)
 
 	if (!ctl_call_decode(call, fields, ELEMENTSOF(fields), &p))
 		return;
-	if (!rules_port_valid(p.port))
+	if (!valid_ifname(p.port))
 		return ctl_call_invalid_parameter(call, "port");
 	if (!rules_defs_has(f->defs, p.filter))
 		return ctl_call_error(call, "io.netd.NoSuchFilter", json_pack("{s:s}", "filter", p.filter));
-	if (!links_owner_valid(p.owner))
+	if (!valid_owner(p.owner))
 		return ctl_call_invalid_parameter(call, "owner");
 	if (links_port_lookup(f->links, p.port, &lp) < 0)
 		return ctl_call_error(call, "io.netd.NoSuchLink", json_pack("{s:s}", "name", p.port));
@@ -1528,9 +1529,9 @@ void filters_unbind(struct filters *f, struct ctl_call *call, json_t *params)
 
 	if (!ctl_call_decode(call, fields, ELEMENTSOF(fields), &p))
 		return;
-	if (!rules_port_valid(p.port))
+	if (!valid_ifname(p.port))
 		return ctl_call_invalid_parameter(call, "port");
-	if (!links_owner_valid(p.owner))
+	if (!valid_owner(p.owner))
 		return ctl_call_invalid_parameter(call, "owner");
 	b = binding_find(f, p.port);
 	if (!b)
@@ -1558,7 +1559,7 @@ void filters_get_binding(struct filters *f, struct ctl_call *call, json_t *param
 
 	if (!ctl_call_decode(call, fields, ELEMENTSOF(fields), &p))
 		return;
-	if (!rules_port_valid(p.port))
+	if (!valid_ifname(p.port))
 		return ctl_call_invalid_parameter(call, "port");
 	b = binding_find(f, p.port);
 	if (!b)
@@ -1587,7 +1588,7 @@ void filters_list_bindings(struct filters *f, struct ctl_call *call, json_t *par
 
 	if (!ctl_call_decode(call, fields, ELEMENTSOF(fields), &p))
 		return;
-	if (p.owner && !links_owner_valid(p.owner))
+	if (p.owner && !valid_owner(p.owner))
 		return ctl_call_invalid_parameter(call, "owner");
 	v = calloc(f->nbindings ? f->nbindings : 1, sizeof(*v));
 	arr = json_array();

@@ -40,13 +40,13 @@
 #include "stats.h"
 #include "store.h"
 #include "util.h"
+#include "valid.h"
 
 /* Links prepared or queued per loop iteration, all calls together. */
 #define LINKS_STEP 128
 /* Tries per link when someone else keeps taking the name we chose. */
 #define LINKS_EEXIST_RETRIES 16
 #define LINKS_MAX_COUNT 4096
-#define OWNER_MAX 64
 
 enum link_state {
 	LINK_CREATING,
@@ -303,50 +303,11 @@ static void mac_to_string(const uint8_t *m, char *buf, size_t n)
 static int mac_parse(const char *s, uint8_t *ret)
 {
 	uint8_t m[NL_MAC_LEN];
-	bool zero = true;
 
-	if (strlen(s) != 17)
-		return -EINVAL;
-	for (int i = 0; i < NL_MAC_LEN; i++) {
-		const char *p = s + i * 3;
-
-		if (!isxdigit((unsigned char)p[0]) || !isxdigit((unsigned char)p[1]) ||
-		    (i < 5 && p[2] != ':'))
-			return -EINVAL;
-		m[i] = (uint8_t)strtoul((char[3]){ p[0], p[1], 0 }, NULL, 16);
-		if (m[i])
-			zero = false;
-	}
-	if (zero || (m[0] & 1))
+	if (valid_parse_mac(s, m) < 0 || !valid_mac_unicast(m))
 		return -EINVAL;
 	memcpy(ret, m, sizeof(m));
 	return 0;
-}
-
-bool links_name_valid(const char *name)
-{
-	size_t n = strlen(name);
-
-	/* A leading '-' is legal for the kernel but would read as an option
-	 * to every tool that is ever handed the name. */
-	if (n == 0 || n >= IFNAMSIZ || streq(name, ".") || streq(name, "..") || name[0] == '-')
-		return false;
-	for (const char *p = name; *p; p++)
-		if (!isalnum((unsigned char)*p) && *p != '_' && *p != '.' && *p != '-')
-			return false;
-	return true;
-}
-
-bool links_owner_valid(const char *owner)
-{
-	size_t n = strlen(owner);
-
-	if (n == 0 || n > OWNER_MAX)
-		return false;
-	for (const char *p = owner; *p; p++)
-		if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
-			return false;
-	return true;
 }
 
 /* The bitmap a name belongs to, and its index there. */
@@ -1070,9 +1031,9 @@ void links_create(struct links *l, struct ctl_call *call, json_t *params)
 		return ctl_call_invalid_parameter(call, "kind");
 	if (nl_macvlan_mode_from_string(p.mode, &mode) < 0)
 		return ctl_call_invalid_parameter(call, "mode");
-	if (!links_owner_valid(p.owner))
+	if (!valid_owner(p.owner))
 		return ctl_call_invalid_parameter(call, "owner");
-	if (!links_name_valid(p.parent))
+	if (!valid_ifname(p.parent))
 		return ctl_call_invalid_parameter(call, "parent");
 	if (p.names && p.count != INT64_MIN)
 		return ctl_call_invalid_parameter(call, "count"); /* one or the other */
@@ -1105,7 +1066,7 @@ void links_create(struct links *l, struct ctl_call *call, json_t *params)
 	for (size_t i = 0; p.names && i < n; i++) {
 		const char *name = json_string_value(json_array_get(p.names, i));
 
-		if (!links_name_valid(name))
+		if (!valid_ifname(name))
 			return ctl_call_invalid_parameter(call, "names");
 		for (size_t j = 0; j < i; j++)
 			if (streq(name, json_string_value(json_array_get(p.names, j))))
@@ -1240,7 +1201,7 @@ void links_delete(struct links *l, struct ctl_call *call, json_t *params)
 
 	if (!ctl_call_decode(call, fields, ELEMENTSOF(fields), &p))
 		return;
-	if (!links_owner_valid(p.owner))
+	if (!valid_owner(p.owner))
 		return ctl_call_invalid_parameter(call, "owner");
 
 	if (p.names) {
@@ -1248,7 +1209,7 @@ void links_delete(struct links *l, struct ctl_call *call, json_t *params)
 		if (n > LINKS_MAX_COUNT)
 			return ctl_call_invalid_parameter(call, "names");
 		for (size_t i = 0; i < n; i++)
-			if (!links_name_valid(json_string_value(json_array_get(p.names, i))))
+			if (!valid_ifname(json_string_value(json_array_get(p.names, i))))
 				return ctl_call_invalid_parameter(call, "names");
 		/* All checks before any change: the call is all or nothing. */
 		for (size_t i = 0; i < n; i++) {
@@ -1320,7 +1281,7 @@ void links_get(struct links *l, struct ctl_call *call, json_t *params)
 
 	if (!ctl_call_decode(call, fields, ELEMENTSOF(fields), &p))
 		return;
-	if (!links_name_valid(p.name))
+	if (!valid_ifname(p.name))
 		return ctl_call_invalid_parameter(call, "name");
 	k = link_find(l, p.name);
 	if (!k)
@@ -1342,7 +1303,7 @@ void links_list(struct links *l, struct ctl_call *call, json_t *params)
 
 	if (!ctl_call_decode(call, fields, ELEMENTSOF(fields), &p))
 		return;
-	if (p.owner && !links_owner_valid(p.owner))
+	if (p.owner && !valid_owner(p.owner))
 		return ctl_call_invalid_parameter(call, "owner");
 	arr = links_array(l, p.owner);
 	if (!arr)

@@ -84,9 +84,4 @@ void links_port_unbound(struct links *l, const char *port);
  * rules hang on any more. */
 void links_release_unheld(struct links *l);
 
-/* Checks shared with other modules (filters bind to ports by name and
- * owner). */
-bool links_name_valid(const char *name);
-bool links_owner_valid(const char *owner);
-
 #endif

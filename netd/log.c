@@ -82,3 +82,20 @@ void log_msg(int level, const char *fmt, ...)
 out:
 	errno = saved;
 }
+
+int log_errno_msg(int level, const char *obj, int r, const char *fmt, ...)
+{
+	int saved = errno, e = r < 0 ? -r : r;
+	char msg[1024];
+	va_list ap;
+
+	if (level <= log_max_level) {
+		va_start(ap, fmt);
+		vsnprintf(msg, sizeof(msg), fmt, ap);
+		va_end(ap);
+		log_msg(level, "%s%s%s%s%s", obj ? obj : "", obj ? ": " : "", msg,
+			e ? ": " : "", e ? strerror(e) : "");
+	}
+	errno = saved;
+	return -e;
+}

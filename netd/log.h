@@ -37,4 +37,19 @@ void log_msg(int level, const char *fmt, ...) _printf_(2, 3);
 #define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
 #define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
 
+/*
+ * Log "OBJ: MESSAGE: strerror(|r|)" (without "OBJ: " when obj is NULL, and
+ * without the error text when r is 0) and return -|r|, so a failure is
+ * logged and passed up in one statement:
+ *	return log_warn_errno(name, r, "could not create %s", kind);
+ * obj is the thing the message concerns (an interface, an owner, a file),
+ * printed as given: quote user strings before passing them.
+ */
+int log_errno_msg(int level, const char *obj, int r, const char *fmt, ...) _printf_(4, 5);
+
+#define log_error_errno(obj, r, ...) log_errno_msg(LOG_ERR, obj, r, __VA_ARGS__)
+#define log_warn_errno(obj, r, ...) log_errno_msg(LOG_WARNING, obj, r, __VA_ARGS__)
+#define log_info_errno(obj, r, ...) log_errno_msg(LOG_INFO, obj, r, __VA_ARGS__)
+#define log_debug_errno(obj, r, ...) log_errno_msg(LOG_DEBUG, obj, r, __VA_ARGS__)
+
 #endif

@@ -147,11 +147,6 @@ int store_version(const struct store *s)
 	return s->version;
 }
 
-bool store_in_transaction(const struct store *s)
-{
-	return s->in_txn;
-}
-
 static int set_error(char **ret_error, const char *path, const char *what,
 		     const char *why)
 {

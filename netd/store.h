@@ -41,9 +41,6 @@ int store_begin(struct store *s);
  * the transaction still open (it is retried on the next call). */
 int store_commit(struct store *s);
 
-/* True while a grouped transaction is open. */
-bool store_in_transaction(const struct store *s);
-
 struct store_peer {
 	uid_t uid;
 	gid_t gid;

@@ -33,13 +33,6 @@
 /* Hand ownership of *p to the caller and leave NULL behind, so the
  * cleanup attribute on the local variable does nothing. */
 #define TAKE_PTR(p) ({ __typeof__(p) _p = (p); (p) = NULL; _p; })
-#define TAKE_FD(fd) ({ int _fd = (fd); (fd) = -1; _fd; })
-
-static inline void *x_free(void *p)
-{
-	free(p);
-	return NULL;
-}
 
 static inline void freep(void *p)
 {

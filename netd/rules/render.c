@@ -35,6 +35,7 @@
 #include <sys/socket.h>
 
 #include "rules-internal.h"
+#include "valid.h"
 #include "util.h"
 
 /* --- a growing string --- */
@@ -391,7 +392,7 @@ static int params_parse(const struct rules_params *p, struct pvals *v, char **re
 		return rules_errorf(ret_error,
 				    "MAC: %s is not a unicast MAC address (aa:bb:cc:dd:ee:ff, not all zero)",
 				    rules_quote(p->mac, q));
-	rules_parse_mac(p->mac, v->mac);
+	valid_parse_mac(p->mac, v->mac);
 	v->ips = calloc(p->n_ips + 1, sizeof(*v->ips));
 	v->dhcp = calloc(p->n_dhcpservers + 1, sizeof(*v->dhcp));
 	if (!v->ips || !v->dhcp)

@@ -104,9 +104,6 @@ const struct rules_filter *rules_defs_find(const struct rules_defs *d, const cha
 enum rules_family rules_proto_family(enum rules_proto p);
 int rules_proto_af(enum rules_proto p);
 
-/* "aa:bb:cc:dd:ee:ff", hex digits in either case, nothing else. 0 or -EINVAL. */
-int rules_parse_mac(const char *s, uint8_t ret[6]);
-
 /* An IPv4 or IPv6 address without prefix (af 0: either). 0 or -EINVAL. */
 int rules_parse_addr(const char *s, int af, int *ret_af, uint8_t ret[16]);
 

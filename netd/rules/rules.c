@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 
 #include "rules-internal.h"
+#include "valid.h"
 #include "util.h"
 
 /* A filter file larger than this is refused unread: filters are small. */
@@ -85,33 +86,14 @@ static char *clean_dup(const char *s)
 
 /* --- names and values --- */
 
-static bool name_valid(const char *s, size_t max)
-{
-	size_t n;
-
-	if (!s || s[0] == '-' || streq(s, ".") || streq(s, ".."))
-		return false;
-	for (n = 0; s[n]; n++) {
-		char c = s[n];
-
-		if (n >= max)
-			return false;
-		/* Spelled out rather than isalnum(): locale must not matter. */
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '_' || c == '.' || c == '-'))
-			return false;
-	}
-	return n > 0;
-}
-
 bool rules_port_valid(const char *port)
 {
-	return name_valid(port, RULES_PORT_MAX);
+	return valid_name(port, RULES_PORT_MAX);
 }
 
 bool rules_name_valid(const char *name)
 {
-	return name_valid(name, RULES_NAME_MAX);
+	return valid_name(name, RULES_NAME_MAX);
 }
 
 static int hexval(char c)
@@ -123,27 +105,6 @@ static int hexval(char c)
 	if (c >= 'A' && c <= 'F')
 		return c - 'A' + 10;
 	return -1;
-}
-
-int rules_parse_mac(const char *s, uint8_t ret[6])
-{
-	uint8_t m[6];
-
-	if (!s)
-		return -EINVAL;
-	/* Each read stops at the first byte that is not what it should be,
-	 * so nothing past the terminating NUL is looked at. */
-	for (size_t i = 0; i < 6; i++) {
-		int h = hexval(s[3 * i]), l;
-
-		if (h < 0 || (l = hexval(s[3 * i + 1])) < 0)
-			return -EINVAL;
-		m[i] = (uint8_t)(h << 4 | l);
-		if (s[3 * i + 2] != (i < 5 ? ':' : '\0'))
-			return -EINVAL;
-	}
-	memcpy(ret, m, 6);
-	return 0;
 }
 
 int rules_parse_addr(const char *s, int af, int *ret_af, uint8_t ret[16])
@@ -175,7 +136,7 @@ int rules_param_check(const char *key, const char *value)
 	if (!key || !value)
 		return -EINVAL;
 	if (streq(key, "MAC")) {
-		if (rules_parse_mac(value, a) < 0)
+		if (valid_parse_mac(value, a) < 0)
 			return -EINVAL;
 		/* A multicast source MAC is never a port's own, and all
 		 * zero is no address at all. */
@@ -396,13 +357,13 @@ static int parse_mac_field(const struct field_desc *fd, json_t *v, const char *p
 			goto bad;
 		memcpy(tmp, s, (size_t)(slash - s));
 		tmp[slash - s] = '\0';
-		if (rules_parse_mac(tmp, m.addr) < 0 || rules_parse_mac(slash + 1, m.mask) < 0)
+		if (valid_parse_mac(tmp, m.addr) < 0 || valid_parse_mac(slash + 1, m.mask) < 0)
 			goto bad;
 		if (!(m.mask[0] | m.mask[1] | m.mask[2] | m.mask[3] | m.mask[4] | m.mask[5]))
 			return rules_errorf(ret_error,
 					    "%s.%s: %s: a zero mask matches everything; leave the field out",
 					    path, fd->name, rules_quote(s, q));
-	} else if (rules_parse_mac(s, m.addr) < 0) {
+	} else if (valid_parse_mac(s, m.addr) < 0) {
 		goto bad;
 	}
 	/* The kernel keeps only the masked bits; so does *-save. */
