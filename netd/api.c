@@ -111,7 +111,7 @@ static void method_get_status(struct core *core, struct ctl_call *call)
 	json_object_set_new(r, "longest_callback",
 			    json_string(stats.longest_callback ? stats.longest_callback : ""));
 	json_object_set_new(r, "iterations", json_integer((json_int_t)stats.iterations));
-	json_object_set_new(r, "wal_checkpoints", json_integer((json_int_t)core->wal_checkpoints));
+	json_object_set_new(r, "wal_checkpoints", json_integer((json_int_t)store_wal_checkpoints(core->wal)));
 	json_object_set_new(r, "longest_iteration_us",
 			    json_integer((json_int_t)stats.longest_iteration_us));
 	json_object_set_new(r, "config_reloads", json_integer((json_int_t)stats.config_reloads));

@@ -15,9 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -164,6 +161,8 @@ static void begin_stop(struct core *c, const char *why)
 	c->stopping = true;
 	ctl_server_shutdown(c->ctl);
 	links_stop_monitors(c->links);
+	if (c->wal)
+		store_wal_helper_quiesce(c->wal);
 	ev_timer_set(&c->shutdown_timer, c->cfg.shutdown_timeout_ms / 1000.0, 0.);
 	ev_timer_start(c->loop, &c->shutdown_timer);
 }
@@ -185,113 +184,6 @@ static void shutdown_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 	log_warn("calls still unanswered after shutdown_timeout_ms, stopping anyway");
 	ev_break(loop, EVBREAK_ALL);
-}
-
-/* WAL frames (pages) past which the WAL helper is asked to checkpoint. */
-#define CORE_WAL_FRAMES 1000
-
-/*
- * The database's WAL is copied back into it by a helper process, off the
- * loop: done in a commit, the copy and its fsyncs would hold up every
- * reply of that iteration, and starting a process for each checkpoint
- * stalls the loop in posix_spawn (up to 40 ms seen under load). The helper
- * is forked before the database is opened (SQLite connections must not
- * cross a fork), keeps no descriptor but its socket, and for each byte it
- * reads runs a passive checkpoint on a connection of its own and answers
- * with one byte: 0 done, 1 failed.
- */
-static void wal_helper_main(int fd, const char *db_path)
-{
-	char cmd, res;
-
-	if (dup2(fd, 3) < 0)
-		_exit(1);
-	close_range(4, ~0U, 0);
-	prctl(PR_SET_PDEATHSIG, SIGTERM);
-	signal(SIGTERM, SIG_DFL);
-	signal(SIGINT, SIG_IGN);
-	signal(SIGHUP, SIG_IGN);
-	while (read(3, &cmd, 1) == 1) {
-		res = store_wal_checkpoint_file(db_path) == 0 ? 0 : 1;
-		if (write(3, &res, 1) != 1)
-			break;
-	}
-	_exit(0);
-}
-
-static void wal_io_cb(struct ev_loop *loop, ev_io *w, int revents)
-{
-	STATS_CALLBACK("WAL helper");
-	struct core *c = w->data;
-	char res;
-	ssize_t n = recv(c->wal_fd, &res, 1, MSG_DONTWAIT);
-
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return;
-	c->wal_busy = false;
-	if (n != 1) {
-		log_warn("the WAL helper is gone; the WAL is checkpointed at stop only");
-		ev_io_stop(loop, &c->wal_io);
-		close(c->wal_fd);
-		c->wal_fd = -1;
-		return;
-	}
-	if (res == 0)
-		c->wal_checkpoints++;
-	else
-		log_warn("WAL checkpoint failed, ignoring");
-}
-
-static void wal_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	STATS_CALLBACK("WAL timer");
-	struct core *c = w->data;
-	char cmd = 'c';
-
-	if (c->wal_fd < 0 || c->wal_busy || c->stopping ||
-	    store_wal_frames(c->store) < CORE_WAL_FRAMES)
-		return;
-	if (send(c->wal_fd, &cmd, 1, MSG_DONTWAIT | MSG_NOSIGNAL) == 1)
-		c->wal_busy = true;
-}
-
-static int wal_helper_start(struct core *c)
-{
-	int sv[2];
-	pid_t pid;
-
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
-		return -errno;
-	pid = fork();
-	if (pid < 0) {
-		int r = -errno;
-
-		close(sv[0]);
-		close(sv[1]);
-		return r;
-	}
-	if (pid == 0)
-		wal_helper_main(sv[1], c->cfg.db_path);
-	close(sv[1]);
-	c->wal_fd = sv[0];
-	c->wal_pid = pid;
-	ev_io_init(&c->wal_io, wal_io_cb, c->wal_fd, EV_READ);
-	c->wal_io.data = c;
-	ev_io_start(c->loop, &c->wal_io);
-	return 0;
-}
-
-static void wal_helper_stop(struct core *c)
-{
-	if (c->wal_fd >= 0) {
-		ev_io_stop(c->loop, &c->wal_io);
-		close(c->wal_fd); /* EOF: the helper ends after its checkpoint */
-		c->wal_fd = -1;
-	}
-	if (c->wal_pid > 0) {
-		waitpid(c->wal_pid, NULL, 0);
-		c->wal_pid = 0;
-	}
 }
 
 static void iteration_cb(struct ev_loop *loop, ev_check *w, int revents)
@@ -402,7 +294,6 @@ int core_start(struct core *c)
 	int r;
 
 	c->lock_fd = -1;
-	c->wal_fd = -1;
 	c->start_us = now_usec();
 	c->loop = ev_default_loop(EVFLAG_AUTO | EVFLAG_NOENV);
 	if (!c->loop) {
@@ -420,7 +311,8 @@ int core_start(struct core *c)
 	r = take_lock(c);
 	if (r < 0)
 		return r;
-	r = wal_helper_start(c);
+	/* Before store_open(): an SQLite connection must not cross a fork. */
+	r = store_wal_helper_start(c->loop, c->cfg.db_path, &c->wal);
 	if (r < 0) {
 		errno = -r;
 		log_warn("cannot start the WAL helper: %m; the WAL is checkpointed at stop only");
@@ -486,9 +378,8 @@ int core_start(struct core *c)
 	ev_prepare_init(&c->prepare, prepare_cb);
 	c->prepare.data = c;
 	ev_prepare_start(c->loop, &c->prepare);
-	ev_timer_init(&c->wal_timer, wal_timer_cb, 1., 1.);
-	c->wal_timer.data = c;
-	ev_timer_start(c->loop, &c->wal_timer);
+	if (c->wal)
+		store_wal_helper_watch(c->wal, c->store);
 	/* Before every other callback of an iteration. */
 	ev_check_init(&c->iteration, iteration_cb);
 	ev_set_priority(&c->iteration, EV_MAXPRI);
@@ -520,7 +411,6 @@ void core_done(struct core *c)
 		signal(SIGHUP, SIG_IGN);
 		ev_prepare_stop(c->loop, &c->prepare);
 		ev_check_stop(c->loop, &c->iteration);
-		ev_timer_stop(c->loop, &c->wal_timer);
 		ev_timer_stop(c->loop, &c->shutdown_timer);
 	}
 	c->ctl = ctl_server_free(c->ctl);
@@ -528,7 +418,7 @@ void core_done(struct core *c)
 		links_set_port_hooks(c->links, NULL, NULL, NULL);
 	c->filters = filters_free(c->filters);
 	c->links = links_free(c->links);
-	wal_helper_stop(c);
+	c->wal = store_wal_helper_stop(c->wal);
 	c->store = store_close(c->store);
 	if (c->lock_fd >= 0) {
 		/* The file stays: removing a lock file races with the next

@@ -17,6 +17,7 @@ struct ctl_server;
 struct filters;
 struct links;
 struct store;
+struct store_wal;
 
 /* What the command line said; it wins over the configuration file, also
  * after a reload. NULL / false: not given. */
@@ -46,12 +47,7 @@ struct core {
 	ev_timer shutdown_timer;
 	bool stopping;
 
-	ev_timer wal_timer;        /* looks at the WAL's size now and then */
-	int wal_fd;                /* to the WAL helper process, -1 if none */
-	pid_t wal_pid;
-	ev_io wal_io;
-	bool wal_busy;             /* a checkpoint asked for, not yet done */
-	uint64_t wal_checkpoints;
+	struct store_wal *wal;     /* the WAL helper process, NULL if none */
 };
 
 /*

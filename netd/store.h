@@ -118,13 +118,43 @@ typedef void (*store_root_fn)(void *userdata, const char *family, const char *no
 int store_roots_foreach(struct store *s, store_root_fn fn, void *userdata);
 
 /* Frames in the write-ahead log after the last commit. The store never
- * checkpoints the WAL by itself (that would stall a commit); the daemon's
- * WAL helper process runs store_wal_checkpoint_file() when this grows. */
+ * checkpoints the WAL by itself (that would stall a commit); the WAL
+ * helper process (below) runs store_wal_checkpoint_file() when this grows. */
 unsigned store_wal_frames(const struct store *s);
 
 /* A PASSIVE checkpoint of the database at path, on a connection of its
  * own: for the WAL helper process. 0 or -EIO (the reason on stderr). */
 int store_wal_checkpoint_file(const char *path);
+
+/* --- the WAL helper (store-wal.c): a child process that checkpoints the
+ * WAL off the loop --- */
+
+struct ev_loop;
+struct store_wal;
+
+/*
+ * Fork the WAL helper for the database at db_path and watch its answers
+ * in loop. Call it BEFORE store_open() in this process: an SQLite
+ * connection must not cross a fork. The helper keeps no descriptor but
+ * its socket. -errno if it cannot be started (the daemon then runs
+ * without: the WAL is checkpointed at close only).
+ */
+int store_wal_helper_start(struct ev_loop *loop, const char *db_path, struct store_wal **ret);
+
+/* Once s is open: look at the size of its WAL every second and ask the
+ * helper for a checkpoint past 1000 frames, one at a time. */
+void store_wal_helper_watch(struct store_wal *h, struct store *s);
+
+/* Ask for no more checkpoints (a graceful stop has begun); one already
+ * asked for still completes and is counted. */
+void store_wal_helper_quiesce(struct store_wal *h);
+
+/* Checkpoints the helper has completed; 0 for NULL (no helper). */
+uint64_t store_wal_checkpoints(const struct store_wal *h);
+
+/* Close the helper's socket and wait for it to exit (it finishes a
+ * checkpoint in progress first). Accepts NULL; returns NULL. */
+struct store_wal *store_wal_helper_stop(struct store_wal *h);
 
 /* The filter checkpoint (see db/004_checkpoint.sql): the nf_tables
  * generation at which the kernel matched every recorded fingerprint, and
