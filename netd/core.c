@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "budget.h"
 #include "core.h"
 #include "ctl.h"
 #include "filters.h"
@@ -188,7 +189,7 @@ static void shutdown_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 static void iteration_cb(struct ev_loop *loop, ev_check *w, int revents)
 {
-	stats_iteration_begin();
+	budget_iteration_begin();
 }
 
 static void prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
@@ -211,7 +212,7 @@ static void prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 	if (c->stopping && ctl_server_idle(c->ctl) && links_idle(c->links) &&
 	    filters_idle(c->filters))
 		ev_break(loop, EVBREAK_ALL);
-	stats_iteration_end();
+	budget_iteration_end();
 }
 
 static int mkdir_parent(const char *path, mode_t mode)

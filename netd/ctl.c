@@ -27,6 +27,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "budget.h"
 #include "ctl.h"
 #include "decode.h"
 #include "frame.h"
@@ -538,7 +539,7 @@ static void conn_handle_message(struct ctl_conn *c, const char *msg, size_t len)
 	 * deferred call, a connection's later calls wait too: each must see
 	 * the effects of the calls sent before it. */
 	if (c->srv->deferrable &&
-	    (c->ndeferred > 0 || (stats_budget_spent() && c->srv->deferrable(call->method)))) {
+	    (c->ndeferred > 0 || (budget_spent() && c->srv->deferrable(call->method)))) {
 		call->deferred = true;
 		TAILQ_INSERT_TAIL(&c->srv->deferred, call, defer_link);
 		c->srv->ndeferred++;
@@ -557,7 +558,7 @@ static unsigned deferred_dispatch(struct ctl_server *srv)
 	struct ctl_call *call;
 	unsigned n = 0;
 
-	while ((call = TAILQ_FIRST(&srv->deferred)) && (n == 0 || !stats_budget_spent())) {
+	while ((call = TAILQ_FIRST(&srv->deferred)) && (n == 0 || !budget_spent())) {
 		TAILQ_REMOVE(&srv->deferred, call, defer_link);
 		srv->ndeferred--;
 		call->deferred = false;
@@ -589,7 +590,7 @@ static unsigned conn_process_input(struct ctl_conn *c, unsigned budget)
 			break;
 		}
 		/* At least one message per turn, so every client moves. */
-		if (done == budget || (done > 0 && stats_budget_spent())) {
+		if (done == budget || (done > 0 && budget_spent())) {
 			conn_set_backlog(c, true);
 			return done;
 		}
@@ -622,7 +623,7 @@ static void backlog_check_cb(struct ev_loop *loop, ev_check *w, int revents)
 	/* Only those present now, each at most once. */
 	TAILQ_FOREACH(c, &srv->backlog, backlog_link)
 		n++;
-	while (n-- > 0 && total < CTL_BACKLOG_CALLS && (total == 0 || !stats_budget_spent()) &&
+	while (n-- > 0 && total < CTL_BACKLOG_CALLS && (total == 0 || !budget_spent()) &&
 	       (c = TAILQ_FIRST(&srv->backlog))) {
 		/* To the tail first: a client still behind after its slice
 		 * waits for the others. */

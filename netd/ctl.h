@@ -78,7 +78,7 @@ bool ctl_server_idle(const struct ctl_server *srv);
 bool ctl_server_has_backlog(const struct ctl_server *srv);
 
 /* Which calls may wait for a later loop iteration once the running one
- * has used its time budget (see STATS_ITERATION_BUDGET_US): by method
+ * has used its time budget (see budget.h): by method
  * name. Without it, every call is dispatched as soon as it is read. */
 typedef bool (*ctl_deferrable_fn)(const char *method);
 void ctl_server_set_deferrable(struct ctl_server *srv, ctl_deferrable_fn fn);

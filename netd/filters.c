@@ -424,7 +424,7 @@ static bool chains_parse_step(void **tree, const char **pos, struct chain_lines 
 			*last = c;
 		}
 		p = eol ? eol + 1 : NULL;
-		if (++lines % 64 == 0 && p && *p && stats_budget_spent()) {
+		if (++lines % 64 == 0 && p && *p && budget_spent()) {
 			*pos = p;
 			return false;
 		}
@@ -967,7 +967,7 @@ static void work_cb(struct ev_loop *loop, ev_check *w, int revents)
 			apply_item(f, bt, bt->cursor);
 		else
 			record_item(f, bt, bt->cursor);
-		if (++bt->cursor < end && stats_budget_spent())
+		if (++bt->cursor < end && budget_spent())
 			return;
 	}
 	if (bt->cursor < bt->n)

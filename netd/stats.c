@@ -72,20 +72,9 @@ void stats_cb_end(struct stats_cb *cb)
 	}
 }
 
-void stats_iteration_begin(void)
+void stats_iteration_add(uint64_t usec)
 {
-	stats.iteration_start = now_usec();
-}
-
-void stats_iteration_end(void)
-{
-	uint64_t d;
-
-	if (!stats.iteration_start)
-		return;
-	d = now_usec() - stats.iteration_start;
 	stats.iterations++;
-	if (d > stats.longest_iteration_us)
-		stats.longest_iteration_us = d;
-	stats.iteration_start = 0;
+	if (usec > stats.longest_iteration_us)
+		stats.longest_iteration_us = usec;
 }
