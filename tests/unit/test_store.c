@@ -1,8 +1,11 @@
 /*
  * test_store.c: the store on real temporary SQLite files: migrations from
- * scratch and on reopen, grouped transactions, the append-only audit
- * table, and refusal (without a change to the file) of what is not ours.
- * The test reads the files with sqlite3 itself, independently of store.c.
+ * scratch, on reopen and from an older schema, grouped transactions and
+ * their commit (also when another writer holds the lock), the append-only
+ * audit table, the rows of links, names, bindings, roots and the filter
+ * checkpoint, the WAL helper process, and refusal (without a change to
+ * the file) of what is not ours. The test reads the files with sqlite3
+ * itself, independently of store.c.
  */
 #include "config.h"
 
@@ -12,6 +15,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <errno.h>
+#include <ev.h>
 #include <fcntl.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -21,6 +25,7 @@
 #include <unistd.h>
 
 #include "store.h"
+#include "util.h"
 
 static char dir[] = "/tmp/netd-test-store-XXXXXX";
 
@@ -264,6 +269,445 @@ static void test_cannot_open(void **state)
 	free(err);
 }
 
+/* --- links and names --- */
+
+struct link_seen {
+	int n;
+	char names[8][16];
+	char states[8][16];
+	bool mac_null[8];
+	int ifindex[8];
+	char created[8][32];
+};
+
+static void link_cb(void *userdata, const struct store_link_row *row)
+{
+	struct link_seen *seen = userdata;
+
+	assert_true(seen->n < 8);
+	snprintf(seen->names[seen->n], sizeof(seen->names[0]), "%s", row->name);
+	snprintf(seen->states[seen->n], sizeof(seen->states[0]), "%s", row->state);
+	seen->mac_null[seen->n] = row->mac == NULL;
+	seen->ifindex[seen->n] = row->ifindex;
+	snprintf(seen->created[seen->n], sizeof(seen->created[0]), "%s", row->created);
+	assert_string_equal(row->kind, "macvtap");
+	assert_string_equal(row->parent, "eth0");
+	assert_string_equal(row->owner, "guest1");
+	seen->n++;
+}
+
+static int seen_index(const struct link_seen *seen, const char *name)
+{
+	for (int i = 0; i < seen->n; i++)
+		if (streq(seen->names[i], name))
+			return i;
+	return -1;
+}
+
+static void test_links(void **state)
+{
+	const char *p = path_of("links.db");
+	struct store *s = NULL;
+	char *err = NULL;
+	struct link_seen seen = { 0 };
+	struct store_link_row row = {
+		.name = "macvtap0", .ifindex = 0, .kind = "macvtap", .mode = "bridge",
+		.parent = "eth0", .mac = NULL, .owner = "guest1", .state = "creating",
+	};
+	int i;
+
+	assert_int_equal(store_open(p, &s, &err), 0);
+	assert_int_equal(store_link_put(s, &row), 0);
+	row.name = "macvtap1";
+	row.ifindex = 17;
+	row.mac = "52:54:00:12:34:56";
+	row.state = "present";
+	row.created = "2020-01-02T03:04:05.678Z";
+	assert_int_equal(store_link_put(s, &row), 0);
+	/* The database refuses what its CHECKs refuse; the transaction and
+	 * the rows before stay. */
+	row.name = "macvtap2";
+	row.kind = "veth";
+	assert_int_equal(store_link_put(s, &row), -EEXIST);
+	row.kind = "macvtap";
+	assert_int_equal(store_commit(s), 0);
+	assert_int_equal(raw_int(p, "SELECT count(*) FROM links"), 2);
+
+	assert_int_equal(store_links_foreach(s, link_cb, &seen), 0);
+	assert_int_equal(seen.n, 2);
+	i = seen_index(&seen, "macvtap0");
+	assert_true(i >= 0);
+	assert_true(seen.mac_null[i]);
+	assert_string_equal(seen.states[i], "creating");
+	/* created defaults to now, in the form the audit table uses. */
+	assert_int_equal(strlen(seen.created[i]), strlen("2020-01-02T03:04:05.678Z"));
+	i = seen_index(&seen, "macvtap1");
+	assert_true(i >= 0);
+	assert_false(seen.mac_null[i]);
+	assert_int_equal(seen.ifindex[i], 17);
+	assert_string_equal(seen.created[i], "2020-01-02T03:04:05.678Z");
+
+	/* Put replaces; delete removes; both in the grouped transaction. */
+	row.name = "macvtap0";
+	row.state = "deleting";
+	assert_int_equal(store_link_put(s, &row), 0);
+	assert_int_equal(store_link_delete(s, "macvtap1"), 0);
+	assert_int_equal(store_link_delete(s, "no-such-link"), 0);
+	assert_int_equal(raw_int(p, "SELECT count(*) FROM links"), 2);
+	assert_int_equal(store_commit(s), 0);
+	assert_int_equal(raw_int(p, "SELECT count(*) FROM links"), 1);
+	assert_int_equal(raw_int(p, "SELECT count(*) FROM links WHERE name = 'macvtap0'"
+				 " AND state = 'deleting'"), 1);
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(store_links_foreach(s, link_cb, &seen), 0);
+	assert_int_equal(seen.n, 1);
+	store_close(s);
+}
+
+struct name_seen {
+	int n;
+	unsigned sum_idx;
+	char last_state[16];
+};
+
+static void name_cb(void *userdata, const char *prefix, unsigned idx, const char *name,
+		    const char *state)
+{
+	struct name_seen *seen = userdata;
+	char expect[32];
+
+	snprintf(expect, sizeof(expect), "%s%u", prefix, idx);
+	assert_string_equal(name, expect);
+	seen->n++;
+	seen->sum_idx += idx;
+	snprintf(seen->last_state, sizeof(seen->last_state), "%s", state);
+}
+
+static void test_names(void **state)
+{
+	const char *p = path_of("names.db");
+	struct store *s = NULL;
+	char *err = NULL;
+	struct name_seen seen = { 0 };
+
+	assert_int_equal(store_open(p, &s, &err), 0);
+	assert_int_equal(store_name_put(s, "macvtap", 0, "macvtap0", "owned"), 0);
+	assert_int_equal(store_name_put(s, "macvtap", 7, "macvtap7", "foreign"), 0);
+	assert_int_equal(store_name_put(s, "macvlan", 4000000000u, "macvlan4000000000", "owned"), 0);
+	assert_int_equal(store_name_put(s, "macvtap", 1, "macvtap1", "lost"), -EEXIST);
+	assert_int_equal(store_commit(s), 0);
+	assert_int_equal(store_names_foreach(s, name_cb, &seen), 0);
+	assert_int_equal(seen.n, 3);
+	assert_int_equal(seen.sum_idx, 4000000007u);
+
+	assert_int_equal(store_name_put(s, "macvtap", 7, "macvtap7", "releasing"), 0);
+	assert_int_equal(store_name_delete(s, "macvlan", 4000000000u), 0);
+	assert_int_equal(store_commit(s), 0);
+	assert_int_equal(raw_int(p, "SELECT count(*) FROM names"), 2);
+	assert_int_equal(raw_int(p, "SELECT count(*) FROM names WHERE idx = 7 AND state = 'releasing'"), 1);
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(store_names_foreach(s, name_cb, &seen), 0);
+	assert_int_equal(seen.n, 2);
+	store_close(s);
+}
+
+/* --- bindings, roots and the filter checkpoint --- */
+
+struct binding_seen {
+	int n;
+	bool error_null, applied_null;
+	char port[16], state[16], norm_ip6[16], parameters[64];
+};
+
+static void binding_cb(void *userdata, const struct store_binding_row *row)
+{
+	struct binding_seen *seen = userdata;
+
+	seen->n++;
+	if (!streq(row->port, "vnet1"))
+		return;
+	snprintf(seen->port, sizeof(seen->port), "%s", row->port);
+	snprintf(seen->state, sizeof(seen->state), "%s", row->state);
+	snprintf(seen->norm_ip6, sizeof(seen->norm_ip6), "%s", row->norm[2]);
+	snprintf(seen->parameters, sizeof(seen->parameters), "%s", row->parameters);
+	seen->error_null = row->error == NULL;
+	seen->applied_null = row->applied == NULL;
+	assert_string_equal(row->filter, "clean-traffic");
+	assert_string_equal(row->owner, "guest1");
+	assert_string_equal(row->desired_hash, "d1");
+	assert_non_null(row->created);
+}
+
+static void test_bindings(void **state)
+{
+	const char *p = path_of("bindings.db");
+	struct store *s = NULL;
+	char *err = NULL;
+	struct binding_seen seen = { 0 };
+	struct store_binding_row row = {
+		.port = "vnet0", .filter = "clean-traffic", .owner = "guest1",
+		.parameters = "{\"MAC\":\"52:54:00:00:00:01\"}", .desired_hash = "d0",
+		.applied_hash = "", .norm = { "", "", "" }, .state = "pending",
+	};
+
+	assert_int_equal(store_open(p, &s, &err), 0);
+	assert_int_equal(store_binding_put(s, &row), 0);
+	row.port = "vnet1";
+	row.desired_hash = "d1";
+	row.applied_hash = "d1";
+	row.norm[0] = "eb1";
+	row.norm[1] = "ip41";
+	row.norm[2] = "ip61";
+	row.state = "failed";
+	row.error = "ebtables-restore: line 3: bad rule";
+	row.applied = "2020-01-02T03:04:05.678Z";
+	assert_int_equal(store_binding_put(s, &row), 0);
+	row.port = "vnet2";
+	row.state = "exploded";
+	assert_int_equal(store_binding_put(s, &row), -EEXIST);
+	assert_int_equal(store_commit(s), 0);
+
+	assert_int_equal(store_bindings_foreach(s, binding_cb, &seen), 0);
+	assert_int_equal(seen.n, 2);
+	assert_string_equal(seen.port, "vnet1");
+	assert_string_equal(seen.state, "failed");
+	assert_string_equal(seen.norm_ip6, "ip61");
+	assert_string_equal(seen.parameters, "{\"MAC\":\"52:54:00:00:00:01\"}");
+	assert_false(seen.error_null);
+	assert_false(seen.applied_null);
+
+	/* Applied again: error and time of the last apply cleared. */
+	row.port = "vnet1";
+	row.state = "applied";
+	row.error = NULL;
+	row.applied = NULL;
+	assert_int_equal(store_binding_put(s, &row), 0);
+	assert_int_equal(store_binding_delete(s, "vnet0"), 0);
+	assert_int_equal(store_commit(s), 0);
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(store_bindings_foreach(s, binding_cb, &seen), 0);
+	assert_int_equal(seen.n, 1);
+	assert_string_equal(seen.state, "applied");
+	assert_true(seen.error_null);
+	assert_true(seen.applied_null);
+	assert_int_equal(raw_int(p, "SELECT count(*) FROM bindings"), 1);
+	store_close(s);
+}
+
+struct root_seen {
+	int n;
+	char eb[16];
+};
+
+static void root_cb(void *userdata, const char *family, const char *norm)
+{
+	struct root_seen *seen = userdata;
+
+	seen->n++;
+	if (streq(family, "eb"))
+		snprintf(seen->eb, sizeof(seen->eb), "%s", norm);
+}
+
+static void test_roots(void **state)
+{
+	const char *p = path_of("roots.db");
+	struct store *s = NULL;
+	char *err = NULL;
+	struct root_seen seen = { 0 };
+
+	assert_int_equal(store_open(p, &s, &err), 0);
+	assert_int_equal(store_roots_foreach(s, root_cb, &seen), 0);
+	assert_int_equal(seen.n, 0);
+	assert_int_equal(store_root_put(s, "eb", "first"), 0);
+	assert_int_equal(store_root_put(s, "ip4", "v4"), 0);
+	assert_int_equal(store_root_put(s, "eb", "second"), 0);
+	assert_int_equal(store_root_put(s, "arp", "x"), -EEXIST);
+	assert_int_equal(store_commit(s), 0);
+	assert_int_equal(store_roots_foreach(s, root_cb, &seen), 0);
+	assert_int_equal(seen.n, 2);
+	assert_string_equal(seen.eb, "second");
+	store_close(s);
+}
+
+static void test_checkpoint(void **state)
+{
+	const char *p = path_of("checkpoint.db");
+	struct store *s = NULL;
+	char *err = NULL;
+	char kernel[64] = "untouched", small[8];
+	uint32_t gen = 7;
+
+	assert_int_equal(store_open(p, &s, &err), 0);
+	assert_int_equal(store_checkpoint_get(s, kernel, sizeof(kernel), &gen), -ENOENT);
+	assert_string_equal(kernel, "untouched");
+	assert_int_equal(gen, 7);
+
+	assert_int_equal(store_checkpoint_put(s, "boot-1/3:4026531840", 41), 0);
+	assert_int_equal(store_checkpoint_put(s, "boot-1/3:4026531840", 4000000000u), 0);
+	assert_int_equal(store_commit(s), 0);
+	assert_int_equal(raw_int(p, "SELECT count(*) FROM filter_checkpoint"), 1);
+	assert_int_equal(store_checkpoint_get(s, kernel, sizeof(kernel), &gen), 0);
+	assert_string_equal(kernel, "boot-1/3:4026531840");
+	assert_int_equal(gen, 4000000000u);
+	/* A short buffer gets a truncated, terminated string. */
+	assert_int_equal(store_checkpoint_get(s, small, sizeof(small), &gen), 0);
+	assert_string_equal(small, "boot-1/");
+
+	assert_int_equal(store_checkpoint_clear(s), 0);
+	assert_int_equal(store_commit(s), 0);
+	assert_int_equal(store_checkpoint_get(s, kernel, sizeof(kernel), &gen), -ENOENT);
+	store_close(s);
+}
+
+/* --- the commit path --- */
+
+static void test_close_commits(void **state)
+{
+	const char *p = path_of("close.db");
+	struct store *s = NULL;
+	char *err = NULL;
+
+	assert_int_equal(store_open(p, &s, &err), 0);
+	assert_int_equal(store_begin(s), 0);
+	assert_int_equal(store_begin(s), 0); /* already open: no-op */
+	assert_int_equal(store_audit_append(s, &peer, "io.netd.Test", "{}", "ok", NULL), 0);
+	assert_int_equal(store_root_put(s, "ip6", "v6"), 0);
+	assert_null(store_close(s));
+	assert_null(store_close(NULL));
+	assert_int_equal(raw_int(p, "SELECT count(*) FROM audit"), 1);
+	assert_int_equal(raw_int(p, "SELECT count(*) FROM roots"), 1);
+}
+
+static void test_writer_busy(void **state)
+{
+	const char *p = path_of("busy.db");
+	struct store *s = NULL;
+	char *err = NULL;
+	sqlite3 *other;
+	int64_t n;
+
+	assert_int_equal(store_open(p, &s, &err), 0);
+	/* Someone else (an auditor with a write transaction) holds the
+	 * write lock: the grouped transaction cannot begin, and says so
+	 * after the short busy timeout instead of waiting. */
+	assert_int_equal(sqlite3_open(p, &other), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(store_audit_append(s, &peer, "io.netd.Test", "{}", "ok", NULL), -EBUSY);
+	assert_int_equal(store_link_delete(s, "macvtap0"), -EBUSY);
+	assert_int_equal(store_commit(s), 0); /* nothing open */
+	/* Readers still read. */
+	assert_int_equal(store_audit_count(s, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(sqlite3_exec(other, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+
+	/* Lock released: the next write begins the transaction. */
+	assert_int_equal(store_audit_append(s, &peer, "io.netd.Test", "{}", "ok", NULL), 0);
+	assert_int_equal(store_commit(s), 0);
+	assert_int_equal(store_audit_count(s, &n), 0);
+	assert_int_equal(n, 1);
+	sqlite3_close(other);
+	store_close(s);
+}
+
+/* --- migrations --- */
+
+static void test_migrate_from_older(void **state)
+{
+	const char *p = path_of("older.db");
+	struct store *s = NULL;
+	char *err = NULL;
+	int latest = store_latest_version();
+	char sql[128];
+
+	assert_true(latest >= 4);
+	assert_int_equal(store_open(p, &s, &err), 0);
+	store_close(s);
+	/* As a netd of schema 3 left it. */
+	snprintf(sql, sizeof(sql), "DROP TABLE filter_checkpoint; PRAGMA user_version = 3");
+	assert_int_equal(raw_exec(p, sql), SQLITE_OK);
+	assert_int_equal(store_open(p, &s, &err), 0);
+	assert_int_equal(store_version(s), latest);
+	store_close(s);
+	assert_int_equal(raw_int(p, "SELECT count(*) FROM sqlite_master WHERE name = 'filter_checkpoint'"), 1);
+	assert_int_equal(raw_int(p, "PRAGMA user_version"), latest);
+}
+
+static void test_migration_fails(void **state)
+{
+	const char *p = path_of("badmigration.db");
+	struct store *s = NULL;
+	char *err = NULL;
+
+	assert_int_equal(store_open(p, &s, &err), 0);
+	s = store_close(s);
+	/* Says 3 but already has 004's table: 004 fails, is rolled back, and
+	 * the version stays. */
+	assert_int_equal(raw_exec(p, "PRAGMA user_version = 3"), SQLITE_OK);
+	assert_true(store_open(p, &s, &err) < 0);
+	assert_null(s);
+	assert_non_null(err);
+	assert_non_null(strstr(err, "migration 004"));
+	free(err);
+	assert_int_equal(raw_int(p, "PRAGMA user_version"), 3);
+}
+
+/* --- the WAL and its helper process --- */
+
+static void test_wal_checkpoint_file(void **state)
+{
+	const char *p = path_of("walfile.db");
+	struct store *s = NULL;
+	char *err = NULL;
+
+	assert_int_equal(store_open(p, &s, &err), 0);
+	assert_int_equal(store_wal_frames(s), 0);
+	assert_int_equal(store_audit_append(s, &peer, "io.netd.Test", "{}", "ok", NULL), 0);
+	assert_int_equal(store_commit(s), 0);
+	assert_true(store_wal_frames(s) > 0);
+	/* A connection of its own, while the store's stays open. */
+	assert_int_equal(store_wal_checkpoint_file(p), 0);
+	store_close(s);
+	assert_int_equal(store_wal_checkpoint_file(path_of("no-such.db")), -EIO);
+}
+
+static void test_wal_helper(void **state)
+{
+	const char *p = path_of("walhelper.db");
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct store_wal *h = NULL;
+	struct store *s = NULL;
+	char *err = NULL;
+	char *big = malloc(6u << 20);
+	uint64_t deadline;
+
+	assert_non_null(loop);
+	assert_non_null(big);
+	assert_int_equal(store_wal_checkpoints(NULL), 0);
+	assert_null(store_wal_helper_stop(NULL));
+	/* Forked first, then the database opened, as the daemon does. */
+	assert_int_equal(store_wal_helper_start(loop, p, &h), 0);
+	assert_int_equal(store_open(p, &s, &err), 0);
+	store_wal_helper_watch(h, s);
+
+	/* More than 1000 frames (pages) in one commit. */
+	memset(big, 'x', (6u << 20) - 1);
+	big[(6u << 20) - 1] = '\0';
+	assert_int_equal(store_audit_append(s, &peer, "io.netd.Test", big, "ok", NULL), 0);
+	assert_int_equal(store_commit(s), 0);
+	assert_true(store_wal_frames(s) > 1000);
+
+	deadline = now_usec() + 10u * 1000000u;
+	while (store_wal_checkpoints(h) == 0 && now_usec() < deadline)
+		ev_run(loop, EVRUN_ONCE);
+	assert_int_equal(store_wal_checkpoints(h), 1);
+
+	store_wal_helper_quiesce(h);
+	assert_null(store_wal_helper_stop(h));
+	store_close(s);
+	ev_loop_destroy(loop);
+	free(big);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -276,6 +720,17 @@ int main(void)
 		cmocka_unit_test(test_refuse_newer),
 		cmocka_unit_test(test_empty_file_is_new),
 		cmocka_unit_test(test_cannot_open),
+		cmocka_unit_test(test_links),
+		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_bindings),
+		cmocka_unit_test(test_roots),
+		cmocka_unit_test(test_checkpoint),
+		cmocka_unit_test(test_close_commits),
+		cmocka_unit_test(test_writer_busy),
+		cmocka_unit_test(test_migrate_from_older),
+		cmocka_unit_test(test_migration_fails),
+		cmocka_unit_test(test_wal_checkpoint_file),
+		cmocka_unit_test(test_wal_helper),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
