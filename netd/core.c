@@ -1,12 +1,22 @@
 /*
  * core.c: see core.h.
  *
- * Each loop iteration ends in the prepare watcher: first the grouped
- * database transaction is committed, then replies are written. A client
- * therefore never hears of a change that a crash could still lose.
+ * Commits. A database write made while handling an event joins the one
+ * grouped transaction (the first write opens it). The prepare watcher,
+ * which libev runs once per loop iteration right before it polls, commits
+ * that transaction if one is open, and only then sends the kernel requests
+ * links and filters queued, then writes the queued replies. So there is at
+ * most one commit per iteration and none in an iteration that wrote
+ * nothing, and no kernel request leaves before the intent rows describing
+ * it are committed. A commit that fails is logged and retried in the next
+ * iteration (the transaction stays open); the kernel requests wait for
+ * it, but the replies already queued are still written. Besides these,
+ * start-up commits once after reconciling with the kernel (before the
+ * socket listens) and store_close() commits what is left at stop.
  */
 #include "config.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -70,8 +80,10 @@ static int load_config(struct core *c, struct netd_config *ret)
 int core_load_config(struct core *c)
 {
 	struct netd_config cfg;
-	int r = load_config(c, &cfg);
+	int r;
 
+	assert(c);
+	r = load_config(c, &cfg);
 	if (r < 0)
 		return r;
 	conf_done(&c->cfg);
@@ -109,6 +121,36 @@ static void apply_admin_group(struct core *c)
 	ctl_server_set_admin_group(c->ctl, true, g->gr_gid);
 }
 
+/* Carry over from the running configuration what only a restart may
+ * change, warning about each that the file changed. -ENOMEM if a string
+ * cannot be copied (cfg is then to be discarded). */
+static int keep_restart_only(const struct core *c, struct netd_config *cfg)
+{
+	/* The socket and the database are what this process is; moving them
+	 * takes a restart. */
+	if (!streq(cfg->socket_path, c->cfg.socket_path))
+		log_warn("socket '%s': changing the socket path needs a restart, ignoring",
+			 cfg->socket_path);
+	if (!streq(cfg->db_path, c->cfg.db_path))
+		log_warn("database '%s': changing the database path needs a restart, ignoring",
+			 cfg->db_path);
+	if (cfg->socket_mode != c->cfg.socket_mode)
+		log_warn("socket_mode: applies at the next start, ignoring");
+	cfg->socket_mode = c->cfg.socket_mode;
+	if (!streq(cfg->macvtap_prefix, c->cfg.macvtap_prefix) ||
+	    !streq(cfg->macvlan_prefix, c->cfg.macvlan_prefix) ||
+	    cfg->delete_group != c->cfg.delete_group || cfg->event_rcvbuf != c->cfg.event_rcvbuf)
+		log_warn("name prefixes, delete_group and event_rcvbuf apply at the next start, ignoring");
+	cfg->delete_group = c->cfg.delete_group;
+	cfg->event_rcvbuf = c->cfg.event_rcvbuf;
+	if (conf_set_string(&cfg->socket_path, c->cfg.socket_path) < 0 ||
+	    conf_set_string(&cfg->db_path, c->cfg.db_path) < 0 ||
+	    conf_set_string(&cfg->macvtap_prefix, c->cfg.macvtap_prefix) < 0 ||
+	    conf_set_string(&cfg->macvlan_prefix, c->cfg.macvlan_prefix) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
 static void reload(struct core *c)
 {
 	struct netd_config cfg;
@@ -120,27 +162,12 @@ static void reload(struct core *c)
 		log_warn("configuration not reloaded, keeping the running one");
 		return;
 	}
-	/* The socket and the database are what this process is; moving them
-	 * takes a restart. */
-	if (!streq(cfg.socket_path, c->cfg.socket_path))
-		log_warn("socket '%s': changing the socket path needs a restart, ignoring",
-			 cfg.socket_path);
-	if (!streq(cfg.db_path, c->cfg.db_path))
-		log_warn("database '%s': changing the database path needs a restart, ignoring",
-			 cfg.db_path);
-	conf_set_string(&cfg.socket_path, c->cfg.socket_path);
-	conf_set_string(&cfg.db_path, c->cfg.db_path);
-	if (cfg.socket_mode != c->cfg.socket_mode)
-		log_warn("socket_mode: applies at the next start, ignoring");
-	cfg.socket_mode = c->cfg.socket_mode;
-	if (!streq(cfg.macvtap_prefix, c->cfg.macvtap_prefix) ||
-	    !streq(cfg.macvlan_prefix, c->cfg.macvlan_prefix) ||
-	    cfg.delete_group != c->cfg.delete_group || cfg.event_rcvbuf != c->cfg.event_rcvbuf)
-		log_warn("name prefixes, delete_group and event_rcvbuf apply at the next start, ignoring");
-	conf_set_string(&cfg.macvtap_prefix, c->cfg.macvtap_prefix);
-	conf_set_string(&cfg.macvlan_prefix, c->cfg.macvlan_prefix);
-	cfg.delete_group = c->cfg.delete_group;
-	cfg.event_rcvbuf = c->cfg.event_rcvbuf;
+	if (keep_restart_only(c, &cfg) < 0) {
+		conf_done(&cfg);
+		stats.config_reload_errors++;
+		log_warn("configuration not reloaded (out of memory), keeping the running one");
+		return;
+	}
 
 	conf_done(&c->cfg);
 	c->cfg = cfg;
@@ -243,11 +270,8 @@ static int take_lock(struct core *c)
 	if (asprintf(&path, "%s.lock", c->cfg.db_path) < 0)
 		return -ENOMEM;
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
-	if (fd < 0) {
-		r = -errno;
-		log_error("lock file '%s': %m", path);
-		return r;
-	}
+	if (fd < 0)
+		return log_error_errno(NULL, -errno, "lock file '%s'", path);
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
 		ssize_t n;
 
@@ -288,27 +312,16 @@ static void raise_fd_limit(const struct netd_config *cfg)
 			 (unsigned long long)rl.rlim_cur, cfg->max_clients);
 }
 
-int core_start(struct core *c)
+/* The database: its directory, the lock, the WAL helper, then the
+ * database itself (opened and migrated). */
+static int start_store(struct core *c)
 {
 	_cleanup_free_ char *error = NULL;
-	struct ctl_limits limits;
 	int r;
 
-	c->lock_fd = -1;
-	c->start_us = now_usec();
-	c->loop = ev_default_loop(EVFLAG_AUTO | EVFLAG_NOENV);
-	if (!c->loop) {
-		log_error("cannot create the event loop");
-		return -ENOMEM;
-	}
-	raise_fd_limit(&c->cfg);
-
 	r = mkdir_parent(c->cfg.db_path, 0755);
-	if (r < 0) {
-		errno = -r;
-		log_error("database directory for '%s': %m", c->cfg.db_path);
-		return r;
-	}
+	if (r < 0)
+		return log_error_errno(NULL, r, "database directory for '%s'", c->cfg.db_path);
 	r = take_lock(c);
 	if (r < 0)
 		return r;
@@ -325,6 +338,14 @@ int core_start(struct core *c)
 		return r;
 	}
 	log_debug("database '%s': schema version %d", c->cfg.db_path, store_version(c->store));
+	return 0;
+}
+
+/* Links and filters, reconciled with the kernel and committed before
+ * anyone is served: lookups are answered from this picture. */
+static int start_links_filters(struct core *c)
+{
+	int r;
 
 	r = links_new(c->loop, c->store, &(struct links_config){
 			.macvtap_prefix = c->cfg.macvtap_prefix,
@@ -334,8 +355,6 @@ int core_start(struct core *c)
 		}, &c->links);
 	if (r < 0)
 		return r;
-	/* Reconcile with the kernel's links before serving anyone: lookups
-	 * are answered from this picture. */
 	while (!links_ready(c->links))
 		ev_run(c->loop, EVRUN_ONCE);
 	r = links_start_error(c->links);
@@ -353,13 +372,18 @@ int core_start(struct core *c)
 	links_set_port_hooks(c->links, filters_port_bound, filters_port_gone, c->filters);
 	links_release_unheld(c->links);
 	r = store_commit(c->store);
-	if (r < 0) {
-		errno = -r;
-		log_error("database '%s': cannot commit the reconciliation: %m", c->cfg.db_path);
-		return r;
-	}
+	if (r < 0)
+		return log_error_errno(NULL, r, "database '%s': cannot commit the reconciliation",
+				       c->cfg.db_path);
+	return 0;
+}
 
-	limits = limits_of(&c->cfg);
+/* The socket, the signals, and the loop's own watchers. */
+static int start_serving(struct core *c)
+{
+	struct ctl_limits limits = limits_of(&c->cfg);
+	int r;
+
 	r = ctl_server_new(c->loop, c->cfg.socket_path, c->cfg.socket_mode, &limits,
 			   api_dispatch, c, &c->ctl);
 	if (r < 0)
@@ -387,13 +411,40 @@ int core_start(struct core *c)
 	ev_check_start(c->loop, &c->iteration);
 	ev_init(&c->shutdown_timer, shutdown_timer_cb);
 	c->shutdown_timer.data = c;
+	return 0;
+}
 
+int core_start(struct core *c)
+{
+	int r;
+
+	assert(c);
+
+	c->lock_fd = -1;
+	c->start_us = now_usec();
+	c->loop = ev_default_loop(EVFLAG_AUTO | EVFLAG_NOENV);
+	if (!c->loop) {
+		log_error("cannot create the event loop");
+		return -ENOMEM;
+	}
+	raise_fd_limit(&c->cfg);
+
+	r = start_store(c);
+	if (r < 0)
+		return r;
+	r = start_links_filters(c);
+	if (r < 0)
+		return r;
+	r = start_serving(c);
+	if (r < 0)
+		return r;
 	log_info("listening on '%s', database '%s'", c->cfg.socket_path, c->cfg.db_path);
 	return 0;
 }
 
 int core_run(struct core *c)
 {
+	assert(c && c->loop);
 	ev_run(c->loop, 0);
 	log_info("stopped");
 	return 0;
@@ -401,6 +452,7 @@ int core_run(struct core *c)
 
 void core_done(struct core *c)
 {
+	assert(c);
 	if (c->loop) {
 		ev_signal_stop(c->loop, &c->sig_term);
 		ev_signal_stop(c->loop, &c->sig_int);
