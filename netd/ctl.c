@@ -1,12 +1,11 @@
 /*
- * ctl.c: see ctl.h.
+ * ctl.c: the server and its connections (see ctl.h; the calls are
+ * ctl-call.c's, see ctl-internal.h for the split).
  *
  * Life of a connection: accepted (credentials read once), its input read in
- * chunks and split into NUL-terminated messages, each message decoded into
- * a call and queued in arrival order, then dispatched. A reply is written
- * to the connection's output buffer only when every earlier call has had
- * its final reply; until then it waits in its own call. Output leaves the
- * process in ctl_server_flush(), once per loop iteration.
+ * chunks and split into NUL-terminated messages, each handed to
+ * ctl_conn_handle_message() in order. Output leaves the process in
+ * ctl_server_flush(), once per loop iteration.
  *
  * A connection is never freed from inside a dispatch or reply: it is only
  * marked (drop, done) and closed by ctl_server_flush() or at the end of its
@@ -17,20 +16,16 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/queue.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "budget.h"
-#include "ctl.h"
-#include "decode.h"
-#include "frame.h"
+#include "ctl-internal.h"
 #include "log.h"
 #include "stats.h"
 #include "util.h"
@@ -44,83 +39,8 @@
 #define CTL_SLICE_CALLS 16
 /* Calls handled from the backlog per loop iteration, all clients together. */
 #define CTL_BACKLOG_CALLS 128
-/* A client with this many unanswered calls is not read from until some are
- * answered. */
-#define CTL_MAX_PENDING_CALLS 4096
-/* Supplementary groups remembered per peer. */
-#define CTL_MAX_GROUPS 64
 
-TAILQ_HEAD(call_list, ctl_call);
-TAILQ_HEAD(conn_list, ctl_conn);
-
-struct ctl_call {
-	struct ctl_conn *conn; /* NULL once the client has gone */
-	TAILQ_ENTRY(ctl_call) link;
-	char *method;
-	json_t *parameters;
-	bool more, oneway;
-	bool done;          /* final reply given */
-	struct frame held;  /* replies waiting for earlier calls */
-	uint64_t start_us;
-	ctl_cancel_fn cancel;
-	void *cancel_data;
-	ctl_finish_fn finish;
-	void *finish_data;
-	bool deferred;
-	TAILQ_ENTRY(ctl_call) defer_link; /* on srv->deferred */
-};
-
-struct ctl_conn {
-	struct ctl_server *srv;
-	int fd;
-	unsigned id;
-	ev_io rio, wio;
-	struct frame in, out;
-	struct ucred cred;
-	gid_t groups[CTL_MAX_GROUPS];
-	int ngroups;
-	struct call_list calls;
-	unsigned ncalls;
-	unsigned ndeferred;  /* of its calls, waiting on srv->deferred */
-	bool eof;      /* read no more: peer closed, protocol error, shutdown */
-	bool broken;   /* protocol error: ignore whatever input follows */
-	bool drop;     /* close now, discarding output */
-	bool paused;   /* too many calls pending: input waits */
-	bool backlog;  /* on the backlog list: buffered input left to handle */
-	bool dirty;    /* on the server's flush list */
-	TAILQ_ENTRY(ctl_conn) link;         /* all connections */
-	TAILQ_ENTRY(ctl_conn) dirty_link;   /* needing a flush */
-	TAILQ_ENTRY(ctl_conn) backlog_link; /* input left over */
-};
-
-struct ctl_server {
-	struct ev_loop *loop;
-	int fd;
-	ev_io accept_io;
-	char *path;
-	dev_t dev;
-	ino_t ino;
-	struct ctl_limits limits;
-	bool has_admin_group;
-	gid_t admin_gid;
-	ctl_dispatch_fn dispatch;
-	void *userdata;
-	struct conn_list conns;
-	struct conn_list dirty;
-	struct conn_list backlog;
-	ev_check backlog_check; /* serves the backlog after each poll */
-	ev_idle backlog_idle;   /* keeps the poll from blocking meanwhile */
-	/* Calls read but not yet dispatched, oldest first (see
-	 * conn_handle_message()). */
-	TAILQ_HEAD(, ctl_call) deferred;
-	unsigned ndeferred;
-	ctl_deferrable_fn deferrable;
-	unsigned nconns;
-	unsigned next_id;
-	bool shutting_down;
-};
-
-static void conn_mark_dirty(struct ctl_conn *c)
+void ctl_conn_mark_dirty(struct ctl_conn *c)
 {
 	if (!c->dirty) {
 		c->dirty = true;
@@ -140,7 +60,7 @@ static void conn_update_reading(struct ctl_conn *c)
 
 /* The backlog watchers run while there is input left over or a deferred
  * call. */
-static void backlog_watchers_update(struct ctl_server *srv)
+void ctl_backlog_update(struct ctl_server *srv)
 {
 	if (!TAILQ_EMPTY(&srv->backlog) || srv->ndeferred > 0) {
 		ev_check_start(srv->loop, &srv->backlog_check);
@@ -151,7 +71,7 @@ static void backlog_watchers_update(struct ctl_server *srv)
 	}
 }
 
-static void conn_set_backlog(struct ctl_conn *c, bool on)
+void ctl_conn_set_backlog(struct ctl_conn *c, bool on)
 {
 	struct ctl_server *srv = c->srv;
 
@@ -162,18 +82,18 @@ static void conn_set_backlog(struct ctl_conn *c, bool on)
 		TAILQ_INSERT_TAIL(&srv->backlog, c, backlog_link);
 	else
 		TAILQ_REMOVE(&srv->backlog, c, backlog_link);
-	backlog_watchers_update(srv);
+	ctl_backlog_update(srv);
 	conn_update_reading(c);
 }
 
-static void conn_set_eof(struct ctl_conn *c)
+void ctl_conn_set_eof(struct ctl_conn *c)
 {
 	c->eof = true;
 	conn_update_reading(c);
-	conn_mark_dirty(c);
+	ctl_conn_mark_dirty(c);
 }
 
-static void conn_drop(struct ctl_conn *c, const char *why)
+void ctl_conn_drop(struct ctl_conn *c, const char *why)
 {
 	if (c->drop)
 		return;
@@ -182,18 +102,7 @@ static void conn_drop(struct ctl_conn *c, const char *why)
 	stats.clients_dropped++;
 	c->drop = true;
 	ev_io_stop(c->srv->loop, &c->rio);
-	conn_mark_dirty(c);
-}
-
-static struct ctl_call *call_free(struct ctl_call *call)
-{
-	if (!call)
-		return NULL;
-	free(call->method);
-	json_decref(call->parameters);
-	frame_done(&call->held);
-	free(call);
-	return NULL;
+	ctl_conn_mark_dirty(c);
 }
 
 static void conn_free(struct ctl_conn *c)
@@ -214,9 +123,9 @@ static void conn_free(struct ctl_conn *c)
 			/* Not started: the client left before its turn. */
 			TAILQ_REMOVE(&srv->deferred, call, defer_link);
 			srv->ndeferred--;
-			call_free(call);
+			ctl_call_free(call);
 		} else if (call->done) {
-			call_free(call);
+			ctl_call_free(call);
 		} else if (call->cancel) {
 			call->cancel(call, call->cancel_data);
 		}
@@ -224,7 +133,7 @@ static void conn_free(struct ctl_conn *c)
 	}
 	if (c->dirty)
 		TAILQ_REMOVE(&srv->dirty, c, dirty_link);
-	conn_set_backlog(c, false);
+	ctl_conn_set_backlog(c, false);
 	TAILQ_REMOVE(&srv->conns, c, link);
 	srv->nconns--;
 	frame_done(&c->in);
@@ -234,340 +143,6 @@ static void conn_free(struct ctl_conn *c)
 	/* A slot is free again: accept if we had stopped for lack of fds. */
 	if (srv->fd >= 0 && !srv->shutting_down)
 		ev_io_start(srv->loop, &srv->accept_io);
-}
-
-/* Queue the serialized reply of call: straight to the output if call is at
- * the head of its connection's queue, else held in the call. */
-static void call_emit(struct ctl_call *call, json_t *msg)
-{
-	struct ctl_conn *c = call->conn;
-	char *text;
-	int r;
-
-	if (!c || call->oneway || c->drop) {
-		json_decref(msg);
-		return;
-	}
-	/* 10 significant digits: enough for microseconds of a month's uptime,
-	 * without binary-fraction noise like 0.53789900000000002. */
-	text = json_dumps(msg, JSON_COMPACT | JSON_REAL_PRECISION(10));
-	json_decref(msg);
-	if (!text) {
-		conn_drop(c, "out of memory encoding a reply");
-		return;
-	}
-	if (TAILQ_FIRST(&c->calls) == call)
-		r = frame_append_msg(&c->out, text, strlen(text));
-	else
-		r = frame_append_msg(&call->held, text, strlen(text));
-	free(text);
-	if (r < 0) {
-		conn_drop(c, "out of memory queueing a reply");
-		return;
-	}
-	if (frame_len(&c->out) + frame_len(&call->held) > c->srv->limits.max_output_buffer) {
-		conn_drop(c, "output buffer limit exceeded (client not reading)");
-		return;
-	}
-	conn_mark_dirty(c);
-}
-
-/* Pop finished calls from the head, moving the next call's held replies to
- * the output in order. */
-static void conn_advance(struct ctl_conn *c)
-{
-	struct ctl_call *call;
-
-	while ((call = TAILQ_FIRST(&c->calls)) && call->done) {
-		TAILQ_REMOVE(&c->calls, call, link);
-		c->ncalls--;
-		call_free(call);
-		if (c->paused && c->ncalls < CTL_MAX_PENDING_CALLS / 2) {
-			/* Enough answered: handle the input that waited. */
-			c->paused = false;
-			conn_set_backlog(c, true);
-		}
-		call = TAILQ_FIRST(&c->calls);
-		if (call && frame_len(&call->held) > 0) {
-			if (frame_append(&c->out, call->held.data + call->held.start,
-					 frame_len(&call->held)) < 0) {
-				conn_drop(c, "out of memory queueing a reply");
-				return;
-			}
-			frame_done(&call->held);
-		}
-	}
-	conn_mark_dirty(c);
-}
-
-static void call_finish(struct ctl_call *call, const char *error, json_t *params)
-{
-	struct ctl_conn *c = call->conn;
-	json_t *msg;
-
-	assert(!call->done);
-	if (!params)
-		params = json_object();
-	if (call->finish)
-		call->finish(call, error, params, call->finish_data);
-
-	stats_latency_add(now_usec() - call->start_us);
-	if (error)
-		stats.errors++;
-
-	if (!c) {
-		/* The client went away; nobody to answer. */
-		json_decref(params);
-		call_free(call);
-		return;
-	}
-	if (error)
-		msg = json_pack("{s:s, s:o}", "error", error, "parameters", params);
-	else
-		msg = json_pack("{s:o}", "parameters", params);
-	call->done = true;
-	if (msg)
-		call_emit(call, msg);
-	else
-		conn_drop(c, "out of memory encoding a reply");
-	conn_advance(c);
-}
-
-void ctl_call_reply(struct ctl_call *call, json_t *parameters)
-{
-	call_finish(call, NULL, parameters);
-}
-
-void ctl_call_error(struct ctl_call *call, const char *error, json_t *parameters)
-{
-	call_finish(call, error, parameters);
-}
-
-void ctl_call_invalid_parameter(struct ctl_call *call, const char *parameter)
-{
-	ctl_call_error(call, "org.varlink.service.InvalidParameter",
-		       json_pack("{s:s}", "parameter", parameter));
-}
-
-bool ctl_call_decode(struct ctl_call *call, const struct decode_field *fields, size_t n,
-		     void *out)
-{
-	const char *bad = NULL;
-
-	if (decode_object(call->parameters, fields, n, out, &bad) < 0) {
-		ctl_call_invalid_parameter(call, bad ? bad : "parameters");
-		return false;
-	}
-	return true;
-}
-
-void ctl_call_reply_more(struct ctl_call *call, json_t *parameters)
-{
-	json_t *msg;
-
-	if (!call->more) {
-		ctl_call_reply(call, parameters);
-		return;
-	}
-	if (!parameters)
-		parameters = json_object();
-	if (!call->conn) {
-		json_decref(parameters);
-		return;
-	}
-	msg = json_pack("{s:o, s:b}", "parameters", parameters, "continues", 1);
-	if (msg)
-		call_emit(call, msg);
-	else
-		conn_drop(call->conn, "out of memory encoding a reply");
-}
-
-const char *ctl_call_method(const struct ctl_call *call)
-{
-	return call->method;
-}
-
-json_t *ctl_call_parameters(const struct ctl_call *call)
-{
-	return call->parameters;
-}
-
-bool ctl_call_more(const struct ctl_call *call)
-{
-	return call->more;
-}
-
-static const struct ucred orphan_cred = { .pid = 0, .uid = (uid_t)-1, .gid = (gid_t)-1 };
-
-const struct ucred *ctl_call_peer(const struct ctl_call *call)
-{
-	return call->conn ? &call->conn->cred : &orphan_cred;
-}
-
-bool ctl_call_privileged(const struct ctl_call *call)
-{
-	const struct ctl_conn *c = call->conn;
-
-	if (!c)
-		return false;
-	if (c->cred.uid == 0)
-		return true;
-	if (!c->srv->has_admin_group)
-		return false;
-	if (c->cred.gid == c->srv->admin_gid)
-		return true;
-	for (int i = 0; i < c->ngroups; i++)
-		if (c->groups[i] == c->srv->admin_gid)
-			return true;
-	return false;
-}
-
-void ctl_call_set_cancel(struct ctl_call *call, ctl_cancel_fn fn, void *userdata)
-{
-	call->cancel = fn;
-	call->cancel_data = userdata;
-}
-
-void ctl_call_set_finish(struct ctl_call *call, ctl_finish_fn fn, void *userdata)
-{
-	call->finish = fn;
-	call->finish_data = userdata;
-}
-
-static struct ctl_call *call_new(struct ctl_conn *c, const char *method)
-{
-	struct ctl_call *call = calloc(1, sizeof(*call));
-
-	if (!call)
-		return NULL;
-	call->method = strdup(method);
-	if (!call->method)
-		return call_free(call);
-	call->conn = c;
-	call->start_us = now_usec();
-	frame_init(&call->held);
-	TAILQ_INSERT_TAIL(&c->calls, call, link);
-	c->ncalls++;
-	return call;
-}
-
-/* Answer a message that is not a call and stop reading from this client:
- * after a framing or syntax error we cannot trust where the next message
- * starts. */
-static void conn_protocol_error(struct ctl_conn *c, const char *reason)
-{
-	struct ctl_call *call;
-
-	stats.protocol_errors++;
-	log_debug("client %u: protocol error: %s", c->id, reason);
-	c->broken = true;
-	conn_set_eof(c);
-	call = call_new(c, "");
-	if (!call) {
-		conn_drop(c, "out of memory");
-		return;
-	}
-	ctl_call_error(call, "io.netd.ProtocolError", json_pack("{s:s}", "reason", reason));
-}
-
-static void conn_handle_message(struct ctl_conn *c, const char *msg, size_t len)
-{
-	json_error_t jerr;
-	json_t *root;
-	struct decode_call dc;
-	struct ctl_call *call;
-	const char *bad = NULL;
-
-	if (len == 0) {
-		conn_protocol_error(c, "empty message");
-		return;
-	}
-	/* Without JSON_ALLOW_NUL jansson refuses "\u0000" inside strings, so
-	 * every string we hand on is a proper C string. */
-	root = json_loadb(msg, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (!root) {
-		char reason[256];
-
-		snprintf(reason, sizeof(reason), "invalid JSON at byte %d: %s",
-			 jerr.position, jerr.text);
-		conn_protocol_error(c, reason);
-		return;
-	}
-	if (!json_is_object(root)) {
-		json_decref(root);
-		conn_protocol_error(c, "message is not a JSON object");
-		return;
-	}
-
-	stats.requests++;
-	if (decode_call(root, &dc, &bad) < 0) {
-		/* A call we cannot route; answer it, keep the connection. */
-		call = call_new(c, "");
-		if (!call) {
-			json_decref(root);
-			conn_drop(c, "out of memory");
-			return;
-		}
-		ctl_call_invalid_parameter(call, bad);
-		json_decref(root);
-		return;
-	}
-
-	call = call_new(c, dc.method);
-	if (!call) {
-		json_decref(root);
-		conn_drop(c, "out of memory");
-		return;
-	}
-	call->more = dc.more;
-	call->oneway = dc.oneway;
-	call->parameters = json_incref(dc.parameters);
-	json_decref(root);
-
-	if (dc.upgrade) {
-		ctl_call_invalid_parameter(call, "upgrade");
-		return;
-	}
-	if (dc.more && dc.oneway) {
-		ctl_call_invalid_parameter(call, "oneway");
-		return;
-	}
-	/* Once the iteration's budget is spent, a call that may take long
-	 * (changes, long lists) waits for a later iteration, in arrival
-	 * order, so that quick ones (GetStatus, lookups) from other clients
-	 * are answered without waiting behind a crowd of them. After one
-	 * deferred call, a connection's later calls wait too: each must see
-	 * the effects of the calls sent before it. */
-	if (c->srv->deferrable &&
-	    (c->ndeferred > 0 || (budget_spent() && c->srv->deferrable(call->method)))) {
-		call->deferred = true;
-		TAILQ_INSERT_TAIL(&c->srv->deferred, call, defer_link);
-		c->srv->ndeferred++;
-		c->ndeferred++;
-		backlog_watchers_update(c->srv);
-		return;
-	}
-	c->srv->dispatch(call, c->srv->userdata);
-}
-
-/* Dispatch deferred calls, oldest first: at least one, then while the
- * iteration's budget lasts. A call whose client has gone is
- * never here: conn_free() drops its deferred calls. */
-static unsigned deferred_dispatch(struct ctl_server *srv)
-{
-	struct ctl_call *call;
-	unsigned n = 0;
-
-	while ((call = TAILQ_FIRST(&srv->deferred)) && (n == 0 || !budget_spent())) {
-		TAILQ_REMOVE(&srv->deferred, call, defer_link);
-		srv->ndeferred--;
-		call->deferred = false;
-		call->conn->ndeferred--; /* a gone client's deferred calls are freed */
-		srv->dispatch(call, srv->userdata);
-		n++;
-	}
-	backlog_watchers_update(srv);
-	return n;
 }
 
 /*
@@ -591,20 +166,20 @@ static unsigned conn_process_input(struct ctl_conn *c, unsigned budget)
 		}
 		/* At least one message per turn, so every client moves. */
 		if (done == budget || (done > 0 && budget_spent())) {
-			conn_set_backlog(c, true);
+			ctl_conn_set_backlog(c, true);
 			return done;
 		}
 		r = frame_next(&c->in, c->srv->limits.max_message_size, &msg, &len);
 		if (r == 0)
 			break;
 		if (r < 0) {
-			conn_drop(c, "message larger than max_message_size");
+			ctl_conn_drop(c, "message larger than max_message_size");
 			break;
 		}
-		conn_handle_message(c, msg, len);
+		ctl_conn_handle_message(c, msg, len);
 		done++;
 	}
-	conn_set_backlog(c, false);
+	ctl_conn_set_backlog(c, false);
 	conn_update_reading(c);
 	return done;
 }
@@ -619,7 +194,7 @@ static void backlog_check_cb(struct ev_loop *loop, ev_check *w, int revents)
 	unsigned total = 0, n = 0, max;
 	struct ctl_conn *c;
 
-	total = deferred_dispatch(srv);
+	total = ctl_deferred_dispatch(srv);
 	/* Only those present now, each at most once. */
 	TAILQ_FOREACH(c, &srv->backlog, backlog_link)
 		n++;
@@ -648,7 +223,7 @@ static void conn_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 	ssize_t n;
 
 	if (frame_reserve(&c->in, CTL_READ_CHUNK, &p) < 0) {
-		conn_drop(c, "out of memory reading");
+		ctl_conn_drop(c, "out of memory reading");
 		return;
 	}
 	n = read(c->fd, p, CTL_READ_CHUNK);
@@ -658,7 +233,7 @@ static void conn_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 		log_debug("client %u: read: %m", c->id);
 		c->drop = true; /* peer reset: nothing to say, nobody to say it to */
 		ev_io_stop(loop, &c->rio);
-		conn_mark_dirty(c);
+		ctl_conn_mark_dirty(c);
 		return;
 	}
 	if (n == 0) {
@@ -666,7 +241,7 @@ static void conn_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 		if (frame_len(&c->in) > 0)
 			log_debug("client %u: %zu bytes without a final NUL at EOF, ignored",
 				  c->id, frame_len(&c->in));
-		conn_set_eof(c);
+		ctl_conn_set_eof(c);
 		return;
 	}
 	frame_commit(&c->in, (size_t)n);
@@ -701,12 +276,14 @@ static void conn_write_cb(struct ev_loop *loop, ev_io *w, int revents)
 	struct ctl_conn *c = w->data;
 
 	conn_write(c);
-	conn_mark_dirty(c); /* let flush decide whether to close */
+	ctl_conn_mark_dirty(c); /* let flush decide whether to close */
 }
 
 void ctl_server_flush(struct ctl_server *srv)
 {
 	struct ctl_conn *c;
+
+	assert(srv);
 
 	/* Take them one at a time off the front: closing one may re-mark
 	 * nothing else, but keep the loop obviously safe. */
@@ -843,15 +420,77 @@ static int socket_is_live(const struct sockaddr_un *addr)
 	return -errno;
 }
 
+/* Make path ready to bind: its directory created, a stale socket removed;
+ * a live socket or anything that is not a socket is refused. Logs and
+ * returns -errno on failure. */
+static int socket_path_prepare(const char *path, const struct sockaddr_un *addr)
+{
+	struct stat st;
+	int r;
+
+	r = mkdir_parents(path, 0755);
+	if (r < 0)
+		return log_error_errno(NULL, r, "socket directory for '%s'", path);
+	if (lstat(path, &st) < 0)
+		return 0;
+	if (!S_ISSOCK(st.st_mode)) {
+		log_error("'%s' exists and is not a socket; not touching it", path);
+		return -EEXIST;
+	}
+	r = socket_is_live(addr);
+	if (r > 0) {
+		log_error("'%s': another netd is already listening there", path);
+		return -EADDRINUSE;
+	}
+	if (r < 0)
+		return log_error_errno(NULL, r, "'%s': cannot tell whether the socket is in use",
+				       path);
+	log_info("'%s': removing stale socket", path);
+	if (unlink(path) < 0 && errno != ENOENT)
+		return log_error_errno(NULL, -errno, "'%s': cannot remove stale socket", path);
+	return 0;
+}
+
+/* Bind srv->fd to addr with the given mode, and listen. Logs and returns
+ * -errno on failure. */
+static int server_bind(struct ctl_server *srv, const struct sockaddr_un *addr, mode_t mode)
+{
+	struct stat st;
+	mode_t old_umask;
+	int r;
+
+	/* The mode is set by bind() through the umask; chmod() afterwards
+	 * would leave a window with the default permissions. */
+	old_umask = umask(~mode & 0777);
+	r = bind(srv->fd, (const struct sockaddr *)addr, sizeof(*addr));
+	umask(old_umask);
+	if (r < 0)
+		return log_error_errno(NULL, -errno, "bind '%s'", srv->path);
+	if (stat(srv->path, &st) == 0) {
+		srv->dev = st.st_dev;
+		srv->ino = st.st_ino;
+	}
+	if (listen(srv->fd, SOMAXCONN) < 0) {
+		r = log_error_errno(NULL, -errno, "listen '%s'", srv->path);
+		unlink(srv->path);
+		return r;
+	}
+	return 0;
+}
+
 int ctl_server_new(struct ev_loop *loop, const char *path, mode_t mode,
 		   const struct ctl_limits *limits, ctl_dispatch_fn dispatch,
 		   void *userdata, struct ctl_server **ret)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	struct ctl_server *srv;
-	struct stat st;
-	mode_t old_umask;
 	int r;
+
+	assert(loop);
+	assert(path);
+	assert(limits);
+	assert(dispatch);
+	assert(ret);
 
 	if (strlen(path) >= sizeof(addr.sun_path)) {
 		log_error("socket path '%s' is longer than %zu bytes", path,
@@ -859,36 +498,9 @@ int ctl_server_new(struct ev_loop *loop, const char *path, mode_t mode,
 		return -ENAMETOOLONG;
 	}
 	strcpy(addr.sun_path, path);
-
-	r = mkdir_parents(path, 0755);
-	if (r < 0) {
-		errno = -r;
-		log_error("socket directory for '%s': %m", path);
+	r = socket_path_prepare(path, &addr);
+	if (r < 0)
 		return r;
-	}
-
-	if (lstat(path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode)) {
-			log_error("'%s' exists and is not a socket; not touching it", path);
-			return -EEXIST;
-		}
-		r = socket_is_live(&addr);
-		if (r > 0) {
-			log_error("'%s': another netd is already listening there", path);
-			return -EADDRINUSE;
-		}
-		if (r < 0) {
-			errno = -r;
-			log_error("'%s': cannot tell whether the socket is in use: %m", path);
-			return r;
-		}
-		log_info("'%s': removing stale socket", path);
-		if (unlink(path) < 0 && errno != ENOENT) {
-			r = -errno;
-			log_error("'%s': cannot remove stale socket: %m", path);
-			return r;
-		}
-	}
 
 	srv = calloc(1, sizeof(*srv));
 	if (!srv)
@@ -907,31 +519,12 @@ int ctl_server_new(struct ev_loop *loop, const char *path, mode_t mode,
 	srv->path = strdup(path);
 	srv->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (!srv->path || srv->fd < 0) {
-		r = srv->path ? -errno : -ENOMEM;
-		log_error("socket: %m");
+		r = log_error_errno(NULL, srv->path ? -errno : -ENOMEM, "socket");
 		goto fail;
 	}
-
-	/* The mode is set by bind() through the umask; chmod() afterwards
-	 * would leave a window with the default permissions. */
-	old_umask = umask(~mode & 0777);
-	r = bind(srv->fd, (struct sockaddr *)&addr, sizeof(addr));
-	umask(old_umask);
-	if (r < 0) {
-		r = -errno;
-		log_error("bind '%s': %m", path);
+	r = server_bind(srv, &addr, mode);
+	if (r < 0)
 		goto fail;
-	}
-	if (stat(path, &st) == 0) {
-		srv->dev = st.st_dev;
-		srv->ino = st.st_ino;
-	}
-	if (listen(srv->fd, SOMAXCONN) < 0) {
-		r = -errno;
-		log_error("listen '%s': %m", path);
-		unlink(path);
-		goto fail;
-	}
 
 	ev_io_init(&srv->accept_io, accept_cb, srv->fd, EV_READ);
 	srv->accept_io.data = srv;
@@ -961,6 +554,8 @@ void ctl_server_shutdown(struct ctl_server *srv)
 {
 	struct ctl_conn *c;
 
+	assert(srv);
+
 	if (srv->shutting_down)
 		return;
 	srv->shutting_down = true;
@@ -971,12 +566,14 @@ void ctl_server_shutdown(struct ctl_server *srv)
 	}
 	server_unlink(srv);
 	TAILQ_FOREACH(c, &srv->conns, link)
-		conn_set_eof(c);
+		ctl_conn_set_eof(c);
 }
 
 bool ctl_server_idle(const struct ctl_server *srv)
 {
 	const struct ctl_conn *c;
+
+	assert(srv);
 
 	if (srv->ndeferred > 0)
 		return false;
@@ -988,26 +585,32 @@ bool ctl_server_idle(const struct ctl_server *srv)
 
 bool ctl_server_has_backlog(const struct ctl_server *srv)
 {
+	assert(srv);
 	return !TAILQ_EMPTY(&srv->backlog) || srv->ndeferred > 0;
 }
 
 void ctl_server_set_deferrable(struct ctl_server *srv, ctl_deferrable_fn fn)
 {
+	assert(srv);
 	srv->deferrable = fn;
 }
 
 unsigned ctl_server_clients(const struct ctl_server *srv)
 {
+	assert(srv);
 	return srv->nconns;
 }
 
 void ctl_server_set_limits(struct ctl_server *srv, const struct ctl_limits *limits)
 {
+	assert(srv);
+	assert(limits);
 	srv->limits = *limits;
 }
 
 void ctl_server_set_admin_group(struct ctl_server *srv, bool has_group, gid_t gid)
 {
+	assert(srv);
 	srv->has_admin_group = has_group;
 	srv->admin_gid = gid;
 }

@@ -1,0 +1,386 @@
+/*
+ * ctl-call.c: the calls of ctl.h (see ctl-internal.h for the split).
+ *
+ * Each message a connection reads is decoded into a call and queued on
+ * its connection in arrival order, then dispatched (or deferred, when the
+ * iteration's budget is spent and the method may wait). A reply is written
+ * to the connection's output buffer only when every earlier call has had
+ * its final reply; until then it waits in its own call. A call whose
+ * client has gone stays valid until its final reply, which then only
+ * frees it.
+ */
+#include "config.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "budget.h"
+#include "ctl-internal.h"
+#include "decode.h"
+#include "log.h"
+#include "stats.h"
+#include "util.h"
+
+struct ctl_call *ctl_call_free(struct ctl_call *call)
+{
+	if (!call)
+		return NULL;
+	free(call->method);
+	json_decref(call->parameters);
+	frame_done(&call->held);
+	free(call);
+	return NULL;
+}
+
+/* Queue the serialized reply of call: straight to the output if call is at
+ * the head of its connection's queue, else held in the call. */
+static void call_emit(struct ctl_call *call, json_t *msg)
+{
+	struct ctl_conn *c = call->conn;
+	char *text;
+	int r;
+
+	if (!c || call->oneway || c->drop) {
+		json_decref(msg);
+		return;
+	}
+	/* 10 significant digits: enough for microseconds of a month's uptime,
+	 * without binary-fraction noise like 0.53789900000000002. */
+	text = json_dumps(msg, JSON_COMPACT | JSON_REAL_PRECISION(10));
+	json_decref(msg);
+	if (!text) {
+		ctl_conn_drop(c, "out of memory encoding a reply");
+		return;
+	}
+	if (TAILQ_FIRST(&c->calls) == call)
+		r = frame_append_msg(&c->out, text, strlen(text));
+	else
+		r = frame_append_msg(&call->held, text, strlen(text));
+	free(text);
+	if (r < 0) {
+		ctl_conn_drop(c, "out of memory queueing a reply");
+		return;
+	}
+	if (frame_len(&c->out) + frame_len(&call->held) > c->srv->limits.max_output_buffer) {
+		ctl_conn_drop(c, "output buffer limit exceeded (client not reading)");
+		return;
+	}
+	ctl_conn_mark_dirty(c);
+}
+
+/* Pop finished calls from the head, moving the next call's held replies to
+ * the output in order. */
+static void conn_advance(struct ctl_conn *c)
+{
+	struct ctl_call *call;
+
+	while ((call = TAILQ_FIRST(&c->calls)) && call->done) {
+		TAILQ_REMOVE(&c->calls, call, link);
+		c->ncalls--;
+		ctl_call_free(call);
+		if (c->paused && c->ncalls < CTL_MAX_PENDING_CALLS / 2) {
+			/* Enough answered: handle the input that waited. */
+			c->paused = false;
+			ctl_conn_set_backlog(c, true);
+		}
+		call = TAILQ_FIRST(&c->calls);
+		if (call && frame_len(&call->held) > 0) {
+			if (frame_append(&c->out, call->held.data + call->held.start,
+					 frame_len(&call->held)) < 0) {
+				ctl_conn_drop(c, "out of memory queueing a reply");
+				return;
+			}
+			frame_done(&call->held);
+		}
+	}
+	ctl_conn_mark_dirty(c);
+}
+
+static void call_finish(struct ctl_call *call, const char *error, json_t *params)
+{
+	struct ctl_conn *c = call->conn;
+	json_t *msg;
+
+	assert(!call->done);
+	if (!params)
+		params = json_object();
+	if (call->finish)
+		call->finish(call, error, params, call->finish_data);
+
+	stats_latency_add(now_usec() - call->start_us);
+	if (error)
+		stats.errors++;
+
+	if (!c) {
+		/* The client went away; nobody to answer. */
+		json_decref(params);
+		ctl_call_free(call);
+		return;
+	}
+	if (error)
+		msg = json_pack("{s:s, s:o}", "error", error, "parameters", params);
+	else
+		msg = json_pack("{s:o}", "parameters", params);
+	call->done = true;
+	if (msg)
+		call_emit(call, msg);
+	else
+		ctl_conn_drop(c, "out of memory encoding a reply");
+	conn_advance(c);
+}
+
+void ctl_call_reply(struct ctl_call *call, json_t *parameters)
+{
+	assert(call);
+	call_finish(call, NULL, parameters);
+}
+
+void ctl_call_error(struct ctl_call *call, const char *error, json_t *parameters)
+{
+	assert(call);
+	assert(error);
+	call_finish(call, error, parameters);
+}
+
+void ctl_call_invalid_parameter(struct ctl_call *call, const char *parameter)
+{
+	assert(call);
+	assert(parameter);
+	ctl_call_error(call, "org.varlink.service.InvalidParameter",
+		       json_pack("{s:s}", "parameter", parameter));
+}
+
+bool ctl_call_decode(struct ctl_call *call, const struct decode_field *fields, size_t n,
+		     void *out)
+{
+	const char *bad = NULL;
+
+	assert(call);
+	assert(fields || n == 0);
+
+	if (decode_object(call->parameters, fields, n, out, &bad) < 0) {
+		ctl_call_invalid_parameter(call, bad ? bad : "parameters");
+		return false;
+	}
+	return true;
+}
+
+void ctl_call_reply_more(struct ctl_call *call, json_t *parameters)
+{
+	json_t *msg;
+
+	assert(call);
+	if (!call->more) {
+		ctl_call_reply(call, parameters);
+		return;
+	}
+	if (!parameters)
+		parameters = json_object();
+	if (!call->conn) {
+		json_decref(parameters);
+		return;
+	}
+	msg = json_pack("{s:o, s:b}", "parameters", parameters, "continues", 1);
+	if (msg)
+		call_emit(call, msg);
+	else
+		ctl_conn_drop(call->conn, "out of memory encoding a reply");
+}
+
+const char *ctl_call_method(const struct ctl_call *call)
+{
+	assert(call);
+	return call->method;
+}
+
+json_t *ctl_call_parameters(const struct ctl_call *call)
+{
+	assert(call);
+	return call->parameters;
+}
+
+bool ctl_call_more(const struct ctl_call *call)
+{
+	assert(call);
+	return call->more;
+}
+
+static const struct ucred orphan_cred = { .pid = 0, .uid = (uid_t)-1, .gid = (gid_t)-1 };
+
+const struct ucred *ctl_call_peer(const struct ctl_call *call)
+{
+	assert(call);
+	return call->conn ? &call->conn->cred : &orphan_cred;
+}
+
+bool ctl_call_privileged(const struct ctl_call *call)
+{
+	const struct ctl_conn *c;
+
+	assert(call);
+	c = call->conn;
+	if (!c)
+		return false;
+	if (c->cred.uid == 0)
+		return true;
+	if (!c->srv->has_admin_group)
+		return false;
+	if (c->cred.gid == c->srv->admin_gid)
+		return true;
+	for (int i = 0; i < c->ngroups; i++)
+		if (c->groups[i] == c->srv->admin_gid)
+			return true;
+	return false;
+}
+
+void ctl_call_set_cancel(struct ctl_call *call, ctl_cancel_fn fn, void *userdata)
+{
+	assert(call);
+	call->cancel = fn;
+	call->cancel_data = userdata;
+}
+
+void ctl_call_set_finish(struct ctl_call *call, ctl_finish_fn fn, void *userdata)
+{
+	assert(call);
+	call->finish = fn;
+	call->finish_data = userdata;
+}
+
+static struct ctl_call *call_new(struct ctl_conn *c, const char *method)
+{
+	struct ctl_call *call = calloc(1, sizeof(*call));
+
+	if (!call)
+		return NULL;
+	call->method = strdup(method);
+	if (!call->method)
+		return ctl_call_free(call);
+	call->conn = c;
+	call->start_us = now_usec();
+	frame_init(&call->held);
+	TAILQ_INSERT_TAIL(&c->calls, call, link);
+	c->ncalls++;
+	return call;
+}
+
+/* Answer a message that is not a call and stop reading from this client:
+ * after a framing or syntax error we cannot trust where the next message
+ * starts. */
+static void conn_protocol_error(struct ctl_conn *c, const char *reason)
+{
+	struct ctl_call *call;
+
+	stats.protocol_errors++;
+	log_debug("client %u: protocol error: %s", c->id, reason);
+	c->broken = true;
+	ctl_conn_set_eof(c);
+	call = call_new(c, "");
+	if (!call) {
+		ctl_conn_drop(c, "out of memory");
+		return;
+	}
+	ctl_call_error(call, "io.netd.ProtocolError", json_pack("{s:s}", "reason", reason));
+}
+
+void ctl_conn_handle_message(struct ctl_conn *c, const char *msg, size_t len)
+{
+	json_error_t jerr;
+	json_t *root;
+	struct decode_call dc;
+	struct ctl_call *call;
+	const char *bad = NULL;
+
+	if (len == 0) {
+		conn_protocol_error(c, "empty message");
+		return;
+	}
+	/* Without JSON_ALLOW_NUL jansson refuses "\u0000" inside strings, so
+	 * every string we hand on is a proper C string. */
+	root = json_loadb(msg, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!root) {
+		char reason[256];
+
+		snprintf(reason, sizeof(reason), "invalid JSON at byte %d: %s",
+			 jerr.position, jerr.text);
+		conn_protocol_error(c, reason);
+		return;
+	}
+	if (!json_is_object(root)) {
+		json_decref(root);
+		conn_protocol_error(c, "message is not a JSON object");
+		return;
+	}
+
+	stats.requests++;
+	if (decode_call(root, &dc, &bad) < 0) {
+		/* A call we cannot route; answer it, keep the connection. */
+		call = call_new(c, "");
+		if (!call) {
+			json_decref(root);
+			ctl_conn_drop(c, "out of memory");
+			return;
+		}
+		ctl_call_invalid_parameter(call, bad);
+		json_decref(root);
+		return;
+	}
+
+	call = call_new(c, dc.method);
+	if (!call) {
+		json_decref(root);
+		ctl_conn_drop(c, "out of memory");
+		return;
+	}
+	call->more = dc.more;
+	call->oneway = dc.oneway;
+	call->parameters = json_incref(dc.parameters);
+	json_decref(root);
+
+	if (dc.upgrade) {
+		ctl_call_invalid_parameter(call, "upgrade");
+		return;
+	}
+	if (dc.more && dc.oneway) {
+		ctl_call_invalid_parameter(call, "oneway");
+		return;
+	}
+	/* Once the iteration's budget is spent, a call that may take long
+	 * (changes, long lists) waits for a later iteration, in arrival
+	 * order, so that quick ones (GetStatus, lookups) from other clients
+	 * are answered without waiting behind a crowd of them. After one
+	 * deferred call, a connection's later calls wait too: each must see
+	 * the effects of the calls sent before it. */
+	if (c->srv->deferrable &&
+	    (c->ndeferred > 0 || (budget_spent() && c->srv->deferrable(call->method)))) {
+		call->deferred = true;
+		TAILQ_INSERT_TAIL(&c->srv->deferred, call, defer_link);
+		c->srv->ndeferred++;
+		c->ndeferred++;
+		ctl_backlog_update(c->srv);
+		return;
+	}
+	c->srv->dispatch(call, c->srv->userdata);
+}
+
+/* Dispatch deferred calls, oldest first: at least one, then while the
+ * iteration's budget lasts. A call whose client has gone is
+ * never here: conn_free() drops its deferred calls. */
+unsigned ctl_deferred_dispatch(struct ctl_server *srv)
+{
+	struct ctl_call *call;
+	unsigned n = 0;
+
+	while ((call = TAILQ_FIRST(&srv->deferred)) && (n == 0 || !budget_spent())) {
+		TAILQ_REMOVE(&srv->deferred, call, defer_link);
+		srv->ndeferred--;
+		call->deferred = false;
+		call->conn->ndeferred--; /* a gone client's deferred calls are freed */
+		srv->dispatch(call, srv->userdata);
+		n++;
+	}
+	ctl_backlog_update(srv);
+	return n;
+}
