@@ -1,0 +1,277 @@
+/*
+ * netdctl-filters.c: netdctl's filter commands (bind, unbind, list, show,
+ * defs, def) and resync.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "netdctl.h"
+#include "util.h"
+
+struct bind_opts {
+	const char *port, *filter, *owner;
+	json_t *params;
+	bool bad;
+};
+
+static int bind_opt(int opt, const char *arg, void *data)
+{
+	struct bind_opts *b = data;
+	const char *eq;
+	char key[32];
+
+	switch (opt) {
+	case 'p': b->port = arg; break;
+	case 'f': b->filter = arg; break;
+	case 'o': b->owner = arg; break;
+	case 'P':
+		eq = strchr(arg, '=');
+		if (!eq || eq == arg || (size_t)(eq - arg) >= sizeof(key)) {
+			fprintf(stderr, "netdctl: --param takes KEY=VALUE\n");
+			return -1;
+		}
+		memcpy(key, arg, (size_t)(eq - arg));
+		key[eq - arg] = '\0';
+		/* IP and DHCPSERVER may repeat: they collect into lists. */
+		if (streq(key, "IP") || streq(key, "DHCPSERVER")) {
+			json_t *list = json_object_get(b->params, key);
+
+			if (!list) {
+				list = json_array();
+				json_object_set_new(b->params, key, list);
+			}
+			json_array_append_new(list, json_string(eq + 1));
+		} else {
+			json_object_set_new(b->params, key, json_string(eq + 1));
+		}
+		break;
+	}
+	return 0;
+}
+
+static int print_binding_reply(const struct ctl_opts *o, struct netd_reply *rep)
+{
+	static const char *const keys[] = { "port", "filter", "owner", "state", "hash", "created",
+					    "applied_at", "error", NULL };
+	json_t *b = json_object_get(rep->parameters, "binding"), *v;
+	char *params;
+	size_t i;
+
+	if (o->json) {
+		print_json(rep->parameters);
+		return 0;
+	}
+	for (int k = 0; keys[k]; k++)
+		if (json_is_string(json_object_get(b, keys[k])))
+			printf("%-10s %s\n", keys[k], json_string_value(json_object_get(b, keys[k])));
+	params = json_dumps(json_object_get(b, "parameters"), JSON_COMPACT | JSON_SORT_KEYS);
+	printf("%-10s %s\n", "parameters", params ? params : "");
+	free(params);
+	printf("%-10s", "families");
+	json_array_foreach(json_object_get(b, "families"), i, v)
+		printf(" %s", json_string_value(v));
+	putchar('\n');
+	return 0;
+}
+
+static int cmd_filter_bind(const struct ctl_opts *o, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "port", required_argument, NULL, 'p' },
+		{ "filter", required_argument, NULL, 'f' },
+		{ "owner", required_argument, NULL, 'o' },
+		{ "param", required_argument, NULL, 'P' },
+		{ 0 },
+	};
+	struct bind_opts b = { .params = json_object() };
+	struct netd_reply rep;
+	json_t *params;
+	int r;
+
+	r = sub_getopt(argc, argv, opts, bind_opt, &b);
+	if (r < 0 || r != argc || !b.port || !b.filter || !b.owner) {
+		fprintf(stderr, "netdctl: filter bind --port DEV --filter NAME --owner OWNER "
+			"[--param KEY=VALUE]...\n");
+		json_decref(b.params);
+		return EXIT_USAGE;
+	}
+	params = json_pack("{s:s, s:s, s:s, s:o}", "port", b.port, "filter", b.filter,
+			   "owner", b.owner, "parameters", b.params);
+	r = do_call(o, "io.netd.BindFilter", params, &rep);
+	if (r)
+		return r;
+	print_binding_reply(o, &rep);
+	netd_reply_done(&rep);
+	return 0;
+}
+
+static int port_owner_opt(int opt, const char *arg, void *data)
+{
+	const char **v = data;
+
+	v[opt == 'p' ? 0 : 1] = arg;
+	return 0;
+}
+
+static int cmd_filter_unbind(const struct ctl_opts *o, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "port", required_argument, NULL, 'p' },
+		{ "owner", required_argument, NULL, 'o' },
+		{ 0 },
+	};
+	const char *v[2] = { NULL, NULL };
+	struct netd_reply rep;
+	int r;
+
+	r = sub_getopt(argc, argv, opts, port_owner_opt, v);
+	if (r < 0 || r != argc || !v[0] || !v[1]) {
+		fprintf(stderr, "netdctl: filter unbind --port DEV --owner OWNER\n");
+		return EXIT_USAGE;
+	}
+	r = do_call(o, "io.netd.UnbindFilter", json_pack("{s:s, s:s}", "port", v[0], "owner", v[1]),
+		    &rep);
+	if (r)
+		return r;
+	if (o->json)
+		print_json(rep.parameters);
+	else
+		printf("%s\n", gets_(rep.parameters, "port"));
+	netd_reply_done(&rep);
+	return 0;
+}
+
+static int cmd_filter_list(const struct ctl_opts *o, int argc, char **argv)
+{
+	const char *owner = NULL;
+	struct netd_reply rep;
+	json_t *v;
+	size_t i;
+	int r;
+
+	r = sub_getopt(argc, argv, owner_opts, owner_opt, &owner);
+	if (r < 0 || r != argc) {
+		fprintf(stderr, "netdctl: filter list [--owner OWNER]\n");
+		return EXIT_USAGE;
+	}
+	r = do_call(o, "io.netd.ListBindings", owner ? json_pack("{s:s}", "owner", owner) : NULL, &rep);
+	if (r)
+		return r;
+	if (o->json) {
+		print_json(rep.parameters);
+	} else {
+		printf("%-15s %-22s %-9s %s\n", "PORT", "FILTER", "STATE", "OWNER");
+		json_array_foreach(json_object_get(rep.parameters, "bindings"), i, v)
+			printf("%-15s %-22s %-9s %s\n", gets_(v, "port"), gets_(v, "filter"),
+			       gets_(v, "state"), gets_(v, "owner"));
+	}
+	netd_reply_done(&rep);
+	return 0;
+}
+
+static int cmd_filter_show(const struct ctl_opts *o, int argc, char **argv)
+{
+	struct netd_reply rep;
+	int r;
+
+	if (argc != 2) {
+		fprintf(stderr, "netdctl: filter show PORT\n");
+		return EXIT_USAGE;
+	}
+	r = do_call(o, "io.netd.GetBinding", json_pack("{s:s}", "port", argv[1]), &rep);
+	if (r)
+		return r;
+	print_binding_reply(o, &rep);
+	netd_reply_done(&rep);
+	return 0;
+}
+
+static int cmd_filter_defs(const struct ctl_opts *o, int argc, char **argv)
+{
+	struct netd_reply rep;
+	json_t *v;
+	size_t i;
+	int r;
+
+	if (argc != 1) {
+		fprintf(stderr, "netdctl: filter defs takes no arguments\n");
+		return EXIT_USAGE;
+	}
+	r = do_call(o, "io.netd.ListFilters", NULL, &rep);
+	if (r)
+		return r;
+	if (o->json) {
+		print_json(rep.parameters);
+	} else {
+		json_array_foreach(json_object_get(rep.parameters, "filters"), i, v)
+			printf("%-24s %s\n", gets_(v, "name"),
+			       json_is_true(json_object_get(v, "builtin")) ? "built-in" : gets_(v, "file"));
+	}
+	netd_reply_done(&rep);
+	return 0;
+}
+
+static int cmd_filter_def(const struct ctl_opts *o, int argc, char **argv)
+{
+	struct netd_reply rep;
+	int r;
+
+	if (argc != 2) {
+		fprintf(stderr, "netdctl: filter def NAME\n");
+		return EXIT_USAGE;
+	}
+	r = do_call(o, "io.netd.GetFilter", json_pack("{s:s}", "name", argv[1]), &rep);
+	if (r)
+		return r;
+	print_json(o->json ? rep.parameters : json_object_get(rep.parameters, "filter"));
+	netd_reply_done(&rep);
+	return 0;
+}
+
+int cmd_filter(const struct ctl_opts *o, int argc, char **argv)
+{
+	static const struct {
+		const char *name;
+		int (*fn)(const struct ctl_opts *o, int argc, char **argv);
+	} subs[] = {
+		{ "bind", cmd_filter_bind },
+		{ "unbind", cmd_filter_unbind },
+		{ "list", cmd_filter_list },
+		{ "show", cmd_filter_show },
+		{ "defs", cmd_filter_defs },
+		{ "def", cmd_filter_def },
+	};
+
+	if (argc >= 2)
+		for (size_t i = 0; i < ELEMENTSOF(subs); i++)
+			if (streq(subs[i].name, argv[1]))
+				return subs[i].fn(o, argc - 1, argv + 1);
+	fprintf(stderr, "netdctl: filter bind|unbind|list|show|defs|def (see netdctl --help)\n");
+	return EXIT_USAGE;
+}
+
+int cmd_resync(const struct ctl_opts *o, int argc, char **argv)
+{
+	struct netd_reply rep;
+	int r;
+
+	if (argc != 1) {
+		fprintf(stderr, "netdctl: resync takes no arguments\n");
+		return EXIT_USAGE;
+	}
+	r = do_call(o, "io.netd.Resync", NULL, &rep);
+	if (r)
+		return r;
+	if (o->json)
+		print_json(rep.parameters);
+	else
+		printf("%lld intact, %lld re-applied\n", (long long)geti(rep.parameters, "skipped"),
+		       (long long)geti(rep.parameters, "reapplied"));
+	netd_reply_done(&rep);
+	return 0;
+}
