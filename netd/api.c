@@ -5,6 +5,7 @@
  */
 #include "config.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
@@ -179,20 +180,21 @@ static void audit_finish(struct ctl_call *call, const char *error, json_t *reply
 	ptext = params ? json_dumps(params, JSON_COMPACT | JSON_SORT_KEYS) : strdup("{}");
 	if (error)
 		dtext = json_dumps(reply, JSON_COMPACT | JSON_SORT_KEYS);
-	if (!ptext) {
+	/* Without its parameters or its error's detail the row would say
+	 * less than what happened. */
+	if (!ptext || (error && !dtext)) {
 		log_error("%s: out of memory writing the audit row", ctl_call_method(call));
 		return;
 	}
 	r = store_audit_append(core->store, &peer, ctl_call_method(call), ptext,
 			       error ? error : "ok", dtext);
-	if (r < 0) {
-		errno = -r;
-		log_error("%s: cannot write the audit row: %m", ctl_call_method(call));
-	}
+	if (r < 0)
+		log_error_errno(ctl_call_method(call), r, "cannot write the audit row");
 }
 
 bool api_method_deferrable(const char *method)
 {
+	assert(method);
 	for (size_t i = 0; i < ELEMENTSOF(methods); i++)
 		if (streq(methods[i].name, method))
 			/* Changes, and lists that can be long. */
@@ -205,6 +207,8 @@ void api_dispatch(struct ctl_call *call, void *userdata)
 	struct core *core = userdata;
 	const char *name = ctl_call_method(call);
 
+	assert(call);
+	assert(userdata);
 	for (size_t i = 0; i < ELEMENTSOF(methods); i++) {
 		const struct api_method *m = &methods[i];
 

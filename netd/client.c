@@ -4,6 +4,7 @@
  */
 #include "config.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -31,6 +32,7 @@ int netd_client_connect(const char *path, struct netd_client **ret)
 	struct netd_client *c;
 	int r;
 
+	assert(ret);
 	if (!path)
 		path = getenv("NETD_SOCKET");
 	if (!path || !*path)
@@ -71,6 +73,7 @@ struct netd_client *netd_client_free(struct netd_client *c)
 
 int netd_client_fd(const struct netd_client *c)
 {
+	assert(c);
 	return c->fd;
 }
 
@@ -96,6 +99,8 @@ int netd_client_send(struct netd_client *c, const char *method, json_t *params,
 	_cleanup_free_ char *text = NULL;
 	json_t *msg;
 
+	assert(c);
+	assert(method);
 	if (params && !json_is_object(params))
 		return -EINVAL;
 	msg = json_pack("{s:s}", "method", method);
@@ -118,6 +123,7 @@ int netd_client_send(struct netd_client *c, const char *method, json_t *params,
 static int parse_reply(const char *text, size_t len, struct netd_reply *ret)
 {
 	json_t *root, *params, *error, *cont;
+	char *error_name = NULL;
 	const char *key;
 	json_t *v;
 
@@ -134,13 +140,19 @@ static int parse_reply(const char *text, size_t len, struct netd_reply *ret)
 	    (cont && !json_is_boolean(cont)))
 		goto bad;
 
-	ret->error = error ? strdup(json_string_value(error)) : NULL;
-	if (error && !ret->error) {
-		json_decref(root);
-		return -ENOMEM;
+	if (error) {
+		/* ret is written only on success. */
+		error_name = strdup(json_string_value(error));
+		if (!error_name) {
+			json_decref(root);
+			return -ENOMEM;
+		}
 	}
-	ret->parameters = params ? json_incref(params) : json_object();
-	ret->continues = json_is_true(cont);
+	*ret = (struct netd_reply){
+		.error = error_name,
+		.parameters = params ? json_incref(params) : json_object(),
+		.continues = json_is_true(cont),
+	};
 	json_decref(root);
 	return 0;
 bad:
@@ -152,6 +164,8 @@ int netd_client_recv(struct netd_client *c, int timeout_ms, struct netd_reply *r
 {
 	uint64_t deadline = timeout_ms > 0 ? now_usec() + (uint64_t)timeout_ms * 1000u : 0;
 
+	assert(c);
+	assert(ret);
 	for (;;) {
 		struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
 		char *msg, *p;
@@ -203,6 +217,9 @@ int netd_client_call(struct netd_client *c, const char *method, json_t *params,
 {
 	int r = netd_client_send(c, method, params, 0);
 
+	assert(c);
+	assert(method);
+	assert(ret);
 	if (r < 0)
 		return r;
 	return netd_client_recv(c, timeout_ms, ret);

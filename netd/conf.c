@@ -8,6 +8,7 @@
  */
 #include "config.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <grp.h>
 #include <ini.h>
@@ -24,6 +25,7 @@ int conf_set_string(char **field, const char *value)
 {
 	char *s = NULL;
 
+	assert(field);
 	if (value) {
 		s = strdup(value);
 		if (!s)
@@ -36,6 +38,7 @@ int conf_set_string(char **field, const char *value)
 
 int conf_init(struct netd_config *c)
 {
+	assert(c);
 	memset(c, 0, sizeof(*c));
 	c->log_level = LOG_INFO;
 	c->socket_mode = 0666;
@@ -59,6 +62,7 @@ int conf_init(struct netd_config *c)
 
 void conf_done(struct netd_config *c)
 {
+	assert(c);
 	free(c->socket_path);
 	free(c->db_path);
 	free(c->admin_group);
@@ -93,45 +97,14 @@ static int parse_size(const char *v, unsigned long long min,
 	return parse_uint(v, min, max, ret);
 }
 
-static int handler(void *user, const char *section, const char *name,
-		   const char *value)
+/* The numeric keys. 1: set; 0: refused (the error recorded); -1: not a
+ * numeric key. */
+static int handle_number(struct parse_state *st, const char *name, const char *value)
 {
-	struct parse_state *st = user;
 	struct netd_config *c = st->cfg;
 	unsigned long long n;
 
-	if (!streq(section, "netd"))
-		return set_error(st, "unknown section [%s] (key '%s')", section, name);
-
-	if (streq(name, "socket") || streq(name, "database")) {
-		if (value[0] != '/')
-			return set_error(st, "key '%s': '%s' is not an absolute path", name, value);
-		if (conf_set_string(streq(name, "socket") ? &c->socket_path : &c->db_path, value) < 0)
-			return set_error(st, "key '%s': %s", name, "out of memory");
-	} else if (streq(name, "log_level")) {
-		int l = log_level_from_string(value);
-		if (l < 0)
-			return set_error(st, "key '%s': '%s' is not one of error, warning, info, debug", name, value);
-		c->log_level = l;
-	} else if (streq(name, "admin_group")) {
-		if (value[0] == '\0') {
-			conf_set_string(&c->admin_group, NULL);
-		} else {
-			if (!getgrnam(value))
-				return set_error(st, "key '%s': no group named '%s'", name, value);
-			if (conf_set_string(&c->admin_group, value) < 0)
-				return set_error(st, "key '%s': %s", name, "out of memory");
-		}
-	} else if (streq(name, "socket_mode")) {
-		char *end;
-		unsigned long m;
-
-		errno = 0;
-		m = strtoul(value, &end, 8);
-		if (value[0] < '0' || value[0] > '7' || *end || errno || m > 0777)
-			return set_error(st, "key '%s': '%s' is not an octal mode up to 0777", name, value);
-		c->socket_mode = (mode_t)m;
-	} else if (streq(name, "max_clients")) {
+	if (streq(name, "max_clients")) {
 		if (parse_size(value, 1, 65536, &n) < 0)
 			return set_error(st, "key '%s': '%s' is not a number in 1..65536", name, value);
 		c->max_clients = (unsigned)n;
@@ -147,6 +120,58 @@ static int handler(void *user, const char *section, const char *name,
 		if (parse_size(value, 0, 600000, &n) < 0)
 			return set_error(st, "key '%s': '%s' is not a number of milliseconds in 0..600000", name, value);
 		c->shutdown_timeout_ms = (unsigned)n;
+	} else if (streq(name, "helper_timeout_ms")) {
+		if (parse_size(value, 100, 600000, &n) < 0)
+			return set_error(st, "key '%s': '%s' is not a number of milliseconds in 100..600000", name, value);
+		c->helper_timeout_ms = (unsigned)n;
+	} else if (streq(name, "delete_group")) {
+		if (parse_size(value, 1, UINT32_MAX, &n) < 0)
+			return set_error(st, "key '%s': '%s' is not an interface group in 1..4294967295", name, value);
+		c->delete_group = (uint32_t)n;
+	} else if (streq(name, "event_rcvbuf")) {
+		if (parse_size(value, 4096, 1ull << 30, &n) < 0)
+			return set_error(st, "key '%s': '%s' is not a byte count in 4096..1073741824", name, value);
+		c->event_rcvbuf = (int)n;
+	} else {
+		return -1;
+	}
+	return 1;
+}
+
+/* The keys whose values are paths, names or modes; returns as
+ * handle_number(). */
+static int handle_other(struct parse_state *st, const char *name, const char *value)
+{
+	struct netd_config *c = st->cfg;
+
+	if (streq(name, "socket") || streq(name, "database")) {
+		if (value[0] != '/')
+			return set_error(st, "key '%s': '%s' is not an absolute path", name, value);
+		if (conf_set_string(streq(name, "socket") ? &c->socket_path : &c->db_path, value) < 0)
+			return set_error(st, "key '%s': %s", name, "out of memory");
+	} else if (streq(name, "log_level")) {
+		int l = log_level_from_string(value);
+		if (l < 0)
+			return set_error(st, "key '%s': '%s' is not one of error, warning, info, debug", name, value);
+		c->log_level = l;
+	} else if (streq(name, "admin_group")) {
+		if (value[0] == '\0') {
+			conf_set_string(&c->admin_group, NULL); /* cannot fail: nothing to copy */
+		} else {
+			if (!getgrnam(value))
+				return set_error(st, "key '%s': no group named '%s'", name, value);
+			if (conf_set_string(&c->admin_group, value) < 0)
+				return set_error(st, "key '%s': %s", name, "out of memory");
+		}
+	} else if (streq(name, "socket_mode")) {
+		char *end;
+		unsigned long m;
+
+		errno = 0;
+		m = strtoul(value, &end, 8);
+		if (value[0] < '0' || value[0] > '7' || *end || errno || m > 0777)
+			return set_error(st, "key '%s': '%s' is not an octal mode up to 0777", name, value);
+		c->socket_mode = (mode_t)m;
 	} else if (streq(name, "macvtap_prefix") || streq(name, "macvlan_prefix")) {
 		size_t len = strlen(value);
 
@@ -162,22 +187,27 @@ static int handler(void *user, const char *section, const char *name,
 			return set_error(st, "key '%s': '%s' is not an absolute path", name, value);
 		if (conf_set_string(&c->filter_dir, value) < 0)
 			return set_error(st, "key '%s': %s", name, "out of memory");
-	} else if (streq(name, "helper_timeout_ms")) {
-		if (parse_size(value, 100, 600000, &n) < 0)
-			return set_error(st, "key '%s': '%s' is not a number of milliseconds in 100..600000", name, value);
-		c->helper_timeout_ms = (unsigned)n;
-	} else if (streq(name, "delete_group")) {
-		if (parse_size(value, 1, UINT32_MAX, &n) < 0)
-			return set_error(st, "key '%s': '%s' is not an interface group in 1..4294967295", name, value);
-		c->delete_group = (uint32_t)n;
-	} else if (streq(name, "event_rcvbuf")) {
-		if (parse_size(value, 4096, 1ull << 30, &n) < 0)
-			return set_error(st, "key '%s': '%s' is not a byte count in 4096..1073741824", name, value);
-		c->event_rcvbuf = (int)n;
 	} else {
-		return set_error(st, "unknown key '%s' in section [%s]", name, section);
+		return -1;
 	}
 	return 1;
+}
+
+/* libinih's callback: 1 for a line taken, 0 for an error (recorded). */
+static int handler(void *user, const char *section, const char *name,
+		   const char *value)
+{
+	struct parse_state *st = user;
+	int r;
+
+	if (!streq(section, "netd"))
+		return set_error(st, "unknown section [%s] (key '%s')", section, name);
+	r = handle_number(st, name, value);
+	if (r < 0)
+		r = handle_other(st, name, value);
+	if (r < 0)
+		return set_error(st, "unknown key '%s' in section [%s]", name, section);
+	return r;
 }
 
 static int conf_copy(struct netd_config *dst, const struct netd_config *src)
@@ -205,6 +235,9 @@ int conf_load(struct netd_config *c, const char *path, bool must_exist,
 	struct parse_state st = { .cfg = &scratch };
 	int line, r;
 
+	assert(c);
+	assert(path);
+	assert(ret_error);
 	f = fopen(path, "re");
 	if (!f) {
 		r = -errno;

@@ -358,11 +358,8 @@ static int start_links_filters(struct core *c)
 	while (!links_ready(c->links))
 		ev_run(c->loop, EVRUN_ONCE);
 	r = links_start_error(c->links);
-	if (r < 0) {
-		errno = -r;
-		log_error("cannot read the kernel's links: %m; not starting");
-		return r;
-	}
+	if (r < 0)
+		return log_error_errno(NULL, r, "cannot read the kernel's links, not starting");
 	r = filters_new(c->loop, c->store, c->links, &(struct filters_config){
 			.filter_dir = c->cfg.filter_dir,
 			.helper_timeout_ms = c->cfg.helper_timeout_ms,

@@ -8,6 +8,7 @@
  */
 #include "config.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <string.h>
@@ -67,6 +68,9 @@ int decode_object(json_t *obj, const struct decode_field *fields, size_t n,
 	const char *key;
 	json_t *v;
 
+	assert(fields || n == 0);
+	assert(out || n == 0);
+	assert(ret_bad);
 	if (obj && !json_is_object(obj)) {
 		*ret_bad = NULL;
 		return -EINVAL;
@@ -125,6 +129,8 @@ int decode_call(json_t *msg, struct decode_call *ret, const char **ret_bad)
 	struct decode_call c = { 0 };
 	int r;
 
+	assert(ret);
+	assert(ret_bad);
 	r = decode_object(msg, call_fields, sizeof(call_fields) / sizeof(call_fields[0]),
 			  &c, ret_bad);
 	if (r < 0)
@@ -139,10 +145,11 @@ int decode_call(json_t *msg, struct decode_call *ret, const char **ret_bad)
 
 bool decode_method_name_valid(const char *s)
 {
-	const char *dot = strrchr(s, '.');
-	const char *p;
+	const char *dot, *p;
 	bool seg_start = true;
 
+	assert(s);
+	dot = strrchr(s, '.');
 	if (!dot || dot == s || strlen(s) > 255)
 		return false;
 	/* Method: starts upper-case, then alphanumerics. */

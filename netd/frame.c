@@ -6,6 +6,7 @@
  */
 #include "config.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -15,19 +16,24 @@
 
 void frame_init(struct frame *f)
 {
+	assert(f);
 	memset(f, 0, sizeof(*f));
 }
 
 void frame_done(struct frame *f)
 {
+	assert(f);
 	free(f->data);
 	frame_init(f);
 }
 
 int frame_reserve(struct frame *f, size_t n, char **ret_ptr)
 {
-	size_t used = frame_len(f);
+	size_t used;
 
+	assert(f);
+	assert(ret_ptr);
+	used = frame_len(f);
 	if (f->cap - f->end < n) {
 		if (f->start > 0) {
 			memmove(f->data, f->data + f->start, used);
@@ -56,6 +62,8 @@ int frame_reserve(struct frame *f, size_t n, char **ret_ptr)
 
 void frame_commit(struct frame *f, size_t n)
 {
+	assert(f);
+	assert(n <= f->cap - f->end);
 	f->end += n;
 }
 
@@ -64,6 +72,8 @@ int frame_append(struct frame *f, const void *p, size_t n)
 	char *dst;
 	int r = frame_reserve(f, n, &dst);
 
+	assert(f);
+	assert(p || n == 0);
 	if (r < 0)
 		return r;
 	memcpy(dst, p, n);
@@ -76,6 +86,8 @@ int frame_append_msg(struct frame *f, const char *text, size_t n)
 	char *dst;
 	int r = frame_reserve(f, n + 1, &dst);
 
+	assert(f);
+	assert(text);
 	if (r < 0)
 		return r;
 	memcpy(dst, text, n);
@@ -86,6 +98,8 @@ int frame_append_msg(struct frame *f, const char *text, size_t n)
 
 void frame_consume(struct frame *f, size_t n)
 {
+	assert(f);
+	assert(n <= frame_len(f));
 	f->start += n;
 	if (f->scanned > n)
 		f->scanned -= n;
@@ -97,10 +111,14 @@ void frame_consume(struct frame *f, size_t n)
 
 int frame_next(struct frame *f, size_t max, char **ret_msg, size_t *ret_len)
 {
-	char *base = f->data + f->start;
-	size_t len = frame_len(f);
-	char *nul;
+	char *base, *nul;
+	size_t len;
 
+	assert(f);
+	assert(ret_msg);
+	assert(ret_len);
+	base = f->data + f->start;
+	len = frame_len(f);
 	if (len == 0)
 		return 0;
 	nul = memchr(base + f->scanned, '\0', len - f->scanned);

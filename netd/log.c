@@ -4,6 +4,7 @@
  */
 #include "config.h"
 
+#include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
 
@@ -22,6 +23,7 @@ static const char *const level_names[] = {
 
 void log_open(const char *ident, enum log_target target)
 {
+	assert(ident);
 	log_ident = ident;
 	log_target = target;
 	if (target == LOG_TARGET_SYSLOG)
@@ -47,6 +49,7 @@ int log_get_max_level(void)
 
 int log_level_from_string(const char *s)
 {
+	assert(s);
 	for (size_t i = 0; i < ELEMENTSOF(level_names); i++)
 		if (level_names[i] && streq(level_names[i], s))
 			return (int)i;
@@ -65,6 +68,7 @@ void log_msg(int level, const char *fmt, ...)
 	int saved = errno;
 	va_list ap;
 
+	assert(fmt);
 	if (level > log_max_level)
 		goto out;
 
@@ -89,6 +93,7 @@ int log_errno_msg(int level, const char *obj, int r, const char *fmt, ...)
 	char msg[1024];
 	va_list ap;
 
+	assert(fmt);
 	if (level <= log_max_level) {
 		va_start(ap, fmt);
 		vsnprintf(msg, sizeof(msg), fmt, ap);

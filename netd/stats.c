@@ -3,6 +3,7 @@
  */
 #include "config.h"
 
+#include <assert.h>
 #include "stats.h"
 
 struct stats stats;
@@ -46,6 +47,7 @@ uint64_t stats_latency_percentile(double p)
 {
 	uint64_t rank, seen = 0;
 
+	assert(p > 0 && p <= 100);
 	if (stats.latency_count == 0)
 		return 0;
 	rank = (uint64_t)((p / 100.0) * (double)stats.latency_count);
@@ -65,6 +67,7 @@ void stats_cb_end(struct stats_cb *cb)
 {
 	uint64_t d = now_usec() - cb->start;
 
+	assert(cb);
 	stats.callbacks++;
 	if (d > stats.longest_callback_us) {
 		stats.longest_callback_us = d;

@@ -9,6 +9,7 @@
  */
 #include "config.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -144,6 +145,7 @@ int store_latest_version(void)
 
 int store_version(const struct store *s)
 {
+	assert(s);
 	return s->version;
 }
 
@@ -241,6 +243,9 @@ int store_open(const char *path, struct store **ret, char **ret_error)
 	struct store *s;
 	int rc, r;
 
+	assert(path);
+	assert(ret);
+	assert(ret_error);
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
@@ -316,6 +321,7 @@ int store_begin(struct store *s)
 {
 	int r;
 
+	assert(s);
 	if (s->in_txn)
 		return 0;
 	r = exec(s, "BEGIN IMMEDIATE");
@@ -329,6 +335,7 @@ int store_commit(struct store *s)
 {
 	int r;
 
+	assert(s);
 	if (!s->in_txn)
 		return 0;
 	r = exec(s, "COMMIT");
@@ -342,9 +349,15 @@ int store_audit_append(struct store *s, const struct store_peer *peer,
 		       const char *method, const char *params,
 		       const char *result, const char *detail)
 {
-	sqlite3_stmt *st = s->audit_insert;
+	sqlite3_stmt *st;
 	int rc, r;
 
+	assert(s);
+	assert(peer);
+	assert(method);
+	assert(params);
+	assert(result);
+	st = s->audit_insert;
 	r = store_begin(s);
 	if (r < 0)
 		return r;
@@ -367,8 +380,11 @@ int store_audit_append(struct store *s, const struct store_peer *peer,
 int store_audit_count(struct store *s, int64_t *ret)
 {
 	int64_t n;
-	int rc = query_int(s->db, "SELECT count(*) FROM audit", &n);
+	int rc;
 
+	assert(s);
+	assert(ret);
+	rc = query_int(s->db, "SELECT count(*) FROM audit", &n);
 	if (rc != SQLITE_OK)
 		return errno_from_sqlite(rc) ?: -EIO;
 	*ret = n;
@@ -378,6 +394,7 @@ int store_audit_count(struct store *s, int64_t *ret)
 /* The cached statement id, prepared on first use, reset and ready to bind. */
 static sqlite3_stmt *stmt(struct store *s, enum stmt_id id)
 {
+	assert(s);
 	if (!s->stmts[id] &&
 	    sqlite3_prepare_v3(s->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
 			       &s->stmts[id], NULL) != SQLITE_OK)
@@ -425,6 +442,7 @@ int store_link_put(struct store *s, const struct store_link_row *row)
 	sqlite3_stmt *st;
 	int r = write_stmt(s, STMT_LINK_PUT, &st);
 
+	assert(row);
 	if (r < 0)
 		return r;
 	sqlite3_bind_text(st, 1, row->name, -1, SQLITE_STATIC);
@@ -444,6 +462,7 @@ int store_link_delete(struct store *s, const char *name)
 	sqlite3_stmt *st;
 	int r = write_stmt(s, STMT_LINK_DELETE, &st);
 
+	assert(name);
 	if (r < 0)
 		return r;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
@@ -456,6 +475,9 @@ int store_name_put(struct store *s, const char *prefix, unsigned idx, const char
 	sqlite3_stmt *st;
 	int r = write_stmt(s, STMT_NAME_PUT, &st);
 
+	assert(prefix);
+	assert(name);
+	assert(state);
 	if (r < 0)
 		return r;
 	sqlite3_bind_text(st, 1, prefix, -1, SQLITE_STATIC);
@@ -470,6 +492,7 @@ int store_name_delete(struct store *s, const char *prefix, unsigned idx)
 	sqlite3_stmt *st;
 	int r = write_stmt(s, STMT_NAME_DELETE, &st);
 
+	assert(prefix);
 	if (r < 0)
 		return r;
 	sqlite3_bind_text(st, 1, prefix, -1, SQLITE_STATIC);
@@ -487,6 +510,7 @@ int store_links_foreach(struct store *s, store_link_fn fn, void *userdata)
 	sqlite3_stmt *st = stmt(s, STMT_LINKS_ALL);
 	int rc;
 
+	assert(fn);
 	if (!st)
 		return -EIO;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -512,6 +536,7 @@ int store_names_foreach(struct store *s, store_name_fn fn, void *userdata)
 	sqlite3_stmt *st = stmt(s, STMT_NAMES_ALL);
 	int rc;
 
+	assert(fn);
 	if (!st)
 		return -EIO;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
@@ -526,6 +551,7 @@ int store_binding_put(struct store *s, const struct store_binding_row *row)
 	sqlite3_stmt *st;
 	int r = write_stmt(s, STMT_BINDING_PUT, &st);
 
+	assert(row);
 	if (r < 0)
 		return r;
 	sqlite3_bind_text(st, 1, row->port, -1, SQLITE_STATIC);
@@ -548,6 +574,7 @@ int store_binding_delete(struct store *s, const char *port)
 	sqlite3_stmt *st;
 	int r = write_stmt(s, STMT_BINDING_DELETE, &st);
 
+	assert(port);
 	if (r < 0)
 		return r;
 	sqlite3_bind_text(st, 1, port, -1, SQLITE_STATIC);
@@ -559,6 +586,7 @@ int store_bindings_foreach(struct store *s, store_binding_fn fn, void *userdata)
 	sqlite3_stmt *st = stmt(s, STMT_BINDINGS_ALL);
 	int rc;
 
+	assert(fn);
 	if (!st)
 		return -EIO;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -586,6 +614,8 @@ int store_root_put(struct store *s, const char *family, const char *norm)
 	sqlite3_stmt *st;
 	int r = write_stmt(s, STMT_ROOT_PUT, &st);
 
+	assert(family);
+	assert(norm);
 	if (r < 0)
 		return r;
 	sqlite3_bind_text(st, 1, family, -1, SQLITE_STATIC);
@@ -598,6 +628,7 @@ int store_roots_foreach(struct store *s, store_root_fn fn, void *userdata)
 	sqlite3_stmt *st = stmt(s, STMT_ROOTS_ALL);
 	int rc;
 
+	assert(fn);
 	if (!st)
 		return -EIO;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
@@ -611,6 +642,7 @@ int store_checkpoint_put(struct store *s, const char *kernel, uint32_t generatio
 	sqlite3_stmt *st;
 	int r = write_stmt(s, STMT_CHECKPOINT_PUT, &st);
 
+	assert(kernel);
 	if (r < 0)
 		return r;
 	sqlite3_bind_text(st, 1, kernel, -1, SQLITE_STATIC);
@@ -631,6 +663,8 @@ int store_checkpoint_get(struct store *s, char *ret_kernel, size_t size, uint32_
 	sqlite3_stmt *st = stmt(s, STMT_CHECKPOINT_GET);
 	int rc, r = -ENOENT;
 
+	assert(ret_kernel);
+	assert(ret_generation);
 	if (!st)
 		return -EIO;
 	rc = sqlite3_step(st);
@@ -647,6 +681,7 @@ int store_checkpoint_get(struct store *s, char *ret_kernel, size_t size, uint32_
 
 unsigned store_wal_frames(const struct store *s)
 {
+	assert(s);
 	return s->wal_frames;
 }
 
@@ -655,6 +690,7 @@ int store_wal_checkpoint_file(const char *path)
 	sqlite3 *db = NULL;
 	int rc;
 
+	assert(path);
 	rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL);
 	if (rc == SQLITE_OK) {
 		sqlite3_busy_timeout(db, STORE_BUSY_TIMEOUT_MS);
