@@ -98,7 +98,9 @@ static void ready(int fd, unsigned char status)
 	}
 }
 
-int main(int argc, char **argv)
+/* Read the command line into core and *ret_foreground. -1: go on;
+ * otherwise main()'s exit code (help, version, or 2 for a usage error). */
+static int parse_args(int argc, char **argv, struct core *core, bool *ret_foreground)
 {
 	static const struct option options[] = {
 		{ "foreground", no_argument, NULL, 'f' },
@@ -110,29 +112,25 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
 	};
-	struct core core = { .lock_fd = -1, .config_path = NETD_DEFAULT_CONFIG };
-	bool foreground = false;
-	int notify_fd = -1;
-	int opt, r;
+	int opt;
 
-	log_open("netd", LOG_TARGET_STDERR);
 	while ((opt = getopt_long(argc, argv, "fc:s:d:vhV", options, NULL)) != -1) {
 		switch (opt) {
 		case 'f':
-			foreground = true;
+			*ret_foreground = true;
 			break;
 		case 'c':
-			core.config_path = optarg;
-			core.config_must_exist = true;
+			core->config_path = optarg;
+			core->config_must_exist = true;
 			break;
 		case 's':
-			core.overrides.socket_path = optarg;
+			core->overrides.socket_path = optarg;
 			break;
 		case 'd':
-			core.overrides.db_path = optarg;
+			core->overrides.db_path = optarg;
 			break;
 		case 'v':
-			core.overrides.verbose = true;
+			core->overrides.verbose = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -150,11 +148,25 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if ((core.overrides.socket_path && core.overrides.socket_path[0] != '/') ||
-	    (core.overrides.db_path && core.overrides.db_path[0] != '/')) {
+	if ((core->overrides.socket_path && core->overrides.socket_path[0] != '/') ||
+	    (core->overrides.db_path && core->overrides.db_path[0] != '/')) {
 		fprintf(stderr, "netd: --socket and --db take absolute paths\n");
 		return 2;
 	}
+	return -1;
+}
+
+int main(int argc, char **argv)
+{
+	struct core core = { .lock_fd = -1, .config_path = NETD_DEFAULT_CONFIG };
+	bool foreground = false;
+	int notify_fd = -1;
+	int r;
+
+	log_open("netd", LOG_TARGET_STDERR);
+	r = parse_args(argc, argv, &core, &foreground);
+	if (r >= 0)
+		return r;
 
 	if (conf_init(&core.cfg) < 0) {
 		log_error("out of memory");

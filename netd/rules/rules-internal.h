@@ -1,5 +1,6 @@
 /*
- * rules-internal.h: what rules.c (definitions, parsing, loading), render.c
+ * rules-internal.h: what rules.c (messages, checks), parse.c (one filter),
+ * defs.c (the set of definitions, loading), render.c
  * (restore text) and builtin.c (the built-in filters) share: the parsed
  * form of a filter and the strict value parsers. Not for use outside
  * netd/rules/.
@@ -118,6 +119,11 @@ struct rules_filter *rules_filter_free(struct rules_filter *f);
 /* *ret_error = the formatted message (malloc'd); returns -EINVAL, or
  * -ENOMEM (then *ret_error is untouched). */
 __attribute__((format(printf, 2, 3))) int rules_errorf(char **ret_error, const char *fmt, ...);
+
+/* A copy of s (malloc'd, NULL if out of memory) with control bytes
+ * replaced, so that a file name or a parser's message cannot forge lines
+ * in a log. */
+char *rules_clean_dup(const char *s);
 
 /* A printable, bounded rendition of user text for messages: the value in
  * single quotes, control and non-ASCII bytes and quotes escaped, cut
