@@ -1,8 +1,9 @@
 /*
  * log.h: the daemon's one logging module. stderr in the foreground, syslog
  * otherwise. Every function preserves errno so callers can log and then
- * return -errno. Library-style modules (alloc, rules, store, client) never
- * log above debug; they return errors and let the caller decide.
+ * return -errno. Library-style modules (alloc, rules, store.c, client) never
+ * log above debug; they return errors and let the caller decide. (The
+ * store's WAL helper, store-wal.c, runs in the loop and logs like it.)
  */
 #ifndef NETD_LOG_H
 #define NETD_LOG_H

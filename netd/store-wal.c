@@ -17,6 +17,7 @@
 #include "config.h"
 
 #include <assert.h>
+#include <errno.h>
 #include <ev.h>
 #include <signal.h>
 #include <stdlib.h>

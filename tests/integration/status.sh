@@ -35,7 +35,7 @@ ctl --json status > "$TMP/status.json" || fail "netdctl --json status"
 for k in version pid uptime_sec db_schema_version clients max_clients clients_accepted \
 	clients_refused clients_dropped requests errors protocol_errors latency_p50_us \
 	latency_p99_us latency_max_us callbacks longest_callback_us longest_callback \
-	config_reloads config_reload_errors; do
+	config_reloads config_reload_errors iterations longest_iteration_us wal_checkpoints; do
 	grep -q "^  \"$k\": " "$TMP/status.json" || fail "--json status lacks $k"
 done
 r1=$(status_field requests)
@@ -48,6 +48,9 @@ e2=$(status_field errors)
 [ "$e2" = $((e1 + 1)) ] || fail "errors did not count: $e1 then $e2"
 [ "$(status_field db_schema_version)" -ge 1 ] || fail "db_schema_version"
 [ "$(status_field longest_callback_us)" -gt 0 ] || fail "longest_callback_us not measured"
+# The loop's iterations are timed (budget.c) and counted (stats.c).
+[ "$(status_field iterations)" -gt 0 ] || fail "iterations not counted"
+[ "$(status_field longest_iteration_us)" -gt 0 ] || fail "longest_iteration_us not measured"
 ok "status counters"
 
 # Exit codes: 0 ok, 1 error reply, 2 usage, 3 cannot connect.
