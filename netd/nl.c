@@ -18,6 +18,7 @@
  */
 #include "config.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -242,6 +243,7 @@ int nl_queue_create(struct nl *nl, const char *name, const char *kind,
 	struct nlattr *info, *idata;
 	struct nl_req *r;
 
+	assert(nl && name && kind);
 	if (strlen(name) >= IFNAMSIZ || (!streq(kind, "macvtap") && !streq(kind, "macvlan")))
 		return -EINVAL;
 	r = req_new(nl, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL | NLM_F_ECHO, &nlh, &ifi);
@@ -266,8 +268,10 @@ int nl_queue_set_group(struct nl *nl, int ifindex, uint32_t group, nl_done_fn do
 {
 	struct nlmsghdr *nlh;
 	struct ifinfomsg *ifi;
-	struct nl_req *r = req_new(nl, RTM_NEWLINK, 0, &nlh, &ifi);
+	struct nl_req *r;
 
+	assert(nl);
+	r = req_new(nl, RTM_NEWLINK, 0, &nlh, &ifi);
 	if (!r)
 		return -ENOMEM;
 	ifi->ifi_index = ifindex;
@@ -280,8 +284,10 @@ int nl_queue_delete_group(struct nl *nl, uint32_t group, nl_done_fn done, void *
 {
 	struct nlmsghdr *nlh;
 	struct ifinfomsg *ifi;
-	struct nl_req *r = req_new(nl, RTM_DELLINK, 0, &nlh, &ifi);
+	struct nl_req *r;
 
+	assert(nl);
+	r = req_new(nl, RTM_DELLINK, 0, &nlh, &ifi);
 	if (!r)
 		return -ENOMEM;
 	/* ifi_index 0 and no name: the kernel deletes by IFLA_GROUP. */
@@ -290,17 +296,22 @@ int nl_queue_delete_group(struct nl *nl, uint32_t group, nl_done_fn done, void *
 	return 0;
 }
 
-int nl_queue_delete(struct nl *nl, int ifindex, nl_done_fn done, void *data)
+void nl_cancel(struct nl *nl, void *data)
 {
-	struct nlmsghdr *nlh;
-	struct ifinfomsg *ifi;
-	struct nl_req *r = req_new(nl, RTM_DELLINK, 0, &nlh, &ifi);
+	struct nl_req *r, *tmp;
 
-	if (!r)
-		return -ENOMEM;
-	ifi->ifi_index = ifindex;
-	req_enqueue(nl, r, nlh, done, data);
-	return 0;
+	assert(nl);
+	TAILQ_FOREACH_SAFE(r, &nl->queue, link, tmp)
+		if (r->data == data) {
+			TAILQ_REMOVE(&nl->queue, r, link);
+			nl->n_queued--;
+			free(r);
+		}
+	/* In flight: the kernel answers anyway, and the slot must stay
+	 * taken until it has; only the callback goes. */
+	for (unsigned s = 0; s < NL_MAX_IN_FLIGHT; s++)
+		if (nl->in_flight[s] && nl->in_flight[s]->data == data)
+			nl->in_flight[s]->done = NULL;
 }
 
 static void req_complete(struct nl *nl, struct nl_req *r, int error, const char *message)
@@ -328,6 +339,7 @@ void nl_flush(struct nl *nl)
 {
 	char buf[NL_BATCH_MSGS * NL_MSG_MAX];
 
+	assert(nl);
 	while (!TAILQ_EMPTY(&nl->queue) && nl->n_in_flight < NL_MAX_IN_FLIGHT) {
 		struct nl_req *batch[NL_BATCH_MSGS];
 		unsigned room = NL_MAX_IN_FLIGHT - nl->n_in_flight;
@@ -697,6 +709,7 @@ int nl_dump_links(struct nl *nl)
 	struct nlmsghdr *nlh;
 	struct ifinfomsg *ifi;
 
+	assert(nl);
 	if (nl->dumping)
 		return -EBUSY;
 	nlh = mnl_nlmsg_put_header(buf);
@@ -835,3 +848,15 @@ struct nl *nl_free(struct nl *nl)
 	free(nl);
 	return NULL;
 }
+
+const struct nl_ops nl_rtnetlink_ops = {
+	.queue_create = nl_queue_create,
+	.queue_set_group = nl_queue_set_group,
+	.queue_delete_group = nl_queue_delete_group,
+	.cancel = nl_cancel,
+	.flush = nl_flush,
+	.dump_links = nl_dump_links,
+	.idle = nl_idle,
+	.get_stats = nl_get_stats,
+	.free = nl_free,
+};
