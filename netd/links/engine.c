@@ -52,6 +52,7 @@ struct op *op_new(struct links *l, enum op_type type, unsigned n)
 	}
 	op->type = type;
 	op->l = l;
+	TAILQ_INSERT_TAIL(&l->ops, op, entry);
 	return op;
 }
 
@@ -60,6 +61,7 @@ void op_free(struct op *op)
 	if (!op)
 		return;
 	work_remove(op);
+	TAILQ_REMOVE(&op->l->ops, op, entry);
 	/* An op freed with requests out (only at links_free) must not be
 	 * reached by their completions. */
 	if (op->nreq > 0)
@@ -660,6 +662,7 @@ static void work_idle_cb(struct ev_loop *loop, ev_idle *w, int revents)
 
 void links_work_init(struct links *l)
 {
+	TAILQ_INIT(&l->ops);
 	TAILQ_INIT(&l->work);
 	ev_check_init(&l->work_check, work_check_cb);
 	l->work_check.data = l;

@@ -131,6 +131,7 @@ struct op {
 	bool all_queued;         /* every kernel request of the op is queued */
 	bool on_work_list;
 	TAILQ_ENTRY(op) work_entry;
+	TAILQ_ENTRY(op) entry;   /* in links.ops, from op_new to op_free */
 
 	/* What a create makes. */
 	struct alloc *alloc;     /* NULL: explicit names */
@@ -171,6 +172,7 @@ struct links {
 
 	struct monitor_list monitors; /* methods.c's */
 
+	struct op_list ops;       /* every op, freed at the latest by links_free */
 	struct op_list work;      /* ops with links still to prepare or queue */
 	ev_check work_check;      /* does a step of them after each poll */
 	ev_idle work_idle;        /* keeps the poll from blocking meanwhile */

@@ -92,8 +92,10 @@ struct links *links_free(struct links *l)
 	if (!l)
 		return NULL;
 	links_stop_monitors(l);
-	while (!TAILQ_EMPTY(&l->work))
-		op_free(TAILQ_FIRST(&l->work));
+	/* Ops still waiting for the kernel (their requests are cancelled:
+	 * nobody will be answered any more). */
+	while (!TAILQ_EMPTY(&l->ops))
+		op_free(TAILQ_FIRST(&l->ops));
 	if (l->nl)
 		l->nl = l->nlo->free(l->nl);
 	links_model_free(l);
