@@ -149,14 +149,16 @@ static int create_retry(struct links *l, struct link *k)
 {
 	char old[IFNAMSIZ], name[IFNAMSIZ];
 	unsigned idx;
+	int r;
 
 	snprintf(old, sizeof(old), "%s", k->name);
 	store_link_forget(l, k->name);
 	foreign_add(l, k->alloc, k->idx, k->name);
 	l->eexist_retries++;
-	if (alloc_take_lowest(k->alloc, &idx) < 0) {
+	r = alloc_take_lowest(k->alloc, &idx);
+	if (r < 0) {
 		k->alloc = NULL; /* its old index is the foreign one's now */
-		return -ENOSPC;
+		return r;
 	}
 	k->idx = idx;
 	alloc_format_name(k->alloc, idx, name, sizeof(name));
