@@ -63,7 +63,19 @@ void op_free(struct op *op)
 	work_remove(op);
 	TAILQ_REMOVE(&op->l->ops, op, entry);
 	/* An op freed with requests out (only at links_free) must not be
-	 * reached by their completions. */
+	 * reached by their completions, nor by those of its links, which
+	 * reach it through k->op. */
+	for (unsigned i = 0; i < op->nlinks; i++) {
+		struct link *k = op->links[i];
+
+		if (!k || k->op != op)
+			continue;
+		k->op = NULL;
+		if (k->nreq > 0) {
+			op->l->nlo->cancel(op->l->nl, k);
+			k->nreq = 0;
+		}
+	}
 	if (op->nreq > 0)
 		op->l->nlo->cancel(op->l->nl, op);
 	free(op->names);

@@ -977,15 +977,18 @@ static void test_free_with_requests_out_cancels(void **state)
 	group_delete = nl->nreqs - 1;
 	assert_int_equal(nl->reqs[group_delete].type, REQ_DELETE_GROUP);
 	assert_non_null(nl->reqs[group_delete].done);
-	/* Stopping with the deletion in flight: the op is freed, and the
-	 * group delete that carries it must never reach it. */
+	/* Stopping with the deletion in flight: the op and its links are
+	 * freed, and no request that carries them may reach them. */
 	nl->keep_on_free = true;
 	links_stop(f);
-	assert_int_equal(nl->cancels, 1);
-	assert_null(nl->reqs[group_delete].done);
-	/* The kernel's late answer reaches nobody (ASan would see a use
+	/* The op's group delete and each link's group move. */
+	assert_int_equal(nl->cancels, 3);
+	for (unsigned i = group_delete - 2; i <= group_delete; i++)
+		assert_null(nl->reqs[i].done);
+	/* The kernel's late answers reach nobody (ASan would see a use
 	 * after free otherwise), and the call was never answered. */
-	answer(nl, group_delete, 0, NULL, NULL);
+	for (unsigned i = group_delete - 2; i <= group_delete; i++)
+		answer(nl, i, 0, NULL, NULL);
 	assert_int_equal(d.calls, 0);
 	free(nl);
 }
