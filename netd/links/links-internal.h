@@ -290,12 +290,17 @@ int links_op_create(struct links *l, const struct links_create_req *req,
 int links_op_delete(struct links *l, const char *owner, const char *const *names, size_t n,
 		    links_done_fn done, void *data, struct links_refusal *refusal);
 
-/* A delete without a caller, for links already in state DELETING
- * (start-up repair); NULL on no memory. */
+/* An op with room for n links and no caller (done NULL: nobody is
+ * answered), on l's list of ops; NULL on no memory. */
 struct op *op_new(struct links *l, enum op_type type, unsigned n);
+/* Delete op's links, all in state DELETING already (a start-up repair,
+ * or a create's rollback): the first step at once, the rest in later
+ * loop iterations; op is answered and freed when the kernel has. */
 void delete_start(struct links *l, struct op *op);
-/* Drop an op (and its pending kernel requests) without answering. */
+/* Drop an op, its pending kernel requests and its links' without
+ * answering (links_free). Accepts NULL. */
 void op_free(struct op *op);
+/* Set up l's work list and the loop watchers that step it. */
 void links_work_init(struct links *l);
 
 /* --- reconcile.c --- */
