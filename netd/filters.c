@@ -125,6 +125,7 @@ struct batch {
 	int status[NFAM];
 	char *err[NFAM];
 	char *save[NFAM];
+	struct job *jobs[NFAM];    /* the run of each family, while it runs */
 	bool saving;
 	bool resync;               /* a verification, not an apply */
 	bool gen_chain;            /* the generation moved by our runs alone so far */
@@ -657,8 +658,8 @@ static int batch_spawn(struct filters *f, struct batch *bt, int fam, bool save,
 	rc->bt = bt;
 	rc->fam = fam;
 	rc->save = save;
-	r = job_run(f->loop, save ? save_argv[fam] : restore_argv[fam], input, len,
-		      f->timeout_ms, run_done, rc);
+	r = job_run(f->loop, NULL, save ? save_argv[fam] : restore_argv[fam], input, len,
+		    f->timeout_ms, run_done, free, rc, &bt->jobs[fam]);
 	if (r < 0) {
 		errno = -r;
 		log_error("%s: cannot start: %m", save ? save_argv[fam][0] : restore_argv[fam][0]);
@@ -800,7 +801,7 @@ static void run_done(void *data, int status, const char *out, size_t out_len,
 	int fam = rc->fam;
 	bool save = rc->save;
 
-	free(rc);
+	bt->jobs[fam] = NULL;
 	bt->status[fam] = status;
 	if (status != 0) {
 		const char *tool = save ? save_argv[fam][0] : restore_argv[fam][0];
@@ -1847,8 +1848,27 @@ struct filters *filters_free(struct filters *f)
 	work_stop(f);
 	if (f->batch) {
 		/* Shutdown with a batch running: its children are killed and
-		 * their results never looked at. */
-		job_kill_all();
+		 * their results never looked at; the callers it carries wait
+		 * with their bindings again, answered as those are freed. */
+		struct batch *bt = f->batch;
+
+		for (int i = 0; i < NFAM; i++)
+			if (bt->jobs[i])
+				job_cancel(bt->jobs[i]);
+		for (unsigned k = 0; k < bt->n; k++) {
+			struct item *it = &bt->items[k];
+			struct waiter **w;
+
+			if (!it->b)
+				continue;
+			w = &it->b->waiters;
+			while (*w)
+				w = &(*w)->next;
+			*w = it->waiters;
+			it->waiters = NULL;
+		}
+		f->batch = NULL;
+		batch_free(bt);
 	}
 	while (!TAILQ_EMPTY(&f->all))
 		binding_free(f, TAILQ_FIRST(&f->all));
