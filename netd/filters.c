@@ -53,6 +53,7 @@
 #include "job.h"
 #include "stats.h"
 #include "store.h"
+#include "strbuf.h"
 #include "util.h"
 #include "valid.h"
 
@@ -445,29 +446,22 @@ static void chain_free(void *node)
 /* Fingerprint of the chains named in the save output ("" if none exists). */
 static void chains_norm(void **tree, const char *const *names, size_t n, char out[65])
 {
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *m = open_memstream(&buf, &len);
+	struct strbuf m = { 0 };
 	bool any = false;
 
-	if (!m) {
-		out[0] = '\0';
-		return;
-	}
 	for (size_t i = 0; i < n; i++) {
 		struct chain_lines *c = chains_get(tree, names[i], strlen(names[i]), false);
 
 		if (c) {
-			fprintf(m, "%s\n%s", names[i], c->text);
+			strbuf_printf(&m, "%s\n%s", names[i], c->text);
 			any = true;
 		}
 	}
-	fclose(m);
 	/* No fingerprint (or none computable) never matches a recorded one,
 	 * so the binding is re-applied rather than trusted. */
-	if (!any || rules_sha256_hex(buf, len, out) < 0)
+	if (!any || m.oom || rules_sha256_hex(m.p, m.len, out) < 0)
 		out[0] = '\0';
-	free(buf);
+	strbuf_done(&m);
 }
 
 static bool hooks_present(const char *save, enum rules_family fam)
@@ -536,14 +530,14 @@ static void batch_free(struct batch *bt)
 
 /* Write the lines of text that are chain declarations (decls) or the
  * others (!decls). */
-static void put_lines(FILE *m, const char *text, bool decls)
+static void put_lines(struct strbuf *m, const char *text, bool decls)
 {
 	for (const char *p = text; *p;) {
 		const char *eol = strchr(p, '\n');
 		size_t n = eol ? (size_t)(eol - p) + 1 : strlen(p);
 
 		if ((p[0] == ':') == decls)
-			fwrite(p, 1, n, m);
+			strbuf_append(m, p, n);
 		p += n;
 	}
 }
@@ -551,20 +545,17 @@ static void put_lines(FILE *m, const char *text, bool decls)
 /* The restore input of family fam for batch bt. */
 static char *batch_input(struct filters *f, struct batch *bt, enum rules_family fam, size_t *ret_len)
 {
-	char *buf = NULL, line[256];
-	size_t len = 0;
-	FILE *m = open_memstream(&buf, &len);
+	struct strbuf buf = { 0 }, *m = &buf;
+	char line[256];
 	struct binding *b;
 
-	if (!m)
-		return NULL;
-	fputs("*filter\n", m);
+	strbuf_puts(m, "*filter\n");
 	/* The dispatch chains first: declaring them flushes them, so no
 	 * rule refers to a chain deleted below. */
 	rules_chain_decl(fam, RULES_ROOT_FROM, line, sizeof(line));
-	fputs(line, m);
+	strbuf_puts(m, line);
 	rules_chain_decl(fam, RULES_ROOT_TO, line, sizeof(line));
-	fputs(line, m);
+	strbuf_puts(m, line);
 	/* All chain declarations first, then the deletions, then all rules:
 	 * ebtables-restore takes a third less time for 1000 bindings in
 	 * this order than with each binding's declarations and rules
@@ -579,10 +570,10 @@ static char *batch_input(struct filters *f, struct batch *bt, enum rules_family 
 		/* Chains it had and will not have any more. */
 		if (b->have_in[fam] && (it->removing || !it->want_in[fam]) &&
 		    rules_chain_delete(fam, b->want.in_chain, line, sizeof(line)) > 0)
-			fputs(line, m);
+			strbuf_puts(m, line);
 		if (b->have_out[fam] && (it->removing || !it->want_out[fam]) &&
 		    rules_chain_delete(fam, b->want.out_chain, line, sizeof(line)) > 0)
-			fputs(line, m);
+			strbuf_puts(m, line);
 	}
 	for (unsigned i = 0; i < bt->n; i++)
 		if (!bt->items[i].removing && bt->items[i].b->want.text[fam])
@@ -605,16 +596,14 @@ static char *batch_input(struct filters *f, struct batch *bt, enum rules_family 
 			out = b->have_out[fam] && b->state == B_APPLIED;
 		}
 		if (out && rules_dispatch_line(fam, false, b->port, line, sizeof(line)) > 0)
-			fputs(line, m);
+			strbuf_puts(m, line);
 		if (in && rules_dispatch_line(fam, true, b->port, line, sizeof(line)) > 0)
-			fputs(line, m);
+			strbuf_puts(m, line);
 	}
 	if (!f->hooks_ok[fam])
-		fputs(rules_hook_lines(fam), m);
-	fputs("COMMIT\n", m);
-	fclose(m);
-	*ret_len = len;
-	return buf;
+		strbuf_puts(m, rules_hook_lines(fam));
+	strbuf_puts(m, "COMMIT\n");
+	return strbuf_steal(m, ret_len);
 }
 
 static void work_cb(struct ev_loop *loop, ev_check *w, int revents);
