@@ -46,9 +46,9 @@
 #include "ctl.h"
 #include "decode.h"
 #include "filters.h"
+#include "filters/filters-internal.h"
 #include "links.h"
 #include "log.h"
-#include "nl.h"
 #include "rules/rules.h"
 #include "job.h"
 #include "stats.h"
@@ -717,7 +717,7 @@ static int kernel_identity(char *buf, size_t size)
 
 static bool gen_now(struct filters *f, uint32_t *ret)
 {
-	return f->gen_usable && nl_nft_generation(ret) == 0;
+	return f->gen_usable && nftgen_get(ret) == 0;
 }
 
 /* The kernel matches every recorded fingerprint at generation g. */
