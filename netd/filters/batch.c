@@ -1,6 +1,7 @@
 /*
  * batch.c: one batch at a time, from its first helper run to its last
- * binding settled.
+ * binding settled, as an explicit enum phase (filters-internal.h) that
+ * batch_advance() alone moves on.
  *
  * An apply writes the per-port chains of every binding it carries,
  * netd's two dispatch chains (rewritten whole: one line per bound port
@@ -15,7 +16,7 @@
  * are alone: the good ones apply, the bad ones fail with the tool's
  * message. What changes while a batch runs waits for the next.
  *
- * A verification (start, Resync) runs only the saves and parses them,
+ * A verification (start, Resync) is the same machine from PHASE_SAVE on,
  * ending in a comparison instead of a record.
  */
 #include "config.h"
@@ -155,16 +156,11 @@ struct run_ctx {
 	bool save;
 };
 
-static void batch_finish(struct filters *f, struct batch *bt, bool ok);
-static void batch_applied(struct filters *f, struct batch *bt);
-static void batch_parse(struct filters *f, struct batch *bt);
-
 static void run_done(void *data, int status, const char *out, size_t out_len,
 		     const char *err, size_t err_len)
 {
 	struct run_ctx *rc = data;
 	struct batch *bt = rc->bt;
-	struct filters *f = bt->f;
 	int fam = rc->fam;
 
 	bt->jobs[fam] = NULL;
@@ -184,23 +180,9 @@ static void run_done(void *data, int status, const char *out, size_t out_len,
 		/* NULL without memory: as if the save had failed. */
 		bt->save[fam] = strndup(out, out_len);
 	}
-	if (--bt->running > 0)
-		return;
-	if (bt->verify || bt->saving) {
-		/* A failed save only costs fingerprints: the next restart
-		 * re-applies those bindings instead of skipping them. */
-		batch_parse(f, bt);
-		return;
-	}
-	for (int i = 0; i < NFAM; i++)
-		if (bt->fam[i] && bt->status[i] != 0) {
-			batch_finish(f, bt, false);
-			return;
-		}
-	for (int i = 0; i < NFAM; i++)
-		if (bt->fam[i])
-			bt->gen_expect++;
-	batch_applied(f, bt);
+	assert(bt->running > 0);
+	if (--bt->running == 0)
+		batch_advance(bt);
 }
 
 /* Start the restore (input) or the save (save) of family fam. */
@@ -230,8 +212,8 @@ static int batch_spawn(struct batch *bt, int fam, bool save, const char *input, 
 	return 0;
 }
 
-/* One restore per family with changes. A family whose run cannot start
- * counts as failed. */
+/* PHASE_RENDER: one restore per family with changes. A family whose run
+ * cannot start counts as failed. */
 static void batch_render(struct batch *bt)
 {
 	for (int i = 0; i < NFAM; i++) {
@@ -247,24 +229,25 @@ static void batch_render(struct batch *bt)
 	}
 }
 
-static void batch_saves(struct filters *f, struct batch *bt)
+/* PHASE_SAVE: one save per family of the batch. A failed save only
+ * costs fingerprints: the next restart re-applies those bindings
+ * instead of skipping them. */
+static void batch_saves(struct batch *bt)
 {
-	bt->saving = true;
 	for (int i = 0; i < NFAM; i++)
 		if (bt->fam[i] && batch_spawn(bt, i, true, NULL, 0) < 0)
 			bt->status[i] = -1;
-	if (bt->running == 0) {
-		if (bt->verify) {
-			verify_compare(f, bt);
-			f->batch = NULL;
-			batch_free(bt);
-		} else {
-			batch_finish(f, bt, true); /* applied; only the fingerprints are missing */
-		}
-	}
 }
 
-/* --- settling, step by step --- */
+static bool restores_ok(const struct batch *bt)
+{
+	for (int i = 0; i < NFAM; i++)
+		if (bt->fam[i] && bt->status[i] != 0)
+			return false;
+	return true;
+}
+
+/* --- settling, a slice per loop iteration --- */
 
 /* The restores of a batch succeeded: binding k is applied (or gone) and
  * its callers are answered now; the saves that follow only record
@@ -352,6 +335,32 @@ static void record_checkpoint(struct filters *f, struct batch *bt)
 		verify_mark_set(f, bt->gen_expect);
 }
 
+/* One slice of APPLY or RECORD: true when every item is done. */
+static bool items_slice(struct filters *f, struct batch *bt)
+{
+	unsigned end = bt->cursor + FILTERS_STEP < bt->n ? bt->cursor + FILTERS_STEP : bt->n;
+
+	while (bt->cursor < end) {
+		if (bt->phase == PHASE_APPLY)
+			apply_item(f, bt, bt->cursor);
+		else
+			record_item(f, bt, bt->cursor);
+		if (++bt->cursor < end && stats_budget_spent())
+			return false;
+	}
+	return bt->cursor >= bt->n;
+}
+
+/* One slice of PARSE: true when every save is parsed. */
+static bool parse_slice(struct batch *bt)
+{
+	for (int i = 0; i < NFAM; i++)
+		if (bt->parse_pos[i] &&
+		    !chains_parse_step(&bt->trees[i], &bt->parse_pos[i], &bt->parse_last[i]))
+			return false;
+	return true;
+}
+
 static void work_start(struct filters *f)
 {
 	ev_check_start(f->loop, &f->work_check);
@@ -364,79 +373,53 @@ void batch_work_stop(struct filters *f)
 	ev_idle_stop(f->loop, &f->work_idle);
 }
 
-static void batch_applied(struct filters *f, struct batch *bt)
-{
-	now_iso(bt->now, sizeof(bt->now));
-	for (int i = 0; i < NFAM; i++)
-		if (bt->fam[i])
-			f->root_norm[i][0] = '\0';
-	bt->step = STEP_APPLY;
-	bt->cursor = 0;
-	work_start(f);
-}
-
-/* The saves are in (after a good batch, or of a verification): parse
- * them step by step, then record or compare. */
-static void batch_parse(struct filters *f, struct batch *bt)
-{
-	for (int i = 0; i < NFAM; i++)
-		if (bt->status[i] == 0 && bt->save[i])
-			bt->parse_pos[i] = bt->save[i];
-	bt->step = STEP_PARSE;
-	work_start(f);
-}
-
-/* One step of the running batch's settling; then the next phase. */
+/* The work watcher: one slice of the running batch's current phase per
+ * loop iteration; when the phase is through, the batch moves on. */
 static void work_cb(struct ev_loop *loop, ev_check *w, int revents)
 {
 	STATS_CALLBACK("filters settle");
 	struct filters *f = w->data;
 	struct batch *bt = f->batch;
-	unsigned end;
+	bool done;
 
-	if (!bt || bt->step == STEP_NONE) {
+	if (!bt) {
 		batch_work_stop(f);
 		return;
 	}
-	if (bt->step == STEP_PARSE) {
-		for (int i = 0; i < NFAM; i++)
-			if (bt->parse_pos[i] &&
-			    !chains_parse_step(&bt->trees[i], &bt->parse_pos[i], &bt->parse_last[i]))
-				return;
-		batch_work_stop(f);
-		bt->step = STEP_NONE;
-		if (bt->verify) {
-			verify_compare(f, bt);
-			f->batch = NULL;
-			batch_free(bt);
-		} else {
-			record_roots(f, bt);
-			bt->step = STEP_RECORD;
-			bt->cursor = 0;
-			work_start(f);
+	switch (bt->phase) {
+	case PHASE_APPLY:
+		done = items_slice(f, bt);
+		if (done)
+			bt->phase = PHASE_SAVE;
+		break;
+	case PHASE_PARSE:
+		done = parse_slice(bt);
+		if (done) {
+			if (bt->verify) {
+				bt->phase = PHASE_COMPARE;
+			} else {
+				record_roots(f, bt);
+				bt->cursor = 0;
+				bt->phase = PHASE_RECORD;
+			}
 		}
+		break;
+	case PHASE_RECORD:
+		done = items_slice(f, bt);
+		if (done) {
+			record_checkpoint(f, bt);
+			bt->phase = PHASE_DONE;
+		}
+		break;
+	default:
+		/* Not a phase of slices: nothing for this watcher to do. */
+		batch_work_stop(f);
 		return;
 	}
-	end = bt->cursor + FILTERS_STEP < bt->n ? bt->cursor + FILTERS_STEP : bt->n;
-	while (bt->cursor < end) {
-		if (bt->step == STEP_APPLY)
-			apply_item(f, bt, bt->cursor);
-		else
-			record_item(f, bt, bt->cursor);
-		if (++bt->cursor < end && stats_budget_spent())
-			return;
-	}
-	if (bt->cursor < bt->n)
+	if (!done)
 		return;
 	batch_work_stop(f);
-	if (bt->step == STEP_APPLY) {
-		bt->step = STEP_NONE;
-		batch_saves(f, bt);
-	} else {
-		bt->step = STEP_NONE;
-		record_checkpoint(f, bt);
-		batch_finish(f, bt, true);
-	}
+	batch_advance(bt);
 }
 
 static void work_idle_cb(struct ev_loop *loop, ev_idle *w, int revents)
@@ -525,15 +508,84 @@ static void bisect_fail_one(struct filters *f, struct batch *bt)
 						        .b = b, .message = b->error });
 }
 
-static void batch_finish(struct filters *f, struct batch *bt, bool ok)
+/* --- the phases --- */
+
+/* Move bt on from a phase that ends at once (or whose runs just ended).
+ * Returns false when bt must wait: for helper runs, or for the work
+ * watcher (APPLY, PARSE, RECORD). */
+static bool batch_step(struct batch *bt)
 {
+	struct filters *f = bt->f;
+
+	switch (bt->phase) {
+	case PHASE_RENDER:
+		batch_render(bt);
+		/* Not one run started: as if they had all failed. */
+		bt->phase = bt->running ? PHASE_RESTORING : PHASE_BISECT;
+		return true;
+	case PHASE_RESTORING:
+		if (bt->running)
+			return false;
+		if (!restores_ok(bt)) {
+			bt->phase = PHASE_BISECT;
+			return true;
+		}
+		for (int i = 0; i < NFAM; i++)
+			if (bt->fam[i]) {
+				bt->gen_expect++; /* each committed restore is one generation */
+				f->root_norm[i][0] = '\0';
+			}
+		now_iso(bt->now, sizeof(bt->now));
+		bt->cursor = 0;
+		bt->phase = PHASE_APPLY;
+		return true;
+	case PHASE_SAVE:
+		batch_saves(bt);
+		/* None started: applied, only the fingerprints are missing; a
+		 * verification compares with nothing (and re-applies all). */
+		bt->phase = bt->running ? PHASE_SAVING : bt->verify ? PHASE_COMPARE : PHASE_DONE;
+		return true;
+	case PHASE_SAVING:
+		if (bt->running)
+			return false;
+		for (int i = 0; i < NFAM; i++)
+			if (bt->status[i] == 0 && bt->save[i])
+				bt->parse_pos[i] = bt->save[i];
+		bt->phase = PHASE_PARSE;
+		return true;
+	case PHASE_APPLY:
+	case PHASE_PARSE:
+	case PHASE_RECORD:
+		work_start(f);
+		return false;
+	case PHASE_COMPARE:
+		verify_compare(f, bt);
+		bt->phase = PHASE_DONE;
+		return true;
+	case PHASE_BISECT:
+		if (bt->n > 1)
+			bisect_split(f, bt);
+		else if (bt->n == 1)
+			bisect_fail_one(f, bt);
+		bt->phase = PHASE_DONE;
+		return true;
+	case PHASE_DONE:
+		break;
+	}
+	return false;
+}
+
+void batch_advance(struct batch *bt)
+{
+	struct filters *f;
+
+	assert(bt);
+	f = bt->f;
+	assert(f->batch == bt);
+	while (bt->phase != PHASE_DONE)
+		if (!batch_step(bt))
+			return;
 	f->batch = NULL;
-	if (ok)
-		; /* Recorded already. */
-	else if (bt->n > 1)
-		bisect_split(f, bt);
-	else if (bt->n == 1)
-		bisect_fail_one(f, bt);
 	batch_free(bt);
 }
 
@@ -613,15 +665,14 @@ void batch_start_apply(struct filters *f, struct binding **v, unsigned n)
 	for (int i = 0; i < NFAM; i++)
 		if (f->root_dirty[i])
 			bt->fam[i] = true;
+	bt->phase = PHASE_RENDER;
 	f->batch = bt;
 	f->batches++;
 	verify_gen_begin(f, bt);
 	log_debug("filter batch %llu: %u bindings, families%s%s%s",
 		  (unsigned long long)f->batches, bt->n, bt->fam[F_EB] ? " eb" : "",
 		  bt->fam[F_IP4] ? " ip4" : "", bt->fam[F_IP6] ? " ip6" : "");
-	batch_render(bt);
-	if (bt->running == 0)
-		batch_finish(f, bt, false);
+	batch_advance(bt);
 }
 
 void batch_start_verify(struct filters *f)
@@ -634,12 +685,13 @@ void batch_start_verify(struct filters *f)
 	if (!bt)
 		return;
 	bt->verify = true;
+	bt->phase = PHASE_SAVE;
 	f->verify_wanted = false;
 	f->batch = bt;
 	verify_begin(f, bt);
 	for (int i = 0; i < NFAM; i++)
 		bt->fam[i] = true;
-	batch_saves(f, bt);
+	batch_advance(bt);
 }
 
 bool batch_start_retry(struct filters *f)

@@ -7,7 +7,8 @@
  *
  *   filters.c   start, stop, scheduling (filters_flush), reload, status
  *   bindings.c  binding state, its store rows, bind/unbind/port gone
- *   batch.c     one batch: restores, saves, settling, bisection
+ *   batch.c     one batch: render, restore, apply, save, parse, record,
+ *               bisect, as an enum phase driven by batch_advance()
  *   verify.c    save output to fingerprints, start-up and Resync
  *               comparison, the nf_tables generation checkpoint
  *   nftgen.c    the nf_tables generation query
@@ -104,30 +105,46 @@ struct item {
 	struct waiter *waiters;
 };
 
+/*
+ * The steps a batch passes through, in order; batch_advance() moves it.
+ * An apply starts at PHASE_RENDER, a verification (start, Resync) at
+ * PHASE_SAVE. RESTORING and SAVING wait for helper runs; APPLY, PARSE and
+ * RECORD work a slice per loop iteration (from the work watcher) so that
+ * no callback runs long.
+ */
+enum phase {
+	PHASE_RENDER,     /* build each family's restore input, start the restores */
+	PHASE_RESTORING,  /* the restores run */
+	PHASE_APPLY,      /* they succeeded: settle the bindings, answer callers */
+	PHASE_SAVE,       /* start one save per family */
+	PHASE_SAVING,     /* the saves run */
+	PHASE_PARSE,      /* group the saves' lines by chain */
+	PHASE_RECORD,     /* apply: record the fingerprints */
+	PHASE_COMPARE,    /* verification: compare with what was recorded */
+	PHASE_BISECT,     /* a restore failed: split, or fail the one binding */
+	PHASE_DONE,       /* freed by batch_advance() */
+};
+
 struct chain_lines;
 
 struct batch {
 	struct filters *f;
+	enum phase phase;
 	bool verify;               /* a verification, not an apply */
 	struct item *items;
 	unsigned n;
 	bool fam[NFAM];
 	unsigned running;
 	struct job *jobs[NFAM];    /* the run of each family, while it runs */
-	bool saving;
 	int status[NFAM];
 	char *err[NFAM];
 	char *save[NFAM];
 	bool gen_chain;            /* the generation moved by our runs alone so far */
 	uint32_t gen_expect;       /* what it should be now */
-	/* After the restores (applying) or the saves (recording), the
-	 * bindings are settled FILTERS_STEP per loop iteration. */
-	enum { STEP_NONE, STEP_APPLY, STEP_PARSE, STEP_RECORD } step;
-	unsigned cursor;
+	unsigned cursor;           /* APPLY, RECORD: the next item */
 	char now[32];
-	void *trees[NFAM];
-	/* STEP_PARSE: where each save's parse is (NULL: done) */
-	const char *parse_pos[NFAM];
+	void *trees[NFAM];         /* PARSE: struct chain_lines by name */
+	const char *parse_pos[NFAM]; /* PARSE: where each save's parse is (NULL: done) */
 	struct chain_lines *parse_last[NFAM];
 };
 
@@ -236,6 +253,8 @@ void batch_start_apply(struct filters *f, struct binding **v, unsigned n);
 void batch_start_verify(struct filters *f);
 /* Start the first group of a bisection, if one is queued: true if so. */
 bool batch_start_retry(struct filters *f);
+/* Drive bt as far as it goes now; bt may be freed on return. */
+void batch_advance(struct batch *bt);
 /* Stop bt at once: its runs are cancelled, its callers wait with their
  * bindings again, and bt is freed. */
 void batch_cancel(struct batch *bt);
