@@ -183,27 +183,20 @@ static void err_cb(struct ev_loop *loop, ev_io *w, int revents)
 	read_into(s, w, &s->err_fd, &s->err);
 }
 
-static int proc_start(struct job *j, struct ev_loop *loop, char *const argv[], const char *input,
-		      size_t input_len, unsigned timeout_ms)
+/* Spawn argv with the pipes' ends as its stdin, stdout and stderr and
+ * nothing else: 0 with *ret_pid, or -errno. */
+static int spawn_child(char *const argv[], int in, int out, int err, pid_t *ret_pid)
 {
-	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, err[2] = { -1, -1 };
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
 	sigset_t none, dfl;
-	struct proc *s;
+	pid_t pid;
 	int r;
 
-	s = calloc(1, sizeof(*s));
-	if (!s)
-		return -ENOMEM;
-	if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0) {
-		r = -errno;
-		goto fail;
-	}
 	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, in[0], STDIN_FILENO);
-	posix_spawn_file_actions_adddup2(&fa, out[1], STDOUT_FILENO);
-	posix_spawn_file_actions_adddup2(&fa, err[1], STDERR_FILENO);
+	posix_spawn_file_actions_adddup2(&fa, in, STDIN_FILENO);
+	posix_spawn_file_actions_adddup2(&fa, out, STDOUT_FILENO);
+	posix_spawn_file_actions_adddup2(&fa, err, STDERR_FILENO);
 	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
 	/* libev may block signals for its own handling; the helper must
 	 * start with none blocked and default handlers. */
@@ -216,13 +209,51 @@ static int proc_start(struct job *j, struct ev_loop *loop, char *const argv[], c
 	posix_spawnattr_setpgroup(&attr, 0);
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
 				 POSIX_SPAWN_SETPGROUP);
-	r = posix_spawnp(&s->pid, argv[0], &fa, &attr, argv, environ);
+	r = posix_spawnp(&pid, argv[0], &fa, &attr, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
-	if (r != 0) {
-		r = -r;
+	if (r != 0)
+		return -r;
+	*ret_pid = pid;
+	return 0;
+}
+
+/* Watch the started child s with the loop. */
+static void proc_watch(struct proc *s, unsigned timeout_ms)
+{
+	fcntl(s->in_fd, F_SETFL, O_NONBLOCK);
+	fcntl(s->out_fd, F_SETFL, O_NONBLOCK);
+	fcntl(s->err_fd, F_SETFL, O_NONBLOCK);
+	ev_child_init(&s->child, child_cb, s->pid, 0);
+	ev_io_init(&s->in_w, in_cb, s->in_fd, EV_WRITE);
+	ev_io_init(&s->out_w, out_cb, s->out_fd, EV_READ);
+	ev_io_init(&s->err_w, err_cb, s->err_fd, EV_READ);
+	ev_timer_init(&s->timer, timer_cb, timeout_ms / 1000.0, 0.);
+	s->child.data = s->in_w.data = s->out_w.data = s->err_w.data = s->timer.data = s;
+	ev_child_start(s->loop, &s->child);
+	ev_io_start(s->loop, &s->in_w);
+	ev_io_start(s->loop, &s->out_w);
+	ev_io_start(s->loop, &s->err_w);
+	ev_timer_start(s->loop, &s->timer);
+}
+
+static int proc_start(struct job *j, struct ev_loop *loop, char *const argv[], const char *input,
+		      size_t input_len, unsigned timeout_ms)
+{
+	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, err[2] = { -1, -1 };
+	struct proc *s;
+	int r;
+
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0) {
+		r = -errno;
 		goto fail;
 	}
+	r = spawn_child(argv, in[0], out[1], err[1], &s->pid);
+	if (r < 0)
+		goto fail;
 	close(in[0]);
 	close(out[1]);
 	close(err[1]);
@@ -239,21 +270,7 @@ static int proc_start(struct job *j, struct ev_loop *loop, char *const argv[], c
 		/* The child runs with empty input; its status says so. */
 		log_warn("%s: out of memory for its input", argv[0]);
 	}
-	fcntl(s->in_fd, F_SETFL, O_NONBLOCK);
-	fcntl(s->out_fd, F_SETFL, O_NONBLOCK);
-	fcntl(s->err_fd, F_SETFL, O_NONBLOCK);
-
-	ev_child_init(&s->child, child_cb, s->pid, 0);
-	ev_io_init(&s->in_w, in_cb, s->in_fd, EV_WRITE);
-	ev_io_init(&s->out_w, out_cb, s->out_fd, EV_READ);
-	ev_io_init(&s->err_w, err_cb, s->err_fd, EV_READ);
-	ev_timer_init(&s->timer, timer_cb, timeout_ms / 1000.0, 0.);
-	s->child.data = s->in_w.data = s->out_w.data = s->err_w.data = s->timer.data = s;
-	ev_child_start(loop, &s->child);
-	ev_io_start(loop, &s->in_w);
-	ev_io_start(loop, &s->out_w);
-	ev_io_start(loop, &s->err_w);
-	ev_timer_start(loop, &s->timer);
+	proc_watch(s, timeout_ms);
 	job_set_impl(j, s);
 	return 0;
 fail:
