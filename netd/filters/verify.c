@@ -20,6 +20,7 @@
  */
 #include "config.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <limits.h>
 #include <search.h>
@@ -101,9 +102,11 @@ static void chains_append(struct chain_lines *c, const char *line, size_t n)
  * the tree. */
 bool chains_parse_step(void **tree, const char **pos, struct chain_lines **last)
 {
-	const char *p = *pos;
+	const char *p;
 	unsigned lines = 0;
 
+	assert(tree && pos && last);
+	p = *pos;
 	while (p && *p) {
 		const char *eol = strchr(p, '\n');
 		size_t n = eol ? (size_t)(eol - p) : strlen(p);
@@ -262,6 +265,7 @@ static int kernel_identity(char *buf, size_t size)
 
 void verify_gen_init(struct filters *f)
 {
+	assert(f);
 	f->gen_usable = tools_are_nft() && kernel_identity(f->kernel_id, sizeof(f->kernel_id)) == 0;
 }
 
@@ -272,6 +276,7 @@ static bool gen_now(struct filters *f, uint32_t *ret)
 
 void verify_mark_set(struct filters *f, uint32_t g)
 {
+	assert(f);
 	for (int i = 0; i < NFAM; i++)
 		if (f->root_dirty[i] || (f->root_norm[i][0] && !f->hooks_ok[i]))
 			return;
@@ -294,6 +299,8 @@ void verify_gen_begin(struct filters *f, struct batch *bt)
 {
 	uint32_t g;
 
+	assert(f);
+	assert(bt);
 	bt->gen_chain = f->mark_valid && gen_now(f, &g) && g == f->mark;
 	bt->gen_expect = bt->gen_chain ? g : 0;
 	mark_clear(f);
@@ -307,12 +314,16 @@ void verify_gen_check(struct filters *f, struct batch *bt)
 {
 	uint32_t g;
 
+	assert(f);
+	assert(bt);
 	if (bt->gen_chain)
 		bt->gen_chain = gen_now(f, &g) && g == bt->gen_expect;
 }
 
 void verify_begin(struct filters *f, struct batch *bt)
 {
+	assert(f);
+	assert(bt);
 	bt->gen_chain = gen_now(f, &bt->gen_expect);
 	mark_clear(f);
 }
@@ -374,6 +385,8 @@ void verify_compare(struct filters *f, struct batch *bt)
 	unsigned skipped = 0, dirty = 0;
 	bool failed = false;
 
+	assert(f);
+	assert(bt && bt->verify);
 	for (int i = 0; i < NFAM; i++) {
 		if (bt->status[i] != 0 || !bt->save[i]) {
 			/* Without a save we cannot trust anything there. */
@@ -425,6 +438,7 @@ void verify_compare(struct filters *f, struct batch *bt)
  * the verification's saves are skipped. */
 bool verify_from_checkpoint(struct filters *f)
 {
+	assert(f);
 	char kernel[sizeof(f->kernel_id)];
 	struct binding *b;
 	uint32_t saved, now;

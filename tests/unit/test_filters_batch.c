@@ -464,14 +464,20 @@ static void resync(void)
 	assert_int_equal(waiters_add(&F->resync_waiters, &(struct waiter){ .fn = tell }), 0);
 }
 
+/* Forget the runs seen so far. */
+static void runs_forget(void)
+{
+	for (unsigned i = 0; i < n_runs; i++)
+		free(runs[i].input);
+	n_runs = n_seen = 0;
+}
+
 /* Verify at start (an empty kernel), then forget what that looked like. */
 static void started(void)
 {
 	pump();
 	assert_true(F->ready);
-	for (unsigned i = 0; i < n_runs; i++)
-		free(runs[i].input);
-	n_runs = n_seen = 0;
+	runs_forget();
 }
 
 static void assert_seen(const enum phase *want, unsigned n)
@@ -790,7 +796,7 @@ static void test_restart_skips_intact(void **state)
 	assert_int_equal(bind("vnet0", "no-mac-spoofing"), 1);
 	pump();
 	F = filters_free(F);
-	n_runs = 0;
+	runs_forget();
 	filters_start();
 	assert_non_null(binding_find(F, "vnet0"));
 	pump();
