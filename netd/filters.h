@@ -34,8 +34,9 @@ struct filters_config {
 int filters_new(struct ev_loop *loop, struct store *store, struct links *links,
 		const struct filters_config *cfg, struct filters **ret);
 /* Cancel a running batch (its helpers are killed, their results never
- * looked at), answer the calls still waiting, free everything. Accepts
- * NULL; returns NULL. */
+ * looked at), tell the calls waiting on a binding that it is gone (a
+ * waiting Resync is not answered), free everything. Accepts NULL;
+ * returns NULL. */
 struct filters *filters_free(struct filters *f);
 
 /* Start the next batch, if none runs and anything changed (called once
@@ -53,6 +54,7 @@ bool filters_idle(const struct filters *f);
  * changed are re-applied, the others are not touched. */
 void filters_reload(struct filters *f, const char *filter_dir);
 
+/* Add the filter counters to a GetStatus reply. */
 void filters_status(const struct filters *f, json_t *reply);
 
 /* For links: is a filter bound to this port (its name stays reserved

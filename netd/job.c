@@ -17,7 +17,6 @@
 #include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/queue.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
