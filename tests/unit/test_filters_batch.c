@@ -805,6 +805,47 @@ static void test_restart_skips_intact(void **state)
 	assert_int_equal(binding_find(F, "vnet0")->state, B_APPLIED);
 }
 
+static enum behaviour policy_save_fails(const char *tool, const char *input)
+{
+	return strstr(tool, "-save") ? RUN_FAIL : RUN_OK;
+}
+
+/* A verification whose saves cannot start (SAVE -> COMPARE) or fail
+ * (SAVING -> PARSE -> COMPARE): nothing can be trusted, every binding is
+ * re-applied. */
+static void test_verify_without_saves(void **state)
+{
+	static const enum phase want[] = { PHASE_DONE };
+
+	started();
+	assert_int_equal(bind("vnet0", "no-mac-spoofing"), 1);
+	pump();
+	assert_int_equal(count_runs("ebtables-restore"), 1);
+
+	policy = policy_no_save;
+	resync();
+	n_seen = 0;
+	assert_int_equal(store_commit(S), 0);
+	filters_flush(F, false); /* SAVE, nothing started: COMPARE at once */
+	note_phase();
+	assert_seen(want, ELEMENTSOF(want));
+	assert_int_equal(binding_find(F, "vnet0")->state, B_PENDING);
+	assert_true(binding_find(F, "vnet0")->dirty);
+	pump();
+	assert_int_equal(told[n_told - 1].kind, OUTCOME_RESYNCED);
+	assert_int_equal(told[n_told - 1].skipped, 0);
+	assert_int_equal(told[n_told - 1].reapplied, 1);
+	assert_int_equal(count_runs("ebtables-restore"), 2);
+
+	policy = policy_save_fails;
+	resync();
+	pump();
+	assert_int_equal(told[n_told - 1].kind, OUTCOME_RESYNCED);
+	assert_int_equal(told[n_told - 1].reapplied, 1);
+	assert_int_equal(count_runs("ebtables-restore"), 3);
+	assert_string_equal(row_of("vnet0", "state"), "applied");
+}
+
 static enum behaviour policy_hang_all(const char *tool, const char *input)
 {
 	return RUN_HANG;
@@ -917,6 +958,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_save_lacks_chains, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restore_lies, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_resync, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_verify_without_saves, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restart_skips_intact, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_free_cancels, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_job_cancel, setup, teardown),
