@@ -108,14 +108,6 @@ bool nl_idle(const struct nl *nl);
 
 void nl_get_stats(const struct nl *nl, struct nl_stats *ret);
 
-/* The nf_tables ruleset generation of this network namespace: a counter
- * the kernel bumps with every committed change to any nf_tables table
- * (which is where the nft variants of ebtables, iptables and ip6tables
- * keep their rules). One request and its answer on a netfilter socket;
- * the kernel answers at once, so the loop does not wait on anything
- * slow. 0 or -errno. */
-int nl_nft_generation(uint32_t *ret_gen);
-
 /*
  * The kernel as the links see it: everything they ask of it goes through
  * one of these, so a unit test can stand in for the kernel. The real one

@@ -1,20 +1,19 @@
 /*
- * nl-nft.c: the one netfilter question netd asks the kernel, the nf_tables
- * ruleset generation (see nl.h). Part of the nl module (libmnl stays
- * within it); a file of its own because it shares nothing with the
- * rtnetlink sockets, requests and events of nl.c.
+ * nftgen.c: the nf_tables ruleset generation of this network namespace,
+ * for the filters' checkpoint (see verify.c). The one netlink request the
+ * filters make, on a netfilter socket of its own: rtnetlink stays in nl.c.
  */
 #include "config.h"
 
-#include <arpa/inet.h>
 #include <assert.h>
 #include <errno.h>
+#include <arpa/inet.h>
 #include <libmnl/libmnl.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <sys/socket.h>
 
-#include "nl.h"
+#include "filters-internal.h"
 
 static int gen_attr_cb(const struct nlattr *a, void *data)
 {
@@ -33,7 +32,7 @@ static int gen_cb(const struct nlmsghdr *h, void *data)
 	return MNL_CB_STOP;
 }
 
-int nl_nft_generation(uint32_t *ret_gen)
+int nftgen_get(uint32_t *ret_gen)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct mnl_socket *s;
