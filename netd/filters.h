@@ -3,7 +3,7 @@
  * rendered by rules/, applied in batches by *tables-restore runs (one per
  * family per batch), fingerprinted with *tables-save so that a restart or
  * Resync skips what is intact and repairs what was changed behind netd's
- * back.
+ * back. The code is in netd/filters/ (see filters-internal.h there).
  */
 #ifndef NETD_FILTERS_H
 #define NETD_FILTERS_H
@@ -14,29 +14,37 @@
 
 struct ctl_call;
 struct filters;
+struct job_ops;
 struct links;
 struct store;
 
 struct filters_config {
 	const char *filter_dir;      /* custom filter files (*.json) */
 	unsigned helper_timeout_ms;  /* a restore or save run that takes longer is killed */
+	const struct job_ops *job_ops; /* how helpers run; NULL: real processes (tests fake them) */
 };
 
 /*
- * Load the filter definitions and the bindings, and start verifying them
- * against the kernel (one *-save per family). Until filters_ready() the
- * verification runs; the daemon serves meanwhile. Logs and returns -errno
- * on failure.
+ * Load the filter definitions and the bindings. Unless the nf_tables
+ * generation shows the kernel untouched since netd's checkpoint, the first
+ * filters_flush() starts verifying them against the kernel (one *-save per
+ * family); the daemon serves meanwhile, and GetStatus says
+ * filters_verified once it is done. Logs and returns -errno on failure.
  */
 int filters_new(struct ev_loop *loop, struct store *store, struct links *links,
 		const struct filters_config *cfg, struct filters **ret);
+/* Cancel a running batch (its helpers are killed, their results never
+ * looked at), tell the calls waiting on a binding that it is gone (a
+ * waiting Resync is not answered), free everything. Accepts NULL;
+ * returns NULL. */
 struct filters *filters_free(struct filters *f);
 
-/* Start the batch of this loop iteration, if anything changed (called
- * after the store committed). more_coming: calls of a pipelined burst are
- * still being read; the batch then waits for them (up to a few tens of
- * milliseconds) so that the burst goes to the kernel as one run per
- * family. */
+/* Start the next batch, if none runs and anything changed (called once
+ * per loop iteration, after the store committed). While more_coming
+ * (calls of a pipelined burst are still being read) or while bindings keep
+ * arriving, the batch waits for them, at most 250 ms from its first
+ * deferral, with a 1 ms timer waking the loop to look again, so that the
+ * burst goes to the kernel as one run per family. */
 void filters_flush(struct filters *f, bool more_coming);
 
 /* Nothing running and nothing waiting to run. */
@@ -46,6 +54,7 @@ bool filters_idle(const struct filters *f);
  * changed are re-applied, the others are not touched. */
 void filters_reload(struct filters *f, const char *filter_dir);
 
+/* Add the filter counters to a GetStatus reply. */
 void filters_status(const struct filters *f, json_t *reply);
 
 /* For links: is a filter bound to this port (its name stays reserved
@@ -53,7 +62,9 @@ void filters_status(const struct filters *f, json_t *reply);
 bool filters_port_bound(void *userdata, const char *port);
 void filters_port_gone(void *userdata, const char *port);
 
-/* The io.netd methods. */
+/* The io.netd methods (netd/filters/methods.c). Each decodes and checks
+ * its parameters (answering InvalidParameter naming the field) and answers
+ * the call at once, or when the batch that carries it is through. */
 void filters_bind(struct filters *f, struct ctl_call *call, json_t *params);
 void filters_unbind(struct filters *f, struct ctl_call *call, json_t *params);
 void filters_get_binding(struct filters *f, struct ctl_call *call, json_t *params);

@@ -1,5 +1,6 @@
 /*
- * job.c: see job.h.
+ * job.c: see job.h. The owner's struct job, and job_process_ops: a real
+ * child process.
  *
  * posix_spawnp rather than fork+exec: the daemon's address space is not
  * copied, and the file actions say exactly what the child inherits. Every
@@ -9,13 +10,13 @@
  */
 #include "config.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/queue.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -27,10 +28,21 @@
 
 extern char **environ;
 
+/* What the owner holds; see job.h. */
 struct job {
+	const struct job_ops *ops;
+	void *impl;
+	char *name;
+	job_done_fn done;
+	job_free_fn free_data;
+	void *data;
+};
+
+/* A real child: job_process_ops' state. */
+struct proc {
+	struct job *job;
 	struct ev_loop *loop;
 	pid_t pid;
-	char *name;
 	ev_child child;
 	ev_io in_w, out_w, err_w;
 	ev_timer timer;
@@ -38,20 +50,9 @@ struct job {
 	struct frame input, out, err;
 	bool exited, timed_out;
 	int status;
-	job_done_fn done;
-	void *data;
-	LIST_ENTRY(job) entry;
 };
 
-static LIST_HEAD(, job) running = LIST_HEAD_INITIALIZER(running);
-static unsigned n_running;
-
-unsigned job_running(void)
-{
-	return n_running;
-}
-
-static void close_watched(struct job *s, ev_io *w, int *fd)
+static void close_watched(struct proc *s, ev_io *w, int *fd)
 {
 	if (*fd < 0)
 		return;
@@ -60,7 +61,15 @@ static void close_watched(struct job *s, ev_io *w, int *fd)
 	*fd = -1;
 }
 
-static void maybe_finish(struct job *s)
+static void proc_free(struct proc *s)
+{
+	frame_done(&s->input);
+	frame_done(&s->out);
+	frame_done(&s->err);
+	free(s);
+}
+
+static void maybe_finish(struct proc *s)
 {
 	int status;
 
@@ -68,8 +77,6 @@ static void maybe_finish(struct job *s)
 		return;
 	close_watched(s, &s->in_w, &s->in_fd);
 	ev_timer_stop(s->loop, &s->timer);
-	LIST_REMOVE(s, entry);
-	n_running--;
 
 	if (s->timed_out)
 		status = -ETIMEDOUT;
@@ -80,21 +87,17 @@ static void maybe_finish(struct job *s)
 	/* NUL-terminate what was read, for the caller's convenience. */
 	frame_append(&s->out, "", 1);
 	frame_append(&s->err, "", 1);
-	s->done(s->data, status, s->out.data ? s->out.data + s->out.start : "",
-		frame_len(&s->out) ? frame_len(&s->out) - 1 : 0,
-		s->err.data ? s->err.data + s->err.start : "",
-		frame_len(&s->err) ? frame_len(&s->err) - 1 : 0);
-	frame_done(&s->input);
-	frame_done(&s->out);
-	frame_done(&s->err);
-	free(s->name);
-	free(s);
+	job_finished(s->job, status, s->out.data ? s->out.data + s->out.start : "",
+		     frame_len(&s->out) ? frame_len(&s->out) - 1 : 0,
+		     s->err.data ? s->err.data + s->err.start : "",
+		     frame_len(&s->err) ? frame_len(&s->err) - 1 : 0);
+	proc_free(s);
 }
 
 static void child_cb(struct ev_loop *loop, ev_child *w, int revents)
 {
 	STATS_CALLBACK("helper exit");
-	struct job *s = w->data;
+	struct proc *s = w->data;
 
 	ev_child_stop(loop, w);
 	s->exited = true;
@@ -110,9 +113,10 @@ static void child_cb(struct ev_loop *loop, ev_child *w, int revents)
 static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	STATS_CALLBACK("helper timeout");
-	struct job *s = w->data;
+	struct proc *s = w->data;
 
-	log_warn("%s (pid %d): still running after its timeout, killing it", s->name, (int)s->pid);
+	log_warn("%s (pid %d): still running after its timeout, killing it", job_name(s->job),
+		 (int)s->pid);
 	s->timed_out = true;
 	/* The whole process group: a wrapper script's children would
 	 * otherwise keep its output pipes open. */
@@ -122,7 +126,7 @@ static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 static void in_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	STATS_CALLBACK("helper input");
-	struct job *s = w->data;
+	struct proc *s = w->data;
 
 	while (frame_len(&s->input) > 0) {
 		ssize_t n = write(s->in_fd, s->input.data + s->input.start, frame_len(&s->input));
@@ -141,7 +145,7 @@ static void in_cb(struct ev_loop *loop, ev_io *w, int revents)
 
 /* Read what the child printed; close at EOF. At most 16 reads per
  * callback, so a chatty child cannot hold the loop. */
-static void read_into(struct job *s, ev_io *w, int *fd, struct frame *f)
+static void read_into(struct proc *s, ev_io *w, int *fd, struct frame *f)
 {
 	for (int i = 0; i < 16; i++) {
 		char *p;
@@ -165,7 +169,7 @@ static void read_into(struct job *s, ev_io *w, int *fd, struct frame *f)
 static void out_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	STATS_CALLBACK("helper output");
-	struct job *s = w->data;
+	struct proc *s = w->data;
 
 	read_into(s, w, &s->out_fd, &s->out);
 }
@@ -173,32 +177,25 @@ static void out_cb(struct ev_loop *loop, ev_io *w, int revents)
 static void err_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	STATS_CALLBACK("helper output");
-	struct job *s = w->data;
+	struct proc *s = w->data;
 
 	read_into(s, w, &s->err_fd, &s->err);
 }
 
-int job_run(struct ev_loop *loop, char *const argv[], const char *input, size_t input_len,
-	      unsigned timeout_ms, job_done_fn done, void *data)
+/* Spawn argv with the pipes' ends as its stdin, stdout and stderr and
+ * nothing else: 0 with *ret_pid, or -errno. */
+static int spawn_child(char *const argv[], int in, int out, int err, pid_t *ret_pid)
 {
-	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, err[2] = { -1, -1 };
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
 	sigset_t none, dfl;
-	struct job *s;
+	pid_t pid;
 	int r;
 
-	s = calloc(1, sizeof(*s));
-	if (!s)
-		return -ENOMEM;
-	if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0) {
-		r = -errno;
-		goto fail;
-	}
 	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, in[0], STDIN_FILENO);
-	posix_spawn_file_actions_adddup2(&fa, out[1], STDOUT_FILENO);
-	posix_spawn_file_actions_adddup2(&fa, err[1], STDERR_FILENO);
+	posix_spawn_file_actions_adddup2(&fa, in, STDIN_FILENO);
+	posix_spawn_file_actions_adddup2(&fa, out, STDOUT_FILENO);
+	posix_spawn_file_actions_adddup2(&fa, err, STDERR_FILENO);
 	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
 	/* libev may block signals for its own handling; the helper must
 	 * start with none blocked and default handlers. */
@@ -211,24 +208,60 @@ int job_run(struct ev_loop *loop, char *const argv[], const char *input, size_t 
 	posix_spawnattr_setpgroup(&attr, 0);
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
 				 POSIX_SPAWN_SETPGROUP);
-	r = posix_spawnp(&s->pid, argv[0], &fa, &attr, argv, environ);
+	r = posix_spawnp(&pid, argv[0], &fa, &attr, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
-	if (r != 0) {
-		r = -r;
+	if (r != 0)
+		return -r;
+	*ret_pid = pid;
+	return 0;
+}
+
+/* Watch the started child s with the loop. */
+static void proc_watch(struct proc *s, unsigned timeout_ms)
+{
+	fcntl(s->in_fd, F_SETFL, O_NONBLOCK);
+	fcntl(s->out_fd, F_SETFL, O_NONBLOCK);
+	fcntl(s->err_fd, F_SETFL, O_NONBLOCK);
+	ev_child_init(&s->child, child_cb, s->pid, 0);
+	ev_io_init(&s->in_w, in_cb, s->in_fd, EV_WRITE);
+	ev_io_init(&s->out_w, out_cb, s->out_fd, EV_READ);
+	ev_io_init(&s->err_w, err_cb, s->err_fd, EV_READ);
+	ev_timer_init(&s->timer, timer_cb, timeout_ms / 1000.0, 0.);
+	s->child.data = s->in_w.data = s->out_w.data = s->err_w.data = s->timer.data = s;
+	ev_child_start(s->loop, &s->child);
+	ev_io_start(s->loop, &s->in_w);
+	ev_io_start(s->loop, &s->out_w);
+	ev_io_start(s->loop, &s->err_w);
+	ev_timer_start(s->loop, &s->timer);
+}
+
+static int proc_start(struct job *j, struct ev_loop *loop, char *const argv[], const char *input,
+		      size_t input_len, unsigned timeout_ms)
+{
+	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, err[2] = { -1, -1 };
+	struct proc *s;
+	int r;
+
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0) {
+		r = -errno;
 		goto fail;
 	}
+	r = spawn_child(argv, in[0], out[1], err[1], &s->pid);
+	if (r < 0)
+		goto fail;
 	close(in[0]);
 	close(out[1]);
 	close(err[1]);
 
+	s->job = j;
 	s->loop = loop;
-	s->name = strdup(argv[0]);
 	s->in_fd = in[1];
 	s->out_fd = out[0];
 	s->err_fd = err[0];
-	s->done = done;
-	s->data = data;
 	frame_init(&s->input);
 	frame_init(&s->out);
 	frame_init(&s->err);
@@ -236,23 +269,8 @@ int job_run(struct ev_loop *loop, char *const argv[], const char *input, size_t 
 		/* The child runs with empty input; its status says so. */
 		log_warn("%s: out of memory for its input", argv[0]);
 	}
-	fcntl(s->in_fd, F_SETFL, O_NONBLOCK);
-	fcntl(s->out_fd, F_SETFL, O_NONBLOCK);
-	fcntl(s->err_fd, F_SETFL, O_NONBLOCK);
-
-	ev_child_init(&s->child, child_cb, s->pid, 0);
-	ev_io_init(&s->in_w, in_cb, s->in_fd, EV_WRITE);
-	ev_io_init(&s->out_w, out_cb, s->out_fd, EV_READ);
-	ev_io_init(&s->err_w, err_cb, s->err_fd, EV_READ);
-	ev_timer_init(&s->timer, timer_cb, timeout_ms / 1000.0, 0.);
-	s->child.data = s->in_w.data = s->out_w.data = s->err_w.data = s->timer.data = s;
-	ev_child_start(loop, &s->child);
-	ev_io_start(loop, &s->in_w);
-	ev_io_start(loop, &s->out_w);
-	ev_io_start(loop, &s->err_w);
-	ev_timer_start(loop, &s->timer);
-	LIST_INSERT_HEAD(&running, s, entry);
-	n_running++;
+	proc_watch(s, timeout_ms);
+	job_set_impl(j, s);
 	return 0;
 fail:
 	for (int i = 0; i < 2; i++) {
@@ -267,10 +285,100 @@ fail:
 	return r;
 }
 
-void job_kill_all(void)
+/* Kill the child's whole process group and forget it. Its exit is reaped
+ * by libev's SIGCHLD handler (which waits for any child), so no zombie
+ * stays behind while the loop runs. */
+static void proc_cancel(struct job *j)
 {
-	struct job *s;
+	struct proc *s = job_impl(j);
 
-	LIST_FOREACH(s, &running, entry)
+	if (!s->exited) {
 		kill(-s->pid, SIGKILL);
+		ev_child_stop(s->loop, &s->child);
+	}
+	close_watched(s, &s->in_w, &s->in_fd);
+	close_watched(s, &s->out_w, &s->out_fd);
+	close_watched(s, &s->err_w, &s->err_fd);
+	ev_timer_stop(s->loop, &s->timer);
+	proc_free(s);
+}
+
+const struct job_ops job_process_ops = {
+	.start = proc_start,
+	.cancel = proc_cancel,
+};
+
+/* --- the owner's side --- */
+
+static void job_free(struct job *j)
+{
+	if (j->free_data)
+		j->free_data(j->data);
+	free(j->name);
+	free(j);
+}
+
+int job_run(struct ev_loop *loop, const struct job_ops *ops, char *const argv[],
+	    const char *input, size_t input_len, unsigned timeout_ms, job_done_fn done,
+	    job_free_fn free_data, void *data, struct job **ret_job)
+{
+	struct job *j;
+	int r;
+
+	assert(loop);
+	assert(argv && argv[0]);
+	assert(done);
+	if (!ops)
+		ops = &job_process_ops;
+	j = calloc(1, sizeof(*j));
+	if (!j)
+		return -ENOMEM;
+	j->name = strdup(argv[0]);
+	if (!j->name) {
+		free(j);
+		return -ENOMEM;
+	}
+	j->ops = ops;
+	j->done = done;
+	j->data = data;
+	r = ops->start(j, loop, argv, input, input_len, timeout_ms);
+	if (r < 0) {
+		free(j->name);
+		free(j);
+		return r;
+	}
+	/* Only now: a failed start leaves the data with the caller. */
+	j->free_data = free_data;
+	if (ret_job)
+		*ret_job = j;
+	return 0;
+}
+
+void job_cancel(struct job *j)
+{
+	assert(j);
+	j->ops->cancel(j);
+	job_free(j);
+}
+
+void job_set_impl(struct job *j, void *impl)
+{
+	j->impl = impl;
+}
+
+void *job_impl(const struct job *j)
+{
+	return j->impl;
+}
+
+const char *job_name(const struct job *j)
+{
+	return j->name;
+}
+
+void job_finished(struct job *j, int status, const char *out, size_t out_len, const char *err,
+		  size_t err_len)
+{
+	j->done(j->data, status, out, out_len, err, err_len);
+	job_free(j);
 }

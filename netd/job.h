@@ -1,9 +1,11 @@
 /*
  * job.h: run a helper program (ebtables-restore, iptables-save, ...)
- * without blocking the loop. The child gets only the three pipes it needs
- * (stdin, stdout, stderr); its input is written, its output read and its
- * exit collected by libev watchers; a child that runs past its timeout is
- * killed and reported as such.
+ * without blocking the loop. A job is what its owner holds: the done
+ * callback, the owner's data and the free function that releases it. How
+ * the run happens is behind a small ops table: job_process_ops runs a real
+ * child (only the three pipes it needs, its input written, its output read
+ * and its exit collected by libev watchers, killed after its timeout);
+ * unit tests supply ops of their own that answer like a helper would.
  */
 #ifndef NETD_JOB_H
 #define NETD_JOB_H
@@ -19,20 +21,48 @@ struct job;
 typedef void (*job_done_fn)(void *data, int status, const char *out, size_t out_len,
 			      const char *err, size_t err_len);
 
+/* Releases the owner's data, once, after done returned or after
+ * job_cancel(). NULL: nothing to release. */
+typedef void (*job_free_fn)(void *data);
+
+/* How a run is carried out. start() begins it and later, from the loop,
+ * calls job_finished() exactly once; it may keep its own state with
+ * job_set_impl(). cancel() ends a started run at once, never to call
+ * job_finished(), and releases that state. */
+struct job_ops {
+	int (*start)(struct job *j, struct ev_loop *loop, char *const argv[], const char *input,
+		     size_t input_len, unsigned timeout_ms);
+	void (*cancel)(struct job *j);
+};
+
+/* The real thing: posix_spawnp of argv[0] (looked up in PATH). */
+extern const struct job_ops job_process_ops;
+
 /*
- * Start argv[0] (looked up in PATH) with argv, feeding it input (copied)
- * on stdin. done is called exactly once, from the loop, after the child
- * has exited and both its outputs are closed; the struct job is freed
- * after done returns. Returns 0, or -errno if nothing was started (done is
- * then not called).
+ * Start argv[0] with argv through ops (NULL: job_process_ops), feeding it
+ * input (copied) on stdin. done is called exactly once, from the loop,
+ * unless the job is cancelled first; then free_data(data); the struct job
+ * is freed after that. Returns 0 with *ret_job (may be NULL if the caller
+ * does not keep it), or -errno if nothing was started (neither done nor
+ * free_data is called then: data is still the caller's).
  */
-int job_run(struct ev_loop *loop, char *const argv[], const char *input, size_t input_len,
-	      unsigned timeout_ms, job_done_fn done, void *data);
+int job_run(struct ev_loop *loop, const struct job_ops *ops, char *const argv[],
+	    const char *input, size_t input_len, unsigned timeout_ms, job_done_fn done,
+	    job_free_fn free_data, void *data, struct job **ret_job);
 
-/* Children started and still running, for shutdown and status. */
-unsigned job_running(void);
+/*
+ * Cancel a running job: its run is stopped (a child is killed with its
+ * process group), done is NOT called, free_data(data) is, and j is freed.
+ */
+void job_cancel(struct job *j);
 
-/* Kill every running child (SIGKILL); their done callbacks still run. */
-void job_kill_all(void);
+/* For ops implementations: their per-run state, and the end of a run
+ * (status and output as for job_done_fn; out and err must be
+ * NUL-terminated). After job_finished() returns, j is gone. */
+void job_set_impl(struct job *j, void *impl);
+void *job_impl(const struct job *j);
+const char *job_name(const struct job *j);
+void job_finished(struct job *j, int status, const char *out, size_t out_len, const char *err,
+		  size_t err_len);
 
 #endif

@@ -3,6 +3,9 @@
  * the per-prefix bitmaps, ownership, the crash-safe intent rows, the batched
  * kernel requests, and the picture of the kernel's links that events and
  * dumps keep current, so lookups never ask the kernel.
+ *
+ * The code is in netd/links/ (see links-internal.h there for which file
+ * owns what); this is its only header for the rest of netd.
  */
 #ifndef NETD_LINKS_H
 #define NETD_LINKS_H

@@ -18,17 +18,15 @@
  */
 #include "config.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <arpa/inet.h>
 #include <libmnl/libmnl.h>
 #include <linux/if_link.h>
-#include <linux/netfilter/nf_tables.h>
-#include <linux/netfilter/nfnetlink.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <stdlib.h>
@@ -242,6 +240,7 @@ int nl_queue_create(struct nl *nl, const char *name, const char *kind,
 	struct nlattr *info, *idata;
 	struct nl_req *r;
 
+	assert(nl && name && kind);
 	if (strlen(name) >= IFNAMSIZ || (!streq(kind, "macvtap") && !streq(kind, "macvlan")))
 		return -EINVAL;
 	r = req_new(nl, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL | NLM_F_ECHO, &nlh, &ifi);
@@ -266,8 +265,10 @@ int nl_queue_set_group(struct nl *nl, int ifindex, uint32_t group, nl_done_fn do
 {
 	struct nlmsghdr *nlh;
 	struct ifinfomsg *ifi;
-	struct nl_req *r = req_new(nl, RTM_NEWLINK, 0, &nlh, &ifi);
+	struct nl_req *r;
 
+	assert(nl);
+	r = req_new(nl, RTM_NEWLINK, 0, &nlh, &ifi);
 	if (!r)
 		return -ENOMEM;
 	ifi->ifi_index = ifindex;
@@ -280,8 +281,10 @@ int nl_queue_delete_group(struct nl *nl, uint32_t group, nl_done_fn done, void *
 {
 	struct nlmsghdr *nlh;
 	struct ifinfomsg *ifi;
-	struct nl_req *r = req_new(nl, RTM_DELLINK, 0, &nlh, &ifi);
+	struct nl_req *r;
 
+	assert(nl);
+	r = req_new(nl, RTM_DELLINK, 0, &nlh, &ifi);
 	if (!r)
 		return -ENOMEM;
 	/* ifi_index 0 and no name: the kernel deletes by IFLA_GROUP. */
@@ -290,17 +293,22 @@ int nl_queue_delete_group(struct nl *nl, uint32_t group, nl_done_fn done, void *
 	return 0;
 }
 
-int nl_queue_delete(struct nl *nl, int ifindex, nl_done_fn done, void *data)
+void nl_cancel(struct nl *nl, void *data)
 {
-	struct nlmsghdr *nlh;
-	struct ifinfomsg *ifi;
-	struct nl_req *r = req_new(nl, RTM_DELLINK, 0, &nlh, &ifi);
+	struct nl_req *r, *tmp;
 
-	if (!r)
-		return -ENOMEM;
-	ifi->ifi_index = ifindex;
-	req_enqueue(nl, r, nlh, done, data);
-	return 0;
+	assert(nl);
+	TAILQ_FOREACH_SAFE(r, &nl->queue, link, tmp)
+		if (r->data == data) {
+			TAILQ_REMOVE(&nl->queue, r, link);
+			nl->n_queued--;
+			free(r);
+		}
+	/* In flight: the kernel answers anyway, and the slot must stay
+	 * taken until it has; only the callback goes. */
+	for (unsigned s = 0; s < NL_MAX_IN_FLIGHT; s++)
+		if (nl->in_flight[s] && nl->in_flight[s]->data == data)
+			nl->in_flight[s]->done = NULL;
 }
 
 static void req_complete(struct nl *nl, struct nl_req *r, int error, const char *message)
@@ -328,6 +336,7 @@ void nl_flush(struct nl *nl)
 {
 	char buf[NL_BATCH_MSGS * NL_MSG_MAX];
 
+	assert(nl);
 	while (!TAILQ_EMPTY(&nl->queue) && nl->n_in_flight < NL_MAX_IN_FLIGHT) {
 		struct nl_req *batch[NL_BATCH_MSGS];
 		unsigned room = NL_MAX_IN_FLIGHT - nl->n_in_flight;
@@ -628,75 +637,13 @@ static void ev_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 	}
 }
 
-static int gen_attr_cb(const struct nlattr *a, void *data)
-{
-	if (mnl_attr_get_type(a) == NFTA_GEN_ID && mnl_attr_validate(a, MNL_TYPE_U32) >= 0)
-		*(const struct nlattr **)data = a;
-	return MNL_CB_OK;
-}
-
-static int gen_cb(const struct nlmsghdr *h, void *data)
-{
-	const struct nlattr *id = NULL;
-
-	if (mnl_attr_parse(h, sizeof(struct nfgenmsg), gen_attr_cb, &id) < 0 || !id)
-		return MNL_CB_ERROR;
-	*(uint32_t *)data = ntohl(mnl_attr_get_u32(id));
-	return MNL_CB_STOP;
-}
-
-int nl_nft_generation(uint32_t *ret_gen)
-{
-	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct mnl_socket *s;
-	struct nlmsghdr *h;
-	struct nfgenmsg *g;
-	uint32_t gen = 0;
-	ssize_t n;
-	int r = -EIO;
-
-	s = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
-	if (!s)
-		return -errno;
-	if (mnl_socket_bind(s, 0, MNL_SOCKET_AUTOPID) < 0) {
-		r = -errno;
-		goto out;
-	}
-	h = mnl_nlmsg_put_header(buf);
-	h->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETGEN;
-	h->nlmsg_flags = NLM_F_REQUEST;
-	h->nlmsg_seq = 1;
-	g = mnl_nlmsg_put_extra_header(h, sizeof(*g));
-	g->nfgen_family = AF_UNSPEC;
-	g->version = NFNETLINK_V0;
-	g->res_id = 0;
-	if (mnl_socket_sendto(s, h, h->nlmsg_len) < 0) {
-		r = -errno;
-		goto out;
-	}
-	n = mnl_socket_recvfrom(s, buf, sizeof(buf));
-	if (n < 0) {
-		r = -errno;
-		goto out;
-	}
-	/* An error answer (nf_tables missing) comes back as -errno. */
-	if (mnl_cb_run(buf, (size_t)n, 1, mnl_socket_get_portid(s), gen_cb, &gen) < 0) {
-		r = errno ? -errno : -EIO;
-		goto out;
-	}
-	*ret_gen = gen;
-	r = 0;
-out:
-	mnl_socket_close(s);
-	return r;
-}
-
 int nl_dump_links(struct nl *nl)
 {
 	char buf[NL_MSG_MAX];
 	struct nlmsghdr *nlh;
 	struct ifinfomsg *ifi;
 
+	assert(nl);
 	if (nl->dumping)
 		return -EBUSY;
 	nlh = mnl_nlmsg_put_header(buf);
@@ -835,3 +782,15 @@ struct nl *nl_free(struct nl *nl)
 	free(nl);
 	return NULL;
 }
+
+const struct nl_ops nl_rtnetlink_ops = {
+	.queue_create = nl_queue_create,
+	.queue_set_group = nl_queue_set_group,
+	.queue_delete_group = nl_queue_delete_group,
+	.cancel = nl_cancel,
+	.flush = nl_flush,
+	.dump_links = nl_dump_links,
+	.idle = nl_idle,
+	.get_stats = nl_get_stats,
+	.free = nl_free,
+};

@@ -90,8 +90,10 @@ int nl_queue_set_group(struct nl *nl, int ifindex, uint32_t group, nl_done_fn do
  * unregisters them together, paying its synchronisation cost once. */
 int nl_queue_delete_group(struct nl *nl, uint32_t group, nl_done_fn done, void *data);
 
-/* Queue one RTM_DELLINK of a single link. */
-int nl_queue_delete(struct nl *nl, int ifindex, nl_done_fn done, void *data);
+/* Drop the completions of every request queued or in flight whose data
+ * is data: its object is being freed. Queued ones are not sent; ones in
+ * flight are still answered by the kernel, but nobody is told. */
+void nl_cancel(struct nl *nl, void *data);
 
 /* Send queued requests, in order, several per sendmsg, keeping at most a
  * bounded number in flight. */
@@ -106,13 +108,28 @@ bool nl_idle(const struct nl *nl);
 
 void nl_get_stats(const struct nl *nl, struct nl_stats *ret);
 
-/* The nf_tables ruleset generation of this network namespace: a counter
- * the kernel bumps with every committed change to any nf_tables table
- * (which is where the nft variants of ebtables, iptables and ip6tables
- * keep their rules). One request and its answer on a netfilter socket;
- * the kernel answers at once, so the loop does not wait on anything
- * slow. 0 or -errno. */
-int nl_nft_generation(uint32_t *ret_gen);
+/*
+ * The kernel as the links see it: everything they ask of it goes through
+ * one of these, so a unit test can stand in for the kernel. The real one
+ * is nl_rtnetlink_ops (the functions above); its completions and the
+ * struct nl_callbacks are how answers come back, in either case.
+ */
+struct nl_ops {
+	int (*queue_create)(struct nl *nl, const char *name, const char *kind,
+			    int parent_ifindex, uint32_t macvlan_mode, const uint8_t *mac,
+			    nl_done_fn done, void *data);
+	int (*queue_set_group)(struct nl *nl, int ifindex, uint32_t group, nl_done_fn done,
+			       void *data);
+	int (*queue_delete_group)(struct nl *nl, uint32_t group, nl_done_fn done, void *data);
+	void (*cancel)(struct nl *nl, void *data);
+	void (*flush)(struct nl *nl);
+	int (*dump_links)(struct nl *nl);
+	bool (*idle)(const struct nl *nl);
+	void (*get_stats)(const struct nl *nl, struct nl_stats *ret);
+	struct nl *(*free)(struct nl *nl);
+};
+
+extern const struct nl_ops nl_rtnetlink_ops;
 
 /* "bridge", "vepa", "private", "passthru" <-> MACVLAN_MODE_*; -EINVAL /
  * NULL for anything else. */

@@ -10,9 +10,6 @@
 #include <stdint.h>
 
 #include "util.h"
-/* Not used here: for the callbacks that reach budget_spent() through this
- * header alone (filters.c, until its split adds the include). */
-#include "budget.h"
 
 /* Latency histogram: 8 linear sub-buckets per power of two of
  * microseconds, so a percentile is exact to within 1/8 (12.5 %). */

@@ -35,57 +35,9 @@
 #include <sys/socket.h>
 
 #include "rules-internal.h"
+#include "strbuf.h"
 #include "valid.h"
 #include "util.h"
-
-/* --- a growing string --- */
-
-struct sbuf {
-	char *p;
-	size_t len, cap;
-	bool oom;
-};
-
-_printf_(2, 3) static void sb_printf(struct sbuf *b, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (b->oom)
-		return;
-	for (;;) {
-		size_t room = b->cap - b->len;
-
-		va_start(ap, fmt);
-		n = vsnprintf(b->p ? b->p + b->len : NULL, room, fmt, ap);
-		va_end(ap);
-		if (n < 0) {
-			b->oom = true;
-			return;
-		}
-		if ((size_t)n < room) {
-			b->len += (size_t)n;
-			return;
-		}
-		{
-			size_t cap = (b->cap + (size_t)n + 1) * 2;
-			char *p = realloc(b->p, cap);
-
-			if (!p) {
-				b->oom = true;
-				return;
-			}
-			b->p = p;
-			b->cap = cap;
-		}
-	}
-}
-
-static void sb_done(struct sbuf *b)
-{
-	free(b->p);
-	*b = (struct sbuf) { 0 };
-}
 
 /* --- names as *-save prints them --- */
 
@@ -153,7 +105,7 @@ static void fmt_mac(char out[18], const uint8_t m[6])
 }
 
 /* " -s X" / " --arp-mac-src ! X/M"; -s and -d know four pairs by name. */
-static void put_mac(struct sbuf *b, const char *opt, const char *neg, const struct rules_mac *m, bool named)
+static void put_mac(struct strbuf *b, const char *opt, const char *neg, const struct rules_mac *m, bool named)
 {
 	static const struct {
 		uint8_t addr[6], mask[6];
@@ -169,15 +121,15 @@ static void put_mac(struct sbuf *b, const char *opt, const char *neg, const stru
 
 	for (size_t i = 0; named && i < ELEMENTSOF(known); i++)
 		if (memcmp(m->addr, known[i].addr, 6) == 0 && memcmp(m->mask, known[i].mask, 6) == 0) {
-			sb_printf(b, " %s %s%s", opt, neg, known[i].name);
+			strbuf_printf(b, " %s %s%s", opt, neg, known[i].name);
 			return;
 		}
 	fmt_mac(a, m->addr);
 	if (memcmp(m->mask, mac_ones, 6) == 0) {
-		sb_printf(b, " %s %s%s", opt, neg, a);
+		strbuf_printf(b, " %s %s%s", opt, neg, a);
 	} else {
 		fmt_mac(k, m->mask);
-		sb_printf(b, " %s %s%s/%s", opt, neg, a, k);
+		strbuf_printf(b, " %s %s%s/%s", opt, neg, a, k);
 	}
 }
 
@@ -206,7 +158,7 @@ static void fmt_range(char out[12], const struct rules_range *r)
 
 /* --- lines --- */
 
-static void line_eb(struct sbuf *b, const char *chain, const struct rules_rule *r)
+static void line_eb(struct strbuf *b, const char *chain, const struct rules_rule *r)
 {
 	static const char *const targets[] = {
 		[RULES_A_ACCEPT] = "ACCEPT", [RULES_A_DROP] = "DROP",
@@ -216,29 +168,29 @@ static void line_eb(struct sbuf *b, const char *chain, const struct rules_rule *
 	const char *neg = r->match ? "" : "! ";
 	char t[INET6_ADDRSTRLEN + 5];
 
-	sb_printf(b, "-A %s", chain);
+	strbuf_printf(b, "-A %s", chain);
 	switch (r->proto) {
 	case RULES_P_MAC:
 		if (r->ethertype.set) {
 			const char *name = num_name(ethertypes, ELEMENTSOF(ethertypes), r->ethertype.v);
 
 			if (name)
-				sb_printf(b, " -p %s%s", neg, name);
+				strbuf_printf(b, " -p %s%s", neg, name);
 			else
-				sb_printf(b, " -p %s0x%x", neg, r->ethertype.v);
+				strbuf_printf(b, " -p %s0x%x", neg, r->ethertype.v);
 		}
 		break;
 	case RULES_P_ARP:
-		sb_printf(b, " -p ARP");
+		strbuf_printf(b, " -p ARP");
 		break;
 	case RULES_P_RARP:
-		sb_printf(b, " -p RARP");
+		strbuf_printf(b, " -p RARP");
 		break;
 	case RULES_P_IPV4:
-		sb_printf(b, " -p IPv4");
+		strbuf_printf(b, " -p IPv4");
 		break;
 	case RULES_P_IPV6:
-		sb_printf(b, " -p IPv6");
+		strbuf_printf(b, " -p IPv6");
 		break;
 	default:
 		break;
@@ -251,17 +203,17 @@ static void line_eb(struct sbuf *b, const char *chain, const struct rules_rule *
 	if (r->proto == RULES_P_ARP || r->proto == RULES_P_RARP) {
 		if (r->arp_op.set) {
 			if (r->arp_op.v < ELEMENTSOF(arp_opcodes))
-				sb_printf(b, " --arp-op %s%s", neg, arp_opcodes[r->arp_op.v]);
+				strbuf_printf(b, " --arp-op %s%s", neg, arp_opcodes[r->arp_op.v]);
 			else
-				sb_printf(b, " --arp-op %s%u", neg, r->arp_op.v);
+				strbuf_printf(b, " --arp-op %s%u", neg, r->arp_op.v);
 		}
 		if (r->arp_src_ip.set) {
 			fmt_ip(t, &r->arp_src_ip, false);
-			sb_printf(b, " --arp-ip-src %s%s", neg, t);
+			strbuf_printf(b, " --arp-ip-src %s%s", neg, t);
 		}
 		if (r->arp_dst_ip.set) {
 			fmt_ip(t, &r->arp_dst_ip, false);
-			sb_printf(b, " --arp-ip-dst %s%s", neg, t);
+			strbuf_printf(b, " --arp-ip-dst %s%s", neg, t);
 		}
 		if (r->arp_src_mac.set)
 			put_mac(b, "--arp-mac-src", neg, &r->arp_src_mac, false);
@@ -275,36 +227,36 @@ static void line_eb(struct sbuf *b, const char *chain, const struct rules_rule *
 
 		if (r->src_ip.set) {
 			fmt_ip(t, &r->src_ip, false);
-			sb_printf(b, " --%s-src %s%s", x, neg, t);
+			strbuf_printf(b, " --%s-src %s%s", x, neg, t);
 		}
 		if (r->dst_ip.set) {
 			fmt_ip(t, &r->dst_ip, false);
-			sb_printf(b, " --%s-dst %s%s", x, neg, t);
+			strbuf_printf(b, " --%s-dst %s%s", x, neg, t);
 		}
 		if (r->ip_protocol.set) {
 			const char *name = num_name(ip_protocols, ELEMENTSOF(ip_protocols), r->ip_protocol.v);
 
 			/* With ports the protocol is their condition: see
 			 * parse_rule(). */
-			sb_printf(b, " --%s-proto %s", x, ports ? "" : neg);
+			strbuf_printf(b, " --%s-proto %s", x, ports ? "" : neg);
 			if (name)
-				sb_printf(b, "%s", name);
+				strbuf_printf(b, "%s", name);
 			else
-				sb_printf(b, "%u", r->ip_protocol.v);
+				strbuf_printf(b, "%u", r->ip_protocol.v);
 		}
 		if (r->src_port.set) {
 			fmt_range(t, &r->src_port);
-			sb_printf(b, " --%s-sport %s%s", x, neg, t);
+			strbuf_printf(b, " --%s-sport %s%s", x, neg, t);
 		}
 		if (r->dst_port.set) {
 			fmt_range(t, &r->dst_port);
-			sb_printf(b, " --%s-dport %s%s", x, neg, t);
+			strbuf_printf(b, " --%s-dport %s%s", x, neg, t);
 		}
 	}
-	sb_printf(b, " -j %s\n", targets[r->action]);
+	strbuf_printf(b, " -j %s\n", targets[r->action]);
 }
 
-static void line_ip(struct sbuf *b, enum rules_family fam, const char *chain, const struct rules_rule *r)
+static void line_ip(struct strbuf *b, enum rules_family fam, const char *chain, const struct rules_rule *r)
 {
 	static const char *const targets[] = {
 		[RULES_A_ACCEPT] = "ACCEPT", [RULES_A_DROP] = "DROP",
@@ -313,14 +265,14 @@ static void line_ip(struct sbuf *b, enum rules_family fam, const char *chain, co
 	const char *neg = r->match ? "" : "! ";
 	char t[INET6_ADDRSTRLEN + 5];
 
-	sb_printf(b, "-A %s", chain);
+	strbuf_printf(b, "-A %s", chain);
 	if (r->src_ip.set) {
 		fmt_ip(t, &r->src_ip, true);
-		sb_printf(b, " %s-s %s", neg, t);
+		strbuf_printf(b, " %s-s %s", neg, t);
 	}
 	if (r->dst_ip.set) {
 		fmt_ip(t, &r->dst_ip, true);
-		sb_printf(b, " %s-d %s", neg, t);
+		strbuf_printf(b, " %s-d %s", neg, t);
 	}
 	switch (r->proto) {
 	case RULES_P_TCP:
@@ -329,42 +281,42 @@ static void line_ip(struct sbuf *b, enum rules_family fam, const char *chain, co
 	case RULES_P_UDP6: {
 		const char *p = r->proto == RULES_P_TCP || r->proto == RULES_P_TCP6 ? "tcp" : "udp";
 
-		sb_printf(b, " -p %s", p);
+		strbuf_printf(b, " -p %s", p);
 		if (r->src_port.set || r->dst_port.set)
-			sb_printf(b, " -m %s", p);
+			strbuf_printf(b, " -m %s", p);
 		if (r->src_port.set) {
 			fmt_range(t, &r->src_port);
-			sb_printf(b, " %s--sport %s", neg, t);
+			strbuf_printf(b, " %s--sport %s", neg, t);
 		}
 		if (r->dst_port.set) {
 			fmt_range(t, &r->dst_port);
-			sb_printf(b, " %s--dport %s", neg, t);
+			strbuf_printf(b, " %s--dport %s", neg, t);
 		}
 		break;
 	}
 	case RULES_P_ICMP:
-		sb_printf(b, " -p icmp");
+		strbuf_printf(b, " -p icmp");
 		if (r->icmp_type.set) {
 			/* Type 255 is iptables' "any": every type. */
 			if (r->icmp_type.v == 255)
-				sb_printf(b, " -m icmp %s--icmp-type any", neg);
+				strbuf_printf(b, " -m icmp %s--icmp-type any", neg);
 			else
-				sb_printf(b, " -m icmp %s--icmp-type %u", neg, r->icmp_type.v);
+				strbuf_printf(b, " -m icmp %s--icmp-type %u", neg, r->icmp_type.v);
 		}
 		break;
 	case RULES_P_ICMP6:
-		sb_printf(b, " -p ipv6-icmp");
+		strbuf_printf(b, " -p ipv6-icmp");
 		if (r->icmp_type.set)
-			sb_printf(b, " -m icmp6 %s--icmpv6-type %u", neg, r->icmp_type.v);
+			strbuf_printf(b, " -m icmp6 %s--icmpv6-type %u", neg, r->icmp_type.v);
 		break;
 	default:
 		assert(false);
 	}
-	sb_printf(b, " -j %s", targets[r->action]);
+	strbuf_printf(b, " -j %s", targets[r->action]);
 	if (r->action == RULES_A_REJECT)
-		sb_printf(b, " --reject-with %s",
+		strbuf_printf(b, " --reject-with %s",
 			  fam == RULES_IP4 ? "icmp-port-unreachable" : "icmp6-port-unreachable");
-	sb_printf(b, "\n");
+	strbuf_printf(b, "\n");
 }
 
 /* --- parameters and expansion --- */
@@ -437,7 +389,7 @@ static const struct addr *var_nth(const struct pvals *v, enum rules_var var, int
 }
 
 /* All lines of rule r in chain: one per combination of variable values. */
-static void emit_rule(struct sbuf *b, enum rules_family fam, const char *chain, const struct rules_rule *r,
+static void emit_rule(struct strbuf *b, enum rules_family fam, const char *chain, const struct rules_rule *r,
 		      const struct pvals *v)
 {
 	struct rules_rule x = *r;
@@ -550,23 +502,23 @@ int rules_sha256_hex(const void *p, size_t n, char out[65])
 
 static int render_hash(const struct rules_render *r, char out[65])
 {
-	struct sbuf b = { 0 };
+	struct strbuf b = { 0 };
 	int ret;
 
-	sb_printf(&b, "%s\n", RULES_RENDER_VERSION);
+	strbuf_printf(&b, "%s\n", RULES_RENDER_VERSION);
 	for (int f = 0; f < RULES_FAMILIES; f++) {
 		/* Length-prefixed, so no text can pose as another's end. */
 		if (r->text[f])
-			sb_printf(&b, "%d %zu\n%s", f, strlen(r->text[f]), r->text[f]);
+			strbuf_printf(&b, "%d %zu\n%s", f, strlen(r->text[f]), r->text[f]);
 		else
-			sb_printf(&b, "%d -\n", f);
+			strbuf_printf(&b, "%d -\n", f);
 	}
 	if (b.oom) {
-		sb_done(&b);
+		strbuf_done(&b);
 		return -ENOMEM;
 	}
 	ret = rules_sha256_hex(b.p, b.len, out);
-	sb_done(&b);
+	strbuf_done(&b);
 	return ret;
 }
 
@@ -618,7 +570,7 @@ int rules_render(const struct rules_defs *d, const char *filter, const char *por
 		qsort(it.v, it.n, sizeof(*it.v), cmp_item);
 
 	for (int fam = 0; fam < RULES_FAMILIES; fam++) {
-		struct sbuf lines[2] = { { 0 } }, text = { 0 };
+		struct strbuf lines[2] = { { 0 } }, text = { 0 };
 		const unsigned dirs[2] = { RULES_DIR_IN, RULES_DIR_OUT };
 		const char *chains[2] = { out.in_chain, out.out_chain };
 		bool oom = false;
@@ -636,16 +588,16 @@ int rules_render(const struct rules_defs *d, const char *filter, const char *por
 		 * before a rule is appended to it. */
 		for (int k = 0; k < 2; k++)
 			if (lines[k].len > 0)
-				sb_printf(&text, ":%s %s\n", chains[k],
+				strbuf_printf(&text, ":%s %s\n", chains[k],
 					  fam == RULES_EB ? "RETURN" : "- [0:0]");
 		for (int k = 0; k < 2; k++)
 			if (lines[k].len > 0)
-				sb_printf(&text, "%s", lines[k].p);
+				strbuf_printf(&text, "%s", lines[k].p);
 		oom = lines[0].oom || lines[1].oom || text.oom;
-		sb_done(&lines[0]);
-		sb_done(&lines[1]);
+		strbuf_done(&lines[0]);
+		strbuf_done(&lines[1]);
 		if (oom) {
-			sb_done(&text);
+			strbuf_done(&text);
 			r = -ENOMEM;
 			goto out;
 		}

@@ -1,0 +1,392 @@
+/*
+ * bindings.c: the bindings (port + filter + parameters + owner), their
+ * state and their rows in the store, the callers waiting on them, and
+ * what changes them outside a batch: bind, unbind, a port gone, a reload
+ * of the definitions.
+ *
+ * A binding's life: bindings_bind() renders it (rules/) and marks it
+ * dirty; the batch of the next loop iteration writes it to the kernel
+ * (batch.c) and answers its waiters; an unbind or a vanished port marks
+ * it B_REMOVING, and the batch that deletes its chains frees it.
+ */
+#include "config.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <search.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "filters-internal.h"
+#include "links.h"
+#include "log.h"
+#include "store.h"
+#include "util.h"
+
+const char *const filters_bstate_names[] = { "pending", "applied", "failed", "removing" };
+
+static int cmp_binding(const void *a, const void *b)
+{
+	return strcmp(((const struct binding *)a)->port, ((const struct binding *)b)->port);
+}
+
+struct binding *binding_find(struct filters *f, const char *port)
+{
+	struct binding key;
+	void **p;
+
+	assert(f);
+	assert(port);
+	if (strlen(port) >= sizeof(key.port))
+		return NULL;
+	strcpy(key.port, port);
+	p = tfind(&key, &f->by_port, cmp_binding);
+	return p ? *p : NULL;
+}
+
+struct binding *binding_new(struct filters *f, const char *port)
+{
+	struct binding *b = calloc(1, sizeof(*b));
+
+	if (!b)
+		return NULL;
+	snprintf(b->port, sizeof(b->port), "%s", port);
+	if (!tsearch(b, &f->by_port, cmp_binding)) {
+		free(b);
+		return NULL;
+	}
+	TAILQ_INSERT_TAIL(&f->all, b, entry);
+	f->nbindings++;
+	return b;
+}
+
+int waiters_add(struct waiter **list, const struct waiter *w)
+{
+	struct waiter *n = calloc(1, sizeof(*n)), **p = list;
+
+	if (!n)
+		return -ENOMEM;
+	n->fn = w->fn;
+	n->data = w->data;
+	while (*p)
+		p = &(*p)->next;
+	*p = n;
+	return 0;
+}
+
+void waiters_move(struct waiter **to, struct waiter **from)
+{
+	while (*to)
+		to = &(*to)->next;
+	*to = *from;
+	*from = NULL;
+}
+
+void waiters_answer(struct waiter **list, const struct outcome *o)
+{
+	struct waiter *w;
+
+	while ((w = *list)) {
+		*list = w->next;
+		w->fn(w->data, o);
+		free(w);
+	}
+}
+
+void binding_store(struct filters *f, const struct binding *b)
+{
+	_cleanup_free_ char *params = json_dumps(b->params, JSON_COMPACT | JSON_SORT_KEYS);
+	struct store_binding_row row = {
+		.port = b->port,
+		.filter = b->filter,
+		.owner = b->owner,
+		.parameters = params ? params : "{}",
+		.desired_hash = b->rendered ? b->want.hash : "",
+		.applied_hash = b->applied_hash,
+		.norm = { b->norm[0], b->norm[1], b->norm[2] },
+		.state = filters_bstate_names[b->state],
+		.error = b->error,
+		.created = b->created,
+		.applied = b->applied_at[0] ? b->applied_at : NULL,
+	};
+	int r = store_binding_put(f->store, &row);
+
+	if (r < 0)
+		log_error_errno(b->port, r, "cannot record the binding in the database");
+}
+
+void binding_free(struct filters *f, struct binding *b)
+{
+	tdelete(b, &f->by_port, cmp_binding);
+	TAILQ_REMOVE(&f->all, b, entry);
+	f->nbindings--;
+	waiters_answer(&b->waiters, &(struct outcome){ .kind = OUTCOME_NO_BINDING, .port = b->port,
+						       .message = "the binding was removed" });
+	rules_render_done(&b->want);
+	json_decref(b->params);
+	free(b->filter);
+	free(b->owner);
+	free(b->error);
+	free(b);
+}
+
+/* Parameters as the renderer wants them, from the canonical JSON. */
+struct param_view {
+	const char *ips[64];
+	const char *dhcp[16];
+	struct rules_params p;
+};
+
+static void params_view(json_t *params, struct param_view *v)
+{
+	json_t *x;
+	size_t i;
+
+	memset(v, 0, sizeof(*v));
+	v->p.mac = json_string_value(json_object_get(params, "MAC"));
+	json_array_foreach(json_object_get(params, "IP"), i, x)
+		if (i < ELEMENTSOF(v->ips))
+			v->ips[v->p.n_ips++] = json_string_value(x);
+	json_array_foreach(json_object_get(params, "DHCPSERVER"), i, x)
+		if (i < ELEMENTSOF(v->dhcp))
+			v->dhcp[v->p.n_dhcpservers++] = json_string_value(x);
+	v->p.ips = v->ips;
+	v->p.dhcpservers = v->dhcp;
+}
+
+int binding_render(struct filters *f, struct binding *b, char **ret_error)
+{
+	struct rules_render r = { 0 };
+	struct param_view v;
+	int ret;
+
+	params_view(b->params, &v);
+	ret = rules_render(f->defs, b->filter, b->port, &v.p, &r, ret_error);
+	if (ret < 0)
+		return ret;
+	if (b->rendered)
+		rules_render_done(&b->want);
+	b->want = r;
+	b->rendered = true;
+	return 0;
+}
+
+/* Give b the filter, owner and parameters of req and render it; on any
+ * failure b is left exactly as it was. */
+static int binding_set(struct filters *f, struct binding *b, const struct bind_req *req,
+		       char **ret_error)
+{
+	char *old_filter = b->filter, *old_owner = b->owner;
+	json_t *old_params = b->params;
+	int r;
+
+	b->filter = strdup(req->filter);
+	b->owner = strdup(req->owner);
+	b->params = json_incref(req->params);
+	r = b->filter && b->owner ? binding_render(f, b, ret_error) : -ENOMEM;
+	if (r < 0) {
+		free(b->filter);
+		free(b->owner);
+		json_decref(b->params);
+		b->filter = old_filter;
+		b->owner = old_owner;
+		b->params = old_params;
+		return r;
+	}
+	free(old_filter);
+	free(old_owner);
+	json_decref(old_params);
+	return 0;
+}
+
+int bindings_bind(struct filters *f, const struct bind_req *req, const struct waiter *w,
+		  char **ret_error)
+{
+	struct binding *b;
+	bool created = false;
+
+	assert(f);
+	assert(req && req->port && req->filter && req->owner && req->params);
+	assert(w && w->fn);
+	b = binding_find(f, req->port);
+	if (b && !streq(b->owner, req->owner))
+		return -EPERM;
+	if (!b) {
+		b = binding_new(f, req->port);
+		if (!b)
+			return -ENOMEM;
+		created = true;
+		now_iso(b->created, sizeof(b->created));
+	}
+	if (binding_set(f, b, req, ret_error) < 0) {
+		/* Refused: everything as it was. */
+		if (created)
+			binding_free(f, b);
+		return -EINVAL;
+	}
+	if (!created && b->state == B_APPLIED && !b->in_batch && !b->dirty &&
+	    streq(b->applied_hash, b->want.hash)) {
+		/* Nothing changed: nothing to run. */
+		binding_store(f, b);
+		return 0;
+	}
+	b->state = B_PENDING;
+	b->gone = false;
+	b->dirty = true;
+	free(b->error);
+	b->error = NULL;
+	binding_store(f, b);
+	if (waiters_add(&b->waiters, w) < 0)
+		return -ENOMEM;
+	return 1;
+}
+
+int bindings_unbind(struct filters *f, const char *port, const char *owner,
+		    const struct waiter *w)
+{
+	struct binding *b;
+
+	assert(f);
+	assert(port && owner);
+	assert(w && w->fn);
+	b = binding_find(f, port);
+	if (!b)
+		return -ENOENT;
+	if (!streq(b->owner, owner))
+		return -EPERM;
+	b->state = B_REMOVING;
+	b->dirty = true;
+	binding_store(f, b);
+	return waiters_add(&b->waiters, w);
+}
+
+bool filters_port_bound(void *userdata, const char *port)
+{
+	assert(userdata);
+	assert(port);
+	return binding_find(userdata, port) != NULL;
+}
+
+void filters_port_gone(void *userdata, const char *port)
+{
+	struct filters *f = userdata;
+	struct binding *b;
+
+	assert(f);
+	assert(port);
+	b = binding_find(f, port);
+	if (!b || b->state == B_REMOVING)
+		return;
+	log_info("%s: the port is gone; removing its filter rules", port);
+	b->state = B_REMOVING;
+	b->gone = true;
+	b->dirty = true;
+	binding_store(f, b);
+}
+
+/* --- loading at start --- */
+
+static enum bstate bstate_from_string(const char *s)
+{
+	return streq(s, "applied") ? B_APPLIED :
+	       streq(s, "removing") ? B_REMOVING :
+	       streq(s, "failed") ? B_FAILED : B_PENDING;
+}
+
+static void load_binding_row(void *userdata, const struct store_binding_row *row)
+{
+	struct filters *f = userdata;
+	struct binding *b = binding_new(f, row->port);
+	char *error = NULL;
+
+	if (!b)
+		return;
+	b->filter = strdup(row->filter);
+	b->owner = strdup(row->owner);
+	if (!b->filter || !b->owner) {
+		log_error_errno(b->port, -ENOMEM, "cannot load the binding");
+		binding_free(f, b);
+		return;
+	}
+	b->params = json_loads(row->parameters, 0, NULL);
+	if (!b->params)
+		b->params = json_object();
+	snprintf(b->applied_hash, sizeof(b->applied_hash), "%s", row->applied_hash);
+	for (int i = 0; i < NFAM; i++)
+		snprintf(b->norm[i], sizeof(b->norm[i]), "%s", row->norm[i]);
+	snprintf(b->created, sizeof(b->created), "%s", row->created ? row->created : "");
+	snprintf(b->applied_at, sizeof(b->applied_at), "%s", row->applied ? row->applied : "");
+	b->state = bstate_from_string(row->state);
+	if (row->error)
+		b->error = strdup(row->error); /* NULL without memory: no message, same state */
+	if (binding_render(f, b, &error) < 0) {
+		log_warn("%s: cannot render filter '%s' any more: %s", b->port, b->filter,
+			 error ? error : "?");
+		free(b->error);
+		b->error = error;
+		if (b->state != B_REMOVING)
+			b->state = B_FAILED;
+		/* Chain names still known, so a removal can find them. */
+		snprintf(b->want.in_chain, sizeof(b->want.in_chain), "N-I-%s", b->port);
+		snprintf(b->want.out_chain, sizeof(b->want.out_chain), "N-O-%s", b->port);
+	}
+}
+
+static void load_root_row(void *userdata, const char *family, const char *norm)
+{
+	struct filters *f = userdata;
+
+	for (int i = 0; i < NFAM; i++)
+		if (streq(family, filters_fam_names[i]))
+			snprintf(f->root_norm[i], sizeof(f->root_norm[i]), "%s", norm);
+}
+
+int bindings_load(struct filters *f)
+{
+	struct binding *b;
+	struct links_port lp;
+	int r;
+
+	assert(f);
+	r = store_bindings_foreach(f->store, load_binding_row, f);
+	if (r < 0)
+		return r;
+	r = store_roots_foreach(f->store, load_root_row, f);
+	if (r < 0)
+		return r;
+	/* Ports that went while netd was down. */
+	TAILQ_FOREACH(b, &f->all, entry)
+		if (links_port_lookup(f->links, b->port, &lp) < 0 && b->state != B_REMOVING) {
+			b->state = B_REMOVING;
+			b->gone = true;
+		}
+	return 0;
+}
+
+unsigned bindings_rerender(struct filters *f)
+{
+	struct binding *b;
+	unsigned changed = 0;
+
+	assert(f);
+	TAILQ_FOREACH(b, &f->all, entry) {
+		char old[65], *error = NULL;
+
+		if (b->state == B_REMOVING)
+			continue;
+		snprintf(old, sizeof(old), "%s", b->rendered ? b->want.hash : "");
+		if (binding_render(f, b, &error) < 0) {
+			log_warn("%s: filter '%s' no longer renders (%s); its rules stay as they are",
+				 b->port, b->filter, error ? error : "?");
+			free(error);
+			continue;
+		}
+		if (!streq(old, b->want.hash)) {
+			b->state = B_PENDING;
+			b->dirty = true;
+			binding_store(f, b);
+			changed++;
+		}
+	}
+	return changed;
+}

@@ -1,0 +1,308 @@
+/*
+ * filters-internal.h: what the files of netd/filters/ share, and nobody
+ * else: the binding, the batch and its phases, struct filters, and the
+ * functions each file offers the others. Only methods.c knows ctl and the
+ * wire format; the rest takes typed arguments and tells outcomes to
+ * waiters (a function and its data), so unit tests drive it directly.
+ *
+ *   filters.c   start, stop, scheduling (filters_flush), reload, status
+ *   bindings.c  binding state, its store rows, bind/unbind/port gone
+ *   batch.c     one batch: render, restore, apply, save, parse, record,
+ *               bisect, as an enum phase driven by batch_advance()
+ *   verify.c    save output to fingerprints, start-up and Resync
+ *               comparison, the nf_tables generation checkpoint
+ *   nftgen.c    the nf_tables generation query
+ *   methods.c   the io.netd methods: parameters in, replies out
+ */
+#ifndef NETD_FILTERS_INTERNAL_H
+#define NETD_FILTERS_INTERNAL_H
+
+#include <ev.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include "filters.h"
+#include "rules/rules.h"
+
+struct job;
+struct job_ops;
+
+#define F_EB RULES_EB
+#define F_IP4 RULES_IP4
+#define F_IP6 RULES_IP6
+#define NFAM RULES_FAMILIES
+
+/* Bindings settled per loop iteration after a batch's runs, at most, and
+ * fewer once the iteration's time budget is spent: answering 1000
+ * callers and writing their rows in one callback took 40 ms. */
+#define FILTERS_STEP 128
+
+extern const char *const filters_fam_names[NFAM];
+extern char *const filters_restore_argv[NFAM][4];
+extern char *const filters_save_argv[NFAM][4];
+
+enum bstate { B_PENDING, B_APPLIED, B_FAILED, B_REMOVING };
+extern const char *const filters_bstate_names[];
+
+/* What a waiting caller is told. */
+enum outcome_kind {
+	OUTCOME_APPLIED,      /* b: the binding as it is now */
+	OUTCOME_REMOVED,      /* its rules are gone (unbind, port gone) */
+	OUTCOME_FAILED,       /* the tool refused it: message */
+	OUTCOME_NO_BINDING,   /* the binding went away meanwhile: message */
+	OUTCOME_RESYNCED,     /* a Resync: skipped, reapplied */
+};
+
+struct binding;
+
+struct outcome {
+	enum outcome_kind kind;
+	const char *port;
+	const struct binding *b;
+	const char *message;
+	unsigned skipped, reapplied;
+};
+
+typedef void (*waiter_fn)(void *data, const struct outcome *o);
+
+/* A caller waiting for a binding's batch (or a Resync), answered once. */
+struct waiter {
+	waiter_fn fn;
+	void *data;
+	struct waiter *next;
+};
+
+struct binding {
+	char port[16];
+	char *filter;
+	char *owner;
+	json_t *params;            /* canonical: MAC, IP [...], DHCPSERVER [...] */
+	struct rules_render want;  /* rendered now */
+	bool rendered;
+	char applied_hash[65];     /* "" if never applied */
+	char norm[NFAM][65];       /* fingerprint recorded after the last apply */
+	bool have_in[NFAM], have_out[NFAM]; /* chains in the kernel, as far as we know */
+	enum bstate state;
+	char *error;
+	char created[32], applied_at[32];
+	bool dirty;                /* needs a batch */
+	bool in_batch;
+	bool gone;                 /* the port went away: removal, not an unbind call */
+	struct waiter *waiters;    /* answered by the next batch that carries it */
+	TAILQ_ENTRY(binding) entry;
+};
+
+TAILQ_HEAD(binding_list, binding);
+
+/* A binding as a batch carries it. */
+struct item {
+	struct binding *b;         /* NULL once a removal freed it */
+	bool removing;
+	char hash[65];             /* desired hash when the batch was built */
+	bool want_in[NFAM], want_out[NFAM];
+	struct waiter *waiters;
+};
+
+/*
+ * The steps a batch passes through, in order; batch_advance() moves it.
+ * An apply starts at PHASE_RENDER, a verification (start, Resync) at
+ * PHASE_SAVE. RESTORING and SAVING wait for helper runs; APPLY, PARSE and
+ * RECORD work a slice per loop iteration (from the work watcher) so that
+ * no callback runs long.
+ */
+enum phase {
+	PHASE_RENDER,     /* build each family's restore input, start the restores */
+	PHASE_RESTORING,  /* the restores run */
+	PHASE_APPLY,      /* they succeeded: settle the bindings, answer callers */
+	PHASE_SAVE,       /* start one save per family */
+	PHASE_SAVING,     /* the saves run */
+	PHASE_PARSE,      /* group the saves' lines by chain */
+	PHASE_RECORD,     /* apply: record the fingerprints */
+	PHASE_COMPARE,    /* verification: compare with what was recorded */
+	PHASE_BISECT,     /* a restore failed: split, or fail the one binding */
+	PHASE_DONE,       /* freed by batch_advance() */
+};
+
+struct chain_lines;
+
+struct batch {
+	struct filters *f;
+	enum phase phase;
+	bool verify;               /* a verification, not an apply */
+	struct item *items;
+	unsigned n;
+	bool fam[NFAM];
+	unsigned running;
+	struct job *jobs[NFAM];    /* the run of each family, while it runs */
+	int status[NFAM];
+	char *err[NFAM];
+	char *save[NFAM];
+	bool gen_chain;            /* the generation moved by our runs alone so far */
+	uint32_t gen_expect;       /* what it should be now */
+	unsigned cursor;           /* APPLY, RECORD: the next item */
+	char now[32];
+	void *trees[NFAM];         /* PARSE: struct chain_lines by name */
+	const char *parse_pos[NFAM]; /* PARSE: where each save's parse is (NULL: done) */
+	struct chain_lines *parse_last[NFAM];
+};
+
+struct filters {
+	struct ev_loop *loop;
+	struct store *store;
+	struct links *links;
+	struct rules_defs *defs;
+	unsigned timeout_ms;
+	const struct job_ops *job_ops;
+	void *by_port;             /* tree of struct binding */
+	struct binding_list all;
+	unsigned nbindings;
+
+	struct batch *batch;       /* the one running */
+	/* Groups of bindings split off a failed batch, tried before new work. */
+	struct binding ***retry;
+	unsigned *retry_n;
+	unsigned nretry;
+
+	bool root_dirty[NFAM];     /* dispatch chains or hooks need rewriting */
+	bool hooks_ok[NFAM];       /* hooks seen in the last save */
+	char root_norm[NFAM][65];
+	bool verify_wanted;        /* run a verification (start, Resync) */
+	struct waiter *resync_waiters;  /* answered when verified and re-applied */
+	unsigned resync_skipped, resync_reapply;
+	bool ready;
+	unsigned filter_errors;
+	uint64_t gather_since;     /* first deferral of the pending batch, µs */
+	unsigned gather_n;         /* pending bindings at the last look */
+	ev_timer gather_timer;
+	ev_check work_check;       /* settles the running batch step by step */
+	ev_idle work_idle;         /* keeps the poll from blocking meanwhile */
+
+	uint64_t restore_runs, save_runs, batches, applied, skipped, failed_applies;
+
+	bool gen_usable;           /* all six tools are nf_tables variants */
+	char kernel_id[96];        /* boot_id/netns: where a generation means something */
+	bool mark_valid;           /* the kernel matched every fingerprint at mark */
+	uint32_t mark;
+	bool verified_by_generation; /* the start needed no save */
+};
+
+/* --- bindings.c --- */
+
+/* The binding on port, or NULL. */
+struct binding *binding_find(struct filters *f, const char *port);
+/* A new, empty binding on port, in the tree and the list; NULL without
+ * memory. */
+struct binding *binding_new(struct filters *f, const char *port);
+/* Remove b; its waiters hear OUTCOME_NO_BINDING. */
+void binding_free(struct filters *f, struct binding *b);
+/* Render b with the current definitions: 0, or -errno with *ret_error
+ * (may stay NULL) explaining; b->want is unchanged then. */
+int binding_render(struct filters *f, struct binding *b, char **ret_error);
+/* Write b's row (inside the grouped transaction); failures are logged. */
+void binding_store(struct filters *f, const struct binding *b);
+
+/* Add a copy of w at the end of *list: 0 or -ENOMEM. */
+int waiters_add(struct waiter **list, const struct waiter *w);
+/* Move all of *from to the end of *to. */
+void waiters_move(struct waiter **to, struct waiter **from);
+/* Tell every waiter o (o->port and o->b filled in by the caller). */
+void waiters_answer(struct waiter **list, const struct outcome *o);
+
+/* A BindFilter with its parameters checked and made canonical. */
+struct bind_req {
+	const char *port;
+	const char *filter;
+	const char *owner;
+	json_t *params;   /* canonical; the binding takes its own reference */
+};
+
+/*
+ * Bind (or re-bind) req->port. Returns 0 when nothing changed (already
+ * applied as asked: nothing to run, the caller answers now), 1 when the
+ * binding waits for a batch and w (a copy) will be told, or -EPERM
+ * (another owner's), -EINVAL (does not render; *ret_error may explain),
+ * -ENOMEM.
+ */
+int bindings_bind(struct filters *f, const struct bind_req *req, const struct waiter *w,
+		  char **ret_error);
+
+/* Unbind port for owner: 0 with w to be told once the rules are gone,
+ * -ENOENT, -EPERM, or -ENOMEM. */
+int bindings_unbind(struct filters *f, const char *port, const char *owner,
+		    const struct waiter *w);
+
+/* Load the bindings and the dispatch chains' fingerprints from the
+ * store: 0 or -errno. */
+int bindings_load(struct filters *f);
+
+/* Render every binding again (new definitions): the number whose
+ * rendering changed (they are pending again). */
+unsigned bindings_rerender(struct filters *f);
+
+/* --- batch.c --- */
+
+/* Set up and stop the work watcher that runs the batch's slices. */
+void batch_work_init(struct filters *f);
+void batch_work_stop(struct filters *f);
+
+/* Start an apply of these bindings as f->batch. */
+void batch_start_apply(struct filters *f, struct binding **v, unsigned n);
+/* Start a verification (every family's save) as f->batch. */
+void batch_start_verify(struct filters *f);
+/* Start the first group of a bisection, if one is queued: true if so. */
+bool batch_start_retry(struct filters *f);
+/* Drive bt as far as it goes now; bt may be freed on return. */
+void batch_advance(struct batch *bt);
+/* Stop bt at once: its runs are cancelled, its callers wait with their
+ * bindings again, and bt is freed. */
+void batch_cancel(struct batch *bt);
+/* Forget the queued bisection groups. */
+void batch_retry_clear(struct filters *f);
+
+/* --- verify.c --- */
+
+/* Group save output by chain into *tree from *pos on; false when the
+ * iteration's budget ran out first (call again with the same pos and
+ * last), true at the end (*pos NULL). */
+bool chains_parse_step(void **tree, const char **pos, struct chain_lines **last);
+/* Free a tree of chains. */
+void chains_free(void *tree);
+/* Fingerprint of b's chains, of netd's dispatch chains ("" if none). */
+void chains_binding_norm(void **tree, const struct binding *b, char out[65]);
+void chains_root_norm(void **tree, char out[65]);
+/* Are netd's hook lines of fam all in this save output? */
+bool chains_hooks_present(const char *save, enum rules_family fam);
+
+/* Find out whether the generation can be used (the tools, the kernel). */
+void verify_gen_init(struct filters *f);
+/* An apply starts changing the kernel / ended: see verify.c. */
+void verify_gen_begin(struct filters *f, struct batch *bt);
+void verify_gen_check(struct filters *f, struct batch *bt);
+/* The kernel matches every recorded fingerprint at generation g. */
+void verify_mark_set(struct filters *f, uint32_t g);
+/* A verification starts: remember the generation, drop the mark. */
+void verify_begin(struct filters *f, struct batch *bt);
+/* A verification's saves are parsed: compare, mark what to re-apply. */
+void verify_compare(struct filters *f, struct batch *bt);
+/* At start: true if the checkpoint shows the kernel untouched, so no
+ * verification is needed. */
+bool verify_from_checkpoint(struct filters *f);
+
+/* --- nftgen.c --- */
+
+/* The nf_tables ruleset generation of this network namespace: a counter
+ * the kernel bumps with every committed change to any nf_tables table
+ * (which is where the nft variants of ebtables, iptables and ip6tables
+ * keep their rules). One request and its answer on a netfilter socket;
+ * the kernel answers at once, so the loop does not wait on anything
+ * slow. 0 or -errno. */
+int nftgen_get(uint32_t *ret_gen);
+
+/* --- filters.c --- */
+
+/* Answer Resync callers if nothing is left to do. */
+void filters_answer_resync(struct filters *f);
+
+#endif

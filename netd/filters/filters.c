@@ -1,0 +1,235 @@
+/*
+ * filters.c: see filters.h. The filters' life (start, stop, reload,
+ * status) and the scheduling: once per loop iteration, filters_flush()
+ * decides what runs next, one batch at a time: a verification if one is
+ * wanted, else the next group of a bisection, else every dirty binding
+ * (after waiting briefly for the rest of a pipelined burst).
+ */
+#include "config.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdlib.h>
+
+#include "filters-internal.h"
+#include "job.h"
+#include "log.h"
+#include "util.h"
+
+const char *const filters_fam_names[NFAM] = { "eb", "ip4", "ip6" };
+char *const filters_restore_argv[NFAM][4] = {
+	{ "ebtables-restore", "--noflush", NULL },
+	{ "iptables-restore", "-w", "--noflush", NULL },
+	{ "ip6tables-restore", "-w", "--noflush", NULL },
+};
+char *const filters_save_argv[NFAM][4] = {
+	{ "ebtables-save", NULL },
+	{ "iptables-save", "-t", "filter", NULL },
+	{ "ip6tables-save", "-t", "filter", NULL },
+};
+
+/* How long a batch may wait for the rest of a pipelined burst. */
+#define FILTERS_GATHER_US 250000
+
+/* Wait while a burst is still arriving (bindings were added since the
+ * last look, or calls wait in ctl's backlog), within a bound, so that the
+ * burst becomes one batch: true to wait. The timer only wakes the loop. */
+static bool gather_more(struct filters *f, bool more_coming, unsigned n)
+{
+	if (more_coming || n > f->gather_n) {
+		uint64_t now = now_usec();
+
+		if (!f->gather_since)
+			f->gather_since = now;
+		if (now - f->gather_since < FILTERS_GATHER_US) {
+			f->gather_n = n;
+			ev_timer_stop(f->loop, &f->gather_timer);
+			ev_timer_set(&f->gather_timer, 0.001, 0.);
+			ev_timer_start(f->loop, &f->gather_timer);
+			return true;
+		}
+	}
+	f->gather_since = 0;
+	f->gather_n = 0;
+	return false;
+}
+
+void filters_flush(struct filters *f, bool more_coming)
+{
+	_cleanup_free_ struct binding **v = NULL;
+	struct binding *b;
+	unsigned n = 0;
+	bool root = false;
+
+	assert(f);
+	if (f->batch)
+		return;
+	if (f->verify_wanted) {
+		batch_start_verify(f);
+		return;
+	}
+	if (batch_start_retry(f))
+		return;
+	for (int i = 0; i < NFAM; i++)
+		root |= f->root_dirty[i];
+	TAILQ_FOREACH(b, &f->all, entry)
+		if (b->dirty)
+			n++;
+	if (n == 0 && !root) {
+		f->gather_since = 0;
+		filters_answer_resync(f);
+		return;
+	}
+	if (gather_more(f, more_coming, n))
+		return;
+	v = calloc(n ? n : 1, sizeof(*v));
+	if (!v)
+		return;
+	n = 0;
+	TAILQ_FOREACH(b, &f->all, entry)
+		if (b->dirty)
+			v[n++] = b;
+	batch_start_apply(f, v, n);
+}
+
+bool filters_idle(const struct filters *f)
+{
+	struct binding *b;
+
+	assert(f);
+	if (f->batch || f->nretry || f->verify_wanted)
+		return false;
+	TAILQ_FOREACH(b, &f->all, entry)
+		if (b->dirty)
+			return false;
+	return true;
+}
+
+void filters_answer_resync(struct filters *f)
+{
+	if (!f->resync_waiters || !filters_idle(f))
+		return;
+	waiters_answer(&f->resync_waiters,
+		       &(struct outcome){ .kind = OUTCOME_RESYNCED, .skipped = f->resync_skipped,
+					  .reapplied = f->resync_reapply });
+}
+
+static int load_defs(const char *dir, struct rules_defs **ret, unsigned *ret_errors)
+{
+	struct rules_defs *d = NULL;
+	char **errors = NULL;
+	size_t nerrors = 0;
+	int r;
+
+	r = rules_defs_new(&d);
+	if (r < 0)
+		return r;
+	r = rules_defs_load_dir(d, dir, &errors, &nerrors);
+	for (size_t i = 0; i < nerrors; i++) {
+		log_warn("filter %s; not loaded", errors[i]);
+		free(errors[i]);
+	}
+	free(errors);
+	if (r < 0) {
+		errno = -r;
+		log_warn("filter directory '%s': %m, using the built-in filters only", dir);
+	} else if (r > 0) {
+		log_info("filter directory '%s': %d custom filters", dir, r);
+	}
+	*ret_errors = (unsigned)nerrors;
+	*ret = d;
+	return 0;
+}
+
+static void gather_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	/* Nothing: waking the loop runs filters_flush() again. */
+}
+
+int filters_new(struct ev_loop *loop, struct store *store, struct links *links,
+		const struct filters_config *cfg, struct filters **ret)
+{
+	struct filters *f;
+	int r;
+
+	assert(loop);
+	assert(store);
+	assert(cfg && cfg->filter_dir);
+	assert(ret);
+	f = calloc(1, sizeof(*f));
+	if (!f)
+		return -ENOMEM;
+	f->loop = loop;
+	f->store = store;
+	f->links = links;
+	f->timeout_ms = cfg->helper_timeout_ms;
+	f->job_ops = cfg->job_ops;
+	TAILQ_INIT(&f->all);
+	ev_init(&f->gather_timer, gather_cb);
+	batch_work_init(f);
+	r = load_defs(cfg->filter_dir, &f->defs, &f->filter_errors);
+	if (r == 0)
+		r = bindings_load(f);
+	if (r < 0) {
+		log_error_errno(NULL, r, "cannot load filter bindings");
+		filters_free(f);
+		return r;
+	}
+	verify_gen_init(f);
+	f->verify_wanted = !verify_from_checkpoint(f);
+	*ret = f;
+	return 0;
+}
+
+struct filters *filters_free(struct filters *f)
+{
+	if (!f)
+		return NULL;
+	ev_timer_stop(f->loop, &f->gather_timer);
+	batch_work_stop(f);
+	/* Shutdown with a batch running: its runs are cancelled and their
+	 * results never looked at; the callers it carries wait with their
+	 * bindings again, answered as those are freed. */
+	if (f->batch)
+		batch_cancel(f->batch);
+	while (!TAILQ_EMPTY(&f->all))
+		binding_free(f, TAILQ_FIRST(&f->all));
+	batch_retry_clear(f);
+	rules_defs_free(f->defs);
+	free(f);
+	return NULL;
+}
+
+void filters_reload(struct filters *f, const char *filter_dir)
+{
+	struct rules_defs *d;
+	unsigned errors;
+
+	assert(f);
+	assert(filter_dir);
+	if (load_defs(filter_dir, &d, &errors) < 0)
+		return;
+	rules_defs_free(f->defs);
+	f->defs = d;
+	f->filter_errors = errors;
+	log_info("filters reloaded: %u bindings changed", bindings_rerender(f));
+}
+
+void filters_status(const struct filters *f, json_t *reply)
+{
+	assert(f);
+	assert(reply);
+	json_object_set_new(reply, "bindings", json_integer(f->nbindings));
+	json_object_set_new(reply, "restore_runs", json_integer((json_int_t)f->restore_runs));
+	json_object_set_new(reply, "save_runs", json_integer((json_int_t)f->save_runs));
+	json_object_set_new(reply, "bindings_applied", json_integer((json_int_t)f->applied));
+	json_object_set_new(reply, "bindings_skipped", json_integer((json_int_t)f->skipped));
+	json_object_set_new(reply, "bindings_failed", json_integer((json_int_t)f->failed_applies));
+	json_object_set_new(reply, "filter_batches", json_integer((json_int_t)f->batches));
+	json_object_set_new(reply, "filter_errors", json_integer(f->filter_errors));
+	json_object_set_new(reply, "filters_verified", json_boolean(f->ready));
+	json_object_set_new(reply, "filters_verified_by",
+			    json_string(!f->ready ? "" : f->verified_by_generation ? "generation" : "save"));
+	json_object_set_new(reply, "filters_checkpoint",
+			    f->mark_valid ? json_integer(f->mark) : json_null());
+}

@@ -1,0 +1,399 @@
+/*
+ * methods.c: the filters' io.netd methods. Parameters come in here
+ * (decoded, validated, made canonical), typed requests go to the domain
+ * code (bindings.c, the batch), and its outcomes go back out as replies.
+ * The only file of netd/filters/ that knows ctl and the wire format.
+ */
+#include "config.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl.h"
+#include "decode.h"
+#include "filters-internal.h"
+#include "links.h"
+#include "util.h"
+#include "valid.h"
+
+/* verified: the kernel has been checked since the start (until then,
+ * netd cannot say that the rules are there). A pending binding is waiting
+ * for its rules to be (re)written, so they are not known to be there. */
+static json_t *binding_json(const struct binding *b, bool verified)
+{
+	json_t *o = json_pack("{s:s, s:s, s:s, s:O, s:s, s:s, s:b, s:s}",
+			      "port", b->port, "filter", b->filter, "owner", b->owner,
+			      "parameters", b->params, "state", filters_bstate_names[b->state],
+			      "hash", b->rendered ? b->want.hash : "",
+			      "applied", verified && b->state != B_PENDING && b->applied_hash[0] &&
+					 b->rendered && streq(b->applied_hash, b->want.hash),
+			      "created", b->created);
+	json_t *fams;
+
+	if (!o)
+		return NULL;
+	fams = json_array();
+	for (int i = 0; i < NFAM; i++)
+		if (b->rendered && b->want.text[i])
+			json_array_append_new(fams, json_string(filters_fam_names[i]));
+	json_object_set_new(o, "families", fams);
+	if (b->error)
+		json_object_set_new(o, "error", json_string(b->error));
+	if (b->applied_at[0])
+		json_object_set_new(o, "applied_at", json_string(b->applied_at));
+	return o;
+}
+
+/* A waiting call hears the outcome of its batch (or Resync). */
+static void answer_call(void *data, const struct outcome *o)
+{
+	struct ctl_call *call = data;
+
+	switch (o->kind) {
+	case OUTCOME_APPLIED:
+		ctl_call_reply(call, json_pack("{s:o}", "binding", binding_json(o->b, true)));
+		break;
+	case OUTCOME_REMOVED:
+		ctl_call_reply(call, json_pack("{s:s}", "port", o->port));
+		break;
+	case OUTCOME_FAILED:
+	case OUTCOME_NO_BINDING:
+		ctl_call_error(call, o->kind == OUTCOME_FAILED ? "io.netd.ApplyFailed" :
+								 "io.netd.NoSuchBinding",
+			       json_pack("{s:s, s:s}", "port", o->port, "message",
+					 o->message ? o->message : ""));
+		break;
+	case OUTCOME_RESYNCED:
+		ctl_call_reply(call, json_pack("{s:i, s:i}", "skipped", o->skipped, "reapplied",
+					       o->reapplied));
+		break;
+	}
+}
+
+#define CALL_WAITER(call) (&(struct waiter){ .fn = answer_call, .data = (call) })
+
+/* A list parameter (IP, DHCPSERVER) as a checked array: a string or an
+ * array of strings, at most max of them. NULL (after answering the call)
+ * if it is not acceptable. */
+static json_t *param_list(struct ctl_call *call, json_t *in, const char *key, size_t max)
+{
+	json_auto_t *arr = json_array();
+	json_t *v = json_object_get(in, key), *x;
+	size_t k;
+
+	if (json_is_string(v)) {
+		json_array_append(arr, v);
+	} else if (json_is_array(v)) {
+		json_array_foreach(v, k, x)
+			json_array_append(arr, x);
+	} else if (v) {
+		ctl_call_invalid_parameter(call, key);
+		return NULL;
+	}
+	if (json_array_size(arr) > max) {
+		ctl_call_invalid_parameter(call, key);
+		return NULL;
+	}
+	json_array_foreach(arr, k, x)
+		if (!json_is_string(x) || rules_param_check(key, json_string_value(x)) < 0) {
+			ctl_call_invalid_parameter(call, key);
+			return NULL;
+		}
+	return json_incref(arr);
+}
+
+/* Canonical parameters: {"MAC": s, "IP": [..], "DHCPSERVER": [..]}, each
+ * value checked; the MAC defaults to the port's. Returns NULL after
+ * answering the call. */
+static json_t *bind_params_canonical(struct ctl_call *call, json_t *in, const struct links_port *lp)
+{
+	static const struct {
+		const char *key;
+		size_t max;
+	} lists[] = { { "IP", 64 }, { "DHCPSERVER", 16 } };
+	json_auto_t *out = json_object();
+	const char *key;
+	json_t *v;
+
+	json_object_foreach(in, key, v) {
+		bool known = streq(key, "MAC");
+
+		for (size_t i = 0; i < ELEMENTSOF(lists); i++)
+			known |= streq(key, lists[i].key);
+		if (!known) {
+			ctl_call_invalid_parameter(call, "parameters");
+			return NULL;
+		}
+	}
+	v = json_object_get(in, "MAC");
+	if (v) {
+		if (!json_is_string(v) || rules_param_check("MAC", json_string_value(v)) < 0) {
+			ctl_call_invalid_parameter(call, "MAC");
+			return NULL;
+		}
+		json_object_set(out, "MAC", v);
+	} else if (lp->has_mac) {
+		char mac[18];
+
+		snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", lp->mac[0], lp->mac[1],
+			 lp->mac[2], lp->mac[3], lp->mac[4], lp->mac[5]);
+		json_object_set_new(out, "MAC", json_string(mac));
+	} else {
+		ctl_call_invalid_parameter(call, "MAC");
+		return NULL;
+	}
+	for (size_t i = 0; i < ELEMENTSOF(lists); i++) {
+		json_t *arr = param_list(call, in, lists[i].key, lists[i].max);
+
+		if (!arr)
+			return NULL;
+		json_object_set_new(out, lists[i].key, arr);
+	}
+	return json_incref(out);
+}
+
+struct bind_params {
+	const char *port;
+	const char *filter;
+	const char *owner;
+	json_t *parameters;
+};
+
+/* Check a BindFilter's port, filter and owner, and find the port: false
+ * after answering the call. */
+static bool bind_check(struct filters *f, struct ctl_call *call, const struct bind_params *p,
+		       struct links_port *ret_lp)
+{
+	if (!valid_ifname(p->port)) {
+		ctl_call_invalid_parameter(call, "port");
+		return false;
+	}
+	if (!rules_defs_has(f->defs, p->filter)) {
+		ctl_call_error(call, "io.netd.NoSuchFilter", json_pack("{s:s}", "filter", p->filter));
+		return false;
+	}
+	if (!valid_owner(p->owner)) {
+		ctl_call_invalid_parameter(call, "owner");
+		return false;
+	}
+	if (links_port_lookup(f->links, p->port, ret_lp) < 0) {
+		ctl_call_error(call, "io.netd.NoSuchLink", json_pack("{s:s}", "name", p->port));
+		return false;
+	}
+	if (streq(ret_lp->kind, "macvtap") || streq(ret_lp->kind, "macvlan")) {
+		/* Their traffic bypasses the bridge, so neither ebtables nor
+		 * iptables' physdev ever sees it. */
+		ctl_call_error(call, "io.netd.UnsupportedPort",
+			       json_pack("{s:s, s:s}", "port", p->port, "reason",
+					 "ebtables and iptables do not see macvtap/macvlan traffic; "
+					 "bind the filter to a tap or veth port on a bridge"));
+		return false;
+	}
+	return true;
+}
+
+void filters_bind(struct filters *f, struct ctl_call *call, json_t *params)
+{
+	static const struct decode_field fields[] = {
+		DECODE_FIELD("port", DECODE_STRING, true, struct bind_params, port),
+		DECODE_FIELD("filter", DECODE_STRING, true, struct bind_params, filter),
+		DECODE_FIELD("owner", DECODE_STRING, true, struct bind_params, owner),
+		DECODE_FIELD("parameters", DECODE_OBJECT, false, struct bind_params, parameters),
+	};
+	struct bind_params p = { 0 };
+	struct links_port lp;
+	json_auto_t *none = NULL, *canon = NULL;
+	_cleanup_free_ char *error = NULL;
+	int r;
+
+	assert(f);
+	assert(call);
+	if (!ctl_call_decode(call, fields, ELEMENTSOF(fields), &p))
+		return;
+	if (!bind_check(f, call, &p, &lp))
+		return;
+	if (!p.parameters)
+		p.parameters = none = json_object();
+	canon = bind_params_canonical(call, p.parameters, &lp);
+	if (!canon)
+		return;
+	r = bindings_bind(f, &(struct bind_req){ .port = p.port, .filter = p.filter,
+						 .owner = p.owner, .params = canon },
+			  CALL_WAITER(call), &error);
+	switch (r) {
+	case 0: /* nothing changed: answered now */
+		ctl_call_reply(call, json_pack("{s:o}", "binding",
+					       binding_json(binding_find(f, p.port), f->ready)));
+		return;
+	case 1: /* answered by its batch */
+		return;
+	case -EPERM:
+		ctl_call_error(call, "io.netd.NotOwner",
+			       json_pack("{s:s, s:s}", "port", p.port, "owner",
+					 binding_find(f, p.port)->owner));
+		return;
+	case -EINVAL:
+		ctl_call_error(call, "org.varlink.service.InvalidParameter",
+			       json_pack("{s:s, s:s}", "parameter", "parameters", "message",
+					 error ? error : "cannot render"));
+		return;
+	default:
+		ctl_call_error(call, "io.netd.InternalError", NULL);
+		return;
+	}
+}
+
+struct unbind_params {
+	const char *port;
+	const char *owner;
+};
+
+void filters_unbind(struct filters *f, struct ctl_call *call, json_t *params)
+{
+	static const struct decode_field fields[] = {
+		DECODE_FIELD("port", DECODE_STRING, true, struct unbind_params, port),
+		DECODE_FIELD("owner", DECODE_STRING, true, struct unbind_params, owner),
+	};
+	struct unbind_params p = { 0 };
+	int r;
+
+	assert(f);
+	assert(call);
+	if (!ctl_call_decode(call, fields, ELEMENTSOF(fields), &p))
+		return;
+	if (!valid_ifname(p.port))
+		return ctl_call_invalid_parameter(call, "port");
+	if (!valid_owner(p.owner))
+		return ctl_call_invalid_parameter(call, "owner");
+	r = bindings_unbind(f, p.port, p.owner, CALL_WAITER(call));
+	if (r == -ENOENT)
+		return ctl_call_error(call, "io.netd.NoSuchBinding", json_pack("{s:s}", "port", p.port));
+	if (r == -EPERM)
+		return ctl_call_error(call, "io.netd.NotOwner",
+				      json_pack("{s:s, s:s}", "port", p.port, "owner",
+						binding_find(f, p.port)->owner));
+	if (r < 0)
+		return ctl_call_error(call, "io.netd.InternalError", NULL);
+}
+
+struct port_params {
+	const char *port;
+};
+
+void filters_get_binding(struct filters *f, struct ctl_call *call, json_t *params)
+{
+	static const struct decode_field fields[] = {
+		DECODE_FIELD("port", DECODE_STRING, true, struct port_params, port),
+	};
+	struct port_params p = { 0 };
+	struct binding *b;
+
+	assert(f);
+	assert(call);
+	if (!ctl_call_decode(call, fields, ELEMENTSOF(fields), &p))
+		return;
+	if (!valid_ifname(p.port))
+		return ctl_call_invalid_parameter(call, "port");
+	b = binding_find(f, p.port);
+	if (!b)
+		return ctl_call_error(call, "io.netd.NoSuchBinding", json_pack("{s:s}", "port", p.port));
+	ctl_call_reply(call, json_pack("{s:o}", "binding", binding_json(b, f->ready)));
+}
+
+static int cmp_binding_ptr(const void *a, const void *b)
+{
+	return strverscmp((*(struct binding *const *)a)->port, (*(struct binding *const *)b)->port);
+}
+
+struct owner_params {
+	const char *owner;
+};
+
+void filters_list_bindings(struct filters *f, struct ctl_call *call, json_t *params)
+{
+	static const struct decode_field fields[] = {
+		DECODE_FIELD("owner", DECODE_STRING, false, struct owner_params, owner),
+	};
+	struct owner_params p = { 0 };
+	_cleanup_free_ struct binding **v = NULL;
+	struct binding *b;
+	json_t *arr;
+	unsigned n = 0;
+
+	assert(f);
+	assert(call);
+	if (!ctl_call_decode(call, fields, ELEMENTSOF(fields), &p))
+		return;
+	if (p.owner && !valid_owner(p.owner))
+		return ctl_call_invalid_parameter(call, "owner");
+	v = calloc(f->nbindings ? f->nbindings : 1, sizeof(*v));
+	arr = json_array();
+	if (!v || !arr) {
+		json_decref(arr);
+		return ctl_call_error(call, "io.netd.InternalError", NULL);
+	}
+	TAILQ_FOREACH(b, &f->all, entry)
+		if (!p.owner || streq(b->owner, p.owner))
+			v[n++] = b;
+	qsort(v, n, sizeof(*v), cmp_binding_ptr);
+	for (unsigned i = 0; i < n; i++)
+		json_array_append_new(arr, binding_json(v[i], f->ready));
+	ctl_call_reply(call, json_pack("{s:o}", "bindings", arr));
+}
+
+void filters_list_filters(struct filters *f, struct ctl_call *call, json_t *params)
+{
+	json_t *arr;
+
+	assert(f);
+	assert(call);
+	if (!ctl_call_decode(call, NULL, 0, NULL))
+		return;
+	arr = json_array();
+	for (size_t i = 0; i < rules_defs_count(f->defs); i++) {
+		const char *name = rules_defs_name(f->defs, i);
+		const char *file = rules_defs_file(f->defs, name);
+		json_t *o = json_pack("{s:s, s:b}", "name", name, "builtin",
+				      rules_defs_is_builtin(f->defs, name));
+
+		if (o && file)
+			json_object_set_new(o, "file", json_string(file));
+		json_array_append_new(arr, o);
+	}
+	ctl_call_reply(call, json_pack("{s:o}", "filters", arr));
+}
+
+struct filter_params {
+	const char *name;
+};
+
+void filters_get_filter(struct filters *f, struct ctl_call *call, json_t *params)
+{
+	static const struct decode_field fields[] = {
+		DECODE_FIELD("name", DECODE_STRING, true, struct filter_params, name),
+	};
+	struct filter_params p = { 0 };
+	json_t *def;
+
+	assert(f);
+	assert(call);
+	if (!ctl_call_decode(call, fields, ELEMENTSOF(fields), &p))
+		return;
+	def = rules_filter_json(f->defs, p.name);
+	if (!def)
+		return ctl_call_error(call, "io.netd.NoSuchFilter", json_pack("{s:s}", "filter", p.name));
+	ctl_call_reply(call, json_pack("{s:o}", "filter", def));
+}
+
+void filters_resync(struct filters *f, struct ctl_call *call, json_t *params)
+{
+	assert(f);
+	assert(call);
+	if (!ctl_call_decode(call, NULL, 0, NULL))
+		return;
+	f->verify_wanted = true;
+	if (waiters_add(&f->resync_waiters, CALL_WAITER(call)) < 0)
+		ctl_call_error(call, "io.netd.InternalError", NULL);
+}

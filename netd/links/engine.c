@@ -1,0 +1,684 @@
+/*
+ * engine.c: ops, the creates and deletes waiting for the kernel.
+ *
+ * An op writes an intent row for each link, queues its kernel request
+ * (sent after the iteration's commit), and is settled when every request
+ * is answered. Work is spread over loop iterations, LINKS_STEP links per
+ * iteration in all, so a call for thousands of links never makes one long
+ * callback. A create is all or nothing: if one link fails, the links
+ * already made are deleted again (rollback) before the caller hears why.
+ * EEXIST (someone took the name between our look and the kernel's create)
+ * marks that index foreign and retries with the next free name, bounded.
+ *
+ * Deletion uses one group delete per op: each doomed link is moved into a
+ * reserved interface group, then one RTM_DELLINK removes the group, so the
+ * kernel synchronises once rather than once per link. An index becomes
+ * free only when the kernel confirmed that its device is gone.
+ */
+#include "config.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc/alloc.h"
+#include "links-internal.h"
+#include "log.h"
+#include "stats.h"
+#include "util.h"
+
+static void work_add(struct op *op);
+static void work_remove(struct op *op);
+static unsigned create_step(struct op *op, unsigned budget);
+static unsigned delete_step(struct op *op, unsigned budget);
+
+/* --- ops --- */
+
+struct op *op_new(struct links *l, enum op_type type, unsigned n)
+{
+	struct op *op = calloc(1, sizeof(*op));
+
+	if (!op)
+		return NULL;
+	op->links = calloc(n ? n : 1, sizeof(*op->links));
+	op->deleted = calloc(n ? n : 1, sizeof(*op->deleted));
+	if (!op->links || !op->deleted) {
+		free(op->links);
+		free(op->deleted);
+		free(op);
+		return NULL;
+	}
+	op->type = type;
+	op->l = l;
+	TAILQ_INSERT_TAIL(&l->ops, op, entry);
+	return op;
+}
+
+void op_free(struct op *op)
+{
+	if (!op)
+		return;
+	work_remove(op);
+	TAILQ_REMOVE(&op->l->ops, op, entry);
+	/* An op freed with requests out (only at links_free) must not be
+	 * reached by their completions, nor by those of its links, which
+	 * reach it through k->op. */
+	for (unsigned i = 0; i < op->nlinks; i++) {
+		struct link *k = op->links[i];
+
+		if (!k || k->op != op)
+			continue;
+		k->op = NULL;
+		if (k->nreq > 0) {
+			op->l->nlo->cancel(op->l->nl, k);
+			k->nreq = 0;
+		}
+	}
+	if (op->nreq > 0)
+		op->l->nlo->cancel(op->l->nl, op);
+	free(op->names);
+	free(op->macs);
+	free(op->owner);
+	free(op->links);
+	free(op->deleted);
+	free(op->error_link);
+	free(op->error_message);
+	free(op);
+}
+
+static void op_fail(struct op *op, int error, const char *name, const char *message)
+{
+	if (op->error)
+		return;
+	op->error = error;
+	/* Without memory for the texts the caller still gets the errno. */
+	op->error_link = name ? strdup(name) : NULL;
+	op->error_message = message ? strdup(message) : NULL;
+}
+
+/* Tell the op's caller how it ended, then free it. */
+static void op_answer(struct op *op)
+{
+	struct links_op_result res = {
+		.type = op->type,
+		.error = op->error,
+		.error_link = op->error_link,
+		.error_message = op->error_message,
+		.links = op->error ? NULL : op->links,
+		.nlinks = op->error ? 0 : op->nlinks,
+		.deleted = (const char (*)[IFNAMSIZ])op->deleted,
+		.ndeleted = op->ndeleted,
+	};
+
+	for (unsigned i = 0; i < op->nlinks; i++)
+		if (op->links[i])
+			op->links[i]->op = NULL;
+	if (op->done)
+		op->done(op->done_data, &res);
+	op_free(op);
+}
+
+/* --- create --- */
+
+static void create_done(void *data, int error, const char *message,
+			const struct nl_link *echo);
+
+static int queue_create(struct links *l, struct link *k)
+{
+	int r = l->nlo->queue_create(l->nl, k->name, k->kind, k->parent_ifindex, k->mode,
+				     k->want_mac ? k->mac : NULL, create_done, k);
+
+	if (r == 0)
+		k->nreq++;
+	return r;
+}
+
+/* The create op is settled: answer it, or undo it first. */
+static void create_finish(struct op *op)
+{
+	unsigned present = 0;
+
+	if (op->error && !op->rolling_back) {
+		/* All or nothing: delete what this call did create. */
+		for (unsigned i = 0; i < op->nlinks; i++)
+			if (op->links[i] && op->links[i]->state == LINK_PRESENT)
+				op->links[i]->state = LINK_DELETING, present++;
+		if (present) {
+			op->rolling_back = true;
+			log_info("rolling back %u links of a failed create", present);
+			delete_start(op->l, op);
+			return;
+		}
+	}
+	op_answer(op);
+}
+
+/* EEXIST for k: its index becomes foreign, k tries the next free name.
+ * 0 if the retry is queued, else -errno for k's failure. */
+static int create_retry(struct links *l, struct link *k)
+{
+	char old[IFNAMSIZ], name[IFNAMSIZ];
+	unsigned idx;
+	int r;
+
+	snprintf(old, sizeof(old), "%s", k->name);
+	store_link_forget(l, k->name);
+	foreign_add(l, k->alloc, k->idx, k->name);
+	l->eexist_retries++;
+	r = alloc_take_lowest(k->alloc, &idx);
+	if (r < 0) {
+		k->alloc = NULL; /* its old index is the foreign one's now */
+		return r;
+	}
+	k->idx = idx;
+	alloc_format_name(k->alloc, idx, name, sizeof(name));
+	link_rename(l, k, name);
+	k->retries++;
+	k->ifindex = 0;
+	store_link(l, k);
+	log_info("%s: taken by someone else meanwhile, trying %s", old, k->name);
+	return queue_create(l, k) == 0 ? 0 : -ENOMEM;
+}
+
+/* The kernel made k: take what it says about the device. */
+static void create_made(struct links *l, struct link *k, const struct nl_link *echo)
+{
+	if (echo) {
+		k->ifindex = echo->ifindex;
+		if (echo->has_mac) {
+			memcpy(k->mac, echo->mac, NL_MAC_LEN);
+			k->has_mac = true;
+		}
+	} else {
+		/* Older kernels do not echo; the event told us. */
+		struct kdev *d = kdev_by_name(l, k->name);
+
+		if (d)
+			k->ifindex = d->ifindex;
+	}
+	k->state = LINK_PRESENT;
+	store_link(l, k);
+	l->created++;
+	links_notify(l, LINKS_EVENT_ADDED, k, NULL);
+}
+
+static void create_done(void *data, int error, const char *message,
+			const struct nl_link *echo)
+{
+	struct link *k = data;
+	struct op *op = k->op;
+	struct links *l = op->l;
+
+	k->nreq--;
+	if (error == -EEXIST && k->alloc && k->retries < LINKS_EEXIST_RETRIES && !op->error) {
+		error = create_retry(l, k);
+		if (error == 0)
+			return; /* still pending */
+		message = NULL;
+	}
+	if (error == 0) {
+		create_made(l, k, echo);
+	} else {
+		log_warn("%s: create failed: %s%s%s", k->name, strerror(-error),
+			 message ? ": " : "", message ? message : "");
+		op_fail(op, error, k->name, message);
+		for (unsigned i = 0; i < op->nlinks; i++)
+			if (op->links[i] == k)
+				op->links[i] = NULL;
+		link_release(l, k);
+	}
+	if (--op->pending == 0 && op->all_queued)
+		create_finish(op);
+}
+
+/* Name the i-th link of a create: its name and bitmap index. false (and
+ * the op failed) when no name can be had. */
+static bool create_name(struct op *op, unsigned i, char name[IFNAMSIZ],
+			struct alloc **ret_alloc, unsigned *ret_idx)
+{
+	struct alloc *na;
+	unsigned idx = 0;
+
+	if (op->names) {
+		snprintf(name, IFNAMSIZ, "%s", op->names[i]);
+		na = alloc_of_name(op->l, name, &idx);
+		/* Checked free at the call; taken since? The kernel's
+		 * EEXIST will say so. */
+		if (na && alloc_take(na, idx) < 0)
+			na = NULL;
+	} else {
+		if (alloc_take_lowest(op->alloc, &idx) < 0) {
+			/* Others took the rest since the call was checked. */
+			op_fail(op, -ENOSPC, NULL, "no free names left");
+			return false;
+		}
+		alloc_format_name(op->alloc, idx, name, IFNAMSIZ);
+		na = op->alloc;
+	}
+	*ret_alloc = na;
+	*ret_idx = idx;
+	return true;
+}
+
+/* Prepare the i-th link of a create: name, intent row, request. */
+static bool create_one(struct op *op, unsigned i)
+{
+	struct links *l = op->l;
+	char name[IFNAMSIZ];
+	struct alloc *na;
+	unsigned idx;
+	struct link *k;
+
+	if (!create_name(op, i, name, &na, &idx))
+		return false;
+	k = link_add(l, name, op->owner);
+	if (!k) {
+		if (na)
+			alloc_release(na, idx);
+		op_fail(op, -ENOMEM, name, NULL);
+		return false;
+	}
+	k->alloc = na;
+	k->idx = idx;
+	snprintf(k->kind, sizeof(k->kind), "%s", op->kind);
+	k->mode = op->mode;
+	snprintf(k->parent, sizeof(k->parent), "%s", op->parent);
+	k->parent_ifindex = op->parent_ifindex;
+	if (op->macs) {
+		memcpy(k->mac, op->macs[i], NL_MAC_LEN);
+		k->has_mac = k->want_mac = true;
+	}
+	k->state = LINK_CREATING;
+	now_iso(k->created, sizeof(k->created));
+	k->op = op;
+	op->links[op->nlinks++] = k;
+	/* The intent row, committed before the request leaves. */
+	store_link(l, k);
+	if (queue_create(l, k) < 0) {
+		op_fail(op, -ENOMEM, name, NULL);
+		return false;
+	}
+	op->pending++;
+	return true;
+}
+
+/* Prepare up to budget of a create's links. */
+static unsigned create_step(struct op *op, unsigned budget)
+{
+	unsigned done = 0;
+
+	while (op->stepped < op->total && done < budget && !op->error) {
+		done++;
+		if (!create_one(op, op->stepped++))
+			break;
+	}
+	if (op->stepped < op->total && !op->error)
+		return done;
+	/* All prepared, or stopped by a failure: what was queued still runs,
+	 * and the call is settled (or undone) once it has. */
+	work_remove(op);
+	op->all_queued = true;
+	if (op->pending == 0)
+		create_finish(op);
+	return done;
+}
+
+/* The checks of a create that depend on the picture: the parent exists,
+ * explicit names are free, the prefix has room. */
+static int create_check(struct links *l, const struct links_create_req *req,
+			struct alloc *a, struct kdev **ret_parent,
+			struct links_refusal *refusal)
+{
+	struct kdev *parent = kdev_by_name(l, req->parent);
+
+	if (!parent) {
+		refusal->name = req->parent;
+		return -ENODEV;
+	}
+	for (unsigned i = 0; req->names && i < req->count; i++) {
+		const char *name = req->names[i];
+		unsigned idx;
+		struct alloc *na = alloc_of_name(l, name, &idx);
+
+		if (link_find(l, name) || kdev_by_name(l, name) || (na && alloc_is_taken(na, idx))) {
+			refusal->name = name;
+			return -EEXIST;
+		}
+	}
+	if (!req->names && alloc_capacity(a) - alloc_count(a) < req->count) {
+		refusal->name = alloc_prefix(a);
+		return -ENOSPC;
+	}
+	*ret_parent = parent;
+	return 0;
+}
+
+int links_op_create(struct links *l, const struct links_create_req *req,
+		    links_done_fn done, void *data, struct links_refusal *refusal)
+{
+	struct alloc *a;
+	struct kdev *parent;
+	struct op *op;
+	int r;
+
+	assert(l && req && refusal);
+	assert(req->owner && req->kind && req->parent);
+	assert(req->count >= 1 && req->count <= LINKS_MAX_COUNT);
+	assert(streq(req->kind, "macvtap") || streq(req->kind, "macvlan"));
+
+	a = streq(req->kind, "macvtap") ? l->macvtap : l->macvlan;
+	r = create_check(l, req, a, &parent, refusal);
+	if (r < 0)
+		return r;
+	op = op_new(l, OP_CREATE, req->count);
+	if (!op)
+		return -ENOMEM;
+	op->owner = strdup(req->owner);
+	if (req->names)
+		op->names = calloc(req->count, sizeof(*op->names));
+	if (req->macs)
+		op->macs = calloc(req->count, sizeof(*op->macs));
+	if (!op->owner || (req->names && !op->names) || (req->macs && !op->macs)) {
+		op_free(op);
+		return -ENOMEM;
+	}
+	for (unsigned i = 0; req->names && i < req->count; i++)
+		snprintf(op->names[i], sizeof(op->names[i]), "%s", req->names[i]);
+	if (req->macs)
+		memcpy(op->macs, req->macs, req->count * sizeof(*op->macs));
+	op->done = done;
+	op->done_data = data;
+	op->total = req->count;
+	op->alloc = req->names ? NULL : a;
+	snprintf(op->kind, sizeof(op->kind), "%s", req->kind);
+	op->mode = req->mode;
+	snprintf(op->parent, sizeof(op->parent), "%s", parent->name);
+	op->parent_ifindex = parent->ifindex;
+	work_add(op);
+	create_step(op, LINKS_STEP);
+	return 0;
+}
+
+/* --- delete --- */
+
+static void delete_confirmed(struct op *op, unsigned i)
+{
+	struct links *l = op->l;
+	struct link *k = op->links[i];
+
+	snprintf(op->deleted[op->ndeleted++], IFNAMSIZ, "%s", k->name);
+	l->deleted++;
+	links_notify(l, LINKS_EVENT_REMOVED, k, "deleted");
+	op->links[i] = NULL;
+	link_release(l, k);
+}
+
+/* The delete op is settled: links whose deletion failed stay. */
+static void delete_finish(struct op *op)
+{
+	struct links *l = op->l;
+
+	for (unsigned i = 0; i < op->nlinks; i++) {
+		struct link *k = op->links[i];
+
+		if (!k)
+			continue;
+		k->op = NULL;
+		if (k->gone) {
+			delete_confirmed(op, i);
+			continue;
+		}
+		k->state = LINK_PRESENT;
+		if (k->regrouped) {
+			/* Out of the delete group, or the next group delete
+			 * would take it. Nobody waits for the answer. */
+			k->regrouped = false;
+			l->nlo->queue_set_group(l->nl, k->ifindex, 0, NULL, NULL);
+		}
+		store_link(l, k);
+	}
+	/* A rolled-back create tells its caller why it failed now. */
+	op_answer(op);
+}
+
+static void group_done(void *data, int error, const char *message,
+		       const struct nl_link *echo)
+{
+	struct link *k = data;
+	struct op *op = k->op;
+
+	k->nreq--;
+	if (error == 0) {
+		k->regrouped = true;
+	} else if (error == -ENODEV) {
+		/* Already gone: as good as deleted. */
+		k->gone = true;
+	} else {
+		log_warn("%s: cannot move into the delete group: %s", k->name, strerror(-error));
+		op_fail(op, error, k->name, message);
+	}
+	if (--op->pending == 0 && op->all_queued)
+		delete_finish(op);
+}
+
+static void delete_group_done(void *data, int error, const char *message,
+			      const struct nl_link *echo)
+{
+	struct op *op = data;
+
+	op->nreq--;
+	/* ENODEV: the group was empty (every link already gone). */
+	if (error == 0 || error == -ENODEV) {
+		for (unsigned i = 0; i < op->nlinks; i++) {
+			struct link *k = op->links[i];
+
+			if (k && (k->regrouped || k->gone))
+				delete_confirmed(op, i);
+		}
+	} else {
+		log_warn("group delete failed: %s%s%s", strerror(-error),
+			 message ? ": " : "", message ? message : "");
+		op_fail(op, error, NULL, message);
+	}
+	if (--op->pending == 0 && op->all_queued)
+		delete_finish(op);
+}
+
+void delete_start(struct links *l, struct op *op)
+{
+	assert(l && op);
+	op->total = op->nlinks;
+	op->stepped = 0;
+	op->all_queued = false;
+	for (unsigned i = 0; i < op->nlinks; i++)
+		if (op->links[i])
+			op->links[i]->op = op;
+	work_add(op);
+	delete_step(op, LINKS_STEP);
+}
+
+/* Record the intent and queue the move into the delete group, link by
+ * link; after the last, the one deletion of the group. */
+static unsigned delete_step(struct op *op, unsigned budget)
+{
+	struct links *l = op->l;
+	unsigned done = 0;
+
+	while (op->stepped < op->total && done < budget) {
+		struct link *k = op->links[op->stepped++];
+
+		done++;
+		if (!k || k->state != LINK_DELETING)
+			continue;
+		store_link(l, k);
+		if (l->nlo->queue_set_group(l->nl, k->ifindex, l->delete_group, group_done, k) == 0) {
+			k->nreq++;
+			op->pending++;
+		} else {
+			op_fail(op, -ENOMEM, k->name, NULL);
+		}
+	}
+	if (op->stepped < op->total)
+		return done;
+	work_remove(op);
+	op->all_queued = true;
+	if (op->pending > 0 &&
+	    l->nlo->queue_delete_group(l->nl, l->delete_group, delete_group_done, op) == 0) {
+		op->nreq++;
+		op->pending++;
+		return done;
+	}
+	/* Nothing to ask the kernel (or no memory to ask it): settle now,
+	 * unless moves are still in flight. */
+	if (op->pending == 0)
+		delete_finish(op);
+	return done;
+}
+
+/* The links of a delete call, all checked before any change: the call is
+ * all or nothing. */
+static int delete_check(struct links *l, const char *owner, const char *const *names,
+			size_t n, unsigned *ret_n, struct links_refusal *refusal)
+{
+	struct link *k;
+	unsigned count = 0;
+
+	for (size_t i = 0; names && i < n; i++) {
+		k = link_find(l, names[i]);
+		if (!k) {
+			refusal->name = names[i];
+			return -ENOENT;
+		}
+		if (!streq(k->owner, owner)) {
+			refusal->name = names[i];
+			refusal->owner = k->owner;
+			return -EPERM;
+		}
+		if (k->state != LINK_PRESENT) {
+			refusal->name = names[i];
+			refusal->state = link_state_to_string(k->state);
+			return -EBUSY;
+		}
+	}
+	if (names) {
+		*ret_n = (unsigned)n;
+		return 0;
+	}
+	TAILQ_FOREACH(k, &l->all, entry)
+		if (streq(k->owner, owner)) {
+			if (k->state != LINK_PRESENT) {
+				refusal->name = k->name;
+				refusal->state = link_state_to_string(k->state);
+				return -EBUSY;
+			}
+			count++;
+		}
+	*ret_n = count;
+	return 0;
+}
+
+int links_op_delete(struct links *l, const char *owner, const char *const *names, size_t n,
+		    links_done_fn done, void *data, struct links_refusal *refusal)
+{
+	struct link *k;
+	struct op *op;
+	unsigned count;
+	int r;
+
+	assert(l && owner && refusal);
+	assert(n <= LINKS_MAX_COUNT);
+	r = delete_check(l, owner, names, n, &count, refusal);
+	if (r < 0)
+		return r;
+	op = op_new(l, OP_DELETE, count);
+	if (!op)
+		return -ENOMEM;
+	op->done = done;
+	op->done_data = data;
+	if (names) {
+		for (size_t i = 0; i < n; i++) {
+			k = link_find(l, names[i]);
+			if (k->state == LINK_PRESENT) { /* not a name listed twice */
+				k->state = LINK_DELETING;
+				op->links[op->nlinks++] = k;
+			}
+		}
+	} else {
+		TAILQ_FOREACH(k, &l->all, entry)
+			if (streq(k->owner, owner)) {
+				k->state = LINK_DELETING;
+				op->links[op->nlinks++] = k;
+			}
+	}
+	if (op->nlinks == 0)
+		op_answer(op);
+	else
+		delete_start(l, op);
+	return 0;
+}
+
+/* --- work spread over iterations --- */
+
+static void work_add(struct op *op)
+{
+	struct links *l = op->l;
+
+	if (op->on_work_list)
+		return;
+	op->on_work_list = true;
+	TAILQ_INSERT_TAIL(&l->work, op, work_entry);
+	ev_check_start(l->loop, &l->work_check);
+	ev_idle_start(l->loop, &l->work_idle);
+}
+
+static void work_remove(struct op *op)
+{
+	struct links *l = op->l;
+
+	if (!op->on_work_list)
+		return;
+	op->on_work_list = false;
+	TAILQ_REMOVE(&l->work, op, work_entry);
+	if (TAILQ_EMPTY(&l->work)) {
+		ev_check_stop(l->loop, &l->work_check);
+		ev_idle_stop(l->loop, &l->work_idle);
+	}
+}
+
+/* Do up to budget links of op's work. Returns how many were done; the op
+ * may be finished (and freed) when it returns. */
+static unsigned op_step(struct op *op, unsigned budget)
+{
+	if (op->type == OP_CREATE && !op->rolling_back)
+		return create_step(op, budget);
+	return delete_step(op, budget);
+}
+
+static void work_check_cb(struct ev_loop *loop, ev_check *w, int revents)
+{
+	STATS_CALLBACK("links work");
+	struct links *l = w->data;
+	unsigned budget = LINKS_STEP;
+	struct op *op;
+
+	/* Oldest call first: finish it before starting on the next. */
+	while (budget > 0 && (op = TAILQ_FIRST(&l->work)))
+		budget -= op_step(op, budget);
+}
+
+static void work_idle_cb(struct ev_loop *loop, ev_idle *w, int revents)
+{
+	/* Nothing: being active keeps ev_run from blocking while
+	 * work_check_cb has work. */
+}
+
+void links_work_init(struct links *l)
+{
+	TAILQ_INIT(&l->ops);
+	TAILQ_INIT(&l->work);
+	ev_check_init(&l->work_check, work_check_cb);
+	l->work_check.data = l;
+	ev_idle_init(&l->work_idle, work_idle_cb);
+}

@@ -1,0 +1,340 @@
+/*
+ * links-internal.h: what the files of netd/links/ share, and nothing the
+ * rest of netd may use (its header is links.h).
+ *
+ *  model.c      the picture: the kernel's devices, netd's links, owners,
+ *               foreign and held names, the bitmaps, and their store rows
+ *  engine.c     ops: intents, steps per iteration, acks, EEXIST retries,
+ *               group deletion, rollback
+ *  reconcile.c  start-up load from the store, dumps, link events,
+ *               reconciliation with the kernel
+ *  links.c      creation and destruction of struct links, the kernel seam
+ *  methods.c    the varlink side: parameters in, replies and events out
+ *               (the only file that knows ctl and JSON requests)
+ *
+ * The domain files take typed requests and report through typed results
+ * (struct links_op_result, links_notify()), so they can be driven by a
+ * unit test with a fake kernel (struct nl_ops) and no socket.
+ */
+#ifndef NETD_LINKS_INTERNAL_H
+#define NETD_LINKS_INTERNAL_H
+
+#include <ev.h>
+#include <net/if.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include "links.h"
+#include "nl.h"
+
+struct alloc;
+struct store;
+
+/* Links prepared or queued per loop iteration, all calls together. */
+#define LINKS_STEP 128
+/* Tries per link when someone else keeps taking the name we chose. */
+#define LINKS_EEXIST_RETRIES 16
+#define LINKS_MAX_COUNT 4096
+
+enum link_state {
+	LINK_CREATING,
+	LINK_PRESENT,
+	LINK_DELETING,
+};
+
+/* "creating", "present", "deleting": the store's and the replies' words. */
+const char *link_state_to_string(enum link_state s);
+
+struct op;
+
+struct link {
+	char name[IFNAMSIZ];
+	char *owner;
+	char kind[8];             /* "macvtap" / "macvlan" */
+	uint32_t mode;
+	char parent[IFNAMSIZ];
+	int parent_ifindex;
+	int ifindex;              /* 0 until the kernel said */
+	uint8_t mac[NL_MAC_LEN];
+	bool has_mac, want_mac;   /* want_mac: the caller chose it */
+	enum link_state state;
+	char created[32];
+	struct alloc *alloc;      /* the bitmap its name is from, or NULL */
+	unsigned idx;
+	struct op *op;            /* the call creating or deleting it */
+	unsigned retries;
+	unsigned nreq;            /* kernel requests carrying this link as data */
+	bool regrouped;           /* moved into the delete group */
+	bool gone;                /* the kernel said it no longer exists */
+	TAILQ_ENTRY(link) entry;
+};
+
+TAILQ_HEAD(link_list, link);
+
+/* A device in the kernel's namespace. */
+struct kdev {
+	int ifindex;
+	char name[IFNAMSIZ];
+	char kind[16];
+	uint8_t mac[NL_MAC_LEN];
+	bool has_mac;
+};
+
+/* All devices, by ifindex and by name (trees of struct kdev). */
+struct kcache {
+	void *by_index;
+	void *by_name;
+};
+
+enum op_type { OP_CREATE, OP_DELETE };
+
+/* How an op ended, for whoever asked for it. Borrowed for the callback's
+ * duration only. */
+struct links_op_result {
+	enum op_type type;
+	int error;                  /* 0, or the first failure (-errno) */
+	const char *error_link;     /* the link it concerns, or NULL */
+	const char *error_message;  /* the kernel's text, or NULL */
+	/* Success of a create: its links, in the order made. */
+	struct link *const *links;
+	unsigned nlinks;
+	/* A delete: the names deleted (also after a partial failure). */
+	const char (*deleted)[IFNAMSIZ];
+	unsigned ndeleted;
+};
+
+typedef void (*links_done_fn)(void *data, const struct links_op_result *res);
+
+/* One client call (or start-up repair) waiting for the kernel. */
+struct op {
+	enum op_type type;
+	struct links *l;
+	links_done_fn done;      /* NULL: nobody to answer */
+	void *done_data;
+	struct link **links;     /* this call's links */
+	unsigned nlinks;
+	unsigned pending;        /* requests not yet acked */
+	unsigned nreq;           /* kernel requests carrying this op as data */
+	int error;               /* first failure */
+	char *error_link;
+	char *error_message;
+	bool rolling_back;
+	char (*deleted)[IFNAMSIZ]; /* names deleted, nlinks at most */
+	unsigned ndeleted;
+
+	/* The work is spread over loop iterations, LINKS_STEP links per
+	 * iteration in all, so a call for thousands of links never makes one
+	 * long callback. */
+	unsigned total;          /* links to prepare (create) or queue (delete) */
+	unsigned stepped;        /* how many so far */
+	bool all_queued;         /* every kernel request of the op is queued */
+	bool on_work_list;
+	TAILQ_ENTRY(op) work_entry;
+	TAILQ_ENTRY(op) entry;   /* in links.ops, from op_new to op_free */
+
+	/* What a create makes. */
+	struct alloc *alloc;     /* NULL: explicit names */
+	char (*names)[IFNAMSIZ]; /* explicit names, total of them, or NULL */
+	uint8_t (*macs)[NL_MAC_LEN];
+	char kind[8];
+	uint32_t mode;
+	char parent[IFNAMSIZ];
+	int parent_ifindex;
+	char *owner;
+};
+
+TAILQ_HEAD(op_list, op);
+
+struct monitor;
+TAILQ_HEAD(monitor_list, monitor);
+
+struct links {
+	struct ev_loop *loop;
+	struct store *store;
+	const struct nl_ops *nlo;  /* the kernel, through nl_ops only */
+	struct nl *nl;
+	struct alloc *macvtap, *macvlan;
+	uint32_t delete_group;
+
+	void *by_name;            /* tree of struct link, by name */
+	struct link_list all;
+	unsigned nlinks;
+
+	struct kcache kc;         /* the kernel's devices now */
+	struct kcache dump;       /* being filled by a dump */
+	void *foreign;            /* names (char *) of devices of our prefixes we did not make */
+	void *held;               /* names (char *) of gone links whose filter rules are not yet removed */
+
+	bool (*port_bound)(void *data, const char *port);
+	void (*port_gone)(void *data, const char *port);
+	void *port_data;
+
+	struct monitor_list monitors; /* methods.c's */
+
+	struct op_list ops;       /* every op, freed at the latest by links_free */
+	struct op_list work;      /* ops with links still to prepare or queue */
+	ev_check work_check;      /* does a step of them after each poll */
+	ev_idle work_idle;        /* keeps the poll from blocking meanwhile */
+
+	bool ready;
+	int start_error;
+	bool resync_wanted;       /* events lost while a dump ran */
+
+	/* counters for GetStatus */
+	uint64_t created, deleted, vanished, foreign_seen, resyncs, eexist_retries;
+};
+
+/* --- model.c --- */
+
+/* netd's link of that name, or NULL. */
+struct link *link_find(struct links *l, const char *name);
+/* A device of the kernel's picture (or of a dump's), or NULL. */
+struct kdev *kc_by_name(struct kcache *kc, const char *name);
+struct kdev *kc_by_index(struct kcache *kc, int ifindex);
+struct kdev *kdev_by_name(struct links *l, const char *name);
+struct kdev *kdev_by_index(struct links *l, int ifindex);
+/* Record what the kernel says about one device (new, changed, renamed). */
+void kc_update(struct kcache *kc, const struct nl_link *nlk);
+void kc_remove(struct kcache *kc, struct kdev *k);
+void kc_clear(struct kcache *kc);
+/* Number of devices in kc. */
+unsigned kc_count(const struct kcache *kc);
+
+void mac_to_string(const uint8_t *m, char *buf, size_t n);
+/* aa:bb:cc:dd:ee:ff, unicast and not all zero; -EINVAL else. */
+int mac_parse(const char *s, uint8_t *ret);
+/* The bitmap a name belongs to (NULL: none), and its index there. */
+struct alloc *alloc_of_name(struct links *l, const char *name, unsigned *ret_idx);
+
+/* Mirror k (and its name) in the store's transaction; failures logged. */
+void store_link(struct links *l, const struct link *k);
+void store_link_forget(struct links *l, const char *name);
+
+/* A new link (no state yet) under name, or NULL (no memory). */
+struct link *link_add(struct links *l, const char *name, const char *owner);
+/* Change k's name (its bitmap index is the caller's business). */
+void link_rename(struct links *l, struct link *k, const char *name);
+/* Forget a link and free its name (or hold it for filter rules): the
+ * kernel confirmed it is gone, or it never came to be. Its pending kernel
+ * requests are dropped. */
+void link_release(struct links *l, struct link *k);
+/* Someone else removed one of our links: audit, tell monitors, release. */
+void link_vanished(struct links *l, struct link *k, const char *how);
+/* Free every link without touching the store (links_free). */
+void links_model_free(struct links *l);
+
+/* Foreign names: devices of our prefixes that netd did not make. */
+bool is_foreign(struct links *l, const char *name);
+/* Remember name (whose index is already taken) as foreign. */
+void foreign_add(struct links *l, struct alloc *a, unsigned idx, const char *name);
+/* Take name's index for a device we did not make; tell monitors. */
+void mark_foreign(struct links *l, const char *name);
+/* A foreign device is gone: its name is free. */
+void unmark_foreign(struct links *l, const char *name);
+/* Number of foreign names. */
+unsigned foreign_count(const struct links *l);
+/* Foreign and held (for filter rules) names loaded from the store, their
+ * indices already taken. */
+void foreign_add_loaded(struct links *l, const char *name);
+void held_add(struct links *l, const char *name);
+
+/* A growable list of copied names: a tree cannot change during its walk,
+ * so walks collect names and act afterwards. */
+struct name_list {
+	struct links *l;
+	char **names;
+	unsigned n, cap;
+};
+void name_list_add(struct name_list *nl, const char *name);
+void name_list_free(struct name_list *nl);
+/* Foreign names that have no device in the kernel's picture. */
+void foreign_collect_gone(struct links *l, struct name_list *ret);
+
+/* --- engine.c --- */
+
+/* A create with its parameters checked for form (methods.c). */
+struct links_create_req {
+	const char *owner;
+	const char *kind;             /* "macvtap" or "macvlan" */
+	uint32_t mode;                /* MACVLAN_MODE_* */
+	const char *parent;
+	unsigned count;               /* 1..LINKS_MAX_COUNT */
+	const char *const *names;     /* count valid, distinct names, or NULL */
+	const uint8_t (*macs)[NL_MAC_LEN]; /* count distinct unicast MACs, or NULL */
+};
+
+/* Why a request was refused before anything changed. */
+struct links_refusal {
+	const char *name;   /* the link, parent or prefix concerned */
+	const char *owner;  /* -EPERM: the link's owner */
+	const char *state;  /* -EBUSY: the link's state */
+};
+
+/*
+ * Start creating req's links; done(data, result) is called once when the
+ * kernel has answered every request (maybe before this returns; never for
+ * a refusal). 0, or a refusal with nothing changed and *refusal filled:
+ * -ENODEV (no such parent), -EEXIST (a name is taken), -ENOSPC (no names
+ * left in the prefix), -ENOMEM.
+ */
+int links_op_create(struct links *l, const struct links_create_req *req,
+		    links_done_fn done, void *data, struct links_refusal *refusal);
+
+/*
+ * Start deleting owner's links named in names (n of them), or all of
+ * owner's links if names is NULL; done as for links_op_create (an empty
+ * set is answered at once). Refusals: -ENOENT (no such link), -EPERM (not
+ * the owner), -EBUSY (a link is being created or deleted), -ENOMEM.
+ */
+int links_op_delete(struct links *l, const char *owner, const char *const *names, size_t n,
+		    links_done_fn done, void *data, struct links_refusal *refusal);
+
+/* An op with room for n links and no caller (done NULL: nobody is
+ * answered), on l's list of ops; NULL on no memory. */
+struct op *op_new(struct links *l, enum op_type type, unsigned n);
+/* Delete op's links, all in state DELETING already (a start-up repair,
+ * or a create's rollback): the first step at once, the rest in later
+ * loop iterations; op is answered and freed when the kernel has. */
+void delete_start(struct links *l, struct op *op);
+/* Drop an op, its pending kernel requests and its links' without
+ * answering (links_free). Accepts NULL. */
+void op_free(struct op *op);
+/* Set up l's work list and the loop watchers that step it. */
+void links_work_init(struct links *l);
+
+/* --- reconcile.c --- */
+
+/* The callbacks the kernel side (nl.c or a test's fake) drives. */
+extern const struct nl_callbacks links_nl_callbacks;
+/* Start a dump (or note that one is wanted after the running one). */
+void start_dump(struct links *l);
+/* Load links and names from the store (links_new). */
+int links_load(struct links *l);
+
+/* --- methods.c --- */
+
+enum links_event {
+	LINKS_EVENT_ADDED,    /* k */
+	LINKS_EVENT_REMOVED,  /* k, reason */
+	LINKS_EVENT_FOREIGN,  /* name */
+	LINKS_EVENT_RESYNC,
+};
+
+/* Tell the Monitor calls (if any) what happened. */
+void links_notify(struct links *l, enum links_event ev, const struct link *k,
+		  const char *name_or_reason);
+
+/* --- links.c --- */
+
+/*
+ * Like links_new(), but reaching the kernel through ops on nl (a fake's,
+ * in tests): ownership of nl passes to the links (ops->free). ops's
+ * callbacks are links_nl_callbacks with the returned links as userdata.
+ * The first dump is started before this returns.
+ */
+int links_new_with_kernel(struct ev_loop *loop, struct store *store,
+			  const struct links_config *cfg, const struct nl_ops *ops,
+			  struct nl *nl, struct links **ret);
+
+#endif

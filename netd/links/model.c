@@ -1,0 +1,575 @@
+/*
+ * model.c: netd's picture of links, kept so that lookups never ask the
+ * kernel:
+ *  - the kernel's devices (every device in the namespace, by ifindex and
+ *    by name), from dumps and link events;
+ *  - netd's links (struct link), each with an owner and a state, by name;
+ *  - the name bitmaps, one per prefix: an index is taken while netd has a
+ *    link of that name, a device netd did not make ("foreign") has it, or
+ *    filter rules still hang on a gone link's name ("held").
+ * The store mirrors the last two (tables links and names), written in the
+ * loop iteration's transaction, which is committed before the kernel
+ * requests of that iteration are sent.
+ */
+#include "config.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <search.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc/alloc.h"
+#include "links-internal.h"
+#include "log.h"
+#include "store.h"
+#include "util.h"
+#include "valid.h"
+
+static const char *const state_names[] = {
+	[LINK_CREATING] = "creating",
+	[LINK_PRESENT] = "present",
+	[LINK_DELETING] = "deleting",
+};
+
+const char *link_state_to_string(enum link_state s)
+{
+	assert(s < ELEMENTSOF(state_names));
+	return state_names[s];
+}
+
+/* --- lookups --- */
+
+static int cmp_link_name(const void *a, const void *b)
+{
+	return strcmp(((const struct link *)a)->name, ((const struct link *)b)->name);
+}
+
+static int cmp_kdev_index(const void *a, const void *b)
+{
+	int x = ((const struct kdev *)a)->ifindex, y = ((const struct kdev *)b)->ifindex;
+
+	return x < y ? -1 : x > y;
+}
+
+static int cmp_kdev_name(const void *a, const void *b)
+{
+	return strcmp(((const struct kdev *)a)->name, ((const struct kdev *)b)->name);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+struct link *link_find(struct links *l, const char *name)
+{
+	struct link key;
+	void **p;
+
+	assert(l && name);
+	if (strlen(name) >= sizeof(key.name))
+		return NULL;
+	strcpy(key.name, name);
+	p = tfind(&key, &l->by_name, cmp_link_name);
+	return p ? *p : NULL;
+}
+
+struct kdev *kc_by_name(struct kcache *kc, const char *name)
+{
+	struct kdev key = { 0 };
+	void **p;
+
+	if (strlen(name) >= sizeof(key.name))
+		return NULL;
+	strcpy(key.name, name);
+	p = tfind(&key, &kc->by_name, cmp_kdev_name);
+	return p ? *p : NULL;
+}
+
+struct kdev *kc_by_index(struct kcache *kc, int ifindex)
+{
+	struct kdev key = { .ifindex = ifindex };
+	void **p = tfind(&key, &kc->by_index, cmp_kdev_index);
+
+	return p ? *p : NULL;
+}
+
+struct kdev *kdev_by_name(struct links *l, const char *name)
+{
+	return kc_by_name(&l->kc, name);
+}
+
+struct kdev *kdev_by_index(struct links *l, int ifindex)
+{
+	return kc_by_index(&l->kc, ifindex);
+}
+
+/* --- the kernel's devices --- */
+
+void kc_remove(struct kcache *kc, struct kdev *k)
+{
+	tdelete(k, &kc->by_index, cmp_kdev_index);
+	if (kc_by_name(kc, k->name) == k)
+		tdelete(k, &kc->by_name, cmp_kdev_name);
+	free(k);
+}
+
+/* Index k under its name, replacing a stale entry of that name. */
+static void kc_name_insert(struct kcache *kc, struct kdev *k)
+{
+	struct kdev *other = kc_by_name(kc, k->name);
+
+	if (other && other != k)
+		tdelete(other, &kc->by_name, cmp_kdev_name);
+	if (other != k)
+		tsearch(k, &kc->by_name, cmp_kdev_name);
+}
+
+void kc_update(struct kcache *kc, const struct nl_link *nlk)
+{
+	struct kdev *k = kc_by_index(kc, nlk->ifindex);
+
+	if (k && !streq(k->name, nlk->name)) {
+		if (kc_by_name(kc, k->name) == k)
+			tdelete(k, &kc->by_name, cmp_kdev_name);
+		snprintf(k->name, sizeof(k->name), "%s", nlk->name);
+		kc_name_insert(kc, k);
+	} else if (!k) {
+		k = calloc(1, sizeof(*k));
+		if (!k) {
+			/* The next resync (events lost, or a restart) fills
+			 * the gap; nothing here can do better. */
+			log_warn("%s: no memory to record the device, ignoring", nlk->name);
+			return;
+		}
+		k->ifindex = nlk->ifindex;
+		snprintf(k->name, sizeof(k->name), "%s", nlk->name);
+		tsearch(k, &kc->by_index, cmp_kdev_index);
+		kc_name_insert(kc, k);
+	}
+	if (nlk->kind[0])
+		snprintf(k->kind, sizeof(k->kind), "%s", nlk->kind);
+	if (nlk->has_mac) {
+		memcpy(k->mac, nlk->mac, NL_MAC_LEN);
+		k->has_mac = true;
+	}
+}
+
+void kc_clear(struct kcache *kc)
+{
+	while (kc->by_index)
+		kc_remove(kc, *(struct kdev **)kc->by_index);
+	kc->by_name = NULL;
+}
+
+static void count_walk(const void *node, VISIT v, void *userdata)
+{
+	if (v == postorder || v == leaf)
+		(*(unsigned *)userdata)++;
+}
+
+unsigned kc_count(const struct kcache *kc)
+{
+	unsigned n = 0;
+
+	twalk_r(kc->by_index, count_walk, &n);
+	return n;
+}
+
+/* --- names and addresses --- */
+
+void mac_to_string(const uint8_t *m, char *buf, size_t n)
+{
+	snprintf(buf, n, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
+}
+
+int mac_parse(const char *s, uint8_t *ret)
+{
+	uint8_t m[NL_MAC_LEN];
+
+	if (valid_parse_mac(s, m) < 0 || !valid_mac_unicast(m))
+		return -EINVAL;
+	memcpy(ret, m, sizeof(m));
+	return 0;
+}
+
+struct alloc *alloc_of_name(struct links *l, const char *name, unsigned *ret_idx)
+{
+	if (alloc_parse_name(l->macvtap, name, ret_idx) == 0)
+		return l->macvtap;
+	if (alloc_parse_name(l->macvlan, name, ret_idx) == 0)
+		return l->macvlan;
+	return NULL;
+}
+
+/* --- store mirror --- */
+
+static void log_store_error(const char *what, const char *name, int r)
+{
+	log_error_errno(name, r, "cannot record %s in the database", what);
+}
+
+void store_link(struct links *l, const struct link *k)
+{
+	char mac[18];
+	struct store_link_row row = {
+		.name = k->name,
+		.ifindex = k->ifindex,
+		.kind = k->kind,
+		.mode = nl_macvlan_mode_to_string(k->mode),
+		.parent = k->parent,
+		.mac = NULL,
+		.owner = k->owner,
+		.state = state_names[k->state],
+		.created = k->created[0] ? k->created : NULL,
+	};
+	int r;
+
+	if (k->has_mac) {
+		mac_to_string(k->mac, mac, sizeof(mac));
+		row.mac = mac;
+	}
+	r = store_link_put(l->store, &row);
+	if (r < 0)
+		log_store_error("the link", k->name, r);
+	if (k->alloc) {
+		r = store_name_put(l->store, alloc_prefix(k->alloc), k->idx, k->name,
+				   k->state == LINK_DELETING ? "releasing" : "owned");
+		if (r < 0)
+			log_store_error("the name", k->name, r);
+	}
+}
+
+void store_link_forget(struct links *l, const char *name)
+{
+	int r = store_link_delete(l->store, name);
+
+	if (r < 0)
+		log_store_error("the removal", name, r);
+}
+
+static void store_name_free(struct links *l, struct alloc *a, unsigned idx, const char *name)
+{
+	int r = store_name_delete(l->store, alloc_prefix(a), idx);
+
+	if (r < 0)
+		log_store_error("the freed name", name, r);
+}
+
+/* --- netd's links --- */
+
+struct link *link_add(struct links *l, const char *name, const char *owner)
+{
+	struct link *k = calloc(1, sizeof(*k));
+
+	if (!k)
+		return NULL;
+	snprintf(k->name, sizeof(k->name), "%s", name);
+	k->owner = strdup(owner);
+	if (!k->owner || !tsearch(k, &l->by_name, cmp_link_name)) {
+		free(k->owner);
+		free(k);
+		return NULL;
+	}
+	TAILQ_INSERT_TAIL(&l->all, k, entry);
+	l->nlinks++;
+	return k;
+}
+
+void link_rename(struct links *l, struct link *k, const char *name)
+{
+	tdelete(k, &l->by_name, cmp_link_name);
+	snprintf(k->name, sizeof(k->name), "%s", name);
+	/* The node was just freed, so there is memory for one again. */
+	tsearch(k, &l->by_name, cmp_link_name);
+}
+
+/* Keep k's name taken while filter rules hang on it. */
+static void link_hold_name(struct links *l, struct link *k)
+{
+	char *copy = strdup(k->name);
+	void **p;
+	int r;
+
+	if (!copy) {
+		/* Not held in memory, but its index stays taken (never
+		 * released here) and the store says "releasing": the next
+		 * start holds it properly. */
+		log_warn("%s: no memory to hold the name for its filter rules", k->name);
+		return;
+	}
+	p = tsearch(copy, &l->held, cmp_str);
+	if (!p || *p != copy) {
+		free(copy);
+		return;
+	}
+	r = store_name_put(l->store, alloc_prefix(k->alloc), k->idx, k->name, "releasing");
+	if (r < 0)
+		log_store_error("the held name", k->name, r);
+}
+
+void link_release(struct links *l, struct link *k)
+{
+	assert(l && k);
+	if (k->nreq > 0)
+		l->nlo->cancel(l->nl, k);
+	store_link_forget(l, k->name);
+	if (k->alloc && l->port_bound && l->port_bound(l->port_data, k->name))
+		/* Filter rules still name this port: the name stays taken
+		 * until they are gone (links_port_unbound), so a new guest's
+		 * device can never inherit an old guest's rules. */
+		link_hold_name(l, k);
+	else if (k->alloc) {
+		alloc_release(k->alloc, k->idx);
+		store_name_free(l, k->alloc, k->idx, k->name);
+	}
+	tdelete(k, &l->by_name, cmp_link_name);
+	TAILQ_REMOVE(&l->all, k, entry);
+	l->nlinks--;
+	free(k->owner);
+	free(k);
+}
+
+void link_vanished(struct links *l, struct link *k, const char *how)
+{
+	struct store_peer kernel = { .uid = (uid_t)-1, .gid = (gid_t)-1, .pid = 0 };
+	char params[128];
+	int r;
+
+	log_warn("%s: owned by '%s', removed outside netd (%s); releasing its name",
+		 k->name, k->owner, how);
+	snprintf(params, sizeof(params), "{\"name\":\"%s\",\"ifindex\":%d}", k->name, k->ifindex);
+	r = store_audit_append(l->store, &kernel, "kernel.LinkRemoved", params, "ok", NULL);
+	if (r < 0)
+		log_store_error("the audit row", k->name, r);
+	l->vanished++;
+	links_notify(l, LINKS_EVENT_REMOVED, k, "vanished");
+	link_release(l, k);
+}
+
+static void free_names(void **tree)
+{
+	while (*tree) {
+		char *name = *(char **)*tree;
+
+		tdelete(name, tree, cmp_str);
+		free(name);
+	}
+}
+
+void links_model_free(struct links *l)
+{
+	struct link *k;
+
+	while ((k = TAILQ_FIRST(&l->all))) {
+		TAILQ_REMOVE(&l->all, k, entry);
+		tdelete(k, &l->by_name, cmp_link_name);
+		free(k->owner);
+		free(k);
+	}
+	kc_clear(&l->kc);
+	kc_clear(&l->dump);
+	free_names(&l->foreign);
+	free_names(&l->held);
+}
+
+/* --- foreign and held names --- */
+
+bool is_foreign(struct links *l, const char *name)
+{
+	return tfind(name, &l->foreign, cmp_str) != NULL;
+}
+
+/* Add a copy of name to a tree of names; false without memory. */
+static bool names_add(void **tree, const char *name)
+{
+	char *copy = strdup(name);
+	void **p;
+
+	if (!copy)
+		return false;
+	p = tsearch(copy, tree, cmp_str);
+	if (!p || *p != copy)
+		free(copy);
+	return p != NULL;
+}
+
+void foreign_add(struct links *l, struct alloc *a, unsigned idx, const char *name)
+{
+	int r;
+
+	if (!names_add(&l->foreign, name))
+		/* The index stays taken, and the store row below makes the
+		 * next start see it foreign. */
+		log_warn("%s: no memory to remember the foreign name", name);
+	r = store_name_put(l->store, alloc_prefix(a), idx, name, "foreign");
+	if (r < 0)
+		log_store_error("the foreign name", name, r);
+	l->foreign_seen++;
+}
+
+void mark_foreign(struct links *l, const char *name)
+{
+	unsigned idx;
+	struct alloc *a = alloc_of_name(l, name, &idx);
+
+	if (!a || link_find(l, name) || is_foreign(l, name))
+		return;
+	if (alloc_take(a, idx) < 0)
+		return;
+	foreign_add(l, a, idx, name);
+	log_info("%s: made by someone else; netd will not use this name", name);
+	links_notify(l, LINKS_EVENT_FOREIGN, NULL, name);
+}
+
+void unmark_foreign(struct links *l, const char *name)
+{
+	unsigned idx;
+	struct alloc *a = alloc_of_name(l, name, &idx);
+	void **p = tfind(name, &l->foreign, cmp_str);
+	char *stored;
+
+	if (!p)
+		return;
+	stored = *p;
+	tdelete(name, &l->foreign, cmp_str);
+	free(stored);
+	if (a) {
+		alloc_release(a, idx);
+		store_name_free(l, a, idx, name);
+	}
+}
+
+unsigned foreign_count(const struct links *l)
+{
+	unsigned n = 0;
+
+	twalk_r(l->foreign, count_walk, &n);
+	return n;
+}
+
+void foreign_add_loaded(struct links *l, const char *name)
+{
+	if (!names_add(&l->foreign, name))
+		log_warn("%s: no memory to remember the foreign name, keeping it taken", name);
+}
+
+void held_add(struct links *l, const char *name)
+{
+	if (!names_add(&l->held, name))
+		log_warn("%s: no memory to hold the name, keeping it taken", name);
+}
+
+void name_list_add(struct name_list *nl, const char *name)
+{
+	if (nl->n == nl->cap) {
+		unsigned cap = nl->cap ? nl->cap * 2 : 16;
+		char **p = realloc(nl->names, cap * sizeof(*p));
+
+		if (!p) {
+			log_warn("%s: no memory to list the name, skipping it", name);
+			return;
+		}
+		nl->names = p;
+		nl->cap = cap;
+	}
+	nl->names[nl->n] = strdup(name);
+	if (nl->names[nl->n])
+		nl->n++;
+	else
+		log_warn("%s: no memory to list the name, skipping it", name);
+}
+
+void name_list_free(struct name_list *nl)
+{
+	for (unsigned i = 0; i < nl->n; i++)
+		free(nl->names[i]);
+	free(nl->names);
+	*nl = (struct name_list){ .l = nl->l };
+}
+
+/* twalk_r action: foreign names whose device is gone. */
+static void collect_gone_foreign(const void *node, VISIT v, void *userdata)
+{
+	struct name_list *nl = userdata;
+	const char *name = *(char *const *)node;
+
+	if ((v != postorder && v != leaf) || kdev_by_name(nl->l, name))
+		return;
+	name_list_add(nl, name);
+}
+
+void foreign_collect_gone(struct links *l, struct name_list *ret)
+{
+	twalk_r(l->foreign, collect_gone_foreign, ret);
+}
+
+/* --- the filters' view of ports --- */
+
+int links_port_lookup(struct links *l, const char *name, struct links_port *ret)
+{
+	struct kdev *d;
+
+	assert(l && name && ret);
+	d = kdev_by_name(l, name);
+	if (!d)
+		return -ENODEV;
+	memset(ret, 0, sizeof(*ret));
+	ret->ifindex = d->ifindex;
+	snprintf(ret->kind, sizeof(ret->kind), "%s", d->kind);
+	memcpy(ret->mac, d->mac, NL_MAC_LEN);
+	ret->has_mac = d->has_mac;
+	return 0;
+}
+
+void links_set_port_hooks(struct links *l, bool (*bound)(void *data, const char *port),
+			  void (*gone)(void *data, const char *port), void *data)
+{
+	assert(l);
+	l->port_bound = bound;
+	l->port_gone = gone;
+	l->port_data = data;
+}
+
+void links_port_unbound(struct links *l, const char *port)
+{
+	void **p;
+	unsigned idx;
+	struct alloc *a;
+	char *stored;
+
+	assert(l && port);
+	p = tfind(port, &l->held, cmp_str);
+	if (!p)
+		return;
+	stored = *p;
+	tdelete(port, &l->held, cmp_str);
+	a = alloc_of_name(l, stored, &idx);
+	if (a && !link_find(l, stored)) {
+		alloc_release(a, idx);
+		store_name_free(l, a, idx, stored);
+	}
+	free(stored);
+}
+
+static void collect_names(const void *node, VISIT v, void *userdata)
+{
+	struct name_list *nl = userdata;
+
+	if (v == postorder || v == leaf)
+		name_list_add(nl, *(char *const *)node);
+}
+
+void links_release_unheld(struct links *l)
+{
+	struct name_list held = { .l = l };
+
+	assert(l);
+	twalk_r(l->held, collect_names, &held);
+	for (unsigned i = 0; i < held.n; i++)
+		if (!l->port_bound || !l->port_bound(l->port_data, held.names[i]))
+			links_port_unbound(l, held.names[i]);
+	name_list_free(&held);
+}

@@ -1,0 +1,1019 @@
+/*
+ * test_links_engine.c: the links engine driven through a fake kernel (a
+ * struct nl_ops of this file's) over a real SQLite store in a temporary
+ * file and a real ev loop. The fake keeps its own table of devices and
+ * answers requests the way rtnetlink does (acks with echo, EEXIST, ENODEV,
+ * group deletes); the tests then check the engine's answers, its picture
+ * (model lookups) and the store's rows, read back with sqlite3 directly.
+ */
+#include "config.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <ev.h>
+#include <linux/if_link.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "alloc/alloc.h"
+#include "links/links-internal.h"
+#include "store.h"
+#include "util.h"
+
+#define DELETE_GROUP 4242
+#define MAX_DEVS 512
+#define MAX_REQS 1024
+
+/* --- the fake kernel --- */
+
+enum req_type { REQ_CREATE, REQ_SET_GROUP, REQ_DELETE_GROUP };
+
+struct fake_req {
+	enum req_type type;
+	char name[IFNAMSIZ];
+	char kind[16];
+	int ifindex;
+	uint32_t group;
+	bool has_mac;
+	uint8_t mac[NL_MAC_LEN];
+	nl_done_fn done;
+	void *data;
+	bool answered;
+};
+
+struct fake_dev {
+	bool present;
+	struct nl_link link;
+};
+
+struct nl {
+	struct fake_dev devs[MAX_DEVS];
+	int next_ifindex;
+	struct fake_req reqs[MAX_REQS];
+	unsigned nreqs, flushes, dumps, cancels;
+	bool dumping;
+	/* Injected failures. */
+	char fail_name[IFNAMSIZ];  /* the create of this name fails */
+	int fail_error;
+	const char *fail_message;
+	bool always_eexist;        /* every create: EEXIST */
+	bool *freed;               /* set when free() is called */
+	bool keep_on_free;         /* free() leaves it to the test */
+};
+
+static struct fake_dev *dev_by_name(struct nl *nl, const char *name)
+{
+	for (int i = 0; i < MAX_DEVS; i++)
+		if (nl->devs[i].present && streq(nl->devs[i].link.name, name))
+			return &nl->devs[i];
+	return NULL;
+}
+
+static struct fake_dev *dev_by_index(struct nl *nl, int ifindex)
+{
+	for (int i = 0; i < MAX_DEVS; i++)
+		if (nl->devs[i].present && nl->devs[i].link.ifindex == ifindex)
+			return &nl->devs[i];
+	return NULL;
+}
+
+/* A device appears in the fake kernel (no event: the test says when). */
+static struct fake_dev *dev_add(struct nl *nl, const char *name, const char *kind)
+{
+	for (int i = 0; i < MAX_DEVS; i++)
+		if (!nl->devs[i].present) {
+			struct fake_dev *d = &nl->devs[i];
+
+			memset(d, 0, sizeof(*d));
+			d->present = true;
+			d->link.ifindex = nl->next_ifindex++;
+			snprintf(d->link.name, sizeof(d->link.name), "%s", name);
+			snprintf(d->link.kind, sizeof(d->link.kind), "%s", kind);
+			d->link.has_mac = true;
+			d->link.mac[0] = 0x02;
+			d->link.mac[5] = (uint8_t)d->link.ifindex;
+			return d;
+		}
+	fail_msg("fake kernel full");
+	return NULL;
+}
+
+static unsigned count_devs(struct nl *nl, const char *kind)
+{
+	unsigned n = 0;
+
+	for (int i = 0; i < MAX_DEVS; i++)
+		if (nl->devs[i].present && streq(nl->devs[i].link.kind, kind))
+			n++;
+	return n;
+}
+
+static struct fake_req *req_add(struct nl *nl, enum req_type type, nl_done_fn done, void *data)
+{
+	struct fake_req *r;
+
+	assert_true(nl->nreqs < MAX_REQS);
+	r = &nl->reqs[nl->nreqs++];
+	memset(r, 0, sizeof(*r));
+	r->type = type;
+	r->done = done;
+	r->data = data;
+	return r;
+}
+
+static int fake_queue_create(struct nl *nl, const char *name, const char *kind,
+			     int parent_ifindex, uint32_t mode, const uint8_t *mac,
+			     nl_done_fn done, void *data)
+{
+	struct fake_req *r = req_add(nl, REQ_CREATE, done, data);
+
+	assert_int_not_equal(parent_ifindex, 0);
+	snprintf(r->name, sizeof(r->name), "%s", name);
+	snprintf(r->kind, sizeof(r->kind), "%s", kind);
+	if (mac) {
+		memcpy(r->mac, mac, NL_MAC_LEN);
+		r->has_mac = true;
+	}
+	return 0;
+}
+
+static int fake_queue_set_group(struct nl *nl, int ifindex, uint32_t group, nl_done_fn done,
+				void *data)
+{
+	struct fake_req *r = req_add(nl, REQ_SET_GROUP, done, data);
+
+	r->ifindex = ifindex;
+	r->group = group;
+	return 0;
+}
+
+static int fake_queue_delete_group(struct nl *nl, uint32_t group, nl_done_fn done, void *data)
+{
+	struct fake_req *r = req_add(nl, REQ_DELETE_GROUP, done, data);
+
+	r->group = group;
+	return 0;
+}
+
+static void fake_cancel(struct nl *nl, void *data)
+{
+	nl->cancels++;
+	for (unsigned i = 0; i < nl->nreqs; i++)
+		if (nl->reqs[i].data == data)
+			nl->reqs[i].done = NULL;
+}
+
+static void fake_flush(struct nl *nl)
+{
+	nl->flushes++;
+}
+
+static int fake_dump_links(struct nl *nl)
+{
+	if (nl->dumping)
+		return -EBUSY;
+	nl->dumping = true;
+	nl->dumps++;
+	return 0;
+}
+
+static unsigned unanswered(const struct nl *nl)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < nl->nreqs; i++)
+		n += !nl->reqs[i].answered;
+	return n;
+}
+
+static bool fake_idle(const struct nl *nl)
+{
+	return !nl->dumping && unanswered(nl) == 0;
+}
+
+static void fake_get_stats(const struct nl *nl, struct nl_stats *ret)
+{
+	memset(ret, 0, sizeof(*ret));
+	ret->dumps = nl->dumps;
+	ret->queued = unanswered(nl);
+}
+
+static struct nl *fake_free(struct nl *nl)
+{
+	if (nl->freed)
+		*nl->freed = true;
+	if (!nl->keep_on_free)
+		free(nl);
+	return NULL;
+}
+
+static const struct nl_ops fake_ops = {
+	.queue_create = fake_queue_create,
+	.queue_set_group = fake_queue_set_group,
+	.queue_delete_group = fake_queue_delete_group,
+	.cancel = fake_cancel,
+	.flush = fake_flush,
+	.dump_links = fake_dump_links,
+	.idle = fake_idle,
+	.get_stats = fake_get_stats,
+	.free = fake_free,
+};
+
+/* Answer request i with error (the engine hears it if not cancelled). */
+static void answer(struct nl *nl, unsigned i, int error, const char *message,
+		   const struct nl_link *echo)
+{
+	struct fake_req *r = &nl->reqs[i];
+
+	assert_false(r->answered);
+	r->answered = true;
+	if (r->done)
+		r->done(r->data, error, message, echo);
+}
+
+/* What the kernel does with request i; it answers it. */
+static void execute(struct nl *nl, unsigned i)
+{
+	struct fake_req *r = &nl->reqs[i];
+	struct fake_dev *d;
+
+	switch (r->type) {
+	case REQ_CREATE:
+		if (nl->fail_name[0] && streq(nl->fail_name, r->name))
+			return answer(nl, i, nl->fail_error, nl->fail_message, NULL);
+		if (nl->always_eexist || dev_by_name(nl, r->name))
+			return answer(nl, i, -EEXIST, "File exists", NULL);
+		d = dev_add(nl, r->name, r->kind);
+		if (r->has_mac)
+			memcpy(d->link.mac, r->mac, NL_MAC_LEN);
+		return answer(nl, i, 0, NULL, &d->link);
+	case REQ_SET_GROUP:
+		d = dev_by_index(nl, r->ifindex);
+		if (!d)
+			return answer(nl, i, -ENODEV, NULL, NULL);
+		d->link.group = r->group;
+		return answer(nl, i, 0, NULL, NULL);
+	case REQ_DELETE_GROUP: {
+		bool any = false;
+
+		for (int k = 0; k < MAX_DEVS; k++)
+			if (nl->devs[k].present && nl->devs[k].link.group == r->group) {
+				nl->devs[k].present = false;
+				any = true;
+			}
+		return answer(nl, i, any ? 0 : -ENODEV, NULL, NULL);
+	}
+	}
+}
+
+/* Let the kernel answer what was asked so far (not what the answers
+ * make the engine ask); returns how many it answered. */
+static unsigned kernel_step(struct nl *nl)
+{
+	unsigned n = 0, end = nl->nreqs;
+
+	for (unsigned i = 0; i < end; i++)
+		if (!nl->reqs[i].answered) {
+			execute(nl, i);
+			n++;
+		}
+	return n;
+}
+
+/* Let the kernel answer everything, including what the answers make the
+ * engine ask; returns how many it answered. */
+static unsigned kernel_run(struct nl *nl)
+{
+	unsigned n = 0, k;
+
+	while ((k = kernel_step(nl)) > 0)
+		n += k;
+	return n;
+}
+
+/* The running dump ends: every present device, then dump_done(error). */
+static void dump_finish(struct nl *nl, struct links *l, int error)
+{
+	assert_true(nl->dumping);
+	for (int i = 0; i < MAX_DEVS; i++)
+		if (nl->devs[i].present)
+			links_nl_callbacks.dump_link(l, &nl->devs[i].link);
+	nl->dumping = false;
+	links_nl_callbacks.dump_done(l, error);
+}
+
+/* --- fixture --- */
+
+struct fix {
+	char dir[64];
+	char path[128];
+	struct ev_loop *loop;
+	struct store *store;
+	struct nl *nl;
+	struct links *l;
+	bool nl_freed;
+	int parent_ifindex;
+};
+
+static const struct links_config cfg = {
+	.macvtap_prefix = "macvtap",
+	.macvlan_prefix = "macvlan",
+	.delete_group = DELETE_GROUP,
+};
+
+static struct nl *fake_new(void)
+{
+	struct nl *nl = calloc(1, sizeof(*nl));
+
+	assert_non_null(nl);
+	nl->next_ifindex = 1;
+	dev_add(nl, "lo", "");
+	return nl;
+}
+
+/* Links over f->nl (which they then own), ready after the first dump. */
+static void links_start(struct fix *f)
+{
+	f->nl->freed = &f->nl_freed;
+	f->nl_freed = false;
+	assert_int_equal(links_new_with_kernel(f->loop, f->store, &cfg, &fake_ops, f->nl, &f->l), 0);
+	assert_true(f->nl->dumping);
+	assert_false(links_ready(f->l));
+	dump_finish(f->nl, f->l, 0);
+	assert_true(links_ready(f->l));
+	assert_int_equal(links_start_error(f->l), 0);
+}
+
+static void links_stop(struct fix *f)
+{
+	f->l = links_free(f->l);
+	assert_true(f->nl_freed);
+	f->nl = NULL;
+	assert_int_equal(store_commit(f->store), 0);
+}
+
+static int setup(void **state)
+{
+	struct fix *f = calloc(1, sizeof(*f));
+	char *err = NULL;
+
+	assert_non_null(f);
+	snprintf(f->dir, sizeof(f->dir), "/tmp/netd-test-links-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(f->path, sizeof(f->path), "%s/netd.db", f->dir);
+	assert_int_equal(store_open(f->path, &f->store, &err), 0);
+	f->loop = ev_loop_new(EVFLAG_AUTO);
+	assert_non_null(f->loop);
+	f->nl = fake_new();
+	f->parent_ifindex = dev_add(f->nl, "eth0", "veth")->link.ifindex;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fix *f = *state;
+	char cmd[128];
+
+	if (f->l)
+		links_free(f->l);
+	else
+		free(f->nl);
+	store_close(f->store);
+	ev_loop_destroy(f->loop);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+	assert_int_equal(system(cmd), 0);
+	free(f);
+	return 0;
+}
+
+/* --- the store, read independently --- */
+
+static int64_t sql_int(struct fix *f, const char *sql)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	int64_t v = -1;
+
+	/* The engine's writes are grouped; what a reader sees is what was
+	 * committed, as after a loop iteration. */
+	assert_int_equal(store_commit(f->store), 0);
+	assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+static int64_t rows(struct fix *f, const char *table, const char *where)
+{
+	char sql[256];
+
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s WHERE %s", table, where);
+	return sql_int(f, sql);
+}
+
+/* --- what the engine answers --- */
+
+struct answer {
+	unsigned calls;
+	int error;
+	char error_link[IFNAMSIZ];
+	char error_message[64];
+	char names[64][IFNAMSIZ];   /* created or deleted */
+	int ifindex[64];
+	unsigned n;
+};
+
+static void on_done(void *data, const struct links_op_result *res)
+{
+	struct answer *a = data;
+
+	a->calls++;
+	a->error = res->error;
+	snprintf(a->error_link, sizeof(a->error_link), "%s", res->error_link ? res->error_link : "");
+	snprintf(a->error_message, sizeof(a->error_message), "%s",
+		 res->error_message ? res->error_message : "");
+	if (res->type == OP_CREATE) {
+		a->n = res->nlinks;
+		for (unsigned i = 0; i < res->nlinks && i < 64; i++) {
+			snprintf(a->names[i], IFNAMSIZ, "%s", res->links[i]->name);
+			a->ifindex[i] = res->links[i]->ifindex;
+		}
+	} else {
+		a->n = res->ndeleted;
+		for (unsigned i = 0; i < res->ndeleted && i < 64; i++)
+			snprintf(a->names[i], IFNAMSIZ, "%s", res->deleted[i]);
+	}
+}
+
+static int create(struct fix *f, const char *owner, unsigned count, const char *const *names,
+		  struct answer *a, struct links_refusal *refusal)
+{
+	struct links_create_req req = {
+		.owner = owner, .kind = "macvtap", .mode = MACVLAN_MODE_BRIDGE, .parent = "eth0",
+		.count = count, .names = names,
+	};
+	struct links_refusal dummy = { 0 };
+
+	return links_op_create(f->l, &req, on_done, a, refusal ? refusal : &dummy);
+}
+
+static void create_ok(struct fix *f, const char *owner, unsigned count, struct answer *a)
+{
+	assert_int_equal(create(f, owner, count, NULL, a, NULL), 0);
+	links_flush(f->l);
+	kernel_run(f->nl);
+	assert_int_equal(a->calls, 1);
+	assert_int_equal(a->error, 0);
+	assert_int_equal(a->n, count);
+}
+
+/* --- tests --- */
+
+static void test_create_success(void **state)
+{
+	struct fix *f = *state;
+	struct answer a = { 0 };
+	struct link *k;
+
+	links_start(f);
+	assert_int_equal(create(f, "guest1", 3, NULL, &a, NULL), 0);
+	/* The intents are in the store before the kernel answers. */
+	assert_int_equal(rows(f, "links", "state = 'creating' AND owner = 'guest1'"), 3);
+	assert_int_equal(f->nl->nreqs, 3);
+	assert_int_equal(a.calls, 0);
+	assert_false(links_idle(f->l));
+	links_flush(f->l);
+	assert_int_equal(f->nl->flushes, 1);
+	kernel_run(f->nl);
+
+	assert_int_equal(a.calls, 1);
+	assert_int_equal(a.error, 0);
+	assert_int_equal(a.n, 3);
+	for (unsigned i = 0; i < 3; i++) {
+		char want[IFNAMSIZ];
+
+		snprintf(want, sizeof(want), "macvtap%u", i);
+		assert_string_equal(a.names[i], want);
+		/* The ifindex came from the echo. */
+		assert_int_equal(a.ifindex[i], dev_by_name(f->nl, want)->link.ifindex);
+		k = link_find(f->l, want);
+		assert_non_null(k);
+		assert_int_equal(k->state, LINK_PRESENT);
+		assert_true(k->has_mac);
+		assert_memory_equal(k->mac, dev_by_name(f->nl, want)->link.mac, NL_MAC_LEN);
+	}
+	assert_int_equal(rows(f, "links", "state = 'present' AND ifindex > 0"), 3);
+	assert_int_equal(rows(f, "names", "state = 'owned' AND prefix = 'macvtap'"), 3);
+	assert_int_equal(alloc_count(f->l->macvtap), 3);
+	assert_true(links_idle(f->l));
+}
+
+static void test_create_refusals(void **state)
+{
+	struct fix *f = *state;
+	struct answer a = { 0 };
+	struct links_refusal refusal = { 0 };
+	struct links_create_req req = {
+		.owner = "g", .kind = "macvlan", .mode = MACVLAN_MODE_BRIDGE, .parent = "nope", .count = 1,
+	};
+	const char *taken[] = { "eth0" };
+
+	links_start(f);
+	assert_int_equal(links_op_create(f->l, &req, on_done, &a, &refusal), -ENODEV);
+	assert_string_equal(refusal.name, "nope");
+	assert_int_equal(create(f, "g", 1, taken, &a, &refusal), -EEXIST);
+	assert_string_equal(refusal.name, "eth0");
+	assert_int_equal(a.calls, 0);
+	assert_int_equal(f->nl->nreqs, 0);
+	assert_int_equal(rows(f, "links", "1"), 0);
+}
+
+static void test_create_kernel_error_rolls_back(void **state)
+{
+	struct fix *f = *state;
+	struct answer a = { 0 }, b = { 0 };
+
+	links_start(f);
+	snprintf(f->nl->fail_name, sizeof(f->nl->fail_name), "macvtap2");
+	f->nl->fail_error = -EOPNOTSUPP;
+	f->nl->fail_message = "the parent said no";
+	assert_int_equal(create(f, "guest1", 4, NULL, &a, NULL), 0);
+	links_flush(f->l);
+	/* The four creates: three made, one refused. The call is not answered
+	 * yet: what it made is deleted first (group move, group delete). */
+	assert_int_equal(kernel_step(f->nl), 4);
+	assert_int_equal(a.calls, 0);
+	assert_int_equal(count_devs(f->nl, "macvtap"), 3);
+	assert_int_equal(f->nl->nreqs, 4 + 3 + 1);
+	for (unsigned i = 4; i < 7; i++) {
+		assert_int_equal(f->nl->reqs[i].type, REQ_SET_GROUP);
+		assert_int_equal(f->nl->reqs[i].group, DELETE_GROUP);
+	}
+	assert_int_equal(f->nl->reqs[7].type, REQ_DELETE_GROUP);
+	assert_int_equal(rows(f, "links", "state = 'deleting'"), 3);
+	assert_int_equal(kernel_step(f->nl), 4);
+
+	assert_int_equal(a.calls, 1);
+	assert_int_equal(a.error, -EOPNOTSUPP);
+	assert_string_equal(a.error_link, "macvtap2");
+	assert_string_equal(a.error_message, "the parent said no");
+	assert_int_equal(count_devs(f->nl, "macvtap"), 0);
+	assert_int_equal(rows(f, "links", "1"), 0);
+	assert_int_equal(rows(f, "names", "1"), 0);
+	assert_null(link_find(f->l, "macvtap0"));
+	assert_int_equal(alloc_count(f->l->macvtap), 0);
+	assert_true(links_idle(f->l));
+
+	/* Every name is free again. */
+	f->nl->fail_name[0] = '\0';
+	create_ok(f, "guest2", 1, &b);
+	assert_string_equal(b.names[0], "macvtap0");
+}
+
+static void test_eexist_marks_foreign_and_retries(void **state)
+{
+	struct fix *f = *state;
+	struct answer a = { 0 };
+
+	links_start(f);
+	/* Someone makes macvtap0 and netd has not heard of it yet. */
+	dev_add(f->nl, "macvtap0", "macvtap");
+	create_ok(f, "guest1", 1, &a);
+	assert_string_equal(a.names[0], "macvtap1");
+	assert_int_equal(f->nl->nreqs, 2);
+	assert_string_equal(f->nl->reqs[0].name, "macvtap0");
+	assert_string_equal(f->nl->reqs[1].name, "macvtap1");
+	assert_true(is_foreign(f->l, "macvtap0"));
+	assert_null(link_find(f->l, "macvtap0"));
+	assert_non_null(link_find(f->l, "macvtap1"));
+	assert_int_equal(f->l->eexist_retries, 1);
+	assert_int_equal(rows(f, "names", "name = 'macvtap0' AND state = 'foreign'"), 1);
+	assert_int_equal(rows(f, "links", "name = 'macvtap0'"), 0);
+	assert_int_equal(rows(f, "links", "name = 'macvtap1' AND state = 'present'"), 1);
+}
+
+static void test_eexist_retries_are_bounded(void **state)
+{
+	struct fix *f = *state;
+	struct answer a = { 0 };
+
+	links_start(f);
+	f->nl->always_eexist = true;
+	assert_int_equal(create(f, "guest1", 1, NULL, &a, NULL), 0);
+	links_flush(f->l);
+	kernel_run(f->nl);
+	assert_int_equal(a.calls, 1);
+	assert_int_equal(a.error, -EEXIST);
+	/* The first try and LINKS_EEXIST_RETRIES more, then it gives up. */
+	assert_int_equal(f->nl->nreqs, 1 + LINKS_EEXIST_RETRIES);
+	assert_int_equal(f->l->eexist_retries, LINKS_EEXIST_RETRIES);
+	assert_int_equal(foreign_count(f->l), LINKS_EEXIST_RETRIES);
+	assert_int_equal(rows(f, "names", "state = 'foreign'"), LINKS_EEXIST_RETRIES);
+	assert_int_equal(rows(f, "links", "1"), 0);
+	assert_int_equal(f->l->nlinks, 0);
+	assert_true(links_idle(f->l));
+}
+
+static void test_delete_by_group(void **state)
+{
+	struct fix *f = *state;
+	struct answer c = { 0 }, d = { 0 }, other = { 0 };
+
+	links_start(f);
+	create_ok(f, "guest1", 3, &c);
+	create_ok(f, "guest2", 1, &other);
+	unsigned first = f->nl->nreqs;
+
+	assert_int_equal(links_op_delete(f->l, "guest1", NULL, 0, on_done, &d,
+					 &(struct links_refusal){ 0 }), 0);
+	assert_int_equal(f->nl->nreqs, first + 4);
+	for (unsigned i = first; i < first + 3; i++) {
+		assert_int_equal(f->nl->reqs[i].type, REQ_SET_GROUP);
+		assert_int_equal(f->nl->reqs[i].group, DELETE_GROUP);
+	}
+	assert_int_equal(f->nl->reqs[first + 3].type, REQ_DELETE_GROUP);
+	assert_int_equal(f->nl->reqs[first + 3].group, DELETE_GROUP);
+	assert_int_equal(rows(f, "links", "state = 'deleting'"), 3);
+	assert_int_equal(rows(f, "names", "state = 'releasing'"), 3);
+	kernel_run(f->nl);
+
+	assert_int_equal(d.calls, 1);
+	assert_int_equal(d.error, 0);
+	assert_int_equal(d.n, 3);
+	assert_string_equal(d.names[0], "macvtap0");
+	assert_string_equal(d.names[2], "macvtap2");
+	assert_int_equal(count_devs(f->nl, "macvtap"), 1);
+	assert_non_null(dev_by_name(f->nl, "macvtap3"));
+	assert_null(link_find(f->l, "macvtap1"));
+	assert_non_null(link_find(f->l, "macvtap3"));
+	assert_int_equal(rows(f, "links", "1"), 1);
+	assert_int_equal(rows(f, "names", "1"), 1);
+	assert_int_equal(f->l->deleted, 3);
+	assert_true(links_idle(f->l));
+}
+
+static void test_delete_refusals(void **state)
+{
+	struct fix *f = *state;
+	struct answer c = { 0 }, d = { 0 }, pending = { 0 };
+	struct links_refusal refusal = { 0 };
+	const char *mine[] = { "macvtap0" };
+	const char *none[] = { "macvtap9" };
+	const char *creating[] = { "macvtap1" };
+
+	links_start(f);
+	create_ok(f, "guest1", 1, &c);
+	assert_int_equal(links_op_delete(f->l, "guest2", mine, 1, on_done, &d, &refusal), -EPERM);
+	assert_string_equal(refusal.name, "macvtap0");
+	assert_string_equal(refusal.owner, "guest1");
+	assert_int_equal(links_op_delete(f->l, "guest1", none, 1, on_done, &d, &refusal), -ENOENT);
+	assert_string_equal(refusal.name, "macvtap9");
+	assert_int_equal(create(f, "guest1", 1, NULL, &pending, NULL), 0);
+	assert_int_equal(links_op_delete(f->l, "guest1", creating, 1, on_done, &d, &refusal), -EBUSY);
+	assert_string_equal(refusal.state, "creating");
+	assert_int_equal(links_op_delete(f->l, "guest1", NULL, 0, on_done, &d, &refusal), -EBUSY);
+	assert_int_equal(d.calls, 0);
+	/* Nothing of anyone's changed. */
+	assert_int_equal(link_find(f->l, "macvtap0")->state, LINK_PRESENT);
+	kernel_run(f->nl);
+	assert_int_equal(pending.calls, 1);
+	/* A delete of nothing is answered at once. */
+	assert_int_equal(links_op_delete(f->l, "nobody", NULL, 0, on_done, &d, &refusal), 0);
+	assert_int_equal(d.calls, 1);
+	assert_int_equal(d.n, 0);
+}
+
+static void test_events_foreign_device(void **state)
+{
+	struct fix *f = *state;
+	struct answer a = { 0 };
+	struct links_refusal refusal = { 0 };
+	const char *want[] = { "macvtap5" };
+	struct fake_dev *d;
+
+	links_start(f);
+	d = dev_add(f->nl, "macvtap5", "macvtap");
+	links_nl_callbacks.link_event(f->l, true, &d->link);
+	assert_true(is_foreign(f->l, "macvtap5"));
+	assert_true(alloc_is_taken(f->l->macvtap, 5));
+	assert_int_equal(rows(f, "names", "name = 'macvtap5' AND state = 'foreign'"), 1);
+	assert_int_equal(create(f, "g", 1, want, &a, &refusal), -EEXIST);
+
+	/* It goes: its name is free again, and so is its port. */
+	d->present = false;
+	links_nl_callbacks.link_event(f->l, false, &d->link);
+	assert_false(is_foreign(f->l, "macvtap5"));
+	assert_false(alloc_is_taken(f->l->macvtap, 5));
+	assert_int_equal(rows(f, "names", "1"), 0);
+	assert_int_equal(links_port_lookup(f->l, "macvtap5", &(struct links_port){ 0 }), -ENODEV);
+	assert_int_equal(create(f, "g", 1, want, &a, &refusal), 0);
+}
+
+static void test_events_ours_vanishes(void **state)
+{
+	struct fix *f = *state;
+	struct answer a = { 0 };
+	struct fake_dev *d;
+	int64_t audit;
+
+	links_start(f);
+	create_ok(f, "guest1", 2, &a);
+	audit = rows(f, "audit", "method = 'kernel.LinkRemoved'");
+	assert_int_equal(audit, 0);
+	d = dev_by_name(f->nl, "macvtap1");
+	links_nl_callbacks.link_event(f->l, true, &d->link); /* the create's event */
+	d->present = false;
+	links_nl_callbacks.link_event(f->l, false, &d->link);
+	assert_null(link_find(f->l, "macvtap1"));
+	assert_non_null(link_find(f->l, "macvtap0"));
+	assert_int_equal(f->l->vanished, 1);
+	assert_false(alloc_is_taken(f->l->macvtap, 1));
+	assert_int_equal(rows(f, "links", "name = 'macvtap1'"), 0);
+	assert_int_equal(rows(f, "names", "name = 'macvtap1'"), 0);
+	assert_int_equal(rows(f, "audit", "method = 'kernel.LinkRemoved'"), 1);
+}
+
+static void test_events_lost_redumps_and_reconciles(void **state)
+{
+	struct fix *f = *state;
+	struct answer a = { 0 };
+
+	links_start(f);
+	create_ok(f, "guest1", 2, &a);
+	/* While events are lost, one of ours goes and a foreign one comes. */
+	dev_by_name(f->nl, "macvtap0")->present = false;
+	dev_add(f->nl, "macvlan3", "macvlan");
+	links_nl_callbacks.events_lost(f->l);
+	assert_true(f->nl->dumping);
+	assert_int_equal(f->nl->dumps, 2);
+	/* Lost again while the dump runs: one more dump after it. */
+	links_nl_callbacks.events_lost(f->l);
+	assert_int_equal(f->nl->dumps, 2);
+	dump_finish(f->nl, f->l, 0);
+	assert_true(f->nl->dumping);
+	assert_int_equal(f->nl->dumps, 3);
+	dump_finish(f->nl, f->l, 0);
+	assert_false(f->nl->dumping);
+
+	assert_int_equal(f->l->resyncs, 2);
+	assert_null(link_find(f->l, "macvtap0"));
+	assert_non_null(link_find(f->l, "macvtap1"));
+	assert_true(is_foreign(f->l, "macvlan3"));
+	assert_int_equal(f->l->vanished, 1);
+	assert_int_equal(rows(f, "links", "1"), 1);
+	assert_int_equal(rows(f, "names", "name = 'macvlan3' AND state = 'foreign'"), 1);
+	assert_int_equal(rows(f, "audit", "method = 'kernel.LinkRemoved'"), 1);
+}
+
+static void test_dump_interrupted_dumps_again(void **state)
+{
+	struct fix *f = *state;
+
+	f->nl->freed = &f->nl_freed;
+	dev_add(f->nl, "macvtap7", "macvtap");
+	assert_int_equal(links_new_with_kernel(f->loop, f->store, &cfg, &fake_ops, f->nl, &f->l), 0);
+	assert_int_equal(f->nl->dumps, 1);
+	dump_finish(f->nl, f->l, -EINTR);
+	/* Not ready on an inconsistent picture: a second dump runs. */
+	assert_false(links_ready(f->l));
+	assert_true(f->nl->dumping);
+	assert_int_equal(f->nl->dumps, 2);
+	assert_int_equal(links_port_lookup(f->l, "eth0", &(struct links_port){ 0 }), -ENODEV);
+	dump_finish(f->nl, f->l, 0);
+	assert_true(links_ready(f->l));
+	assert_int_equal(links_start_error(f->l), 0);
+	assert_int_equal(links_port_lookup(f->l, "eth0", &(struct links_port){ 0 }), 0);
+	assert_true(is_foreign(f->l, "macvtap7"));
+}
+
+static void test_dump_failure_at_start(void **state)
+{
+	struct fix *f = *state;
+
+	f->nl->freed = &f->nl_freed;
+	assert_int_equal(links_new_with_kernel(f->loop, f->store, &cfg, &fake_ops, f->nl, &f->l), 0);
+	dump_finish(f->nl, f->l, -ENOMEM);
+	assert_true(links_ready(f->l));
+	assert_int_equal(links_start_error(f->l), -ENOMEM);
+}
+
+static void test_failed_completions_answer_every_op(void **state)
+{
+	struct fix *f = *state;
+	struct answer c1 = { 0 }, c2 = { 0 }, made = { 0 }, d = { 0 };
+
+	links_start(f);
+	create_ok(f, "guest0", 2, &made);
+	/* Two creates in flight when the request socket overflows (or the
+	 * sender dies): nl fails each request; each call hears it. */
+	assert_int_equal(create(f, "guest1", 2, NULL, &c1, NULL), 0);
+	assert_int_equal(create(f, "guest2", 1, NULL, &c2, NULL), 0);
+	for (unsigned i = 0; i < f->nl->nreqs; i++)
+		if (!f->nl->reqs[i].answered)
+			answer(f->nl, i, -ENOBUFS, NULL, NULL);
+	assert_int_equal(c1.calls, 1);
+	assert_int_equal(c1.error, -ENOBUFS);
+	assert_int_equal(c2.calls, 1);
+	assert_int_equal(c2.error, -ENOBUFS);
+	assert_int_equal(rows(f, "links", "owner IN ('guest1', 'guest2')"), 0);
+	assert_int_equal(f->l->nlinks, 2);
+
+	/* A delete whose group move fails for one link: the call hears the
+	 * error, the other link is moved back out of the delete group, and
+	 * both stay. */
+	assert_int_equal(links_op_delete(f->l, "guest0", NULL, 0, on_done, &d,
+					 &(struct links_refusal){ 0 }), 0);
+	unsigned first = f->nl->nreqs - 3;
+
+	execute(f->nl, first);
+	answer(f->nl, first + 1, -EPIPE, NULL, NULL);
+	execute(f->nl, first + 2); /* the group delete: only macvtap0 goes */
+	assert_int_equal(d.calls, 1);
+	assert_int_equal(d.error, -EPIPE);
+	assert_string_equal(d.error_link, "macvtap1");
+	assert_null(link_find(f->l, "macvtap0"));
+	assert_int_equal(link_find(f->l, "macvtap1")->state, LINK_PRESENT);
+	assert_int_equal(rows(f, "links", "name = 'macvtap1' AND state = 'present'"), 1);
+	assert_true(links_idle(f->l));
+}
+
+static void test_group_move_failure_moves_back(void **state)
+{
+	struct fix *f = *state;
+	struct answer c = { 0 }, d = { 0 };
+
+	links_start(f);
+	create_ok(f, "guest0", 2, &c);
+	assert_int_equal(links_op_delete(f->l, "guest0", NULL, 0, on_done, &d,
+					 &(struct links_refusal){ 0 }), 0);
+	unsigned first = f->nl->nreqs - 3;
+
+	execute(f->nl, first);                          /* macvtap0 moved */
+	answer(f->nl, first + 1, -EIO, "busy", NULL);   /* macvtap1 not */
+	answer(f->nl, first + 2, -EIO, NULL, NULL);     /* group delete fails */
+	assert_int_equal(d.calls, 1);
+	assert_int_equal(d.error, -EIO);
+	/* Both stay; macvtap0 is taken out of the delete group again. */
+	assert_int_equal(f->nl->nreqs, first + 4);
+	assert_int_equal(f->nl->reqs[first + 3].type, REQ_SET_GROUP);
+	assert_int_equal(f->nl->reqs[first + 3].group, 0);
+	assert_int_equal(f->nl->reqs[first + 3].ifindex, dev_by_name(f->nl, "macvtap0")->link.ifindex);
+	assert_int_equal(rows(f, "links", "state = 'present'"), 2);
+	kernel_run(f->nl);
+	assert_int_equal(dev_by_name(f->nl, "macvtap0")->link.group, 0);
+}
+
+static void put_row(struct fix *f, const char *name, int ifindex, const char *state)
+{
+	struct store_link_row row = {
+		.name = name, .ifindex = ifindex, .kind = "macvtap", .mode = "bridge",
+		.parent = "eth0", .owner = "old", .state = state, .created = "2026-01-01T00:00:00.000Z",
+	};
+	unsigned idx = (unsigned)atoi(name + strlen("macvtap"));
+
+	assert_int_equal(store_link_put(f->store, &row), 0);
+	assert_int_equal(store_name_put(f->store, "macvtap", idx, name,
+					streq(state, "deleting") ? "releasing" : "owned"), 0);
+}
+
+static void test_startup_reconcile(void **state)
+{
+	struct fix *f = *state;
+	struct fake_dev *d1, *d2, *d4;
+
+	put_row(f, "macvtap0", 90, "present");   /* device gone: released, audited */
+	put_row(f, "macvtap1", 0, "present");    /* there: kept, ifindex learnt */
+	put_row(f, "macvtap2", 0, "creating");   /* made before the crash: kept */
+	put_row(f, "macvtap3", 0, "creating");   /* never made: released */
+	put_row(f, "macvtap4", 0, "deleting");   /* still there: deletion finished */
+	put_row(f, "macvtap5", 0, "deleting");   /* gone: released */
+	assert_int_equal(store_name_put(f->store, "macvtap", 6, "macvtap6", "foreign"), 0);
+	assert_int_equal(store_commit(f->store), 0);
+	d1 = dev_add(f->nl, "macvtap1", "macvtap");
+	d2 = dev_add(f->nl, "macvtap2", "macvtap");
+	d4 = dev_add(f->nl, "macvtap4", "macvtap");
+
+	links_start(f);
+	assert_null(link_find(f->l, "macvtap0"));
+	assert_int_equal(link_find(f->l, "macvtap1")->ifindex, d1->link.ifindex);
+	assert_int_equal(link_find(f->l, "macvtap2")->state, LINK_PRESENT);
+	assert_int_equal(link_find(f->l, "macvtap2")->ifindex, d2->link.ifindex);
+	assert_null(link_find(f->l, "macvtap3"));
+	assert_null(link_find(f->l, "macvtap5"));
+	assert_int_equal(link_find(f->l, "macvtap4")->state, LINK_DELETING);
+	/* The foreign name whose device is gone is free again. */
+	assert_false(is_foreign(f->l, "macvtap6"));
+	assert_false(alloc_is_taken(f->l->macvtap, 6));
+	assert_int_equal(rows(f, "audit", "method = 'kernel.LinkRemoved'"), 1);
+	assert_int_equal(rows(f, "links", "state = 'present'"), 2);
+	assert_int_equal(rows(f, "links", "name IN ('macvtap0', 'macvtap3', 'macvtap5')"), 0);
+	assert_int_equal(rows(f, "names", "name IN ('macvtap0', 'macvtap3', 'macvtap5', 'macvtap6')"), 0);
+
+	/* The interrupted deletion is finished through the delete group. */
+	assert_int_equal(f->nl->nreqs, 2);
+	assert_int_equal(f->nl->reqs[0].ifindex, d4->link.ifindex);
+	kernel_run(f->nl);
+	assert_null(link_find(f->l, "macvtap4"));
+	assert_null(dev_by_name(f->nl, "macvtap4"));
+	assert_int_equal(rows(f, "links", "1"), 2);
+	assert_int_equal(rows(f, "names", "state = 'owned'"), 2);
+	assert_true(links_idle(f->l));
+
+	/* A restart now finds everything in order and changes nothing. */
+	struct nl *saved_devs = fake_new();
+
+	memcpy(saved_devs->devs, f->nl->devs, sizeof(saved_devs->devs));
+	saved_devs->next_ifindex = f->nl->next_ifindex;
+	links_stop(f);
+	f->nl = saved_devs;
+	links_start(f);
+	assert_int_equal(f->nl->nreqs, 0);
+	assert_int_equal(f->l->nlinks, 2);
+	assert_int_equal(rows(f, "audit", "method = 'kernel.LinkRemoved'"), 1);
+}
+
+static void test_work_spread_over_iterations(void **state)
+{
+	struct fix *f = *state;
+	struct answer a = { 0 };
+
+	links_start(f);
+	assert_int_equal(create(f, "big", LINKS_STEP * 2 + 5, NULL, &a, NULL), 0);
+	/* One step at once, the rest in the loop's next iterations. */
+	assert_int_equal(f->nl->nreqs, LINKS_STEP);
+	assert_false(links_idle(f->l));
+	for (int i = 0; i < 10 && f->nl->nreqs < LINKS_STEP * 2 + 5; i++)
+		ev_run(f->loop, EVRUN_NOWAIT);
+	assert_int_equal(f->nl->nreqs, LINKS_STEP * 2 + 5);
+	kernel_run(f->nl);
+	assert_int_equal(a.calls, 1);
+	assert_int_equal(a.error, 0);
+	assert_int_equal(rows(f, "links", "state = 'present'"), LINKS_STEP * 2 + 5);
+	assert_true(links_idle(f->l));
+}
+
+static void test_free_with_requests_out_cancels(void **state)
+{
+	struct fix *f = *state;
+	struct answer c = { 0 }, d = { 0 };
+	struct nl *nl = f->nl;
+	unsigned group_delete;
+
+	links_start(f);
+	create_ok(f, "guest0", 2, &c);
+	assert_int_equal(links_op_delete(f->l, "guest0", NULL, 0, on_done, &d,
+					 &(struct links_refusal){ 0 }), 0);
+	group_delete = nl->nreqs - 1;
+	assert_int_equal(nl->reqs[group_delete].type, REQ_DELETE_GROUP);
+	assert_non_null(nl->reqs[group_delete].done);
+	/* Stopping with the deletion in flight: the op and its links are
+	 * freed, and no request that carries them may reach them. */
+	nl->keep_on_free = true;
+	links_stop(f);
+	/* The op's group delete and each link's group move. */
+	assert_int_equal(nl->cancels, 3);
+	for (unsigned i = group_delete - 2; i <= group_delete; i++)
+		assert_null(nl->reqs[i].done);
+	/* The kernel's late answers reach nobody (ASan would see a use
+	 * after free otherwise), and the call was never answered. */
+	for (unsigned i = group_delete - 2; i <= group_delete; i++)
+		answer(nl, i, 0, NULL, NULL);
+	assert_int_equal(d.calls, 0);
+	free(nl);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_create_success, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_create_refusals, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_create_kernel_error_rolls_back, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_eexist_marks_foreign_and_retries, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_eexist_retries_are_bounded, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_delete_by_group, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_delete_refusals, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_events_foreign_device, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_events_ours_vanishes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_events_lost_redumps_and_reconciles, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dump_interrupted_dumps_again, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dump_failure_at_start, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_failed_completions_answer_every_op, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_group_move_failure_moves_back, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_startup_reconcile, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_work_spread_over_iterations, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_free_with_requests_out_cancels, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,100 @@
+/*
+ * test_nl.c: what of nl can be checked without changing any kernel state:
+ * the queue and nl_cancel(), which ties a request's completion to the
+ * lifetime of its data. Requests are queued but never flushed, so nothing
+ * is sent; only the sockets are opened (and the sender forked).
+ */
+#include "config.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <ev.h>
+#include <linux/if_link.h>
+#include <stdio.h>
+
+#include "nl.h"
+
+static unsigned completions;
+
+static void done(void *data, int error, const char *message, const struct nl_link *echo)
+{
+	completions++;
+}
+
+static unsigned queued(const struct nl *nl)
+{
+	struct nl_stats st;
+
+	nl_get_stats(nl, &st);
+	return st.queued;
+}
+
+static void test_cancel_drops_queued(void **state)
+{
+	static const struct nl_callbacks cbs = { 0 };
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct nl *nl = NULL;
+	int a, b;
+	int r;
+
+	assert_non_null(loop);
+	r = nl_new(loop, &cbs, NULL, 0, &nl);
+	if (r < 0) {
+		ev_loop_destroy(loop);
+		skip();
+	}
+	assert_int_equal(nl_queue_create(nl, "nltest0", "macvtap", 1, MACVLAN_MODE_BRIDGE,
+					 NULL, done, &a), 0);
+	assert_int_equal(nl_queue_set_group(nl, 1, 7, done, &b), 0);
+	assert_int_equal(nl_queue_create(nl, "nltest1", "macvlan", 1, MACVLAN_MODE_BRIDGE,
+					 NULL, done, &a), 0);
+	assert_int_equal(nl_queue_delete_group(nl, 7, done, &b), 0);
+	assert_int_equal(queued(nl), 4);
+	assert_false(nl_idle(nl));
+
+	/* a is freed: its two requests go, b's stay, in order. */
+	nl_cancel(nl, &a);
+	assert_int_equal(queued(nl), 2);
+	nl_cancel(nl, &a);
+	assert_int_equal(queued(nl), 2);
+	nl_cancel(nl, &b);
+	assert_int_equal(queued(nl), 0);
+	assert_true(nl_idle(nl));
+	assert_int_equal(completions, 0);
+
+	/* Bad arguments are refused before anything is queued. */
+	assert_int_equal(nl_queue_create(nl, "nltest2", "veth", 1, MACVLAN_MODE_BRIDGE,
+					 NULL, done, &a), -EINVAL);
+	assert_int_equal(nl_queue_create(nl, "a-name-far-too-long", "macvtap", 1,
+					 MACVLAN_MODE_BRIDGE, NULL, done, &a), -EINVAL);
+	assert_int_equal(queued(nl), 0);
+	assert_null(nl_free(nl));
+	ev_loop_destroy(loop);
+}
+
+static void test_rtnetlink_ops_are_nl(void **state)
+{
+	assert_ptr_equal(nl_rtnetlink_ops.queue_create, nl_queue_create);
+	assert_ptr_equal(nl_rtnetlink_ops.queue_set_group, nl_queue_set_group);
+	assert_ptr_equal(nl_rtnetlink_ops.queue_delete_group, nl_queue_delete_group);
+	assert_ptr_equal(nl_rtnetlink_ops.cancel, nl_cancel);
+	assert_ptr_equal(nl_rtnetlink_ops.flush, nl_flush);
+	assert_ptr_equal(nl_rtnetlink_ops.dump_links, nl_dump_links);
+	assert_ptr_equal(nl_rtnetlink_ops.idle, nl_idle);
+	assert_ptr_equal(nl_rtnetlink_ops.get_stats, nl_get_stats);
+	assert_ptr_equal(nl_rtnetlink_ops.free, nl_free);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_cancel_drops_queued),
+		cmocka_unit_test(test_rtnetlink_ops_are_nl),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,87 @@
+/*
+ * test_strbuf.c: the growing string: appends of every kind, growth past
+ * many doublings, text with NUL-free pieces of any length, stealing, and
+ * an empty buffer staying NULL (rules/render.c relies on that).
+ */
+#include "config.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "strbuf.h"
+
+static void test_empty(void **state)
+{
+	struct strbuf b = { 0 };
+	size_t len = 99;
+
+	strbuf_append(&b, "", 0);
+	assert_null(b.p);
+	assert_int_equal(b.len, 0);
+	assert_null(strbuf_steal(&b, &len));
+	assert_int_equal(len, 99); /* not written without text */
+	strbuf_done(&b);
+}
+
+static void test_appends(void **state)
+{
+	struct strbuf b = { 0 };
+	char *s;
+	size_t len = 0;
+
+	strbuf_puts(&b, "*filter\n");
+	strbuf_append(&b, "-A X -j DROPped", 12);
+	strbuf_printf(&b, "\n%s %d %zu\n", "n", -3, (size_t)7);
+	assert_string_equal(b.p, "*filter\n-A X -j DROP\nn -3 7\n");
+	assert_int_equal(b.len, strlen(b.p));
+	s = strbuf_steal(&b, &len);
+	assert_string_equal(s, "*filter\n-A X -j DROP\nn -3 7\n");
+	assert_int_equal(len, strlen(s));
+	assert_null(b.p);
+	assert_int_equal(b.len, 0);
+	free(s);
+}
+
+static void test_growth(void **state)
+{
+	struct strbuf b = { 0 };
+	char line[300];
+
+	memset(line, 'x', sizeof(line) - 2);
+	line[sizeof(line) - 2] = '\n';
+	line[sizeof(line) - 1] = '\0';
+	for (int i = 0; i < 1000; i++) {
+		if (i % 2)
+			strbuf_puts(&b, line);
+		else
+			strbuf_printf(&b, "%s", line);
+	}
+	assert_false(b.oom);
+	assert_int_equal(b.len, 1000 * (sizeof(line) - 1));
+	assert_int_equal(strlen(b.p), b.len);
+	assert_true(b.cap > b.len);
+	for (size_t i = 0; i < b.len; i += sizeof(line) - 1)
+		assert_memory_equal(b.p + i, line, sizeof(line) - 1);
+	strbuf_done(&b);
+	assert_null(b.p);
+	/* Usable again after done. */
+	strbuf_printf(&b, "%u", 42u);
+	assert_string_equal(b.p, "42");
+	strbuf_done(&b);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_empty),
+		cmocka_unit_test(test_appends),
+		cmocka_unit_test(test_growth),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
