@@ -158,6 +158,67 @@ static void fmt_range(char out[12], const struct rules_range *r)
 
 /* --- lines --- */
 
+/* ebtables' ARP/RARP matches of a rule. */
+static void line_eb_arp(struct strbuf *b, const struct rules_rule *r, const char *neg)
+{
+	char t[INET6_ADDRSTRLEN + 5];
+
+	if (r->arp_op.set) {
+		if (r->arp_op.v < ELEMENTSOF(arp_opcodes))
+			strbuf_printf(b, " --arp-op %s%s", neg, arp_opcodes[r->arp_op.v]);
+		else
+			strbuf_printf(b, " --arp-op %s%u", neg, r->arp_op.v);
+	}
+	if (r->arp_src_ip.set) {
+		fmt_ip(t, &r->arp_src_ip, false);
+		strbuf_printf(b, " --arp-ip-src %s%s", neg, t);
+	}
+	if (r->arp_dst_ip.set) {
+		fmt_ip(t, &r->arp_dst_ip, false);
+		strbuf_printf(b, " --arp-ip-dst %s%s", neg, t);
+	}
+	if (r->arp_src_mac.set)
+		put_mac(b, "--arp-mac-src", neg, &r->arp_src_mac, false);
+	if (r->arp_dst_mac.set)
+		put_mac(b, "--arp-mac-dst", neg, &r->arp_dst_mac, false);
+}
+
+/* ebtables' IPv4/IPv6 matches of a rule. */
+static void line_eb_ip(struct strbuf *b, const struct rules_rule *r, const char *neg)
+{
+	const char *x = r->proto == RULES_P_IPV4 ? "ip" : "ip6";
+	bool ports = r->src_port.set || r->dst_port.set;
+	char t[INET6_ADDRSTRLEN + 5];
+
+	if (r->src_ip.set) {
+		fmt_ip(t, &r->src_ip, false);
+		strbuf_printf(b, " --%s-src %s%s", x, neg, t);
+	}
+	if (r->dst_ip.set) {
+		fmt_ip(t, &r->dst_ip, false);
+		strbuf_printf(b, " --%s-dst %s%s", x, neg, t);
+	}
+	if (r->ip_protocol.set) {
+		const char *name = num_name(ip_protocols, ELEMENTSOF(ip_protocols), r->ip_protocol.v);
+
+		/* With ports the protocol is their condition: see
+		 * parse_rule(). */
+		strbuf_printf(b, " --%s-proto %s", x, ports ? "" : neg);
+		if (name)
+			strbuf_printf(b, "%s", name);
+		else
+			strbuf_printf(b, "%u", r->ip_protocol.v);
+	}
+	if (r->src_port.set) {
+		fmt_range(t, &r->src_port);
+		strbuf_printf(b, " --%s-sport %s%s", x, neg, t);
+	}
+	if (r->dst_port.set) {
+		fmt_range(t, &r->dst_port);
+		strbuf_printf(b, " --%s-dport %s%s", x, neg, t);
+	}
+}
+
 static void line_eb(struct strbuf *b, const char *chain, const struct rules_rule *r)
 {
 	static const char *const targets[] = {
@@ -166,7 +227,6 @@ static void line_eb(struct strbuf *b, const char *chain, const struct rules_rule
 		[RULES_A_RETURN] = "RETURN",
 	};
 	const char *neg = r->match ? "" : "! ";
-	char t[INET6_ADDRSTRLEN + 5];
 
 	strbuf_printf(b, "-A %s", chain);
 	switch (r->proto) {
@@ -200,59 +260,10 @@ static void line_eb(struct strbuf *b, const char *chain, const struct rules_rule
 	if (r->dst_mac.set)
 		put_mac(b, "-d", neg, &r->dst_mac, true);
 
-	if (r->proto == RULES_P_ARP || r->proto == RULES_P_RARP) {
-		if (r->arp_op.set) {
-			if (r->arp_op.v < ELEMENTSOF(arp_opcodes))
-				strbuf_printf(b, " --arp-op %s%s", neg, arp_opcodes[r->arp_op.v]);
-			else
-				strbuf_printf(b, " --arp-op %s%u", neg, r->arp_op.v);
-		}
-		if (r->arp_src_ip.set) {
-			fmt_ip(t, &r->arp_src_ip, false);
-			strbuf_printf(b, " --arp-ip-src %s%s", neg, t);
-		}
-		if (r->arp_dst_ip.set) {
-			fmt_ip(t, &r->arp_dst_ip, false);
-			strbuf_printf(b, " --arp-ip-dst %s%s", neg, t);
-		}
-		if (r->arp_src_mac.set)
-			put_mac(b, "--arp-mac-src", neg, &r->arp_src_mac, false);
-		if (r->arp_dst_mac.set)
-			put_mac(b, "--arp-mac-dst", neg, &r->arp_dst_mac, false);
-	}
-
-	if (r->proto == RULES_P_IPV4 || r->proto == RULES_P_IPV6) {
-		const char *x = r->proto == RULES_P_IPV4 ? "ip" : "ip6";
-		bool ports = r->src_port.set || r->dst_port.set;
-
-		if (r->src_ip.set) {
-			fmt_ip(t, &r->src_ip, false);
-			strbuf_printf(b, " --%s-src %s%s", x, neg, t);
-		}
-		if (r->dst_ip.set) {
-			fmt_ip(t, &r->dst_ip, false);
-			strbuf_printf(b, " --%s-dst %s%s", x, neg, t);
-		}
-		if (r->ip_protocol.set) {
-			const char *name = num_name(ip_protocols, ELEMENTSOF(ip_protocols), r->ip_protocol.v);
-
-			/* With ports the protocol is their condition: see
-			 * parse_rule(). */
-			strbuf_printf(b, " --%s-proto %s", x, ports ? "" : neg);
-			if (name)
-				strbuf_printf(b, "%s", name);
-			else
-				strbuf_printf(b, "%u", r->ip_protocol.v);
-		}
-		if (r->src_port.set) {
-			fmt_range(t, &r->src_port);
-			strbuf_printf(b, " --%s-sport %s%s", x, neg, t);
-		}
-		if (r->dst_port.set) {
-			fmt_range(t, &r->dst_port);
-			strbuf_printf(b, " --%s-dport %s%s", x, neg, t);
-		}
-	}
+	if (r->proto == RULES_P_ARP || r->proto == RULES_P_RARP)
+		line_eb_arp(b, r, neg);
+	if (r->proto == RULES_P_IPV4 || r->proto == RULES_P_IPV6)
+		line_eb_ip(b, r, neg);
 	strbuf_printf(b, " -j %s\n", targets[r->action]);
 }
 
@@ -531,6 +542,53 @@ void rules_render_done(struct rules_render *r)
 	memset(r, 0, sizeof(*r));
 }
 
+/* One family's text of out: chain declarations, then the rules of it in
+ * order, in the in and out chains; out->text[fam] stays NULL when the
+ * filter has no rule of that family. 0 or -ENOMEM. */
+static int render_family(struct rules_render *out, enum rules_family fam, const struct items *it,
+			 const struct pvals *v)
+{
+	struct strbuf lines[2] = { { 0 } }, text = { 0 };
+	const unsigned dirs[2] = { RULES_DIR_IN, RULES_DIR_OUT };
+	const char *chains[2] = { out->in_chain, out->out_chain };
+	bool oom;
+
+	for (int k = 0; k < 2; k++)
+		for (size_t i = 0; i < it->n; i++) {
+			const struct rules_rule *rr = it->v[i].r;
+
+			if (rules_proto_family(rr->proto) == fam && (rr->dir & dirs[k]))
+				emit_rule(&lines[k], fam, chains[k], rr, v);
+		}
+	out->has_in[fam] = lines[0].len > 0;
+	out->has_out[fam] = lines[1].len > 0;
+	/* Declarations first, then the rules: a chain must exist
+	 * before a rule is appended to it. */
+	for (int k = 0; k < 2; k++)
+		if (lines[k].len > 0)
+			strbuf_printf(&text, ":%s %s\n", chains[k], fam == RULES_EB ? "RETURN" : "- [0:0]");
+	for (int k = 0; k < 2; k++)
+		if (lines[k].len > 0)
+			strbuf_printf(&text, "%s", lines[k].p);
+	oom = lines[0].oom || lines[1].oom || text.oom;
+	strbuf_done(&lines[0]);
+	strbuf_done(&lines[1]);
+	if (oom) {
+		strbuf_done(&text);
+		return -ENOMEM;
+	}
+	/* Kept for as long as the binding lives: without the room the
+	 * buffer grew into (up to twice the text). */
+	if (text.p) {
+		char *shrunk = realloc(text.p, text.len + 1);
+
+		if (shrunk)
+			text.p = shrunk;
+	}
+	out->text[fam] = text.p; /* NULL when empty */
+	return 0;
+}
+
 int rules_render(const struct rules_defs *d, const char *filter, const char *port,
 		 const struct rules_params *p, struct rules_render *ret, char **ret_error)
 {
@@ -570,46 +628,9 @@ int rules_render(const struct rules_defs *d, const char *filter, const char *por
 		qsort(it.v, it.n, sizeof(*it.v), cmp_item);
 
 	for (int fam = 0; fam < RULES_FAMILIES; fam++) {
-		struct strbuf lines[2] = { { 0 } }, text = { 0 };
-		const unsigned dirs[2] = { RULES_DIR_IN, RULES_DIR_OUT };
-		const char *chains[2] = { out.in_chain, out.out_chain };
-		bool oom = false;
-
-		for (int k = 0; k < 2; k++)
-			for (size_t i = 0; i < it.n; i++) {
-				const struct rules_rule *rr = it.v[i].r;
-
-				if ((int)rules_proto_family(rr->proto) == fam && (rr->dir & dirs[k]))
-					emit_rule(&lines[k], (enum rules_family)fam, chains[k], rr, &v);
-			}
-		out.has_in[fam] = lines[0].len > 0;
-		out.has_out[fam] = lines[1].len > 0;
-		/* Declarations first, then the rules: a chain must exist
-		 * before a rule is appended to it. */
-		for (int k = 0; k < 2; k++)
-			if (lines[k].len > 0)
-				strbuf_printf(&text, ":%s %s\n", chains[k],
-					  fam == RULES_EB ? "RETURN" : "- [0:0]");
-		for (int k = 0; k < 2; k++)
-			if (lines[k].len > 0)
-				strbuf_printf(&text, "%s", lines[k].p);
-		oom = lines[0].oom || lines[1].oom || text.oom;
-		strbuf_done(&lines[0]);
-		strbuf_done(&lines[1]);
-		if (oom) {
-			strbuf_done(&text);
-			r = -ENOMEM;
+		r = render_family(&out, (enum rules_family)fam, &it, &v);
+		if (r < 0)
 			goto out;
-		}
-		/* Kept for as long as the binding lives: without the room the
-		 * buffer grew into (up to twice the text). */
-		if (text.p) {
-			char *shrunk = realloc(text.p, text.len + 1);
-
-			if (shrunk)
-				text.p = shrunk;
-		}
-		out.text[fam] = text.p; /* NULL when empty */
 	}
 	r = render_hash(&out, out.hash);
 	if (r < 0)
