@@ -1,6 +1,6 @@
 /*
- * filters.c: see filters.h. The filters' life (start, stop, reload,
- * status) and the scheduling: once per loop iteration, filters_flush()
+ * filters.c: see filters.h. The filters' life (start, stop, reload)
+ * and the scheduling: once per loop iteration, filters_flush()
  * decides what runs next, one batch at a time: a verification if one is
  * wanted, else the next group of a bisection, else every dirty binding
  * (after waiting briefly for the rest of a pipelined burst).
@@ -213,23 +213,4 @@ void filters_reload(struct filters *f, const char *filter_dir)
 	f->defs = d;
 	f->filter_errors = errors;
 	log_info("filters reloaded: %u bindings changed", bindings_rerender(f));
-}
-
-void filters_status(const struct filters *f, json_t *reply)
-{
-	assert(f);
-	assert(reply);
-	json_object_set_new(reply, "bindings", json_integer(f->nbindings));
-	json_object_set_new(reply, "restore_runs", json_integer((json_int_t)f->restore_runs));
-	json_object_set_new(reply, "save_runs", json_integer((json_int_t)f->save_runs));
-	json_object_set_new(reply, "bindings_applied", json_integer((json_int_t)f->applied));
-	json_object_set_new(reply, "bindings_skipped", json_integer((json_int_t)f->skipped));
-	json_object_set_new(reply, "bindings_failed", json_integer((json_int_t)f->failed_applies));
-	json_object_set_new(reply, "filter_batches", json_integer((json_int_t)f->batches));
-	json_object_set_new(reply, "filter_errors", json_integer(f->filter_errors));
-	json_object_set_new(reply, "filters_verified", json_boolean(f->ready));
-	json_object_set_new(reply, "filters_verified_by",
-			    json_string(!f->ready ? "" : f->verified_by_generation ? "generation" : "save"));
-	json_object_set_new(reply, "filters_checkpoint",
-			    f->mark_valid ? json_integer(f->mark) : json_null());
 }

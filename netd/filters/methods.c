@@ -1,7 +1,8 @@
 /*
  * methods.c: the filters' io.netd methods. Parameters come in here
  * (decoded, validated, made canonical), typed requests go to the domain
- * code (bindings.c, the batch), and its outcomes go back out as replies.
+ * code (bindings.c, the batch), and its outcomes go back out as replies;
+ * the GetStatus counters too.
  * The only file of netd/filters/ that knows ctl and the wire format.
  */
 #include "config.h"
@@ -396,4 +397,23 @@ void filters_resync(struct filters *f, struct ctl_call *call, json_t *params)
 	f->verify_wanted = true;
 	if (waiters_add(&f->resync_waiters, CALL_WAITER(call)) < 0)
 		ctl_call_error(call, "io.netd.InternalError", NULL);
+}
+
+void filters_status(const struct filters *f, json_t *reply)
+{
+	assert(f);
+	assert(reply);
+	json_object_set_new(reply, "bindings", json_integer(f->nbindings));
+	json_object_set_new(reply, "restore_runs", json_integer((json_int_t)f->restore_runs));
+	json_object_set_new(reply, "save_runs", json_integer((json_int_t)f->save_runs));
+	json_object_set_new(reply, "bindings_applied", json_integer((json_int_t)f->applied));
+	json_object_set_new(reply, "bindings_skipped", json_integer((json_int_t)f->skipped));
+	json_object_set_new(reply, "bindings_failed", json_integer((json_int_t)f->failed_applies));
+	json_object_set_new(reply, "filter_batches", json_integer((json_int_t)f->batches));
+	json_object_set_new(reply, "filter_errors", json_integer(f->filter_errors));
+	json_object_set_new(reply, "filters_verified", json_boolean(f->ready));
+	json_object_set_new(reply, "filters_verified_by",
+			    json_string(!f->ready ? "" : f->verified_by_generation ? "generation" : "save"));
+	json_object_set_new(reply, "filters_checkpoint",
+			    f->mark_valid ? json_integer(f->mark) : json_null());
 }
