@@ -258,9 +258,60 @@ static int mkdir_parent(const char *path, mode_t mode)
 	return 0;
 }
 
+/* How long a start waits for the helpers of a netd that died to finish
+ * (a sender still inside a kernel batch) before it gives up. */
+#define CORE_LOCK_WAIT_US (10 * 1000000)
+
+/* The pid recorded in the lock file, or 0 if none can be read. */
+static pid_t lock_owner(int fd)
+{
+	char buf[32];
+	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+	unsigned long long pid;
+
+	buf[n > 0 ? n : 0] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	if (parse_uint(buf, 1, INT32_MAX, &pid) < 0)
+		return 0;
+	return (pid_t)pid;
+}
+
+/* flock(fd) when the lock is held only by what a dead netd left behind:
+ * its netlink sender keeps the lock (see nl_new()) until the kernel has
+ * carried out the batch it was sending, so that this start sees that
+ * batch's devices in its dump. A netd that is alive keeps its lock: -EBUSY
+ * at once. */
+static int lock_wait(int fd, const char *db_path)
+{
+	pid_t owner = lock_owner(fd);
+	uint64_t until = now_usec() + CORE_LOCK_WAIT_US;
+
+	if (owner == 0 || kill(owner, 0) == 0 || errno != ESRCH) {
+		if (owner)
+			log_error("database '%s' is in use by another netd (pid %d); not starting",
+				  db_path, (int)owner);
+		else
+			log_error("database '%s' is in use by another netd; not starting", db_path);
+		return -EBUSY;
+	}
+	log_info("database '%s': netd (pid %d) is gone, waiting for its helper processes to end",
+		 db_path, (int)owner);
+	do {
+		usleep(10000);
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			return 0;
+		if (errno != EWOULDBLOCK)
+			return log_error_errno(NULL, -errno, "database '%s': lock", db_path);
+	} while (now_usec() < until);
+	log_error("database '%s': the lock of netd (pid %d) is still held after %d s; not starting",
+		  db_path, (int)owner, CORE_LOCK_WAIT_US / 1000000);
+	return -EBUSY;
+}
+
 /* One netd per database: an exclusive flock on "<db>.lock", which holds
  * the owner's pid so the refusal can name it. The kernel drops the lock
- * when the process dies, however it dies. */
+ * when the process and the helpers it shares the lock with are gone,
+ * however they die. */
 static int take_lock(struct core *c)
 {
 	_cleanup_free_ char *path = NULL;
@@ -273,21 +324,12 @@ static int take_lock(struct core *c)
 	if (fd < 0)
 		return log_error_errno(NULL, -errno, "lock file '%s'", path);
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		ssize_t n;
-
-		r = -errno;
-		if (r == -EWOULDBLOCK) {
-			n = pread(fd, buf, sizeof(buf) - 1, 0);
-			buf[n > 0 ? n : 0] = '\0';
-			buf[strcspn(buf, "\n")] = '\0';
-			log_error("database '%s' is in use by another netd (pid %s); not starting",
-				  c->cfg.db_path, buf[0] ? buf : "unknown");
-			r = -EBUSY;
-		} else {
-			log_error("lock file '%s': %m", path);
+		r = errno == EWOULDBLOCK ? lock_wait(fd, c->cfg.db_path)
+					 : log_error_errno(NULL, -errno, "lock file '%s'", path);
+		if (r < 0) {
+			close(fd);
+			return r;
 		}
-		close(fd);
-		return r;
 	}
 	snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
 	if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, strlen(buf), 0) < 0)
@@ -352,6 +394,7 @@ static int start_links_filters(struct core *c)
 			.macvlan_prefix = c->cfg.macvlan_prefix,
 			.delete_group = c->cfg.delete_group,
 			.event_rcvbuf = c->cfg.event_rcvbuf,
+			.hold_fd = c->lock_fd,
 		}, &c->links);
 	if (r < 0)
 		return r;

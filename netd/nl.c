@@ -470,7 +470,7 @@ static void sender_main(int pair_fd, int nl_fd)
 }
 
 /* Fork the sender. Failure is not fatal: the loop then sends itself. */
-static void sender_start(struct nl *nl)
+static void sender_start(struct nl *nl, int hold_fd)
 {
 	int sv[2];
 	pid_t pid;
@@ -488,13 +488,17 @@ static void sender_start(struct nl *nl)
 		return;
 	}
 	if (pid == 0) {
-		int nl_fd = mnl_socket_get_fd(nl->req_sock);
+		/* Keep only what the sender needs (and hold_fd), so it holds
+		 * no socket or client of netd's. Each is first moved above
+		 * the numbers it goes to, so that no dup2() overwrites one
+		 * still to be moved. */
+		int pair = fcntl(sv[1], F_DUPFD, 16), nl_fd = fcntl(mnl_socket_get_fd(nl->req_sock), F_DUPFD, 16);
+		int hold = hold_fd > 2 ? fcntl(hold_fd, F_DUPFD, 16) : -1;
 
-		/* Keep only what the sender needs, so it holds no database
-		 * lock, socket or client of netd's. */
-		if (dup2(sv[1], 3) < 0 || dup2(nl_fd, 4) < 0)
+		if (pair < 0 || nl_fd < 0 || dup2(pair, 3) < 0 || dup2(nl_fd, 4) < 0 ||
+		    (hold_fd > 2 && (hold < 0 || dup2(hold, 5) < 0)))
 			_exit(1);
-		close_range(5, ~0U, 0);
+		close_range(hold_fd > 2 ? 6 : 5, ~0U, 0);
 		sender_main(3, 4);
 	}
 	close(sv[1]);
@@ -714,7 +718,7 @@ static struct mnl_socket *open_socket(unsigned groups)
 }
 
 int nl_new(struct ev_loop *loop, const struct nl_callbacks *cb, void *userdata,
-	   int event_rcvbuf, struct nl **ret)
+	   int event_rcvbuf, int hold_fd, struct nl **ret)
 {
 	struct nl *nl = calloc(1, sizeof(*nl));
 	int dummy, r;
@@ -742,7 +746,7 @@ int nl_new(struct ev_loop *loop, const struct nl_callbacks *cb, void *userdata,
 	nl->req_io.data = nl->ev_io_w.data = nl;
 	ev_io_start(loop, &nl->req_io);
 	ev_io_start(loop, &nl->ev_io_w);
-	sender_start(nl);
+	sender_start(nl, hold_fd);
 	*ret = nl;
 	return 0;
 fail:

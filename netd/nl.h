@@ -65,11 +65,15 @@ struct nl_stats {
 
 /*
  * Open both sockets and start watching them. event_rcvbuf (bytes, 0 for
- * the default) is forced with SO_RCVBUFFORCE where permitted. Logs and
- * returns -errno on failure.
+ * the default) is forced with SO_RCVBUFFORCE where permitted. hold_fd, if
+ * above 2, is kept open by the sender process for as long as it lives:
+ * netd passes its lock, so that the next netd cannot start while a batch
+ * a killed netd handed to the kernel is still being carried out (the
+ * kernel finishes a sendmsg() even for a process killed meanwhile).
+ * Logs and returns -errno on failure.
  */
 int nl_new(struct ev_loop *loop, const struct nl_callbacks *cb, void *userdata,
-	   int event_rcvbuf, struct nl **ret);
+	   int event_rcvbuf, int hold_fd, struct nl **ret);
 
 /* Close both sockets. Requests still queued or in flight get no
  * completion. Accepts NULL; returns NULL. */

@@ -56,7 +56,7 @@ int links_new(struct ev_loop *loop, struct store *store, const struct links_conf
 	r = links_alloc(loop, store, cfg, &l);
 	if (r < 0)
 		return r;
-	r = nl_new(loop, &links_nl_callbacks, l, cfg->event_rcvbuf, &l->nl);
+	r = nl_new(loop, &links_nl_callbacks, l, cfg->event_rcvbuf, cfg->hold_fd, &l->nl);
 	if (r < 0) {
 		links_free(l);
 		return r;

@@ -42,7 +42,7 @@ static void test_cancel_drops_queued(void **state)
 	int r;
 
 	assert_non_null(loop);
-	r = nl_new(loop, &cbs, NULL, 0, &nl);
+	r = nl_new(loop, &cbs, NULL, 0, 0, &nl);
 	if (r < 0) {
 		ev_loop_destroy(loop);
 		skip();
