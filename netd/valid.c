@@ -46,7 +46,7 @@ bool valid_owner(const char *s)
 	return n > 0;
 }
 
-static int hexval(char c)
+int valid_hexval(char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -66,9 +66,9 @@ int valid_parse_mac(const char *s, uint8_t ret[6])
 	/* Each read stops at the first byte that is not what it should be,
 	 * so nothing past the terminating NUL is looked at. */
 	for (size_t i = 0; i < 6; i++) {
-		int h = hexval(s[3 * i]), l;
+		int h = valid_hexval(s[3 * i]), l;
 
-		if (h < 0 || (l = hexval(s[3 * i + 1])) < 0)
+		if (h < 0 || (l = valid_hexval(s[3 * i + 1])) < 0)
 			return -EINVAL;
 		m[i] = (uint8_t)(h << 4 | l);
 		if (s[3 * i + 2] != (i < 5 ? ':' : '\0'))

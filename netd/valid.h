@@ -25,6 +25,9 @@ bool valid_ifname(const char *s);
 /* An owner: 1..VALID_OWNER_MAX printable ASCII bytes. NULL is not valid. */
 bool valid_owner(const char *s);
 
+/* The value of one hexadecimal digit (either case), or -1. */
+int valid_hexval(char c);
+
 /* Parse exactly "aa:bb:cc:dd:ee:ff" (either case) into ret. Nothing past
  * the terminating NUL is read. 0 or -EINVAL; ret written only on success. */
 int valid_parse_mac(const char *s, uint8_t ret[6]);

@@ -22,17 +22,6 @@
 #include "util.h"
 #include "valid.h"
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* The whole of s[0..n) as a decimal in [min, max]: digits only, no sign,
  * no leading zero. */
 static int parse_dec(const char *s, size_t n, unsigned min, unsigned max, unsigned *ret)
@@ -319,7 +308,7 @@ static int parse_ethertype_field(const struct field_desc *fd, json_t *v, const c
 	if (!s || n < 3 || n > 6 || s[0] != '0' || (s[1] != 'x' && s[1] != 'X'))
 		goto bad;
 	for (size_t k = 2; k < n; k++) {
-		int h = hexval(s[k]);
+		int h = valid_hexval(s[k]);
 
 		if (h < 0)
 			goto bad;
