@@ -103,3 +103,19 @@ done
 [ "$(db "SELECT count(*) FROM audit WHERE time > '2002'")" -ge "$recent" ] || fail "recent rows pruned"
 ok "audit_max_days: 300 rows older than 30 days pruned, $recent recent rows kept"
 stop_netd
+
+# The end of an interval (not only a stop) writes the summary row.
+printf '[netd]\naudit_refusal_burst = 1\naudit_refusal_interval_ms = 1000\n' > "$CONF"
+start_netd
+printf '{"method":"io.netd.DeleteLinks","parameters":{"names":["x"]}}\0' > "$TMP/small"
+chmod 644 "$TMP/small"
+as_uid 65533 "$VLCLIENT" repeat "$SOCK" "$TMP/small" 3 > "$TMP/replies3" || fail "replies: $(cat "$TMP/replies3")"
+summary=
+for i in $(seq 50); do
+	summary=$(db "SELECT detail FROM audit WHERE method = 'netd.RefusalsSuppressed' AND peer_uid = 65533")
+	[ -n "$summary" ] && break
+	sleep 0.1
+done
+case $summary in *'"summary":"2 more refusals from uid 65533 between '*) ;; *) fail "summary at the end of the interval: '$summary'" ;; esac
+ok "the summary row is written when the interval ends"
+stop_netd
