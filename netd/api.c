@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "audit.h"
 #include "core.h"
 #include "ctl.h"
 #include "decode.h"
@@ -81,6 +82,20 @@ static void method_get_interface_description(struct core *core, struct ctl_call 
 		       json_pack("{s:s}", "interface", p.interface));
 }
 
+/* The counters of the limits that protect root and of the audit trail. */
+static void status_limits(json_t *r)
+{
+	json_object_set_new(r, "clients_refused_uid", json_integer((json_int_t)stats.clients_refused_uid));
+	json_object_set_new(r, "clients_refused_reserved",
+			    json_integer((json_int_t)stats.clients_refused_reserved));
+	json_object_set_new(r, "clients_dropped_input",
+			    json_integer((json_int_t)stats.clients_dropped_input));
+	json_object_set_new(r, "clients_idle_closed", json_integer((json_int_t)stats.clients_idle_closed));
+	json_object_set_new(r, "refusals_audited", json_integer((json_int_t)stats.refusals_audited));
+	json_object_set_new(r, "refusals_suppressed", json_integer((json_int_t)stats.refusals_suppressed));
+	json_object_set_new(r, "audit_rows_pruned", json_integer((json_int_t)stats.audit_rows_pruned));
+}
+
 static void method_get_status(struct core *core, struct ctl_call *call)
 {
 	json_t *r;
@@ -102,6 +117,7 @@ static void method_get_status(struct core *core, struct ctl_call *call)
 		return;
 	}
 	json_object_set_new(r, "requests", json_integer((json_int_t)stats.requests));
+	status_limits(r);
 	json_object_set_new(r, "errors", json_integer((json_int_t)stats.errors));
 	json_object_set_new(r, "protocol_errors", json_integer((json_int_t)stats.protocol_errors));
 	json_object_set_new(r, "latency_p50_us", json_integer((json_int_t)stats_latency_percentile(50)));
@@ -215,12 +231,20 @@ void api_dispatch(struct ctl_call *call, void *userdata)
 		if (!streq(m->name, name))
 			continue;
 		if (m->mutating) {
-			ctl_call_set_finish(call, audit_finish, core);
 			if (!ctl_call_privileged(call)) {
+				/* Audited without its parameters, and rate-limited:
+				 * anyone may be refused as often as it likes. */
+				const struct ucred *cred = ctl_call_peer(call);
+				struct store_peer peer = {
+					.uid = cred->uid, .gid = cred->gid, .pid = cred->pid
+				};
+
+				audit_refusal(core->audit, &peer, name, "io.netd.PermissionDenied");
 				ctl_call_error(call, "io.netd.PermissionDenied",
 					       json_pack("{s:s}", "method", name));
 				return;
 			}
+			ctl_call_set_finish(call, audit_finish, core);
 		}
 		m->fn(core, call);
 		return;

@@ -49,6 +49,15 @@ int conf_init(struct netd_config *c)
 	c->delete_group = 0x6e657464; /* 'netd' */
 	c->event_rcvbuf = 4 << 20;
 	c->helper_timeout_ms = 30000;
+	c->max_clients_per_uid = 64;
+	c->reserved_clients = 16;
+	c->client_idle_timeout_ms = 60000;
+	c->max_input_total = 64u << 20;
+	c->max_connection_buffer = 16u << 20;
+	c->audit_refusal_burst = 10;
+	c->audit_refusal_interval_ms = 60000;
+	c->audit_max_rows = 1000000;
+	c->audit_max_days = 0;
 	if (conf_set_string(&c->socket_path, NETD_DEFAULT_SOCKET) < 0 ||
 	    conf_set_string(&c->db_path, NETD_DEFAULT_DB) < 0 ||
 	    conf_set_string(&c->macvtap_prefix, "macvtap") < 0 ||
@@ -97,6 +106,66 @@ static int parse_size(const char *v, unsigned long long min,
 	return parse_uint(v, min, max, ret);
 }
 
+/* Parse one numeric key in min..max into *ret; 1 or 0 as handle_number(). */
+static int set_number(struct parse_state *st, const char *name, const char *value,
+		      unsigned long long min, unsigned long long max, const char *what,
+		      unsigned long long *ret)
+{
+	if (parse_size(value, min, max, ret) < 0)
+		return set_error(st, "key '%s': '%s' is not %s in %llu..%llu", name, value, what,
+				 min, max);
+	return 1;
+}
+
+#define SET_NUMBER(field, min, max, what) \
+	do { \
+		unsigned long long n_; \
+		if (!set_number(st, name, value, min, max, what, &n_)) \
+			return 0; \
+		c->field = n_; \
+	} while (0)
+
+/* The keys of the limits that protect root and of the audit trail;
+ * returns as handle_number(). */
+static int handle_limit(struct parse_state *st, const char *name, const char *value)
+{
+	struct netd_config *c = st->cfg;
+
+	if (streq(name, "max_clients_per_uid"))
+		SET_NUMBER(max_clients_per_uid, 0, 65536, "a number");
+	else if (streq(name, "reserved_clients"))
+		SET_NUMBER(reserved_clients, 0, 65535, "a number");
+	else if (streq(name, "client_idle_timeout_ms"))
+		SET_NUMBER(client_idle_timeout_ms, 0, 86400000, "a number of milliseconds");
+	else if (streq(name, "max_input_total"))
+		SET_NUMBER(max_input_total, 0, 1ull << 34, "a byte count");
+	else if (streq(name, "max_connection_buffer"))
+		SET_NUMBER(max_connection_buffer, 0, 1ull << 31, "a byte count");
+	else if (streq(name, "audit_refusal_burst"))
+		SET_NUMBER(audit_refusal_burst, 0, 1000000, "a number");
+	else if (streq(name, "audit_refusal_interval_ms"))
+		SET_NUMBER(audit_refusal_interval_ms, 1000, 86400000, "a number of milliseconds");
+	else if (streq(name, "audit_max_rows"))
+		SET_NUMBER(audit_max_rows, 0, 1ull << 40, "a number of rows");
+	else if (streq(name, "audit_max_days"))
+		SET_NUMBER(audit_max_days, 0, 36500, "a number of days");
+	else
+		return -1;
+	return 1;
+}
+
+/* Limits that only make sense together; an error text or NULL. */
+static const char *check_limits(const struct netd_config *c)
+{
+	if (c->audit_max_rows > 0 && c->audit_max_rows < 10)
+		return "audit_max_rows must be 0 or at least 10";
+	if (c->max_connection_buffer > 0 && c->max_connection_buffer < c->max_message_size)
+		return "max_connection_buffer must be 0 or at least max_message_size";
+	if (c->max_input_total > 0 && c->max_input_total < 2 * c->max_message_size)
+		return "max_input_total must be 0 or at least twice max_message_size";
+	return NULL;
+}
+
 /* The numeric keys. 1: set; 0: refused (the error recorded); -1: not a
  * numeric key. */
 static int handle_number(struct parse_state *st, const char *name, const char *value)
@@ -133,7 +202,7 @@ static int handle_number(struct parse_state *st, const char *name, const char *v
 			return set_error(st, "key '%s': '%s' is not a byte count in 4096..1073741824", name, value);
 		c->event_rcvbuf = (int)n;
 	} else {
-		return -1;
+		return handle_limit(st, name, value);
 	}
 	return 1;
 }
@@ -264,6 +333,12 @@ int conf_load(struct netd_config *c, const char *path, bool must_exist,
 		if (r < 0)
 			*ret_error = NULL;
 		free(st.error);
+		conf_done(&scratch);
+		return -EINVAL;
+	}
+	if (check_limits(&scratch)) {
+		if (asprintf(ret_error, "%s: %s", path, check_limits(&scratch)) < 0)
+			*ret_error = NULL;
 		conf_done(&scratch);
 		return -EINVAL;
 	}

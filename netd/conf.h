@@ -32,6 +32,17 @@ struct netd_config {
 	int event_rcvbuf;         /* link event socket receive buffer, bytes */
 	char *filter_dir;         /* custom filter files */
 	unsigned helper_timeout_ms; /* *tables-restore/-save runs are killed after this */
+	/* Limits that protect root (see ctl.h's struct ctl_limits). */
+	unsigned max_clients_per_uid;   /* 0: no cap */
+	unsigned reserved_clients;      /* slots only root/admin_group take */
+	unsigned client_idle_timeout_ms; /* 0: never */
+	size_t max_input_total;         /* partial input, all clients; 0: none */
+	size_t max_connection_buffer;   /* all one client holds; 0: none */
+	/* The audit trail (see audit.h). */
+	unsigned audit_refusal_burst;   /* refusal rows per uid per interval */
+	unsigned audit_refusal_interval_ms;
+	unsigned long long audit_max_rows; /* 0: no limit */
+	unsigned audit_max_days;        /* 0: no limit */
 };
 
 /* Fill *c with the built-in defaults. Returns -ENOMEM on failure. */

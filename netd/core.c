@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "audit.h"
 #include "budget.h"
 #include "core.h"
 #include "ctl.h"
@@ -98,6 +99,21 @@ static struct ctl_limits limits_of(const struct netd_config *cfg)
 		.max_clients = cfg->max_clients,
 		.max_message_size = cfg->max_message_size,
 		.max_output_buffer = cfg->max_output_buffer,
+		.max_clients_per_uid = cfg->max_clients_per_uid,
+		.reserved_clients = cfg->reserved_clients,
+		.client_idle_timeout_ms = cfg->client_idle_timeout_ms,
+		.max_input_total = cfg->max_input_total,
+		.max_connection_buffer = cfg->max_connection_buffer,
+	};
+}
+
+static struct audit_config audit_config_of(const struct netd_config *cfg)
+{
+	return (struct audit_config){
+		.refusal_burst = cfg->audit_refusal_burst,
+		.refusal_interval_ms = cfg->audit_refusal_interval_ms,
+		.max_rows = cfg->audit_max_rows,
+		.max_days = cfg->audit_max_days,
 	};
 }
 
@@ -155,6 +171,7 @@ static void reload(struct core *c)
 {
 	struct netd_config cfg;
 	struct ctl_limits limits;
+	struct audit_config acfg;
 
 	log_info("reloading configuration from '%s'", c->config_path);
 	if (load_config(c, &cfg) < 0) {
@@ -174,6 +191,8 @@ static void reload(struct core *c)
 	log_set_max_level(c->cfg.log_level);
 	limits = limits_of(&c->cfg);
 	ctl_server_set_limits(c->ctl, &limits);
+	acfg = audit_config_of(&c->cfg);
+	audit_set_config(c->audit, &acfg);
 	apply_admin_group(c);
 	filters_reload(c->filters, c->cfg.filter_dir);
 	stats.config_reloads++;
@@ -422,6 +441,7 @@ static int start_links_filters(struct core *c)
 static int start_serving(struct core *c)
 {
 	struct ctl_limits limits = limits_of(&c->cfg);
+	struct audit_config acfg = audit_config_of(&c->cfg);
 	int r;
 
 	r = ctl_server_new(c->loop, c->cfg.socket_path, c->cfg.socket_mode, &limits,
@@ -430,6 +450,9 @@ static int start_serving(struct core *c)
 		return r;
 	ctl_server_set_deferrable(c->ctl, api_method_deferrable);
 	apply_admin_group(c);
+	r = audit_new(c->loop, c->store, &acfg, &c->audit);
+	if (r < 0)
+		return log_error_errno(NULL, r, "audit");
 
 	ev_signal_init(&c->sig_term, signal_cb, SIGTERM);
 	ev_signal_init(&c->sig_int, signal_cb, SIGINT);
@@ -507,6 +530,7 @@ void core_done(struct core *c)
 		ev_timer_stop(c->loop, &c->shutdown_timer);
 	}
 	c->ctl = ctl_server_free(c->ctl);
+	c->audit = audit_free(c->audit);
 	if (c->links)
 		links_set_port_hooks(c->links, NULL, NULL, NULL);
 	c->filters = filters_free(c->filters);

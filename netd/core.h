@@ -13,6 +13,7 @@
 
 #include "conf.h"
 
+struct audit;
 struct ctl_server;
 struct filters;
 struct links;
@@ -39,6 +40,7 @@ struct core {
 	struct links *links;
 	struct filters *filters;
 	struct ctl_server *ctl;
+	struct audit *audit;       /* refusal rows and retention */
 	uint64_t start_us;
 
 	ev_signal sig_term, sig_int, sig_hup;

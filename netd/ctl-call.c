@@ -54,10 +54,14 @@ static void call_emit(struct ctl_call *call, json_t *msg)
 		ctl_conn_drop(c, "out of memory encoding a reply");
 		return;
 	}
-	if (TAILQ_FIRST(&c->calls) == call)
+	if (TAILQ_FIRST(&c->calls) == call) {
 		r = frame_append_msg(&c->out, text, strlen(text));
-	else
+	} else {
+		size_t before = frame_len(&call->held);
+
 		r = frame_append_msg(&call->held, text, strlen(text));
+		c->held_bytes += frame_len(&call->held) - before;
+	}
 	free(text);
 	if (r < 0) {
 		ctl_conn_drop(c, "out of memory queueing a reply");
@@ -67,6 +71,10 @@ static void call_emit(struct ctl_call *call, json_t *msg)
 		ctl_conn_drop(c, "output buffer limit exceeded (client not reading)");
 		return;
 	}
+	/* Replies held behind a call that never ends (a Monitor) add up
+	 * over many calls: the cap is per connection. */
+	if (ctl_conn_check_buffer(c))
+		return;
 	ctl_conn_mark_dirty(c);
 }
 
@@ -87,6 +95,7 @@ static void conn_advance(struct ctl_conn *c)
 		}
 		call = TAILQ_FIRST(&c->calls);
 		if (call && frame_len(&call->held) > 0) {
+			c->held_bytes -= frame_len(&call->held);
 			if (frame_append(&c->out, call->held.data + call->held.start,
 					 frame_len(&call->held)) < 0) {
 				ctl_conn_drop(c, "out of memory queueing a reply");
@@ -223,16 +232,7 @@ bool ctl_call_privileged(const struct ctl_call *call)
 	c = call->conn;
 	if (!c)
 		return false;
-	if (c->cred.uid == 0)
-		return true;
-	if (!c->srv->has_admin_group)
-		return false;
-	if (c->cred.gid == c->srv->admin_gid)
-		return true;
-	for (int i = 0; i < c->ngroups; i++)
-		if (c->groups[i] == c->srv->admin_gid)
-			return true;
-	return false;
+	return ctl_conn_privileged(c->srv, &c->cred, c->groups, c->ngroups);
 }
 
 void ctl_call_set_cancel(struct ctl_call *call, ctl_cancel_fn fn, void *userdata)

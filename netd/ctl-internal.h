@@ -38,7 +38,8 @@ struct ctl_call {
 	json_t *parameters;
 	bool more, oneway;
 	bool done;          /* final reply given */
-	struct frame held;  /* replies waiting for earlier calls */
+	struct frame held;  /* replies waiting for earlier calls (counted in
+			     * its connection's held_bytes) */
 	uint64_t start_us;
 	ctl_cancel_fn cancel;
 	void *cancel_data;
@@ -57,6 +58,10 @@ struct ctl_conn {
 	struct ucred cred;
 	gid_t groups[CTL_MAX_GROUPS];
 	int ngroups;
+	bool privileged;      /* root or admin_group, as of the accept */
+	size_t held_bytes;    /* replies held in its calls */
+	size_t input_counted; /* its share of srv->input_total */
+	ev_timer idle;        /* client_idle_timeout_ms */
 	struct call_list calls;
 	unsigned ncalls;
 	unsigned ndeferred;  /* of its calls, waiting on srv->deferred */
@@ -95,6 +100,7 @@ struct ctl_server {
 	ctl_deferrable_fn deferrable;
 	unsigned nconns;
 	unsigned next_id;
+	size_t input_total;   /* partial input held, all connections */
 	bool shutting_down;
 };
 
@@ -114,6 +120,34 @@ void ctl_conn_set_eof(struct ctl_conn *c);
 /* Put c on (or take it off) the backlog: buffered input left to handle
  * in a later loop iteration. */
 void ctl_conn_set_backlog(struct ctl_conn *c, bool on);
+
+/* Bytes c holds: partial input, queued output, held replies. */
+size_t ctl_conn_bytes(const struct ctl_conn *c);
+
+/* Drop c if it holds more than max_connection_buffer. Returns true if
+ * it was dropped. */
+bool ctl_conn_check_buffer(struct ctl_conn *c);
+
+/* Root, or a member of the admin group (by the credentials of the
+ * accept). */
+bool ctl_conn_privileged(const struct ctl_server *srv, const struct ucred *cred,
+			 const gid_t *groups, int ngroups);
+
+/* --- ctl-limits.c --- */
+
+/* May a new connection with these credentials take a slot? If not, it is
+ * answered with the refusal, closed and counted, and false returned. */
+bool ctl_limits_admit(struct ctl_server *srv, int fd, const struct ucred *cred,
+		      bool privileged);
+
+/* Count c's partial input in the server's budget after it changed; drops
+ * c over its own cap, and the biggest (unprivileged first) holders while
+ * the budget is exceeded. */
+void ctl_conn_account_input(struct ctl_conn *c);
+
+/* Start c's idle timer / restart it on input (client_idle_timeout_ms). */
+void ctl_conn_idle_init(struct ctl_conn *c);
+void ctl_conn_touch(struct ctl_conn *c);
 
 /* Run the backlog watchers while there is input left over or a deferred
  * call, and only then. */

@@ -113,6 +113,7 @@ static void conn_free(struct ctl_conn *c)
 	c->drop = true; /* so nothing below restarts a watcher */
 	ev_io_stop(srv->loop, &c->rio);
 	ev_io_stop(srv->loop, &c->wio);
+	ev_timer_stop(srv->loop, &c->idle);
 	close(c->fd);
 	/* Detach first: a cancel callback may answer the call, which must not
 	 * find its way back to this connection. */
@@ -136,6 +137,7 @@ static void conn_free(struct ctl_conn *c)
 	ctl_conn_set_backlog(c, false);
 	TAILQ_REMOVE(&srv->conns, c, link);
 	srv->nconns--;
+	srv->input_total -= c->input_counted;
 	frame_done(&c->in);
 	frame_done(&c->out);
 	log_debug("client %u: closed", c->id);
@@ -167,6 +169,7 @@ static unsigned conn_process_input(struct ctl_conn *c, unsigned budget)
 		/* At least one message per turn, so every client moves. */
 		if (done == budget || (done > 0 && budget_spent())) {
 			ctl_conn_set_backlog(c, true);
+			ctl_conn_account_input(c);
 			return done;
 		}
 		r = frame_next(&c->in, c->srv->limits.max_message_size, &msg, &len);
@@ -181,6 +184,7 @@ static unsigned conn_process_input(struct ctl_conn *c, unsigned budget)
 	}
 	ctl_conn_set_backlog(c, false);
 	conn_update_reading(c);
+	ctl_conn_account_input(c);
 	return done;
 }
 
@@ -245,6 +249,11 @@ static void conn_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 		return;
 	}
 	frame_commit(&c->in, (size_t)n);
+	ctl_conn_touch(c);
+	/* Over its own cap or the budget: dropped before anything is parsed. */
+	ctl_conn_account_input(c);
+	if (c->drop)
+		return;
 	conn_process_input(c, CTL_SLICE_CALLS);
 }
 
@@ -304,20 +313,6 @@ static void conn_new(struct ctl_server *srv, int fd)
 	struct ctl_conn *c;
 	socklen_t len;
 
-	if (srv->nconns >= srv->limits.max_clients) {
-		char msg[128];
-		int n = snprintf(msg, sizeof(msg),
-				 "{\"error\":\"io.netd.TooManyClients\",\"parameters\":{\"max_clients\":%u}}",
-				 srv->limits.max_clients);
-
-		/* Best effort: a fresh socket buffer takes this without blocking. */
-		(void)!send(fd, msg, (size_t)n + 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-		close(fd);
-		stats.clients_refused++;
-		log_warn("too many clients (%u), refusing a connection", srv->limits.max_clients);
-		return;
-	}
-
 	c = calloc(1, sizeof(*c));
 	if (!c) {
 		close(fd);
@@ -342,6 +337,12 @@ static void conn_new(struct ctl_server *srv, int fd)
 		c->ngroups = (int)(len / sizeof(gid_t));
 	else
 		c->ngroups = 0; /* more than CTL_MAX_GROUPS (ERANGE): primary gid only */
+	/* Who it is decides whether it may have a slot (see ctl-limits.c). */
+	c->privileged = ctl_conn_privileged(srv, &c->cred, c->groups, c->ngroups);
+	if (!ctl_limits_admit(srv, fd, &c->cred, c->privileged)) {
+		free(c);
+		return;
+	}
 
 	ev_io_init(&c->rio, conn_read_cb, fd, EV_READ);
 	ev_io_init(&c->wio, conn_write_cb, fd, EV_WRITE);
@@ -349,6 +350,7 @@ static void conn_new(struct ctl_server *srv, int fd)
 	TAILQ_INSERT_TAIL(&srv->conns, c, link);
 	srv->nconns++;
 	stats.clients_accepted++;
+	ctl_conn_idle_init(c);
 	conn_update_reading(c);
 	log_debug("client %u: connected, pid %d uid %d gid %d", c->id,
 		  (int)c->cred.pid, (int)c->cred.uid, (int)c->cred.gid);

@@ -24,6 +24,19 @@ struct ctl_limits {
 	unsigned max_clients;
 	size_t max_message_size;
 	size_t max_output_buffer;
+	/* Connections of one unprivileged uid at once; 0: no cap. */
+	unsigned max_clients_per_uid;
+	/* Of max_clients, slots only root and admin_group members may take. */
+	unsigned reserved_clients;
+	/* A connection with no call in progress (a Monitor is one) is closed
+	 * after this long without input; 0: never. */
+	unsigned client_idle_timeout_ms;
+	/* Partial input held across all connections, bytes; past it the
+	 * biggest unprivileged holder is dropped. 0: no budget. */
+	size_t max_input_total;
+	/* Everything one connection holds (partial input, queued and held
+	 * replies), bytes; past it the connection is dropped. 0: no cap. */
+	size_t max_connection_buffer;
 };
 
 /* Called once per decoded call; the callee must eventually answer it with

@@ -23,6 +23,13 @@ struct stats {
 	uint64_t clients_accepted;
 	uint64_t clients_refused;   /* over max_clients */
 	uint64_t clients_dropped;   /* output buffer overflow or oversize message */
+	uint64_t clients_refused_uid;      /* of clients_refused: max_clients_per_uid */
+	uint64_t clients_refused_reserved; /* of clients_refused: reserved_clients */
+	uint64_t clients_dropped_input;    /* of clients_dropped: max_input_total */
+	uint64_t clients_idle_closed;      /* client_idle_timeout_ms */
+	uint64_t refusals_audited;         /* refused calls written to the audit */
+	uint64_t refusals_suppressed;      /* refused calls only counted in a summary row */
+	uint64_t audit_rows_pruned;        /* audit retention */
 	uint64_t config_reloads;
 	uint64_t config_reload_errors;
 

@@ -391,6 +391,73 @@ int store_audit_count(struct store *s, int64_t *ret)
 	return 0;
 }
 
+static void sqlite3_finalizep(sqlite3_stmt **st)
+{
+	sqlite3_finalize(*st);
+}
+
+int store_audit_span(struct store *s, int64_t *ret_lo, int64_t *ret_hi)
+{
+	_cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
+	int rc;
+
+	assert(s);
+	assert(ret_lo);
+	assert(ret_hi);
+	rc = sqlite3_prepare_v2(s->db, "SELECT min(id), max(id) FROM audit", -1, &st, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW)
+		return errno_from_sqlite(rc) ?: -EIO;
+	if (sqlite3_column_type(st, 0) == SQLITE_NULL)
+		return -ENOENT;
+	*ret_lo = sqlite3_column_int64(st, 0);
+	*ret_hi = sqlite3_column_int64(st, 1);
+	return 0;
+}
+
+int store_audit_old_head(struct store *s, unsigned days, unsigned limit, int64_t *ret)
+{
+	_cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
+	char age[32];
+	int rc;
+
+	assert(s);
+	assert(ret);
+	snprintf(age, sizeof(age), "-%u days", days);
+	rc = sqlite3_prepare_v2(s->db,
+				"SELECT coalesce(max(id), 0) FROM (SELECT id, time FROM audit ORDER BY id LIMIT ?)"
+				" WHERE time < strftime('%Y-%m-%dT%H:%M:%fZ', 'now', ?)", -1, &st, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, limit);
+		sqlite3_bind_text(st, 2, age, -1, SQLITE_TRANSIENT);
+		rc = sqlite3_step(st);
+	}
+	if (rc != SQLITE_ROW)
+		return errno_from_sqlite(rc) ?: -EIO;
+	*ret = sqlite3_column_int64(st, 0);
+	return 0;
+}
+
+int store_audit_prune(struct store *s, int64_t last)
+{
+	_cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
+	int rc, r;
+
+	assert(s);
+	r = store_begin(s);
+	if (r < 0)
+		return r;
+	rc = sqlite3_prepare_v2(s->db, "DELETE FROM audit WHERE id <= ?", -1, &st, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, last);
+		rc = sqlite3_step(st);
+	}
+	if (rc != SQLITE_DONE)
+		return errno_from_sqlite(rc) ?: -EIO;
+	return sqlite3_changes(s->db);
+}
+
 /* The cached statement id, prepared on first use, reset and ready to bind. */
 static sqlite3_stmt *stmt(struct store *s, enum stmt_id id)
 {

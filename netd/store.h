@@ -58,6 +58,19 @@ int store_audit_append(struct store *s, const struct store_peer *peer,
 /* Number of audit rows. */
 int store_audit_count(struct store *s, int64_t *ret);
 
+/* The lowest and highest audit row ids; -ENOENT when there is none. Cheap
+ * (the primary key): rows are only ever deleted from the head, so there
+ * are *ret_hi - *ret_lo + 1 of them. */
+int store_audit_span(struct store *s, int64_t *ret_lo, int64_t *ret_hi);
+
+/* The highest id among the oldest limit rows that is older than days
+ * days; 0 if none is. */
+int store_audit_old_head(struct store *s, unsigned days, unsigned limit, int64_t *ret);
+
+/* Delete the audit rows with id <= last (inside the grouped transaction;
+ * the oldest rows only, the newest never: see db/005). Returns how many. */
+int store_audit_prune(struct store *s, int64_t last);
+
 /* --- links and names (db/002_links.sql); writes join the grouped
  * transaction --- */
 

@@ -16,6 +16,18 @@
  *   vlclient status SOCKET TIMEOUT_MS    one GetStatus; print latency µs
  *   vlclient lazy SOCKET N DELAY_MS      N GetStatus calls, wait, then read
  *                                        all N replies
+ *   vlclient hold SOCKET N BYTES SECONDS N connections, each sends BYTES of
+ *                                        a message without its end (0:
+ *                                        nothing); prints how many are open,
+ *                                        refused, closed; holds them SECONDS
+ *                                        and prints that again ("final")
+ *   vlclient repeat SOCKET FILE N        FILE (one message) sent N times on
+ *                                        one connection while replies are
+ *                                        read; prints each error name and
+ *                                        how many replies had it
+ *   vlclient monitor-hold SOCKET N SECONDS  a Monitor, then N GetStatus
+ *                                        calls behind it, never read; print
+ *                                        DROPPED or NOT-DROPPED
  *
  * Exit 0 when the check holds, 1 when not, 2 on usage errors.
  */
@@ -312,6 +324,194 @@ static int cmd_lazy(const char *path, int count, int delay_ms)
 	return got == count ? 0 : 1;
 }
 
+/* Count one reply by its error name (or "ok") in names/counts. */
+static void repeat_count(const char *reply, char names[][128], int *counts, int *nnames)
+{
+	const char *e = strstr(reply, "\"error\":\"");
+	char name[128] = "ok";
+	int i;
+
+	if (e) {
+		e += 9;
+		snprintf(name, sizeof(name), "%.*s", (int)strcspn(e, "\""), e);
+	}
+	for (i = 0; i < *nnames; i++)
+		if (strcmp(names[i], name) == 0)
+			break;
+	if (i == *nnames) {
+		if (*nnames == 16)
+			return;
+		strcpy(names[(*nnames)++], name);
+	}
+	counts[i]++;
+}
+
+static int cmd_repeat(const char *path, const char *file, int count)
+{
+	static char rbuf[1 << 16], reply[4096];
+	char names[16][128];
+	int counts[16] = { 0 }, nnames = 0, got = 0;
+	size_t len, off = 0, rn = 0;
+	uint64_t deadline = now_ms() + 60000;
+	FILE *f = fopen(file, "re");
+	char *msg;
+	int fd;
+
+	if (!f)
+		return 2;
+	fseek(f, 0, SEEK_END);
+	len = (size_t)ftell(f);
+	rewind(f);
+	msg = malloc(len);
+	if (!msg || fread(msg, 1, len, f) != len)
+		return 2;
+	fclose(f);
+	fd = connect_to(path);
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	while (got < count && now_ms() < deadline) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ssize_t r;
+
+		if (off < len * (size_t)count)
+			p.events |= POLLOUT;
+		poll(&p, 1, 100);
+		if (p.revents & POLLOUT) {
+			size_t at = off % len;
+
+			r = send(fd, msg + at, len - at, MSG_NOSIGNAL);
+			if (r > 0)
+				off += (size_t)r;
+		}
+		if (!(p.revents & (POLLIN | POLLHUP)))
+			continue;
+		r = read(fd, rbuf, sizeof(rbuf));
+		if (r <= 0)
+			break;
+		for (ssize_t i = 0; i < r; i++) {
+			if (rbuf[i] != '\0') {
+				if (rn < sizeof(reply) - 1)
+					reply[rn++] = rbuf[i];
+				continue;
+			}
+			reply[rn] = '\0';
+			repeat_count(reply, names, counts, &nnames);
+			rn = 0;
+			got++;
+		}
+	}
+	close(fd);
+	free(msg);
+	for (int i = 0; i < nnames; i++)
+		printf("%s %d\n", names[i], counts[i]);
+	printf("replies %d of %d\n", got, count);
+	return got == count ? 0 : 1;
+}
+
+enum hold_state { HOLD_OPEN, HOLD_REFUSED, HOLD_CLOSED };
+
+/* Without reading what is not an answer: a refusal is a reply naming
+ * TooManyClients; EOF or a hang-up is closed. */
+static enum hold_state hold_classify(int fd, enum hold_state was)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN | POLLRDHUP };
+	char buf[256];
+	ssize_t n;
+
+	if (was != HOLD_OPEN)
+		return was;
+	if (poll(&p, 1, 0) <= 0)
+		return HOLD_OPEN;
+	n = recv(fd, buf, sizeof(buf) - 1, MSG_PEEK | MSG_DONTWAIT);
+	if (n > 0) {
+		buf[n] = '\0';
+		if (strstr(buf, "TooManyClients"))
+			return HOLD_REFUSED;
+	}
+	if (n == 0 || (p.revents & (POLLHUP | POLLRDHUP | POLLERR)))
+		return HOLD_CLOSED;
+	return HOLD_OPEN;
+}
+
+static void hold_print(const char *what, int count, const int *fds, enum hold_state *st)
+{
+	int n[3] = { 0 };
+
+	for (int i = 0; i < count; i++) {
+		st[i] = hold_classify(fds[i], st[i]);
+		n[st[i]]++;
+	}
+	printf("%s open=%d refused=%d closed=%d\n", what, n[HOLD_OPEN], n[HOLD_REFUSED],
+	       n[HOLD_CLOSED]);
+	fflush(stdout);
+}
+
+static int cmd_hold(const char *path, int count, size_t bytes, int seconds)
+{
+	static const char head[] = "{\"method\":\"io.netd.GetStatus\",\"parameters\":{\"x\":\"";
+	int *fds = calloc((size_t)count, sizeof(int));
+	enum hold_state *st = calloc((size_t)count, sizeof(*st));
+	char *msg = malloc(bytes + sizeof(head));
+
+	if (!fds || !st || !msg)
+		return 2;
+	memcpy(msg, head, sizeof(head) - 1);
+	if (bytes > sizeof(head) - 1)
+		memset(msg + sizeof(head) - 1, 'a', bytes - (sizeof(head) - 1));
+	for (int i = 0; i < count; i++)
+		fds[i] = connect_to(path);
+	for (int i = 0; i < count && bytes > 0; i++) {
+		size_t off = 0;
+
+		while (off < bytes) {
+			ssize_t w = send(fds[i], msg + off, bytes - off, MSG_NOSIGNAL);
+
+			if (w < 0) {
+				if (errno == EINTR)
+					continue;
+				break; /* refused or dropped: classified below */
+			}
+			off += (size_t)w;
+		}
+	}
+	usleep(500000);
+	hold_print("held", count, fds, st);
+	for (int t = 0; t < seconds * 10; t++)
+		usleep(100000);
+	hold_print("final", count, fds, st);
+	for (int i = 0; i < count; i++)
+		close(fds[i]);
+	free(fds);
+	free(st);
+	free(msg);
+	return 0;
+}
+
+static int cmd_monitor_hold(const char *path, int count, int seconds)
+{
+	static const char monitor[] = "{\"method\":\"io.netd.Monitor\",\"more\":true}";
+	uint64_t deadline = now_ms() + (uint64_t)seconds * 1000;
+	int fd = connect_to(path);
+
+	write_all(fd, monitor, sizeof(monitor));
+	for (int i = 0; i < count; i++) {
+		if (send(fd, status_call, sizeof(status_call), MSG_NOSIGNAL) < 0) {
+			printf("DROPPED after %d calls (%s)\n", i, strerror(errno));
+			return 0;
+		}
+	}
+	while (now_ms() < deadline) {
+		struct pollfd p = { .fd = fd, .events = POLLRDHUP };
+
+		poll(&p, 1, 100);
+		if (p.revents & (POLLHUP | POLLRDHUP | POLLERR)) {
+			printf("DROPPED\n");
+			return 0;
+		}
+	}
+	printf("NOT-DROPPED\n");
+	return 1;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 3)
@@ -328,6 +528,12 @@ int main(int argc, char **argv)
 		return cmd_flood(argv[2], atoi(argv[3]));
 	if (strcmp(argv[1], "status") == 0)
 		return cmd_status(argv[2], atoi(argv[3]));
+	if (strcmp(argv[1], "hold") == 0 && argc > 5)
+		return cmd_hold(argv[2], atoi(argv[3]), (size_t)atol(argv[4]), atoi(argv[5]));
+	if (strcmp(argv[1], "repeat") == 0 && argc > 4)
+		return cmd_repeat(argv[2], argv[3], atoi(argv[4]));
+	if (strcmp(argv[1], "monitor-hold") == 0 && argc > 4)
+		return cmd_monitor_hold(argv[2], atoi(argv[3]), atoi(argv[4]));
 	if (strcmp(argv[1], "lazy") == 0 && argc > 4)
 		return cmd_lazy(argv[2], atoi(argv[3]), atoi(argv[4]));
 usage:

@@ -127,6 +127,61 @@ static void test_errors(void **state)
 	bad("[netd\n", 1, "syntax error");
 }
 
+/* The limit keys: set, range-checked, and checked against each other. */
+static void test_limits(void **state)
+{
+	struct netd_config c;
+	char *err = NULL;
+
+	write_file("[netd]\nmax_clients_per_uid = 3\nreserved_clients = 2\n"
+		   "client_idle_timeout_ms = 0\nmax_input_total = 4194304\n"
+		   "max_connection_buffer = 2097152\naudit_refusal_burst = 0\n"
+		   "audit_refusal_interval_ms = 5000\naudit_max_rows = 10\naudit_max_days = 7\n");
+	conf_init(&c);
+	assert_int_equal(c.max_clients_per_uid, 64);
+	assert_int_equal(c.reserved_clients, 16);
+	assert_int_equal(conf_load(&c, path, true, &err), 0);
+	assert_int_equal(c.max_clients_per_uid, 3);
+	assert_int_equal(c.reserved_clients, 2);
+	assert_int_equal(c.client_idle_timeout_ms, 0);
+	assert_int_equal(c.max_input_total, 4194304);
+	assert_int_equal(c.max_connection_buffer, 2097152);
+	assert_int_equal(c.audit_refusal_burst, 0);
+	assert_int_equal(c.audit_refusal_interval_ms, 5000);
+	assert_int_equal(c.audit_max_rows, 10);
+	assert_int_equal(c.audit_max_days, 7);
+	conf_done(&c);
+	remove_file();
+
+	bad("[netd]\nmax_clients_per_uid = many\n", 2, "'max_clients_per_uid'");
+	bad("[netd]\naudit_refusal_interval_ms = 10\n", 2, "1000..86400000");
+	bad("[netd]\naudit_max_days = -1\n", 2, "'audit_max_days'");
+}
+
+/* Limits that contradict each other: the file is refused as a whole. */
+static void bad_together(const char *text, const char *needle)
+{
+	struct netd_config c;
+	char *err = NULL;
+
+	write_file(text);
+	conf_init(&c);
+	assert_int_equal(conf_load(&c, path, true, &err), -EINVAL);
+	if (!err || !strstr(err, needle))
+		fail_msg("got '%s', want '%s'", err ? err : "(null)", needle);
+	assert_int_equal(c.max_connection_buffer, 16u << 20);
+	free(err);
+	conf_done(&c);
+	remove_file();
+}
+
+static void test_limits_together(void **state)
+{
+	bad_together("[netd]\nmax_connection_buffer = 65536\n", "at least max_message_size");
+	bad_together("[netd]\nmax_input_total = 1048576\n", "twice max_message_size");
+	bad_together("[netd]\naudit_max_rows = 5\n", "at least 10");
+}
+
 static void test_missing_file(void **state)
 {
 	struct netd_config c;
@@ -161,6 +216,8 @@ int main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_full_file),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_limits_together),
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_empty_admin_group_clears),
 	};

@@ -170,6 +170,38 @@ static void test_audit_append_only(void **state)
 	assert_int_equal(raw_int(p, "SELECT count(*) FROM audit WHERE time LIKE '____-__-__T__:__:__.___Z'"), 1);
 }
 
+/* Retention: only the oldest rows go, never the newest, never a hole. */
+static void test_audit_prune(void **state)
+{
+	const char *p = path_of("prune.db");
+	struct store *s = NULL;
+	char *err = NULL;
+	int64_t lo, hi, old;
+
+	assert_int_equal(store_open(p, &s, &err), 0);
+	assert_int_equal(store_audit_span(s, &lo, &hi), -ENOENT);
+	for (int i = 0; i < 50; i++)
+		assert_int_equal(store_audit_append(s, &peer, "io.netd.Test", "{}", "ok", NULL), 0);
+	assert_int_equal(store_commit(s), 0);
+	assert_int_equal(store_audit_span(s, &lo, &hi), 0);
+	assert_int_equal(lo, 1);
+	assert_int_equal(hi, 50);
+	assert_int_equal(store_audit_old_head(s, 1, 100, &old), 0);
+	assert_int_equal(old, 0); /* all of today */
+	assert_int_equal(store_audit_prune(s, 20), 20);
+	assert_int_equal(store_commit(s), 0);
+	assert_int_equal(store_audit_span(s, &lo, &hi), 0);
+	assert_int_equal(lo, 21);
+	/* The newest row is never deleted: the whole statement fails. */
+	assert_true(store_audit_prune(s, 50) < 0);
+	store_close(s);
+	assert_int_equal(raw_int(p, "SELECT count(*) FROM audit"), 30);
+	/* Nor a row in the middle, by anyone. */
+	assert_int_not_equal(raw_exec(p, "DELETE FROM audit WHERE id = 30"), SQLITE_OK);
+	assert_int_equal(raw_exec(p, "UPDATE sqlite_sequence SET seq = seq"), SQLITE_OK);
+	assert_int_equal(raw_int(p, "SELECT count(*) FROM audit"), 30);
+}
+
 static void file_bytes(const char *p, char *buf, size_t n, size_t *ret_len)
 {
 	int fd = open(p, O_RDONLY);
@@ -714,6 +746,7 @@ int main(void)
 		cmocka_unit_test(test_wal_and_pragmas),
 		cmocka_unit_test(test_grouped_transaction),
 		cmocka_unit_test(test_audit_append_only),
+		cmocka_unit_test(test_audit_prune),
 		cmocka_unit_test(test_refuse_garbage),
 		cmocka_unit_test(test_refuse_foreign_sqlite),
 		cmocka_unit_test(test_refuse_newer),
