@@ -593,6 +593,8 @@ static void test_writer_busy(void **state)
 	assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
 	assert_int_equal(store_audit_append(s, &peer, "io.netd.Test", "{}", "ok", NULL), -EBUSY);
 	assert_int_equal(store_link_delete(s, "macvtap0"), -EBUSY);
+	/* The transaction failed: settling it says so. */
+	assert_int_equal(store_commit(s), -EBUSY);
 	assert_int_equal(store_commit(s), 0); /* nothing open */
 	/* Readers still read. */
 	assert_int_equal(store_audit_count(s, &n), 0);
@@ -605,6 +607,97 @@ static void test_writer_busy(void **state)
 	assert_int_equal(store_audit_count(s, &n), 0);
 	assert_int_equal(n, 1);
 	sqlite3_close(other);
+	store_close(s);
+}
+
+/* A full database (max_page_count stands in for a full disk): the write
+ * that does not fit fails the whole grouped transaction, SQLite's own
+ * rollback included; later writes of the same iteration are refused until
+ * the loop settles it; the settle reports the failure once, with its
+ * reason; reads keep working; once there is room the next transaction
+ * commits. */
+static void test_full_rolls_back(void **state)
+{
+	const char *p = path_of("full.db");
+	struct store *s = NULL;
+	char *err = NULL, big[8192];
+	int64_t n, pages;
+	uint64_t txn;
+	int r;
+
+	assert_int_equal(store_open(p, &s, &err), 0);
+	assert_int_equal(store_audit_append(s, &peer, "io.netd.Test", "{}", "ok", NULL), 0);
+	assert_int_equal(store_commit(s), 0);
+	assert_int_equal(store_failures(s), 0);
+	assert_string_equal(store_failure_reason(s), "");
+
+	pages = raw_int(p, "PRAGMA page_count");
+	assert_true(pages > 0);
+	assert_int_equal(store_limit_pages(s, (unsigned)pages), 0);
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	txn = store_txn(s);
+	assert_int_equal(store_link_delete(s, "macvtap0"), 0); /* fits */
+	r = 0;
+	for (int i = 0; i < 100 && r == 0; i++)
+		r = store_audit_append(s, &peer, "io.netd.Test", big, "ok", NULL);
+	assert_int_equal(r, -ENOSPC);
+	assert_true(store_failed(s));
+	assert_int_equal(store_txn(s), txn);
+	/* A small write that would fit is refused: it would commit without
+	 * the writes before it. */
+	assert_int_equal(store_audit_append(s, &peer, "io.netd.Small", "{}", "ok", NULL), -ENOSPC);
+	/* Reads work. */
+	assert_int_equal(store_audit_count(s, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(store_commit(s), -ENOSPC);
+	assert_false(store_failed(s));
+	assert_int_equal(store_failures(s), 1);
+	assert_non_null(strstr(store_failure_reason(s), "full"));
+	assert_int_equal(store_txn(s), txn + 1);
+	/* Nothing of it reached the file. */
+	assert_int_equal(raw_int(p, "SELECT count(*) FROM audit"), 1);
+
+	/* Still full: a fresh transaction fails again, and is settled again. */
+	(void)store_audit_append(s, &peer, "io.netd.Test", big, "ok", NULL);
+	assert_int_equal(store_commit(s), -ENOSPC);
+	assert_int_equal(store_failures(s), 2);
+
+	/* Room again: the next call's writes commit, without a reopen. */
+	assert_int_equal(store_limit_pages(s, 1u << 30), 0);
+	assert_int_equal(store_audit_append(s, &peer, "io.netd.After", big, "ok", NULL), 0);
+	assert_int_equal(store_commit(s), 0);
+	assert_int_equal(store_failures(s), 2);
+	assert_int_equal(raw_int(p, "SELECT count(*) FROM audit"), 2);
+	store_close(s);
+}
+
+/* A transaction that could not even begin (another writer holds the
+ * lock) is settled as failed too, and numbered; a settle with nothing
+ * written takes no number. */
+static void test_failed_begin_settles(void **state)
+{
+	const char *p = path_of("begin.db");
+	struct store *s = NULL;
+	char *err = NULL;
+	sqlite3 *other;
+	uint64_t txn;
+
+	assert_int_equal(store_open(p, &s, &err), 0);
+	assert_int_equal(sqlite3_open(p, &other), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+	txn = store_txn(s);
+	assert_int_equal(store_link_delete(s, "macvtap0"), -EBUSY);
+	assert_int_equal(store_commit(s), -EBUSY);
+	assert_int_equal(store_txn(s), txn + 1);
+	assert_int_equal(sqlite3_exec(other, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(other);
+	assert_int_equal(store_link_delete(s, "macvtap0"), 0);
+	assert_int_equal(store_commit(s), 0);
+	assert_int_equal(store_txn(s), txn + 2);
+	/* Nothing written: no new transaction number. */
+	assert_int_equal(store_commit(s), 0);
+	assert_int_equal(store_txn(s), txn + 2);
 	store_close(s);
 }
 
@@ -726,6 +819,8 @@ int main(void)
 		cmocka_unit_test(test_checkpoint),
 		cmocka_unit_test(test_close_commits),
 		cmocka_unit_test(test_writer_busy),
+		cmocka_unit_test(test_full_rolls_back),
+		cmocka_unit_test(test_failed_begin_settles),
 		cmocka_unit_test(test_migrate_from_older),
 		cmocka_unit_test(test_migration_fails),
 		cmocka_unit_test(test_wal_checkpoint_file),
