@@ -8,9 +8,15 @@
  * links and filters queued, then writes the queued replies. So there is at
  * most one commit per iteration and none in an iteration that wrote
  * nothing, and no kernel request leaves before the intent rows describing
- * it are committed. A commit that fails is logged and retried in the next
- * iteration (the transaction stays open); the kernel requests wait for
- * it, but the replies already queued are still written. Besides these,
+ * it are committed. The final replies of mutating calls (whose audit rows
+ * and changes are in the transaction) are held by the control server until
+ * that commit is settled. A commit that fails (a full disk, an I/O error,
+ * a read-only file: on a write or on the COMMIT) is rolled back by the
+ * store; then nothing is sent to the kernel, links and filters undo what
+ * the calls of that transaction wrote (their queued kernel requests and
+ * in-memory changes), and the held replies become io.netd.StorageError.
+ * The next write opens a fresh transaction, so the next call after space
+ * is back succeeds. Besides these,
  * start-up commits once after reconciling with the kernel (before the
  * socket listens) and store_close() commits what is left at stop.
  */
@@ -219,22 +225,45 @@ static void iteration_cb(struct ev_loop *loop, ev_check *w, int revents)
 	budget_iteration_begin();
 }
 
+/* Commit the iteration's transaction and release the replies it held;
+ * false if it failed (and was rolled back, and undone). */
+static bool commit_settle(struct core *c)
+{
+	uint64_t txn = store_txn(c->store);
+	const char *why;
+	int r;
+
+	r = store_commit(c->store);
+	if (r == 0) {
+		ctl_server_settle(c->ctl, NULL);
+		return true;
+	}
+	why = store_failure_reason(c->store);
+	errno = -r;
+	log_error("database '%s': transaction failed and rolled back: %m (%s); its calls are answered StorageError",
+		  c->cfg.db_path, why);
+	/* Before the settle: the answers the undo gives are held too. */
+	links_storage_failed(c->links, txn, why);
+	filters_storage_failed(c->filters, txn, why);
+	ctl_server_settle(c->ctl, why);
+	return false;
+}
+
 static void prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 {
 	STATS_CALLBACK("commit and flush");
 	struct core *c = w->data;
-	int r;
 
 	/* Intents first, then the kernel requests they describe, then the
 	 * replies that report them. */
-	r = store_commit(c->store);
-	if (r < 0) {
-		errno = -r;
-		log_error("database commit failed: %m; will retry");
-	} else {
+	if (commit_settle(c)) {
 		links_flush(c->links);
 		filters_flush(c->filters, ctl_server_has_backlog(c->ctl));
 	}
+	/* A reply given during the flushes (a request that could not be
+	 * sent) must not wait for an event that may never come. */
+	if (ctl_server_holding(c->ctl))
+		commit_settle(c);
 	ctl_server_flush(c->ctl);
 	if (c->stopping && ctl_server_idle(c->ctl) && links_idle(c->links) &&
 	    filters_idle(c->filters))
@@ -429,6 +458,7 @@ static int start_serving(struct core *c)
 	if (r < 0)
 		return r;
 	ctl_server_set_deferrable(c->ctl, api_method_deferrable);
+	ctl_server_hold_finished(c->ctl, true);
 	apply_admin_group(c);
 
 	ev_signal_init(&c->sig_term, signal_cb, SIGTERM);

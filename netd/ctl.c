@@ -126,7 +126,7 @@ static void conn_free(struct ctl_conn *c)
 			ctl_call_free(call);
 		} else if (call->done) {
 			ctl_call_free(call);
-		} else if (call->cancel) {
+		} else if (call->cancel && !call->settling) {
 			call->cancel(call, call->cancel_data);
 		}
 		/* A pending call without cancel is freed by its final reply. */
@@ -513,6 +513,7 @@ int ctl_server_new(struct ev_loop *loop, const char *path, mode_t mode,
 	TAILQ_INIT(&srv->dirty);
 	TAILQ_INIT(&srv->backlog);
 	TAILQ_INIT(&srv->deferred);
+	TAILQ_INIT(&srv->settling);
 	ev_check_init(&srv->backlog_check, backlog_check_cb);
 	srv->backlog_check.data = srv;
 	ev_idle_init(&srv->backlog_idle, backlog_idle_cb);
@@ -575,7 +576,7 @@ bool ctl_server_idle(const struct ctl_server *srv)
 
 	assert(srv);
 
-	if (srv->ndeferred > 0)
+	if (srv->ndeferred > 0 || !TAILQ_EMPTY(&srv->settling))
 		return false;
 	TAILQ_FOREACH(c, &srv->conns, link)
 		if (!TAILQ_EMPTY(&c->calls) || frame_len(&c->out) > 0)
@@ -618,9 +619,19 @@ void ctl_server_set_admin_group(struct ctl_server *srv, bool has_group, gid_t gi
 struct ctl_server *ctl_server_free(struct ctl_server *srv)
 {
 	struct ctl_conn *c;
+	struct ctl_call *call;
 
 	if (!srv)
 		return NULL;
+	/* Replies still held (the loop stopped before settling them) are
+	 * not sent: their commit never happened. */
+	while ((call = TAILQ_FIRST(&srv->settling))) {
+		TAILQ_REMOVE(&srv->settling, call, settle_link);
+		call->settling = false;
+		call->done = true;
+		if (!call->conn)
+			ctl_call_free(call);
+	}
 	while ((c = TAILQ_FIRST(&srv->conns)))
 		conn_free(c);
 	ev_io_stop(srv->loop, &srv->accept_io);
