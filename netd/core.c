@@ -42,6 +42,7 @@
 #include "filters.h"
 #include "links.h"
 #include "log.h"
+#include "safepath.h"
 #include "stats.h"
 #include "store.h"
 #include "util.h"
@@ -142,6 +143,8 @@ static int keep_restart_only(const struct core *c, struct netd_config *cfg)
 			 cfg->db_path);
 	if (cfg->socket_mode != c->cfg.socket_mode)
 		log_warn("socket_mode: applies at the next start, ignoring");
+	if (!streq(cfg->db_group ? cfg->db_group : "", c->cfg.db_group ? c->cfg.db_group : ""))
+		log_warn("db_group: applies at the next start, ignoring");
 	cfg->socket_mode = c->cfg.socket_mode;
 	if (!streq(cfg->macvtap_prefix, c->cfg.macvtap_prefix) ||
 	    !streq(cfg->macvlan_prefix, c->cfg.macvlan_prefix) ||
@@ -150,6 +153,7 @@ static int keep_restart_only(const struct core *c, struct netd_config *cfg)
 	cfg->delete_group = c->cfg.delete_group;
 	cfg->event_rcvbuf = c->cfg.event_rcvbuf;
 	if (conf_set_string(&cfg->socket_path, c->cfg.socket_path) < 0 ||
+	    conf_set_string(&cfg->db_group, c->cfg.db_group) < 0 ||
 	    conf_set_string(&cfg->db_path, c->cfg.db_path) < 0 ||
 	    conf_set_string(&cfg->macvtap_prefix, c->cfg.macvtap_prefix) < 0 ||
 	    conf_set_string(&cfg->macvlan_prefix, c->cfg.macvlan_prefix) < 0)
@@ -271,18 +275,37 @@ static void prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 	budget_iteration_end();
 }
 
-static int mkdir_parent(const char *path, mode_t mode)
+/* The database's directory, created 0700 or accepted only when nobody
+ * but root or us can change it, and its files 0600 (0640 with db_group),
+ * wider ones narrowed; then they are safe to open by path. */
+static int secure_db_paths(struct core *c, mode_t *ret_mode)
 {
-	_cleanup_free_ char *dir = strdup(path);
-	char *p;
+	_cleanup_free_ char *dir = strdup(c->cfg.db_path), *error = NULL;
+	struct group *g = NULL;
+	char *slash;
+	int r;
 
 	if (!dir)
 		return -ENOMEM;
-	for (p = dir + 1; (p = strchr(p, '/')); p++) {
-		*p = '\0';
-		if (mkdir(dir, mode) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
+	slash = strrchr(dir, '/');
+	slash[slash == dir ? 1 : 0] = '\0';
+	r = safepath_dir(dir, 0700, &error);
+	if (r < 0) {
+		log_error("database directory: %s; not starting", error ? error : strerror(-r));
+		return r;
+	}
+	if (c->cfg.db_group) {
+		g = getgrnam(c->cfg.db_group);
+		if (!g) {
+			log_error("db_group '%s' does not exist; not starting", c->cfg.db_group);
+			return -ENOENT;
+		}
+	}
+	*ret_mode = g ? 0640 : 0600;
+	r = safepath_db_files(c->cfg.db_path, *ret_mode, g != NULL, g ? g->gr_gid : 0, &error);
+	if (r < 0) {
+		log_error("database: %s; not starting", error ? error : strerror(-r));
+		return r;
 	}
 	return 0;
 }
@@ -341,7 +364,7 @@ static int lock_wait(int fd, const char *db_path)
  * the owner's pid so the refusal can name it. The kernel drops the lock
  * when the process and the helpers it shares the lock with are gone,
  * however they die. */
-static int take_lock(struct core *c)
+static int take_lock(struct core *c, mode_t mode)
 {
 	_cleanup_free_ char *path = NULL;
 	char buf[32];
@@ -349,7 +372,7 @@ static int take_lock(struct core *c)
 
 	if (asprintf(&path, "%s.lock", c->cfg.db_path) < 0)
 		return -ENOMEM;
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, mode);
 	if (fd < 0)
 		return log_error_errno(NULL, -errno, "lock file '%s'", path);
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
@@ -388,12 +411,13 @@ static void raise_fd_limit(const struct netd_config *cfg)
 static int start_store(struct core *c)
 {
 	_cleanup_free_ char *error = NULL;
+	mode_t mode;
 	int r;
 
-	r = mkdir_parent(c->cfg.db_path, 0755);
+	r = secure_db_paths(c, &mode);
 	if (r < 0)
-		return log_error_errno(NULL, r, "database directory for '%s'", c->cfg.db_path);
-	r = take_lock(c);
+		return r;
+	r = take_lock(c, mode);
 	if (r < 0)
 		return r;
 	/* Before store_open(): an SQLite connection must not cross a fork. */

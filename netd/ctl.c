@@ -27,6 +27,7 @@
 #include "budget.h"
 #include "ctl-internal.h"
 #include "log.h"
+#include "safepath.h"
 #include "stats.h"
 #include "util.h"
 
@@ -379,28 +380,27 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 	}
 }
 
-static int mkdir_parents(const char *path, mode_t mode)
+/* The socket's directory, created 0755 or accepted only when nobody but
+ * root or us can rename or replace what is in it (see safepath.h): else a
+ * local user could move the socket away and receive root's calls. */
+static int socket_dir_prepare(const char *path)
 {
-	_cleanup_free_ char *dir = strdup(path);
+	_cleanup_free_ char *dir = strdup(path), *error = NULL;
 	char *p;
+	int r;
 
 	if (!dir)
 		return -ENOMEM;
-	p = strrchr(dir, '/');
-	if (!p || p == dir)
-		return 0;
-	*p = '\0';
-	for (p = dir + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(dir, mode) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
+	if (dir[0] != '/') {
+		log_error("socket path '%s' is not absolute", path);
+		return -EINVAL;
 	}
-	if (mkdir(dir, mode) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
+	p = strrchr(dir, '/');
+	p[p == dir ? 1 : 0] = '\0';
+	r = safepath_dir(dir, 0755, &error);
+	if (r < 0)
+		log_error("socket directory: %s", error ? error : strerror(-r));
+	return r;
 }
 
 /* 1 if something accepts connections at addr, 0 if not (stale). */
@@ -428,9 +428,9 @@ static int socket_path_prepare(const char *path, const struct sockaddr_un *addr)
 	struct stat st;
 	int r;
 
-	r = mkdir_parents(path, 0755);
+	r = socket_dir_prepare(path);
 	if (r < 0)
-		return log_error_errno(NULL, r, "socket directory for '%s'", path);
+		return r;
 	if (lstat(path, &st) < 0)
 		return 0;
 	if (!S_ISSOCK(st.st_mode)) {
