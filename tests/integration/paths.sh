@@ -14,7 +14,8 @@ getent group nogroup >/dev/null || skip "needs the group nogroup"
 refused() {
 	local what=$1 needle=$2 rc
 	shift 2
-	in_ns "$NETD" --foreground --config "$CONF" "$@" 2>"$TMP/err"; rc=$?
+	in_ns timeout 10 "$NETD" --foreground --config "$CONF" "$@" 2>"$TMP/err"; rc=$?
+	[ $rc = 124 ] && fail "$what: netd started"
 	[ $rc = 1 ] || fail "$what: exit $rc, want 1 ($(cat "$TMP/err"))"
 	grep -q -- "$needle" "$TMP/err" || fail "$what: message '$(cat "$TMP/err")' lacks '$needle'"
 	ok "refused: $what: $(tail -1 "$TMP/err")"
