@@ -21,7 +21,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "store.h"
@@ -672,6 +675,75 @@ static void test_full_rolls_back(void **state)
 	store_close(s);
 }
 
+/* The COMMIT itself fails: the writes fit in SQLite's page cache, but the
+ * WAL cannot grow (RLIMIT_FSIZE stands in for a full disk, in a child
+ * process so the limit binds nothing else). The transaction is rolled
+ * back and settled as failed (an I/O error); once the file may grow the
+ * next transaction commits. */
+static int commit_fails_child(const char *p)
+{
+	struct store *s = NULL;
+	char *err = NULL, big[65536];
+	struct rlimit rl;
+	struct stat st;
+	int64_t n = -1;
+
+	if (store_open(p, &s, &err) < 0 || stat(path_of("commit.db-wal"), &st) < 0)
+		return 10;
+	memset(big, 'y', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	signal(SIGXFSZ, SIG_IGN);
+	if (getrlimit(RLIMIT_FSIZE, &rl) < 0)
+		return 11;
+	rl.rlim_cur = (rlim_t)st.st_size; /* the hard limit stays: we raise it back */
+	if (setrlimit(RLIMIT_FSIZE, &rl) < 0)
+		return 11;
+	if (store_audit_append(s, &peer, "io.netd.Big", big, "ok", NULL) < 0)
+		return 12; /* the write must fit in the cache */
+	if (store_commit(s) != -EIO || store_failures(s) != 1 || !*store_failure_reason(s))
+		return 13;
+	if (store_audit_count(s, &n) < 0 || n != 0)
+		return 14; /* rolled back; reads work */
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_FSIZE, &rl) < 0)
+		return 15;
+	if (store_audit_append(s, &peer, "io.netd.After", "{}", "ok", NULL) < 0 ||
+	    store_commit(s) < 0 || store_audit_count(s, &n) < 0 || n != 1)
+		return 16;
+	store_close(s);
+	return 0;
+}
+
+static void test_commit_fails(void **state)
+{
+	const char *p = path_of("commit.db");
+	struct store *s = NULL;
+	char *err = NULL;
+	int status;
+	pid_t pid;
+
+	assert_int_equal(store_open(p, &s, &err), 0);
+	store_close(s);
+	/* Keep a WAL file around (closing removes it). */
+	assert_int_equal(raw_exec(p, "PRAGMA journal_mode = WAL; CREATE TABLE IF NOT EXISTS x (a)"),
+			 SQLITE_OK);
+	assert_int_equal(raw_exec(p, "DROP TABLE x"), SQLITE_OK);
+	{
+		int fd = open(path_of("commit.db-wal"), O_WRONLY | O_CREAT, 0600);
+
+		assert_true(fd >= 0);
+		close(fd);
+	}
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(commit_fails_child(p));
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(raw_int(p, "SELECT count(*) FROM audit"), 1);
+}
+
 /* A transaction that could not even begin (another writer holds the
  * lock) is settled as failed too, and numbered; a settle with nothing
  * written takes no number. */
@@ -821,6 +893,7 @@ int main(void)
 		cmocka_unit_test(test_writer_busy),
 		cmocka_unit_test(test_full_rolls_back),
 		cmocka_unit_test(test_failed_begin_settles),
+		cmocka_unit_test(test_commit_fails),
 		cmocka_unit_test(test_migrate_from_older),
 		cmocka_unit_test(test_migration_fails),
 		cmocka_unit_test(test_wal_checkpoint_file),
