@@ -206,7 +206,10 @@ int safepath_db_files(const char *db_path, mode_t mode, bool has_group, gid_t gi
 
 		if (snprintf(name, sizeof(name), "%s%s", base, suffixes[i]) >= (int)sizeof(name))
 			return fail(ret_error, -ENAMETOOLONG, "'%s': name too long", db_path);
-		r = db_file(dfd, *dir ? dir : "", name, i == 0, mode, has_group, gid, ret_error);
+		/* The database and its lock are made here, so that they get
+		 * the group too; SQLite makes the others like the database. */
+		r = db_file(dfd, *dir ? dir : "", name, i == 0 || i == 3, mode, has_group, gid,
+			    ret_error);
 		if (r < 0)
 			return r;
 	}

@@ -32,8 +32,8 @@ int safepath_dir(const char *dir, mode_t mode, char **ret_error);
  * in a directory safepath_dir() accepted: each that exists must be a
  * regular file (not a symbolic link) owned by root or the effective uid;
  * a wider mode than mode is tightened to mode, and with has_group the
- * group is set to gid (logged). The database itself is created with mode
- * if missing, so that SQLite's WAL and SHM files, made with the
+ * group is set to gid (logged). The database and its lock are created with
+ * mode (and group) if missing, so that SQLite's WAL and SHM files, made with the
  * database's mode, get it too. 0, or -errno with *ret_error (caller frees).
  */
 int safepath_db_files(const char *db_path, mode_t mode, bool has_group, gid_t gid,

@@ -89,8 +89,15 @@ grep -q "netd.db': mode 0644 set to 0600" "$NETD_LOG" || fail "no warning: $(cat
 stop_netd
 ok "wider modes are narrowed"
 
-# db_group: 0640 and the group, for every file.
+# db_group: 0640 and the group, for every file, existing or new.
 printf "[netd]\ndb_group = nogroup\n" > "$CONF"
+start_netd
+ctl call io.netd.Resync >/dev/null || fail "a write"
+for f in "$DB" "$DB-wal" "$DB-shm" "$DB.lock"; do
+	[ "$(mode "$f")" = "640 nogroup" ] || fail "$f: $(mode "$f"), want 640 nogroup"
+done
+stop_netd
+DB=$TMP/state2/netd.db
 start_netd
 ctl call io.netd.Resync >/dev/null || fail "a write"
 for f in "$DB" "$DB-wal" "$DB-shm" "$DB.lock"; do
