@@ -5,7 +5,10 @@
  * its own transaction, tracked by PRAGMA user_version. Writes made while
  * handling events are grouped: the first write opens a transaction and the
  * loop commits it once per iteration (store_commit), before any reply that
- * depends on it leaves the process.
+ * depends on it leaves the process. A transaction that fails (a full
+ * disk, an I/O error, a read-only file) is rolled back as a whole and
+ * reported once by store_commit(); writers note its number (store_txn())
+ * to undo what they did in it.
  */
 #ifndef NETD_STORE_H
 #define NETD_STORE_H
