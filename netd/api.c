@@ -134,6 +134,9 @@ static void method_get_status(struct core *core, struct ctl_call *call)
 	json_object_set_new(r, "config_reloads", json_integer((json_int_t)stats.config_reloads));
 	json_object_set_new(r, "config_reload_errors",
 			    json_integer((json_int_t)stats.config_reload_errors));
+	json_object_set_new(r, "storage_failures",
+			    json_integer((json_int_t)store_failures(core->store)));
+	json_object_set_new(r, "storage_error", json_string(store_failure_reason(core->store)));
 	links_status(core->links, r);
 	filters_status(core->filters, r);
 	ctl_call_reply(call, r);

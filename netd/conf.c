@@ -75,6 +75,7 @@ void conf_done(struct netd_config *c)
 	free(c->socket_path);
 	free(c->db_path);
 	free(c->admin_group);
+	free(c->db_group);
 	free(c->macvtap_prefix);
 	free(c->macvlan_prefix);
 	free(c->filter_dir);
@@ -232,6 +233,15 @@ static int handle_other(struct parse_state *st, const char *name, const char *va
 			if (conf_set_string(&c->admin_group, value) < 0)
 				return set_error(st, "key '%s': %s", name, "out of memory");
 		}
+	} else if (streq(name, "db_group")) {
+		if (value[0] == '\0') {
+			conf_set_string(&c->db_group, NULL); /* cannot fail: nothing to copy */
+		} else {
+			if (!getgrnam(value))
+				return set_error(st, "key '%s': no group named '%s'", name, value);
+			if (conf_set_string(&c->db_group, value) < 0)
+				return set_error(st, "key '%s': %s", name, "out of memory");
+		}
 	} else if (streq(name, "socket_mode")) {
 		char *end;
 		unsigned long m;
@@ -282,11 +292,12 @@ static int handler(void *user, const char *section, const char *name,
 static int conf_copy(struct netd_config *dst, const struct netd_config *src)
 {
 	*dst = *src;
-	dst->socket_path = dst->db_path = dst->admin_group = NULL;
+	dst->socket_path = dst->db_path = dst->admin_group = dst->db_group = NULL;
 	dst->macvtap_prefix = dst->macvlan_prefix = dst->filter_dir = NULL;
 	if (conf_set_string(&dst->socket_path, src->socket_path) < 0 ||
 	    conf_set_string(&dst->db_path, src->db_path) < 0 ||
 	    conf_set_string(&dst->admin_group, src->admin_group) < 0 ||
+	    conf_set_string(&dst->db_group, src->db_group) < 0 ||
 	    conf_set_string(&dst->macvtap_prefix, src->macvtap_prefix) < 0 ||
 	    conf_set_string(&dst->macvlan_prefix, src->macvlan_prefix) < 0 ||
 	    conf_set_string(&dst->filter_dir, src->filter_dir) < 0) {

@@ -21,6 +21,7 @@ struct netd_config {
 	char *db_path;
 	int log_level;            /* syslog numbering */
 	char *admin_group;        /* NULL: only root may mutate */
+	char *db_group;           /* NULL: database files 0600, else 0640 and this group */
 	mode_t socket_mode;
 	unsigned max_clients;
 	size_t max_message_size;  /* one inbound varlink message, bytes */

@@ -8,9 +8,15 @@
  * links and filters queued, then writes the queued replies. So there is at
  * most one commit per iteration and none in an iteration that wrote
  * nothing, and no kernel request leaves before the intent rows describing
- * it are committed. A commit that fails is logged and retried in the next
- * iteration (the transaction stays open); the kernel requests wait for
- * it, but the replies already queued are still written. Besides these,
+ * it are committed. The final replies of mutating calls (whose audit rows
+ * and changes are in the transaction) are held by the control server until
+ * that commit is settled. A commit that fails (a full disk, an I/O error,
+ * a read-only file: on a write or on the COMMIT) is rolled back by the
+ * store; then nothing is sent to the kernel, links and filters undo what
+ * the calls of that transaction wrote (their queued kernel requests and
+ * in-memory changes), and the held replies become io.netd.StorageError.
+ * The next write opens a fresh transaction, so the next call after space
+ * is back succeeds. Besides these,
  * start-up commits once after reconciling with the kernel (before the
  * socket listens) and store_close() commits what is left at stop.
  */
@@ -37,6 +43,7 @@
 #include "filters.h"
 #include "links.h"
 #include "log.h"
+#include "safepath.h"
 #include "stats.h"
 #include "store.h"
 #include "util.h"
@@ -152,6 +159,8 @@ static int keep_restart_only(const struct core *c, struct netd_config *cfg)
 			 cfg->db_path);
 	if (cfg->socket_mode != c->cfg.socket_mode)
 		log_warn("socket_mode: applies at the next start, ignoring");
+	if (!streq(cfg->db_group ? cfg->db_group : "", c->cfg.db_group ? c->cfg.db_group : ""))
+		log_warn("db_group: applies at the next start, ignoring");
 	cfg->socket_mode = c->cfg.socket_mode;
 	if (!streq(cfg->macvtap_prefix, c->cfg.macvtap_prefix) ||
 	    !streq(cfg->macvlan_prefix, c->cfg.macvlan_prefix) ||
@@ -160,6 +169,7 @@ static int keep_restart_only(const struct core *c, struct netd_config *cfg)
 	cfg->delete_group = c->cfg.delete_group;
 	cfg->event_rcvbuf = c->cfg.event_rcvbuf;
 	if (conf_set_string(&cfg->socket_path, c->cfg.socket_path) < 0 ||
+	    conf_set_string(&cfg->db_group, c->cfg.db_group) < 0 ||
 	    conf_set_string(&cfg->db_path, c->cfg.db_path) < 0 ||
 	    conf_set_string(&cfg->macvtap_prefix, c->cfg.macvtap_prefix) < 0 ||
 	    conf_set_string(&cfg->macvlan_prefix, c->cfg.macvlan_prefix) < 0)
@@ -238,22 +248,45 @@ static void iteration_cb(struct ev_loop *loop, ev_check *w, int revents)
 	budget_iteration_begin();
 }
 
+/* Commit the iteration's transaction and release the replies it held;
+ * false if it failed (and was rolled back, and undone). */
+static bool commit_settle(struct core *c)
+{
+	uint64_t txn = store_txn(c->store);
+	const char *why;
+	int r;
+
+	r = store_commit(c->store);
+	if (r == 0) {
+		ctl_server_settle(c->ctl, NULL);
+		return true;
+	}
+	why = store_failure_reason(c->store);
+	errno = -r;
+	log_error("database '%s': transaction failed and rolled back: %m (%s); its calls are answered StorageError",
+		  c->cfg.db_path, why);
+	/* Before the settle: the answers the undo gives are held too. */
+	links_storage_failed(c->links, txn, why);
+	filters_storage_failed(c->filters, txn, why);
+	ctl_server_settle(c->ctl, why);
+	return false;
+}
+
 static void prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 {
 	STATS_CALLBACK("commit and flush");
 	struct core *c = w->data;
-	int r;
 
 	/* Intents first, then the kernel requests they describe, then the
 	 * replies that report them. */
-	r = store_commit(c->store);
-	if (r < 0) {
-		errno = -r;
-		log_error("database commit failed: %m; will retry");
-	} else {
+	if (commit_settle(c)) {
 		links_flush(c->links);
 		filters_flush(c->filters, ctl_server_has_backlog(c->ctl));
 	}
+	/* A reply given during the flushes (a request that could not be
+	 * sent) must not wait for an event that may never come. */
+	if (ctl_server_holding(c->ctl))
+		commit_settle(c);
 	ctl_server_flush(c->ctl);
 	if (c->stopping && ctl_server_idle(c->ctl) && links_idle(c->links) &&
 	    filters_idle(c->filters))
@@ -261,18 +294,37 @@ static void prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 	budget_iteration_end();
 }
 
-static int mkdir_parent(const char *path, mode_t mode)
+/* The database's directory, created 0700 or accepted only when nobody
+ * but root or us can change it, and its files 0600 (0640 with db_group),
+ * wider ones narrowed; then they are safe to open by path. */
+static int secure_db_paths(struct core *c, mode_t *ret_mode)
 {
-	_cleanup_free_ char *dir = strdup(path);
-	char *p;
+	_cleanup_free_ char *dir = strdup(c->cfg.db_path), *error = NULL;
+	struct group *g = NULL;
+	char *slash;
+	int r;
 
 	if (!dir)
 		return -ENOMEM;
-	for (p = dir + 1; (p = strchr(p, '/')); p++) {
-		*p = '\0';
-		if (mkdir(dir, mode) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
+	slash = strrchr(dir, '/');
+	slash[slash == dir ? 1 : 0] = '\0';
+	r = safepath_dir(dir, 0700, &error);
+	if (r < 0) {
+		log_error("database directory: %s; not starting", error ? error : strerror(-r));
+		return r;
+	}
+	if (c->cfg.db_group) {
+		g = getgrnam(c->cfg.db_group);
+		if (!g) {
+			log_error("db_group '%s' does not exist; not starting", c->cfg.db_group);
+			return -ENOENT;
+		}
+	}
+	*ret_mode = g ? 0640 : 0600;
+	r = safepath_db_files(c->cfg.db_path, *ret_mode, g != NULL, g ? g->gr_gid : 0, &error);
+	if (r < 0) {
+		log_error("database: %s; not starting", error ? error : strerror(-r));
+		return r;
 	}
 	return 0;
 }
@@ -331,7 +383,7 @@ static int lock_wait(int fd, const char *db_path)
  * the owner's pid so the refusal can name it. The kernel drops the lock
  * when the process and the helpers it shares the lock with are gone,
  * however they die. */
-static int take_lock(struct core *c)
+static int take_lock(struct core *c, mode_t mode)
 {
 	_cleanup_free_ char *path = NULL;
 	char buf[32];
@@ -339,7 +391,7 @@ static int take_lock(struct core *c)
 
 	if (asprintf(&path, "%s.lock", c->cfg.db_path) < 0)
 		return -ENOMEM;
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, mode);
 	if (fd < 0)
 		return log_error_errno(NULL, -errno, "lock file '%s'", path);
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
@@ -378,12 +430,13 @@ static void raise_fd_limit(const struct netd_config *cfg)
 static int start_store(struct core *c)
 {
 	_cleanup_free_ char *error = NULL;
+	mode_t mode;
 	int r;
 
-	r = mkdir_parent(c->cfg.db_path, 0755);
+	r = secure_db_paths(c, &mode);
 	if (r < 0)
-		return log_error_errno(NULL, r, "database directory for '%s'", c->cfg.db_path);
-	r = take_lock(c);
+		return r;
+	r = take_lock(c, mode);
 	if (r < 0)
 		return r;
 	/* Before store_open(): an SQLite connection must not cross a fork. */
@@ -449,6 +502,7 @@ static int start_serving(struct core *c)
 	if (r < 0)
 		return r;
 	ctl_server_set_deferrable(c->ctl, api_method_deferrable);
+	ctl_server_hold_finished(c->ctl, true);
 	apply_admin_group(c);
 	r = audit_new(c->loop, c->store, &acfg, &c->audit);
 	if (r < 0)

@@ -29,6 +29,8 @@ struct ctl_call *ctl_call_free(struct ctl_call *call)
 		return NULL;
 	free(call->method);
 	json_decref(call->parameters);
+	free(call->settle_error);
+	json_decref(call->settle_params);
 	frame_done(&call->held);
 	free(call);
 	return NULL;
@@ -107,17 +109,14 @@ static void conn_advance(struct ctl_conn *c)
 	ctl_conn_mark_dirty(c);
 }
 
-static void call_finish(struct ctl_call *call, const char *error, json_t *params)
+/* Queue the final reply of call (or free it if its client has gone). */
+static void call_deliver(struct ctl_call *call, const char *error, json_t *params)
 {
 	struct ctl_conn *c = call->conn;
 	json_t *msg;
 
-	assert(!call->done);
 	if (!params)
 		params = json_object();
-	if (call->finish)
-		call->finish(call, error, params, call->finish_data);
-
 	stats_latency_add(now_usec() - call->start_us);
 	if (error)
 		stats.errors++;
@@ -138,6 +137,68 @@ static void call_finish(struct ctl_call *call, const char *error, json_t *params
 	else
 		ctl_conn_drop(c, "out of memory encoding a reply");
 	conn_advance(c);
+}
+
+static void call_finish(struct ctl_call *call, const char *error, json_t *params)
+{
+	assert(!call->done);
+	assert(!call->settling);
+	if (!params)
+		params = json_object();
+	if (!call->finish) {
+		call_deliver(call, error, params);
+		return;
+	}
+	call->finish(call, error, params, call->finish_data);
+	if (!call->srv->hold_finished) {
+		call_deliver(call, error, params);
+		return;
+	}
+	/* Its writes are not committed yet: the reply waits for the settle. */
+	call->settle_error = error ? strdup(error) : NULL;
+	if (error && !call->settle_error) {
+		json_decref(params);
+		call_deliver(call, "io.netd.InternalError", NULL);
+		return;
+	}
+	call->settle_params = params;
+	call->settling = true;
+	TAILQ_INSERT_TAIL(&call->srv->settling, call, settle_link);
+}
+
+void ctl_server_hold_finished(struct ctl_server *srv, bool on)
+{
+	assert(srv);
+	srv->hold_finished = on;
+}
+
+bool ctl_server_holding(const struct ctl_server *srv)
+{
+	assert(srv);
+	return !TAILQ_EMPTY(&srv->settling);
+}
+
+void ctl_server_settle(struct ctl_server *srv, const char *storage_error)
+{
+	struct ctl_call *call;
+
+	assert(srv);
+	while ((call = TAILQ_FIRST(&srv->settling))) {
+		_cleanup_free_ char *error = call->settle_error;
+		json_t *params = call->settle_params;
+
+		TAILQ_REMOVE(&srv->settling, call, settle_link);
+		call->settling = false;
+		call->settle_error = NULL;
+		call->settle_params = NULL;
+		if (storage_error) {
+			json_decref(params);
+			call_deliver(call, "io.netd.StorageError",
+				     json_pack("{s:s}", "reason", storage_error));
+		} else {
+			call_deliver(call, error, params);
+		}
+	}
 }
 
 void ctl_call_reply(struct ctl_call *call, json_t *parameters)
@@ -259,6 +320,7 @@ static struct ctl_call *call_new(struct ctl_conn *c, const char *method)
 	if (!call->method)
 		return ctl_call_free(call);
 	call->conn = c;
+	call->srv = c->srv;
 	call->start_us = now_usec();
 	frame_init(&call->held);
 	TAILQ_INSERT_TAIL(&c->calls, call, link);

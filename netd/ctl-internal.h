@@ -47,6 +47,13 @@ struct ctl_call {
 	void *finish_data;
 	bool deferred;
 	TAILQ_ENTRY(ctl_call) defer_link; /* on srv->deferred */
+	/* The final reply, held until the iteration's commit is settled (see
+	 * ctl_server_settle()). */
+	struct ctl_server *srv;
+	bool settling;
+	char *settle_error;
+	json_t *settle_params;
+	TAILQ_ENTRY(ctl_call) settle_link; /* on srv->settling */
 };
 
 struct ctl_conn {
@@ -98,6 +105,8 @@ struct ctl_server {
 	TAILQ_HEAD(, ctl_call) deferred;
 	unsigned ndeferred;
 	ctl_deferrable_fn deferrable;
+	bool hold_finished;   /* see ctl_server_hold_finished() */
+	TAILQ_HEAD(, ctl_call) settling;
 	unsigned nconns;
 	unsigned next_id;
 	size_t input_total;   /* partial input held, all connections */

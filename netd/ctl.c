@@ -27,6 +27,7 @@
 #include "budget.h"
 #include "ctl-internal.h"
 #include "log.h"
+#include "safepath.h"
 #include "stats.h"
 #include "util.h"
 
@@ -127,7 +128,7 @@ static void conn_free(struct ctl_conn *c)
 			ctl_call_free(call);
 		} else if (call->done) {
 			ctl_call_free(call);
-		} else if (call->cancel) {
+		} else if (call->cancel && !call->settling) {
 			call->cancel(call, call->cancel_data);
 		}
 		/* A pending call without cancel is freed by its final reply. */
@@ -381,28 +382,27 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 	}
 }
 
-static int mkdir_parents(const char *path, mode_t mode)
+/* The socket's directory, created 0755 or accepted only when nobody but
+ * root or us can rename or replace what is in it (see safepath.h): else a
+ * local user could move the socket away and receive root's calls. */
+static int socket_dir_prepare(const char *path)
 {
-	_cleanup_free_ char *dir = strdup(path);
+	_cleanup_free_ char *dir = strdup(path), *error = NULL;
 	char *p;
+	int r;
 
 	if (!dir)
 		return -ENOMEM;
-	p = strrchr(dir, '/');
-	if (!p || p == dir)
-		return 0;
-	*p = '\0';
-	for (p = dir + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(dir, mode) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
+	if (dir[0] != '/') {
+		log_error("socket path '%s' is not absolute", path);
+		return -EINVAL;
 	}
-	if (mkdir(dir, mode) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
+	p = strrchr(dir, '/');
+	p[p == dir ? 1 : 0] = '\0';
+	r = safepath_dir(dir, 0755, &error);
+	if (r < 0)
+		log_error("socket directory: %s", error ? error : strerror(-r));
+	return r;
 }
 
 /* 1 if something accepts connections at addr, 0 if not (stale). */
@@ -430,9 +430,9 @@ static int socket_path_prepare(const char *path, const struct sockaddr_un *addr)
 	struct stat st;
 	int r;
 
-	r = mkdir_parents(path, 0755);
+	r = socket_dir_prepare(path);
 	if (r < 0)
-		return log_error_errno(NULL, r, "socket directory for '%s'", path);
+		return r;
 	if (lstat(path, &st) < 0)
 		return 0;
 	if (!S_ISSOCK(st.st_mode)) {
@@ -515,6 +515,7 @@ int ctl_server_new(struct ev_loop *loop, const char *path, mode_t mode,
 	TAILQ_INIT(&srv->dirty);
 	TAILQ_INIT(&srv->backlog);
 	TAILQ_INIT(&srv->deferred);
+	TAILQ_INIT(&srv->settling);
 	ev_check_init(&srv->backlog_check, backlog_check_cb);
 	srv->backlog_check.data = srv;
 	ev_idle_init(&srv->backlog_idle, backlog_idle_cb);
@@ -577,7 +578,7 @@ bool ctl_server_idle(const struct ctl_server *srv)
 
 	assert(srv);
 
-	if (srv->ndeferred > 0)
+	if (srv->ndeferred > 0 || !TAILQ_EMPTY(&srv->settling))
 		return false;
 	TAILQ_FOREACH(c, &srv->conns, link)
 		if (!TAILQ_EMPTY(&c->calls) || frame_len(&c->out) > 0)
@@ -620,9 +621,19 @@ void ctl_server_set_admin_group(struct ctl_server *srv, bool has_group, gid_t gi
 struct ctl_server *ctl_server_free(struct ctl_server *srv)
 {
 	struct ctl_conn *c;
+	struct ctl_call *call;
 
 	if (!srv)
 		return NULL;
+	/* Replies still held (the loop stopped before settling them) are
+	 * not sent: their commit never happened. */
+	while ((call = TAILQ_FIRST(&srv->settling))) {
+		TAILQ_REMOVE(&srv->settling, call, settle_link);
+		call->settling = false;
+		call->done = true;
+		if (!call->conn)
+			ctl_call_free(call);
+	}
 	while ((c = TAILQ_FIRST(&srv->conns)))
 		conn_free(c);
 	ev_io_stop(srv->loop, &srv->accept_io);

@@ -83,6 +83,24 @@ void ctl_server_flush(struct ctl_server *srv);
  * more calls; calls already read are still answered. */
 void ctl_server_shutdown(struct ctl_server *srv);
 
+/*
+ * Hold the final reply of every call with a finish hook (the calls whose
+ * finish hook writes to the store) until ctl_server_settle(), so that no
+ * reply leaves before the writes it reports are committed. Off by default.
+ */
+void ctl_server_hold_finished(struct ctl_server *srv, bool on);
+
+/*
+ * Release the held replies, in the order they were given: as given when
+ * storage_error is NULL (the commit succeeded), else each replaced by
+ * io.netd.StorageError with storage_error as its reason (their writes
+ * were rolled back).
+ */
+void ctl_server_settle(struct ctl_server *srv, const char *storage_error);
+
+/* True while replies are held. */
+bool ctl_server_holding(const struct ctl_server *srv);
+
 /* True when no call is pending and no output is queued anywhere. */
 bool ctl_server_idle(const struct ctl_server *srv);
 

@@ -47,6 +47,12 @@ struct filters *filters_free(struct filters *f);
  * burst goes to the kernel as one run per family. */
 void filters_flush(struct filters *f, bool more_coming);
 
+/* The store's transaction txn failed and was rolled back: the bindings
+ * that bind and unbind calls changed in it are as they were before, and
+ * those calls are answered io.netd.StorageError with reason. Nothing of
+ * theirs has reached the kernel: batches start only after a commit. */
+void filters_storage_failed(struct filters *f, uint64_t txn, const char *reason);
+
 /* Nothing running and nothing waiting to run. */
 bool filters_idle(const struct filters *f);
 

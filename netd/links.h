@@ -46,6 +46,17 @@ int links_start_error(const struct links *l);
  * committed the intents behind them). */
 void links_flush(struct links *l);
 
+/*
+ * The store's transaction number txn failed and was rolled back (see
+ * store_commit()): undo what the calls wrote in it. Creates and deletes
+ * whose intent rows were in it lose those links' kernel requests (never
+ * sent: requests leave only after their commit), a create's links are
+ * released (a create already partly made is rolled back as after any
+ * failure), a delete's links are present again; those calls are answered
+ * io.netd.StorageError with reason.
+ */
+void links_storage_failed(struct links *l, uint64_t txn, const char *reason);
+
 /* True while no kernel request is queued or in flight. */
 bool links_idle(const struct links *l);
 

@@ -75,6 +75,18 @@ struct store {
 	unsigned wal_frames;       /* frames in the WAL after the last commit */
 	int version;
 	bool in_txn;
+	/* The grouped transaction: its number (counted up at every settle,
+	 * see store_commit()) and, once a write or its COMMIT failed, why:
+	 * SQLite may already have rolled it back by itself (SQLITE_FULL,
+	 * IOERR), so netd rolls back what is left and refuses further writes
+	 * until the loop has settled the failure, lest later writes of the
+	 * same iteration commit without the earlier ones. */
+	uint64_t txn;
+	bool wrote;              /* a write joined transaction txn */
+	int failed;              /* 0, or -errno of the failed transaction */
+	char reason[160];
+	uint64_t failures;       /* transactions that failed, settled */
+	char last_reason[160];   /* why the last of them failed */
 	sqlite3_stmt *audit_insert;
 	sqlite3_stmt *stmts[_STMT_MAX];
 };
@@ -251,7 +263,8 @@ int store_open(const char *path, struct store **ret, char **ret_error)
 		return -ENOMEM;
 
 	rc = sqlite3_open_v2(path, &s->db,
-			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX |
+			     SQLITE_OPEN_NOFOLLOW,
 			     NULL);
 	if (rc != SQLITE_OK) {
 		set_error(ret_error, path, "cannot be opened",
@@ -317,32 +330,112 @@ struct store *store_close(struct store *s)
 	return NULL;
 }
 
+/* The grouped transaction failed with rc: keep why, and roll back what
+ * SQLite left open (it may have rolled back by itself already). */
+static int fail_txn(struct store *s, int rc)
+{
+	int r = errno_from_sqlite(rc) ?: -EIO;
+
+	if (!s->failed) {
+		s->failed = r;
+		snprintf(s->reason, sizeof(s->reason), "%s", sqlite3_errmsg(s->db));
+	}
+	if (!sqlite3_get_autocommit(s->db))
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	s->in_txn = false;
+	return r;
+}
+
 int store_begin(struct store *s)
 {
-	int r;
+	int rc;
 
 	assert(s);
+	if (s->failed)
+		return s->failed;
 	if (s->in_txn)
 		return 0;
-	r = exec(s, "BEGIN IMMEDIATE");
-	if (r < 0)
-		return r;
+	rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	if (rc != SQLITE_OK)
+		return fail_txn(s, rc);
 	s->in_txn = true;
 	return 0;
 }
 
 int store_commit(struct store *s)
 {
-	int r;
+	int rc, r = 0;
 
 	assert(s);
-	if (!s->in_txn)
+	if (s->in_txn && !s->failed) {
+		rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+		if (rc != SQLITE_OK)
+			fail_txn(s, rc);
+		else
+			s->in_txn = false;
+	}
+	if (s->failed) {
+		r = s->failed;
+		s->failed = 0;
+		s->failures++;
+		snprintf(s->last_reason, sizeof(s->last_reason), "%s", s->reason);
+	}
+	if (r < 0 || s->wrote)
+		s->txn++;
+	s->wrote = false;
+	return r;
+}
+
+uint64_t store_txn(const struct store *s)
+{
+	assert(s);
+	return s->txn;
+}
+
+uint64_t store_failures(const struct store *s)
+{
+	assert(s);
+	return s->failures;
+}
+
+const char *store_failure_reason(const struct store *s)
+{
+	assert(s);
+	return s->last_reason;
+}
+
+int store_limit_pages(struct store *s, unsigned pages)
+{
+	char sql[64];
+
+	assert(s);
+	snprintf(sql, sizeof(sql), "PRAGMA max_page_count = %u", pages);
+	return exec(s, sql) < 0 ? -EIO : 0;
+}
+
+bool store_failed(const struct store *s)
+{
+	assert(s);
+	return s->failed != 0;
+}
+
+/* Step a write statement inside the grouped transaction. A row the
+ * schema's CHECKs refuse fails that statement only (SQLite undoes just
+ * it); any other failure (full, I/O, read-only, busy, no memory) fails the
+ * whole transaction: the iteration's writes go together or not at all. */
+static int step_write(struct store *s, sqlite3_stmt *st)
+{
+	int rc;
+
+	s->wrote = true;
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc == SQLITE_DONE)
 		return 0;
-	r = exec(s, "COMMIT");
-	if (r < 0)
-		return r;
-	s->in_txn = false;
-	return 0;
+	if ((rc & 0xff) == SQLITE_CONSTRAINT)
+		return -EEXIST;
+	return fail_txn(s, rc);
 }
 
 int store_audit_append(struct store *s, const struct store_peer *peer,
@@ -350,7 +443,7 @@ int store_audit_append(struct store *s, const struct store_peer *peer,
 		       const char *result, const char *detail)
 {
 	sqlite3_stmt *st;
-	int rc, r;
+	int r;
 
 	assert(s);
 	assert(peer);
@@ -371,10 +464,7 @@ int store_audit_append(struct store *s, const struct store_peer *peer,
 		sqlite3_bind_text(st, 7, detail, -1, SQLITE_STATIC);
 	else
 		sqlite3_bind_null(st, 7);
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	return rc == SQLITE_DONE ? 0 : (errno_from_sqlite(rc) ?: -EIO);
+	return step_write(s, st);
 }
 
 int store_audit_count(struct store *s, int64_t *ret)
@@ -493,16 +583,6 @@ static int write_stmt(struct store *s, enum stmt_id id, sqlite3_stmt **ret)
 	return 0;
 }
 
-/* Step a write statement inside the grouped transaction. */
-static int step_write(struct store *s, sqlite3_stmt *st)
-{
-	int rc;
-
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	return rc == SQLITE_DONE ? 0 : (errno_from_sqlite(rc) ?: -EIO);
-}
 
 int store_link_put(struct store *s, const struct store_link_row *row)
 {
@@ -758,7 +838,7 @@ int store_wal_checkpoint_file(const char *path)
 	int rc;
 
 	assert(path);
-	rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL);
+	rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW, NULL);
 	if (rc == SQLITE_OK) {
 		sqlite3_busy_timeout(db, STORE_BUSY_TIMEOUT_MS);
 		rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);

@@ -5,7 +5,10 @@
  * its own transaction, tracked by PRAGMA user_version. Writes made while
  * handling events are grouped: the first write opens a transaction and the
  * loop commits it once per iteration (store_commit), before any reply that
- * depends on it leaves the process.
+ * depends on it leaves the process. A transaction that fails (a full
+ * disk, an I/O error, a read-only file) is rolled back as a whole and
+ * reported once by store_commit(); writers note its number (store_txn())
+ * to undo what they did in it.
  */
 #ifndef NETD_STORE_H
 #define NETD_STORE_H
@@ -37,9 +40,34 @@ int store_latest_version(void);
 /* Open the grouped write transaction if none is open. */
 int store_begin(struct store *s);
 
-/* Commit the grouped transaction if one is open. 0, or -EBUSY/-EIO with
- * the transaction still open (it is retried on the next call). */
+/*
+ * Settle the grouped transaction: commit it if one is open. 0, or -errno
+ * (-ENOSPC for SQLITE_FULL, -EACCES for READONLY, -EIO, -EBUSY...) when it
+ * failed, on a write or on the COMMIT: then it is rolled back, whatever
+ * was written since the last settle is lost, and the failure counts in
+ * store_failures() with its reason in store_failure_reason(). Between a
+ * failed write and this settle every write is refused with that error (an
+ * iteration's writes are all or nothing). Reads work throughout; the next
+ * write opens a fresh transaction.
+ */
 int store_commit(struct store *s);
+
+/* The number of the grouped transaction now open or next to open: a
+ * writer notes it to know, when a settle fails, whether its writes were in
+ * the failed transaction (its number is store_txn() read before that
+ * store_commit()). */
+uint64_t store_txn(const struct store *s);
+
+/* True between a failed write and the settle (store_commit()). */
+bool store_failed(const struct store *s);
+
+/* Bound the database file to pages pages (PRAGMA max_page_count, this
+ * connection only): a full disk, for tests. 0 or -EIO. */
+int store_limit_pages(struct store *s, unsigned pages);
+
+/* Failed transactions so far, and the reason of the last ("" if none). */
+uint64_t store_failures(const struct store *s);
+const char *store_failure_reason(const struct store *s);
 
 struct store_peer {
 	uid_t uid;

@@ -199,6 +199,133 @@ static int binding_set(struct filters *f, struct binding *b, const struct bind_r
 	return 0;
 }
 
+/* --- undo of a failed store transaction --- */
+
+/* How a binding was before the first call of the transaction that touched
+ * it, and how many callers were waiting on it then. */
+struct bundo {
+	struct bundo *next;
+	char port[16];
+	bool created;              /* the call made it: undo frees it */
+	char *filter, *owner;
+	json_t *params;
+	enum bstate state;
+	char *error;
+	bool dirty, gone;
+	unsigned nwaiters;
+};
+
+static void bundo_free(struct bundo *u)
+{
+	free(u->filter);
+	free(u->owner);
+	json_decref(u->params);
+	free(u->error);
+	free(u);
+}
+
+void bindings_undo_clear(struct filters *f)
+{
+	struct bundo *u;
+
+	while ((u = f->undo)) {
+		f->undo = u->next;
+		bundo_free(u);
+	}
+}
+
+/* Remember b (about to be changed by a call, port) as it is, once per
+ * transaction. Without memory the undo cannot be kept: -ENOMEM, and the
+ * call is refused before it changes anything. */
+static int bundo_note(struct filters *f, const char *port, const struct binding *b)
+{
+	uint64_t txn = store_txn(f->store);
+	struct bundo *u;
+
+	if (f->undo_txn != txn)
+		bindings_undo_clear(f); /* those transactions are settled */
+	f->undo_txn = txn;
+	for (u = f->undo; u; u = u->next)
+		if (streq(u->port, port))
+			return 0;
+	u = calloc(1, sizeof(*u));
+	if (!u)
+		return -ENOMEM;
+	snprintf(u->port, sizeof(u->port), "%s", port);
+	u->created = !b;
+	if (b) {
+		u->filter = strdup(b->filter);
+		u->owner = strdup(b->owner);
+		u->params = json_incref(b->params);
+		u->error = b->error ? strdup(b->error) : NULL;
+		u->state = b->state;
+		u->dirty = b->dirty;
+		u->gone = b->gone;
+		for (struct waiter *w = b->waiters; w; w = w->next)
+			u->nwaiters++;
+		if (!u->filter || !u->owner || (b->error && !u->error)) {
+			bundo_free(u);
+			return -ENOMEM;
+		}
+	}
+	u->next = f->undo;
+	f->undo = u;
+	return 0;
+}
+
+/* Put b back as u says; the callers that came since hear o. */
+static void bundo_apply(struct filters *f, struct binding *b, struct bundo *u,
+			const struct outcome *o)
+{
+	struct waiter **p = &b->waiters, *since;
+
+	for (unsigned i = 0; i < u->nwaiters && *p; i++)
+		p = &(*p)->next;
+	since = *p;
+	*p = NULL;
+	waiters_answer(&since, o);
+	if (u->created) {
+		binding_free(f, b);
+		return;
+	}
+	if (!streq(b->filter, u->filter) || !streq(b->owner, u->owner) ||
+	    !json_equal(b->params, u->params)) {
+		_cleanup_free_ char *error = NULL;
+		struct bind_req req = { .port = u->port, .filter = u->filter, .owner = u->owner,
+					.params = u->params };
+
+		if (binding_set(f, b, &req, &error) < 0)
+			log_warn("%s: cannot render the binding as it was: %s", b->port,
+				 error ? error : "out of memory");
+	}
+	b->state = u->state;
+	b->dirty = u->dirty;
+	b->gone = u->gone;
+	free(b->error);
+	b->error = u->error;
+	u->error = NULL;
+}
+
+void filters_storage_failed(struct filters *f, uint64_t txn, const char *reason)
+{
+	struct bundo *u;
+
+	assert(f && reason);
+	if (f->undo_txn == txn) {
+		while ((u = f->undo)) {
+			struct binding *b = binding_find(f, u->port);
+			struct outcome o = { .kind = OUTCOME_STORAGE, .port = u->port,
+					     .message = reason };
+
+			f->undo = u->next;
+			if (b)
+				bundo_apply(f, b, u, &o);
+			bundo_free(u);
+		}
+	}
+	bindings_undo_clear(f);
+}
+
 int bindings_bind(struct filters *f, const struct bind_req *req, const struct waiter *w,
 		  char **ret_error)
 {
@@ -211,6 +338,8 @@ int bindings_bind(struct filters *f, const struct bind_req *req, const struct wa
 	b = binding_find(f, req->port);
 	if (b && !streq(b->owner, req->owner))
 		return -EPERM;
+	if (bundo_note(f, req->port, b) < 0)
+		return -ENOMEM;
 	if (!b) {
 		b = binding_new(f, req->port);
 		if (!b)
@@ -254,6 +383,8 @@ int bindings_unbind(struct filters *f, const char *port, const char *owner,
 		return -ENOENT;
 	if (!streq(b->owner, owner))
 		return -EPERM;
+	if (bundo_note(f, port, b) < 0)
+		return -ENOMEM;
 	b->state = B_REMOVING;
 	b->dirty = true;
 	binding_store(f, b);

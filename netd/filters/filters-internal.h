@@ -53,6 +53,7 @@ enum outcome_kind {
 	OUTCOME_FAILED,       /* the tool refused it: message */
 	OUTCOME_NO_BINDING,   /* the binding went away meanwhile: message */
 	OUTCOME_RESYNCED,     /* a Resync: skipped, reapplied */
+	OUTCOME_STORAGE,      /* the database failed, the call was undone: message */
 };
 
 struct binding;
@@ -181,6 +182,11 @@ struct filters {
 
 	uint64_t restore_runs, save_runs, batches, applied, skipped, failed_applies;
 
+	/* How the bindings touched by calls were before the store transaction
+	 * undo_txn, to undo them if it fails (bindings_storage_failed()). */
+	struct bundo *undo;
+	uint64_t undo_txn;
+
 	bool gen_usable;           /* all six tools are nf_tables variants */
 	char kernel_id[96];        /* boot_id/netns: where a generation means something */
 	bool mark_valid;           /* the kernel matched every fingerprint at mark */
@@ -189,6 +195,9 @@ struct filters {
 };
 
 /* --- bindings.c --- */
+
+/* Free the undo records (filters_free). */
+void bindings_undo_clear(struct filters *f);
 
 /* The binding on port, or NULL. */
 struct binding *binding_find(struct filters *f, const char *port);

@@ -195,6 +195,7 @@ struct filters *filters_free(struct filters *f)
 	while (!TAILQ_EMPTY(&f->all))
 		binding_free(f, TAILQ_FIRST(&f->all));
 	batch_retry_clear(f);
+	bindings_undo_clear(f);
 	rules_defs_free(f->defs);
 	free(f);
 	return NULL;

@@ -66,6 +66,10 @@ static void answer_call(void *data, const struct outcome *o)
 			       json_pack("{s:s, s:s}", "port", o->port, "message",
 					 o->message ? o->message : ""));
 		break;
+	case OUTCOME_STORAGE:
+		ctl_call_error(call, "io.netd.StorageError",
+			       json_pack("{s:s}", "reason", o->message ? o->message : ""));
+		break;
 	case OUTCOME_RESYNCED:
 		ctl_call_reply(call, json_pack("{s:i, s:i}", "skipped", o->skipped, "reapplied",
 					       o->reapplied));

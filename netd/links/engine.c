@@ -27,6 +27,7 @@
 #include "links-internal.h"
 #include "log.h"
 #include "stats.h"
+#include "store.h"
 #include "util.h"
 
 static void work_add(struct op *op);
@@ -85,6 +86,7 @@ void op_free(struct op *op)
 	free(op->deleted);
 	free(op->error_link);
 	free(op->error_message);
+	free(op->storage_error);
 	free(op);
 }
 
@@ -106,6 +108,7 @@ static void op_answer(struct op *op)
 		.error = op->error,
 		.error_link = op->error_link,
 		.error_message = op->error_message,
+		.storage_error = op->storage_error,
 		.links = op->error ? NULL : op->links,
 		.nlinks = op->error ? 0 : op->nlinks,
 		.deleted = (const char (*)[IFNAMSIZ])op->deleted,
@@ -178,6 +181,7 @@ static int create_retry(struct links *l, struct link *k)
 	k->retries++;
 	k->ifindex = 0;
 	store_link(l, k);
+	k->txn = store_txn(l->store);
 	log_info("%s: taken by someone else meanwhile, trying %s", old, k->name);
 	return queue_create(l, k) == 0 ? 0 : -ENOMEM;
 }
@@ -296,6 +300,7 @@ static bool create_one(struct op *op, unsigned i)
 	op->links[op->nlinks++] = k;
 	/* The intent row, committed before the request leaves. */
 	store_link(l, k);
+	k->txn = store_txn(l->store);
 	if (queue_create(l, k) < 0) {
 		op_fail(op, -ENOMEM, name, NULL);
 		return false;
@@ -513,6 +518,7 @@ static unsigned delete_step(struct op *op, unsigned budget)
 		if (!k || k->state != LINK_DELETING)
 			continue;
 		store_link(l, k);
+		k->txn = store_txn(l->store);
 		if (l->nlo->queue_set_group(l->nl, k->ifindex, l->delete_group, group_done, k) == 0) {
 			k->nreq++;
 			op->pending++;
@@ -617,6 +623,71 @@ int links_op_delete(struct links *l, const char *owner, const char *const *names
 	else
 		delete_start(l, op);
 	return 0;
+}
+
+/* --- a failed store transaction --- */
+
+/* Undo the links of op whose intent rows were in the failed transaction
+ * txn: their requests are still queued (nothing leaves before its commit),
+ * so cancelling them means the kernel never hears of them. true if op had
+ * any. */
+static bool op_undo_txn(struct op *op, uint64_t txn)
+{
+	struct links *l = op->l;
+	bool hit = false;
+
+	for (unsigned i = 0; i < op->nlinks; i++) {
+		struct link *k = op->links[i];
+
+		if (!k || k->op != op || k->txn != txn)
+			continue;
+		hit = true;
+		if (k->nreq > 0) {
+			l->nlo->cancel(l->nl, k);
+			op->pending -= k->nreq;
+			k->nreq = 0;
+		}
+		op->links[i] = NULL;
+		if (op->type == OP_CREATE) {
+			link_release(l, k);
+		} else {
+			k->op = NULL;
+			k->state = LINK_PRESENT;
+		}
+	}
+	/* A delete's group deletion is queued after its last move, so in
+	 * the same transaction or a later one. */
+	if (hit && op->type == OP_DELETE && op->nreq > 0) {
+		l->nlo->cancel(l->nl, op);
+		op->pending -= op->nreq;
+		op->nreq = 0;
+	}
+	return hit;
+}
+
+void links_storage_failed(struct links *l, uint64_t txn, const char *reason)
+{
+	struct op *op, *tmp;
+
+	assert(l && reason);
+	TAILQ_FOREACH_SAFE(op, &l->ops, entry, tmp) {
+		/* A rollback deletes what a failed create made: let it. */
+		if (op->rolling_back || !op_undo_txn(op, txn))
+			continue;
+		op_fail(op, -EIO, NULL, reason);
+		if (!op->storage_error)
+			op->storage_error = strdup(reason);
+		if (op->type == OP_DELETE) {
+			/* The links not yet moved stay (delete_finish). */
+			op->total = op->stepped;
+		}
+		if (op->pending > 0 || !op->all_queued)
+			continue; /* settled when the rest is answered or stepped */
+		if (op->type == OP_CREATE)
+			create_finish(op);
+		else
+			delete_finish(op);
+	}
 }
 
 /* --- work spread over iterations --- */

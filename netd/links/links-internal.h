@@ -67,6 +67,7 @@ struct link {
 	unsigned nreq;            /* kernel requests carrying this link as data */
 	bool regrouped;           /* moved into the delete group */
 	bool gone;                /* the kernel said it no longer exists */
+	uint64_t txn;             /* store transaction of its last intent row */
 	TAILQ_ENTRY(link) entry;
 };
 
@@ -96,6 +97,7 @@ struct links_op_result {
 	int error;                  /* 0, or the first failure (-errno) */
 	const char *error_link;     /* the link it concerns, or NULL */
 	const char *error_message;  /* the kernel's text, or NULL */
+	const char *storage_error;  /* the database failed: why, or NULL */
 	/* Success of a create: its links, in the order made. */
 	struct link *const *links;
 	unsigned nlinks;
@@ -119,6 +121,7 @@ struct op {
 	int error;               /* first failure */
 	char *error_link;
 	char *error_message;
+	char *storage_error;     /* its intents were rolled back: why */
 	bool rolling_back;
 	char (*deleted)[IFNAMSIZ]; /* names deleted, nlinks at most */
 	unsigned ndeleted;

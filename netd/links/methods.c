@@ -154,6 +154,9 @@ static void op_reply(void *data, const struct links_op_result *res)
 	struct ctl_call *call = data;
 	json_t *arr, *p;
 
+	if (res->storage_error)
+		return ctl_call_error(call, "io.netd.StorageError",
+				      json_pack("{s:s}", "reason", res->storage_error));
 	if (res->error) {
 		p = json_pack("{s:i, s:s}", "errno", -res->error, "message",
 			      res->error_message ? res->error_message : strerror(-res->error));

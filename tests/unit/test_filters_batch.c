@@ -557,6 +557,57 @@ static void test_apply_phases(void **state)
 	assert_int_equal(F->batches, 1);
 }
 
+/* The store's transaction fails (another writer holds the lock, as a full
+ * disk would fail it): the binds and unbinds of that transaction are
+ * undone (a new binding gone, a rebound or unbound one as it was), their
+ * callers told OUTCOME_STORAGE, and no restore runs for them. */
+static void test_storage_failure_undoes(void **state)
+{
+	sqlite3 *other;
+	uint64_t txn;
+	unsigned restores;
+	struct binding *b;
+
+	started();
+	assert_int_equal(bind("vnet0", "no-mac-spoofing"), 1);
+	pump();
+	restores = count_runs("ebtables-restore");
+	n_told = 0;
+
+	assert_int_equal(sqlite3_open(db_path, &other), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+	txn = store_txn(S);
+	assert_int_equal(bind("vnet1", "no-mac-spoofing"), 1);   /* new */
+	assert_int_equal(bind("vnet0", "allow-arp"), 1);         /* rebind */
+	assert_int_equal(bindings_unbind(F, "vnet0", "guest1", &(struct waiter){ .fn = tell }), 0);
+	assert_int_equal(store_commit(S), -EBUSY);
+	assert_int_equal(sqlite3_exec(other, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(other);
+	filters_storage_failed(F, txn, "database is locked");
+
+	assert_int_equal(n_told, 3);
+	for (unsigned i = 0; i < 3; i++) {
+		assert_int_equal(told[i].kind, OUTCOME_STORAGE);
+		assert_string_equal(told[i].message, "database is locked");
+	}
+	assert_null(binding_find(F, "vnet1"));
+	b = binding_find(F, "vnet0");
+	assert_non_null(b);
+	assert_string_equal(b->filter, "no-mac-spoofing");
+	assert_int_equal(b->state, B_APPLIED);
+	assert_false(b->dirty);
+	assert_null(b->waiters);
+	pump();
+	assert_int_equal(count_runs("ebtables-restore"), restores);
+	assert_string_equal(row_of("vnet0", "state"), "applied");
+	assert_string_equal(row_of("vnet1", "state"), "<none>");
+
+	/* The store works again: the next bind applies. */
+	assert_int_equal(bind("vnet1", "no-mac-spoofing"), 1);
+	pump();
+	assert_string_equal(row_of("vnet1", "state"), "applied");
+}
+
 /* Unbind: the chains are deleted, the caller told, the row gone, links
  * told the name is free. */
 static void test_unbind(void **state)
@@ -963,6 +1014,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_free_cancels, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_job_cancel, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_job_process, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_storage_failure_undoes, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

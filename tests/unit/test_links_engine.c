@@ -429,6 +429,7 @@ struct answer {
 	int error;
 	char error_link[IFNAMSIZ];
 	char error_message[64];
+	char storage_error[64];
 	char names[64][IFNAMSIZ];   /* created or deleted */
 	int ifindex[64];
 	unsigned n;
@@ -443,6 +444,8 @@ static void on_done(void *data, const struct links_op_result *res)
 	snprintf(a->error_link, sizeof(a->error_link), "%s", res->error_link ? res->error_link : "");
 	snprintf(a->error_message, sizeof(a->error_message), "%s",
 		 res->error_message ? res->error_message : "");
+	snprintf(a->storage_error, sizeof(a->storage_error), "%s",
+		 res->storage_error ? res->storage_error : "");
 	if (res->type == OP_CREATE) {
 		a->n = res->nlinks;
 		for (unsigned i = 0; i < res->nlinks && i < 64; i++) {
@@ -661,6 +664,68 @@ static void test_delete_by_group(void **state)
 	assert_int_equal(rows(f, "names", "1"), 1);
 	assert_int_equal(f->l->deleted, 3);
 	assert_true(links_idle(f->l));
+}
+
+/* The store's transaction fails (here another writer holds the lock, as
+ * a full disk would fail it): the calls whose intents were in it are
+ * undone. Their kernel requests are cancelled before any flush, a
+ * create's links released, a delete's links present again, and both
+ * answered with the storage error. */
+static void test_storage_failure_undoes(void **state)
+{
+	struct fix *f = *state;
+	struct answer c = { 0 }, made = { 0 }, d = { 0 };
+	unsigned first, flushes;
+	uint64_t txn;
+	sqlite3 *other;
+
+	links_start(f);
+	create_ok(f, "guest1", 2, &made);
+	assert_int_equal(store_commit(f->store), 0);
+	first = f->nl->nreqs;
+	flushes = f->nl->flushes;
+
+	assert_int_equal(sqlite3_open(f->path, &other), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+	txn = store_txn(f->store);
+	assert_int_equal(create(f, "guest2", 3, NULL, &c, NULL), 0);
+	assert_int_equal(links_op_delete(f->l, "guest1", NULL, 0, on_done, &d,
+					 &(struct links_refusal){ 0 }), 0);
+	assert_int_equal(f->nl->nreqs, first + 3 + 3);
+	assert_int_equal(store_commit(f->store), -EBUSY);
+	assert_int_equal(sqlite3_exec(other, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(other);
+	links_storage_failed(f->l, txn, "database is locked");
+	assert_int_equal(store_commit(f->store), 0);
+
+	/* Answered, with the reason. */
+	assert_int_equal(c.calls, 1);
+	assert_string_equal(c.storage_error, "database is locked");
+	assert_int_equal(d.calls, 1);
+	assert_string_equal(d.storage_error, "database is locked");
+	/* No request of theirs would be answered: all cancelled, and never
+	 * flushed, so nl_cancel() drops them from its queue (which this fake
+	 * kernel does not model: it is told here). */
+	assert_int_equal(f->nl->flushes, flushes);
+	for (unsigned i = first; i < f->nl->nreqs; i++) {
+		assert_null(f->nl->reqs[i].done);
+		f->nl->reqs[i].answered = true;
+	}
+	/* The create's links are gone, their names free; the delete's
+	 * links are present again. */
+	assert_null(link_find(f->l, "macvtap2"));
+	assert_int_equal(alloc_count(f->l->macvtap), 2);
+	assert_int_equal(link_find(f->l, "macvtap0")->state, LINK_PRESENT);
+	assert_int_equal(link_find(f->l, "macvtap1")->state, LINK_PRESENT);
+	assert_null(link_find(f->l, "macvtap0")->op);
+	assert_true(TAILQ_EMPTY(&f->l->ops));
+
+	/* The store works again: the next create succeeds, from the freed
+	 * names. */
+	memset(&c, 0, sizeof(c));
+	create_ok(f, "guest2", 1, &c);
+	assert_string_equal(c.names[0], "macvtap2");
+	assert_int_equal(rows(f, "links", "state = 'present'"), 3);
 }
 
 static void test_delete_refusals(void **state)
@@ -1013,6 +1078,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_startup_reconcile, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_work_spread_over_iterations, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_free_with_requests_out_cancels, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_storage_failure_undoes, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -21,7 +21,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "store.h"
@@ -625,6 +628,8 @@ static void test_writer_busy(void **state)
 	assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
 	assert_int_equal(store_audit_append(s, &peer, "io.netd.Test", "{}", "ok", NULL), -EBUSY);
 	assert_int_equal(store_link_delete(s, "macvtap0"), -EBUSY);
+	/* The transaction failed: settling it says so. */
+	assert_int_equal(store_commit(s), -EBUSY);
 	assert_int_equal(store_commit(s), 0); /* nothing open */
 	/* Readers still read. */
 	assert_int_equal(store_audit_count(s, &n), 0);
@@ -637,6 +642,166 @@ static void test_writer_busy(void **state)
 	assert_int_equal(store_audit_count(s, &n), 0);
 	assert_int_equal(n, 1);
 	sqlite3_close(other);
+	store_close(s);
+}
+
+/* A full database (max_page_count stands in for a full disk): the write
+ * that does not fit fails the whole grouped transaction, SQLite's own
+ * rollback included; later writes of the same iteration are refused until
+ * the loop settles it; the settle reports the failure once, with its
+ * reason; reads keep working; once there is room the next transaction
+ * commits. */
+static void test_full_rolls_back(void **state)
+{
+	const char *p = path_of("full.db");
+	struct store *s = NULL;
+	char *err = NULL, big[8192];
+	int64_t n, pages;
+	uint64_t txn;
+	int r;
+
+	assert_int_equal(store_open(p, &s, &err), 0);
+	assert_int_equal(store_audit_append(s, &peer, "io.netd.Test", "{}", "ok", NULL), 0);
+	assert_int_equal(store_commit(s), 0);
+	assert_int_equal(store_failures(s), 0);
+	assert_string_equal(store_failure_reason(s), "");
+
+	pages = raw_int(p, "PRAGMA page_count");
+	assert_true(pages > 0);
+	assert_int_equal(store_limit_pages(s, (unsigned)pages), 0);
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	txn = store_txn(s);
+	assert_int_equal(store_link_delete(s, "macvtap0"), 0); /* fits */
+	r = 0;
+	for (int i = 0; i < 100 && r == 0; i++)
+		r = store_audit_append(s, &peer, "io.netd.Test", big, "ok", NULL);
+	assert_int_equal(r, -ENOSPC);
+	assert_true(store_failed(s));
+	assert_int_equal(store_txn(s), txn);
+	/* A small write that would fit is refused: it would commit without
+	 * the writes before it. */
+	assert_int_equal(store_audit_append(s, &peer, "io.netd.Small", "{}", "ok", NULL), -ENOSPC);
+	/* Reads work. */
+	assert_int_equal(store_audit_count(s, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(store_commit(s), -ENOSPC);
+	assert_false(store_failed(s));
+	assert_int_equal(store_failures(s), 1);
+	assert_non_null(strstr(store_failure_reason(s), "full"));
+	assert_int_equal(store_txn(s), txn + 1);
+	/* Nothing of it reached the file. */
+	assert_int_equal(raw_int(p, "SELECT count(*) FROM audit"), 1);
+
+	/* Still full: a fresh transaction fails again, and is settled again. */
+	(void)store_audit_append(s, &peer, "io.netd.Test", big, "ok", NULL);
+	assert_int_equal(store_commit(s), -ENOSPC);
+	assert_int_equal(store_failures(s), 2);
+
+	/* Room again: the next call's writes commit, without a reopen. */
+	assert_int_equal(store_limit_pages(s, 1u << 30), 0);
+	assert_int_equal(store_audit_append(s, &peer, "io.netd.After", big, "ok", NULL), 0);
+	assert_int_equal(store_commit(s), 0);
+	assert_int_equal(store_failures(s), 2);
+	assert_int_equal(raw_int(p, "SELECT count(*) FROM audit"), 2);
+	store_close(s);
+}
+
+/* The COMMIT itself fails: the writes fit in SQLite's page cache, but the
+ * WAL cannot grow (RLIMIT_FSIZE stands in for a full disk, in a child
+ * process so the limit binds nothing else). The transaction is rolled
+ * back and settled as failed (an I/O error); once the file may grow the
+ * next transaction commits. */
+static int commit_fails_child(const char *p)
+{
+	struct store *s = NULL;
+	char *err = NULL, big[65536];
+	struct rlimit rl;
+	struct stat st;
+	int64_t n = -1;
+
+	if (store_open(p, &s, &err) < 0 || stat(path_of("commit.db-wal"), &st) < 0)
+		return 10;
+	memset(big, 'y', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	signal(SIGXFSZ, SIG_IGN);
+	if (getrlimit(RLIMIT_FSIZE, &rl) < 0)
+		return 11;
+	rl.rlim_cur = (rlim_t)st.st_size; /* the hard limit stays: we raise it back */
+	if (setrlimit(RLIMIT_FSIZE, &rl) < 0)
+		return 11;
+	if (store_audit_append(s, &peer, "io.netd.Big", big, "ok", NULL) < 0)
+		return 12; /* the write must fit in the cache */
+	if (store_commit(s) != -EIO || store_failures(s) != 1 || !*store_failure_reason(s))
+		return 13;
+	if (store_audit_count(s, &n) < 0 || n != 0)
+		return 14; /* rolled back; reads work */
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_FSIZE, &rl) < 0)
+		return 15;
+	if (store_audit_append(s, &peer, "io.netd.After", "{}", "ok", NULL) < 0 ||
+	    store_commit(s) < 0 || store_audit_count(s, &n) < 0 || n != 1)
+		return 16;
+	store_close(s);
+	return 0;
+}
+
+static void test_commit_fails(void **state)
+{
+	const char *p = path_of("commit.db");
+	struct store *s = NULL;
+	char *err = NULL;
+	int status;
+	pid_t pid;
+
+	assert_int_equal(store_open(p, &s, &err), 0);
+	store_close(s);
+	/* Keep a WAL file around (closing removes it). */
+	assert_int_equal(raw_exec(p, "PRAGMA journal_mode = WAL; CREATE TABLE IF NOT EXISTS x (a)"),
+			 SQLITE_OK);
+	assert_int_equal(raw_exec(p, "DROP TABLE x"), SQLITE_OK);
+	{
+		int fd = open(path_of("commit.db-wal"), O_WRONLY | O_CREAT, 0600);
+
+		assert_true(fd >= 0);
+		close(fd);
+	}
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(commit_fails_child(p));
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(raw_int(p, "SELECT count(*) FROM audit"), 1);
+}
+
+/* A transaction that could not even begin (another writer holds the
+ * lock) is settled as failed too, and numbered; a settle with nothing
+ * written takes no number. */
+static void test_failed_begin_settles(void **state)
+{
+	const char *p = path_of("begin.db");
+	struct store *s = NULL;
+	char *err = NULL;
+	sqlite3 *other;
+	uint64_t txn;
+
+	assert_int_equal(store_open(p, &s, &err), 0);
+	assert_int_equal(sqlite3_open(p, &other), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+	txn = store_txn(s);
+	assert_int_equal(store_link_delete(s, "macvtap0"), -EBUSY);
+	assert_int_equal(store_commit(s), -EBUSY);
+	assert_int_equal(store_txn(s), txn + 1);
+	assert_int_equal(sqlite3_exec(other, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(other);
+	assert_int_equal(store_link_delete(s, "macvtap0"), 0);
+	assert_int_equal(store_commit(s), 0);
+	assert_int_equal(store_txn(s), txn + 2);
+	/* Nothing written: no new transaction number. */
+	assert_int_equal(store_commit(s), 0);
+	assert_int_equal(store_txn(s), txn + 2);
 	store_close(s);
 }
 
@@ -759,6 +924,9 @@ int main(void)
 		cmocka_unit_test(test_checkpoint),
 		cmocka_unit_test(test_close_commits),
 		cmocka_unit_test(test_writer_busy),
+		cmocka_unit_test(test_full_rolls_back),
+		cmocka_unit_test(test_failed_begin_settles),
+		cmocka_unit_test(test_commit_fails),
 		cmocka_unit_test(test_migrate_from_older),
 		cmocka_unit_test(test_migration_fails),
 		cmocka_unit_test(test_wal_checkpoint_file),
