@@ -93,6 +93,36 @@ static struct kchain *kchain(int fam, const char *name, size_t n, bool create)
 	return free_slot;
 }
 
+/* Rule line "-A <chain><rest>" (rest: from the space after the chain)
+ * inserted first in c (after its declaration), or its first copy
+ * deleted. */
+static void kchain_insert(struct kchain *c, const char *rest, size_t n)
+{
+	struct strbuf t = { 0 };
+	const char *p = c->text.p ? c->text.p : "";
+	size_t decl = p[0] == ':' ? strcspn(p, "\n") + 1 : 0;
+
+	strbuf_append(&t, p, decl);
+	strbuf_printf(&t, "-A %s%.*s\n", c->name, (int)n, rest);
+	strbuf_puts(&t, p + decl);
+	strbuf_done(&c->text);
+	c->text = t;
+}
+
+static void kchain_delete(struct kchain *c, const char *rest, size_t n)
+{
+	char line[256];
+	char *p = c->text.p, *hit;
+
+	snprintf(line, sizeof(line), "-A %s%.*s\n", c->name, (int)n, rest);
+	for (hit = p ? strstr(p, line) : NULL; hit && hit != p && hit[-1] != '\n';)
+		hit = strstr(hit + 1, line);
+	if (!hit)
+		return;
+	memmove(hit, hit + strlen(line), strlen(hit + strlen(line)) + 1);
+	c->text.len -= strlen(line);
+}
+
 /* What a restore of this input would leave in the kernel. */
 static void kernel_restore(int fam, const char *input)
 {
@@ -109,6 +139,12 @@ static void kernel_restore(int fam, const char *input)
 			strbuf_append(&c->text, p, n + 1);
 		} else if (strncmp(p, "-A ", 3) == 0) {
 			strbuf_append(&kchain(fam, name, k, true)->text, p, n + 1);
+		} else if (strncmp(p, "-I ", 3) == 0 && (c = kchain(fam, name, k, false))) {
+			const char *rest = name + k + strspn(name + k, " 0123456789");
+
+			kchain_insert(c, rest - 1, (size_t)(p + n - rest) + 1);
+		} else if (strncmp(p, "-D ", 3) == 0 && (c = kchain(fam, name, k, false))) {
+			kchain_delete(c, name + k, (size_t)(p + n - (name + k)));
 		} else if (strncmp(p, "-X ", 3) == 0 && (c = kchain(fam, name, k, false))) {
 			strbuf_done(&c->text);
 			c->used = false;
@@ -496,7 +532,7 @@ static void assert_seen(const enum phase *want, unsigned n)
  * restore, ready, counted as verified by save. */
 static void test_verify_at_start(void **state)
 {
-	static const enum phase want[] = { PHASE_SAVING, PHASE_PARSE, PHASE_DONE };
+	static const enum phase want[] = { PHASE_SAVING, PHASE_PARSE, PHASE_COMPARE, PHASE_DONE };
 
 	pump();
 	assert_seen(want, ELEMENTSOF(want));
@@ -511,14 +547,14 @@ static void test_verify_at_start(void **state)
 	assert_int_equal(F->restore_runs, 0);
 }
 
-/* RENDER -> RESTORING -> APPLY -> SAVE -> SAVING -> PARSE -> RECORD ->
- * DONE. The caller is answered in APPLY, before any save; the fingerprint
- * is recorded after. */
+/* RENDER -> RESTORING -> SAVE -> SAVING -> PARSE -> APPLY -> DONE. The
+ * caller is answered in APPLY, only after the save showed its chains in
+ * the kernel, with the fingerprint recorded. */
 static void test_apply_phases(void **state)
 {
 	/* DONE first: the first look only gathers (more may be coming). */
-	static const enum phase want[] = { PHASE_DONE, PHASE_RESTORING, PHASE_APPLY, PHASE_SAVING,
-					   PHASE_PARSE, PHASE_RECORD, PHASE_DONE };
+	static const enum phase want[] = { PHASE_DONE, PHASE_RESTORING, PHASE_SAVING,
+					   PHASE_PARSE, PHASE_APPLY, PHASE_DONE };
 	const char *in;
 
 	started();
@@ -538,15 +574,18 @@ static void test_apply_phases(void **state)
 	assert_non_null(strstr(in, ":N-O-vnet0 RETURN\n"));
 	assert_non_null(strstr(in, "-A N-O-vnet0 -s ! " MAC " -j DROP\n"));
 	assert_non_null(strstr(in, "-A " RULES_ROOT_FROM " -i vnet0 -j N-O-vnet0\n"));
-	assert_non_null(strstr(in, "-A FORWARD -j " RULES_ROOT_FROM "\n")); /* hooks: none seen yet */
+	/* Hooks: none seen yet, so each is inserted at the top, none deleted. */
+	assert_non_null(strstr(in, "-I FORWARD 1 -j " RULES_ROOT_TO "\n-I FORWARD 1 -j "
+				   RULES_ROOT_FROM "\n"));
+	assert_null(strstr(in, "-D "));
 	assert_non_null(strstr(in, "COMMIT\n"));
-	/* Told in APPLY: applied, before the save, without a fingerprint. */
+	/* Told in APPLY: applied, after the save, with its fingerprint. */
 	assert_int_equal(n_told, 1);
 	assert_int_equal(told[0].kind, OUTCOME_APPLIED);
 	assert_int_equal(told[0].state, B_APPLIED);
-	assert_int_equal(told[0].saves_started, 0);
-	assert_string_equal(told[0].norm_eb, "");
-	/* Recorded in RECORD. */
+	assert_int_equal(told[0].saves_started, 1);
+	assert_int_equal(strlen(told[0].norm_eb), 64);
+	/* Recorded. */
 	assert_string_equal(row_of("vnet0", "state"), "applied");
 	assert_string_equal(row_of("vnet0", "applied_hash"), row_of("vnet0", "desired_hash"));
 	assert_int_equal(strlen(row_of("vnet0", "eb_norm")), 64);
@@ -670,8 +709,9 @@ static enum behaviour policy_no_save(const char *tool, const char *input)
 	return strstr(tool, "-save") ? RUN_NO_START : RUN_OK;
 }
 
-/* SAVE -> DONE: the restore worked but no save can start; the binding is
- * applied, only its fingerprint is missing. */
+/* SAVE -> APPLY -> DONE: the restore exited 0 but no save can start, so
+ * nothing shows that the kernel holds the chains: the binding is not
+ * reported applied. */
 static void test_save_cannot_start(void **state)
 {
 	static const enum phase want[] = { PHASE_DONE, PHASE_RESTORING, PHASE_APPLY, PHASE_DONE };
@@ -681,8 +721,9 @@ static void test_save_cannot_start(void **state)
 	assert_int_equal(bind("vnet0", "no-mac-spoofing"), 1);
 	pump();
 	assert_seen(want, ELEMENTSOF(want));
-	assert_int_equal(told_of("vnet0")->kind, OUTCOME_APPLIED);
-	assert_string_equal(row_of("vnet0", "state"), "applied");
+	assert_int_equal(told_of("vnet0")->kind, OUTCOME_FAILED);
+	assert_non_null(strstr(told_of("vnet0")->message, "could not be checked"));
+	assert_string_equal(row_of("vnet0", "state"), "failed");
 	assert_string_equal(row_of("vnet0", "eb_norm"), "");
 	assert_false(F->mark_valid);
 }
@@ -692,27 +733,29 @@ static enum behaviour policy_empty_save(const char *tool, const char *input)
 	return strstr(tool, "-save") ? RUN_EMPTY_SAVE : RUN_OK;
 }
 
-/* A save whose output lacks the chains: the binding is applied (the
- * restore said so), its fingerprint and the dispatch chains' are empty,
- * the hooks count as missing; a Resync then re-applies it. */
+/* A save whose output lacks the chains: the binding is not confirmed
+ * (failed), the dispatch chains and hooks stay to be rewritten; a Resync
+ * with a working save then re-applies it. */
 static void test_save_lacks_chains(void **state)
 {
 	started();
 	policy = policy_empty_save;
 	assert_int_equal(bind("vnet0", "no-mac-spoofing"), 1);
 	pump();
-	assert_int_equal(told_of("vnet0")->kind, OUTCOME_APPLIED);
-	assert_string_equal(row_of("vnet0", "state"), "applied");
+	assert_int_equal(told_of("vnet0")->kind, OUTCOME_FAILED);
+	assert_string_equal(row_of("vnet0", "state"), "failed");
 	assert_string_equal(row_of("vnet0", "eb_norm"), "");
-	assert_string_equal(db_text("SELECT norm FROM roots WHERE family = 'eb'"), "");
 	assert_false(F->hooks_ok[F_EB]);
+	assert_true(F->root_dirty[F_EB]);
 
+	policy = policy_ok;
+	F->backoff_until = 0; /* no need to wait out the back-off here */
 	resync();
 	pump();
 	assert_int_equal(told[n_told - 1].kind, OUTCOME_RESYNCED);
-	assert_int_equal(told[n_told - 1].skipped, 0);
-	assert_int_equal(told[n_told - 1].reapplied, 1);
+	assert_int_equal(binding_find(F, "vnet0")->state, B_APPLIED);
 	assert_int_equal(count_runs("ebtables-restore"), 2);
+	assert_true(F->hooks_ok[F_EB]);
 }
 
 static enum behaviour policy_noop_restore(const char *tool, const char *input)
@@ -721,13 +764,10 @@ static enum behaviour policy_noop_restore(const char *tool, const char *input)
 }
 
 /*
- * A restore that exits 0 without doing its work. What netd does today,
- * recorded as it is (a later issue fixes it): it trusts the exit status,
- * reports the binding applied and records an applied hash; only the
- * save after it shows the chains missing, so the fingerprint recorded is
- * empty. A Resync compares that empty fingerprint with the (still
- * missing) chains, which also fingerprint as empty: once the hooks are in
- * place, the binding counts as intact and is NOT re-applied.
+ * A restore that exits 0 without doing its work: the save after it
+ * shows the chains missing, so the binding is NOT reported applied (the
+ * caller hears ApplyFailed, the row says failed, no applied hash); the
+ * next Resync with a working tool re-applies it.
  */
 static void test_restore_lies(void **state)
 {
@@ -741,20 +781,21 @@ static void test_restore_lies(void **state)
 	assert_int_equal(bind("vnet1", "no-mac-spoofing"), 1);
 	pump();
 	assert_false(kernel_has(F_EB, "N-O-vnet1"));
-	/* Today: reported applied although nothing was written. */
-	assert_int_equal(told_of("vnet1")->kind, OUTCOME_APPLIED);
-	assert_string_equal(row_of("vnet1", "state"), "applied");
-	assert_string_equal(row_of("vnet1", "applied_hash"), row_of("vnet1", "desired_hash"));
+	assert_int_equal(told_of("vnet1")->kind, OUTCOME_FAILED);
+	assert_non_null(strstr(told_of("vnet1")->message, "does not hold"));
+	assert_string_equal(row_of("vnet1", "state"), "failed");
+	assert_string_equal(row_of("vnet1", "applied_hash"), "");
 	assert_string_equal(row_of("vnet1", "eb_norm"), "");
+	assert_int_equal(F->failed_applies, 1);
 
 	policy = policy_ok;
+	F->backoff_until = 0;
 	resync();
 	pump();
-	/* Today: both count as intact (vnet1 wrongly), nothing re-applied. */
 	assert_int_equal(told[n_told - 1].kind, OUTCOME_RESYNCED);
-	assert_int_equal(told[n_told - 1].skipped, 2);
-	assert_int_equal(told[n_told - 1].reapplied, 0);
-	assert_false(kernel_has(F_EB, "N-O-vnet1"));
+	assert_int_equal(told[n_told - 1].skipped, 1);
+	assert_true(kernel_has(F_EB, "N-O-vnet1"));
+	assert_string_equal(row_of("vnet1", "state"), "applied");
 }
 
 /* COMPARE: a Resync with the kernel intact skips everything; after
@@ -784,7 +825,7 @@ static void test_resync(void **state)
 	assert_int_equal(told[n_told - 1].reapplied, 1);
 	assert_int_equal(count_runs("ebtables-restore"), restores + 1);
 	assert_true(kernel_has(F_EB, "N-O-vnet0"));
-	assert_non_null(strstr(last_input("ebtables-restore"), "-A FORWARD -j " RULES_ROOT_FROM "\n"));
+	assert_non_null(strstr(last_input("ebtables-restore"), "-I FORWARD 1 -j " RULES_ROOT_FROM "\n"));
 	assert_int_equal(strlen(row_of("vnet0", "eb_norm")), 64);
 }
 
@@ -815,7 +856,7 @@ static enum behaviour policy_save_fails(const char *tool, const char *input)
  * re-applied. */
 static void test_verify_without_saves(void **state)
 {
-	static const enum phase want[] = { PHASE_DONE };
+	static const enum phase want[] = { PHASE_COMPARE, PHASE_DONE };
 
 	started();
 	assert_int_equal(bind("vnet0", "no-mac-spoofing"), 1);
@@ -828,6 +869,8 @@ static void test_verify_without_saves(void **state)
 	assert_int_equal(store_commit(S), 0);
 	filters_flush(F, false); /* SAVE, nothing started: COMPARE at once */
 	note_phase();
+	ev_run(loop, EVRUN_NOWAIT);
+	note_phase();
 	assert_seen(want, ELEMENTSOF(want));
 	assert_int_equal(binding_find(F, "vnet0")->state, B_PENDING);
 	assert_true(binding_find(F, "vnet0")->dirty);
@@ -837,12 +880,22 @@ static void test_verify_without_saves(void **state)
 	assert_int_equal(told[n_told - 1].reapplied, 1);
 	assert_int_equal(count_runs("ebtables-restore"), 2);
 
+	/* Without a save after it, the re-apply is not confirmed. */
+	assert_string_equal(row_of("vnet0", "state"), "failed");
+
 	policy = policy_save_fails;
 	resync();
 	pump();
 	assert_int_equal(told[n_told - 1].kind, OUTCOME_RESYNCED);
-	assert_int_equal(told[n_told - 1].reapplied, 1);
 	assert_int_equal(count_runs("ebtables-restore"), 3);
+	assert_string_equal(row_of("vnet0", "state"), "failed");
+
+	/* With saves that work again, the next Resync puts it right. */
+	policy = policy_ok;
+	F->backoff_until = 0;
+	resync();
+	pump();
+	assert_int_equal(count_runs("ebtables-restore"), 4);
 	assert_string_equal(row_of("vnet0", "state"), "applied");
 }
 
