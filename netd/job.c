@@ -419,13 +419,17 @@ void job_finish_capped(struct job *j, int status, const char *out, size_t out_le
 	}
 	if (err_dropped > 0 || out_dropped > 0) {
 		/* Its stderr as kept, then what was not. */
-		if (asprintf(&msg, "%.*s%s... (%zu bytes more)%s", (int)err_len, err,
-			     err_len && err[err_len - 1] != '\n' ? "\n" : "", err_dropped,
-			     out_dropped ? "; its output was cut" : "") < 0)
-			msg = NULL;
+		char tail[96];
+		int n = snprintf(tail, sizeof(tail), "%s... (%zu bytes more)%s",
+				 err_len && err[err_len - 1] != '\n' ? "\n" : "", err_dropped,
+				 out_dropped ? "; its output was cut" : "");
+
+		msg = malloc(err_len + (size_t)n + 1);
 		if (msg) {
+			memcpy(msg, err, err_len);
+			memcpy(msg + err_len, tail, (size_t)n + 1);
 			err = msg;
-			err_len = strlen(msg);
+			err_len += (size_t)n;
 		}
 	}
 	if (out_dropped > 0) {

@@ -200,7 +200,10 @@ enum behaviour {
 	RUN_NO_START,   /* cannot be started */
 	RUN_NOOP,       /* exit 0 without doing anything */
 	RUN_EMPTY_SAVE, /* a save that prints no chains */
+	RUN_CHATTY,     /* exit 1 with 200 KiB on stderr */
 };
+
+static char chatter[200 << 10];
 
 static enum behaviour (*policy)(const char *tool, const char *input);
 
@@ -282,6 +285,11 @@ static int fake_start(struct job *j, struct ev_loop *l, char *const argv[], cons
 		break;
 	case RUN_EMPTY_SAVE:
 		fk->out = strdup("*filter\nCOMMIT\n");
+		break;
+	case RUN_CHATTY:
+		memset(chatter, 'x', sizeof(chatter) - 1);
+		fk->status = 1;
+		fk->err = chatter;
 		break;
 	default:
 		break;
@@ -998,6 +1006,219 @@ static void test_job_process(void **state)
 	assert_int_equal(free_calls, 2);
 }
 
+/* The FORWARD chain of family fam in the model, its rules only. */
+static const char *kernel_chain(int fam, const char *name)
+{
+	struct kchain *c = kchain(fam, name, strlen(name), false);
+	const char *p = c && c->text.p ? c->text.p : "";
+
+	return p[0] == ':' ? p + strcspn(p, "\n") + 1 : p;
+}
+
+static unsigned count_of(const char *hay, const char *needle)
+{
+	unsigned n = 0;
+
+	for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle))
+		n++;
+	return n;
+}
+
+#define HOOK_FROM "-A FORWARD -j " RULES_ROOT_FROM "\n"
+#define HOOK_TO "-A FORWARD -j " RULES_ROOT_TO "\n"
+
+/* One hook deleted behind netd's back: a Resync rewrites the hooks (each
+ * once, first), re-applies no binding, counts and audits the drift. A
+ * foreign ACCEPT put ahead of them: drift too, netd's hooks go back to the
+ * top, the foreign rule stays after them. Duplicates: cut back to one. */
+static void test_hook_drift(void **state)
+{
+	started();
+	assert_int_equal(bind("vnet0", "no-mac-spoofing"), 1);
+	pump();
+	assert_string_equal(kernel_chain(F_EB, "FORWARD"), HOOK_FROM HOOK_TO);
+	assert_int_equal(F->hook_drift, 0);
+
+	/* ebtables -D FORWARD -j NETD-TO */
+	kernel_restore(F_EB, "-D FORWARD -j " RULES_ROOT_TO "\n");
+	resync();
+	pump();
+	assert_int_equal(told[n_told - 1].kind, OUTCOME_RESYNCED);
+	assert_int_equal(told[n_told - 1].skipped, 1);
+	assert_int_equal(told[n_told - 1].reapplied, 0);
+	assert_string_equal(kernel_chain(F_EB, "FORWARD"), HOOK_FROM HOOK_TO);
+	assert_string_equal(kernel_chain(F_EB, "INPUT"), "-A INPUT -j " RULES_ROOT_FROM "\n");
+	assert_string_equal(kernel_chain(F_EB, "OUTPUT"), "-A OUTPUT -j " RULES_ROOT_TO "\n");
+	assert_int_equal(F->hook_drift, 1);
+	assert_string_equal(F->hook_drift_last, "eb: netd's hooks missing");
+	assert_true(F->hooks_ok[F_EB]);
+	assert_string_equal(db_text("SELECT count(*) FROM audit WHERE method = 'kernel.FilterHookDrift'"),
+			    "1");
+
+	/* ebtables -I FORWARD 1 -j ACCEPT */
+	kernel_restore(F_EB, "-I FORWARD 1 -j ACCEPT\n");
+	resync();
+	pump();
+	assert_int_equal(F->hook_drift, 2);
+	assert_string_equal(F->hook_drift_last,
+			    "eb: netd's hooks not first in its chain (a rule ahead of it)");
+	assert_string_equal(kernel_chain(F_EB, "FORWARD"), HOOK_FROM HOOK_TO "-A FORWARD -j ACCEPT\n");
+
+	/* The hooks twice over: back to one each. */
+	kernel_restore(F_EB, "-A FORWARD -j " RULES_ROOT_FROM "\n-A FORWARD -j " RULES_ROOT_TO "\n");
+	resync();
+	pump();
+	assert_int_equal(F->hook_drift, 3);
+	assert_int_equal(count_of(kernel_chain(F_EB, "FORWARD"), HOOK_FROM), 1);
+	assert_int_equal(count_of(kernel_chain(F_EB, "FORWARD"), HOOK_TO), 1);
+	assert_string_equal(kernel_chain(F_EB, "FORWARD"), HOOK_FROM HOOK_TO "-A FORWARD -j ACCEPT\n");
+
+	/* Intact now: no drift, nothing written. */
+	runs_forget();
+	resync();
+	pump();
+	assert_int_equal(F->hook_drift, 3);
+	assert_int_equal(count_runs("ebtables-restore"), 0);
+}
+
+static enum behaviour policy_fail_restores(const char *tool, const char *input)
+{
+	return strstr(tool, "-restore") ? RUN_FAIL : RUN_OK;
+}
+
+/* A batch that only rewrites the dispatch chains and keeps failing is
+ * retried after a growing back-off, not every loop iteration; a success
+ * resets it. */
+static void test_backoff(void **state)
+{
+	uint64_t t0;
+	unsigned restores;
+
+	started();
+	assert_int_equal(bind("vnet0", "no-mac-spoofing"), 1);
+	pump();
+	runs_forget();
+	policy = policy_fail_restores;
+	F->root_dirty[F_EB] = true;
+	t0 = now_usec();
+	while (now_usec() - t0 < 1000000) {
+		assert_int_equal(store_commit(S), 0);
+		filters_flush(F, false);
+		ev_run(loop, EVRUN_NOWAIT);
+		usleep(100);
+	}
+	restores = count_runs("ebtables-restore");
+	/* At 0, 0.1, 0.3, 0.7 s: 4 (a run per iteration would be thousands). */
+	assert_in_range(restores, 3, 5);
+	assert_true(F->backoff_ms >= 400);
+	assert_int_equal(F->failed_batches, restores);
+
+	policy = policy_ok;
+	F->backoff_until = 0;
+	pump();
+	while (F->root_dirty[F_EB] || F->batch) {
+		assert_int_equal(store_commit(S), 0);
+		filters_flush(F, false);
+		ev_run(loop, EVRUN_NOWAIT);
+	}
+	assert_int_equal(F->backoff_ms, 0);
+	assert_int_equal(count_runs("ebtables-restore"), restores + 1);
+}
+
+/* Every restore fails (not one bad binding): the first split's two
+ * halves both fail, so bisection stops there: 3 restores, not 15, and
+ * each of the 8 bindings fails with the tool's message. */
+static void test_bisect_stops(void **state)
+{
+	char port[16];
+
+	started();
+	policy = policy_fail_restores;
+	for (int i = 0; i < 8; i++) {
+		snprintf(port, sizeof(port), "p%d", i);
+		assert_int_equal(bind(port, "no-mac-spoofing"), 1);
+	}
+	pump();
+	assert_int_equal(F->restore_runs, 3);
+	assert_int_equal(F->nretry, 0);
+	for (int i = 0; i < 8; i++) {
+		snprintf(port, sizeof(port), "p%d", i);
+		assert_int_equal(told_of(port)->kind, OUTCOME_FAILED);
+		assert_string_equal(told_of(port)->message,
+				    "ebtables-restore: line 7 failed: refused by the test");
+		assert_string_equal(row_of(port, "state"), "failed");
+	}
+	assert_int_equal(F->failed_applies, 8);
+}
+
+/* What a job's done callback was given. */
+static int got_status;
+static size_t got_out_len, got_err_len;
+static char got_err_tail[80];
+
+static void job_done_keep(void *data, int status, const char *out, size_t out_len,
+			  const char *err, size_t err_len)
+{
+	done_calls++;
+	got_status = status;
+	got_out_len = out_len;
+	got_err_len = err_len;
+	snprintf(got_err_tail, sizeof(got_err_tail), "%s",
+		 err_len > 60 ? err + err_len - 60 : err);
+}
+
+static enum behaviour policy_chatty(const char *tool, const char *input)
+{
+	return RUN_CHATTY;
+}
+
+/* Through the seam: 200 KiB of stderr reach the owner as 64 KiB and a
+ * count of the rest. */
+static void test_output_caps_fake(void **state)
+{
+	char *argv[] = { "ebtables-restore", NULL };
+
+	policy = policy_chatty;
+	done_calls = 0;
+	assert_int_equal(job_run(loop, &fake_ops, argv, "", 0, 10000, job_done_keep, NULL, NULL,
+				 NULL), 0);
+	while (done_calls == 0)
+		ev_run(loop, EVRUN_ONCE);
+	assert_int_equal(got_status, 1);
+	assert_true(got_err_len <= JOB_ERR_MAX + 64);
+	assert_non_null(strstr(got_err_tail, "... (" "139263" " bytes more)"));
+}
+
+/* A real child writing 50 MB to stderr and 100 KB to stdout: netd keeps
+ * 64 KiB of the one (and counts the rest) and fails the run for the
+ * other, unless its stdout cap is raised. */
+static void test_output_caps_process(void **state)
+{
+	char *noisy[] = { "sh", "-c",
+			  "head -c 50000000 /dev/zero | tr '\\0' x >&2; head -c 100000 /dev/zero", NULL };
+	char *saves[] = { "sh", "-c", "head -c 100000 /dev/zero", NULL };
+	struct job *j = NULL;
+
+	setenv("PATH", saved_path, 1);
+	done_calls = 0;
+	assert_int_equal(job_run(loop, NULL, noisy, NULL, 0, 20000, job_done_keep, NULL, NULL, NULL),
+			 0);
+	while (done_calls == 0)
+		ev_run(loop, EVRUN_ONCE);
+	assert_int_equal(got_status, -EFBIG);
+	assert_true(got_out_len <= JOB_OUT_MAX);
+	assert_true(got_err_len > JOB_ERR_MAX && got_err_len <= JOB_ERR_MAX + 64);
+	assert_non_null(strstr(got_err_tail, "x\n... (49934464 bytes more); its output was cut"));
+
+	assert_int_equal(job_run(loop, NULL, saves, NULL, 0, 20000, job_done_keep, NULL, NULL, &j),
+			 0);
+	job_set_out_max(j, 1 << 20);
+	while (done_calls == 1)
+		ev_run(loop, EVRUN_ONCE);
+	assert_int_equal(got_status, 0);
+	assert_int_equal(got_out_len, 100000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1016,6 +1237,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_free_cancels, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_job_cancel, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_job_process, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hook_drift, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_backoff, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bisect_stops, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_output_caps_fake, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_output_caps_process, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
