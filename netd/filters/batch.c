@@ -5,12 +5,15 @@
  *
  * An apply writes the per-port chains of every binding it carries,
  * netd's two dispatch chains (rewritten whole: one line per bound port
- * and direction) and, if missing, the hooks from the built-in chains, as
- * ONE restore input per family that has changes, run with --noflush.
+ * and direction) and, unless the last save showed them right, the hooks
+ * from the built-in chains (every copy deleted, then each inserted first),
+ * as ONE restore input per family that has changes, run with --noflush.
  * Declaring a chain in restore input flushes and refills it in the same
- * commit, so each replace is atomic. After the restores succeed, the
- * callers are answered, and one *-save per family records how the kernel
- * prints the chains (verify.c turns that into fingerprints).
+ * commit, so each replace is atomic. After the restores exit 0, one
+ * *-save per family shows what the kernel holds: a binding whose chains
+ * are there is applied (its fingerprint recorded, verify.c), its callers
+ * answered; one whose chains are not failed, since a tool that exits 0
+ * and does nothing must not make a binding applied.
  *
  * A failed apply goes to bisect.c (split in halves, back-off). What
  * changes while a batch runs waits for the next.
