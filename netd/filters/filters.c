@@ -82,10 +82,20 @@ void filters_flush(struct filters *f, bool more_coming)
 	 * failing (a broken tool, someone holding the table) is not
 	 * restarted every loop iteration. A Resync waiting only for that
 	 * retry is answered: it has seen its bindings tried. */
-	if (f->backoff_until && now_usec() < f->backoff_until) {
-		if (n == 0)
-			filters_answer_resync(f);
-		return;
+	if (f->backoff_until) {
+		uint64_t now = now_usec();
+
+		if (now < f->backoff_until) {
+			/* The timer runs on the loop's clock, which may be a
+			 * little behind: if it fired early, wait again. */
+			if (!ev_is_active(&f->backoff_timer)) {
+				ev_timer_set(&f->backoff_timer, (f->backoff_until - now) / 1e6, 0.);
+				ev_timer_start(f->loop, &f->backoff_timer);
+			}
+			if (n == 0)
+				filters_answer_resync(f);
+			return;
+		}
 	}
 	if (n == 0 && !root) {
 		f->gather_since = 0;
