@@ -110,6 +110,16 @@ static void put_dispatch(struct strbuf *m, struct filters *f, struct batch *bt,
 	}
 }
 
+/* Each hook once, first in its chain, whatever the last save showed
+ * (missing, duplicated, behind a foreign rule). */
+static void hooks_put(struct strbuf *m, struct filters *f, struct batch *bt,
+		      enum rules_family fam)
+{
+	chains_hooks_repair(m, fam, &f->hooks[fam]);
+	for (unsigned h = 0; h < f->hooks[fam].n; h++)
+		bt->hook_deletes[fam] |= f->hooks[fam].count[h] > 0;
+}
+
 /* The restore input of family fam for batch bt; NULL without memory. */
 static char *batch_input(struct filters *f, struct batch *bt, enum rules_family fam,
 			 size_t *ret_len)
@@ -118,6 +128,13 @@ static char *batch_input(struct filters *f, struct batch *bt, enum rules_family 
 	char line[256];
 
 	strbuf_puts(&m, "*filter\n");
+	if (bt->n == 0 && f->dispatch_ok[fam] && !f->hooks_ok[fam]) {
+		/* Only the hooks are wrong (one deleted, a rule put ahead):
+		 * rewriting 20,000 dispatch lines for them took seconds. */
+		hooks_put(&m, f, bt, fam);
+		strbuf_puts(&m, "COMMIT\n");
+		return strbuf_steal(&m, ret_len);
+	}
 	/* The dispatch chains first: declaring them flushes them, so no
 	 * rule refers to a chain deleted below. */
 	rules_chain_decl(fam, RULES_ROOT_FROM, line, sizeof(line));
@@ -147,13 +164,8 @@ static char *batch_input(struct filters *f, struct batch *bt, enum rules_family 
 		if (!bt->items[i].removing && bt->items[i].b->want.text[fam])
 			put_lines(&m, bt->items[i].b->want.text[fam], false);
 	put_dispatch(&m, f, bt, fam);
-	if (!f->hooks_ok[fam]) {
-		/* Each hook once, first in its chain, whatever the last save
-		 * showed (missing, duplicated, behind a foreign rule). */
-		chains_hooks_repair(&m, fam, &f->hooks[fam]);
-		for (unsigned h = 0; h < f->hooks[fam].n; h++)
-			bt->hook_deletes[fam] |= f->hooks[fam].count[h] > 0;
-	}
+	if (!f->hooks_ok[fam])
+		hooks_put(&m, f, bt, fam);
 	strbuf_puts(&m, "COMMIT\n");
 	return strbuf_steal(&m, ret_len);
 }
@@ -387,6 +399,7 @@ static void record_roots(struct filters *f, struct batch *bt)
 		chains_hooks_check(&bt->trees[i], i, &f->hooks[i]);
 		f->hooks_ok[i] = f->hooks[i].ok;
 		chains_root_norm(&bt->trees[i], f->root_norm[i]);
+		f->dispatch_ok[i] = false;
 		if (bt->gen_short || !f->hooks_ok[i] || !chains_present(&bt->trees[i], RULES_ROOT_FROM) ||
 		    !chains_present(&bt->trees[i], RULES_ROOT_TO)) {
 			log_warn("filters: %s: the dispatch chains or hooks written are not in the "
@@ -397,6 +410,7 @@ static void record_roots(struct filters *f, struct batch *bt)
 		}
 		store_root_put(f->store, filters_fam_names[i], f->root_norm[i]);
 		f->root_dirty[i] = false;
+		f->dispatch_ok[i] = true;
 	}
 }
 

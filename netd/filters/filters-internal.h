@@ -214,6 +214,7 @@ struct filters {
 	unsigned first_failed_pair;
 	bool first_failed_split;
 	char root_norm[NFAM][65];
+	bool dispatch_ok[NFAM];    /* the dispatch chains matched root_norm at the last save */
 	bool verify_wanted;        /* run a verification (start, Resync) */
 	struct waiter *resync_waiters;  /* answered when verified and re-applied */
 	unsigned resync_skipped, resync_reapply;

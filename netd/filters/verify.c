@@ -512,6 +512,7 @@ static void compare_end(struct filters *f, struct batch *bt)
 		if (!bt->save[i])
 			continue;
 		chains_root_norm(&bt->trees[i], now);
+		f->dispatch_ok[i] = now[0] && streq(now, f->root_norm[i]);
 		if (!streq(now, f->root_norm[i]))
 			f->root_dirty[i] = true;
 	}
@@ -590,8 +591,10 @@ bool verify_from_checkpoint(struct filters *f)
 		}
 	/* The checkpoint is set only with the hooks in place where netd has
 	 * dispatch chains. */
-	for (int i = 0; i < NFAM; i++)
+	for (int i = 0; i < NFAM; i++) {
 		f->hooks_ok[i] = f->root_norm[i][0] != '\0';
+		f->dispatch_ok[i] = f->hooks_ok[i];
+	}
 	f->mark_valid = true;
 	f->mark = now;
 	f->skipped += f->nbindings;

@@ -1051,6 +1051,9 @@ static void test_hook_drift(void **state)
 	assert_string_equal(kernel_chain(F_EB, "OUTPUT"), "-A OUTPUT -j " RULES_ROOT_TO "\n");
 	assert_int_equal(F->hook_drift, 1);
 	assert_string_equal(F->hook_drift_last, "eb: netd's hooks missing");
+	/* Only the hooks were written: not the dispatch chains. */
+	assert_null(strstr(last_input("ebtables-restore"), ":" RULES_ROOT_FROM));
+	assert_non_null(strstr(last_input("ebtables-restore"), "-D INPUT -j " RULES_ROOT_FROM "\n"));
 	assert_true(F->hooks_ok[F_EB]);
 	assert_string_equal(db_text("SELECT count(*) FROM audit WHERE method = 'kernel.FilterHookDrift'"),
 			    "1");
