@@ -26,6 +26,7 @@
 
 #include "filters.h"
 #include "rules/rules.h"
+#include "strbuf.h"
 
 struct job;
 struct job_ops;
@@ -148,6 +149,9 @@ struct retry_group {
 	bool second;
 };
 
+/* Stages of building a batch's restore inputs (PHASE_RENDER). */
+enum { R_HEAD, R_DECLS, R_DELETES, R_RULES, R_DISPATCH, R_TAIL, R_DONE };
+
 struct batch {
 	struct filters *f;
 	enum phase phase;
@@ -160,6 +164,10 @@ struct batch {
 	int status[NFAM];
 	char *err[NFAM];
 	char *save[NFAM];
+	struct strbuf input[NFAM]; /* RENDER: each family's restore input */
+	unsigned rstage, rcursor;  /* RENDER: the stage, the next item */
+	struct binding *rnext;     /* RENDER, R_DISPATCH: the next binding */
+	bool hooks_only[NFAM];     /* the input only puts the hooks right */
 	unsigned pair;             /* a half of a bisection: see struct retry_group */
 	bool second;
 	bool hook_deletes[NFAM];   /* its input deletes hooks the last save showed */

@@ -65,7 +65,7 @@ struct kchain {
 	bool used;
 };
 
-static struct kchain kernel[NFAM][32];
+static struct kchain kernel[NFAM][512];
 
 static int fam_of(const char *tool)
 {
@@ -351,7 +351,7 @@ struct told {
 	unsigned skipped, reapplied;
 };
 
-static struct told told[32];
+static struct told told[512];
 static unsigned n_told;
 
 static void tell(void *data, const struct outcome *o)
@@ -1154,6 +1154,32 @@ static void test_bisect_stops(void **state)
 	assert_int_equal(F->failed_applies, 8);
 }
 
+/* A batch too big for one callback: its restore input is built over
+ * several loop iterations (RENDER seen between them), and comes out as
+ * one restore that applies every binding. */
+static void test_render_sliced(void **state)
+{
+	char port[16];
+	bool saw_render = false;
+
+	started();
+	for (int i = 0; i < 300; i++) {
+		snprintf(port, sizeof(port), "p%d", i);
+		assert_int_equal(bind(port, "no-mac-spoofing"), 1);
+	}
+	pump();
+	for (unsigned i = 0; i < n_seen; i++)
+		saw_render |= seen[i] == PHASE_RENDER;
+	assert_true(saw_render);
+	assert_int_equal(count_runs("ebtables-restore"), 1);
+	assert_int_equal(count_of(last_input("ebtables-restore"), "-A " RULES_ROOT_FROM " -i p"), 300);
+	for (int i = 0; i < 300; i++) {
+		snprintf(port, sizeof(port), "p%d", i);
+		assert_int_equal(told_of(port)->kind, OUTCOME_APPLIED);
+	}
+	assert_int_equal(F->applied, 300);
+}
+
 /* What a job's done callback was given. */
 static int got_status;
 static size_t got_out_len, got_err_len;
@@ -1243,6 +1269,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_hook_drift, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backoff, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bisect_stops, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_render_sliced, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_output_caps_fake, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_output_caps_process, setup, teardown),
 	};
