@@ -37,6 +37,7 @@ struct job {
 	job_free_fn free_data;
 	void *data;
 	size_t out_max, err_max;
+	char *out_buf;  /* the buffer out points into, while done runs: see job_take_out() */
 };
 
 /* A real child: job_process_ops' state. */
@@ -89,10 +90,14 @@ static void maybe_finish(struct proc *s)
 	/* NUL-terminate what was read, for the caller's convenience. */
 	frame_append(&s->out, "", 1);
 	frame_append(&s->err, "", 1);
+	/* A save's 10 MB need not be copied: the owner may take them. */
+	if (s->out.data && s->out.start == 0 && !s->out_dropped)
+		s->job->out_buf = s->out.data;
 	job_finish_capped(s->job, status, s->out.data ? s->out.data + s->out.start : "",
 			  frame_len(&s->out) ? frame_len(&s->out) - 1 : 0, s->out_dropped,
 			  s->err.data ? s->err.data + s->err.start : "",
-			  frame_len(&s->err) ? frame_len(&s->err) - 1 : 0, s->err_dropped);
+			  frame_len(&s->err) ? frame_len(&s->err) - 1 : 0, s->err_dropped,
+			  &s->out.data);
 	proc_free(s);
 }
 
@@ -403,10 +408,22 @@ size_t job_out_max(const struct job *j)
 	return j->out_max;
 }
 
+char *job_take_out(struct job *j)
+{
+	char *p;
+
+	assert(j);
+	p = j->out_buf;
+	j->out_buf = NULL;
+	return p;
+}
+
 void job_finish_capped(struct job *j, int status, const char *out, size_t out_len,
-		       size_t out_dropped, const char *err, size_t err_len, size_t err_dropped)
+		       size_t out_dropped, const char *err, size_t err_len, size_t err_dropped,
+		       char **out_owner)
 {
 	_cleanup_free_ char *msg = NULL;
+	bool offered;
 
 	assert(j);
 	if (out_len > j->out_max) {
@@ -439,12 +456,17 @@ void job_finish_capped(struct job *j, int status, const char *out, size_t out_le
 		if (status == 0)
 			status = -EFBIG;
 	}
+	offered = j->out_buf != NULL && out_owner != NULL;
 	j->done(j->data, status, out, out_len, err, err_len);
+	/* Taken by the owner: the run's state must not free it. */
+	if (offered && !j->out_buf)
+		*out_owner = NULL;
+	j->out_buf = NULL;
 	job_free(j);
 }
 
 void job_finished(struct job *j, int status, const char *out, size_t out_len, const char *err,
 		  size_t err_len)
 {
-	job_finish_capped(j, status, out, out_len, 0, err, err_len, 0);
+	job_finish_capped(j, status, out, out_len, 0, err, err_len, 0, NULL);
 }

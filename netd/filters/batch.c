@@ -234,6 +234,7 @@ static void run_done(void *data, int status, const char *out, size_t out_len,
 	struct run_ctx *rc = data;
 	struct batch *bt = rc->bt;
 	int fam = rc->fam;
+	char *taken = status == 0 && rc->save ? job_take_out(bt->jobs[fam]) : NULL;
 
 	bt->jobs[fam] = NULL;
 	bt->status[fam] = status;
@@ -250,7 +251,7 @@ static void run_done(void *data, int status, const char *out, size_t out_len,
 			 bt->err[fam] ? bt->err[fam] : "");
 	} else if (rc->save) {
 		/* NULL without memory: as if the save had failed. */
-		bt->save[fam] = strndup(out, out_len);
+		bt->save[fam] = taken ? taken : strndup(out, out_len);
 	}
 	assert(bt->running > 0);
 	if (--bt->running == 0)

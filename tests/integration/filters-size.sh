@@ -4,14 +4,16 @@
 # restart, one hook deleted, then Resync: it repairs the hook in well
 # under the helper timeout, without re-applying the bindings, and no loop
 # callback of the restarted netd takes more than 20 ms (GetStatus:
-# longest_callback_us and its name).
+# longest_callback_us and its name). The helper timeout is long because
+# the initial apply of 10,000 bindings on a busy machine can take more
+# than 30 s; the Resync itself must stay under 30 s.
 . "$(dirname "$0")/lib.sh"
 
 N=${NETD_SIZE_BINDINGS:-2000}
 LIMIT_US=${NETD_SIZE_CALLBACK_US:-20000}
 { for i in $(seq 0 $((N - 1))); do echo "link add s$i type veth peer name t$i"; done; } > "$TMP/batch"
 ip -n "$NS" -batch "$TMP/batch" || fail "veth ports"
-printf '[netd]\nhelper_timeout_ms = 30000\n' > "$CONF"
+printf '[netd]\nhelper_timeout_ms = 120000\n' > "$CONF"
 start_netd
 
 : > "$TMP/calls"
