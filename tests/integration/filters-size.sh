@@ -29,30 +29,42 @@ kill $client 2>/dev/null
 ok "$N bindings applied"
 echo "size: after the binds: longest callback $(status_field longest_callback_us) us ($(status_field longest_callback))"
 
-# A fresh netd: its longest callback is the Resync's.
-stop_netd
-start_netd
-for i in $(seq 600); do [ "$(status_field filters_verified)" = true ] && netd_idle && break; sleep 0.1; done
-[ "$(status_field filters_verified)" = true ] || fail "not verified after the restart"
-# The start's own callbacks (the links' dump of 2N devices) are the
-# links' part of the issue: what the Resync adds is what counts here.
-before_us=$(status_field longest_callback_us)
-before_name=$(status_field longest_callback)
+# resync_round: a fresh netd (its longest callback is then the start's or
+# the Resync's), one hook deleted, Resync; sets ms, us, name, before_us,
+# before_name. Fails if the Resync is wrong.
+resync_round() {
+	[ -n "$NETD_PID" ] && stop_netd
+	start_netd
+	for i in $(seq 600); do [ "$(status_field filters_verified)" = true ] && netd_idle && break; sleep 0.1; done
+	[ "$(status_field filters_verified)" = true ] || fail "not verified after the restart"
+	# The start's own callbacks (the links' dump of 2N devices) are the
+	# links' part of the issue: what the Resync adds is what counts here.
+	before_us=$(status_field longest_callback_us)
+	before_name=$(status_field longest_callback)
+	in_ns ebtables -D FORWARD -j NETD-TO || fail "ebtables -D"
+	t0=$(date +%s%N)
+	ctl resync > "$TMP/resync" || fail "resync: $(cat "$TMP/resync")"
+	t1=$(date +%s%N)
+	ms=$(( (t1 - t0) / 1000000 ))
+	grep -q "^$N intact, 0 re-applied$" "$TMP/resync" || fail "resync said: $(cat "$TMP/resync")"
+	[ "$(in_ns ebtables-save | grep -c -- '^-A FORWARD -j NETD-TO$')" = 1 ] || fail "NETD-TO hooks: $(in_ns ebtables-save | grep -c -- '^-A FORWARD -j NETD-TO$')"
+	[ "$(in_ns ebtables-save | grep -c -- '^-A FORWARD -j NETD-FROM$')" = 1 ] || fail "NETD-FROM hooks duplicated"
+	us=$(status_field longest_callback_us)
+	name=$(status_field longest_callback)
+	echo "size: $N bindings: Resync after one hook deletion $ms ms; longest callback $us us ($name); before the Resync $before_us us ($before_name)"
+	[ "$ms" -lt 30000 ] || fail "Resync took $ms ms"
+}
 
-in_ns ebtables -D FORWARD -j NETD-TO || fail "ebtables -D"
-t0=$(date +%s%N)
-ctl resync > "$TMP/resync" || fail "resync: $(cat "$TMP/resync")"
-t1=$(date +%s%N)
-ms=$(( (t1 - t0) / 1000000 ))
-grep -q "^$N intact, 0 re-applied$" "$TMP/resync" || fail "resync said: $(cat "$TMP/resync")"
-[ "$(in_ns ebtables-save | grep -c -- '^-A FORWARD -j NETD-TO$')" = 1 ] || fail "NETD-TO hooks: $(in_ns ebtables-save | grep -c -- '^-A FORWARD -j NETD-TO$')"
-[ "$(in_ns ebtables-save | grep -c -- '^-A FORWARD -j NETD-FROM$')" = 1 ] || fail "NETD-FROM hooks duplicated"
-us=$(status_field longest_callback_us)
-name=$(status_field longest_callback)
-echo "size: $N bindings: Resync after one hook deletion $ms ms; longest callback $us us ($name); before the Resync $before_us us ($before_name)"
-[ "$ms" -lt 30000 ] || fail "Resync took $ms ms"
+# Callback times are wall-clock: on a busy machine a callback that is
+# preempted counts the wait too. A second round (a fresh netd again) must
+# then be within the bound.
+for round in 1 2; do
+	resync_round
+	[ "$us" = "$before_us" ] || [ "$us" -le "$LIMIT_US" ] && break
+	[ $round = 2 ] && fail "longest callback during the Resync $us us ($name) above $LIMIT_US us, twice"
+	echo "note: round $round above the bound; once more"
+done
 if [ "$us" != "$before_us" ]; then
-	[ "$us" -le "$LIMIT_US" ] || fail "longest callback during the Resync $us us ($name) above $LIMIT_US us"
 	ok "$N bindings: one hook deleted, Resync repaired it in $ms ms; its longest callback $us us ($name)"
 else
 	# Every callback of the Resync was shorter than one of the start's.
