@@ -36,6 +36,8 @@ struct job {
 	job_done_fn done;
 	job_free_fn free_data;
 	void *data;
+	size_t out_max, err_max;
+	char *out_buf;  /* the buffer out points into, while done runs: see job_take_out() */
 };
 
 /* A real child: job_process_ops' state. */
@@ -48,6 +50,7 @@ struct proc {
 	ev_timer timer;
 	int in_fd, out_fd, err_fd;
 	struct frame input, out, err;
+	size_t out_dropped, err_dropped; /* read past the caps and thrown away */
 	bool exited, timed_out;
 	int status;
 };
@@ -87,10 +90,14 @@ static void maybe_finish(struct proc *s)
 	/* NUL-terminate what was read, for the caller's convenience. */
 	frame_append(&s->out, "", 1);
 	frame_append(&s->err, "", 1);
-	job_finished(s->job, status, s->out.data ? s->out.data + s->out.start : "",
-		     frame_len(&s->out) ? frame_len(&s->out) - 1 : 0,
-		     s->err.data ? s->err.data + s->err.start : "",
-		     frame_len(&s->err) ? frame_len(&s->err) - 1 : 0);
+	/* A save's 10 MB need not be copied: the owner may take them. */
+	if (s->out.data && s->out.start == 0 && !s->out_dropped)
+		s->job->out_buf = s->out.data;
+	job_finish_capped(s->job, status, s->out.data ? s->out.data + s->out.start : "",
+			  frame_len(&s->out) ? frame_len(&s->out) - 1 : 0, s->out_dropped,
+			  s->err.data ? s->err.data + s->err.start : "",
+			  frame_len(&s->err) ? frame_len(&s->err) - 1 : 0, s->err_dropped,
+			  &s->out.data);
 	proc_free(s);
 }
 
@@ -144,21 +151,32 @@ static void in_cb(struct ev_loop *loop, ev_io *w, int revents)
 }
 
 /* Read what the child printed; close at EOF. At most 16 reads per
- * callback, so a chatty child cannot hold the loop. */
-static void read_into(struct proc *s, ev_io *w, int *fd, struct frame *f)
+ * callback, so a chatty child cannot hold the loop. Past max bytes, what
+ * it prints is read and thrown away (only counted in *dropped): a tool
+ * writing 50 MB to stderr must not grow netd by as much. */
+static void read_into(struct proc *s, ev_io *w, int *fd, struct frame *f, size_t max,
+		      size_t *dropped)
 {
+	static char sink[65536];
+
 	for (int i = 0; i < 16; i++) {
-		char *p;
+		size_t room = frame_len(f) < max ? max - frame_len(f) : 0;
+		char *p = sink;
 		ssize_t n;
 
-		if (frame_reserve(f, 65536, &p) < 0)
+		if (room > sizeof(sink))
+			room = sizeof(sink);
+		if (room > 0 && frame_reserve(f, room, &p) < 0)
 			break;
-		n = read(*fd, p, 65536);
+		n = read(*fd, p, room > 0 ? room : sizeof(sink));
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			return;
 		if (n <= 0)
 			break; /* EOF, or an error that ends the stream */
-		frame_commit(f, (size_t)n);
+		if (room > 0)
+			frame_commit(f, (size_t)n);
+		else
+			*dropped += (size_t)n;
 		if (i == 15)
 			return; /* more next time */
 	}
@@ -171,7 +189,7 @@ static void out_cb(struct ev_loop *loop, ev_io *w, int revents)
 	STATS_CALLBACK("helper output");
 	struct proc *s = w->data;
 
-	read_into(s, w, &s->out_fd, &s->out);
+	read_into(s, w, &s->out_fd, &s->out, s->job->out_max, &s->out_dropped);
 }
 
 static void err_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -179,7 +197,7 @@ static void err_cb(struct ev_loop *loop, ev_io *w, int revents)
 	STATS_CALLBACK("helper output");
 	struct proc *s = w->data;
 
-	read_into(s, w, &s->err_fd, &s->err);
+	read_into(s, w, &s->err_fd, &s->err, s->job->err_max, &s->err_dropped);
 }
 
 /* Spawn argv with the pipes' ends as its stdin, stdout and stderr and
@@ -339,6 +357,8 @@ int job_run(struct ev_loop *loop, const struct job_ops *ops, char *const argv[],
 		return -ENOMEM;
 	}
 	j->ops = ops;
+	j->out_max = JOB_OUT_MAX;
+	j->err_max = JOB_ERR_MAX;
 	j->done = done;
 	j->data = data;
 	r = ops->start(j, loop, argv, input, input_len, timeout_ms);
@@ -376,9 +396,77 @@ const char *job_name(const struct job *j)
 	return j->name;
 }
 
+void job_set_out_max(struct job *j, size_t max)
+{
+	assert(j);
+	j->out_max = max;
+}
+
+size_t job_out_max(const struct job *j)
+{
+	assert(j);
+	return j->out_max;
+}
+
+char *job_take_out(struct job *j)
+{
+	char *p;
+
+	assert(j);
+	p = j->out_buf;
+	j->out_buf = NULL;
+	return p;
+}
+
+void job_finish_capped(struct job *j, int status, const char *out, size_t out_len,
+		       size_t out_dropped, const char *err, size_t err_len, size_t err_dropped,
+		       char **out_owner)
+{
+	_cleanup_free_ char *msg = NULL;
+	bool offered;
+
+	assert(j);
+	if (out_len > j->out_max) {
+		out_dropped += out_len - j->out_max;
+		out_len = j->out_max;
+	}
+	if (err_len > j->err_max) {
+		err_dropped += err_len - j->err_max;
+		err_len = j->err_max;
+	}
+	if (err_dropped > 0 || out_dropped > 0) {
+		/* Its stderr as kept, then what was not. */
+		char tail[96];
+		int n = snprintf(tail, sizeof(tail), "%s... (%zu bytes more)%s",
+				 err_len && err[err_len - 1] != '\n' ? "\n" : "", err_dropped,
+				 out_dropped ? "; its output was cut" : "");
+
+		msg = malloc(err_len + (size_t)n + 1);
+		if (msg) {
+			memcpy(msg, err, err_len);
+			memcpy(msg + err_len, tail, (size_t)n + 1);
+			err = msg;
+			err_len += (size_t)n;
+		}
+	}
+	if (out_dropped > 0) {
+		/* Cut output is no output the owner can trust (a save that
+		 * lacks its end would look like chains are missing). */
+		log_warn("%s: printed more than %zu bytes, ignoring its output", j->name, j->out_max);
+		if (status == 0)
+			status = -EFBIG;
+	}
+	offered = j->out_buf != NULL && out_owner != NULL;
+	j->done(j->data, status, out, out_len, err, err_len);
+	/* Taken by the owner: the run's state must not free it. */
+	if (offered && !j->out_buf)
+		*out_owner = NULL;
+	j->out_buf = NULL;
+	job_free(j);
+}
+
 void job_finished(struct job *j, int status, const char *out, size_t out_len, const char *err,
 		  size_t err_len)
 {
-	j->done(j->data, status, out, out_len, err, err_len);
-	job_free(j);
+	job_finish_capped(j, status, out, out_len, 0, err, err_len, 0, NULL);
 }

@@ -15,9 +15,17 @@
 
 struct job;
 
+/* What a run's output is kept up to, by default: the rest is read and
+ * thrown away. Standard error beyond its cap ends in "... (N bytes
+ * more)"; standard output beyond its cap (see job_set_out_max()) makes
+ * the run fail with -EFBIG, since cut output cannot be trusted. */
+#define JOB_OUT_MAX ((size_t)64 << 10)
+#define JOB_ERR_MAX ((size_t)64 << 10)
+
 /* How a run ended: status is the exit code (0..255), or -ETIMEDOUT (killed
- * after the timeout), -EINTR (killed by a signal), or -errno (could not be
- * started). out/err hold everything the child printed, NUL-terminated. */
+ * after the timeout), -EINTR (killed by a signal), -EFBIG (more standard
+ * output than its cap), or -errno (could not be started). out/err hold
+ * what the child printed, NUL-terminated, within the caps above. */
 typedef void (*job_done_fn)(void *data, int status, const char *out, size_t out_len,
 			      const char *err, size_t err_len);
 
@@ -56,6 +64,11 @@ int job_run(struct ev_loop *loop, const struct job_ops *ops, char *const argv[],
  */
 void job_cancel(struct job *j);
 
+/* Keep up to max bytes of j's standard output (a save prints the whole
+ * table); before its run ends. */
+void job_set_out_max(struct job *j, size_t max);
+size_t job_out_max(const struct job *j);
+
 /* For ops implementations: their per-run state, and the end of a run
  * (status and output as for job_done_fn; out and err must be
  * NUL-terminated). After job_finished() returns, j is gone. */
@@ -64,5 +77,17 @@ void *job_impl(const struct job *j);
 const char *job_name(const struct job *j);
 void job_finished(struct job *j, int status, const char *out, size_t out_len, const char *err,
 		  size_t err_len);
+/* The same for a run that read only up to the caps: *_dropped bytes more
+ * were printed and thrown away. out_owner (may be NULL): where the run
+ * keeps the malloc'd buffer that out starts; if the owner takes it
+ * (job_take_out()), *out_owner is set to NULL. */
+void job_finish_capped(struct job *j, int status, const char *out, size_t out_len,
+		       size_t out_dropped, const char *err, size_t err_len, size_t err_dropped,
+		       char **out_owner);
+
+/* From within the done callback: the malloc'd, NUL-terminated buffer that
+ * out points to, now the caller's, or NULL (then copy out). Saves its
+ * copy: 10 MB took milliseconds in one callback. */
+char *job_take_out(struct job *j);
 
 #endif

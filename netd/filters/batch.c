@@ -5,16 +5,18 @@
  *
  * An apply writes the per-port chains of every binding it carries,
  * netd's two dispatch chains (rewritten whole: one line per bound port
- * and direction) and, if missing, the hooks from the built-in chains, as
- * ONE restore input per family that has changes, run with --noflush.
+ * and direction) and, unless the last save showed them right, the hooks
+ * from the built-in chains (every copy deleted, then each inserted first),
+ * as ONE restore input per family that has changes, run with --noflush.
  * Declaring a chain in restore input flushes and refills it in the same
- * commit, so each replace is atomic. After the restores succeed, the
- * callers are answered, and one *-save per family records how the kernel
- * prints the chains (verify.c turns that into fingerprints).
+ * commit, so each replace is atomic. After the restores exit 0, one
+ * *-save per family shows what the kernel holds: a binding whose chains
+ * are there is applied (its fingerprint recorded, verify.c), its callers
+ * answered; one whose chains are not failed, since a tool that exits 0
+ * and does nothing must not make a binding applied.
  *
- * A failed apply is split in halves and retried until the bad bindings
- * are alone: the good ones apply, the bad ones fail with the tool's
- * message. What changes while a batch runs waits for the next.
+ * A failed apply goes to bisect.c (split in halves, back-off). What
+ * changes while a batch runs waits for the next.
  *
  * A verification (start, Resync) is the same machine from PHASE_SAVE on,
  * ending in a comparison instead of a record.
@@ -39,6 +41,9 @@
 
 /* Bindings in a batch above which its end gives the heap back. */
 #define FILTERS_TRIM_BATCH 256
+/* A save's output kept at least (see save_out_max()). */
+#define FILTERS_SAVE_MIN (16u << 20)
+#define FILTERS_SAVE_PER_BINDING (32u << 10)
 
 static void batch_free(struct batch *bt)
 {
@@ -49,6 +54,7 @@ static void batch_free(struct batch *bt)
 
 	for (int i = 0; i < NFAM; i++) {
 		assert(!bt->jobs[i]);
+		strbuf_done(&bt->input[i]);
 		free(bt->err[i]);
 		free(bt->save[i]);
 		chains_free(bt->trees[i]);
@@ -75,77 +81,142 @@ static void put_lines(struct strbuf *m, const char *text, bool decls)
 	}
 }
 
-/* One dispatch line per bound port and direction, sorted by port: those
- * in this batch as they will be, the others as they are. */
-static void put_dispatch(struct strbuf *m, struct filters *f, struct batch *bt,
+/* The dispatch lines of b (one per direction it has), sorted by port as
+ * the list is: those in this batch as they will be, the others as they
+ * are. */
+static void put_dispatch(struct strbuf *m, struct batch *bt, struct binding *b,
 			 enum rules_family fam)
 {
-	struct binding *b;
 	char line[256];
+	bool in, out;
 
-	TAILQ_FOREACH(b, &f->all, entry) {
-		bool in, out;
+	if (b->in_batch) {
+		/* Its item by index: a search made 10,000 bindings cost
+		 * 10^8 steps in one callback. */
+		struct item *it = b->item < bt->n && bt->items[b->item].b == b ?
+				  &bt->items[b->item] : NULL;
 
-		if (b->in_batch) {
-			struct item *it = NULL;
-
-			for (unsigned i = 0; i < bt->n && !it; i++)
-				if (bt->items[i].b == b)
-					it = &bt->items[i];
-			in = it && !it->removing && it->want_in[fam];
-			out = it && !it->removing && it->want_out[fam];
-		} else {
-			in = b->have_in[fam] && b->state == B_APPLIED;
-			out = b->have_out[fam] && b->state == B_APPLIED;
-		}
-		if (out && rules_dispatch_line(fam, false, b->port, line, sizeof(line)) > 0)
-			strbuf_puts(m, line);
-		if (in && rules_dispatch_line(fam, true, b->port, line, sizeof(line)) > 0)
-			strbuf_puts(m, line);
+		in = it && !it->removing && it->want_in[fam];
+		out = it && !it->removing && it->want_out[fam];
+	} else {
+		in = b->have_in[fam] && b->state == B_APPLIED;
+		out = b->have_out[fam] && b->state == B_APPLIED;
 	}
+	if (out && rules_dispatch_line(fam, false, b->port, line, sizeof(line)) > 0)
+		strbuf_puts(m, line);
+	if (in && rules_dispatch_line(fam, true, b->port, line, sizeof(line)) > 0)
+		strbuf_puts(m, line);
 }
 
-/* The restore input of family fam for batch bt; NULL without memory. */
-static char *batch_input(struct filters *f, struct batch *bt, enum rules_family fam,
-			 size_t *ret_len)
+/* Each hook once, first in its chain, whatever the last save showed
+ * (missing, duplicated, behind a foreign rule). */
+static void hooks_put(struct strbuf *m, struct filters *f, struct batch *bt,
+		      enum rules_family fam)
 {
-	struct strbuf m = { 0 };
+	chains_hooks_repair(m, fam, &f->hooks[fam]);
+	for (unsigned h = 0; h < f->hooks[fam].n; h++)
+		bt->hook_deletes[fam] |= f->hooks[fam].count[h] > 0;
+}
+
+/* The start of family fam's input. */
+static void put_head(struct strbuf *m, struct filters *f, struct batch *bt, enum rules_family fam)
+{
 	char line[256];
 
-	strbuf_puts(&m, "*filter\n");
+	strbuf_puts(m, "*filter\n");
+	if (bt->n == 0 && f->dispatch_ok[fam] && !f->hooks_ok[fam]) {
+		/* Only the hooks are wrong (one deleted, a rule put ahead):
+		 * rewriting 20,000 dispatch lines for them took seconds. */
+		hooks_put(m, f, bt, fam);
+		strbuf_puts(m, "COMMIT\n");
+		bt->hooks_only[fam] = true;
+		return;
+	}
 	/* The dispatch chains first: declaring them flushes them, so no
 	 * rule refers to a chain deleted below. */
 	rules_chain_decl(fam, RULES_ROOT_FROM, line, sizeof(line));
-	strbuf_puts(&m, line);
+	strbuf_puts(m, line);
 	rules_chain_decl(fam, RULES_ROOT_TO, line, sizeof(line));
-	strbuf_puts(&m, line);
-	/* All chain declarations first, then the deletions, then all rules:
-	 * ebtables-restore takes a third less time for 1000 bindings in
-	 * this order than with each binding's declarations and rules
-	 * together. */
-	for (unsigned i = 0; i < bt->n; i++)
-		if (!bt->items[i].removing && bt->items[i].b->want.text[fam])
-			put_lines(&m, bt->items[i].b->want.text[fam], true);
-	for (unsigned i = 0; i < bt->n; i++) {
-		struct item *it = &bt->items[i];
-		struct binding *b = it->b;
+	strbuf_puts(m, line);
+}
 
-		/* Chains it had and will not have any more. */
-		if (b->have_in[fam] && (it->removing || !it->want_in[fam]) &&
-		    rules_chain_delete(fam, b->want.in_chain, line, sizeof(line)) > 0)
-			strbuf_puts(&m, line);
-		if (b->have_out[fam] && (it->removing || !it->want_out[fam]) &&
-		    rules_chain_delete(fam, b->want.out_chain, line, sizeof(line)) > 0)
-			strbuf_puts(&m, line);
+/* Item k's part of stage (R_DECLS, R_DELETES, R_RULES) for family fam. */
+static void put_item(struct strbuf *m, struct batch *bt, unsigned stage, unsigned k,
+		     enum rules_family fam)
+{
+	struct item *it = &bt->items[k];
+	struct binding *b = it->b;
+	char line[256];
+
+	if (stage != R_DELETES) {
+		if (!it->removing && b->want.text[fam])
+			put_lines(m, b->want.text[fam], stage == R_DECLS);
+		return;
 	}
-	for (unsigned i = 0; i < bt->n; i++)
-		if (!bt->items[i].removing && bt->items[i].b->want.text[fam])
-			put_lines(&m, bt->items[i].b->want.text[fam], false);
-	put_dispatch(&m, f, bt, fam);
-	if (!f->hooks_ok[fam])
-		strbuf_puts(&m, rules_hook_lines(fam));
-	strbuf_puts(&m, "COMMIT\n");
-	return strbuf_steal(&m, ret_len);
+	/* Chains it had and will not have any more. */
+	if (b->have_in[fam] && (it->removing || !it->want_in[fam]) &&
+	    rules_chain_delete(fam, b->want.in_chain, line, sizeof(line)) > 0)
+		strbuf_puts(m, line);
+	if (b->have_out[fam] && (it->removing || !it->want_out[fam]) &&
+	    rules_chain_delete(fam, b->want.out_chain, line, sizeof(line)) > 0)
+		strbuf_puts(m, line);
+}
+
+/* One step of the current render stage, for every family of the batch. */
+static void render_one(struct filters *f, struct batch *bt)
+{
+	for (int i = 0; i < NFAM; i++) {
+		struct strbuf *m = &bt->input[i];
+
+		if (!bt->fam[i] || (bt->hooks_only[i] && bt->rstage != R_HEAD))
+			continue;
+		if (bt->rstage == R_HEAD)
+			put_head(m, f, bt, i);
+		else if (bt->rstage == R_DISPATCH)
+			put_dispatch(m, bt, bt->rnext, i);
+		else if (bt->rstage == R_TAIL && !f->hooks_ok[i])
+			hooks_put(m, f, bt, i);
+		else if (bt->rstage != R_TAIL)
+			put_item(m, bt, bt->rstage, bt->rcursor, i);
+		if (bt->rstage == R_TAIL)
+			strbuf_puts(m, "COMMIT\n");
+	}
+}
+
+/*
+ * One slice of building the restore input of each family: true when
+ * they are complete. All chain declarations first, then the deletions,
+ * then all rules (ebtables-restore takes a third less time for 1000
+ * bindings in this order than with each binding's declarations and rules
+ * together), then the dispatch lines, the hooks. 10,000 bindings took
+ * 64 ms in one callback: at least 256 steps, then as the budget allows.
+ */
+static bool render_slice(struct filters *f, struct batch *bt)
+{
+	unsigned k = 0;
+
+	while (bt->rstage != R_DONE) {
+		bool items = bt->rstage == R_DECLS || bt->rstage == R_DELETES ||
+			     bt->rstage == R_RULES;
+
+		if ((items && bt->rcursor >= bt->n) || (bt->rstage == R_DISPATCH && !bt->rnext)) {
+			bt->rstage++;
+			bt->rcursor = 0;
+			if (bt->rstage == R_DISPATCH)
+				bt->rnext = TAILQ_FIRST(&f->all);
+			continue;
+		}
+		render_one(f, bt);
+		if (bt->rstage == R_HEAD || bt->rstage == R_TAIL)
+			bt->rstage++;
+		else if (bt->rstage == R_DISPATCH)
+			bt->rnext = TAILQ_NEXT(bt->rnext, entry);
+		else
+			bt->rcursor++;
+		if (++k % 256 == 0 && bt->rstage != R_DONE && budget_spent())
+			return false;
+	}
+	return true;
 }
 
 /* --- helper runs --- */
@@ -163,6 +234,7 @@ static void run_done(void *data, int status, const char *out, size_t out_len,
 	struct run_ctx *rc = data;
 	struct batch *bt = rc->bt;
 	int fam = rc->fam;
+	char *taken = status == 0 && rc->save ? job_take_out(bt->jobs[fam]) : NULL;
 
 	bt->jobs[fam] = NULL;
 	bt->status[fam] = status;
@@ -179,11 +251,19 @@ static void run_done(void *data, int status, const char *out, size_t out_len,
 			 bt->err[fam] ? bt->err[fam] : "");
 	} else if (rc->save) {
 		/* NULL without memory: as if the save had failed. */
-		bt->save[fam] = strndup(out, out_len);
+		bt->save[fam] = taken ? taken : strndup(out, out_len);
 	}
 	assert(bt->running > 0);
 	if (--bt->running == 0)
 		batch_advance(bt);
+}
+
+/* What a save may print before netd stops keeping it (and fails the
+ * save): room for netd's own chains (a binding renders to a few KiB per
+ * family at most) with a wide margin for everybody else's rules. */
+static size_t save_out_max(struct filters *f)
+{
+	return FILTERS_SAVE_MIN + (size_t)f->nbindings * FILTERS_SAVE_PER_BINDING;
 }
 
 /* Start the restore (input) or the save (save) of family fam. */
@@ -206,6 +286,8 @@ static int batch_spawn(struct batch *bt, int fam, bool save, const char *input, 
 		return log_error_errno(argv[0], r, "cannot start");
 	}
 	if (save)
+		job_set_out_max(bt->jobs[fam], save_out_max(f));
+	if (save)
 		f->save_runs++;
 	else
 		f->restore_runs++;
@@ -213,20 +295,18 @@ static int batch_spawn(struct batch *bt, int fam, bool save, const char *input, 
 	return 0;
 }
 
-/* PHASE_RENDER: one restore per family with changes. A family whose run
- * cannot start counts as failed. */
+/* PHASE_RENDER, once the inputs are built: one restore per family with
+ * changes. A family whose run cannot start counts as failed. */
 static void batch_render(struct batch *bt)
 {
 	for (int i = 0; i < NFAM; i++) {
-		size_t len = 0;
-		char *input;
+		struct strbuf *m = &bt->input[i];
 
 		if (!bt->fam[i])
 			continue;
-		input = batch_input(bt->f, bt, i, &len);
-		if (!input || batch_spawn(bt, i, false, input, len) < 0)
+		if (m->oom || batch_spawn(bt, i, false, m->p, m->len) < 0)
 			bt->status[i] = -1;
-		free(input);
+		strbuf_done(m);
 	}
 }
 
@@ -250,37 +330,90 @@ static bool restores_ok(const struct batch *bt)
 
 /* --- settling, a slice per loop iteration --- */
 
-/* The restores of a batch succeeded: binding k is applied (or gone) and
- * its callers are answered now; the saves that follow only record
- * fingerprints, off the callers' path. Until they do, the fingerprints
- * are empty, so a crash in between makes the next start re-apply rather
- * than trust. */
+/* Does the kernel hold what the restores wrote for item it (its chains
+ * there, or gone for a removal), as the saves after them show? NULL if
+ * so, else why not. Learns which chains b has, for the next batch. */
+static const char *item_confirm(struct batch *bt, struct item *it)
+{
+	struct binding *b = it->b;
+	const char *why = NULL;
+
+	for (int i = 0; i < NFAM; i++) {
+		bool in, out;
+
+		if (!bt->fam[i])
+			continue;
+		if (!bt->save[i]) {
+			why = "the kernel could not be checked after the restore (its save failed)";
+			continue;
+		}
+		in = chains_present(&bt->trees[i], b->want.in_chain);
+		out = chains_present(&bt->trees[i], b->want.out_chain);
+		b->have_in[i] = in;
+		b->have_out[i] = out;
+		if (it->removing ? in || out : in != it->want_in[i] || out != it->want_out[i])
+			why = "the restore tool exited 0, but the kernel does not hold what it wrote";
+	}
+	if (!why && bt->gen_short)
+		why = "the restore tool exited 0, but the nf_tables generation did not move";
+	return why;
+}
+
+/* Item k could not be confirmed: failed with why, its callers told. */
+static void item_unconfirmed(struct filters *f, struct batch *bt, struct item *it, const char *why)
+{
+	struct binding *b = it->b;
+	char *error = strdup(why);
+
+	bt->unconfirmed = true;
+	free(b->error);
+	b->error = error; /* NULL without memory: failed without a message */
+	if (!it->removing) {
+		b->state = B_FAILED;
+		f->failed_applies++;
+	}
+	log_warn("%s: filter '%s' %s: %s", b->port, b->filter,
+		 it->removing ? "not removed" : "not applied", why);
+	binding_store(f, b);
+	waiters_answer(&it->waiters, &(struct outcome){ .kind = OUTCOME_FAILED, .port = b->port,
+						        .b = b, .message = why });
+}
+
+/* The removal of item it is confirmed: the binding goes. */
+static void item_removed(struct filters *f, struct item *it)
+{
+	struct binding *b = it->b;
+	char port[16];
+	bool gone = b->gone;
+
+	snprintf(port, sizeof(port), "%s", b->port);
+	waiters_answer(&it->waiters, &(struct outcome){ .kind = OUTCOME_REMOVED, .port = port });
+	if (b->dirty && b->state != B_REMOVING)
+		return; /* bound again while the removal ran */
+	store_binding_delete(f->store, port);
+	binding_free(f, b);
+	it->b = NULL;
+	log_info("%s: filter rules removed%s", port, gone ? " (the port is gone)" : "");
+	links_port_unbound(f->links, port);
+}
+
+/* The restores of a batch succeeded and the saves after them are
+ * parsed: binding k is applied (or gone) if the kernel shows it, its
+ * fingerprints are recorded and its callers answered. */
 static void apply_item(struct filters *f, struct batch *bt, unsigned k)
 {
 	struct item *it = &bt->items[k];
 	struct binding *b = it->b;
+	const char *why;
 
 	b->in_batch = false;
-	for (int i = 0; i < NFAM; i++) {
-		if (!bt->fam[i])
-			continue;
-		b->have_in[i] = !it->removing && it->want_in[i];
-		b->have_out[i] = !it->removing && it->want_out[i];
-		b->norm[i][0] = '\0';
+	why = item_confirm(bt, it);
+	if (why) {
+		item_unconfirmed(f, bt, it, why);
+		return;
 	}
 	if (it->removing) {
-		char port[16];
-		bool gone = b->gone;
-
-		snprintf(port, sizeof(port), "%s", b->port);
-		waiters_answer(&it->waiters, &(struct outcome){ .kind = OUTCOME_REMOVED, .port = port });
-		if (b->dirty && b->state != B_REMOVING)
-			return; /* bound again while the removal ran */
-		store_binding_delete(f->store, port);
-		binding_free(f, b);
-		it->b = NULL;
-		log_info("%s: filter rules removed%s", port, gone ? " (the port is gone)" : "");
-		links_port_unbound(f->links, port);
+		item_removed(f, it);
 		return;
 	}
 	snprintf(b->applied_hash, sizeof(b->applied_hash), "%s", it->hash);
@@ -290,62 +423,61 @@ static void apply_item(struct filters *f, struct batch *bt, unsigned k)
 	if (!b->dirty)
 		b->state = B_APPLIED;
 	f->applied++;
+	for (int i = 0; i < NFAM; i++)
+		if (bt->fam[i])
+			chains_binding_norm(&bt->trees[i], b, b->norm[i]);
 	binding_store(f, b);
 	waiters_answer(&it->waiters,
 		       &(struct outcome){ .kind = OUTCOME_APPLIED, .port = b->port, .b = b });
 }
 
-/* After the saves of an apply are parsed: record the dispatch chains'
- * fingerprints and the hooks, for the next restart or Resync. */
+/* After the saves of an apply are parsed: the dispatch chains and the
+ * hooks must be there as written; then their fingerprints are recorded.
+ * If not, they stay to be rewritten (after the back-off). */
 static void record_roots(struct filters *f, struct batch *bt)
 {
 	for (int i = 0; i < NFAM; i++) {
-		if (!bt->fam[i] || bt->status[i] != 0 || !bt->save[i])
+		if (!bt->fam[i])
 			continue;
-		f->hooks_ok[i] = chains_hooks_present(bt->save[i], i);
+		if (!bt->save[i]) {
+			f->root_dirty[i] = true;
+			bt->unconfirmed = true;
+			continue;
+		}
+		chains_hooks_check(&bt->trees[i], i, &f->hooks[i]);
+		f->hooks_ok[i] = f->hooks[i].ok;
 		chains_root_norm(&bt->trees[i], f->root_norm[i]);
+		f->dispatch_ok[i] = false;
+		if (bt->gen_short || !f->hooks_ok[i] || !chains_present(&bt->trees[i], RULES_ROOT_FROM) ||
+		    !chains_present(&bt->trees[i], RULES_ROOT_TO)) {
+			log_warn("filters: %s: the dispatch chains or hooks written are not in the "
+				 "kernel; rewriting them later", filters_fam_names[i]);
+			f->root_dirty[i] = true;
+			bt->unconfirmed = true;
+			continue;
+		}
 		store_root_put(f->store, filters_fam_names[i], f->root_norm[i]);
 		f->root_dirty[i] = false;
+		f->dispatch_ok[i] = true;
 	}
 }
 
-static void record_item(struct filters *f, struct batch *bt, unsigned k)
-{
-	struct item *it = &bt->items[k];
-	struct binding *b = it->b;
-
-	if (!b || it->removing)
-		return;
-	for (int i = 0; i < NFAM; i++)
-		if (bt->trees[i])
-			chains_binding_norm(&bt->trees[i], b, b->norm[i]);
-	binding_store(f, b);
-}
-
-/* The end of a recorded apply: if the generation moved by our runs alone
- * and every save came in, the kernel matches the fingerprints there. */
+/* The end of a confirmed apply: if the generation moved by our runs
+ * alone and every save came in, the kernel matches the fingerprints. */
 static void record_checkpoint(struct filters *f, struct batch *bt)
 {
-	bool saved = true;
-
-	for (int i = 0; i < NFAM; i++)
-		if (bt->fam[i] && (bt->status[i] != 0 || !bt->save[i]))
-			saved = false;
 	verify_gen_check(f, bt);
-	if (bt->gen_chain && saved)
+	if (bt->gen_chain && !bt->unconfirmed)
 		verify_mark_set(f, bt->gen_expect);
 }
 
-/* One slice of APPLY or RECORD: true when every item is done. */
+/* One slice of APPLY: true when every item is done. */
 static bool items_slice(struct filters *f, struct batch *bt)
 {
 	unsigned end = bt->cursor + FILTERS_STEP < bt->n ? bt->cursor + FILTERS_STEP : bt->n;
 
 	while (bt->cursor < end) {
-		if (bt->phase == PHASE_APPLY)
-			apply_item(f, bt, bt->cursor);
-		else
-			record_item(f, bt, bt->cursor);
+		apply_item(f, bt, bt->cursor);
 		if (++bt->cursor < end && budget_spent())
 			return false;
 	}
@@ -374,6 +506,20 @@ void batch_work_stop(struct filters *f)
 	ev_idle_stop(f->loop, &f->work_idle);
 }
 
+/* PARSE is through: on to the comparison or to settling the bindings. */
+static void parse_done(struct filters *f, struct batch *bt)
+{
+	bt->cursor = 0;
+	if (bt->verify) {
+		bt->phase = PHASE_COMPARE;
+		return;
+	}
+	verify_gen_confirm(f, bt);
+	record_roots(f, bt);
+	now_iso(bt->now, sizeof(bt->now));
+	bt->phase = PHASE_APPLY;
+}
+
 /* The work watcher: one slice of the running batch's current phase per
  * loop iteration; when the phase is through, the batch moves on. */
 static void work_cb(struct ev_loop *loop, ev_check *w, int revents)
@@ -388,29 +534,26 @@ static void work_cb(struct ev_loop *loop, ev_check *w, int revents)
 		return;
 	}
 	switch (bt->phase) {
-	case PHASE_APPLY:
-		done = items_slice(f, bt);
-		if (done)
-			bt->phase = PHASE_SAVE;
+	case PHASE_RENDER:
+		done = render_slice(f, bt);
 		break;
 	case PHASE_PARSE:
 		done = parse_slice(bt);
-		if (done) {
-			if (bt->verify) {
-				bt->phase = PHASE_COMPARE;
-			} else {
-				record_roots(f, bt);
-				bt->cursor = 0;
-				bt->phase = PHASE_RECORD;
-			}
-		}
+		if (done)
+			parse_done(f, bt);
 		break;
-	case PHASE_RECORD:
+	case PHASE_APPLY:
 		done = items_slice(f, bt);
 		if (done) {
 			record_checkpoint(f, bt);
+			batch_backoff(f, bt->unconfirmed);
 			bt->phase = PHASE_DONE;
 		}
+		break;
+	case PHASE_COMPARE:
+		done = verify_compare_step(f, bt);
+		if (done)
+			bt->phase = PHASE_DONE;
 		break;
 	default:
 		/* Not a phase of slices: nothing for this watcher to do. */
@@ -436,90 +579,21 @@ void batch_work_init(struct filters *f)
 	ev_idle_init(&f->work_idle, work_idle_cb);
 }
 
-/* --- bisection --- */
-
-/* Queue a group of bindings to be retried as a batch of its own. */
-static void retry_push(struct filters *f, struct binding **v, unsigned n)
-{
-	struct binding ***groups = realloc(f->retry, (f->nretry + 1) * sizeof(*groups));
-	unsigned *sizes;
-
-	if (!groups) {
-		free(v);
-		return;
-	}
-	f->retry = groups;
-	sizes = realloc(f->retry_n, (f->nretry + 1) * sizeof(*sizes));
-	if (!sizes) {
-		free(v);
-		return;
-	}
-	f->retry_n = sizes;
-	f->retry[f->nretry] = v;
-	f->retry_n[f->nretry] = n;
-	f->nretry++;
-}
-
-/* Split bt's bindings in halves, each retried on its own, until the bad
- * ones are alone. The waiters go back to their bindings. */
-static void bisect_split(struct filters *f, struct batch *bt)
-{
-	unsigned half = bt->n / 2;
-	struct binding **a = calloc(half, sizeof(*a)), **c = calloc(bt->n - half, sizeof(*c));
-
-	for (unsigned k = 0; k < bt->n; k++) {
-		struct item *it = &bt->items[k];
-
-		it->b->in_batch = false;
-		it->b->dirty = true;
-		waiters_move(&it->b->waiters, &it->waiters);
-		if (a && k < half)
-			a[k] = it->b;
-		else if (c && k >= half)
-			c[k - half] = it->b;
-	}
-	log_info("a batch of %u bindings failed; retrying it in halves to find the bad ones", bt->n);
-	if (a)
-		retry_push(f, a, half);
-	if (c)
-		retry_push(f, c, bt->n - half);
-}
-
-/* The bad binding, alone: failed with the tool's message. */
-static void bisect_fail_one(struct filters *f, struct batch *bt)
-{
-	struct item *it = &bt->items[0];
-	struct binding *b = it->b;
-	const char *msg = NULL;
-	char *error;
-
-	for (int i = 0; i < NFAM && !msg; i++)
-		if (bt->fam[i] && bt->status[i] != 0)
-			msg = bt->err[i];
-	b->in_batch = false;
-	error = strdup(msg && *msg ? msg : "the restore run failed");
-	free(b->error);
-	b->error = error; /* NULL without memory: failed without a message */
-	b->state = B_FAILED;
-	f->failed_applies++;
-	log_warn("%s: filter '%s' could not be applied: %s", b->port, b->filter,
-		 b->error ? b->error : "?");
-	binding_store(f, b);
-	waiters_answer(&it->waiters, &(struct outcome){ .kind = OUTCOME_FAILED, .port = b->port,
-						        .b = b, .message = b->error });
-}
-
 /* --- the phases --- */
 
 /* Move bt on from a phase that ends at once (or whose runs just ended).
  * Returns false when bt must wait: for helper runs, or for the work
- * watcher (APPLY, PARSE, RECORD). */
+ * watcher (PARSE, APPLY, COMPARE). */
 static bool batch_step(struct batch *bt)
 {
 	struct filters *f = bt->f;
 
 	switch (bt->phase) {
 	case PHASE_RENDER:
+		if (!render_slice(f, bt)) {
+			work_start(f);
+			return false;
+		}
 		batch_render(bt);
 		/* Not one run started: as if they had all failed. */
 		bt->phase = bt->running ? PHASE_RESTORING : PHASE_BISECT;
@@ -533,18 +607,23 @@ static bool batch_step(struct batch *bt)
 		}
 		for (int i = 0; i < NFAM; i++)
 			if (bt->fam[i]) {
+				bt->restores++;
 				bt->gen_expect++; /* each committed restore is one generation */
 				f->root_norm[i][0] = '\0';
 			}
-		now_iso(bt->now, sizeof(bt->now));
-		bt->cursor = 0;
-		bt->phase = PHASE_APPLY;
+		/* Nobody is told before the saves show what the kernel holds. */
+		bt->phase = PHASE_SAVE;
 		return true;
 	case PHASE_SAVE:
 		batch_saves(bt);
-		/* None started: applied, only the fingerprints are missing; a
-		 * verification compares with nothing (and re-applies all). */
-		bt->phase = bt->running ? PHASE_SAVING : bt->verify ? PHASE_COMPARE : PHASE_DONE;
+		/* None started: a verification compares with nothing (and
+		 * re-applies all); an apply cannot confirm anything. */
+		if (bt->running)
+			bt->phase = PHASE_SAVING;
+		else if (bt->verify)
+			bt->phase = PHASE_COMPARE;
+		else
+			parse_done(f, bt);
 		return true;
 	case PHASE_SAVING:
 		if (bt->running)
@@ -556,18 +635,11 @@ static bool batch_step(struct batch *bt)
 		return true;
 	case PHASE_APPLY:
 	case PHASE_PARSE:
-	case PHASE_RECORD:
+	case PHASE_COMPARE:
 		work_start(f);
 		return false;
-	case PHASE_COMPARE:
-		verify_compare(f, bt);
-		bt->phase = PHASE_DONE;
-		return true;
 	case PHASE_BISECT:
-		if (bt->n > 1)
-			bisect_split(f, bt);
-		else if (bt->n == 1)
-			bisect_fail_one(f, bt);
+		batch_bisect(f, bt);
 		bt->phase = PHASE_DONE;
 		return true;
 	case PHASE_DONE:
@@ -647,20 +719,21 @@ static void batch_take(struct batch *bt, struct binding *b)
 	}
 	it->waiters = b->waiters;
 	b->waiters = NULL;
+	b->item = bt->n - 1;
 	b->in_batch = true;
 	b->dirty = false;
 }
 
-void batch_start_apply(struct filters *f, struct binding **v, unsigned n)
+void batch_start_group(struct filters *f, struct binding **v, unsigned n, unsigned pair,
+			bool second)
 {
 	struct batch *bt;
 
-	assert(f);
-	assert(!f->batch);
-	assert(v || n == 0);
 	bt = batch_new(f, n);
 	if (!bt)
 		return;
+	bt->pair = pair;
+	bt->second = second;
 	for (unsigned k = 0; k < n; k++)
 		batch_take(bt, v[k]);
 	for (int i = 0; i < NFAM; i++)
@@ -674,6 +747,14 @@ void batch_start_apply(struct filters *f, struct binding **v, unsigned n)
 		  (unsigned long long)f->batches, bt->n, bt->fam[F_EB] ? " eb" : "",
 		  bt->fam[F_IP4] ? " ip4" : "", bt->fam[F_IP6] ? " ip6" : "");
 	batch_advance(bt);
+}
+
+void batch_start_apply(struct filters *f, struct binding **v, unsigned n)
+{
+	assert(f);
+	assert(!f->batch);
+	assert(v || n == 0);
+	batch_start_group(f, v, n, 0, false);
 }
 
 void batch_start_verify(struct filters *f)
@@ -693,35 +774,4 @@ void batch_start_verify(struct filters *f)
 	for (int i = 0; i < NFAM; i++)
 		bt->fam[i] = true;
 	batch_advance(bt);
-}
-
-bool batch_start_retry(struct filters *f)
-{
-	struct binding **g;
-	unsigned gn;
-
-	assert(f);
-	if (f->nretry == 0)
-		return false;
-	/* Bisecting a failed batch comes first. */
-	g = f->retry[0];
-	gn = f->retry_n[0];
-	memmove(f->retry, f->retry + 1, (f->nretry - 1) * sizeof(*f->retry));
-	memmove(f->retry_n, f->retry_n + 1, (f->nretry - 1) * sizeof(*f->retry_n));
-	f->nretry--;
-	batch_start_apply(f, g, gn);
-	free(g);
-	return true;
-}
-
-void batch_retry_clear(struct filters *f)
-{
-	assert(f);
-	for (unsigned i = 0; i < f->nretry; i++)
-		free(f->retry[i]);
-	free(f->retry);
-	free(f->retry_n);
-	f->retry = NULL;
-	f->retry_n = NULL;
-	f->nretry = 0;
 }

@@ -7,8 +7,9 @@
  *
  *   filters.c   start, stop, scheduling (filters_flush), reload, status
  *   bindings.c  binding state, its store rows, bind/unbind/port gone
- *   batch.c     one batch: render, restore, apply, save, parse, record,
- *               bisect, as an enum phase driven by batch_advance()
+ *   batch.c     one batch: render, restore, save, parse, confirm and
+ *               record, as an enum phase driven by batch_advance()
+ *   bisect.c    a failed batch: halves, stopping, back-off
  *   verify.c    save output to fingerprints, start-up and Resync
  *               comparison, the nf_tables generation checkpoint
  *   nftgen.c    the nf_tables generation query
@@ -25,6 +26,7 @@
 
 #include "filters.h"
 #include "rules/rules.h"
+#include "strbuf.h"
 
 struct job;
 struct job_ops;
@@ -90,6 +92,7 @@ struct binding {
 	char created[32], applied_at[32];
 	bool dirty;                /* needs a batch */
 	bool in_batch;
+	unsigned item;             /* its index in the batch, while in_batch */
 	bool gone;                 /* the port went away: removal, not an unbind call */
 	struct waiter *waiters;    /* answered by the next batch that carries it */
 	TAILQ_ENTRY(binding) entry;
@@ -109,24 +112,46 @@ struct item {
 /*
  * The steps a batch passes through, in order; batch_advance() moves it.
  * An apply starts at PHASE_RENDER, a verification (start, Resync) at
- * PHASE_SAVE. RESTORING and SAVING wait for helper runs; APPLY, PARSE and
- * RECORD work a slice per loop iteration (from the work watcher) so that
- * no callback runs long.
+ * PHASE_SAVE. RESTORING and SAVING wait for helper runs; PARSE, APPLY and
+ * COMPARE work a slice per loop iteration (from the work watcher) so that
+ * no callback runs long. An apply answers its callers only in APPLY,
+ * after the saves showed that the kernel holds what the restores wrote: a
+ * restore that exits 0 and does nothing does not make a binding applied.
  */
 enum phase {
 	PHASE_RENDER,     /* build each family's restore input, start the restores */
 	PHASE_RESTORING,  /* the restores run */
-	PHASE_APPLY,      /* they succeeded: settle the bindings, answer callers */
 	PHASE_SAVE,       /* start one save per family */
 	PHASE_SAVING,     /* the saves run */
 	PHASE_PARSE,      /* group the saves' lines by chain */
-	PHASE_RECORD,     /* apply: record the fingerprints */
+	PHASE_APPLY,      /* apply: confirm each binding in the saves, record, answer */
 	PHASE_COMPARE,    /* verification: compare with what was recorded */
-	PHASE_BISECT,     /* a restore failed: split, or fail the one binding */
+	PHASE_BISECT,     /* a restore failed: split, or fail the bindings */
 	PHASE_DONE,       /* freed by batch_advance() */
 };
 
+/* netd's hooks (rules_hook_lines()) as a save showed them: each must be
+ * there exactly once, first in its built-in chain. */
+#define FILTERS_HOOKS 4
+struct hooks_seen {
+	unsigned n;                     /* hooks of the family */
+	unsigned count[FILTERS_HOOKS];  /* copies of each */
+	bool missing, duplicated, not_first;
+	bool ok;
+};
 struct chain_lines;
+
+/* Half of a failed batch, queued to be tried on its own. The two halves
+ * of one split share pair; second is the one tried last. */
+struct retry_group {
+	struct binding **v;
+	unsigned n;
+	unsigned pair;
+	bool second;
+};
+
+/* Stages of building a batch's restore inputs (PHASE_RENDER). */
+enum { R_HEAD, R_DECLS, R_DELETES, R_RULES, R_DISPATCH, R_TAIL, R_DONE };
 
 struct batch {
 	struct filters *f;
@@ -140,9 +165,25 @@ struct batch {
 	int status[NFAM];
 	char *err[NFAM];
 	char *save[NFAM];
+	struct strbuf input[NFAM]; /* RENDER: each family's restore input */
+	unsigned rstage, rcursor;  /* RENDER: the stage, the next item */
+	struct binding *rnext;     /* RENDER, R_DISPATCH: the next binding */
+	bool hooks_only[NFAM];     /* the input only puts the hooks right */
+	unsigned pair;             /* a half of a bisection: see struct retry_group */
+	bool second;
+	bool hook_deletes[NFAM];   /* its input deletes hooks the last save showed */
+	unsigned restores;         /* restores that exited 0 */
+	bool gen_short;            /* the generation moved less than they should have */
+	bool gen_known;            /* gen_start read when the batch started */
+	uint32_t gen_start;
+	bool unconfirmed;          /* something written is not in the kernel */
 	bool gen_chain;            /* the generation moved by our runs alone so far */
 	uint32_t gen_expect;       /* what it should be now */
-	unsigned cursor;           /* APPLY, RECORD: the next item */
+	unsigned cursor;           /* APPLY, COMPARE: the next item */
+	unsigned n_ok, n_dirty;    /* COMPARE: intact, to re-apply */
+	bool compare_failed;       /* COMPARE: a save is missing */
+	bool cmp_started;
+	struct binding *cmp_next;  /* COMPARE: the next binding */
 	char now[32];
 	void *trees[NFAM];         /* PARSE: struct chain_lines by name */
 	const char *parse_pos[NFAM]; /* PARSE: where each save's parse is (NULL: done) */
@@ -162,13 +203,27 @@ struct filters {
 
 	struct batch *batch;       /* the one running */
 	/* Groups of bindings split off a failed batch, tried before new work. */
-	struct binding ***retry;
-	unsigned *retry_n;
+	struct retry_group *retry;
 	unsigned nretry;
 
 	bool root_dirty[NFAM];     /* dispatch chains or hooks need rewriting */
-	bool hooks_ok[NFAM];       /* hooks seen in the last save */
+	bool hooks_ok[NFAM];       /* hooks seen in the last save, once each and first */
+	struct hooks_seen hooks[NFAM]; /* what that save showed */
+	uint64_t hook_drift;       /* verifications that found the hooks wrong */
+	char hook_drift_last[160]; /* what the last of them found */
+	/* Failing batches back off: the next non-bisection batch waits until
+	 * backoff_until (µs); reset by a batch that succeeds. */
+	unsigned backoff_ms;
+	uint64_t backoff_until;
+	ev_timer backoff_timer;
+	uint64_t failed_batches;
+	/* Bisection: the pair of halves being tried, and whether the first
+	 * failed (then its halves are the last two queued groups). */
+	unsigned pair_next;
+	unsigned first_failed_pair;
+	bool first_failed_split;
 	char root_norm[NFAM][65];
+	bool dispatch_ok[NFAM];    /* the dispatch chains matched root_norm at the last save */
 	bool verify_wanted;        /* run a verification (start, Resync) */
 	struct waiter *resync_waiters;  /* answered when verified and re-applied */
 	unsigned resync_skipped, resync_reapply;
@@ -260,6 +315,19 @@ void batch_work_stop(struct filters *f);
 void batch_start_apply(struct filters *f, struct binding **v, unsigned n);
 /* Start a verification (every family's save) as f->batch. */
 void batch_start_verify(struct filters *f);
+/* Start an apply of these bindings as f->batch; pair and second: see
+ * struct retry_group (0 and false for a batch that is no half). */
+void batch_start_group(struct filters *f, struct binding **v, unsigned n, unsigned pair,
+		       bool second);
+
+/* --- bisect.c --- */
+
+/* Set up the back-off timer. */
+void batch_backoff_init(struct filters *f);
+/* A batch failed / succeeded: the back-off grows / is reset. */
+void batch_backoff(struct filters *f, bool failed);
+/* PHASE_BISECT: bt's restores failed: split it, or fail its bindings. */
+void batch_bisect(struct filters *f, struct batch *bt);
 /* Start the first group of a bisection, if one is queued: true if so. */
 bool batch_start_retry(struct filters *f);
 /* Drive bt as far as it goes now; bt may be freed on return. */
@@ -281,20 +349,32 @@ void chains_free(void *tree);
 /* Fingerprint of b's chains, of netd's dispatch chains ("" if none). */
 void chains_binding_norm(void **tree, const struct binding *b, char out[65]);
 void chains_root_norm(void **tree, char out[65]);
-/* Are netd's hook lines of fam all in this save output? */
-bool chains_hooks_present(const char *save, enum rules_family fam);
+struct strbuf;
+/* Look at the built-in chains of a parsed save. */
+void chains_hooks_check(void **tree, enum rules_family fam, struct hooks_seen *ret);
+/* Restore lines that leave each hook once, at the top of its chain,
+ * from the state seen (every copy deleted, then inserted first). */
+void chains_hooks_repair(struct strbuf *m, enum rules_family fam, const struct hooks_seen *seen);
+/* What is wrong, in words ("" if nothing). */
+const char *chains_hooks_problem(const struct hooks_seen *seen);
+/* Are the chain declared in a parsed save? */
+bool chains_present(void **tree, const char *name);
 
 /* Find out whether the generation can be used (the tools, the kernel). */
 void verify_gen_init(struct filters *f);
 /* An apply starts changing the kernel / ended: see verify.c. */
 void verify_gen_begin(struct filters *f, struct batch *bt);
 void verify_gen_check(struct filters *f, struct batch *bt);
+/* After an apply's restores: did the generation move by at least one per
+ * restore (when it can be read)? Sets bt->gen_short if not. */
+void verify_gen_confirm(struct filters *f, struct batch *bt);
 /* The kernel matches every recorded fingerprint at generation g. */
 void verify_mark_set(struct filters *f, uint32_t g);
 /* A verification starts: remember the generation, drop the mark. */
 void verify_begin(struct filters *f, struct batch *bt);
-/* A verification's saves are parsed: compare, mark what to re-apply. */
-void verify_compare(struct filters *f, struct batch *bt);
+/* A verification's saves are parsed: compare, mark what to re-apply, a
+ * slice of the bindings per call; true when all are done. */
+bool verify_compare_step(struct filters *f, struct batch *bt);
 /* At start: true if the checkpoint shows the kernel untouched, so no
  * verification is needed. */
 bool verify_from_checkpoint(struct filters *f);

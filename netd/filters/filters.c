@@ -68,6 +68,8 @@ void filters_flush(struct filters *f, bool more_coming)
 		batch_start_verify(f);
 		return;
 	}
+	/* The halves of a failed batch are tried at once: that is how the
+	 * bad bindings are found. */
 	if (batch_start_retry(f))
 		return;
 	for (int i = 0; i < NFAM; i++)
@@ -75,6 +77,26 @@ void filters_flush(struct filters *f, bool more_coming)
 	TAILQ_FOREACH(b, &f->all, entry)
 		if (b->dirty)
 			n++;
+	/* Anything else waits out the back-off of the batch that failed
+	 * last (its timer wakes the loop), so that a batch that keeps
+	 * failing (a broken tool, someone holding the table) is not
+	 * restarted every loop iteration. A Resync waiting only for that
+	 * retry is answered: it has seen its bindings tried. */
+	if (f->backoff_until) {
+		uint64_t now = now_usec();
+
+		if (now < f->backoff_until) {
+			/* The timer runs on the loop's clock, which may be a
+			 * little behind: if it fired early, wait again. */
+			if (!ev_is_active(&f->backoff_timer)) {
+				ev_timer_set(&f->backoff_timer, (f->backoff_until - now) / 1e6, 0.);
+				ev_timer_start(f->loop, &f->backoff_timer);
+			}
+			if (n == 0)
+				filters_answer_resync(f);
+			return;
+		}
+	}
 	if (n == 0 && !root) {
 		f->gather_since = 0;
 		filters_answer_resync(f);
@@ -167,6 +189,7 @@ int filters_new(struct ev_loop *loop, struct store *store, struct links *links,
 	TAILQ_INIT(&f->all);
 	ev_init(&f->gather_timer, gather_cb);
 	batch_work_init(f);
+	batch_backoff_init(f);
 	r = load_defs(cfg->filter_dir, &f->defs, &f->filter_errors);
 	if (r == 0)
 		r = bindings_load(f);
@@ -186,6 +209,7 @@ struct filters *filters_free(struct filters *f)
 	if (!f)
 		return NULL;
 	ev_timer_stop(f->loop, &f->gather_timer);
+	ev_timer_stop(f->loop, &f->backoff_timer);
 	batch_work_stop(f);
 	/* Shutdown with a batch running: its runs are cancelled and their
 	 * results never looked at; the callers it carries wait with their

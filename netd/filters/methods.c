@@ -418,6 +418,10 @@ void filters_status(const struct filters *f, json_t *reply)
 	json_object_set_new(reply, "filters_verified", json_boolean(f->ready));
 	json_object_set_new(reply, "filters_verified_by",
 			    json_string(!f->ready ? "" : f->verified_by_generation ? "generation" : "save"));
+	json_object_set_new(reply, "filter_batches_failed", json_integer((json_int_t)f->failed_batches));
+	json_object_set_new(reply, "filter_backoff_ms", json_integer(f->backoff_ms));
+	json_object_set_new(reply, "filter_hook_drift", json_integer((json_int_t)f->hook_drift));
+	json_object_set_new(reply, "filter_hook_drift_last", json_string(f->hook_drift_last));
 	json_object_set_new(reply, "filters_checkpoint",
 			    f->mark_valid ? json_integer(f->mark) : json_null());
 }

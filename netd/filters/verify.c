@@ -75,7 +75,7 @@ static struct chain_lines *chains_get(void **tree, const char *name, size_t n, b
 	return c;
 }
 
-static bool chains_has(void **tree, const char *name)
+bool chains_present(void **tree, const char *name)
 {
 	return chains_get(tree, name, strlen(name), false) != NULL;
 }
@@ -171,30 +171,98 @@ static void chains_norm(void **tree, const char *const *names, size_t n, char ou
 	strbuf_done(&m);
 }
 
-bool chains_hooks_present(const char *save, enum rules_family fam)
+/* netd's hooks as (built-in chain, line) pairs, in the order they must
+ * head their chains: INPUT's, then FORWARD's two, then OUTPUT's. */
+static int hook_split(enum rules_family fam, const char *lines[FILTERS_HOOKS], size_t len[FILTERS_HOOKS],
+		      char chain[FILTERS_HOOKS][16])
 {
-	const char *hooks = rules_hook_lines(fam);
+	const char *p = rules_hook_lines(fam);
+	int n = 0;
 
-	for (const char *p = hooks; *p;) {
+	while (*p && n < FILTERS_HOOKS) {
 		const char *eol = strchr(p, '\n');
-		size_t n = eol ? (size_t)(eol - p) : strlen(p);
-		bool found = false;
+		size_t k = eol ? (size_t)(eol - p) : strlen(p);
+		size_t c = strcspn(p + 3, " ");
 
-		for (const char *q = save; q && *q;) {
+		lines[n] = p;
+		len[n] = k;
+		snprintf(chain[n], sizeof(chain[n]), "%.*s", (int)(c < 15 ? c : 15), p + 3);
+		n++;
+		p += k + (eol != NULL);
+	}
+	return n;
+}
+
+void chains_hooks_check(void **tree, enum rules_family fam, struct hooks_seen *ret)
+{
+	const char *lines[FILTERS_HOOKS];
+	size_t len[FILTERS_HOOKS];
+	char chain[FILTERS_HOOKS][16];
+	int n;
+
+	assert(tree && ret);
+	*ret = (struct hooks_seen){ .ok = true };
+	n = hook_split(fam, lines, len, chain);
+	for (int h = 0; h < n; h++) {
+		struct chain_lines *c = chains_get(tree, chain[h], strlen(chain[h]), false);
+		/* Its position among the hooks of its chain: they come first, in
+		 * the order of rules_hook_lines(). */
+		unsigned want_pos = 0, pos = 0;
+
+		for (int g = 0; g < h; g++)
+			want_pos += streq(chain[g], chain[h]);
+		for (const char *q = c ? c->text : NULL; q && *q;) {
 			const char *e = strchr(q, '\n');
 			size_t m = e ? (size_t)(e - q) : strlen(q);
 
-			if (m == n && memcmp(p, q, n) == 0) {
-				found = true;
-				break;
+			if (q[0] == '-') {
+				if (m == len[h] && memcmp(q, lines[h], m) == 0) {
+					if (ret->count[h]++ == 0 && pos != want_pos)
+						ret->not_first = true;
+				}
+				pos++;
 			}
 			q = e ? e + 1 : NULL;
 		}
-		if (!found)
-			return false;
-		p = eol ? eol + 1 : p + n;
+		if (ret->count[h] == 0)
+			ret->missing = true;
+		else if (ret->count[h] > 1)
+			ret->duplicated = true;
 	}
-	return true;
+	ret->n = (unsigned)n;
+	ret->ok = !ret->missing && !ret->duplicated && !ret->not_first;
+}
+
+void chains_hooks_repair(struct strbuf *m, enum rules_family fam, const struct hooks_seen *seen)
+{
+	const char *lines[FILTERS_HOOKS];
+	size_t len[FILTERS_HOOKS];
+	char chain[FILTERS_HOOKS][16];
+	int n;
+
+	assert(m && seen);
+	n = hook_split(fam, lines, len, chain);
+	/* Every copy the last save showed goes (-D removes the first match),
+	 * then each is inserted at the top, the last first, so that they
+	 * head their chains in order; foreign rules stay, after them. */
+	for (int h = 0; h < n; h++)
+		for (unsigned k = 0; k < seen->count[h]; k++) {
+			strbuf_puts(m, "-D");
+			strbuf_append(m, lines[h] + 2, len[h] - 2);
+			strbuf_puts(m, "\n");
+		}
+	for (int h = n; h-- > 0;) {
+		strbuf_printf(m, "-I %s 1", chain[h]);
+		strbuf_append(m, lines[h] + 3 + strlen(chain[h]), len[h] - 3 - strlen(chain[h]));
+		strbuf_puts(m, "\n");
+	}
+}
+
+const char *chains_hooks_problem(const struct hooks_seen *seen)
+{
+	assert(seen);
+	return seen->missing ? "missing" : seen->duplicated ? "duplicated" :
+	       seen->not_first ? "not first in its chain (a rule ahead of it)" : "";
 }
 
 void chains_binding_norm(void **tree, const struct binding *b, char out[65])
@@ -301,7 +369,9 @@ void verify_gen_begin(struct filters *f, struct batch *bt)
 
 	assert(f);
 	assert(bt);
-	bt->gen_chain = f->mark_valid && gen_now(f, &g) && g == f->mark;
+	bt->gen_known = gen_now(f, &bt->gen_start);
+	bt->gen_chain = f->mark_valid && bt->gen_known && bt->gen_start == f->mark;
+	g = bt->gen_start;
 	bt->gen_expect = bt->gen_chain ? g : 0;
 	mark_clear(f);
 }
@@ -318,6 +388,16 @@ void verify_gen_check(struct filters *f, struct batch *bt)
 	assert(bt);
 	if (bt->gen_chain)
 		bt->gen_chain = gen_now(f, &g) && g == bt->gen_expect;
+}
+
+void verify_gen_confirm(struct filters *f, struct batch *bt)
+{
+	uint32_t g;
+
+	assert(f);
+	assert(bt);
+	if (bt->gen_known && gen_now(f, &g) && (uint32_t)(g - bt->gen_start) < bt->restores)
+		bt->gen_short = true;
 }
 
 void verify_begin(struct filters *f, struct batch *bt)
@@ -345,12 +425,13 @@ static bool binding_intact(struct filters *f, struct binding *b, void **trees)
 			continue;
 		}
 		chains_binding_norm(&trees[i], b, now);
-		b->have_in[i] = chains_has(&trees[i], b->want.in_chain);
-		b->have_out[i] = chains_has(&trees[i], b->want.out_chain);
+		b->have_in[i] = chains_present(&trees[i], b->want.in_chain);
+		b->have_out[i] = chains_present(&trees[i], b->want.out_chain);
 		if (!streq(now, b->norm[i]))
 			ok = false;
-		if (b->rendered && (b->want.has_in[i] || b->want.has_out[i]) && !f->hooks_ok[i])
-			ok = false;
+		/* Hooks that are missing, duplicated or behind a foreign rule
+		 * are repaired with the dispatch chains (root_dirty), not by
+		 * rewriting every binding. */
 	}
 	return ok;
 }
@@ -378,59 +459,108 @@ static void compare_checkpoint(struct filters *f, struct batch *bt, bool failed)
 	}
 }
 
-void verify_compare(struct filters *f, struct batch *bt)
+/* The hooks of each family as the verification's saves show them: wrong
+ * ones (missing, duplicated, behind a foreign rule) are drift, logged,
+ * counted, audited and repaired by the next batch. */
+static void compare_hooks(struct filters *f, struct batch *bt)
 {
-	void *trees[NFAM] = { 0 };
-	struct binding *b;
-	unsigned skipped = 0, dirty = 0;
-	bool failed = false;
-
-	assert(f);
-	assert(bt && bt->verify);
 	for (int i = 0; i < NFAM; i++) {
-		if (bt->status[i] != 0 || !bt->save[i]) {
-			/* Without a save we cannot trust anything there. */
-			failed = true;
-			continue;
-		}
-		trees[i] = bt->trees[i]; /* parsed in PHASE_PARSE; ours now */
-		bt->trees[i] = NULL;
-		f->hooks_ok[i] = chains_hooks_present(bt->save[i], i);
-	}
-	TAILQ_FOREACH(b, &f->all, entry) {
-		bool ok = binding_intact(f, b, trees);
+		struct hooks_seen *h = &f->hooks[i];
+		char params[256];
 
-		if (b->state == B_REMOVING || b->state == B_FAILED) {
-			b->dirty = true;
+		if (!bt->save[i])
 			continue;
-		}
-		if (ok) {
-			skipped++;
-		} else {
-			b->state = B_PENDING;
-			b->dirty = true;
-			dirty++;
-		}
+		chains_hooks_check(&bt->trees[i], i, h);
+		f->hooks_ok[i] = h->ok;
+		/* No dispatch chains yet (nothing bound there): no hooks wanted. */
+		if (h->ok || (!f->root_norm[i][0] && !h->count[0] && !h->count[1] && !h->count[2] &&
+			      !h->count[3]))
+			continue;
+		f->root_dirty[i] = true;
+		f->hook_drift++;
+		snprintf(f->hook_drift_last, sizeof(f->hook_drift_last), "%s: netd's hooks %s",
+			 filters_fam_names[i], chains_hooks_problem(h));
+		log_warn("filters: %s; repairing them", f->hook_drift_last);
+		snprintf(params, sizeof(params),
+			 "{\"family\":\"%s\",\"problem\":\"%s\",\"copies\":[%u,%u,%u,%u]}",
+			 filters_fam_names[i], chains_hooks_problem(h), h->count[0], h->count[1],
+			 h->count[2], h->count[3]);
+		if (store_audit_append(f->store, &(struct store_peer){ .uid = (uid_t)-1,
+				       .gid = (gid_t)-1 }, "kernel.FilterHookDrift", params, "ok",
+				       NULL) < 0)
+			log_warn("filters: cannot audit the hook drift, ignoring");
 	}
+}
+
+/* The first slice of a comparison: the saves, the hooks. */
+static void compare_begin(struct filters *f, struct batch *bt)
+{
+	for (int i = 0; i < NFAM; i++)
+		if (bt->status[i] != 0 || !bt->save[i])
+			bt->compare_failed = true; /* without a save nothing there is trusted */
+	compare_hooks(f, bt);
+	bt->cmp_next = TAILQ_FIRST(&f->all);
+	bt->cmp_started = true;
+}
+
+/* The last: the dispatch chains, the counters, the checkpoint. */
+static void compare_end(struct filters *f, struct batch *bt)
+{
 	for (int i = 0; i < NFAM; i++) {
 		char now[65];
 
-		if (!trees[i])
+		if (!bt->save[i])
 			continue;
-		chains_root_norm(&trees[i], now);
-		if (!streq(now, f->root_norm[i]) || (f->root_norm[i][0] && !f->hooks_ok[i]))
+		chains_root_norm(&bt->trees[i], now);
+		f->dispatch_ok[i] = now[0] && streq(now, f->root_norm[i]);
+		if (!streq(now, f->root_norm[i]))
 			f->root_dirty[i] = true;
-		chains_free(trees[i]);
 	}
-	f->skipped += skipped;
-	log_info("filters verified against the kernel: %u intact, %u to re-apply%s", skipped, dirty,
-		 failed ? " (a save run failed)" : "");
-	compare_checkpoint(f, bt, failed);
+	f->skipped += bt->n_ok;
+	log_info("filters verified against the kernel: %u intact, %u to re-apply%s", bt->n_ok,
+		 bt->n_dirty, bt->compare_failed ? " (a save run failed)" : "");
+	compare_checkpoint(f, bt, bt->compare_failed);
 	/* Resync callers hear back once the re-apply is done too. */
-	f->resync_skipped = skipped;
-	f->resync_reapply = dirty;
+	f->resync_skipped = bt->n_ok;
+	f->resync_reapply = bt->n_dirty;
 	f->ready = true;
 	f->verified_by_generation = false;
+}
+
+bool verify_compare_step(struct filters *f, struct batch *bt)
+{
+	void *none[NFAM] = { 0 };
+	void **trees;
+	unsigned k = 0;
+
+	assert(f);
+	assert(bt && bt->verify);
+	if (!bt->cmp_started)
+		compare_begin(f, bt);
+	for (int i = 0; i < NFAM; i++)
+		none[i] = bt->save[i] ? bt->trees[i] : NULL;
+	trees = none;
+	/* 10,000 bindings take about 60 ms: a slice per loop iteration. */
+	while (bt->cmp_next) {
+		struct binding *b = bt->cmp_next;
+		bool ok;
+
+		bt->cmp_next = TAILQ_NEXT(b, entry);
+		ok = binding_intact(f, b, trees);
+		if (b->state == B_REMOVING || b->state == B_FAILED) {
+			b->dirty = true;
+		} else if (ok) {
+			bt->n_ok++;
+		} else {
+			b->state = B_PENDING;
+			b->dirty = true;
+			bt->n_dirty++;
+		}
+		if (++k % 32 == 0 && bt->cmp_next && budget_spent())
+			return false;
+	}
+	compare_end(f, bt);
+	return true;
 }
 
 /* At start: if the generation is the checkpoint's and every binding was
@@ -461,8 +591,10 @@ bool verify_from_checkpoint(struct filters *f)
 		}
 	/* The checkpoint is set only with the hooks in place where netd has
 	 * dispatch chains. */
-	for (int i = 0; i < NFAM; i++)
+	for (int i = 0; i < NFAM; i++) {
 		f->hooks_ok[i] = f->root_norm[i][0] != '\0';
+		f->dispatch_ok[i] = f->hooks_ok[i];
+	}
 	f->mark_valid = true;
 	f->mark = now;
 	f->skipped += f->nbindings;

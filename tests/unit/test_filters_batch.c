@@ -65,7 +65,7 @@ struct kchain {
 	bool used;
 };
 
-static struct kchain kernel[NFAM][32];
+static struct kchain kernel[NFAM][512];
 
 static int fam_of(const char *tool)
 {
@@ -93,6 +93,36 @@ static struct kchain *kchain(int fam, const char *name, size_t n, bool create)
 	return free_slot;
 }
 
+/* Rule line "-A <chain><rest>" (rest: from the space after the chain)
+ * inserted first in c (after its declaration), or its first copy
+ * deleted. */
+static void kchain_insert(struct kchain *c, const char *rest, size_t n)
+{
+	struct strbuf t = { 0 };
+	const char *p = c->text.p ? c->text.p : "";
+	size_t decl = p[0] == ':' ? strcspn(p, "\n") + 1 : 0;
+
+	strbuf_append(&t, p, decl);
+	strbuf_printf(&t, "-A %s%.*s\n", c->name, (int)n, rest);
+	strbuf_puts(&t, p + decl);
+	strbuf_done(&c->text);
+	c->text = t;
+}
+
+static void kchain_delete(struct kchain *c, const char *rest, size_t n)
+{
+	char line[256];
+	char *p = c->text.p, *hit;
+
+	snprintf(line, sizeof(line), "-A %s%.*s\n", c->name, (int)n, rest);
+	for (hit = p ? strstr(p, line) : NULL; hit && hit != p && hit[-1] != '\n';)
+		hit = strstr(hit + 1, line);
+	if (!hit)
+		return;
+	memmove(hit, hit + strlen(line), strlen(hit + strlen(line)) + 1);
+	c->text.len -= strlen(line);
+}
+
 /* What a restore of this input would leave in the kernel. */
 static void kernel_restore(int fam, const char *input)
 {
@@ -109,6 +139,12 @@ static void kernel_restore(int fam, const char *input)
 			strbuf_append(&c->text, p, n + 1);
 		} else if (strncmp(p, "-A ", 3) == 0) {
 			strbuf_append(&kchain(fam, name, k, true)->text, p, n + 1);
+		} else if (strncmp(p, "-I ", 3) == 0 && (c = kchain(fam, name, k, false))) {
+			const char *rest = name + k + strspn(name + k, " 0123456789");
+
+			kchain_insert(c, rest - 1, (size_t)(p + n - rest) + 1);
+		} else if (strncmp(p, "-D ", 3) == 0 && (c = kchain(fam, name, k, false))) {
+			kchain_delete(c, name + k, (size_t)(p + n - (name + k)));
 		} else if (strncmp(p, "-X ", 3) == 0 && (c = kchain(fam, name, k, false))) {
 			strbuf_done(&c->text);
 			c->used = false;
@@ -164,7 +200,10 @@ enum behaviour {
 	RUN_NO_START,   /* cannot be started */
 	RUN_NOOP,       /* exit 0 without doing anything */
 	RUN_EMPTY_SAVE, /* a save that prints no chains */
+	RUN_CHATTY,     /* exit 1 with 200 KiB on stderr */
 };
+
+static char chatter[200 << 10];
 
 static enum behaviour (*policy)(const char *tool, const char *input);
 
@@ -247,6 +286,11 @@ static int fake_start(struct job *j, struct ev_loop *l, char *const argv[], cons
 	case RUN_EMPTY_SAVE:
 		fk->out = strdup("*filter\nCOMMIT\n");
 		break;
+	case RUN_CHATTY:
+		memset(chatter, 'x', sizeof(chatter) - 1);
+		fk->status = 1;
+		fk->err = chatter;
+		break;
 	default:
 		break;
 	}
@@ -307,7 +351,7 @@ struct told {
 	unsigned skipped, reapplied;
 };
 
-static struct told told[32];
+static struct told told[512];
 static unsigned n_told;
 
 static void tell(void *data, const struct outcome *o)
@@ -496,7 +540,7 @@ static void assert_seen(const enum phase *want, unsigned n)
  * restore, ready, counted as verified by save. */
 static void test_verify_at_start(void **state)
 {
-	static const enum phase want[] = { PHASE_SAVING, PHASE_PARSE, PHASE_DONE };
+	static const enum phase want[] = { PHASE_SAVING, PHASE_PARSE, PHASE_COMPARE, PHASE_DONE };
 
 	pump();
 	assert_seen(want, ELEMENTSOF(want));
@@ -511,14 +555,14 @@ static void test_verify_at_start(void **state)
 	assert_int_equal(F->restore_runs, 0);
 }
 
-/* RENDER -> RESTORING -> APPLY -> SAVE -> SAVING -> PARSE -> RECORD ->
- * DONE. The caller is answered in APPLY, before any save; the fingerprint
- * is recorded after. */
+/* RENDER -> RESTORING -> SAVE -> SAVING -> PARSE -> APPLY -> DONE. The
+ * caller is answered in APPLY, only after the save showed its chains in
+ * the kernel, with the fingerprint recorded. */
 static void test_apply_phases(void **state)
 {
 	/* DONE first: the first look only gathers (more may be coming). */
-	static const enum phase want[] = { PHASE_DONE, PHASE_RESTORING, PHASE_APPLY, PHASE_SAVING,
-					   PHASE_PARSE, PHASE_RECORD, PHASE_DONE };
+	static const enum phase want[] = { PHASE_DONE, PHASE_RESTORING, PHASE_SAVING,
+					   PHASE_PARSE, PHASE_APPLY, PHASE_DONE };
 	const char *in;
 
 	started();
@@ -538,15 +582,18 @@ static void test_apply_phases(void **state)
 	assert_non_null(strstr(in, ":N-O-vnet0 RETURN\n"));
 	assert_non_null(strstr(in, "-A N-O-vnet0 -s ! " MAC " -j DROP\n"));
 	assert_non_null(strstr(in, "-A " RULES_ROOT_FROM " -i vnet0 -j N-O-vnet0\n"));
-	assert_non_null(strstr(in, "-A FORWARD -j " RULES_ROOT_FROM "\n")); /* hooks: none seen yet */
+	/* Hooks: none seen yet, so each is inserted at the top, none deleted. */
+	assert_non_null(strstr(in, "-I FORWARD 1 -j " RULES_ROOT_TO "\n-I FORWARD 1 -j "
+				   RULES_ROOT_FROM "\n"));
+	assert_null(strstr(in, "-D "));
 	assert_non_null(strstr(in, "COMMIT\n"));
-	/* Told in APPLY: applied, before the save, without a fingerprint. */
+	/* Told in APPLY: applied, after the save, with its fingerprint. */
 	assert_int_equal(n_told, 1);
 	assert_int_equal(told[0].kind, OUTCOME_APPLIED);
 	assert_int_equal(told[0].state, B_APPLIED);
-	assert_int_equal(told[0].saves_started, 0);
-	assert_string_equal(told[0].norm_eb, "");
-	/* Recorded in RECORD. */
+	assert_int_equal(told[0].saves_started, 1);
+	assert_int_equal(strlen(told[0].norm_eb), 64);
+	/* Recorded. */
 	assert_string_equal(row_of("vnet0", "state"), "applied");
 	assert_string_equal(row_of("vnet0", "applied_hash"), row_of("vnet0", "desired_hash"));
 	assert_int_equal(strlen(row_of("vnet0", "eb_norm")), 64);
@@ -721,8 +768,9 @@ static enum behaviour policy_no_save(const char *tool, const char *input)
 	return strstr(tool, "-save") ? RUN_NO_START : RUN_OK;
 }
 
-/* SAVE -> DONE: the restore worked but no save can start; the binding is
- * applied, only its fingerprint is missing. */
+/* SAVE -> APPLY -> DONE: the restore exited 0 but no save can start, so
+ * nothing shows that the kernel holds the chains: the binding is not
+ * reported applied. */
 static void test_save_cannot_start(void **state)
 {
 	static const enum phase want[] = { PHASE_DONE, PHASE_RESTORING, PHASE_APPLY, PHASE_DONE };
@@ -732,8 +780,9 @@ static void test_save_cannot_start(void **state)
 	assert_int_equal(bind("vnet0", "no-mac-spoofing"), 1);
 	pump();
 	assert_seen(want, ELEMENTSOF(want));
-	assert_int_equal(told_of("vnet0")->kind, OUTCOME_APPLIED);
-	assert_string_equal(row_of("vnet0", "state"), "applied");
+	assert_int_equal(told_of("vnet0")->kind, OUTCOME_FAILED);
+	assert_non_null(strstr(told_of("vnet0")->message, "could not be checked"));
+	assert_string_equal(row_of("vnet0", "state"), "failed");
 	assert_string_equal(row_of("vnet0", "eb_norm"), "");
 	assert_false(F->mark_valid);
 }
@@ -743,27 +792,29 @@ static enum behaviour policy_empty_save(const char *tool, const char *input)
 	return strstr(tool, "-save") ? RUN_EMPTY_SAVE : RUN_OK;
 }
 
-/* A save whose output lacks the chains: the binding is applied (the
- * restore said so), its fingerprint and the dispatch chains' are empty,
- * the hooks count as missing; a Resync then re-applies it. */
+/* A save whose output lacks the chains: the binding is not confirmed
+ * (failed), the dispatch chains and hooks stay to be rewritten; a Resync
+ * with a working save then re-applies it. */
 static void test_save_lacks_chains(void **state)
 {
 	started();
 	policy = policy_empty_save;
 	assert_int_equal(bind("vnet0", "no-mac-spoofing"), 1);
 	pump();
-	assert_int_equal(told_of("vnet0")->kind, OUTCOME_APPLIED);
-	assert_string_equal(row_of("vnet0", "state"), "applied");
+	assert_int_equal(told_of("vnet0")->kind, OUTCOME_FAILED);
+	assert_string_equal(row_of("vnet0", "state"), "failed");
 	assert_string_equal(row_of("vnet0", "eb_norm"), "");
-	assert_string_equal(db_text("SELECT norm FROM roots WHERE family = 'eb'"), "");
 	assert_false(F->hooks_ok[F_EB]);
+	assert_true(F->root_dirty[F_EB]);
 
+	policy = policy_ok;
+	F->backoff_until = 0; /* no need to wait out the back-off here */
 	resync();
 	pump();
 	assert_int_equal(told[n_told - 1].kind, OUTCOME_RESYNCED);
-	assert_int_equal(told[n_told - 1].skipped, 0);
-	assert_int_equal(told[n_told - 1].reapplied, 1);
+	assert_int_equal(binding_find(F, "vnet0")->state, B_APPLIED);
 	assert_int_equal(count_runs("ebtables-restore"), 2);
+	assert_true(F->hooks_ok[F_EB]);
 }
 
 static enum behaviour policy_noop_restore(const char *tool, const char *input)
@@ -772,13 +823,10 @@ static enum behaviour policy_noop_restore(const char *tool, const char *input)
 }
 
 /*
- * A restore that exits 0 without doing its work. What netd does today,
- * recorded as it is (a later issue fixes it): it trusts the exit status,
- * reports the binding applied and records an applied hash; only the
- * save after it shows the chains missing, so the fingerprint recorded is
- * empty. A Resync compares that empty fingerprint with the (still
- * missing) chains, which also fingerprint as empty: once the hooks are in
- * place, the binding counts as intact and is NOT re-applied.
+ * A restore that exits 0 without doing its work: the save after it
+ * shows the chains missing, so the binding is NOT reported applied (the
+ * caller hears ApplyFailed, the row says failed, no applied hash); the
+ * next Resync with a working tool re-applies it.
  */
 static void test_restore_lies(void **state)
 {
@@ -792,20 +840,21 @@ static void test_restore_lies(void **state)
 	assert_int_equal(bind("vnet1", "no-mac-spoofing"), 1);
 	pump();
 	assert_false(kernel_has(F_EB, "N-O-vnet1"));
-	/* Today: reported applied although nothing was written. */
-	assert_int_equal(told_of("vnet1")->kind, OUTCOME_APPLIED);
-	assert_string_equal(row_of("vnet1", "state"), "applied");
-	assert_string_equal(row_of("vnet1", "applied_hash"), row_of("vnet1", "desired_hash"));
+	assert_int_equal(told_of("vnet1")->kind, OUTCOME_FAILED);
+	assert_non_null(strstr(told_of("vnet1")->message, "does not hold"));
+	assert_string_equal(row_of("vnet1", "state"), "failed");
+	assert_string_equal(row_of("vnet1", "applied_hash"), "");
 	assert_string_equal(row_of("vnet1", "eb_norm"), "");
+	assert_int_equal(F->failed_applies, 1);
 
 	policy = policy_ok;
+	F->backoff_until = 0;
 	resync();
 	pump();
-	/* Today: both count as intact (vnet1 wrongly), nothing re-applied. */
 	assert_int_equal(told[n_told - 1].kind, OUTCOME_RESYNCED);
-	assert_int_equal(told[n_told - 1].skipped, 2);
-	assert_int_equal(told[n_told - 1].reapplied, 0);
-	assert_false(kernel_has(F_EB, "N-O-vnet1"));
+	assert_int_equal(told[n_told - 1].skipped, 1);
+	assert_true(kernel_has(F_EB, "N-O-vnet1"));
+	assert_string_equal(row_of("vnet1", "state"), "applied");
 }
 
 /* COMPARE: a Resync with the kernel intact skips everything; after
@@ -835,7 +884,7 @@ static void test_resync(void **state)
 	assert_int_equal(told[n_told - 1].reapplied, 1);
 	assert_int_equal(count_runs("ebtables-restore"), restores + 1);
 	assert_true(kernel_has(F_EB, "N-O-vnet0"));
-	assert_non_null(strstr(last_input("ebtables-restore"), "-A FORWARD -j " RULES_ROOT_FROM "\n"));
+	assert_non_null(strstr(last_input("ebtables-restore"), "-I FORWARD 1 -j " RULES_ROOT_FROM "\n"));
 	assert_int_equal(strlen(row_of("vnet0", "eb_norm")), 64);
 }
 
@@ -866,7 +915,7 @@ static enum behaviour policy_save_fails(const char *tool, const char *input)
  * re-applied. */
 static void test_verify_without_saves(void **state)
 {
-	static const enum phase want[] = { PHASE_DONE };
+	static const enum phase want[] = { PHASE_COMPARE, PHASE_DONE };
 
 	started();
 	assert_int_equal(bind("vnet0", "no-mac-spoofing"), 1);
@@ -879,6 +928,8 @@ static void test_verify_without_saves(void **state)
 	assert_int_equal(store_commit(S), 0);
 	filters_flush(F, false); /* SAVE, nothing started: COMPARE at once */
 	note_phase();
+	ev_run(loop, EVRUN_NOWAIT);
+	note_phase();
 	assert_seen(want, ELEMENTSOF(want));
 	assert_int_equal(binding_find(F, "vnet0")->state, B_PENDING);
 	assert_true(binding_find(F, "vnet0")->dirty);
@@ -888,12 +939,22 @@ static void test_verify_without_saves(void **state)
 	assert_int_equal(told[n_told - 1].reapplied, 1);
 	assert_int_equal(count_runs("ebtables-restore"), 2);
 
+	/* Without a save after it, the re-apply is not confirmed. */
+	assert_string_equal(row_of("vnet0", "state"), "failed");
+
 	policy = policy_save_fails;
 	resync();
 	pump();
 	assert_int_equal(told[n_told - 1].kind, OUTCOME_RESYNCED);
-	assert_int_equal(told[n_told - 1].reapplied, 1);
 	assert_int_equal(count_runs("ebtables-restore"), 3);
+	assert_string_equal(row_of("vnet0", "state"), "failed");
+
+	/* With saves that work again, the next Resync puts it right. */
+	policy = policy_ok;
+	F->backoff_until = 0;
+	resync();
+	pump();
+	assert_int_equal(count_runs("ebtables-restore"), 4);
 	assert_string_equal(row_of("vnet0", "state"), "applied");
 }
 
@@ -996,6 +1057,248 @@ static void test_job_process(void **state)
 	assert_int_equal(free_calls, 2);
 }
 
+/* The FORWARD chain of family fam in the model, its rules only. */
+static const char *kernel_chain(int fam, const char *name)
+{
+	struct kchain *c = kchain(fam, name, strlen(name), false);
+	const char *p = c && c->text.p ? c->text.p : "";
+
+	return p[0] == ':' ? p + strcspn(p, "\n") + 1 : p;
+}
+
+static unsigned count_of(const char *hay, const char *needle)
+{
+	unsigned n = 0;
+
+	for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle))
+		n++;
+	return n;
+}
+
+#define HOOK_FROM "-A FORWARD -j " RULES_ROOT_FROM "\n"
+#define HOOK_TO "-A FORWARD -j " RULES_ROOT_TO "\n"
+
+/* One hook deleted behind netd's back: a Resync rewrites the hooks (each
+ * once, first), re-applies no binding, counts and audits the drift. A
+ * foreign ACCEPT put ahead of them: drift too, netd's hooks go back to the
+ * top, the foreign rule stays after them. Duplicates: cut back to one. */
+static void test_hook_drift(void **state)
+{
+	started();
+	assert_int_equal(bind("vnet0", "no-mac-spoofing"), 1);
+	pump();
+	assert_string_equal(kernel_chain(F_EB, "FORWARD"), HOOK_FROM HOOK_TO);
+	assert_int_equal(F->hook_drift, 0);
+
+	/* ebtables -D FORWARD -j NETD-TO */
+	kernel_restore(F_EB, "-D FORWARD -j " RULES_ROOT_TO "\n");
+	resync();
+	pump();
+	assert_int_equal(told[n_told - 1].kind, OUTCOME_RESYNCED);
+	assert_int_equal(told[n_told - 1].skipped, 1);
+	assert_int_equal(told[n_told - 1].reapplied, 0);
+	assert_string_equal(kernel_chain(F_EB, "FORWARD"), HOOK_FROM HOOK_TO);
+	assert_string_equal(kernel_chain(F_EB, "INPUT"), "-A INPUT -j " RULES_ROOT_FROM "\n");
+	assert_string_equal(kernel_chain(F_EB, "OUTPUT"), "-A OUTPUT -j " RULES_ROOT_TO "\n");
+	assert_int_equal(F->hook_drift, 1);
+	assert_string_equal(F->hook_drift_last, "eb: netd's hooks missing");
+	/* Only the hooks were written: not the dispatch chains. */
+	assert_null(strstr(last_input("ebtables-restore"), ":" RULES_ROOT_FROM));
+	assert_non_null(strstr(last_input("ebtables-restore"), "-D INPUT -j " RULES_ROOT_FROM "\n"));
+	assert_true(F->hooks_ok[F_EB]);
+	assert_string_equal(db_text("SELECT count(*) FROM audit WHERE method = 'kernel.FilterHookDrift'"),
+			    "1");
+
+	/* ebtables -I FORWARD 1 -j ACCEPT */
+	kernel_restore(F_EB, "-I FORWARD 1 -j ACCEPT\n");
+	resync();
+	pump();
+	assert_int_equal(F->hook_drift, 2);
+	assert_string_equal(F->hook_drift_last,
+			    "eb: netd's hooks not first in its chain (a rule ahead of it)");
+	assert_string_equal(kernel_chain(F_EB, "FORWARD"), HOOK_FROM HOOK_TO "-A FORWARD -j ACCEPT\n");
+
+	/* The hooks twice over: back to one each. */
+	kernel_restore(F_EB, "-A FORWARD -j " RULES_ROOT_FROM "\n-A FORWARD -j " RULES_ROOT_TO "\n");
+	resync();
+	pump();
+	assert_int_equal(F->hook_drift, 3);
+	assert_int_equal(count_of(kernel_chain(F_EB, "FORWARD"), HOOK_FROM), 1);
+	assert_int_equal(count_of(kernel_chain(F_EB, "FORWARD"), HOOK_TO), 1);
+	assert_string_equal(kernel_chain(F_EB, "FORWARD"), HOOK_FROM HOOK_TO "-A FORWARD -j ACCEPT\n");
+
+	/* Intact now: no drift, nothing written. */
+	runs_forget();
+	resync();
+	pump();
+	assert_int_equal(F->hook_drift, 3);
+	assert_int_equal(count_runs("ebtables-restore"), 0);
+}
+
+static enum behaviour policy_fail_restores(const char *tool, const char *input)
+{
+	return strstr(tool, "-restore") ? RUN_FAIL : RUN_OK;
+}
+
+/* A batch that only rewrites the dispatch chains and keeps failing is
+ * retried after a growing back-off, not every loop iteration; a success
+ * resets it. */
+static void test_backoff(void **state)
+{
+	uint64_t t0;
+	unsigned restores;
+
+	started();
+	assert_int_equal(bind("vnet0", "no-mac-spoofing"), 1);
+	pump();
+	runs_forget();
+	policy = policy_fail_restores;
+	F->root_dirty[F_EB] = true;
+	t0 = now_usec();
+	while (now_usec() - t0 < 1000000) {
+		assert_int_equal(store_commit(S), 0);
+		filters_flush(F, false);
+		ev_run(loop, EVRUN_NOWAIT);
+		usleep(100);
+	}
+	restores = count_runs("ebtables-restore");
+	/* At 0, 0.1, 0.3, 0.7 s: 4 (a run per iteration would be thousands). */
+	assert_in_range(restores, 3, 5);
+	assert_true(F->backoff_ms >= 400);
+	assert_int_equal(F->failed_batches, restores);
+
+	policy = policy_ok;
+	F->backoff_until = 0;
+	pump();
+	while (F->root_dirty[F_EB] || F->batch) {
+		assert_int_equal(store_commit(S), 0);
+		filters_flush(F, false);
+		ev_run(loop, EVRUN_NOWAIT);
+	}
+	assert_int_equal(F->backoff_ms, 0);
+	assert_int_equal(count_runs("ebtables-restore"), restores + 1);
+}
+
+/* Every restore fails (not one bad binding): the first split's two
+ * halves both fail, so bisection stops there: 3 restores, not 15, and
+ * each of the 8 bindings fails with the tool's message. */
+static void test_bisect_stops(void **state)
+{
+	char port[16];
+
+	started();
+	policy = policy_fail_restores;
+	for (int i = 0; i < 8; i++) {
+		snprintf(port, sizeof(port), "p%d", i);
+		assert_int_equal(bind(port, "no-mac-spoofing"), 1);
+	}
+	pump();
+	assert_int_equal(F->restore_runs, 3);
+	assert_int_equal(F->nretry, 0);
+	for (int i = 0; i < 8; i++) {
+		snprintf(port, sizeof(port), "p%d", i);
+		assert_int_equal(told_of(port)->kind, OUTCOME_FAILED);
+		assert_string_equal(told_of(port)->message,
+				    "ebtables-restore: line 7 failed: refused by the test");
+		assert_string_equal(row_of(port, "state"), "failed");
+	}
+	assert_int_equal(F->failed_applies, 8);
+}
+
+/* A batch too big for one callback: its restore input is built over
+ * several loop iterations (RENDER seen between them), and comes out as
+ * one restore that applies every binding. */
+static void test_render_sliced(void **state)
+{
+	char port[16];
+	bool saw_render = false;
+
+	started();
+	for (int i = 0; i < 300; i++) {
+		snprintf(port, sizeof(port), "p%d", i);
+		assert_int_equal(bind(port, "no-mac-spoofing"), 1);
+	}
+	pump();
+	for (unsigned i = 0; i < n_seen; i++)
+		saw_render |= seen[i] == PHASE_RENDER;
+	assert_true(saw_render);
+	assert_int_equal(count_runs("ebtables-restore"), 1);
+	assert_int_equal(count_of(last_input("ebtables-restore"), "-A " RULES_ROOT_FROM " -i p"), 300);
+	for (int i = 0; i < 300; i++) {
+		snprintf(port, sizeof(port), "p%d", i);
+		assert_int_equal(told_of(port)->kind, OUTCOME_APPLIED);
+	}
+	assert_int_equal(F->applied, 300);
+}
+
+/* What a job's done callback was given. */
+static int got_status;
+static size_t got_out_len, got_err_len;
+static char got_err_tail[80];
+
+static void job_done_keep(void *data, int status, const char *out, size_t out_len,
+			  const char *err, size_t err_len)
+{
+	done_calls++;
+	got_status = status;
+	got_out_len = out_len;
+	got_err_len = err_len;
+	snprintf(got_err_tail, sizeof(got_err_tail), "%s",
+		 err_len > 60 ? err + err_len - 60 : err);
+}
+
+static enum behaviour policy_chatty(const char *tool, const char *input)
+{
+	return RUN_CHATTY;
+}
+
+/* Through the seam: 200 KiB of stderr reach the owner as 64 KiB and a
+ * count of the rest. */
+static void test_output_caps_fake(void **state)
+{
+	char *argv[] = { "ebtables-restore", NULL };
+
+	policy = policy_chatty;
+	done_calls = 0;
+	assert_int_equal(job_run(loop, &fake_ops, argv, "", 0, 10000, job_done_keep, NULL, NULL,
+				 NULL), 0);
+	while (done_calls == 0)
+		ev_run(loop, EVRUN_ONCE);
+	assert_int_equal(got_status, 1);
+	assert_true(got_err_len <= JOB_ERR_MAX + 64);
+	assert_non_null(strstr(got_err_tail, "... (" "139263" " bytes more)"));
+}
+
+/* A real child writing 50 MB to stderr and 100 KB to stdout: netd keeps
+ * 64 KiB of the one (and counts the rest) and fails the run for the
+ * other, unless its stdout cap is raised. */
+static void test_output_caps_process(void **state)
+{
+	char *noisy[] = { "sh", "-c",
+			  "head -c 50000000 /dev/zero | tr '\\0' x >&2; head -c 100000 /dev/zero", NULL };
+	char *saves[] = { "sh", "-c", "head -c 100000 /dev/zero", NULL };
+	struct job *j = NULL;
+
+	setenv("PATH", saved_path, 1);
+	done_calls = 0;
+	assert_int_equal(job_run(loop, NULL, noisy, NULL, 0, 20000, job_done_keep, NULL, NULL, NULL),
+			 0);
+	while (done_calls == 0)
+		ev_run(loop, EVRUN_ONCE);
+	assert_int_equal(got_status, -EFBIG);
+	assert_true(got_out_len <= JOB_OUT_MAX);
+	assert_true(got_err_len > JOB_ERR_MAX && got_err_len <= JOB_ERR_MAX + 64);
+	assert_non_null(strstr(got_err_tail, "x\n... (49934464 bytes more); its output was cut"));
+
+	assert_int_equal(job_run(loop, NULL, saves, NULL, 0, 20000, job_done_keep, NULL, NULL, &j),
+			 0);
+	job_set_out_max(j, 1 << 20);
+	while (done_calls == 1)
+		ev_run(loop, EVRUN_ONCE);
+	assert_int_equal(got_status, 0);
+	assert_int_equal(got_out_len, 100000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1015,6 +1318,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_job_cancel, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_job_process, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_storage_failure_undoes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hook_drift, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_backoff, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bisect_stops, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_render_sliced, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_output_caps_fake, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_output_caps_process, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
