@@ -37,6 +37,7 @@
 
 #include "log.h"
 #include "nl.h"
+#include "nl-parse.h"
 #include "stats.h"
 #include "util.h"
 
@@ -93,115 +94,6 @@ struct nl {
 	char *rbuf;
 };
 
-static const char *const mode_names[] = {
-	[MACVLAN_MODE_PRIVATE] = "private",
-	[MACVLAN_MODE_VEPA] = "vepa",
-	[MACVLAN_MODE_BRIDGE] = "bridge",
-	[MACVLAN_MODE_PASSTHRU] = "passthru",
-};
-
-int nl_macvlan_mode_from_string(const char *s, uint32_t *ret)
-{
-	for (size_t i = 0; i < ELEMENTSOF(mode_names); i++)
-		if (mode_names[i] && streq(mode_names[i], s)) {
-			*ret = (uint32_t)i;
-			return 0;
-		}
-	return -EINVAL;
-}
-
-const char *nl_macvlan_mode_to_string(uint32_t mode)
-{
-	if (mode < ELEMENTSOF(mode_names) && mode_names[mode])
-		return mode_names[mode];
-	return NULL;
-}
-
-/* --- parsing --- */
-
-static int parse_macvlan_data(const struct nlattr *a, void *data)
-{
-	struct nl_link *l = data;
-
-	if (mnl_attr_get_type(a) == IFLA_MACVLAN_MODE &&
-	    mnl_attr_validate(a, MNL_TYPE_U32) == 0)
-		l->macvlan_mode = mnl_attr_get_u32(a);
-	return MNL_CB_OK;
-}
-
-static int parse_linkinfo(const struct nlattr *a, void *data)
-{
-	struct nl_link *l = data;
-
-	switch (mnl_attr_get_type(a)) {
-	case IFLA_INFO_KIND:
-		if (mnl_attr_validate(a, MNL_TYPE_STRING) == 0)
-			snprintf(l->kind, sizeof(l->kind), "%s", mnl_attr_get_str(a));
-		break;
-	case IFLA_INFO_DATA:
-		if (mnl_attr_validate(a, MNL_TYPE_NESTED) == 0)
-			mnl_attr_parse_nested(a, parse_macvlan_data, l);
-		break;
-	}
-	return MNL_CB_OK;
-}
-
-static int parse_link_attr(const struct nlattr *a, void *data)
-{
-	struct nl_link *l = data;
-
-	switch (mnl_attr_get_type(a)) {
-	case IFLA_IFNAME:
-		if (mnl_attr_validate(a, MNL_TYPE_NUL_STRING) == 0)
-			snprintf(l->name, sizeof(l->name), "%s", mnl_attr_get_str(a));
-		break;
-	case IFLA_LINK:
-		if (mnl_attr_validate(a, MNL_TYPE_U32) == 0)
-			l->parent_ifindex = (int)mnl_attr_get_u32(a);
-		break;
-	case IFLA_GROUP:
-		if (mnl_attr_validate(a, MNL_TYPE_U32) == 0)
-			l->group = mnl_attr_get_u32(a);
-		break;
-	case IFLA_ADDRESS:
-		if (mnl_attr_get_payload_len(a) == NL_MAC_LEN) {
-			memcpy(l->mac, mnl_attr_get_payload(a), NL_MAC_LEN);
-			l->has_mac = true;
-		}
-		break;
-	case IFLA_LINKINFO:
-		if (mnl_attr_validate(a, MNL_TYPE_NESTED) == 0)
-			mnl_attr_parse_nested(a, parse_linkinfo, l);
-		break;
-	}
-	return MNL_CB_OK;
-}
-
-/* Fill *l from an RTM_NEWLINK/RTM_DELLINK message; -EINVAL if malformed. */
-static int parse_link(const struct nlmsghdr *nlh, struct nl_link *l)
-{
-	const struct ifinfomsg *ifi;
-
-	if (nlh->nlmsg_len < NLMSG_LENGTH(sizeof(*ifi)))
-		return -EINVAL;
-	ifi = mnl_nlmsg_get_payload(nlh);
-	memset(l, 0, sizeof(*l));
-	l->ifindex = ifi->ifi_index;
-	if (mnl_attr_parse(nlh, sizeof(*ifi), parse_link_attr, l) < 0)
-		return -EINVAL;
-	return l->name[0] && l->ifindex > 0 ? 0 : -EINVAL;
-}
-
-static int parse_extack(const struct nlattr *a, void *data)
-{
-	const char **msg = data;
-
-	if (mnl_attr_get_type(a) == NLMSGERR_ATTR_MSG &&
-	    mnl_attr_validate(a, MNL_TYPE_NUL_STRING) == 0)
-		*msg = mnl_attr_get_str(a);
-	return MNL_CB_OK;
-}
-
 /* --- requests --- */
 
 static struct nl_req *req_new(struct nl *nl, uint16_t type, uint16_t flags,
@@ -256,6 +148,25 @@ int nl_queue_create(struct nl *nl, const char *name, const char *kind,
 	mnl_attr_put_u32(nlh, IFLA_MACVLAN_MODE, macvlan_mode);
 	mnl_attr_nest_end(nlh, idata);
 	mnl_attr_nest_end(nlh, info);
+	req_enqueue(nl, r, nlh, done, data);
+	return 0;
+}
+
+int nl_queue_set_alias(struct nl *nl, int ifindex, const char *alias, nl_done_fn done,
+		       void *data)
+{
+	struct nlmsghdr *nlh;
+	struct ifinfomsg *ifi;
+	struct nl_req *r;
+
+	assert(nl && alias);
+	if (strlen(alias) >= NL_ALIAS_MAX || ifindex <= 0)
+		return -EINVAL;
+	r = req_new(nl, RTM_NEWLINK, 0, &nlh, &ifi);
+	if (!r)
+		return -ENOMEM;
+	ifi->ifi_index = ifindex;
+	mnl_attr_put_strz(nlh, IFLA_IFALIAS, alias);
 	req_enqueue(nl, r, nlh, done, data);
 	return 0;
 }
@@ -528,7 +439,7 @@ static void handle_dump_msg(struct nl *nl, const struct nlmsghdr *nlh)
 			nl->cb.dump_done(nl->userdata, err ? err : nl->dump_intr ? -EINTR : 0);
 		return;
 	}
-	if (nlh->nlmsg_type == RTM_NEWLINK && parse_link(nlh, &l) == 0 && nl->cb.dump_link)
+	if (nlh->nlmsg_type == RTM_NEWLINK && nl_parse_link(nlh, &l) == 0 && nl->cb.dump_link)
 		nl->cb.dump_link(nl->userdata, &l);
 }
 
@@ -555,10 +466,10 @@ static void handle_req_msg(struct nl *nl, const struct nlmsghdr *nlh)
 		/* With NETLINK_CAP_ACK the request is not echoed back, so
 		 * the extended-ack attributes follow struct nlmsgerr. */
 		if (nlh->nlmsg_flags & NLM_F_ACK_TLVS)
-			mnl_attr_parse(nlh, sizeof(*e), parse_extack, &msg);
+			mnl_attr_parse(nlh, sizeof(*e), nl_parse_extack, &msg);
 		req_complete(nl, r, e->error, msg);
 	} else if (nlh->nlmsg_type == RTM_NEWLINK) {
-		if (parse_link(nlh, &r->echo) == 0)
+		if (nl_parse_link(nlh, &r->echo) == 0)
 			r->has_echo = true;
 	}
 }
@@ -632,7 +543,7 @@ static void ev_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 		     nlh = mnl_nlmsg_next(nlh, &len)) {
 			if (nlh->nlmsg_type != RTM_NEWLINK && nlh->nlmsg_type != RTM_DELLINK)
 				continue;
-			if (parse_link(nlh, &l) < 0)
+			if (nl_parse_link(nlh, &l) < 0)
 				continue;
 			nl->stats.events++;
 			if (nl->cb.link_event)
@@ -789,6 +700,7 @@ struct nl *nl_free(struct nl *nl)
 
 const struct nl_ops nl_rtnetlink_ops = {
 	.queue_create = nl_queue_create,
+	.queue_set_alias = nl_queue_set_alias,
 	.queue_set_group = nl_queue_set_group,
 	.queue_delete_group = nl_queue_delete_group,
 	.cancel = nl_cancel,

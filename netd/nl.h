@@ -20,6 +20,9 @@
 struct nl;
 
 #define NL_MAC_LEN 6
+/* Room for the aliases netd reads: "netd:" and an owner (VALID_OWNER_MAX);
+ * a longer alias is not netd's and reads as "". */
+#define NL_ALIAS_MAX 80
 
 /* A link as the kernel describes it (RTM_NEWLINK / RTM_DELLINK). */
 struct nl_link {
@@ -31,6 +34,7 @@ struct nl_link {
 	bool has_mac;
 	uint32_t group;
 	uint32_t macvlan_mode; /* IFLA_MACVLAN_MODE (MACVLAN_MODE_*), 0 if none */
+	char alias[NL_ALIAS_MAX]; /* IFLA_IFALIAS, "" if none or too long */
 };
 
 struct nl_callbacks {
@@ -86,6 +90,14 @@ int nl_queue_create(struct nl *nl, const char *name, const char *kind,
 		    int parent_ifindex, uint32_t macvlan_mode, const uint8_t *mac,
 		    nl_done_fn done, void *data);
 
+/* Queue an RTM_NEWLINK setting ifindex's IFLA_IFALIAS. The kernel ignores
+ * the alias in a create (rtnl_create_link does not apply it), so it is set
+ * by ifindex once the create is acked: never on a device of the same name
+ * that someone else made. -ENOMEM or -EINVAL (alias of NL_ALIAS_MAX bytes
+ * or more). */
+int nl_queue_set_alias(struct nl *nl, int ifindex, const char *alias, nl_done_fn done,
+		       void *data);
+
 /* Queue an RTM_NEWLINK moving ifindex into group. */
 int nl_queue_set_group(struct nl *nl, int ifindex, uint32_t group, nl_done_fn done,
 		       void *data);
@@ -122,6 +134,8 @@ struct nl_ops {
 	int (*queue_create)(struct nl *nl, const char *name, const char *kind,
 			    int parent_ifindex, uint32_t macvlan_mode, const uint8_t *mac,
 			    nl_done_fn done, void *data);
+	int (*queue_set_alias)(struct nl *nl, int ifindex, const char *alias, nl_done_fn done,
+			       void *data);
 	int (*queue_set_group)(struct nl *nl, int ifindex, uint32_t group, nl_done_fn done,
 			       void *data);
 	int (*queue_delete_group)(struct nl *nl, uint32_t group, nl_done_fn done, void *data);

@@ -27,6 +27,7 @@
 #include "links-internal.h"
 #include "log.h"
 #include "stats.h"
+#include "store.h"
 #include "util.h"
 
 static void work_add(struct op *op);
@@ -113,8 +114,19 @@ static void op_answer(struct op *op)
 	};
 
 	for (unsigned i = 0; i < op->nlinks; i++)
-		if (op->links[i])
+		if (op->links[i]) {
 			op->links[i]->op = NULL;
+			op->links[i]->op_id = 0;
+		}
+	if (op->id) {
+		/* Answered: the rows leave the call in the transaction that
+		 * carries the reply, so a start after a crash rolls back
+		 * exactly the calls whose callers heard nothing. */
+		int r = store_links_settle(op->l->store, op->id);
+
+		if (r < 0)
+			log_error_errno(NULL, r, "cannot record that a create was answered");
+	}
 	if (op->done)
 		op->done(op->done_data, &res);
 	op_free(op);
@@ -204,6 +216,40 @@ static void create_made(struct links *l, struct link *k, const struct nl_link *e
 	links_notify(l, LINKS_EVENT_ADDED, k, NULL);
 }
 
+static void tag_done(void *data, int error, const char *message,
+		     const struct nl_link *echo)
+{
+	struct link *k = data;
+	struct op *op = k->op;
+
+	k->nreq--;
+	/* Untagged, the link is still netd's by its row; only a lost
+	 * database would not know it. Not worth failing the call. */
+	if (error < 0)
+		log_warn("%s: cannot tag the link as '%s''s: %s, ignoring", k->name, k->owner,
+			 strerror(-error));
+	if (--op->pending == 0 && op->all_queued)
+		create_finish(op);
+}
+
+/* Tag k in the kernel as its owner's (IFLA_IFALIAS "netd:<owner>"), so
+ * that a lost or empty database can re-adopt it. The call is answered
+ * after the tag is acked: an answered link is always tagged. A crash
+ * between the create and its tag leaves the intent row, which the next
+ * start rolls back. */
+static void queue_tag(struct links *l, struct op *op, struct link *k)
+{
+	char tag[NL_ALIAS_MAX];
+
+	if (k->ifindex <= 0)
+		return;
+	link_tag(k->owner, tag);
+	if (l->nlo->queue_set_alias(l->nl, k->ifindex, tag, tag_done, k) == 0) {
+		k->nreq++;
+		op->pending++;
+	}
+}
+
 static void create_done(void *data, int error, const char *message,
 			const struct nl_link *echo)
 {
@@ -220,6 +266,7 @@ static void create_done(void *data, int error, const char *message,
 	}
 	if (error == 0) {
 		create_made(l, k, echo);
+		queue_tag(l, op, k);
 	} else {
 		log_warn("%s: create failed: %s%s%s", k->name, strerror(-error),
 			 message ? ": " : "", message ? message : "");
@@ -293,6 +340,7 @@ static bool create_one(struct op *op, unsigned i)
 	k->state = LINK_CREATING;
 	now_iso(k->created, sizeof(k->created));
 	k->op = op;
+	k->op_id = op->id;
 	op->links[op->nlinks++] = k;
 	/* The intent row, committed before the request leaves. */
 	store_link(l, k);
@@ -390,6 +438,7 @@ int links_op_create(struct links *l, const struct links_create_req *req,
 		memcpy(op->macs, req->macs, req->count * sizeof(*op->macs));
 	op->done = done;
 	op->done_data = data;
+	op->id = l->next_op_id++;
 	op->total = req->count;
 	op->alloc = req->names ? NULL : a;
 	snprintf(op->kind, sizeof(op->kind), "%s", req->kind);

@@ -63,6 +63,7 @@ struct link {
 	struct alloc *alloc;      /* the bitmap its name is from, or NULL */
 	unsigned idx;
 	struct op *op;            /* the call creating or deleting it */
+	uint64_t op_id;           /* the create call not yet answered, 0: none */
 	unsigned retries;
 	unsigned nreq;            /* kernel requests carrying this link as data */
 	bool regrouped;           /* moved into the delete group */
@@ -79,6 +80,9 @@ struct kdev {
 	char kind[16];
 	uint8_t mac[NL_MAC_LEN];
 	bool has_mac;
+	int parent_ifindex;
+	uint32_t mode;
+	char alias[NL_ALIAS_MAX]; /* "netd:<owner>" on the links netd made */
 };
 
 /* All devices, by ifindex and by name (trees of struct kdev). */
@@ -110,6 +114,7 @@ typedef void (*links_done_fn)(void *data, const struct links_op_result *res);
 struct op {
 	enum op_type type;
 	struct links *l;
+	uint64_t id;             /* a create's id on its intent rows, else 0 */
 	links_done_fn done;      /* NULL: nobody to answer */
 	void *done_data;
 	struct link **links;     /* this call's links */
@@ -179,10 +184,15 @@ struct links {
 
 	bool ready;
 	int start_error;
+	uint64_t next_op_id;      /* above every op id of the loaded rows */
+	unsigned loaded_rows;     /* link and name rows at start: 0, an empty database */
+	bool reconciled;          /* the first reconciliation (after start) is done */
+	bool empty_db_adopted;    /* an empty database met netd's tagged links */
 	bool resync_wanted;       /* events lost while a dump ran */
 
 	/* counters for GetStatus */
 	uint64_t created, deleted, vanished, foreign_seen, resyncs, eexist_retries;
+	uint64_t adopted, rolled_back;
 };
 
 /* --- model.c --- */
@@ -206,6 +216,10 @@ void mac_to_string(const uint8_t *m, char *buf, size_t n);
 int mac_parse(const char *s, uint8_t *ret);
 /* The bitmap a name belongs to (NULL: none), and its index there. */
 struct alloc *alloc_of_name(struct links *l, const char *name, unsigned *ret_idx);
+
+/* The kernel-side tag of owner's links (IFLA_IFALIAS), "netd:<owner>". */
+#define LINKS_TAG_PREFIX "netd:"
+void link_tag(const char *owner, char buf[NL_ALIAS_MAX]);
 
 /* Mirror k (and its name) in the store's transaction; failures logged. */
 void store_link(struct links *l, const struct link *k);

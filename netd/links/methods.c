@@ -441,6 +441,9 @@ void links_status(const struct links *l, json_t *reply)
 	json_object_set_new(reply, "links_vanished", json_integer((json_int_t)l->vanished));
 	json_object_set_new(reply, "eexist_retries", json_integer((json_int_t)l->eexist_retries));
 	json_object_set_new(reply, "resyncs", json_integer((json_int_t)l->resyncs));
+	json_object_set_new(reply, "links_adopted", json_integer((json_int_t)l->adopted));
+	json_object_set_new(reply, "links_rolled_back", json_integer((json_int_t)l->rolled_back));
+	json_object_set_new(reply, "links_empty_database", json_boolean(l->empty_db_adopted));
 	json_object_set_new(reply, "netlink_requests", json_integer((json_int_t)ns.messages_sent));
 	json_object_set_new(reply, "netlink_batches", json_integer((json_int_t)ns.batches_sent));
 	json_object_set_new(reply, "netlink_events", json_integer((json_int_t)ns.events));

@@ -33,7 +33,7 @@
 
 /* --- the fake kernel --- */
 
-enum req_type { REQ_CREATE, REQ_SET_GROUP, REQ_DELETE_GROUP };
+enum req_type { REQ_CREATE, REQ_SET_GROUP, REQ_DELETE_GROUP, REQ_SET_ALIAS };
 
 struct fake_req {
 	enum req_type type;
@@ -43,6 +43,7 @@ struct fake_req {
 	uint32_t group;
 	bool has_mac;
 	uint8_t mac[NL_MAC_LEN];
+	char alias[NL_ALIAS_MAX];
 	nl_done_fn done;
 	void *data;
 	bool answered;
@@ -135,6 +136,7 @@ static int fake_queue_create(struct nl *nl, const char *name, const char *kind,
 	struct fake_req *r = req_add(nl, REQ_CREATE, done, data);
 
 	assert_int_not_equal(parent_ifindex, 0);
+	r->ifindex = parent_ifindex;
 	snprintf(r->name, sizeof(r->name), "%s", name);
 	snprintf(r->kind, sizeof(r->kind), "%s", kind);
 	if (mac) {
@@ -151,6 +153,16 @@ static int fake_queue_set_group(struct nl *nl, int ifindex, uint32_t group, nl_d
 
 	r->ifindex = ifindex;
 	r->group = group;
+	return 0;
+}
+
+static int fake_queue_set_alias(struct nl *nl, int ifindex, const char *alias,
+				nl_done_fn done, void *data)
+{
+	struct fake_req *r = req_add(nl, REQ_SET_ALIAS, done, data);
+
+	r->ifindex = ifindex;
+	snprintf(r->alias, sizeof(r->alias), "%s", alias);
 	return 0;
 }
 
@@ -217,6 +229,7 @@ static struct nl *fake_free(struct nl *nl)
 static const struct nl_ops fake_ops = {
 	.queue_create = fake_queue_create,
 	.queue_set_group = fake_queue_set_group,
+	.queue_set_alias = fake_queue_set_alias,
 	.queue_delete_group = fake_queue_delete_group,
 	.cancel = fake_cancel,
 	.flush = fake_flush,
@@ -253,7 +266,14 @@ static void execute(struct nl *nl, unsigned i)
 		d = dev_add(nl, r->name, r->kind);
 		if (r->has_mac)
 			memcpy(d->link.mac, r->mac, NL_MAC_LEN);
+		d->link.parent_ifindex = r->ifindex;
 		return answer(nl, i, 0, NULL, &d->link);
+	case REQ_SET_ALIAS:
+		d = dev_by_index(nl, r->ifindex);
+		if (!d)
+			return answer(nl, i, -ENODEV, NULL, NULL);
+		memcpy(d->link.alias, r->alias, sizeof(d->link.alias));
+		return answer(nl, i, 0, NULL, NULL);
 	case REQ_SET_GROUP:
 		d = dev_by_index(nl, r->ifindex);
 		if (!d)
@@ -555,12 +575,17 @@ static void test_create_kernel_error_rolls_back(void **state)
 	assert_int_equal(kernel_step(f->nl), 4);
 	assert_int_equal(a.calls, 0);
 	assert_int_equal(count_devs(f->nl, "macvtap"), 3);
-	assert_int_equal(f->nl->nreqs, 4 + 3 + 1);
-	for (unsigned i = 4; i < 7; i++) {
+	/* The three made are tagged first: every request of the call is
+	 * answered before it is undone. */
+	assert_int_equal(f->nl->nreqs, 4 + 3);
+	assert_int_equal(kernel_step(f->nl), 3);
+	assert_int_equal(a.calls, 0);
+	assert_int_equal(f->nl->nreqs, 7 + 3 + 1);
+	for (unsigned i = 7; i < 10; i++) {
 		assert_int_equal(f->nl->reqs[i].type, REQ_SET_GROUP);
 		assert_int_equal(f->nl->reqs[i].group, DELETE_GROUP);
 	}
-	assert_int_equal(f->nl->reqs[7].type, REQ_DELETE_GROUP);
+	assert_int_equal(f->nl->reqs[10].type, REQ_DELETE_GROUP);
 	assert_int_equal(rows(f, "links", "state = 'deleting'"), 3);
 	assert_int_equal(kernel_step(f->nl), 4);
 
@@ -591,9 +616,10 @@ static void test_eexist_marks_foreign_and_retries(void **state)
 	dev_add(f->nl, "macvtap0", "macvtap");
 	create_ok(f, "guest1", 1, &a);
 	assert_string_equal(a.names[0], "macvtap1");
-	assert_int_equal(f->nl->nreqs, 2);
+	assert_int_equal(f->nl->nreqs, 3);
 	assert_string_equal(f->nl->reqs[0].name, "macvtap0");
 	assert_string_equal(f->nl->reqs[1].name, "macvtap1");
+	assert_int_equal(f->nl->reqs[2].type, REQ_SET_ALIAS); /* its tag */
 	assert_true(is_foreign(f->l, "macvtap0"));
 	assert_null(link_find(f->l, "macvtap0"));
 	assert_non_null(link_find(f->l, "macvtap1"));
@@ -993,6 +1019,138 @@ static void test_free_with_requests_out_cancels(void **state)
 	free(nl);
 }
 
+/* The kernel answers the requests of one type asked so far. */
+static void kernel_run_type(struct nl *nl, enum req_type type)
+{
+	unsigned end = nl->nreqs;
+
+	for (unsigned i = 0; i < end; i++)
+		if (!nl->reqs[i].answered && nl->reqs[i].type == type)
+			execute(nl, i);
+}
+
+/* netd "dies": the links are freed without answering anything, and the
+ * next start sees a copy of the kernel's devices as they are now. */
+static void crash_and_restart(struct fix *f)
+{
+	struct nl *old = f->nl, *copy = fake_new();
+
+	memcpy(copy->devs, old->devs, sizeof(copy->devs));
+	copy->next_ifindex = old->next_ifindex;
+	old->keep_on_free = true;
+	links_stop(f);
+	free(old);
+	f->nl = copy;
+	links_start(f);
+}
+
+static void test_unanswered_create_rolled_back_at_start(void **state)
+{
+	struct fix *f = *state;
+	struct answer kept = { 0 }, lost = { 0 };
+	unsigned first;
+
+	links_start(f);
+	create_ok(f, "kept", 2, &kept);
+	assert_int_equal(kept.calls, 1);
+	/* A create of 10: 5 acked, 3 made by the kernel but not acked when
+	 * netd dies, 2 never made. The caller never hears anything. */
+	assert_int_equal(create(f, "lost", 10, NULL, &lost, NULL), 0);
+	links_flush(f->l);
+	first = f->nl->nreqs - 10;
+	for (unsigned i = first; i < first + 5; i++)
+		execute(f->nl, i);
+	kernel_run_type(f->nl, REQ_SET_ALIAS);
+	for (unsigned i = first + 5; i < first + 8; i++)
+		dev_add(f->nl, f->nl->reqs[i].name, "macvtap"); /* not acked, not tagged */
+	assert_int_equal(rows(f, "links", "op IS NOT NULL AND state = 'present'"), 5);
+	assert_int_equal(rows(f, "links", "op IS NOT NULL"), 10);
+	assert_int_equal(rows(f, "links", "owner = 'kept' AND op IS NULL"), 2);
+	assert_int_equal(lost.calls, 0);
+
+	crash_and_restart(f);
+	/* All or nothing: every link of the unanswered call goes, the 8
+	 * devices made are deleted, the answered call is untouched. */
+	assert_int_equal(f->l->rolled_back, 10);
+	assert_int_equal(rows(f, "audit", "method = 'netd.CreateLinksRolledBack'"
+			      " AND parameters LIKE '%\"owner\":\"lost\"%\"links\":10%'"), 1);
+	kernel_run(f->nl);
+	assert_int_equal(rows(f, "links", "owner = 'lost'"), 0);
+	assert_int_equal(rows(f, "links", "owner = 'kept'"), 2);
+	assert_int_equal(rows(f, "names", "1"), 2);
+	assert_int_equal(count_devs(f->nl, "macvtap"), 2);
+	assert_int_equal(f->l->adopted, 0);
+	assert_int_equal(foreign_count(f->l), 0);
+	assert_true(links_idle(f->l));
+
+	/* A restart now has nothing to roll back. */
+	crash_and_restart(f);
+	assert_int_equal(f->nl->nreqs, 0);
+	assert_int_equal(f->l->nlinks, 2);
+	assert_int_equal(rows(f, "audit", "method = 'netd.CreateLinksRolledBack'"), 1);
+}
+
+static void test_created_links_are_tagged_before_the_answer(void **state)
+{
+	struct fix *f = *state;
+	struct answer a = { 0 };
+
+	links_start(f);
+	assert_int_equal(create(f, "carol", 3, NULL, &a, NULL), 0);
+	links_flush(f->l);
+	kernel_run_type(f->nl, REQ_CREATE);
+	/* Made, not yet tagged: not answered. */
+	assert_int_equal(a.calls, 0);
+	assert_int_equal(rows(f, "links", "op IS NOT NULL"), 3);
+	kernel_run(f->nl);
+	assert_int_equal(a.calls, 1);
+	assert_int_equal(a.error, 0);
+	for (unsigned i = 0; i < 3; i++)
+		assert_string_equal(dev_by_name(f->nl, a.names[i])->link.alias, "netd:carol");
+	/* Answered: the rows no longer belong to an unanswered call. */
+	assert_int_equal(rows(f, "links", "op IS NOT NULL"), 0);
+}
+
+static void test_empty_database_readopts_tagged_links(void **state)
+{
+	struct fix *f = *state;
+	struct fake_dev *d;
+
+	/* The kernel holds netd's links (tagged), the database nothing. */
+	for (int i = 0; i < 3; i++) {
+		char name[IFNAMSIZ];
+
+		snprintf(name, sizeof(name), "macvtap%d", i);
+		d = dev_add(f->nl, name, "macvtap");
+		d->link.parent_ifindex = f->parent_ifindex;
+		snprintf(d->link.alias, sizeof(d->link.alias), "netd:%s", i < 2 ? "alice" : "bob");
+	}
+	dev_add(f->nl, "macvtap3", "macvtap"); /* untagged: foreign */
+	d = dev_add(f->nl, "macvtap4", "macvtap");
+	snprintf(d->link.alias, sizeof(d->link.alias), "netd:"); /* no owner: foreign */
+
+	links_start(f);
+	assert_int_equal(f->l->adopted, 3);
+	assert_true(f->l->empty_db_adopted);
+	assert_string_equal(link_find(f->l, "macvtap0")->owner, "alice");
+	assert_string_equal(link_find(f->l, "macvtap2")->owner, "bob");
+	assert_string_equal(link_find(f->l, "macvtap2")->parent, "eth0");
+	assert_int_equal(link_find(f->l, "macvtap1")->state, LINK_PRESENT);
+	assert_true(is_foreign(f->l, "macvtap3"));
+	assert_true(is_foreign(f->l, "macvtap4"));
+	assert_int_equal(rows(f, "links", "owner = 'alice' AND state = 'present'"), 2);
+	assert_int_equal(rows(f, "names", "state = 'owned'"), 3);
+	assert_int_equal(rows(f, "audit", "method = 'netd.LinksAdopted'"
+			      " AND parameters LIKE '%\"database_empty\":true%'"), 1);
+
+	/* The next start knows them: nothing to adopt, nothing said. */
+	crash_and_restart(f);
+	assert_int_equal(f->l->adopted, 0);
+	assert_false(f->l->empty_db_adopted);
+	assert_int_equal(f->l->nlinks, 3);
+	assert_int_equal(rows(f, "audit", "method = 'netd.LinksAdopted'"), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1013,6 +1171,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_startup_reconcile, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_work_spread_over_iterations, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_free_with_requests_out_cancels, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unanswered_create_rolled_back_at_start, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_empty_database_readopts_tagged_links, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_created_links_are_tagged_before_the_answer, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

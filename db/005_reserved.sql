@@ -1,0 +1,3 @@
+-- 005_reserved.sql: placeholder on the links9 branch only. Number 005 is the
+-- limits branch's; its migration replaces this file when the branches are
+-- merged (migrations must be numbered by position, so 006 needs a 005).
