@@ -61,6 +61,8 @@ struct nl_req {
 	nl_done_fn done;
 	void *data;
 	bool has_echo;
+	bool sent;                /* the sender reported its sendmsg done */
+	bool lost;                /* its ack may be lost; completed once sent */
 	struct nl_link echo;
 	TAILQ_ENTRY(nl_req) link;
 };
@@ -77,9 +79,13 @@ struct sender_reply {
 struct nl {
 	struct ev_loop *loop;
 	struct mnl_socket *req_sock, *ev_sock;
-	ev_io req_io, ev_io_w;
+	/* Dumps have a socket of their own: when acks overflow the request
+	 * socket, the dump that settles them must not stall behind them. */
+	struct mnl_socket *dump_sock;
+	ev_io req_io, ev_io_w, dump_io;
 	int sender_fd;            /* our end of the pair; -1: send directly */
 	pid_t sender_pid;
+	int hold_fd;              /* handed to every sender (see nl_new) */
 	ev_io sender_io;
 	uint32_t seq;
 	unsigned req_portid;
@@ -87,6 +93,10 @@ struct nl {
 	struct nl_req *in_flight[NL_MAX_IN_FLIGHT]; /* slot: seq % NL_MAX_IN_FLIGHT */
 	unsigned n_in_flight, n_queued;
 	bool dumping, dump_intr;
+	/* The request socket overflowed and has not been read empty since:
+	 * the kernel reports one overflow (ENOBUFS) per congestion, and
+	 * drops acks silently until the queue is empty again. */
+	bool congested;
 	uint32_t dump_seq;
 	struct nl_callbacks cb;
 	void *userdata;
@@ -231,6 +241,33 @@ static void req_complete(struct nl *nl, struct nl_req *r, int error, const char 
 	free(r);
 }
 
+/* The acks of everything in flight are lost (the request socket
+ * overflowed, or the sender died holding batches): the kernel may or may
+ * not have done each. Every request is completed with -ENOBUFS (outcome
+ * unknown, once sent) and the owner is told to rebuild its picture from a fresh dump,
+ * which settles them (a dump under way is not disturbed: the kernel holds
+ * a dump's parts back while the socket is full rather than drop them; the
+ * owner asks for another one after it). Late acks find no request and are
+ * dropped. */
+static void lose_in_flight(struct nl *nl, const char *why)
+{
+	log_error("netlink: %s: %u requests in flight have an unknown outcome; "
+		  "settling them from a fresh dump", why, nl->n_in_flight);
+	nl->stats.acks_lost++;
+	/* One not yet sent is settled only after its send (see
+	 * sender_read_cb): a dump started before it would not show it. */
+	for (unsigned s = 0; s < NL_MAX_IN_FLIGHT; s++) {
+		struct nl_req *r = nl->in_flight[s];
+
+		if (r && r->sent)
+			req_complete(nl, r, -ENOBUFS, NULL);
+		else if (r)
+			r->lost = true;
+	}
+	if (nl->cb.events_lost)
+		nl->cb.events_lost(nl->userdata);
+}
+
 /* Hand one batch to the sender (or send it here when there is none).
  * Returns 0, -EAGAIN (the handoff is full: try later) or -errno. */
 static int send_batch(struct nl *nl, const char *buf, size_t len)
@@ -298,6 +335,7 @@ void nl_flush(struct nl *nl)
 		for (unsigned i = 0; i < n; i++) {
 			nl->in_flight[batch[i]->seq % NL_MAX_IN_FLIGHT] = batch[i];
 			nl->n_in_flight++;
+			batch[i]->sent = nl->sender_fd < 0; /* sent here, at once */
 		}
 		if (r < 0) {
 			/* The kernel took none of them: each caller hears why. */
@@ -310,6 +348,28 @@ void nl_flush(struct nl *nl)
 		nl->stats.messages_sent += n;
 		nl->stats.batches_sent++;
 	}
+}
+
+static void sender_start(struct nl *nl, int hold_fd);
+
+/* A batch was sent: its requests whose acks a loss may have taken are
+ * completed as lost now. true if there were any (a dump is due). */
+static bool batch_sent(struct nl *nl, const struct sender_reply *rep)
+{
+	bool any = false;
+
+	for (uint32_t i = 0; i < rep->count; i++) {
+		struct nl_req *r = nl->in_flight[(rep->first_seq + i) % NL_MAX_IN_FLIGHT];
+
+		if (!r || r->seq != rep->first_seq + i)
+			continue;
+		r->sent = true;
+		if (r->lost) {
+			req_complete(nl, r, -ENOBUFS, NULL);
+			any = true;
+		}
+	}
+	return any;
 }
 
 /* The sender's report on one batch: only a failed send needs action. */
@@ -325,17 +385,30 @@ static void sender_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			break;
 		if (n != (ssize_t)sizeof(rep)) {
-			/* The sender died: send from the loop from now on. */
-			log_error("netlink: the sender process is gone; sending from the main loop");
+			/* The sender died (its pair end closes only at its
+			 * exit, after the kernel finished any sendmsg it was
+			 * in). What it held may or may not have been sent:
+			 * a new sender, and a dump to settle them. */
+			log_error("netlink: the sender process (pid %d) is gone; starting another",
+				  (int)nl->sender_pid);
 			ev_io_stop(loop, &nl->sender_io);
 			close(nl->sender_fd);
 			nl->sender_fd = -1;
 			waitpid(nl->sender_pid, NULL, WNOHANG);
 			nl->sender_pid = 0;
-			break;
+			nl->stats.sender_restarts++;
+			sender_start(nl, nl->hold_fd);
+			for (unsigned s = 0; s < NL_MAX_IN_FLIGHT; s++)
+				if (nl->in_flight[s])
+					nl->in_flight[s]->sent = true; /* or never will be */
+			lose_in_flight(nl, "the sender died");
+			return;
 		}
-		if (rep.error == 0)
+		if (rep.error == 0) {
+			if (batch_sent(nl, &rep) && nl->cb.events_lost)
+				nl->cb.events_lost(nl->userdata);
 			continue;
+		}
 		errno = -rep.error;
 		log_warn("netlink: sending %u requests: %m", rep.count);
 		for (uint32_t i = 0; i < rep.count; i++) {
@@ -474,6 +547,36 @@ static void handle_req_msg(struct nl *nl, const struct nlmsghdr *nlh)
 	}
 }
 
+static void dump_read_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	STATS_CALLBACK("netlink dump");
+	struct nl *nl = w->data;
+
+	for (int i = 0; i < NL_RECVS_PER_CB; i++) {
+		ssize_t n = mnl_socket_recvfrom(nl->dump_sock, nl->rbuf, NL_RECV_BUF);
+		const struct nlmsghdr *nlh;
+		int len;
+
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				return;
+			/* A dump lost a part: it is incomplete; say so. */
+			if (nl->dumping) {
+				nl->dumping = false;
+				nl->dump_seq = 0;
+				if (nl->cb.dump_done)
+					nl->cb.dump_done(nl->userdata, -EINTR);
+			}
+			return;
+		}
+		len = (int)n;
+		for (nlh = (const struct nlmsghdr *)nl->rbuf; mnl_nlmsg_ok(nlh, len);
+		     nlh = mnl_nlmsg_next(nlh, &len))
+			if (nl->dumping && nlh->nlmsg_seq == nl->dump_seq)
+				handle_dump_msg(nl, nlh);
+	}
+}
+
 static void req_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	STATS_CALLBACK("netlink acks");
@@ -485,19 +588,19 @@ static void req_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 		int len;
 
 		if (n < 0) {
+			if (errno == EAGAIN && nl->congested) {
+				/* Read empty: the congestion is over. An ack
+				 * of what was in flight meanwhile that is not
+				 * here was dropped without a word. */
+				nl->congested = false;
+				if (nl->n_in_flight > 0)
+					lose_in_flight(nl, "acks dropped during the overflow");
+			}
 			if (errno == EAGAIN || errno == EINTR)
 				return;
 			if (errno == ENOBUFS) {
-				/* Acks were lost: the outcome of what is in
-				 * flight is unknown. Fail it and rebuild our
-				 * picture from the kernel. */
-				log_error("netlink: request socket overflowed, failing %u requests in flight",
-					  nl->n_in_flight);
-				for (unsigned s = 0; s < NL_MAX_IN_FLIGHT; s++)
-					if (nl->in_flight[s])
-						req_complete(nl, nl->in_flight[s], -ENOBUFS, NULL);
-				if (nl->cb.events_lost)
-					nl->cb.events_lost(nl->userdata);
+				nl->congested = true;
+				lose_in_flight(nl, "request socket overflowed");
 				continue;
 			}
 			log_warn("netlink: recv: %m, ignoring");
@@ -570,7 +673,7 @@ int nl_dump_links(struct nl *nl)
 	nlh->nlmsg_seq = nl->dump_seq;
 	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
 	ifi->ifi_family = AF_UNSPEC;
-	if (mnl_socket_sendto(nl->req_sock, nlh, nlh->nlmsg_len) < 0) {
+	if (mnl_socket_sendto(nl->dump_sock, nlh, nlh->nlmsg_len) < 0) {
 		int r = -errno;
 
 		log_warn("netlink: link dump: %m");
@@ -593,6 +696,16 @@ void nl_get_stats(const struct nl *nl, struct nl_stats *ret)
 	*ret = nl->stats;
 	ret->in_flight = nl->n_in_flight;
 	ret->queued = nl->n_queued;
+}
+
+static void set_rcvbuf(struct mnl_socket *s, int size, int *ret_actual);
+
+void nl_set_request_rcvbuf(struct nl *nl, int size)
+{
+	int actual;
+
+	assert(nl && size > 0);
+	set_rcvbuf(nl->req_sock, size, &actual);
 }
 
 static void set_rcvbuf(struct mnl_socket *s, int size, int *ret_actual)
@@ -637,6 +750,7 @@ int nl_new(struct ev_loop *loop, const struct nl_callbacks *cb, void *userdata,
 	if (!nl)
 		return -ENOMEM;
 	nl->sender_fd = -1;
+	nl->hold_fd = hold_fd;
 	nl->loop = loop;
 	nl->cb = *cb;
 	nl->userdata = userdata;
@@ -647,14 +761,17 @@ int nl_new(struct ev_loop *loop, const struct nl_callbacks *cb, void *userdata,
 	if (!nl->rbuf || !nl->req_sock)
 		goto fail;
 	nl->ev_sock = open_socket(RTMGRP_LINK);
-	if (!nl->ev_sock)
+	nl->dump_sock = open_socket(0);
+	if (!nl->ev_sock || !nl->dump_sock)
 		goto fail;
 	set_rcvbuf(nl->req_sock, NL_REQ_RCVBUF, &dummy);
 	set_rcvbuf(nl->ev_sock, event_rcvbuf, &nl->stats.event_rcvbuf);
 
 	ev_io_init(&nl->req_io, req_read_cb, mnl_socket_get_fd(nl->req_sock), EV_READ);
 	ev_io_init(&nl->ev_io_w, ev_read_cb, mnl_socket_get_fd(nl->ev_sock), EV_READ);
-	nl->req_io.data = nl->ev_io_w.data = nl;
+	ev_io_init(&nl->dump_io, dump_read_cb, mnl_socket_get_fd(nl->dump_sock), EV_READ);
+	nl->req_io.data = nl->ev_io_w.data = nl->dump_io.data = nl;
+	ev_io_start(loop, &nl->dump_io);
 	ev_io_start(loop, &nl->req_io);
 	ev_io_start(loop, &nl->ev_io_w);
 	sender_start(nl, hold_fd);
@@ -686,6 +803,10 @@ struct nl *nl_free(struct nl *nl)
 	if (nl->ev_sock) {
 		ev_io_stop(nl->loop, &nl->ev_io_w);
 		mnl_socket_close(nl->ev_sock);
+	}
+	if (nl->dump_sock) {
+		ev_io_stop(nl->loop, &nl->dump_io);
+		mnl_socket_close(nl->dump_sock);
 	}
 	while ((r = TAILQ_FIRST(&nl->queue))) {
 		TAILQ_REMOVE(&nl->queue, r, link);

@@ -53,7 +53,9 @@ struct nl_callbacks {
 /* Completion of one request: error 0 or -errno from the kernel's ack, with
  * the kernel's extended ack message if it gave one (else NULL). For a
  * create, echo is the created link (NLM_F_ECHO) when the kernel sent it,
- * else NULL. */
+ * else NULL. -ENOBUFS: the ack was lost (the request socket overflowed, or
+ * the sender process died holding it): the kernel may or may not have
+ * done it; events_lost() follows, and the dump it starts tells. */
 typedef void (*nl_done_fn)(void *data, int error, const char *message,
 			   const struct nl_link *echo);
 
@@ -65,6 +67,8 @@ struct nl_stats {
 	unsigned in_flight;
 	unsigned queued;
 	int event_rcvbuf;        /* SO_RCVBUF of the event socket, as read back */
+	uint64_t acks_lost;      /* times the acks in flight were lost (overflow, dead sender) */
+	uint64_t sender_restarts; /* sender processes started again after one died */
 };
 
 /*
@@ -78,6 +82,11 @@ struct nl_stats {
  */
 int nl_new(struct ev_loop *loop, const struct nl_callbacks *cb, void *userdata,
 	   int event_rcvbuf, int hold_fd, struct nl **ret);
+
+/* Set the request socket's receive buffer (bytes). The default (8 MiB)
+ * holds every ack in flight; a smaller one is for tests that make the
+ * acks overflow (netd.conf's test-only netlink_request_rcvbuf). */
+void nl_set_request_rcvbuf(struct nl *nl, int size);
 
 /* Close both sockets. Requests still queued or in flight get no
  * completion. Accepts NULL; returns NULL. */

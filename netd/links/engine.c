@@ -132,6 +132,23 @@ static void op_answer(struct op *op)
 	op_free(op);
 }
 
+/* --- lost acks --- */
+
+/* k's request (or, k NULL, op's group delete) lost its ack: it stays
+ * pending until a dump started from now on says what the kernel did. */
+static void mark_lost(struct op *op, struct link *k, enum link_lost what)
+{
+	struct links *l = op->l;
+
+	if (k)
+		k->lost = what;
+	else
+		op->lost_group_delete = true;
+	if (op->nlost++ == 0)
+		l->nlost_ops++;
+	l->lost_after = l->dumps_started;
+}
+
 /* --- create --- */
 
 static void create_done(void *data, int error, const char *message,
@@ -223,6 +240,8 @@ static void tag_done(void *data, int error, const char *message,
 	struct op *op = k->op;
 
 	k->nreq--;
+	if (error == -ENOBUFS)
+		return mark_lost(op, k, LOST_TAG);
 	/* Untagged, the link is still netd's by its row; only a lost
 	 * database would not know it. Not worth failing the call. */
 	if (error < 0)
@@ -258,6 +277,8 @@ static void create_done(void *data, int error, const char *message,
 	struct links *l = op->l;
 
 	k->nreq--;
+	if (error == -ENOBUFS)
+		return mark_lost(op, k, LOST_CREATE);
 	if (error == -EEXIST && k->alloc && k->retries < LINKS_EEXIST_RETRIES && !op->error) {
 		error = create_retry(l, k);
 		if (error == 0)
@@ -499,6 +520,8 @@ static void group_done(void *data, int error, const char *message,
 	struct op *op = k->op;
 
 	k->nreq--;
+	if (error == -ENOBUFS)
+		return mark_lost(op, k, LOST_GROUP);
 	if (error == 0) {
 		k->regrouped = true;
 	} else if (error == -ENODEV) {
@@ -518,6 +541,8 @@ static void delete_group_done(void *data, int error, const char *message,
 	struct op *op = data;
 
 	op->nreq--;
+	if (error == -ENOBUFS)
+		return mark_lost(op, NULL, LOST_NONE);
 	/* ENODEV: the group was empty (every link already gone). */
 	if (error == 0 || error == -ENODEV) {
 		for (unsigned i = 0; i < op->nlinks; i++) {
@@ -666,6 +691,102 @@ int links_op_delete(struct links *l, const char *owner, const char *const *names
 	else
 		delete_start(l, op);
 	return 0;
+}
+
+/* --- settling lost acks from a dump --- */
+
+/* What the kernel did with k's lost request, as the dump shows it. */
+static void settle_lost_link(struct op *op, unsigned i)
+{
+	struct links *l = op->l;
+	struct link *k = op->links[i];
+	struct kdev *d = kdev_by_name(l, k->name);
+	enum link_lost what = k->lost;
+
+	k->lost = LOST_NONE;
+	switch (what) {
+	case LOST_CREATE:
+		if (d && streq(d->kind, k->kind)) {
+			struct nl_link echo = { .ifindex = d->ifindex, .has_mac = d->has_mac };
+
+			memcpy(echo.mac, d->mac, NL_MAC_LEN);
+			log_info("%s: the create's ack was lost; the device is there, keeping it", k->name);
+			create_made(l, k, &echo);
+			queue_tag(l, op, k);
+		} else {
+			log_warn("%s: the create's ack was lost and the device is not there", k->name);
+			op_fail(op, -EIO, k->name, "netlink acknowledgement lost; the link was not made");
+			op->links[i] = NULL;
+			link_release(l, k);
+		}
+		break;
+	case LOST_TAG: {
+		char tag[NL_ALIAS_MAX];
+
+		link_tag(k->owner, tag);
+		if (d && !streq(d->alias, tag))
+			queue_tag(l, op, k);
+		break;
+	}
+	case LOST_GROUP:
+		if (!d)
+			k->gone = true;
+		else if (d->group == l->delete_group)
+			k->regrouped = true;
+		else
+			op_fail(op, -EIO, k->name, "netlink acknowledgement lost; the link was not moved");
+		break;
+	case LOST_NONE:
+		break;
+	}
+}
+
+/* The group delete's ack was lost: the links moved into the group that
+ * are no longer there were deleted. */
+static void settle_lost_group_delete(struct op *op)
+{
+	op->lost_group_delete = false;
+	for (unsigned i = 0; i < op->nlinks; i++) {
+		struct link *k = op->links[i];
+
+		if (!k || (!k->regrouped && !k->gone))
+			continue;
+		if (!kdev_by_name(op->l, k->name))
+			delete_confirmed(op, i);
+		else
+			op_fail(op, -EIO, k->name, "netlink acknowledgement lost; the link is still there");
+	}
+}
+
+/* Settle op's lost requests; op may be answered and freed on return. */
+static void settle_lost_op(struct op *op)
+{
+	unsigned n = op->nlost;
+
+	op->nlost = 0;
+	op->l->nlost_ops--;
+	for (unsigned i = 0; i < op->nlinks; i++)
+		if (op->links[i] && op->links[i]->lost != LOST_NONE)
+			settle_lost_link(op, i);
+	if (op->lost_group_delete)
+		settle_lost_group_delete(op);
+	op->pending -= n;
+	if (op->pending == 0 && op->all_queued) {
+		if (op->type == OP_CREATE && !op->rolling_back)
+			create_finish(op);
+		else
+			delete_finish(op);
+	}
+}
+
+void settle_lost(struct links *l)
+{
+	struct op *op, *tmp;
+
+	assert(l);
+	TAILQ_FOREACH_SAFE(op, &l->ops, entry, tmp)
+		if (op->nlost > 0)
+			settle_lost_op(op);
 }
 
 /* --- work spread over iterations --- */

@@ -48,6 +48,14 @@ const char *link_state_to_string(enum link_state s);
 
 struct op;
 
+/* A request whose ack was lost (-ENOBUFS): settled by the next dump. */
+enum link_lost {
+	LOST_NONE,
+	LOST_CREATE,
+	LOST_TAG,
+	LOST_GROUP,
+};
+
 struct link {
 	char name[IFNAMSIZ];
 	char *owner;
@@ -68,6 +76,7 @@ struct link {
 	unsigned nreq;            /* kernel requests carrying this link as data */
 	bool regrouped;           /* moved into the delete group */
 	bool gone;                /* the kernel said it no longer exists */
+	enum link_lost lost;      /* its request in flight lost its ack */
 	TAILQ_ENTRY(link) entry;
 };
 
@@ -82,6 +91,7 @@ struct kdev {
 	bool has_mac;
 	int parent_ifindex;
 	uint32_t mode;
+	uint32_t group;
 	char alias[NL_ALIAS_MAX]; /* "netd:<owner>" on the links netd made */
 };
 
@@ -126,6 +136,8 @@ struct op {
 	char *error_message;
 	bool rolling_back;
 	char (*deleted)[IFNAMSIZ]; /* names deleted, nlinks at most */
+	bool lost_group_delete;  /* the group delete lost its ack */
+	unsigned nlost;          /* requests with lost acks, to settle from a dump */
 	unsigned ndeleted;
 
 	/* The work is spread over loop iterations, LINKS_STEP links per
@@ -189,6 +201,9 @@ struct links {
 	bool reconciled;          /* the first reconciliation (after start) is done */
 	bool empty_db_adopted;    /* an empty database met netd's tagged links */
 	bool resync_wanted;       /* events lost while a dump ran */
+	uint64_t dumps_started;   /* dumps started so far */
+	uint64_t lost_after;      /* lost acks: settled by a dump started after this one */
+	unsigned nlost_ops;       /* ops waiting for such a dump */
 
 	/* counters for GetStatus */
 	uint64_t created, deleted, vanished, foreign_seen, resyncs, eexist_retries;
@@ -314,6 +329,10 @@ void delete_start(struct links *l, struct op *op);
 /* Drop an op, its pending kernel requests and its links' without
  * answering (links_free). Accepts NULL. */
 void op_free(struct op *op);
+/* A dump started after the acks were lost is complete: settle every
+ * request whose ack was lost from what the kernel holds now, and go on
+ * with (or answer) their ops. */
+void settle_lost(struct links *l);
 /* Set up l's work list and the loop watchers that step it. */
 void links_work_init(struct links *l);
 

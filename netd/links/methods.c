@@ -450,4 +450,7 @@ void links_status(const struct links *l, json_t *reply)
 	json_object_set_new(reply, "netlink_dumps", json_integer((json_int_t)ns.dumps));
 	json_object_set_new(reply, "netlink_in_flight", json_integer(ns.in_flight + ns.queued));
 	json_object_set_new(reply, "event_rcvbuf", json_integer(ns.event_rcvbuf));
+	json_object_set_new(reply, "netlink_acks_lost", json_integer((json_int_t)ns.acks_lost));
+	json_object_set_new(reply, "netlink_sender_restarts",
+			    json_integer((json_int_t)ns.sender_restarts));
 }

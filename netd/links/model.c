@@ -158,6 +158,7 @@ void kc_update(struct kcache *kc, const struct nl_link *nlk)
 	/* Events and dumps carry the whole device: no alias means none. */
 	k->parent_ifindex = nlk->parent_ifindex;
 	k->mode = nlk->macvlan_mode;
+	k->group = nlk->group;
 	snprintf(k->alias, sizeof(k->alias), "%s", nlk->alias);
 }
 

@@ -84,8 +84,10 @@ void start_dump(struct links *l)
 {
 	int r = l->nlo->dump_links(l->nl);
 
-	if (r == 0)
+	if (r == 0) {
 		kc_clear(&l->dump); /* no reply can arrive before we return */
+		l->dumps_started++;
+	}
 	else if (r == -EBUSY)
 		l->resync_wanted = true;
 	else if (r < 0 && !l->ready) {
@@ -391,9 +393,11 @@ static void on_dump_done(void *userdata, int error)
 {
 	struct links *l = userdata;
 
-	if (error == -EINTR) {
-		/* Links changed during the dump: it may be inconsistent. */
-		log_debug("link dump interrupted by changes, dumping again");
+	if (error == -EINTR || (error == -ENOBUFS && l->ready)) {
+		/* Links changed during the dump: it may be inconsistent. Or
+		 * the request socket overflowed under it (acks of a large
+		 * batch): requests may wait for a dump to settle them. */
+		log_debug("link dump interrupted (%s), dumping again", strerror(-error));
 		start_dump(l);
 		return;
 	}
@@ -421,6 +425,10 @@ static void on_dump_done(void *userdata, int error)
 	reconcile(l);
 	l->reconciled = true;
 	l->ready = true;
+	/* This dump began after the lost acks (dumps_started counts it):
+	 * the kernel's answer to each is in it. */
+	if (l->nlost_ops > 0 && l->dumps_started > l->lost_after)
+		settle_lost(l);
 	if (l->resync_wanted) {
 		l->resync_wanted = false;
 		start_dump(l);

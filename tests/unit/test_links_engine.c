@@ -842,16 +842,20 @@ static void test_failed_completions_answer_every_op(void **state)
 	links_start(f);
 	create_ok(f, "guest0", 2, &made);
 	/* Two creates in flight when the request socket overflows (or the
-	 * sender dies): nl fails each request; each call hears it. */
+	 * sender dies): their outcome is unknown until a fresh dump shows
+	 * the kernel made none of them; then each call hears it. */
 	assert_int_equal(create(f, "guest1", 2, NULL, &c1, NULL), 0);
 	assert_int_equal(create(f, "guest2", 1, NULL, &c2, NULL), 0);
 	for (unsigned i = 0; i < f->nl->nreqs; i++)
 		if (!f->nl->reqs[i].answered)
 			answer(f->nl, i, -ENOBUFS, NULL, NULL);
+	assert_int_equal(c1.calls + c2.calls, 0);
+	links_nl_callbacks.events_lost(f->l);
+	dump_finish(f->nl, f->l, 0);
 	assert_int_equal(c1.calls, 1);
-	assert_int_equal(c1.error, -ENOBUFS);
+	assert_int_equal(c1.error, -EIO);
 	assert_int_equal(c2.calls, 1);
-	assert_int_equal(c2.error, -ENOBUFS);
+	assert_int_equal(c2.error, -EIO);
 	assert_int_equal(rows(f, "links", "owner IN ('guest1', 'guest2')"), 0);
 	assert_int_equal(f->l->nlinks, 2);
 
@@ -1029,6 +1033,96 @@ static void kernel_run_type(struct nl *nl, enum req_type type)
 			execute(nl, i);
 }
 
+/* The acks of every request asked so far are lost (-ENOBUFS), as nl does
+ * on a request socket overflow or a dead sender: the kernel carries out
+ * the first `done` of them, not the rest; then events_lost(). */
+static void lose_acks(struct nl *nl, struct links *l, unsigned done)
+{
+	unsigned end = nl->nreqs, n = 0;
+
+	for (unsigned i = 0; i < end; i++) {
+		struct fake_req *r = &nl->reqs[i];
+
+		if (r->answered)
+			continue;
+		if (n++ < done) {
+			nl_done_fn saved = r->done;
+
+			r->done = NULL; /* the kernel acts, the ack is lost */
+			execute(nl, i);
+			r->done = saved;
+		}
+		r->answered = true;
+		if (r->done)
+			r->done(r->data, -ENOBUFS, NULL, NULL);
+	}
+	links_nl_callbacks.events_lost(l);
+}
+
+static void test_lost_acks_settled_from_a_dump(void **state)
+{
+	struct fix *f = *state;
+	struct answer a = { 0 }, b = { 0 };
+
+	links_start(f);
+	/* 6 creates in flight when the acks overflow: the kernel made 4. */
+	assert_int_equal(create(f, "dave", 6, NULL, &a, NULL), 0);
+	links_flush(f->l);
+	lose_acks(f->nl, f->l, 4);
+	/* Nothing answered, nothing released: the intents stay. */
+	assert_int_equal(a.calls, 0);
+	assert_int_equal(rows(f, "links", "owner = 'dave' AND state = 'creating'"), 6);
+	assert_true(f->nl->dumping);
+	dump_finish(f->nl, f->l, 0);
+	/* The dump settled them: 4 made, 2 not: the call fails, all or
+	 * nothing, and what was made is rolled back; the caller hears. */
+	kernel_run(f->nl);
+	assert_int_equal(a.calls, 1);
+	assert_int_equal(a.error, -EIO);
+	assert_int_equal(count_devs(f->nl, "macvtap"), 0);
+	assert_int_equal(rows(f, "links", "1"), 0);
+	assert_int_equal(foreign_count(f->l), 0);
+	assert_true(links_idle(f->l));
+
+	/* All made before the loss: the call succeeds, tagged, nothing
+	 * foreign. */
+	assert_int_equal(create(f, "erin", 3, NULL, &b, NULL), 0);
+	links_flush(f->l);
+	lose_acks(f->nl, f->l, 3);
+	dump_finish(f->nl, f->l, 0);
+	kernel_run(f->nl);
+	assert_int_equal(b.calls, 1);
+	assert_int_equal(b.error, 0);
+	assert_int_equal(b.n, 3);
+	assert_int_equal(rows(f, "links", "owner = 'erin' AND state = 'present' AND op IS NULL"), 3);
+	assert_string_equal(dev_by_name(f->nl, b.names[0])->link.alias, "netd:erin");
+	assert_int_equal(foreign_count(f->l), 0);
+}
+
+static void test_lost_acks_of_a_delete(void **state)
+{
+	struct fix *f = *state;
+	struct answer c = { 0 }, d = { 0 };
+
+	links_start(f);
+	create_ok(f, "frank", 3, &c);
+	assert_int_equal(links_op_delete(f->l, "frank", NULL, 0, on_done, &d,
+					 &(struct links_refusal){ 0 }), 0);
+	links_flush(f->l);
+	/* The moves into the group and the group delete all happen; every
+	 * ack is lost. */
+	lose_acks(f->nl, f->l, 4);
+	assert_int_equal(d.calls, 0);
+	dump_finish(f->nl, f->l, 0);
+	kernel_run(f->nl);
+	assert_int_equal(d.calls, 1);
+	assert_int_equal(d.error, 0);
+	assert_int_equal(d.n, 3);
+	assert_int_equal(rows(f, "links", "1"), 0);
+	assert_int_equal(count_devs(f->nl, "macvtap"), 0);
+	assert_true(links_idle(f->l));
+}
+
 /* netd "dies": the links are freed without answering anything, and the
  * next start sees a copy of the kernel's devices as they are now. */
 static void crash_and_restart(struct fix *f)
@@ -1174,6 +1268,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_unanswered_create_rolled_back_at_start, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_empty_database_readopts_tagged_links, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_created_links_are_tagged_before_the_answer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lost_acks_settled_from_a_dump, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lost_acks_of_a_delete, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
