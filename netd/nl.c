@@ -38,71 +38,9 @@
 #include "log.h"
 #include "nl.h"
 #include "nl-parse.h"
+#include "nl-internal.h"
 #include "stats.h"
 #include "util.h"
-
-/* Messages per sendmsg: ~64 link creations keep one sendmsg, and so one
- * callback, to a few milliseconds of kernel work. */
-#define NL_BATCH_MSGS 64
-/* Requests in flight at once; their acks and echoes must fit in the
- * request socket's receive buffer. */
-#define NL_MAX_IN_FLIGHT 512
-#define NL_REQ_RCVBUF (8 << 20)
-#define NL_MSG_MAX 256
-/* Receive buffer for one recv: large enough for a dump's multipart skb. */
-#define NL_RECV_BUF 65536
-/* recv calls per read callback, to bound its length. */
-#define NL_RECVS_PER_CB 8
-
-struct nl_req {
-	uint32_t seq;
-	size_t len;
-	char msg[NL_MSG_MAX];
-	nl_done_fn done;
-	void *data;
-	bool has_echo;
-	bool sent;                /* the sender reported its sendmsg done */
-	bool lost;                /* its ack may be lost; completed once sent */
-	struct nl_link echo;
-	TAILQ_ENTRY(nl_req) link;
-};
-
-TAILQ_HEAD(req_list, nl_req);
-
-/* What the sender tells the loop after each batch. */
-struct sender_reply {
-	uint32_t first_seq;
-	uint32_t count;
-	int32_t error; /* 0, or -errno of the sendmsg itself */
-};
-
-struct nl {
-	struct ev_loop *loop;
-	struct mnl_socket *req_sock, *ev_sock;
-	/* Dumps have a socket of their own: when acks overflow the request
-	 * socket, the dump that settles them must not stall behind them. */
-	struct mnl_socket *dump_sock;
-	ev_io req_io, ev_io_w, dump_io;
-	int sender_fd;            /* our end of the pair; -1: send directly */
-	pid_t sender_pid;
-	int hold_fd;              /* handed to every sender (see nl_new) */
-	ev_io sender_io;
-	uint32_t seq;
-	unsigned req_portid;
-	struct req_list queue;
-	struct nl_req *in_flight[NL_MAX_IN_FLIGHT]; /* slot: seq % NL_MAX_IN_FLIGHT */
-	unsigned n_in_flight, n_queued;
-	bool dumping, dump_intr;
-	/* The request socket overflowed and has not been read empty since:
-	 * the kernel reports one overflow (ENOBUFS) per congestion, and
-	 * drops acks silently until the queue is empty again. */
-	bool congested;
-	uint32_t dump_seq;
-	struct nl_callbacks cb;
-	void *userdata;
-	struct nl_stats stats;
-	char *rbuf;
-};
 
 /* --- requests --- */
 
@@ -232,7 +170,7 @@ void nl_cancel(struct nl *nl, void *data)
 			nl->in_flight[s]->done = NULL;
 }
 
-static void req_complete(struct nl *nl, struct nl_req *r, int error, const char *message)
+void nl_req_complete(struct nl *nl, struct nl_req *r, int error, const char *message)
 {
 	nl->in_flight[r->seq % NL_MAX_IN_FLIGHT] = NULL;
 	nl->n_in_flight--;
@@ -249,7 +187,7 @@ static void req_complete(struct nl *nl, struct nl_req *r, int error, const char 
  * a dump's parts back while the socket is full rather than drop them; the
  * owner asks for another one after it). Late acks find no request and are
  * dropped. */
-static void lose_in_flight(struct nl *nl, const char *why)
+void nl_lose_in_flight(struct nl *nl, const char *why)
 {
 	log_error("netlink: %s: %u requests in flight have an unknown outcome; "
 		  "settling them from a fresh dump", why, nl->n_in_flight);
@@ -260,7 +198,7 @@ static void lose_in_flight(struct nl *nl, const char *why)
 		struct nl_req *r = nl->in_flight[s];
 
 		if (r && r->sent)
-			req_complete(nl, r, -ENOBUFS, NULL);
+			nl_req_complete(nl, r, -ENOBUFS, NULL);
 		else if (r)
 			r->lost = true;
 	}
@@ -342,156 +280,12 @@ void nl_flush(struct nl *nl)
 			errno = -r;
 			log_warn("netlink: sending %u requests: %m", n);
 			for (unsigned i = 0; i < n; i++)
-				req_complete(nl, batch[i], r, NULL);
+				nl_req_complete(nl, batch[i], r, NULL);
 			continue;
 		}
 		nl->stats.messages_sent += n;
 		nl->stats.batches_sent++;
 	}
-}
-
-static void sender_start(struct nl *nl, int hold_fd);
-
-/* A batch was sent: its requests whose acks a loss may have taken are
- * completed as lost now. true if there were any (a dump is due). */
-static bool batch_sent(struct nl *nl, const struct sender_reply *rep)
-{
-	bool any = false;
-
-	for (uint32_t i = 0; i < rep->count; i++) {
-		struct nl_req *r = nl->in_flight[(rep->first_seq + i) % NL_MAX_IN_FLIGHT];
-
-		if (!r || r->seq != rep->first_seq + i)
-			continue;
-		r->sent = true;
-		if (r->lost) {
-			req_complete(nl, r, -ENOBUFS, NULL);
-			any = true;
-		}
-	}
-	return any;
-}
-
-/* The sender's report on one batch: only a failed send needs action. */
-static void sender_read_cb(struct ev_loop *loop, ev_io *w, int revents)
-{
-	STATS_CALLBACK("netlink sender");
-	struct nl *nl = w->data;
-	struct sender_reply rep;
-	ssize_t n;
-
-	for (;;) {
-		n = recv(nl->sender_fd, &rep, sizeof(rep), MSG_DONTWAIT);
-		if (n < 0 && (errno == EAGAIN || errno == EINTR))
-			break;
-		if (n != (ssize_t)sizeof(rep)) {
-			/* The sender died (its pair end closes only at its
-			 * exit, after the kernel finished any sendmsg it was
-			 * in). What it held may or may not have been sent:
-			 * a new sender, and a dump to settle them. */
-			log_error("netlink: the sender process (pid %d) is gone; starting another",
-				  (int)nl->sender_pid);
-			ev_io_stop(loop, &nl->sender_io);
-			close(nl->sender_fd);
-			nl->sender_fd = -1;
-			waitpid(nl->sender_pid, NULL, WNOHANG);
-			nl->sender_pid = 0;
-			nl->stats.sender_restarts++;
-			sender_start(nl, nl->hold_fd);
-			for (unsigned s = 0; s < NL_MAX_IN_FLIGHT; s++)
-				if (nl->in_flight[s])
-					nl->in_flight[s]->sent = true; /* or never will be */
-			lose_in_flight(nl, "the sender died");
-			return;
-		}
-		if (rep.error == 0) {
-			if (batch_sent(nl, &rep) && nl->cb.events_lost)
-				nl->cb.events_lost(nl->userdata);
-			continue;
-		}
-		errno = -rep.error;
-		log_warn("netlink: sending %u requests: %m", rep.count);
-		for (uint32_t i = 0; i < rep.count; i++) {
-			struct nl_req *r = nl->in_flight[(rep.first_seq + i) % NL_MAX_IN_FLIGHT];
-
-			if (r && r->seq == rep.first_seq + i)
-				req_complete(nl, r, rep.error, NULL);
-		}
-	}
-	/* No nl_flush() here: requests queued in this iteration may have
-	 * intents not yet committed. The iteration's end commits, then
-	 * flushes (the report woke the loop, so that comes next). */
-}
-
-/* The sender process: batches in, sendmsg, a report out. Never returns. */
-static void sender_main(int pair_fd, int nl_fd)
-{
-	char buf[NL_BATCH_MSGS * NL_MSG_MAX];
-	sigset_t all;
-
-	/* Die with netd; take no signals of its (libev blocks some). */
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	sigfillset(&all);
-	sigprocmask(SIG_SETMASK, &all, NULL);
-	for (;;) {
-		ssize_t n = recv(pair_fd, buf, sizeof(buf), 0);
-		struct sender_reply rep = { 0 };
-
-		if (n <= 0) {
-			if (n < 0 && errno == EINTR)
-				continue;
-			_exit(0); /* netd closed its end */
-		}
-		rep.first_seq = ((struct nlmsghdr *)buf)->nlmsg_seq;
-		for (const struct nlmsghdr *h = (void *)buf; mnl_nlmsg_ok(h, (int)(n - ((char *)h - buf)));
-		     h = (const void *)((const char *)h + NLMSG_ALIGN(h->nlmsg_len)))
-			rep.count++;
-		if (send(nl_fd, buf, (size_t)n, 0) < 0)
-			rep.error = -errno;
-		if (send(pair_fd, &rep, sizeof(rep), MSG_NOSIGNAL) < 0)
-			_exit(0);
-	}
-}
-
-/* Fork the sender. Failure is not fatal: the loop then sends itself. */
-static void sender_start(struct nl *nl, int hold_fd)
-{
-	int sv[2];
-	pid_t pid;
-
-	nl->sender_fd = -1;
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
-		log_warn("netlink: socketpair: %m; sending from the main loop");
-		return;
-	}
-	pid = fork();
-	if (pid < 0) {
-		log_warn("netlink: fork: %m; sending from the main loop");
-		close(sv[0]);
-		close(sv[1]);
-		return;
-	}
-	if (pid == 0) {
-		/* Keep only what the sender needs (and hold_fd), so it holds
-		 * no socket or client of netd's. Each is first moved above
-		 * the numbers it goes to, so that no dup2() overwrites one
-		 * still to be moved. */
-		int pair = fcntl(sv[1], F_DUPFD, 16), nl_fd = fcntl(mnl_socket_get_fd(nl->req_sock), F_DUPFD, 16);
-		int hold = hold_fd > 2 ? fcntl(hold_fd, F_DUPFD, 16) : -1;
-
-		if (pair < 0 || nl_fd < 0 || dup2(pair, 3) < 0 || dup2(nl_fd, 4) < 0 ||
-		    (hold_fd > 2 && (hold < 0 || dup2(hold, 5) < 0)))
-			_exit(1);
-		close_range(hold_fd > 2 ? 6 : 5, ~0U, 0);
-		sender_main(3, 4);
-	}
-	close(sv[1]);
-	nl->sender_fd = sv[0];
-	nl->sender_pid = pid;
-	fcntl(nl->sender_fd, F_SETFL, O_NONBLOCK);
-	ev_io_init(&nl->sender_io, sender_read_cb, nl->sender_fd, EV_READ);
-	nl->sender_io.data = nl;
-	ev_io_start(nl->loop, &nl->sender_io);
 }
 
 static void handle_dump_msg(struct nl *nl, const struct nlmsghdr *nlh)
@@ -533,14 +327,14 @@ static void handle_req_msg(struct nl *nl, const struct nlmsghdr *nlh)
 		const char *msg = NULL;
 
 		if (nlh->nlmsg_len < NLMSG_LENGTH(sizeof(*e))) {
-			req_complete(nl, r, -EPROTO, NULL);
+			nl_req_complete(nl, r, -EPROTO, NULL);
 			return;
 		}
 		/* With NETLINK_CAP_ACK the request is not echoed back, so
 		 * the extended-ack attributes follow struct nlmsgerr. */
 		if (nlh->nlmsg_flags & NLM_F_ACK_TLVS)
 			mnl_attr_parse(nlh, sizeof(*e), nl_parse_extack, &msg);
-		req_complete(nl, r, e->error, msg);
+		nl_req_complete(nl, r, e->error, msg);
 	} else if (nlh->nlmsg_type == RTM_NEWLINK) {
 		if (nl_parse_link(nlh, &r->echo) == 0)
 			r->has_echo = true;
@@ -594,13 +388,13 @@ static void req_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 				 * here was dropped without a word. */
 				nl->congested = false;
 				if (nl->n_in_flight > 0)
-					lose_in_flight(nl, "acks dropped during the overflow");
+					nl_lose_in_flight(nl, "acks dropped during the overflow");
 			}
 			if (errno == EAGAIN || errno == EINTR)
 				return;
 			if (errno == ENOBUFS) {
 				nl->congested = true;
-				lose_in_flight(nl, "request socket overflowed");
+				nl_lose_in_flight(nl, "request socket overflowed");
 				continue;
 			}
 			log_warn("netlink: recv: %m, ignoring");
@@ -774,7 +568,7 @@ int nl_new(struct ev_loop *loop, const struct nl_callbacks *cb, void *userdata,
 	ev_io_start(loop, &nl->dump_io);
 	ev_io_start(loop, &nl->req_io);
 	ev_io_start(loop, &nl->ev_io_w);
-	sender_start(nl, hold_fd);
+	nl_sender_start(nl, hold_fd);
 	*ret = nl;
 	return 0;
 fail:

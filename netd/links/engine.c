@@ -89,7 +89,7 @@ void op_free(struct op *op)
 	free(op);
 }
 
-static void op_fail(struct op *op, int error, const char *name, const char *message)
+void op_fail(struct op *op, int error, const char *name, const char *message)
 {
 	if (op->error)
 		return;
@@ -165,7 +165,7 @@ static int queue_create(struct links *l, struct link *k)
 }
 
 /* The create op is settled: answer it, or undo it first. */
-static void create_finish(struct op *op)
+void create_finish(struct op *op)
 {
 	unsigned present = 0;
 
@@ -212,7 +212,7 @@ static int create_retry(struct links *l, struct link *k)
 }
 
 /* The kernel made k: take what it says about the device. */
-static void create_made(struct links *l, struct link *k, const struct nl_link *echo)
+void create_made(struct links *l, struct link *k, const struct nl_link *echo)
 {
 	if (echo) {
 		k->ifindex = echo->ifindex;
@@ -256,7 +256,7 @@ static void tag_done(void *data, int error, const char *message,
  * after the tag is acked: an answered link is always tagged. A crash
  * between the create and its tag leaves the intent row, which the next
  * start rolls back. */
-static void queue_tag(struct links *l, struct op *op, struct link *k)
+void queue_tag(struct links *l, struct op *op, struct link *k)
 {
 	char tag[NL_ALIAS_MAX];
 
@@ -473,7 +473,7 @@ int links_op_create(struct links *l, const struct links_create_req *req,
 
 /* --- delete --- */
 
-static void delete_confirmed(struct op *op, unsigned i)
+void delete_confirmed(struct op *op, unsigned i)
 {
 	struct links *l = op->l;
 	struct link *k = op->links[i];
@@ -486,7 +486,7 @@ static void delete_confirmed(struct op *op, unsigned i)
 }
 
 /* The delete op is settled: links whose deletion failed stay. */
-static void delete_finish(struct op *op)
+void delete_finish(struct op *op)
 {
 	struct links *l = op->l;
 
@@ -691,102 +691,6 @@ int links_op_delete(struct links *l, const char *owner, const char *const *names
 	else
 		delete_start(l, op);
 	return 0;
-}
-
-/* --- settling lost acks from a dump --- */
-
-/* What the kernel did with k's lost request, as the dump shows it. */
-static void settle_lost_link(struct op *op, unsigned i)
-{
-	struct links *l = op->l;
-	struct link *k = op->links[i];
-	struct kdev *d = kdev_by_name(l, k->name);
-	enum link_lost what = k->lost;
-
-	k->lost = LOST_NONE;
-	switch (what) {
-	case LOST_CREATE:
-		if (d && streq(d->kind, k->kind)) {
-			struct nl_link echo = { .ifindex = d->ifindex, .has_mac = d->has_mac };
-
-			memcpy(echo.mac, d->mac, NL_MAC_LEN);
-			log_info("%s: the create's ack was lost; the device is there, keeping it", k->name);
-			create_made(l, k, &echo);
-			queue_tag(l, op, k);
-		} else {
-			log_warn("%s: the create's ack was lost and the device is not there", k->name);
-			op_fail(op, -EIO, k->name, "netlink acknowledgement lost; the link was not made");
-			op->links[i] = NULL;
-			link_release(l, k);
-		}
-		break;
-	case LOST_TAG: {
-		char tag[NL_ALIAS_MAX];
-
-		link_tag(k->owner, tag);
-		if (d && !streq(d->alias, tag))
-			queue_tag(l, op, k);
-		break;
-	}
-	case LOST_GROUP:
-		if (!d)
-			k->gone = true;
-		else if (d->group == l->delete_group)
-			k->regrouped = true;
-		else
-			op_fail(op, -EIO, k->name, "netlink acknowledgement lost; the link was not moved");
-		break;
-	case LOST_NONE:
-		break;
-	}
-}
-
-/* The group delete's ack was lost: the links moved into the group that
- * are no longer there were deleted. */
-static void settle_lost_group_delete(struct op *op)
-{
-	op->lost_group_delete = false;
-	for (unsigned i = 0; i < op->nlinks; i++) {
-		struct link *k = op->links[i];
-
-		if (!k || (!k->regrouped && !k->gone))
-			continue;
-		if (!kdev_by_name(op->l, k->name))
-			delete_confirmed(op, i);
-		else
-			op_fail(op, -EIO, k->name, "netlink acknowledgement lost; the link is still there");
-	}
-}
-
-/* Settle op's lost requests; op may be answered and freed on return. */
-static void settle_lost_op(struct op *op)
-{
-	unsigned n = op->nlost;
-
-	op->nlost = 0;
-	op->l->nlost_ops--;
-	for (unsigned i = 0; i < op->nlinks; i++)
-		if (op->links[i] && op->links[i]->lost != LOST_NONE)
-			settle_lost_link(op, i);
-	if (op->lost_group_delete)
-		settle_lost_group_delete(op);
-	op->pending -= n;
-	if (op->pending == 0 && op->all_queued) {
-		if (op->type == OP_CREATE && !op->rolling_back)
-			create_finish(op);
-		else
-			delete_finish(op);
-	}
-}
-
-void settle_lost(struct links *l)
-{
-	struct op *op, *tmp;
-
-	assert(l);
-	TAILQ_FOREACH_SAFE(op, &l->ops, entry, tmp)
-		if (op->nlost > 0)
-			settle_lost_op(op);
 }
 
 /* --- work spread over iterations --- */

@@ -5,7 +5,8 @@
  *  model.c      the picture: the kernel's devices, netd's links, owners,
  *               foreign and held names, the bitmaps, and their store rows
  *  engine.c     ops: intents, steps per iteration, acks, EEXIST retries,
- *               group deletion, rollback
+ *               ownership tags, group deletion, rollback
+ *  settle.c     requests whose acks were lost, settled from a dump
  *  reconcile.c  start-up load from the store, dumps, link events,
  *               reconciliation with the kernel
  *  links.c      creation and destruction of struct links, the kernel seam
@@ -329,6 +330,21 @@ void delete_start(struct links *l, struct op *op);
 /* Drop an op, its pending kernel requests and its links' without
  * answering (links_free). Accepts NULL. */
 void op_free(struct op *op);
+/* engine.c's steps that settle.c (lost acks) also takes. */
+/* Record op's first failure (and its texts, if memory allows). */
+void op_fail(struct op *op, int error, const char *name, const char *message);
+/* The kernel made k (echo: what it said, or NULL: ask the picture). */
+void create_made(struct links *l, struct link *k, const struct nl_link *echo);
+/* Queue k's ownership tag; the op waits for its ack. */
+void queue_tag(struct links *l, struct op *op, struct link *k);
+/* A create or delete op has no request left: answer it (or undo it). */
+void create_finish(struct op *op);
+void delete_finish(struct op *op);
+/* The kernel confirmed the i-th link of a delete op gone. */
+void delete_confirmed(struct op *op, unsigned i);
+
+/* --- settle.c --- */
+
 /* A dump started after the acks were lost is complete: settle every
  * request whose ack was lost from what the kernel holds now, and go on
  * with (or answer) their ops. */
