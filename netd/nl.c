@@ -35,6 +35,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "budget.h"
 #include "log.h"
 #include "nl.h"
 #include "nl-parse.h"
@@ -404,6 +405,10 @@ static void req_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 		for (nlh = (const struct nlmsghdr *)nl->rbuf; mnl_nlmsg_ok(nlh, len);
 		     nlh = mnl_nlmsg_next(nlh, &len))
 			handle_req_msg(nl, nlh);
+		/* Each ack may write rows and answer a call: the rest waits
+		 * for the next iteration (the socket stays readable). */
+		if (budget_spent())
+			return;
 	}
 }
 
