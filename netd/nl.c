@@ -369,6 +369,8 @@ static void dump_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 		     nlh = mnl_nlmsg_next(nlh, &len))
 			if (nl->dumping && nlh->nlmsg_seq == nl->dump_seq)
 				handle_dump_msg(nl, nlh);
+		if (budget_spent())
+			return; /* the rest in the next iteration */
 	}
 }
 

@@ -33,6 +33,7 @@
 static void work_add(struct op *op);
 static void work_remove(struct op *op);
 static unsigned create_step(struct op *op, unsigned budget);
+static unsigned confirm_step(struct op *op, unsigned budget);
 static unsigned delete_step(struct op *op, unsigned budget);
 
 /* --- ops --- */
@@ -545,12 +546,16 @@ static void delete_group_done(void *data, int error, const char *message,
 		return mark_lost(op, NULL, LOST_NONE);
 	/* ENODEV: the group was empty (every link already gone). */
 	if (error == 0 || error == -ENODEV) {
-		for (unsigned i = 0; i < op->nlinks; i++) {
-			struct link *k = op->links[i];
-
-			if (k && (k->regrouped || k->gone))
-				delete_confirmed(op, i);
+		/* Each confirmation writes rows: thousands of them are spread
+		 * over loop iterations (confirm_step), the op still pending. */
+		op->confirming = true;
+		op->confirm_next = 0;
+		if (op->nlinks > LINKS_STEP) {
+			work_add(op);
+			return;
 		}
+		confirm_step(op, op->nlinks);
+		return;
 	} else {
 		log_warn("group delete failed: %s%s%s", strerror(-error),
 			 message ? ": " : "", message ? message : "");
@@ -721,10 +726,36 @@ static void work_remove(struct op *op)
 	}
 }
 
+/* Confirm up to budget links of a finished group delete; the op is
+ * settled after the last. Returns at least 1 (progress). */
+static unsigned confirm_step(struct op *op, unsigned budget)
+{
+	unsigned done = 0;
+
+	while (op->confirm_next < op->nlinks && done < budget) {
+		struct link *k = op->links[op->confirm_next];
+
+		if (k && (k->regrouped || k->gone)) {
+			delete_confirmed(op, op->confirm_next);
+			done++;
+		}
+		op->confirm_next++;
+	}
+	if (op->confirm_next < op->nlinks)
+		return done ? done : 1;
+	op->confirming = false;
+	work_remove(op);
+	if (--op->pending == 0 && op->all_queued)
+		delete_finish(op);
+	return done ? done : 1;
+}
+
 /* Do up to budget links of op's work. Returns how many were done; the op
  * may be finished (and freed) when it returns. */
 static unsigned op_step(struct op *op, unsigned budget)
 {
+	if (op->confirming)
+		return confirm_step(op, budget);
 	if (op->type == OP_CREATE && !op->rolling_back)
 		return create_step(op, budget);
 	return delete_step(op, budget);

@@ -138,6 +138,8 @@ struct op {
 	bool rolling_back;
 	char (*deleted)[IFNAMSIZ]; /* names deleted, nlinks at most */
 	bool lost_group_delete;  /* the group delete lost its ack */
+	bool confirming;         /* the group delete is done: confirming its links */
+	unsigned confirm_next;   /* the next link to confirm */
 	unsigned nlost;          /* requests with lost acks, to settle from a dump */
 	unsigned ndeleted;
 

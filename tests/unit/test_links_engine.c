@@ -991,6 +991,28 @@ static void test_work_spread_over_iterations(void **state)
 	assert_int_equal(a.error, 0);
 	assert_int_equal(rows(f, "links", "state = 'present'"), LINKS_STEP * 2 + 5);
 	assert_true(links_idle(f->l));
+
+	/* The delete too: queued step by step, and once the kernel deleted
+	 * the group, its links are confirmed (rows written) step by step. */
+	struct answer d = { 0 };
+
+	assert_int_equal(links_op_delete(f->l, "big", NULL, 0, on_done, &d,
+					 &(struct links_refusal){ 0 }), 0);
+	for (int i = 0; i < 10; i++)
+		ev_run(f->loop, EVRUN_NOWAIT);
+	kernel_run(f->nl);
+	assert_int_equal(count_devs(f->nl, "macvtap"), 0);
+	assert_int_equal(d.calls, 0);
+	assert_int_equal(f->l->nlinks, LINKS_STEP * 2 + 5);
+	ev_run(f->loop, EVRUN_NOWAIT);
+	assert_int_equal(d.calls, 0);
+	assert_int_equal(f->l->nlinks, LINKS_STEP + 5);
+	for (int i = 0; i < 10 && d.calls == 0; i++)
+		ev_run(f->loop, EVRUN_NOWAIT);
+	assert_int_equal(d.calls, 1);
+	assert_int_equal(d.error, 0);
+	assert_int_equal(f->l->nlinks, 0);
+	assert_int_equal(rows(f, "links", "1"), 0);
 }
 
 static void test_free_with_requests_out_cancels(void **state)
