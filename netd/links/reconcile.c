@@ -184,11 +184,17 @@ static void rollback_call(struct links *l, struct link *first, struct op **repai
 	/* The first link's own op is not involved: k->op marks the links
 	 * handled (the repair op's, set again by delete_start). */
 	TAILQ_FOREACH_SAFE(k, &l->all, entry, tmp) {
+		char tag[NL_ALIAS_MAX];
 		struct kdev *d;
 
 		if (k->op_id != op_id || k->op)
 			continue;
 		d = kdev_by_name(l, k->name);
+		link_tag(k->owner, tag);
+		/* Tagged by someone else: not the device this call made (ours
+		 * is tagged, or untagged if netd died before the tag). */
+		if (d && d->alias[0] && !streq(d->alias, tag))
+			d = NULL;
 		name_list_add(&names, k->name);
 		l->rolled_back++;
 		if (d && streq(d->kind, k->kind) && (!k->ifindex || k->ifindex == d->ifindex)) {
