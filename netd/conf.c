@@ -198,6 +198,10 @@ static int handle_number(struct parse_state *st, const char *name, const char *v
 		if (parse_size(value, 1, UINT32_MAX, &n) < 0)
 			return set_error(st, "key '%s': '%s' is not an interface group in 1..4294967295", name, value);
 		c->delete_group = (uint32_t)n;
+	} else if (streq(name, "netlink_request_rcvbuf")) {
+		if (parse_size(value, 0, 1ull << 30, &n) < 0)
+			return set_error(st, "key '%s': '%s' is not a byte count in 0..1073741824", name, value);
+		c->netlink_request_rcvbuf = (int)n;
 	} else if (streq(name, "event_rcvbuf")) {
 		if (parse_size(value, 4096, 1ull << 30, &n) < 0)
 			return set_error(st, "key '%s': '%s' is not a byte count in 4096..1073741824", name, value);

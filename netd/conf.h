@@ -31,6 +31,7 @@ struct netd_config {
 	char *macvlan_prefix;
 	uint32_t delete_group;    /* IFLA_GROUP reserved for bulk deletion */
 	int event_rcvbuf;         /* link event socket receive buffer, bytes */
+	int netlink_request_rcvbuf; /* test only: request socket receive buffer, 0: netd's */
 	char *filter_dir;         /* custom filter files */
 	unsigned helper_timeout_ms; /* *tables-restore/-save runs are killed after this */
 	/* Limits that protect root (see ctl.h's struct ctl_limits). */

@@ -168,6 +168,7 @@ static int keep_restart_only(const struct core *c, struct netd_config *cfg)
 		log_warn("name prefixes, delete_group and event_rcvbuf apply at the next start, ignoring");
 	cfg->delete_group = c->cfg.delete_group;
 	cfg->event_rcvbuf = c->cfg.event_rcvbuf;
+	cfg->netlink_request_rcvbuf = c->cfg.netlink_request_rcvbuf; /* at start only */
 	if (conf_set_string(&cfg->socket_path, c->cfg.socket_path) < 0 ||
 	    conf_set_string(&cfg->db_group, c->cfg.db_group) < 0 ||
 	    conf_set_string(&cfg->db_path, c->cfg.db_path) < 0 ||
@@ -466,6 +467,7 @@ static int start_links_filters(struct core *c)
 			.macvlan_prefix = c->cfg.macvlan_prefix,
 			.delete_group = c->cfg.delete_group,
 			.event_rcvbuf = c->cfg.event_rcvbuf,
+			.request_rcvbuf = c->cfg.netlink_request_rcvbuf,
 			.hold_fd = c->lock_fd,
 		}, &c->links);
 	if (r < 0)

@@ -24,6 +24,7 @@ struct links_config {
 	const char *macvlan_prefix;
 	uint32_t delete_group;  /* IFLA_GROUP that netd uses to delete in bulk */
 	int event_rcvbuf;       /* bytes, for the link event socket */
+	int request_rcvbuf;     /* test only: bytes for the request socket, 0: nl's default */
 	int hold_fd;            /* kept by the netlink sender while it lives (see nl_new()); 0: none */
 };
 

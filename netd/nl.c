@@ -35,172 +35,13 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "budget.h"
 #include "log.h"
 #include "nl.h"
+#include "nl-parse.h"
+#include "nl-internal.h"
 #include "stats.h"
 #include "util.h"
-
-/* Messages per sendmsg: ~64 link creations keep one sendmsg, and so one
- * callback, to a few milliseconds of kernel work. */
-#define NL_BATCH_MSGS 64
-/* Requests in flight at once; their acks and echoes must fit in the
- * request socket's receive buffer. */
-#define NL_MAX_IN_FLIGHT 512
-#define NL_REQ_RCVBUF (8 << 20)
-#define NL_MSG_MAX 256
-/* Receive buffer for one recv: large enough for a dump's multipart skb. */
-#define NL_RECV_BUF 65536
-/* recv calls per read callback, to bound its length. */
-#define NL_RECVS_PER_CB 8
-
-struct nl_req {
-	uint32_t seq;
-	size_t len;
-	char msg[NL_MSG_MAX];
-	nl_done_fn done;
-	void *data;
-	bool has_echo;
-	struct nl_link echo;
-	TAILQ_ENTRY(nl_req) link;
-};
-
-TAILQ_HEAD(req_list, nl_req);
-
-/* What the sender tells the loop after each batch. */
-struct sender_reply {
-	uint32_t first_seq;
-	uint32_t count;
-	int32_t error; /* 0, or -errno of the sendmsg itself */
-};
-
-struct nl {
-	struct ev_loop *loop;
-	struct mnl_socket *req_sock, *ev_sock;
-	ev_io req_io, ev_io_w;
-	int sender_fd;            /* our end of the pair; -1: send directly */
-	pid_t sender_pid;
-	ev_io sender_io;
-	uint32_t seq;
-	unsigned req_portid;
-	struct req_list queue;
-	struct nl_req *in_flight[NL_MAX_IN_FLIGHT]; /* slot: seq % NL_MAX_IN_FLIGHT */
-	unsigned n_in_flight, n_queued;
-	bool dumping, dump_intr;
-	uint32_t dump_seq;
-	struct nl_callbacks cb;
-	void *userdata;
-	struct nl_stats stats;
-	char *rbuf;
-};
-
-static const char *const mode_names[] = {
-	[MACVLAN_MODE_PRIVATE] = "private",
-	[MACVLAN_MODE_VEPA] = "vepa",
-	[MACVLAN_MODE_BRIDGE] = "bridge",
-	[MACVLAN_MODE_PASSTHRU] = "passthru",
-};
-
-int nl_macvlan_mode_from_string(const char *s, uint32_t *ret)
-{
-	for (size_t i = 0; i < ELEMENTSOF(mode_names); i++)
-		if (mode_names[i] && streq(mode_names[i], s)) {
-			*ret = (uint32_t)i;
-			return 0;
-		}
-	return -EINVAL;
-}
-
-const char *nl_macvlan_mode_to_string(uint32_t mode)
-{
-	if (mode < ELEMENTSOF(mode_names) && mode_names[mode])
-		return mode_names[mode];
-	return NULL;
-}
-
-/* --- parsing --- */
-
-static int parse_macvlan_data(const struct nlattr *a, void *data)
-{
-	struct nl_link *l = data;
-
-	if (mnl_attr_get_type(a) == IFLA_MACVLAN_MODE &&
-	    mnl_attr_validate(a, MNL_TYPE_U32) == 0)
-		l->macvlan_mode = mnl_attr_get_u32(a);
-	return MNL_CB_OK;
-}
-
-static int parse_linkinfo(const struct nlattr *a, void *data)
-{
-	struct nl_link *l = data;
-
-	switch (mnl_attr_get_type(a)) {
-	case IFLA_INFO_KIND:
-		if (mnl_attr_validate(a, MNL_TYPE_STRING) == 0)
-			snprintf(l->kind, sizeof(l->kind), "%s", mnl_attr_get_str(a));
-		break;
-	case IFLA_INFO_DATA:
-		if (mnl_attr_validate(a, MNL_TYPE_NESTED) == 0)
-			mnl_attr_parse_nested(a, parse_macvlan_data, l);
-		break;
-	}
-	return MNL_CB_OK;
-}
-
-static int parse_link_attr(const struct nlattr *a, void *data)
-{
-	struct nl_link *l = data;
-
-	switch (mnl_attr_get_type(a)) {
-	case IFLA_IFNAME:
-		if (mnl_attr_validate(a, MNL_TYPE_NUL_STRING) == 0)
-			snprintf(l->name, sizeof(l->name), "%s", mnl_attr_get_str(a));
-		break;
-	case IFLA_LINK:
-		if (mnl_attr_validate(a, MNL_TYPE_U32) == 0)
-			l->parent_ifindex = (int)mnl_attr_get_u32(a);
-		break;
-	case IFLA_GROUP:
-		if (mnl_attr_validate(a, MNL_TYPE_U32) == 0)
-			l->group = mnl_attr_get_u32(a);
-		break;
-	case IFLA_ADDRESS:
-		if (mnl_attr_get_payload_len(a) == NL_MAC_LEN) {
-			memcpy(l->mac, mnl_attr_get_payload(a), NL_MAC_LEN);
-			l->has_mac = true;
-		}
-		break;
-	case IFLA_LINKINFO:
-		if (mnl_attr_validate(a, MNL_TYPE_NESTED) == 0)
-			mnl_attr_parse_nested(a, parse_linkinfo, l);
-		break;
-	}
-	return MNL_CB_OK;
-}
-
-/* Fill *l from an RTM_NEWLINK/RTM_DELLINK message; -EINVAL if malformed. */
-static int parse_link(const struct nlmsghdr *nlh, struct nl_link *l)
-{
-	const struct ifinfomsg *ifi;
-
-	if (nlh->nlmsg_len < NLMSG_LENGTH(sizeof(*ifi)))
-		return -EINVAL;
-	ifi = mnl_nlmsg_get_payload(nlh);
-	memset(l, 0, sizeof(*l));
-	l->ifindex = ifi->ifi_index;
-	if (mnl_attr_parse(nlh, sizeof(*ifi), parse_link_attr, l) < 0)
-		return -EINVAL;
-	return l->name[0] && l->ifindex > 0 ? 0 : -EINVAL;
-}
-
-static int parse_extack(const struct nlattr *a, void *data)
-{
-	const char **msg = data;
-
-	if (mnl_attr_get_type(a) == NLMSGERR_ATTR_MSG &&
-	    mnl_attr_validate(a, MNL_TYPE_NUL_STRING) == 0)
-		*msg = mnl_attr_get_str(a);
-	return MNL_CB_OK;
-}
 
 /* --- requests --- */
 
@@ -260,6 +101,25 @@ int nl_queue_create(struct nl *nl, const char *name, const char *kind,
 	return 0;
 }
 
+int nl_queue_set_alias(struct nl *nl, int ifindex, const char *alias, nl_done_fn done,
+		       void *data)
+{
+	struct nlmsghdr *nlh;
+	struct ifinfomsg *ifi;
+	struct nl_req *r;
+
+	assert(nl && alias);
+	if (strlen(alias) >= NL_ALIAS_MAX || ifindex <= 0)
+		return -EINVAL;
+	r = req_new(nl, RTM_NEWLINK, 0, &nlh, &ifi);
+	if (!r)
+		return -ENOMEM;
+	ifi->ifi_index = ifindex;
+	mnl_attr_put_strz(nlh, IFLA_IFALIAS, alias);
+	req_enqueue(nl, r, nlh, done, data);
+	return 0;
+}
+
 int nl_queue_set_group(struct nl *nl, int ifindex, uint32_t group, nl_done_fn done,
 		       void *data)
 {
@@ -311,13 +171,40 @@ void nl_cancel(struct nl *nl, void *data)
 			nl->in_flight[s]->done = NULL;
 }
 
-static void req_complete(struct nl *nl, struct nl_req *r, int error, const char *message)
+void nl_req_complete(struct nl *nl, struct nl_req *r, int error, const char *message)
 {
 	nl->in_flight[r->seq % NL_MAX_IN_FLIGHT] = NULL;
 	nl->n_in_flight--;
 	if (r->done)
 		r->done(r->data, error, message, r->has_echo ? &r->echo : NULL);
 	free(r);
+}
+
+/* The acks of everything in flight are lost (the request socket
+ * overflowed, or the sender died holding batches): the kernel may or may
+ * not have done each. Every request is completed with -ENOBUFS (outcome
+ * unknown, once sent) and the owner is told to rebuild its picture from a fresh dump,
+ * which settles them (a dump under way is not disturbed: the kernel holds
+ * a dump's parts back while the socket is full rather than drop them; the
+ * owner asks for another one after it). Late acks find no request and are
+ * dropped. */
+void nl_lose_in_flight(struct nl *nl, const char *why)
+{
+	log_error("netlink: %s: %u requests in flight have an unknown outcome; "
+		  "settling them from a fresh dump", why, nl->n_in_flight);
+	nl->stats.acks_lost++;
+	/* One not yet sent is settled only after its send (see
+	 * sender_read_cb): a dump started before it would not show it. */
+	for (unsigned s = 0; s < NL_MAX_IN_FLIGHT; s++) {
+		struct nl_req *r = nl->in_flight[s];
+
+		if (r && r->sent)
+			nl_req_complete(nl, r, -ENOBUFS, NULL);
+		else if (r)
+			r->lost = true;
+	}
+	if (nl->cb.events_lost)
+		nl->cb.events_lost(nl->userdata);
 }
 
 /* Hand one batch to the sender (or send it here when there is none).
@@ -387,127 +274,19 @@ void nl_flush(struct nl *nl)
 		for (unsigned i = 0; i < n; i++) {
 			nl->in_flight[batch[i]->seq % NL_MAX_IN_FLIGHT] = batch[i];
 			nl->n_in_flight++;
+			batch[i]->sent = nl->sender_fd < 0; /* sent here, at once */
 		}
 		if (r < 0) {
 			/* The kernel took none of them: each caller hears why. */
 			errno = -r;
 			log_warn("netlink: sending %u requests: %m", n);
 			for (unsigned i = 0; i < n; i++)
-				req_complete(nl, batch[i], r, NULL);
+				nl_req_complete(nl, batch[i], r, NULL);
 			continue;
 		}
 		nl->stats.messages_sent += n;
 		nl->stats.batches_sent++;
 	}
-}
-
-/* The sender's report on one batch: only a failed send needs action. */
-static void sender_read_cb(struct ev_loop *loop, ev_io *w, int revents)
-{
-	STATS_CALLBACK("netlink sender");
-	struct nl *nl = w->data;
-	struct sender_reply rep;
-	ssize_t n;
-
-	for (;;) {
-		n = recv(nl->sender_fd, &rep, sizeof(rep), MSG_DONTWAIT);
-		if (n < 0 && (errno == EAGAIN || errno == EINTR))
-			break;
-		if (n != (ssize_t)sizeof(rep)) {
-			/* The sender died: send from the loop from now on. */
-			log_error("netlink: the sender process is gone; sending from the main loop");
-			ev_io_stop(loop, &nl->sender_io);
-			close(nl->sender_fd);
-			nl->sender_fd = -1;
-			waitpid(nl->sender_pid, NULL, WNOHANG);
-			nl->sender_pid = 0;
-			break;
-		}
-		if (rep.error == 0)
-			continue;
-		errno = -rep.error;
-		log_warn("netlink: sending %u requests: %m", rep.count);
-		for (uint32_t i = 0; i < rep.count; i++) {
-			struct nl_req *r = nl->in_flight[(rep.first_seq + i) % NL_MAX_IN_FLIGHT];
-
-			if (r && r->seq == rep.first_seq + i)
-				req_complete(nl, r, rep.error, NULL);
-		}
-	}
-	/* No nl_flush() here: requests queued in this iteration may have
-	 * intents not yet committed. The iteration's end commits, then
-	 * flushes (the report woke the loop, so that comes next). */
-}
-
-/* The sender process: batches in, sendmsg, a report out. Never returns. */
-static void sender_main(int pair_fd, int nl_fd)
-{
-	char buf[NL_BATCH_MSGS * NL_MSG_MAX];
-	sigset_t all;
-
-	/* Die with netd; take no signals of its (libev blocks some). */
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	sigfillset(&all);
-	sigprocmask(SIG_SETMASK, &all, NULL);
-	for (;;) {
-		ssize_t n = recv(pair_fd, buf, sizeof(buf), 0);
-		struct sender_reply rep = { 0 };
-
-		if (n <= 0) {
-			if (n < 0 && errno == EINTR)
-				continue;
-			_exit(0); /* netd closed its end */
-		}
-		rep.first_seq = ((struct nlmsghdr *)buf)->nlmsg_seq;
-		for (const struct nlmsghdr *h = (void *)buf; mnl_nlmsg_ok(h, (int)(n - ((char *)h - buf)));
-		     h = (const void *)((const char *)h + NLMSG_ALIGN(h->nlmsg_len)))
-			rep.count++;
-		if (send(nl_fd, buf, (size_t)n, 0) < 0)
-			rep.error = -errno;
-		if (send(pair_fd, &rep, sizeof(rep), MSG_NOSIGNAL) < 0)
-			_exit(0);
-	}
-}
-
-/* Fork the sender. Failure is not fatal: the loop then sends itself. */
-static void sender_start(struct nl *nl, int hold_fd)
-{
-	int sv[2];
-	pid_t pid;
-
-	nl->sender_fd = -1;
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
-		log_warn("netlink: socketpair: %m; sending from the main loop");
-		return;
-	}
-	pid = fork();
-	if (pid < 0) {
-		log_warn("netlink: fork: %m; sending from the main loop");
-		close(sv[0]);
-		close(sv[1]);
-		return;
-	}
-	if (pid == 0) {
-		/* Keep only what the sender needs (and hold_fd), so it holds
-		 * no socket or client of netd's. Each is first moved above
-		 * the numbers it goes to, so that no dup2() overwrites one
-		 * still to be moved. */
-		int pair = fcntl(sv[1], F_DUPFD, 16), nl_fd = fcntl(mnl_socket_get_fd(nl->req_sock), F_DUPFD, 16);
-		int hold = hold_fd > 2 ? fcntl(hold_fd, F_DUPFD, 16) : -1;
-
-		if (pair < 0 || nl_fd < 0 || dup2(pair, 3) < 0 || dup2(nl_fd, 4) < 0 ||
-		    (hold_fd > 2 && (hold < 0 || dup2(hold, 5) < 0)))
-			_exit(1);
-		close_range(hold_fd > 2 ? 6 : 5, ~0U, 0);
-		sender_main(3, 4);
-	}
-	close(sv[1]);
-	nl->sender_fd = sv[0];
-	nl->sender_pid = pid;
-	fcntl(nl->sender_fd, F_SETFL, O_NONBLOCK);
-	ev_io_init(&nl->sender_io, sender_read_cb, nl->sender_fd, EV_READ);
-	nl->sender_io.data = nl;
-	ev_io_start(nl->loop, &nl->sender_io);
 }
 
 static void handle_dump_msg(struct nl *nl, const struct nlmsghdr *nlh)
@@ -528,7 +307,7 @@ static void handle_dump_msg(struct nl *nl, const struct nlmsghdr *nlh)
 			nl->cb.dump_done(nl->userdata, err ? err : nl->dump_intr ? -EINTR : 0);
 		return;
 	}
-	if (nlh->nlmsg_type == RTM_NEWLINK && parse_link(nlh, &l) == 0 && nl->cb.dump_link)
+	if (nlh->nlmsg_type == RTM_NEWLINK && nl_parse_link(nlh, &l) == 0 && nl->cb.dump_link)
 		nl->cb.dump_link(nl->userdata, &l);
 }
 
@@ -549,17 +328,49 @@ static void handle_req_msg(struct nl *nl, const struct nlmsghdr *nlh)
 		const char *msg = NULL;
 
 		if (nlh->nlmsg_len < NLMSG_LENGTH(sizeof(*e))) {
-			req_complete(nl, r, -EPROTO, NULL);
+			nl_req_complete(nl, r, -EPROTO, NULL);
 			return;
 		}
 		/* With NETLINK_CAP_ACK the request is not echoed back, so
 		 * the extended-ack attributes follow struct nlmsgerr. */
 		if (nlh->nlmsg_flags & NLM_F_ACK_TLVS)
-			mnl_attr_parse(nlh, sizeof(*e), parse_extack, &msg);
-		req_complete(nl, r, e->error, msg);
+			mnl_attr_parse(nlh, sizeof(*e), nl_parse_extack, &msg);
+		nl_req_complete(nl, r, e->error, msg);
 	} else if (nlh->nlmsg_type == RTM_NEWLINK) {
-		if (parse_link(nlh, &r->echo) == 0)
+		if (nl_parse_link(nlh, &r->echo) == 0)
 			r->has_echo = true;
+	}
+}
+
+static void dump_read_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	STATS_CALLBACK("netlink dump");
+	struct nl *nl = w->data;
+
+	for (int i = 0; i < NL_RECVS_PER_CB; i++) {
+		ssize_t n = mnl_socket_recvfrom(nl->dump_sock, nl->rbuf, NL_RECV_BUF);
+		const struct nlmsghdr *nlh;
+		int len;
+
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				return;
+			/* A dump lost a part: it is incomplete; say so. */
+			if (nl->dumping) {
+				nl->dumping = false;
+				nl->dump_seq = 0;
+				if (nl->cb.dump_done)
+					nl->cb.dump_done(nl->userdata, -EINTR);
+			}
+			return;
+		}
+		len = (int)n;
+		for (nlh = (const struct nlmsghdr *)nl->rbuf; mnl_nlmsg_ok(nlh, len);
+		     nlh = mnl_nlmsg_next(nlh, &len))
+			if (nl->dumping && nlh->nlmsg_seq == nl->dump_seq)
+				handle_dump_msg(nl, nlh);
+		if (budget_spent())
+			return; /* the rest in the next iteration */
 	}
 }
 
@@ -574,19 +385,19 @@ static void req_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 		int len;
 
 		if (n < 0) {
+			if (errno == EAGAIN && nl->congested) {
+				/* Read empty: the congestion is over. An ack
+				 * of what was in flight meanwhile that is not
+				 * here was dropped without a word. */
+				nl->congested = false;
+				if (nl->n_in_flight > 0)
+					nl_lose_in_flight(nl, "acks dropped during the overflow");
+			}
 			if (errno == EAGAIN || errno == EINTR)
 				return;
 			if (errno == ENOBUFS) {
-				/* Acks were lost: the outcome of what is in
-				 * flight is unknown. Fail it and rebuild our
-				 * picture from the kernel. */
-				log_error("netlink: request socket overflowed, failing %u requests in flight",
-					  nl->n_in_flight);
-				for (unsigned s = 0; s < NL_MAX_IN_FLIGHT; s++)
-					if (nl->in_flight[s])
-						req_complete(nl, nl->in_flight[s], -ENOBUFS, NULL);
-				if (nl->cb.events_lost)
-					nl->cb.events_lost(nl->userdata);
+				nl->congested = true;
+				nl_lose_in_flight(nl, "request socket overflowed");
 				continue;
 			}
 			log_warn("netlink: recv: %m, ignoring");
@@ -596,6 +407,10 @@ static void req_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 		for (nlh = (const struct nlmsghdr *)nl->rbuf; mnl_nlmsg_ok(nlh, len);
 		     nlh = mnl_nlmsg_next(nlh, &len))
 			handle_req_msg(nl, nlh);
+		/* Each ack may write rows and answer a call: the rest waits
+		 * for the next iteration (the socket stays readable). */
+		if (budget_spent())
+			return;
 	}
 }
 
@@ -632,7 +447,7 @@ static void ev_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 		     nlh = mnl_nlmsg_next(nlh, &len)) {
 			if (nlh->nlmsg_type != RTM_NEWLINK && nlh->nlmsg_type != RTM_DELLINK)
 				continue;
-			if (parse_link(nlh, &l) < 0)
+			if (nl_parse_link(nlh, &l) < 0)
 				continue;
 			nl->stats.events++;
 			if (nl->cb.link_event)
@@ -659,7 +474,7 @@ int nl_dump_links(struct nl *nl)
 	nlh->nlmsg_seq = nl->dump_seq;
 	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
 	ifi->ifi_family = AF_UNSPEC;
-	if (mnl_socket_sendto(nl->req_sock, nlh, nlh->nlmsg_len) < 0) {
+	if (mnl_socket_sendto(nl->dump_sock, nlh, nlh->nlmsg_len) < 0) {
 		int r = -errno;
 
 		log_warn("netlink: link dump: %m");
@@ -682,6 +497,16 @@ void nl_get_stats(const struct nl *nl, struct nl_stats *ret)
 	*ret = nl->stats;
 	ret->in_flight = nl->n_in_flight;
 	ret->queued = nl->n_queued;
+}
+
+static void set_rcvbuf(struct mnl_socket *s, int size, int *ret_actual);
+
+void nl_set_request_rcvbuf(struct nl *nl, int size)
+{
+	int actual;
+
+	assert(nl && size > 0);
+	set_rcvbuf(nl->req_sock, size, &actual);
 }
 
 static void set_rcvbuf(struct mnl_socket *s, int size, int *ret_actual)
@@ -726,6 +551,7 @@ int nl_new(struct ev_loop *loop, const struct nl_callbacks *cb, void *userdata,
 	if (!nl)
 		return -ENOMEM;
 	nl->sender_fd = -1;
+	nl->hold_fd = hold_fd;
 	nl->loop = loop;
 	nl->cb = *cb;
 	nl->userdata = userdata;
@@ -736,17 +562,20 @@ int nl_new(struct ev_loop *loop, const struct nl_callbacks *cb, void *userdata,
 	if (!nl->rbuf || !nl->req_sock)
 		goto fail;
 	nl->ev_sock = open_socket(RTMGRP_LINK);
-	if (!nl->ev_sock)
+	nl->dump_sock = open_socket(0);
+	if (!nl->ev_sock || !nl->dump_sock)
 		goto fail;
 	set_rcvbuf(nl->req_sock, NL_REQ_RCVBUF, &dummy);
 	set_rcvbuf(nl->ev_sock, event_rcvbuf, &nl->stats.event_rcvbuf);
 
 	ev_io_init(&nl->req_io, req_read_cb, mnl_socket_get_fd(nl->req_sock), EV_READ);
 	ev_io_init(&nl->ev_io_w, ev_read_cb, mnl_socket_get_fd(nl->ev_sock), EV_READ);
-	nl->req_io.data = nl->ev_io_w.data = nl;
+	ev_io_init(&nl->dump_io, dump_read_cb, mnl_socket_get_fd(nl->dump_sock), EV_READ);
+	nl->req_io.data = nl->ev_io_w.data = nl->dump_io.data = nl;
+	ev_io_start(loop, &nl->dump_io);
 	ev_io_start(loop, &nl->req_io);
 	ev_io_start(loop, &nl->ev_io_w);
-	sender_start(nl, hold_fd);
+	nl_sender_start(nl, hold_fd);
 	*ret = nl;
 	return 0;
 fail:
@@ -776,6 +605,10 @@ struct nl *nl_free(struct nl *nl)
 		ev_io_stop(nl->loop, &nl->ev_io_w);
 		mnl_socket_close(nl->ev_sock);
 	}
+	if (nl->dump_sock) {
+		ev_io_stop(nl->loop, &nl->dump_io);
+		mnl_socket_close(nl->dump_sock);
+	}
 	while ((r = TAILQ_FIRST(&nl->queue))) {
 		TAILQ_REMOVE(&nl->queue, r, link);
 		free(r);
@@ -789,6 +622,7 @@ struct nl *nl_free(struct nl *nl)
 
 const struct nl_ops nl_rtnetlink_ops = {
 	.queue_create = nl_queue_create,
+	.queue_set_alias = nl_queue_set_alias,
 	.queue_set_group = nl_queue_set_group,
 	.queue_delete_group = nl_queue_delete_group,
 	.cancel = nl_cancel,

@@ -20,6 +20,9 @@
 struct nl;
 
 #define NL_MAC_LEN 6
+/* Room for the aliases netd reads: "netd:" and an owner (VALID_OWNER_MAX);
+ * a longer alias is not netd's and reads as "". */
+#define NL_ALIAS_MAX 80
 
 /* A link as the kernel describes it (RTM_NEWLINK / RTM_DELLINK). */
 struct nl_link {
@@ -31,6 +34,7 @@ struct nl_link {
 	bool has_mac;
 	uint32_t group;
 	uint32_t macvlan_mode; /* IFLA_MACVLAN_MODE (MACVLAN_MODE_*), 0 if none */
+	char alias[NL_ALIAS_MAX]; /* IFLA_IFALIAS, "" if none or too long */
 };
 
 struct nl_callbacks {
@@ -49,7 +53,9 @@ struct nl_callbacks {
 /* Completion of one request: error 0 or -errno from the kernel's ack, with
  * the kernel's extended ack message if it gave one (else NULL). For a
  * create, echo is the created link (NLM_F_ECHO) when the kernel sent it,
- * else NULL. */
+ * else NULL. -ENOBUFS: the ack was lost (the request socket overflowed, or
+ * the sender process died holding it): the kernel may or may not have
+ * done it; events_lost() follows, and the dump it starts tells. */
 typedef void (*nl_done_fn)(void *data, int error, const char *message,
 			   const struct nl_link *echo);
 
@@ -61,6 +67,8 @@ struct nl_stats {
 	unsigned in_flight;
 	unsigned queued;
 	int event_rcvbuf;        /* SO_RCVBUF of the event socket, as read back */
+	uint64_t acks_lost;      /* times the acks in flight were lost (overflow, dead sender) */
+	uint64_t sender_restarts; /* sender processes started again after one died */
 };
 
 /*
@@ -75,6 +83,11 @@ struct nl_stats {
 int nl_new(struct ev_loop *loop, const struct nl_callbacks *cb, void *userdata,
 	   int event_rcvbuf, int hold_fd, struct nl **ret);
 
+/* Set the request socket's receive buffer (bytes). The default (8 MiB)
+ * holds every ack in flight; a smaller one is for tests that make the
+ * acks overflow (netd.conf's test-only netlink_request_rcvbuf). */
+void nl_set_request_rcvbuf(struct nl *nl, int size);
+
 /* Close both sockets. Requests still queued or in flight get no
  * completion. Accepts NULL; returns NULL. */
 struct nl *nl_free(struct nl *nl);
@@ -85,6 +98,14 @@ struct nl *nl_free(struct nl *nl);
 int nl_queue_create(struct nl *nl, const char *name, const char *kind,
 		    int parent_ifindex, uint32_t macvlan_mode, const uint8_t *mac,
 		    nl_done_fn done, void *data);
+
+/* Queue an RTM_NEWLINK setting ifindex's IFLA_IFALIAS. The kernel ignores
+ * the alias in a create (rtnl_create_link does not apply it), so it is set
+ * by ifindex once the create is acked: never on a device of the same name
+ * that someone else made. -ENOMEM or -EINVAL (alias of NL_ALIAS_MAX bytes
+ * or more). */
+int nl_queue_set_alias(struct nl *nl, int ifindex, const char *alias, nl_done_fn done,
+		       void *data);
 
 /* Queue an RTM_NEWLINK moving ifindex into group. */
 int nl_queue_set_group(struct nl *nl, int ifindex, uint32_t group, nl_done_fn done,
@@ -122,6 +143,8 @@ struct nl_ops {
 	int (*queue_create)(struct nl *nl, const char *name, const char *kind,
 			    int parent_ifindex, uint32_t macvlan_mode, const uint8_t *mac,
 			    nl_done_fn done, void *data);
+	int (*queue_set_alias)(struct nl *nl, int ifindex, const char *alias, nl_done_fn done,
+			       void *data);
 	int (*queue_set_group)(struct nl *nl, int ifindex, uint32_t group, nl_done_fn done,
 			       void *data);
 	int (*queue_delete_group)(struct nl *nl, uint32_t group, nl_done_fn done, void *data);

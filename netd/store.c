@@ -28,6 +28,7 @@
 enum stmt_id {
 	STMT_LINK_PUT,
 	STMT_LINK_DELETE,
+	STMT_LINKS_SETTLE,
 	STMT_NAME_PUT,
 	STMT_NAME_DELETE,
 	STMT_LINKS_ALL,
@@ -45,13 +46,14 @@ enum stmt_id {
 
 static const char *const stmt_sql[_STMT_MAX] = {
 	[STMT_LINK_PUT] =
-		"INSERT OR REPLACE INTO links (name, ifindex, kind, mode, parent, mac, owner, state, created)"
-		" VALUES (?, ?, ?, ?, ?, ?, ?, ?, coalesce(?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now')))",
+		"INSERT OR REPLACE INTO links (name, ifindex, kind, mode, parent, mac, owner, state, created, op)"
+		" VALUES (?, ?, ?, ?, ?, ?, ?, ?, coalesce(?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now')), ?)",
 	[STMT_LINK_DELETE] = "DELETE FROM links WHERE name = ?",
+	[STMT_LINKS_SETTLE] = "UPDATE links SET op = NULL WHERE op = ?",
 	[STMT_NAME_PUT] = "INSERT OR REPLACE INTO names (prefix, idx, name, state) VALUES (?, ?, ?, ?)",
 	[STMT_NAME_DELETE] = "DELETE FROM names WHERE prefix = ? AND idx = ?",
 	[STMT_LINKS_ALL] =
-		"SELECT name, ifindex, kind, mode, parent, mac, owner, state, created FROM links",
+		"SELECT name, ifindex, kind, mode, parent, mac, owner, state, created, op FROM links",
 	[STMT_NAMES_ALL] = "SELECT prefix, idx, name, state FROM names",
 	[STMT_BINDING_PUT] =
 		"INSERT OR REPLACE INTO bindings (port, filter, owner, parameters, desired_hash,"
@@ -601,6 +603,22 @@ int store_link_put(struct store *s, const struct store_link_row *row)
 	sqlite3_bind_text(st, 7, row->owner, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 8, row->state, -1, SQLITE_STATIC);
 	bind_text_or_null(st, 9, row->created);
+	if (row->op)
+		sqlite3_bind_int64(st, 10, (sqlite3_int64)row->op);
+	else
+		sqlite3_bind_null(st, 10);
+	return step_write(s, st);
+}
+
+int store_links_settle(struct store *s, uint64_t op)
+{
+	sqlite3_stmt *st;
+	int r = write_stmt(s, STMT_LINKS_SETTLE, &st);
+
+	assert(op > 0);
+	if (r < 0)
+		return r;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)op);
 	return step_write(s, st);
 }
 
@@ -671,6 +689,7 @@ int store_links_foreach(struct store *s, store_link_fn fn, void *userdata)
 			.owner = col_text(st, 6),
 			.state = col_text(st, 7),
 			.created = col_text(st, 8),
+			.op = (uint64_t)sqlite3_column_int64(st, 9),
 		};
 		fn(userdata, &row);
 	}

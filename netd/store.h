@@ -112,12 +112,17 @@ struct store_link_row {
 	const char *owner;
 	const char *state;   /* "creating", "present", "deleting" */
 	const char *created; /* NULL: now */
+	uint64_t op;         /* the unanswered call it belongs to, 0: none (db/006) */
 };
 
 /* Insert or replace the row of row->name. */
 int store_link_put(struct store *s, const struct store_link_row *row);
 
 int store_link_delete(struct store *s, const char *name);
+
+/* The call op was answered: its rows no longer belong to it (op NULL),
+ * in the transaction that carries its reply. */
+int store_links_settle(struct store *s, uint64_t op);
 
 /* Insert or replace the row of (prefix, idx); state "owned", "foreign" or
  * "releasing". */

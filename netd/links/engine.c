@@ -33,6 +33,7 @@
 static void work_add(struct op *op);
 static void work_remove(struct op *op);
 static unsigned create_step(struct op *op, unsigned budget);
+static unsigned confirm_step(struct op *op, unsigned budget);
 static unsigned delete_step(struct op *op, unsigned budget);
 
 /* --- ops --- */
@@ -90,7 +91,7 @@ void op_free(struct op *op)
 	free(op);
 }
 
-static void op_fail(struct op *op, int error, const char *name, const char *message)
+void op_fail(struct op *op, int error, const char *name, const char *message)
 {
 	if (op->error)
 		return;
@@ -116,11 +117,39 @@ static void op_answer(struct op *op)
 	};
 
 	for (unsigned i = 0; i < op->nlinks; i++)
-		if (op->links[i])
+		if (op->links[i]) {
 			op->links[i]->op = NULL;
+			op->links[i]->op_id = 0;
+		}
+	if (op->id) {
+		/* Answered: the rows leave the call in the transaction that
+		 * carries the reply, so a start after a crash rolls back
+		 * exactly the calls whose callers heard nothing. */
+		int r = store_links_settle(op->l->store, op->id);
+
+		if (r < 0)
+			log_error_errno(NULL, r, "cannot record that a create was answered");
+	}
 	if (op->done)
 		op->done(op->done_data, &res);
 	op_free(op);
+}
+
+/* --- lost acks --- */
+
+/* k's request (or, k NULL, op's group delete) lost its ack: it stays
+ * pending until a dump started from now on says what the kernel did. */
+static void mark_lost(struct op *op, struct link *k, enum link_lost what)
+{
+	struct links *l = op->l;
+
+	if (k)
+		k->lost = what;
+	else
+		op->lost_group_delete = true;
+	if (op->nlost++ == 0)
+		l->nlost_ops++;
+	l->lost_after = l->dumps_started;
 }
 
 /* --- create --- */
@@ -139,7 +168,7 @@ static int queue_create(struct links *l, struct link *k)
 }
 
 /* The create op is settled: answer it, or undo it first. */
-static void create_finish(struct op *op)
+void create_finish(struct op *op)
 {
 	unsigned present = 0;
 
@@ -187,7 +216,7 @@ static int create_retry(struct links *l, struct link *k)
 }
 
 /* The kernel made k: take what it says about the device. */
-static void create_made(struct links *l, struct link *k, const struct nl_link *echo)
+void create_made(struct links *l, struct link *k, const struct nl_link *echo)
 {
 	if (echo) {
 		k->ifindex = echo->ifindex;
@@ -208,6 +237,42 @@ static void create_made(struct links *l, struct link *k, const struct nl_link *e
 	links_notify(l, LINKS_EVENT_ADDED, k, NULL);
 }
 
+static void tag_done(void *data, int error, const char *message,
+		     const struct nl_link *echo)
+{
+	struct link *k = data;
+	struct op *op = k->op;
+
+	k->nreq--;
+	if (error == -ENOBUFS)
+		return mark_lost(op, k, LOST_TAG);
+	/* Untagged, the link is still netd's by its row; only a lost
+	 * database would not know it. Not worth failing the call. */
+	if (error < 0)
+		log_warn("%s: cannot tag the link as '%s''s: %s, ignoring", k->name, k->owner,
+			 strerror(-error));
+	if (--op->pending == 0 && op->all_queued)
+		create_finish(op);
+}
+
+/* Tag k in the kernel as its owner's (IFLA_IFALIAS "netd:<owner>"), so
+ * that a lost or empty database can re-adopt it. The call is answered
+ * after the tag is acked: an answered link is always tagged. A crash
+ * between the create and its tag leaves the intent row, which the next
+ * start rolls back. */
+void queue_tag(struct links *l, struct op *op, struct link *k)
+{
+	char tag[NL_ALIAS_MAX];
+
+	if (k->ifindex <= 0)
+		return;
+	link_tag(k->owner, tag);
+	if (l->nlo->queue_set_alias(l->nl, k->ifindex, tag, tag_done, k) == 0) {
+		k->nreq++;
+		op->pending++;
+	}
+}
+
 static void create_done(void *data, int error, const char *message,
 			const struct nl_link *echo)
 {
@@ -216,6 +281,8 @@ static void create_done(void *data, int error, const char *message,
 	struct links *l = op->l;
 
 	k->nreq--;
+	if (error == -ENOBUFS)
+		return mark_lost(op, k, LOST_CREATE);
 	if (error == -EEXIST && k->alloc && k->retries < LINKS_EEXIST_RETRIES && !op->error) {
 		error = create_retry(l, k);
 		if (error == 0)
@@ -224,6 +291,7 @@ static void create_done(void *data, int error, const char *message,
 	}
 	if (error == 0) {
 		create_made(l, k, echo);
+		queue_tag(l, op, k);
 	} else {
 		log_warn("%s: create failed: %s%s%s", k->name, strerror(-error),
 			 message ? ": " : "", message ? message : "");
@@ -297,6 +365,7 @@ static bool create_one(struct op *op, unsigned i)
 	k->state = LINK_CREATING;
 	now_iso(k->created, sizeof(k->created));
 	k->op = op;
+	k->op_id = op->id;
 	op->links[op->nlinks++] = k;
 	/* The intent row, committed before the request leaves. */
 	store_link(l, k);
@@ -395,6 +464,7 @@ int links_op_create(struct links *l, const struct links_create_req *req,
 		memcpy(op->macs, req->macs, req->count * sizeof(*op->macs));
 	op->done = done;
 	op->done_data = data;
+	op->id = l->next_op_id++;
 	op->total = req->count;
 	op->alloc = req->names ? NULL : a;
 	snprintf(op->kind, sizeof(op->kind), "%s", req->kind);
@@ -408,7 +478,7 @@ int links_op_create(struct links *l, const struct links_create_req *req,
 
 /* --- delete --- */
 
-static void delete_confirmed(struct op *op, unsigned i)
+void delete_confirmed(struct op *op, unsigned i)
 {
 	struct links *l = op->l;
 	struct link *k = op->links[i];
@@ -421,7 +491,7 @@ static void delete_confirmed(struct op *op, unsigned i)
 }
 
 /* The delete op is settled: links whose deletion failed stay. */
-static void delete_finish(struct op *op)
+void delete_finish(struct op *op)
 {
 	struct links *l = op->l;
 
@@ -455,6 +525,8 @@ static void group_done(void *data, int error, const char *message,
 	struct op *op = k->op;
 
 	k->nreq--;
+	if (error == -ENOBUFS)
+		return mark_lost(op, k, LOST_GROUP);
 	if (error == 0) {
 		k->regrouped = true;
 	} else if (error == -ENODEV) {
@@ -474,14 +546,20 @@ static void delete_group_done(void *data, int error, const char *message,
 	struct op *op = data;
 
 	op->nreq--;
+	if (error == -ENOBUFS)
+		return mark_lost(op, NULL, LOST_NONE);
 	/* ENODEV: the group was empty (every link already gone). */
 	if (error == 0 || error == -ENODEV) {
-		for (unsigned i = 0; i < op->nlinks; i++) {
-			struct link *k = op->links[i];
-
-			if (k && (k->regrouped || k->gone))
-				delete_confirmed(op, i);
+		/* Each confirmation writes rows: thousands of them are spread
+		 * over loop iterations (confirm_step), the op still pending. */
+		op->confirming = true;
+		op->confirm_next = 0;
+		if (op->nlinks > LINKS_STEP) {
+			work_add(op);
+			return;
 		}
+		confirm_step(op, op->nlinks);
+		return;
 	} else {
 		log_warn("group delete failed: %s%s%s", strerror(-error),
 			 message ? ": " : "", message ? message : "");
@@ -718,10 +796,36 @@ static void work_remove(struct op *op)
 	}
 }
 
+/* Confirm up to budget links of a finished group delete; the op is
+ * settled after the last. Returns at least 1 (progress). */
+static unsigned confirm_step(struct op *op, unsigned budget)
+{
+	unsigned done = 0;
+
+	while (op->confirm_next < op->nlinks && done < budget) {
+		struct link *k = op->links[op->confirm_next];
+
+		if (k && (k->regrouped || k->gone)) {
+			delete_confirmed(op, op->confirm_next);
+			done++;
+		}
+		op->confirm_next++;
+	}
+	if (op->confirm_next < op->nlinks)
+		return done ? done : 1;
+	op->confirming = false;
+	work_remove(op);
+	if (--op->pending == 0 && op->all_queued)
+		delete_finish(op);
+	return done ? done : 1;
+}
+
 /* Do up to budget links of op's work. Returns how many were done; the op
  * may be finished (and freed) when it returns. */
 static unsigned op_step(struct op *op, unsigned budget)
 {
+	if (op->confirming)
+		return confirm_step(op, budget);
 	if (op->type == OP_CREATE && !op->rolling_back)
 		return create_step(op, budget);
 	return delete_step(op, budget);

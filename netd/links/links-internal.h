@@ -5,7 +5,8 @@
  *  model.c      the picture: the kernel's devices, netd's links, owners,
  *               foreign and held names, the bitmaps, and their store rows
  *  engine.c     ops: intents, steps per iteration, acks, EEXIST retries,
- *               group deletion, rollback
+ *               ownership tags, group deletion, rollback
+ *  settle.c     requests whose acks were lost, settled from a dump
  *  reconcile.c  start-up load from the store, dumps, link events,
  *               reconciliation with the kernel
  *  links.c      creation and destruction of struct links, the kernel seam
@@ -48,6 +49,14 @@ const char *link_state_to_string(enum link_state s);
 
 struct op;
 
+/* A request whose ack was lost (-ENOBUFS): settled by the next dump. */
+enum link_lost {
+	LOST_NONE,
+	LOST_CREATE,
+	LOST_TAG,
+	LOST_GROUP,
+};
+
 struct link {
 	char name[IFNAMSIZ];
 	char *owner;
@@ -63,11 +72,13 @@ struct link {
 	struct alloc *alloc;      /* the bitmap its name is from, or NULL */
 	unsigned idx;
 	struct op *op;            /* the call creating or deleting it */
+	uint64_t op_id;           /* the create call not yet answered, 0: none */
 	unsigned retries;
 	unsigned nreq;            /* kernel requests carrying this link as data */
 	bool regrouped;           /* moved into the delete group */
 	bool gone;                /* the kernel said it no longer exists */
 	uint64_t txn;             /* store transaction of its last intent row */
+	enum link_lost lost;      /* its request in flight lost its ack */
 	TAILQ_ENTRY(link) entry;
 };
 
@@ -80,6 +91,10 @@ struct kdev {
 	char kind[16];
 	uint8_t mac[NL_MAC_LEN];
 	bool has_mac;
+	int parent_ifindex;
+	uint32_t mode;
+	uint32_t group;
+	char alias[NL_ALIAS_MAX]; /* "netd:<owner>" on the links netd made */
 };
 
 /* All devices, by ifindex and by name (trees of struct kdev). */
@@ -112,6 +127,7 @@ typedef void (*links_done_fn)(void *data, const struct links_op_result *res);
 struct op {
 	enum op_type type;
 	struct links *l;
+	uint64_t id;             /* a create's id on its intent rows, else 0 */
 	links_done_fn done;      /* NULL: nobody to answer */
 	void *done_data;
 	struct link **links;     /* this call's links */
@@ -124,6 +140,10 @@ struct op {
 	char *storage_error;     /* its intents were rolled back: why */
 	bool rolling_back;
 	char (*deleted)[IFNAMSIZ]; /* names deleted, nlinks at most */
+	bool lost_group_delete;  /* the group delete lost its ack */
+	bool confirming;         /* the group delete is done: confirming its links */
+	unsigned confirm_next;   /* the next link to confirm */
+	unsigned nlost;          /* requests with lost acks, to settle from a dump */
 	unsigned ndeleted;
 
 	/* The work is spread over loop iterations, LINKS_STEP links per
@@ -182,10 +202,18 @@ struct links {
 
 	bool ready;
 	int start_error;
+	uint64_t next_op_id;      /* above every op id of the loaded rows */
+	unsigned loaded_rows;     /* link and name rows at start: 0, an empty database */
+	bool reconciled;          /* the first reconciliation (after start) is done */
+	bool empty_db_adopted;    /* an empty database met netd's tagged links */
 	bool resync_wanted;       /* events lost while a dump ran */
+	uint64_t dumps_started;   /* dumps started so far */
+	uint64_t lost_after;      /* lost acks: settled by a dump started after this one */
+	unsigned nlost_ops;       /* ops waiting for such a dump */
 
 	/* counters for GetStatus */
 	uint64_t created, deleted, vanished, foreign_seen, resyncs, eexist_retries;
+	uint64_t adopted, rolled_back;
 };
 
 /* --- model.c --- */
@@ -209,6 +237,10 @@ void mac_to_string(const uint8_t *m, char *buf, size_t n);
 int mac_parse(const char *s, uint8_t *ret);
 /* The bitmap a name belongs to (NULL: none), and its index there. */
 struct alloc *alloc_of_name(struct links *l, const char *name, unsigned *ret_idx);
+
+/* The kernel-side tag of owner's links (IFLA_IFALIAS), "netd:<owner>". */
+#define LINKS_TAG_PREFIX "netd:"
+void link_tag(const char *owner, char buf[NL_ALIAS_MAX]);
 
 /* Mirror k (and its name) in the store's transaction; failures logged. */
 void store_link(struct links *l, const struct link *k);
@@ -303,6 +335,25 @@ void delete_start(struct links *l, struct op *op);
 /* Drop an op, its pending kernel requests and its links' without
  * answering (links_free). Accepts NULL. */
 void op_free(struct op *op);
+/* engine.c's steps that settle.c (lost acks) also takes. */
+/* Record op's first failure (and its texts, if memory allows). */
+void op_fail(struct op *op, int error, const char *name, const char *message);
+/* The kernel made k (echo: what it said, or NULL: ask the picture). */
+void create_made(struct links *l, struct link *k, const struct nl_link *echo);
+/* Queue k's ownership tag; the op waits for its ack. */
+void queue_tag(struct links *l, struct op *op, struct link *k);
+/* A create or delete op has no request left: answer it (or undo it). */
+void create_finish(struct op *op);
+void delete_finish(struct op *op);
+/* The kernel confirmed the i-th link of a delete op gone. */
+void delete_confirmed(struct op *op, unsigned i);
+
+/* --- settle.c --- */
+
+/* A dump started after the acks were lost is complete: settle every
+ * request whose ack was lost from what the kernel holds now, and go on
+ * with (or answer) their ops. */
+void settle_lost(struct links *l);
 /* Set up l's work list and the loop watchers that step it. */
 void links_work_init(struct links *l);
 

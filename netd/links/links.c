@@ -62,6 +62,8 @@ int links_new(struct ev_loop *loop, struct store *store, const struct links_conf
 		return r;
 	}
 	l->nlo = &nl_rtnetlink_ops;
+	if (cfg->request_rcvbuf > 0)
+		nl_set_request_rcvbuf(l->nl, cfg->request_rcvbuf);
 	start_dump(l);
 	*ret = l;
 	return 0;

@@ -444,10 +444,16 @@ void links_status(const struct links *l, json_t *reply)
 	json_object_set_new(reply, "links_vanished", json_integer((json_int_t)l->vanished));
 	json_object_set_new(reply, "eexist_retries", json_integer((json_int_t)l->eexist_retries));
 	json_object_set_new(reply, "resyncs", json_integer((json_int_t)l->resyncs));
+	json_object_set_new(reply, "links_adopted", json_integer((json_int_t)l->adopted));
+	json_object_set_new(reply, "links_rolled_back", json_integer((json_int_t)l->rolled_back));
+	json_object_set_new(reply, "links_empty_database", json_boolean(l->empty_db_adopted));
 	json_object_set_new(reply, "netlink_requests", json_integer((json_int_t)ns.messages_sent));
 	json_object_set_new(reply, "netlink_batches", json_integer((json_int_t)ns.batches_sent));
 	json_object_set_new(reply, "netlink_events", json_integer((json_int_t)ns.events));
 	json_object_set_new(reply, "netlink_dumps", json_integer((json_int_t)ns.dumps));
 	json_object_set_new(reply, "netlink_in_flight", json_integer(ns.in_flight + ns.queued));
 	json_object_set_new(reply, "event_rcvbuf", json_integer(ns.event_rcvbuf));
+	json_object_set_new(reply, "netlink_acks_lost", json_integer((json_int_t)ns.acks_lost));
+	json_object_set_new(reply, "netlink_sender_restarts",
+			    json_integer((json_int_t)ns.sender_restarts));
 }

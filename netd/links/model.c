@@ -155,6 +155,11 @@ void kc_update(struct kcache *kc, const struct nl_link *nlk)
 		memcpy(k->mac, nlk->mac, NL_MAC_LEN);
 		k->has_mac = true;
 	}
+	/* Events and dumps carry the whole device: no alias means none. */
+	k->parent_ifindex = nlk->parent_ifindex;
+	k->mode = nlk->macvlan_mode;
+	k->group = nlk->group;
+	snprintf(k->alias, sizeof(k->alias), "%s", nlk->alias);
 }
 
 void kc_clear(struct kcache *kc)
@@ -211,6 +216,12 @@ static void log_store_error(const char *what, const char *name, int r)
 	log_error_errno(name, r, "cannot record %s in the database", what);
 }
 
+void link_tag(const char *owner, char buf[NL_ALIAS_MAX])
+{
+	/* Owners are at most VALID_OWNER_MAX bytes: the tag always fits. */
+	snprintf(buf, NL_ALIAS_MAX, LINKS_TAG_PREFIX "%s", owner);
+}
+
 void store_link(struct links *l, const struct link *k)
 {
 	char mac[18];
@@ -224,6 +235,7 @@ void store_link(struct links *l, const struct link *k)
 		.owner = k->owner,
 		.state = state_names[k->state],
 		.created = k->created[0] ? k->created : NULL,
+		.op = k->op_id,
 	};
 	int r;
 

@@ -19,7 +19,9 @@
 #include "links-internal.h"
 #include "log.h"
 #include "store.h"
+#include "strbuf.h"
 #include "util.h"
+#include "valid.h"
 
 /* --- events --- */
 
@@ -82,8 +84,10 @@ void start_dump(struct links *l)
 {
 	int r = l->nlo->dump_links(l->nl);
 
-	if (r == 0)
+	if (r == 0) {
 		kc_clear(&l->dump); /* no reply can arrive before we return */
+		l->dumps_started++;
+	}
 	else if (r == -EBUSY)
 		l->resync_wanted = true;
 	else if (r < 0 && !l->ready) {
@@ -108,6 +112,108 @@ static void on_dump_link(void *userdata, const struct nl_link *nlk)
 }
 
 /* --- reconciliation --- */
+
+/* Add k to the repair op (made on first use): its device is deleted. */
+static void repair_add(struct links *l, struct link *k, struct kdev *d, struct op **repair)
+{
+	if (!*repair)
+		*repair = op_new(l, OP_DELETE, l->nlinks);
+	if (*repair) {
+		k->ifindex = d->ifindex;
+		(*repair)->links[(*repair)->nlinks++] = k;
+	} else {
+		log_warn("%s: no memory to finish its deletion now, retrying at the next resync",
+			 k->name);
+	}
+}
+
+/* s as a JSON string: owners are printable ASCII and names plainer still,
+ * so quotes and backslashes are all there is to escape. */
+static void json_quote_to(struct strbuf *b, const char *s)
+{
+	strbuf_puts(b, "\"");
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			strbuf_puts(b, "\\");
+		strbuf_append(b, s, 1);
+	}
+	strbuf_puts(b, "\"");
+}
+
+/* One audit row per rolled-back call: its id, owner, links and names. */
+static void audit_rollback(struct links *l, uint64_t op_id, const char *owner,
+			   const struct name_list *names, unsigned ndevices)
+{
+	struct store_peer self = { .uid = (uid_t)-1, .gid = (gid_t)-1, .pid = 0 };
+	struct strbuf params = { 0 }, detail = { 0 };
+	char *p, *d;
+	int r;
+
+	strbuf_printf(&params, "{\"op\":%llu,\"owner\":", (unsigned long long)op_id);
+	json_quote_to(&params, owner);
+	strbuf_printf(&params, ",\"links\":%u,\"devices_deleted\":%u}", names->n, ndevices);
+	strbuf_puts(&detail, "{\"names\":[");
+	for (unsigned i = 0; i < names->n; i++) {
+		if (i)
+			strbuf_puts(&detail, ",");
+		json_quote_to(&detail, names->names[i]);
+	}
+	strbuf_puts(&detail, "]}");
+	p = strbuf_steal(&params, NULL);
+	d = strbuf_steal(&detail, NULL);
+	if (p && d) {
+		r = store_audit_append(l->store, &self, "netd.CreateLinksRolledBack", p, "ok", d);
+		if (r < 0)
+			log_error_errno(NULL, r, "cannot audit the rollback of an unanswered create");
+	}
+	free(p);
+	free(d);
+}
+
+/* A create whose caller never got its answer (netd died first): all or
+ * nothing, so every link of it goes, the devices made deleted. k's call
+ * is found by its op id; all its links are handled here at once. */
+static void rollback_call(struct links *l, struct link *first, struct op **repair)
+{
+	uint64_t op_id = first->op_id;
+	struct name_list names = { .l = l };
+	struct link *k, *tmp;
+	unsigned ndevices = 0;
+	char *owner = strdup(first->owner);
+
+	/* The first link's own op is not involved: k->op marks the links
+	 * handled (the repair op's, set again by delete_start). */
+	TAILQ_FOREACH_SAFE(k, &l->all, entry, tmp) {
+		char tag[NL_ALIAS_MAX];
+		struct kdev *d;
+
+		if (k->op_id != op_id || k->op)
+			continue;
+		d = kdev_by_name(l, k->name);
+		link_tag(k->owner, tag);
+		/* Tagged by someone else: not the device this call made (ours
+		 * is tagged, or untagged if netd died before the tag). */
+		if (d && d->alias[0] && !streq(d->alias, tag))
+			d = NULL;
+		name_list_add(&names, k->name);
+		l->rolled_back++;
+		if (d && streq(d->kind, k->kind) && (!k->ifindex || k->ifindex == d->ifindex)) {
+			k->state = LINK_DELETING;
+			ndevices++;
+			repair_add(l, k, d, repair);
+			k->op = *repair;
+			if (!k->op)
+				k->op_id = 0; /* no memory: its row keeps the id for the next start */
+		} else {
+			link_release(l, k);
+		}
+	}
+	log_warn("'%s': a create of %u links was never answered (netd stopped first); "
+		 "rolling it back, %u devices to delete", owner ? owner : "?", names.n, ndevices);
+	audit_rollback(l, op_id, owner ? owner : "", &names, ndevices);
+	name_list_free(&names);
+	free(owner);
+}
 
 /* Bring one link in line with the kernel's picture; a link whose deletion
  * a crash interrupted joins *repair. */
@@ -146,17 +252,90 @@ static void reconcile_link(struct links *l, struct link *k, struct op **repair)
 			break;
 		}
 		/* Finish the interrupted deletion. */
-		if (!*repair)
-			*repair = op_new(l, OP_DELETE, l->nlinks);
-		if (*repair) {
-			k->ifindex = d->ifindex;
-			(*repair)->links[(*repair)->nlinks++] = k;
-		} else {
-			log_warn("%s: no memory to finish its deletion now, retrying at the next resync",
-				 k->name);
-		}
+		repair_add(l, k, d, repair);
 		break;
 	}
+}
+
+/* A device tagged "netd:<owner>" that netd has no row for: the database
+ * was lost, emptied or replaced. Take it back with its owner rather than
+ * calling it foreign. */
+static void adopt_one(struct links *l, const struct kdev *d)
+{
+	const char *owner = d->alias + strlen(LINKS_TAG_PREFIX);
+	struct kdev *parent = d->parent_ifindex ? kdev_by_index(l, d->parent_ifindex) : NULL;
+	struct link *k;
+
+	if (is_foreign(l, d->name))
+		unmark_foreign(l, d->name); /* frees its index for the link */
+	k = link_add(l, d->name, owner);
+	if (!k) {
+		log_error("%s: no memory to re-adopt the link of '%s', ignoring", d->name, owner);
+		return;
+	}
+	snprintf(k->kind, sizeof(k->kind), "%.7s", d->kind);
+	k->mode = d->mode ? d->mode : MACVLAN_MODE_BRIDGE;
+	snprintf(k->parent, sizeof(k->parent), "%s", parent ? parent->name : "");
+	k->ifindex = d->ifindex;
+	memcpy(k->mac, d->mac, NL_MAC_LEN);
+	k->has_mac = d->has_mac;
+	k->state = LINK_PRESENT;
+	now_iso(k->created, sizeof(k->created));
+	k->alloc = alloc_of_name(l, k->name, &k->idx);
+	if (k->alloc && alloc_take(k->alloc, k->idx) < 0)
+		k->alloc = NULL;
+	store_link(l, k);
+	l->adopted++;
+	log_warn("%s: tagged as '%s''s but not in the database; re-adopted", k->name, owner);
+	links_notify(l, LINKS_EVENT_ADDED, k, NULL);
+}
+
+/* twalk_r action: collect the names of tagged devices netd has no link for. */
+static void collect_tagged(const void *node, VISIT v, void *userdata)
+{
+	struct name_list *nl = userdata;
+	const struct kdev *d = *(struct kdev *const *)node;
+
+	if (v != postorder && v != leaf)
+		return;
+	if (strncmp(d->alias, LINKS_TAG_PREFIX, strlen(LINKS_TAG_PREFIX)) != 0 ||
+	    !valid_owner(d->alias + strlen(LINKS_TAG_PREFIX)) ||
+	    (!streq(d->kind, "macvtap") && !streq(d->kind, "macvlan")) ||
+	    link_find(nl->l, d->name))
+		return;
+	name_list_add(nl, d->name);
+}
+
+/* Re-adopt every tagged device without a link, loudly: the database did
+ * not know links netd made. */
+static void adopt_tagged(struct links *l)
+{
+	struct name_list tagged = { .l = l };
+	struct store_peer self = { .uid = (uid_t)-1, .gid = (gid_t)-1, .pid = 0 };
+	char params[96];
+	bool empty = !l->reconciled && l->loaded_rows == 0;
+	int r;
+
+	twalk_r(l->kc.by_name, collect_tagged, &tagged);
+	for (unsigned i = 0; i < tagged.n; i++) {
+		struct kdev *d = kdev_by_name(l, tagged.names[i]);
+
+		if (d)
+			adopt_one(l, d);
+	}
+	if (tagged.n > 0) {
+		if (empty)
+			l->empty_db_adopted = true;
+		log_error("%u links tagged as netd's were missing from the database%s; "
+			  "re-adopted them with their owners", tagged.n,
+			  empty ? " (the database is empty: lost, emptied or replaced?)" : "");
+		snprintf(params, sizeof(params), "{\"links\":%u,\"database_empty\":%s}",
+			 tagged.n, empty ? "true" : "false");
+		r = store_audit_append(l->store, &self, "netd.LinksAdopted", params, "ok", NULL);
+		if (r < 0)
+			log_error_errno(NULL, r, "cannot audit the re-adoption");
+	}
+	name_list_free(&tagged);
 }
 
 /* twalk_r action: every device of our prefixes not ours is foreign.
@@ -175,6 +354,17 @@ static void reconcile(struct links *l)
 	struct link *k, *tmp;
 	struct op *repair = NULL;
 
+	/* Unanswered creates first, whole calls at a time (a walk that
+	 * releases links cannot go on from a link it freed: restart it). */
+	for (bool again = true; again;) {
+		again = false;
+		TAILQ_FOREACH(k, &l->all, entry)
+			if (k->op_id && !k->op) {
+				rollback_call(l, k, &repair);
+				again = true;
+				break;
+			}
+	}
 	TAILQ_FOREACH_SAFE(k, &l->all, entry, tmp)
 		if (!k->op) /* else a request in flight settles it */
 			reconcile_link(l, k, &repair);
@@ -184,6 +374,7 @@ static void reconcile(struct links *l)
 	for (unsigned i = 0; i < gone.n; i++)
 		unmark_foreign(l, gone.names[i]);
 	name_list_free(&gone);
+	adopt_tagged(l);
 	twalk_r(l->kc.by_name, mark_foreign_walk, l);
 	if (repair) {
 		log_info("finishing %u interrupted deletions", repair->nlinks);
@@ -208,9 +399,11 @@ static void on_dump_done(void *userdata, int error)
 {
 	struct links *l = userdata;
 
-	if (error == -EINTR) {
-		/* Links changed during the dump: it may be inconsistent. */
-		log_debug("link dump interrupted by changes, dumping again");
+	if (error == -EINTR || (error == -ENOBUFS && l->ready)) {
+		/* Links changed during the dump: it may be inconsistent. Or
+		 * the request socket overflowed under it (acks of a large
+		 * batch): requests may wait for a dump to settle them. */
+		log_debug("link dump interrupted (%s), dumping again", strerror(-error));
 		start_dump(l);
 		return;
 	}
@@ -236,7 +429,12 @@ static void on_dump_done(void *userdata, int error)
 	l->kc = l->dump;
 	l->dump = (struct kcache){ 0 };
 	reconcile(l);
+	l->reconciled = true;
 	l->ready = true;
+	/* This dump began after the lost acks (dumps_started counts it):
+	 * the kernel's answer to each is in it. */
+	if (l->nlost_ops > 0 && l->dumps_started > l->lost_after)
+		settle_lost(l);
 	if (l->resync_wanted) {
 		l->resync_wanted = false;
 		start_dump(l);
@@ -277,6 +475,10 @@ static void load_link_row(void *userdata, const struct store_link_row *row)
 	k->alloc = alloc_of_name(l, k->name, &k->idx);
 	if (k->alloc && alloc_take(k->alloc, k->idx) < 0)
 		k->alloc = NULL;
+	k->op_id = row->op;
+	if (row->op >= l->next_op_id)
+		l->next_op_id = row->op + 1;
+	l->loaded_rows++;
 }
 
 static void load_name_row(void *userdata, const char *prefix, unsigned idx,
@@ -286,6 +488,7 @@ static void load_name_row(void *userdata, const char *prefix, unsigned idx,
 	unsigned i;
 	struct alloc *a = alloc_of_name(l, name, &i);
 
+	l->loaded_rows++;
 	/* Owned and releasing names come with their link rows; foreign ones
 	 * are checked against the kernel by the first reconciliation. */
 	if (a && streq(state, "foreign")) {
@@ -303,7 +506,10 @@ static void load_name_row(void *userdata, const char *prefix, unsigned idx,
 
 int links_load(struct links *l)
 {
-	int r = store_links_foreach(l->store, load_link_row, l);
+	int r;
+
+	l->next_op_id = 1;
+	r = store_links_foreach(l->store, load_link_row, l);
 
 	if (r == 0)
 		r = store_names_foreach(l->store, load_name_row, l);

@@ -33,7 +33,7 @@
 
 /* --- the fake kernel --- */
 
-enum req_type { REQ_CREATE, REQ_SET_GROUP, REQ_DELETE_GROUP };
+enum req_type { REQ_CREATE, REQ_SET_GROUP, REQ_DELETE_GROUP, REQ_SET_ALIAS };
 
 struct fake_req {
 	enum req_type type;
@@ -43,6 +43,7 @@ struct fake_req {
 	uint32_t group;
 	bool has_mac;
 	uint8_t mac[NL_MAC_LEN];
+	char alias[NL_ALIAS_MAX];
 	nl_done_fn done;
 	void *data;
 	bool answered;
@@ -135,6 +136,7 @@ static int fake_queue_create(struct nl *nl, const char *name, const char *kind,
 	struct fake_req *r = req_add(nl, REQ_CREATE, done, data);
 
 	assert_int_not_equal(parent_ifindex, 0);
+	r->ifindex = parent_ifindex;
 	snprintf(r->name, sizeof(r->name), "%s", name);
 	snprintf(r->kind, sizeof(r->kind), "%s", kind);
 	if (mac) {
@@ -151,6 +153,16 @@ static int fake_queue_set_group(struct nl *nl, int ifindex, uint32_t group, nl_d
 
 	r->ifindex = ifindex;
 	r->group = group;
+	return 0;
+}
+
+static int fake_queue_set_alias(struct nl *nl, int ifindex, const char *alias,
+				nl_done_fn done, void *data)
+{
+	struct fake_req *r = req_add(nl, REQ_SET_ALIAS, done, data);
+
+	r->ifindex = ifindex;
+	snprintf(r->alias, sizeof(r->alias), "%s", alias);
 	return 0;
 }
 
@@ -217,6 +229,7 @@ static struct nl *fake_free(struct nl *nl)
 static const struct nl_ops fake_ops = {
 	.queue_create = fake_queue_create,
 	.queue_set_group = fake_queue_set_group,
+	.queue_set_alias = fake_queue_set_alias,
 	.queue_delete_group = fake_queue_delete_group,
 	.cancel = fake_cancel,
 	.flush = fake_flush,
@@ -253,7 +266,14 @@ static void execute(struct nl *nl, unsigned i)
 		d = dev_add(nl, r->name, r->kind);
 		if (r->has_mac)
 			memcpy(d->link.mac, r->mac, NL_MAC_LEN);
+		d->link.parent_ifindex = r->ifindex;
 		return answer(nl, i, 0, NULL, &d->link);
+	case REQ_SET_ALIAS:
+		d = dev_by_index(nl, r->ifindex);
+		if (!d)
+			return answer(nl, i, -ENODEV, NULL, NULL);
+		memcpy(d->link.alias, r->alias, sizeof(d->link.alias));
+		return answer(nl, i, 0, NULL, NULL);
 	case REQ_SET_GROUP:
 		d = dev_by_index(nl, r->ifindex);
 		if (!d)
@@ -558,12 +578,17 @@ static void test_create_kernel_error_rolls_back(void **state)
 	assert_int_equal(kernel_step(f->nl), 4);
 	assert_int_equal(a.calls, 0);
 	assert_int_equal(count_devs(f->nl, "macvtap"), 3);
-	assert_int_equal(f->nl->nreqs, 4 + 3 + 1);
-	for (unsigned i = 4; i < 7; i++) {
+	/* The three made are tagged first: every request of the call is
+	 * answered before it is undone. */
+	assert_int_equal(f->nl->nreqs, 4 + 3);
+	assert_int_equal(kernel_step(f->nl), 3);
+	assert_int_equal(a.calls, 0);
+	assert_int_equal(f->nl->nreqs, 7 + 3 + 1);
+	for (unsigned i = 7; i < 10; i++) {
 		assert_int_equal(f->nl->reqs[i].type, REQ_SET_GROUP);
 		assert_int_equal(f->nl->reqs[i].group, DELETE_GROUP);
 	}
-	assert_int_equal(f->nl->reqs[7].type, REQ_DELETE_GROUP);
+	assert_int_equal(f->nl->reqs[10].type, REQ_DELETE_GROUP);
 	assert_int_equal(rows(f, "links", "state = 'deleting'"), 3);
 	assert_int_equal(kernel_step(f->nl), 4);
 
@@ -594,9 +619,10 @@ static void test_eexist_marks_foreign_and_retries(void **state)
 	dev_add(f->nl, "macvtap0", "macvtap");
 	create_ok(f, "guest1", 1, &a);
 	assert_string_equal(a.names[0], "macvtap1");
-	assert_int_equal(f->nl->nreqs, 2);
+	assert_int_equal(f->nl->nreqs, 3);
 	assert_string_equal(f->nl->reqs[0].name, "macvtap0");
 	assert_string_equal(f->nl->reqs[1].name, "macvtap1");
+	assert_int_equal(f->nl->reqs[2].type, REQ_SET_ALIAS); /* its tag */
 	assert_true(is_foreign(f->l, "macvtap0"));
 	assert_null(link_find(f->l, "macvtap0"));
 	assert_non_null(link_find(f->l, "macvtap1"));
@@ -881,16 +907,20 @@ static void test_failed_completions_answer_every_op(void **state)
 	links_start(f);
 	create_ok(f, "guest0", 2, &made);
 	/* Two creates in flight when the request socket overflows (or the
-	 * sender dies): nl fails each request; each call hears it. */
+	 * sender dies): their outcome is unknown until a fresh dump shows
+	 * the kernel made none of them; then each call hears it. */
 	assert_int_equal(create(f, "guest1", 2, NULL, &c1, NULL), 0);
 	assert_int_equal(create(f, "guest2", 1, NULL, &c2, NULL), 0);
 	for (unsigned i = 0; i < f->nl->nreqs; i++)
 		if (!f->nl->reqs[i].answered)
 			answer(f->nl, i, -ENOBUFS, NULL, NULL);
+	assert_int_equal(c1.calls + c2.calls, 0);
+	links_nl_callbacks.events_lost(f->l);
+	dump_finish(f->nl, f->l, 0);
 	assert_int_equal(c1.calls, 1);
-	assert_int_equal(c1.error, -ENOBUFS);
+	assert_int_equal(c1.error, -EIO);
 	assert_int_equal(c2.calls, 1);
-	assert_int_equal(c2.error, -ENOBUFS);
+	assert_int_equal(c2.error, -EIO);
 	assert_int_equal(rows(f, "links", "owner IN ('guest1', 'guest2')"), 0);
 	assert_int_equal(f->l->nlinks, 2);
 
@@ -1026,6 +1056,28 @@ static void test_work_spread_over_iterations(void **state)
 	assert_int_equal(a.error, 0);
 	assert_int_equal(rows(f, "links", "state = 'present'"), LINKS_STEP * 2 + 5);
 	assert_true(links_idle(f->l));
+
+	/* The delete too: queued step by step, and once the kernel deleted
+	 * the group, its links are confirmed (rows written) step by step. */
+	struct answer d = { 0 };
+
+	assert_int_equal(links_op_delete(f->l, "big", NULL, 0, on_done, &d,
+					 &(struct links_refusal){ 0 }), 0);
+	for (int i = 0; i < 10; i++)
+		ev_run(f->loop, EVRUN_NOWAIT);
+	kernel_run(f->nl);
+	assert_int_equal(count_devs(f->nl, "macvtap"), 0);
+	assert_int_equal(d.calls, 0);
+	assert_int_equal(f->l->nlinks, LINKS_STEP * 2 + 5);
+	ev_run(f->loop, EVRUN_NOWAIT);
+	assert_int_equal(d.calls, 0);
+	assert_int_equal(f->l->nlinks, LINKS_STEP + 5);
+	for (int i = 0; i < 10 && d.calls == 0; i++)
+		ev_run(f->loop, EVRUN_NOWAIT);
+	assert_int_equal(d.calls, 1);
+	assert_int_equal(d.error, 0);
+	assert_int_equal(f->l->nlinks, 0);
+	assert_int_equal(rows(f, "links", "1"), 0);
 }
 
 static void test_free_with_requests_out_cancels(void **state)
@@ -1058,6 +1110,228 @@ static void test_free_with_requests_out_cancels(void **state)
 	free(nl);
 }
 
+/* The kernel answers the requests of one type asked so far. */
+static void kernel_run_type(struct nl *nl, enum req_type type)
+{
+	unsigned end = nl->nreqs;
+
+	for (unsigned i = 0; i < end; i++)
+		if (!nl->reqs[i].answered && nl->reqs[i].type == type)
+			execute(nl, i);
+}
+
+/* The acks of every request asked so far are lost (-ENOBUFS), as nl does
+ * on a request socket overflow or a dead sender: the kernel carries out
+ * the first `done` of them, not the rest; then events_lost(). */
+static void lose_acks(struct nl *nl, struct links *l, unsigned done)
+{
+	unsigned end = nl->nreqs, n = 0;
+
+	for (unsigned i = 0; i < end; i++) {
+		struct fake_req *r = &nl->reqs[i];
+
+		if (r->answered)
+			continue;
+		if (n++ < done) {
+			nl_done_fn saved = r->done;
+
+			r->done = NULL; /* the kernel acts, the ack is lost */
+			execute(nl, i);
+			r->done = saved;
+		}
+		r->answered = true;
+		if (r->done)
+			r->done(r->data, -ENOBUFS, NULL, NULL);
+	}
+	links_nl_callbacks.events_lost(l);
+}
+
+static void test_lost_acks_settled_from_a_dump(void **state)
+{
+	struct fix *f = *state;
+	struct answer a = { 0 }, b = { 0 };
+
+	links_start(f);
+	/* 6 creates in flight when the acks overflow: the kernel made 4. */
+	assert_int_equal(create(f, "dave", 6, NULL, &a, NULL), 0);
+	links_flush(f->l);
+	lose_acks(f->nl, f->l, 4);
+	/* Nothing answered, nothing released: the intents stay. */
+	assert_int_equal(a.calls, 0);
+	assert_int_equal(rows(f, "links", "owner = 'dave' AND state = 'creating'"), 6);
+	assert_true(f->nl->dumping);
+	dump_finish(f->nl, f->l, 0);
+	/* The dump settled them: 4 made, 2 not: the call fails, all or
+	 * nothing, and what was made is rolled back; the caller hears. */
+	kernel_run(f->nl);
+	assert_int_equal(a.calls, 1);
+	assert_int_equal(a.error, -EIO);
+	assert_int_equal(count_devs(f->nl, "macvtap"), 0);
+	assert_int_equal(rows(f, "links", "1"), 0);
+	assert_int_equal(foreign_count(f->l), 0);
+	assert_true(links_idle(f->l));
+
+	/* All made before the loss: the call succeeds, tagged, nothing
+	 * foreign. */
+	assert_int_equal(create(f, "erin", 3, NULL, &b, NULL), 0);
+	links_flush(f->l);
+	lose_acks(f->nl, f->l, 3);
+	dump_finish(f->nl, f->l, 0);
+	kernel_run(f->nl);
+	assert_int_equal(b.calls, 1);
+	assert_int_equal(b.error, 0);
+	assert_int_equal(b.n, 3);
+	assert_int_equal(rows(f, "links", "owner = 'erin' AND state = 'present' AND op IS NULL"), 3);
+	assert_string_equal(dev_by_name(f->nl, b.names[0])->link.alias, "netd:erin");
+	assert_int_equal(foreign_count(f->l), 0);
+}
+
+static void test_lost_acks_of_a_delete(void **state)
+{
+	struct fix *f = *state;
+	struct answer c = { 0 }, d = { 0 };
+
+	links_start(f);
+	create_ok(f, "frank", 3, &c);
+	assert_int_equal(links_op_delete(f->l, "frank", NULL, 0, on_done, &d,
+					 &(struct links_refusal){ 0 }), 0);
+	links_flush(f->l);
+	/* The moves into the group and the group delete all happen; every
+	 * ack is lost. */
+	lose_acks(f->nl, f->l, 4);
+	assert_int_equal(d.calls, 0);
+	dump_finish(f->nl, f->l, 0);
+	kernel_run(f->nl);
+	assert_int_equal(d.calls, 1);
+	assert_int_equal(d.error, 0);
+	assert_int_equal(d.n, 3);
+	assert_int_equal(rows(f, "links", "1"), 0);
+	assert_int_equal(count_devs(f->nl, "macvtap"), 0);
+	assert_true(links_idle(f->l));
+}
+
+/* netd "dies": the links are freed without answering anything, and the
+ * next start sees a copy of the kernel's devices as they are now. */
+static void crash_and_restart(struct fix *f)
+{
+	struct nl *old = f->nl, *copy = fake_new();
+
+	memcpy(copy->devs, old->devs, sizeof(copy->devs));
+	copy->next_ifindex = old->next_ifindex;
+	old->keep_on_free = true;
+	links_stop(f);
+	free(old);
+	f->nl = copy;
+	links_start(f);
+}
+
+static void test_unanswered_create_rolled_back_at_start(void **state)
+{
+	struct fix *f = *state;
+	struct answer kept = { 0 }, lost = { 0 };
+	unsigned first;
+
+	links_start(f);
+	create_ok(f, "kept", 2, &kept);
+	assert_int_equal(kept.calls, 1);
+	/* A create of 10: 5 acked, 3 made by the kernel but not acked when
+	 * netd dies, 2 never made. The caller never hears anything. */
+	assert_int_equal(create(f, "lost", 10, NULL, &lost, NULL), 0);
+	links_flush(f->l);
+	first = f->nl->nreqs - 10;
+	for (unsigned i = first; i < first + 5; i++)
+		execute(f->nl, i);
+	kernel_run_type(f->nl, REQ_SET_ALIAS);
+	for (unsigned i = first + 5; i < first + 8; i++)
+		dev_add(f->nl, f->nl->reqs[i].name, "macvtap"); /* not acked, not tagged */
+	assert_int_equal(rows(f, "links", "op IS NOT NULL AND state = 'present'"), 5);
+	assert_int_equal(rows(f, "links", "op IS NOT NULL"), 10);
+	assert_int_equal(rows(f, "links", "owner = 'kept' AND op IS NULL"), 2);
+	assert_int_equal(lost.calls, 0);
+
+	crash_and_restart(f);
+	/* All or nothing: every link of the unanswered call goes, the 8
+	 * devices made are deleted, the answered call is untouched. */
+	assert_int_equal(f->l->rolled_back, 10);
+	assert_int_equal(rows(f, "audit", "method = 'netd.CreateLinksRolledBack'"
+			      " AND parameters LIKE '%\"owner\":\"lost\"%\"links\":10%'"), 1);
+	kernel_run(f->nl);
+	assert_int_equal(rows(f, "links", "owner = 'lost'"), 0);
+	assert_int_equal(rows(f, "links", "owner = 'kept'"), 2);
+	assert_int_equal(rows(f, "names", "1"), 2);
+	assert_int_equal(count_devs(f->nl, "macvtap"), 2);
+	assert_int_equal(f->l->adopted, 0);
+	assert_int_equal(foreign_count(f->l), 0);
+	assert_true(links_idle(f->l));
+
+	/* A restart now has nothing to roll back. */
+	crash_and_restart(f);
+	assert_int_equal(f->nl->nreqs, 0);
+	assert_int_equal(f->l->nlinks, 2);
+	assert_int_equal(rows(f, "audit", "method = 'netd.CreateLinksRolledBack'"), 1);
+}
+
+static void test_created_links_are_tagged_before_the_answer(void **state)
+{
+	struct fix *f = *state;
+	struct answer a = { 0 };
+
+	links_start(f);
+	assert_int_equal(create(f, "carol", 3, NULL, &a, NULL), 0);
+	links_flush(f->l);
+	kernel_run_type(f->nl, REQ_CREATE);
+	/* Made, not yet tagged: not answered. */
+	assert_int_equal(a.calls, 0);
+	assert_int_equal(rows(f, "links", "op IS NOT NULL"), 3);
+	kernel_run(f->nl);
+	assert_int_equal(a.calls, 1);
+	assert_int_equal(a.error, 0);
+	for (unsigned i = 0; i < 3; i++)
+		assert_string_equal(dev_by_name(f->nl, a.names[i])->link.alias, "netd:carol");
+	/* Answered: the rows no longer belong to an unanswered call. */
+	assert_int_equal(rows(f, "links", "op IS NOT NULL"), 0);
+}
+
+static void test_empty_database_readopts_tagged_links(void **state)
+{
+	struct fix *f = *state;
+	struct fake_dev *d;
+
+	/* The kernel holds netd's links (tagged), the database nothing. */
+	for (int i = 0; i < 3; i++) {
+		char name[IFNAMSIZ];
+
+		snprintf(name, sizeof(name), "macvtap%d", i);
+		d = dev_add(f->nl, name, "macvtap");
+		d->link.parent_ifindex = f->parent_ifindex;
+		snprintf(d->link.alias, sizeof(d->link.alias), "netd:%s", i < 2 ? "alice" : "bob");
+	}
+	dev_add(f->nl, "macvtap3", "macvtap"); /* untagged: foreign */
+	d = dev_add(f->nl, "macvtap4", "macvtap");
+	snprintf(d->link.alias, sizeof(d->link.alias), "netd:"); /* no owner: foreign */
+
+	links_start(f);
+	assert_int_equal(f->l->adopted, 3);
+	assert_true(f->l->empty_db_adopted);
+	assert_string_equal(link_find(f->l, "macvtap0")->owner, "alice");
+	assert_string_equal(link_find(f->l, "macvtap2")->owner, "bob");
+	assert_string_equal(link_find(f->l, "macvtap2")->parent, "eth0");
+	assert_int_equal(link_find(f->l, "macvtap1")->state, LINK_PRESENT);
+	assert_true(is_foreign(f->l, "macvtap3"));
+	assert_true(is_foreign(f->l, "macvtap4"));
+	assert_int_equal(rows(f, "links", "owner = 'alice' AND state = 'present'"), 2);
+	assert_int_equal(rows(f, "names", "state = 'owned'"), 3);
+	assert_int_equal(rows(f, "audit", "method = 'netd.LinksAdopted'"
+			      " AND parameters LIKE '%\"database_empty\":true%'"), 1);
+
+	/* The next start knows them: nothing to adopt, nothing said. */
+	crash_and_restart(f);
+	assert_int_equal(f->l->adopted, 0);
+	assert_false(f->l->empty_db_adopted);
+	assert_int_equal(f->l->nlinks, 3);
+	assert_int_equal(rows(f, "audit", "method = 'netd.LinksAdopted'"), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1079,6 +1353,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_work_spread_over_iterations, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_free_with_requests_out_cancels, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_storage_failure_undoes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unanswered_create_rolled_back_at_start, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_empty_database_readopts_tagged_links, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_created_links_are_tagged_before_the_answer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lost_acks_settled_from_a_dump, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lost_acks_of_a_delete, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -71,6 +71,14 @@ static void test_cancel_drops_queued(void **state)
 					 NULL, done, &a), -EINVAL);
 	assert_int_equal(nl_queue_create(nl, "a-name-far-too-long", "macvtap", 1,
 					 MACVLAN_MODE_BRIDGE, NULL, done, &a), -EINVAL);
+	{
+		char alias[NL_ALIAS_MAX + 1];
+
+		memset(alias, 'a', NL_ALIAS_MAX);
+		alias[NL_ALIAS_MAX] = '\0';
+		assert_int_equal(nl_queue_set_alias(nl, 1, alias, done, &a), -EINVAL);
+		assert_int_equal(nl_queue_set_alias(nl, 0, "netd:x", done, &a), -EINVAL);
+	}
 	assert_int_equal(queued(nl), 0);
 	assert_null(nl_free(nl));
 	ev_loop_destroy(loop);
@@ -79,6 +87,7 @@ static void test_cancel_drops_queued(void **state)
 static void test_rtnetlink_ops_are_nl(void **state)
 {
 	assert_ptr_equal(nl_rtnetlink_ops.queue_create, nl_queue_create);
+	assert_ptr_equal(nl_rtnetlink_ops.queue_set_alias, nl_queue_set_alias);
 	assert_ptr_equal(nl_rtnetlink_ops.queue_set_group, nl_queue_set_group);
 	assert_ptr_equal(nl_rtnetlink_ops.queue_delete_group, nl_queue_delete_group);
 	assert_ptr_equal(nl_rtnetlink_ops.cancel, nl_cancel);

@@ -813,13 +813,14 @@ static void test_migrate_from_older(void **state)
 	struct store *s = NULL;
 	char *err = NULL;
 	int latest = store_latest_version();
-	char sql[128];
+	char sql[256];
 
 	assert_true(latest >= 4);
 	assert_int_equal(store_open(p, &s, &err), 0);
 	store_close(s);
 	/* As a netd of schema 3 left it. */
-	snprintf(sql, sizeof(sql), "DROP TABLE filter_checkpoint; PRAGMA user_version = 3");
+	snprintf(sql, sizeof(sql), "DROP INDEX links_op; ALTER TABLE links DROP COLUMN op;"
+		 " DROP TABLE filter_checkpoint; PRAGMA user_version = 3");
 	assert_int_equal(raw_exec(p, sql), SQLITE_OK);
 	assert_int_equal(store_open(p, &s, &err), 0);
 	assert_int_equal(store_version(s), latest);

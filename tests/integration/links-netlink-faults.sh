@@ -1,0 +1,83 @@
+#!/bin/bash
+# Netlink faults: (1) the request socket's acks overflow (a forced small
+# receive buffer, the test-only netlink_request_rcvbuf): the intents are
+# kept, the requests in flight are settled from a fresh dump, and the
+# caller gets its links, none of them "foreign"; (2) the netlink sender
+# process is killed during a create: a new sender starts, the requests it
+# held are settled from a dump, and the caller gets an answer, all or
+# nothing.
+. "$(dirname "$0")/lib.sh"
+
+command -v sqlite3 >/dev/null || fail "sqlite3 is required"
+make_parent v0
+
+settled() {
+	local i
+	for i in $(seq 150); do
+		[ "$(status_field netlink_in_flight)" = 0 ] &&
+			! ctl --json link list | grep -q '"state": "\(creating\|deleting\)"' && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+check_agree() {
+	local what=$1
+	settled || fail "$what: netd did not settle"
+	db "SELECT name FROM links ORDER BY name" > "$TMP/db-links"
+	kview names macvtap | sort > "$TMP/k-links"
+	diff -u "$TMP/db-links" "$TMP/k-links" > "$TMP/diff" || fail "$what: database and kernel disagree: $(head -5 "$TMP/diff")"
+	[ "$(status_field foreign_names)" = 0 ] || fail "$what: $(status_field foreign_names) of netd's own devices are called foreign"
+}
+
+# --- (1) ack overflow ---
+printf "[netd]\nnetlink_request_rcvbuf = 4096\n" > "$CONF"
+start_netd
+timeout 60 "$NETDCTL" --socket "$SOCK" link create --parent v0 --kind macvtap --owner over --count 300 > "$TMP/out" 2>&1
+rc=$?
+[ "$rc" != 124 ] || fail "ack overflow: the caller got no answer in 60 s"
+[ "$(status_field netlink_acks_lost)" -gt 0 ] || fail "the acks never overflowed (netlink_acks_lost is 0): the test proves nothing"
+[ "$rc" = 0 ] || fail "ack overflow: the create failed although the kernel made the links: $(cat "$TMP/out")"
+check_agree "ack overflow"
+[ "$(db "SELECT count(*) FROM links WHERE owner = 'over' AND state = 'present'")" = 300 ] || fail "ack overflow: not 300 links owned"
+ok "acks lost $(status_field netlink_acks_lost) times: the create of 300 succeeded, database and kernel agree, nothing foreign"
+ctl link delete --owner over > /dev/null || fail "ack overflow: the delete failed"
+check_agree "ack overflow, delete"
+[ "$(kview count macvtap)" = 0 ] || fail "ack overflow: $(kview count macvtap) devices left after the delete"
+ok "the delete under ack overflow removed them all"
+stop_netd
+: > "$CONF"
+
+# --- (2) the sender is killed ---
+sender_of() {
+	pgrep -P "$NETD_PID" | while read -r p; do
+		ls -l "/proc/$p/fd" 2>/dev/null | grep -q "$(basename "$DB").lock" && echo "$p"; done | head -n 1
+}
+for at in 1 100; do
+	start_netd
+	sender=$(sender_of)
+	[ -n "$sender" ] || fail "no sender process holds the lock"
+	timeout 60 "$NETDCTL" --socket "$SOCK" link create --parent v0 --kind macvtap --owner "k$at" --count 400 > "$TMP/out" 2>&1 &
+	client=$!
+	for i in $(seq 3000); do [ "$(kview count macvtap)" -ge "$at" ] && break; done
+	kill -KILL "$sender"
+	made=$(kview count macvtap)
+	wait $client
+	rc=$?
+	[ "$rc" != 124 ] || fail "sender killed: the caller got no answer in 60 s"
+	check_agree "sender killed"
+	have=$(db "SELECT count(*) FROM links WHERE owner = 'k$at'")
+	case "$rc/$have" in
+	0/400|[1-9]*/0) ;;
+	*) fail "sender killed: exit $rc with $have of 400 links owned: $(cat "$TMP/out")" ;;
+	esac
+	new=$(sender_of)
+	[ -n "$new" ] && [ "$new" != "$sender" ] || fail "no new sender process after the kill"
+	[ "$(status_field netlink_sender_restarts)" = 1 ] || fail "netlink_sender_restarts is not 1"
+	ctl link create --parent v0 --kind macvtap --owner after --count 2 > /dev/null || fail "no create after the sender was restarted"
+	ok "sender killed with $made devices made: answered (exit $rc, $have of 400 links), a new sender (pid $new) serves"
+	ctl link delete --owner "k$at" > /dev/null 2>&1
+	ctl link delete --owner after > /dev/null
+	check_agree "cleanup"
+	stop_netd
+done
