@@ -79,6 +79,7 @@ struct link {
 	bool gone;                /* the kernel said it no longer exists */
 	uint64_t txn;             /* store transaction of its last intent row */
 	enum link_lost lost;      /* its request in flight lost its ack */
+	bool untagged;            /* made, its ownership tag not yet queued */
 	TAILQ_ENTRY(link) entry;
 };
 
