@@ -288,6 +288,11 @@ for round in $(seq 1 "$ROUNDS"); do
 	NETD_PID=
 done
 t_end=$(date +%s)
+# and a last start after the storm must still stop cleanly (under the
+# sanitizers this also catches leaks of a start over a stormed state)
+start_netd
+settled || count_fail "unsettled" "at the last start"
+stop_netd
 
 echo "storm: $ROUNDS rounds in $((t_end - t_start)) s, $total_creates CreateLinks calls, $total_unanswered of them unanswered at the kill"
 failed=0
