@@ -60,7 +60,7 @@ declare -A per=([eb]=0 [ip4]=0 [ip6]=0)
 for g in "$TMP"/dump/*; do
 	[ -e "$g" ] || continue
 	case $g in
-	*.eb) tool=ebtables restore=(ebtables-restore --noflush) save=(ebtables-save) commit= fam=eb ;;
+	*.eb) tool=ebtables restore=(ebtables-restore --noflush) save=(ebtables-save) commit='' fam=eb ;;
 	*.ip4) tool=iptables restore=(iptables-restore -w --noflush) save=(iptables-save -t filter) commit=COMMIT fam=ip4 ;;
 	*.ip6) tool=ip6tables restore=(ip6tables-restore -w --noflush) save=(ip6tables-save -t filter) commit=COMMIT fam=ip6 ;;
 	esac

@@ -173,7 +173,7 @@ check_links() {
 }
 
 check_all_or_nothing() {
-	local k op owner arg rc got want
+	local k owner rc got want del
 	for k in $(seq 0 $((CLIENTS - 1))); do
 		[ -f "$TMP/calls-$k" ] || continue
 		# Per owner: its create (asked n, answered?), and whether a delete was tried.
@@ -254,7 +254,7 @@ pids=()
 on_cleanup 'touch "$TMP/stop"; for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; wait'
 echo "storm: $ROUNDS rounds, $CLIENTS clients, seed $SEED"
 t_start=$(date +%s)
-total_creates=0 total_unanswered=0 total_links_at_kill=0
+total_creates=0 total_unanswered=0
 for round in $(seq 1 "$ROUNDS"); do
 	rm -f "$TMP/stop" "$TMP"/calls-*
 	start_netd
