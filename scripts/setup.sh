@@ -15,12 +15,13 @@
 #   python3 gnuplot-nox strace                              bench/run: the harness, its plot, ioctl counts
 #   groff-base                                              tests/docs: man pages render without warnings
 #   gcovr                                                   make coverage: line coverage per file (configure --enable-coverage)
+#   clang libclang-rt-14-dev                                make fuzz: libFuzzer (-fsanitize=fuzzer) and its runtime
 NETD_PACKAGES="build-essential autoconf automake libtool pkg-config
 libmnl-dev libnl-3-dev libnl-route-3-dev libsqlite3-dev sqlite3
 libjansson-dev libev-dev libinih-dev libcmocka-dev
 iproute2 iptables ebtables socat util-linux iputils-ping
 iputils-arping dnsmasq-base busybox libssl-dev python3 gnuplot-nox strace groff-base
-gcovr"
+gcovr clang libclang-rt-14-dev"
 
 netd_install_packages() {
 	local missing="" p
