@@ -121,8 +121,11 @@ static bool confirm_end(struct batch *bt, bool ok)
 		bt->f->nft_ops->chains_close(bt->dump);
 		bt->dump = NULL;
 	}
-	if (!ok)
-		log_debug("filters: restores not confirmed by generation and chain names; "
+	if (ok)
+		log_debug("filters: %u restores confirmed by the generation and the chain names",
+			  bt->restores);
+	else
+		log_debug("filters: restores not confirmed by the generation and the chain names; "
 			  "waiting for the saves");
 	return true;
 }
