@@ -531,7 +531,12 @@ static void work_cb(struct ev_loop *loop, ev_check *w, int revents)
 	case PHASE_APPLY:
 		done = items_slice(f, bt);
 		if (done && bt->live_ok) {
-			/* The callers are answered; the saves only record. */
+			/* The callers are answered; the saves only record. The
+			 * names (20,000 chains: 2 MB) are not needed any more. */
+			for (int i = 0; i < NFAM; i++) {
+				chains_free(bt->live[i]);
+				bt->live[i] = NULL;
+			}
 			bt->phase = PHASE_SAVE;
 		} else if (done) {
 			confirm_record_checkpoint(f, bt);
