@@ -16,12 +16,14 @@ struct ctl_call;
 struct filters;
 struct job_ops;
 struct links;
+struct nft_ops;
 struct store;
 
 struct filters_config {
 	const char *filter_dir;      /* custom filter files (*.json) */
 	unsigned helper_timeout_ms;  /* a restore or save run that takes longer is killed */
 	const struct job_ops *job_ops; /* how helpers run; NULL: real processes (tests fake them) */
+	const struct nft_ops *nft_ops; /* nf_tables queries; NULL: netlink (tests fake them) */
 };
 
 /*

@@ -9,11 +9,14 @@
  * from the built-in chains (every copy deleted, then each inserted first),
  * as ONE restore input per family that has changes, run with --noflush.
  * Declaring a chain in restore input flushes and refills it in the same
- * commit, so each replace is atomic. After the restores exit 0, one
- * *-save per family shows what the kernel holds: a binding whose chains
- * are there is applied (its fingerprint recorded, verify.c), its callers
- * answered; one whose chains are not failed, since a tool that exits 0
- * and does nothing must not make a binding applied.
+ * commit, so each replace is atomic. After the restores exit 0, the
+ * kernel must be seen to hold what they wrote: with the nf_tables tools,
+ * by the generation and a dump of the chain names (confirm.c), the save
+ * following the answers; otherwise by one *-save per family first. A
+ * binding whose chains are there is applied (its fingerprint recorded
+ * from the save, verify.c), its callers answered; one whose chains are
+ * not failed, since a tool that exits 0 and does nothing must not make a
+ * binding applied.
  *
  * A failed apply goes to bisect.c (split in halves, back-off). What
  * changes while a batch runs waits for the next.
@@ -58,7 +61,10 @@ static void batch_free(struct batch *bt)
 		free(bt->err[i]);
 		free(bt->save[i]);
 		chains_free(bt->trees[i]);
+		chains_free(bt->live[i]);
 	}
+	if (bt->dump)
+		bt->f->nft_ops->chains_close(bt->dump);
 	free(bt->items);
 	free(bt);
 	if (trim)
@@ -331,24 +337,26 @@ static bool restores_ok(const struct batch *bt)
 /* --- settling, a slice per loop iteration --- */
 
 /* Does the kernel hold what the restores wrote for item it (its chains
- * there, or gone for a removal), as the saves after them show? NULL if
- * so, else why not. Learns which chains b has, for the next batch. */
+ * there, or gone for a removal), as the dumps (live_ok) or the saves
+ * after them show? NULL if so, else why not. Learns which chains b has,
+ * for the next batch. */
 static const char *item_confirm(struct batch *bt, struct item *it)
 {
 	struct binding *b = it->b;
 	const char *why = NULL;
 
 	for (int i = 0; i < NFAM; i++) {
+		void **tree = bt->live_ok ? &bt->live[i] : &bt->trees[i];
 		bool in, out;
 
 		if (!bt->fam[i])
 			continue;
-		if (!bt->save[i]) {
+		if (!bt->live_ok && !bt->save[i]) {
 			why = "the kernel could not be checked after the restore (its save failed)";
 			continue;
 		}
-		in = chains_present(&bt->trees[i], b->want.in_chain);
-		out = chains_present(&bt->trees[i], b->want.out_chain);
+		in = chains_present(tree, b->want.in_chain);
+		out = chains_present(tree, b->want.out_chain);
 		b->have_in[i] = in;
 		b->have_out[i] = out;
 		if (it->removing ? in || out : in != it->want_in[i] || out != it->want_out[i])
@@ -423,52 +431,17 @@ static void apply_item(struct filters *f, struct batch *bt, unsigned k)
 	if (!b->dirty)
 		b->state = B_APPLIED;
 	f->applied++;
+	/* Confirmed by the dumps: the fingerprints come with the save
+	 * (RECORD); until then none, so a crash in between makes the next
+	 * start re-apply rather than trust. */
 	for (int i = 0; i < NFAM; i++)
-		if (bt->fam[i])
+		if (bt->fam[i] && bt->live_ok)
+			b->norm[i][0] = '\0';
+		else if (bt->fam[i])
 			chains_binding_norm(&bt->trees[i], b, b->norm[i]);
 	binding_store(f, b);
 	waiters_answer(&it->waiters,
 		       &(struct outcome){ .kind = OUTCOME_APPLIED, .port = b->port, .b = b });
-}
-
-/* After the saves of an apply are parsed: the dispatch chains and the
- * hooks must be there as written; then their fingerprints are recorded.
- * If not, they stay to be rewritten (after the back-off). */
-static void record_roots(struct filters *f, struct batch *bt)
-{
-	for (int i = 0; i < NFAM; i++) {
-		if (!bt->fam[i])
-			continue;
-		if (!bt->save[i]) {
-			f->root_dirty[i] = true;
-			bt->unconfirmed = true;
-			continue;
-		}
-		chains_hooks_check(&bt->trees[i], i, &f->hooks[i]);
-		f->hooks_ok[i] = f->hooks[i].ok;
-		chains_root_norm(&bt->trees[i], f->root_norm[i]);
-		f->dispatch_ok[i] = false;
-		if (bt->gen_short || !f->hooks_ok[i] || !chains_present(&bt->trees[i], RULES_ROOT_FROM) ||
-		    !chains_present(&bt->trees[i], RULES_ROOT_TO)) {
-			log_warn("filters: %s: the dispatch chains or hooks written are not in the "
-				 "kernel; rewriting them later", filters_fam_names[i]);
-			f->root_dirty[i] = true;
-			bt->unconfirmed = true;
-			continue;
-		}
-		store_root_put(f->store, filters_fam_names[i], f->root_norm[i]);
-		f->root_dirty[i] = false;
-		f->dispatch_ok[i] = true;
-	}
-}
-
-/* The end of a confirmed apply: if the generation moved by our runs
- * alone and every save came in, the kernel matches the fingerprints. */
-static void record_checkpoint(struct filters *f, struct batch *bt)
-{
-	verify_gen_check(f, bt);
-	if (bt->gen_chain && !bt->unconfirmed)
-		verify_mark_set(f, bt->gen_expect);
 }
 
 /* One slice of APPLY: true when every item is done. */
@@ -514,8 +487,14 @@ static void parse_done(struct filters *f, struct batch *bt)
 		bt->phase = PHASE_COMPARE;
 		return;
 	}
+	if (bt->live_ok) {
+		/* Answered already: record what the saves show. */
+		confirm_record_roots(f, bt);
+		bt->phase = PHASE_RECORD;
+		return;
+	}
 	verify_gen_confirm(f, bt);
-	record_roots(f, bt);
+	confirm_record_roots(f, bt);
 	now_iso(bt->now, sizeof(bt->now));
 	bt->phase = PHASE_APPLY;
 }
@@ -542,10 +521,33 @@ static void work_cb(struct ev_loop *loop, ev_check *w, int revents)
 		if (done)
 			parse_done(f, bt);
 		break;
+	case PHASE_CONFIRM:
+		done = confirm_step(f, bt);
+		if (done) {
+			now_iso(bt->now, sizeof(bt->now));
+			bt->phase = bt->live_ok ? PHASE_APPLY : PHASE_SAVE;
+		}
+		break;
 	case PHASE_APPLY:
 		done = items_slice(f, bt);
+		if (done && bt->live_ok) {
+			/* The callers are answered; the saves only record. The
+			 * names (20,000 chains: 2 MB) are not needed any more. */
+			for (int i = 0; i < NFAM; i++) {
+				chains_free(bt->live[i]);
+				bt->live[i] = NULL;
+			}
+			bt->phase = PHASE_SAVE;
+		} else if (done) {
+			confirm_record_checkpoint(f, bt);
+			batch_backoff(f, bt->unconfirmed);
+			bt->phase = PHASE_DONE;
+		}
+		break;
+	case PHASE_RECORD:
+		done = confirm_record_step(f, bt);
 		if (done) {
-			record_checkpoint(f, bt);
+			confirm_record_checkpoint(f, bt);
 			batch_backoff(f, bt->unconfirmed);
 			bt->phase = PHASE_DONE;
 		}
@@ -611,8 +613,9 @@ static bool batch_step(struct batch *bt)
 				bt->gen_expect++; /* each committed restore is one generation */
 				f->root_norm[i][0] = '\0';
 			}
-		/* Nobody is told before the saves show what the kernel holds. */
-		bt->phase = PHASE_SAVE;
+		/* Nobody is told before the kernel is seen to hold it: by the
+		 * generation and the chain names, or by the saves. */
+		bt->phase = confirm_possible(f, bt) ? PHASE_CONFIRM : PHASE_SAVE;
 		return true;
 	case PHASE_SAVE:
 		batch_saves(bt);
@@ -633,8 +636,10 @@ static bool batch_step(struct batch *bt)
 				bt->parse_pos[i] = bt->save[i];
 		bt->phase = PHASE_PARSE;
 		return true;
+	case PHASE_CONFIRM:
 	case PHASE_APPLY:
 	case PHASE_PARSE:
+	case PHASE_RECORD:
 	case PHASE_COMPARE:
 		work_start(f);
 		return false;

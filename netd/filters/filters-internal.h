@@ -9,10 +9,12 @@
  *   bindings.c  binding state, its store rows, bind/unbind/port gone
  *   batch.c     one batch: render, restore, save, parse, confirm and
  *               record, as an enum phase driven by batch_advance()
+ *   confirm.c   a restore confirmed without a save (nf_tables only),
+ *               the fingerprints recorded from the save after the answers
  *   bisect.c    a failed batch: halves, stopping, back-off
  *   verify.c    save output to fingerprints, start-up and Resync
  *               comparison, the nf_tables generation checkpoint
- *   nftgen.c    the nf_tables generation query
+ *   nftgen.c    the nf_tables generation query, the chain-name dump
  *   methods.c   the io.netd methods: parameters in, replies out
  */
 #ifndef NETD_FILTERS_INTERNAL_H
@@ -110,21 +112,33 @@ struct item {
 };
 
 /*
- * The steps a batch passes through, in order; batch_advance() moves it.
- * An apply starts at PHASE_RENDER, a verification (start, Resync) at
- * PHASE_SAVE. RESTORING and SAVING wait for helper runs; PARSE, APPLY and
- * COMPARE work a slice per loop iteration (from the work watcher) so that
- * no callback runs long. An apply answers its callers only in APPLY,
- * after the saves showed that the kernel holds what the restores wrote: a
- * restore that exits 0 and does nothing does not make a binding applied.
+ * The steps a batch passes through; batch_advance() moves it. An apply
+ * starts at PHASE_RENDER, a verification (start, Resync) at PHASE_SAVE.
+ * RESTORING and SAVING wait for helper runs; CONFIRM, PARSE, APPLY,
+ * RECORD and COMPARE work a slice per loop iteration (from the work
+ * watcher) so that no callback runs long. An apply answers its callers
+ * only in APPLY, once the kernel was seen to hold what the restores
+ * wrote: a restore that exits 0 and does nothing does not make a binding
+ * applied. Two ways to see it:
+ *
+ * - nf_tables tools, and the generation moved by exactly our restores:
+ *   RESTORING -> CONFIRM (the chain names of the families written, one
+ *   dump each, no rules) -> APPLY (answers) -> SAVE -> SAVING -> PARSE ->
+ *   RECORD (fingerprints; a binding the save does not show is demoted and
+ *   applied again).
+ * - otherwise (x_tables tools, someone else changed nf_tables meanwhile,
+ *   a chain missing from the dump, a dump that failed): RESTORING ->
+ *   SAVE -> SAVING -> PARSE -> APPLY, answered from the saves.
  */
 enum phase {
 	PHASE_RENDER,     /* build each family's restore input, start the restores */
 	PHASE_RESTORING,  /* the restores run */
+	PHASE_CONFIRM,    /* nf_tables: the generation, the chain names dumped */
 	PHASE_SAVE,       /* start one save per family */
 	PHASE_SAVING,     /* the saves run */
 	PHASE_PARSE,      /* group the saves' lines by chain */
-	PHASE_APPLY,      /* apply: confirm each binding in the saves, record, answer */
+	PHASE_APPLY,      /* apply: confirm each binding (dump or saves), answer */
+	PHASE_RECORD,     /* after a confirmation by dump: fingerprints from the saves */
 	PHASE_COMPARE,    /* verification: compare with what was recorded */
 	PHASE_BISECT,     /* a restore failed: split, or fail the bindings */
 	PHASE_DONE,       /* freed by batch_advance() */
@@ -179,7 +193,15 @@ struct batch {
 	bool unconfirmed;          /* something written is not in the kernel */
 	bool gen_chain;            /* the generation moved by our runs alone so far */
 	uint32_t gen_expect;       /* what it should be now */
-	unsigned cursor;           /* APPLY, COMPARE: the next item */
+	/* CONFIRM: the restores were confirmed without a save (see enum
+	 * phase); APPLY answers from live[], RECORD follows the saves. */
+	bool live_ok;
+	bool confirm_started;
+	int dump_fam;              /* CONFIRM: the family being dumped (NFAM: all done) */
+	struct nft_chain_dump *dump;
+	bool dump_oom;             /* CONFIRM: a name could not be kept */
+	void *live[NFAM];          /* CONFIRM: chain names in the kernel (struct chain_lines) */
+	unsigned cursor;           /* CONFIRM, APPLY, RECORD, COMPARE: the next item */
 	unsigned n_ok, n_dirty;    /* COMPARE: intact, to re-apply */
 	bool compare_failed;       /* COMPARE: a save is missing */
 	bool cmp_started;
@@ -197,6 +219,7 @@ struct filters {
 	struct rules_defs *defs;
 	unsigned timeout_ms;
 	const struct job_ops *job_ops;
+	const struct nft_ops *nft_ops;
 	void *by_port;             /* tree of struct binding */
 	struct binding_list all;
 	unsigned nbindings;
@@ -320,6 +343,26 @@ void batch_start_verify(struct filters *f);
 void batch_start_group(struct filters *f, struct binding **v, unsigned n, unsigned pair,
 		       bool second);
 
+/* --- confirm.c --- */
+
+/* After an apply's restores exited 0: can they be confirmed without a
+ * save (nf_tables tools, the generation known at the start)? */
+bool confirm_possible(struct filters *f, const struct batch *bt);
+/* A slice of CONFIRM: true when it is over; then bt->live_ok says
+ * whether every chain written is in the kernel as the dumps show. */
+bool confirm_step(struct filters *f, struct batch *bt);
+/* A slice of RECORD: fingerprints from the saves, a binding they do not
+ * show demoted; true when every item is done. */
+bool confirm_record_step(struct filters *f, struct batch *bt);
+/* After the saves of an apply are parsed: the dispatch chains and the
+ * hooks must be there as written; then their fingerprints are recorded.
+ * If not, they stay to be rewritten (after the back-off). */
+void confirm_record_roots(struct filters *f, struct batch *bt);
+/* The end of a confirmed apply: if the generation moved by our runs
+ * alone and everything was confirmed, the kernel matches the
+ * fingerprints (the checkpoint). */
+void confirm_record_checkpoint(struct filters *f, struct batch *bt);
+
 /* --- bisect.c --- */
 
 /* Set up the back-off timer. */
@@ -359,6 +402,8 @@ void chains_hooks_repair(struct strbuf *m, enum rules_family fam, const struct h
 const char *chains_hooks_problem(const struct hooks_seen *seen);
 /* Are the chain declared in a parsed save? */
 bool chains_present(void **tree, const char *name);
+/* Add a chain name (no lines) to a tree: 0 or -ENOMEM. */
+int chains_add(void **tree, const char *name);
 
 /* Find out whether the generation can be used (the tools, the kernel). */
 void verify_gen_init(struct filters *f);
@@ -368,6 +413,9 @@ void verify_gen_check(struct filters *f, struct batch *bt);
 /* After an apply's restores: did the generation move by at least one per
  * restore (when it can be read)? Sets bt->gen_short if not. */
 void verify_gen_confirm(struct filters *f, struct batch *bt);
+/* After an apply's restores: did the generation move by exactly one per
+ * restore (none by anyone else)? */
+bool verify_gen_exact(struct filters *f, const struct batch *bt);
 /* The kernel matches every recorded fingerprint at generation g. */
 void verify_mark_set(struct filters *f, uint32_t g);
 /* A verification starts: remember the generation, drop the mark. */
@@ -381,13 +429,30 @@ bool verify_from_checkpoint(struct filters *f);
 
 /* --- nftgen.c --- */
 
-/* The nf_tables ruleset generation of this network namespace: a counter
- * the kernel bumps with every committed change to any nf_tables table
- * (which is where the nft variants of ebtables, iptables and ip6tables
- * keep their rules). One request and its answer on a netfilter socket;
- * the kernel answers at once, so the loop does not wait on anything
- * slow. 0 or -errno. */
-int nftgen_get(uint32_t *ret_gen);
+struct nft_chain_dump;
+
+/* What the filters ask nf_tables. The real table is nftgen_ops;
+ * filters_config.nft_ops replaces it (unit tests). */
+struct nft_ops {
+	/* The nf_tables ruleset generation of this network namespace: a
+	 * counter the kernel bumps with every committed change to any
+	 * nf_tables table (which is where the nft variants of ebtables,
+	 * iptables and ip6tables keep their rules). One request and its
+	 * answer; the kernel answers at once. 0 or -errno. */
+	int (*gen)(uint32_t *ret_gen);
+	/* Start a dump of the names of the chains of family fam's table
+	 * "filter" (names only, no rules): 0 and *ret, or -errno. */
+	int (*chains_open)(enum rules_family fam, struct nft_chain_dump **ret);
+	/* Read on: fn(data, name) for each chain. 1 at the end, 0 when the
+	 * iteration's budget ran out first (call again, from a later
+	 * iteration), -errno. */
+	int (*chains_read)(struct nft_chain_dump *d, void (*fn)(void *data, const char *name),
+			   void *data);
+	/* Close a dump, ended or not; accepts NULL. */
+	void (*chains_close)(struct nft_chain_dump *d);
+};
+
+extern const struct nft_ops nftgen_ops;
 
 /* --- filters.c --- */
 

@@ -186,6 +186,7 @@ int filters_new(struct ev_loop *loop, struct store *store, struct links *links,
 	f->links = links;
 	f->timeout_ms = cfg->helper_timeout_ms;
 	f->job_ops = cfg->job_ops;
+	f->nft_ops = cfg->nft_ops ? cfg->nft_ops : &nftgen_ops;
 	TAILQ_INIT(&f->all);
 	ev_init(&f->gather_timer, gather_cb);
 	batch_work_init(f);

@@ -1,18 +1,24 @@
 /*
- * nftgen.c: the nf_tables ruleset generation of this network namespace,
- * for the filters' checkpoint (see verify.c). The one netlink request the
- * filters make, on a netfilter socket of its own: rtnetlink stays in nl.c.
+ * nftgen.c: what the filters ask nf_tables, on netfilter sockets of
+ * their own (rtnetlink stays in nl.c): the ruleset generation of this
+ * network namespace, for the checkpoint (see verify.c), and the names of
+ * the chains of a family's "filter" table, for confirming a restore
+ * without a save (see confirm.c). The kernel answers both at once.
  */
 #include "config.h"
 
 #include <assert.h>
 #include <errno.h>
+#include <stdlib.h>
+#include <string.h>
 #include <arpa/inet.h>
 #include <libmnl/libmnl.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter.h>
 #include <sys/socket.h>
 
+#include "budget.h"
 #include "filters-internal.h"
 
 static int gen_attr_cb(const struct nlattr *a, void *data)
@@ -32,7 +38,7 @@ static int gen_cb(const struct nlmsghdr *h, void *data)
 	return MNL_CB_STOP;
 }
 
-int nftgen_get(uint32_t *ret_gen)
+static int nftgen_get(uint32_t *ret_gen)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct mnl_socket *s;
@@ -78,3 +84,139 @@ out:
 	mnl_socket_close(s);
 	return r;
 }
+
+/* --- the chain names of a table --- */
+
+/* nf_tables sends a dump in parts of up to 32 KiB (a page or two per
+ * recv on most kernels); the buffer takes the largest. */
+#define NFT_DUMP_BUF 32768
+
+struct nft_chain_dump {
+	struct mnl_socket *s;
+	unsigned portid;
+	bool done;
+	void (*fn)(void *data, const char *name);
+	void *data;
+	char buf[NFT_DUMP_BUF];
+};
+
+static const uint8_t nfproto[NFAM] = {
+	[F_EB] = NFPROTO_BRIDGE, [F_IP4] = NFPROTO_IPV4, [F_IP6] = NFPROTO_IPV6,
+};
+
+struct chain_attrs {
+	const char *table, *name;
+};
+
+static int chain_attr_cb(const struct nlattr *a, void *data)
+{
+	struct chain_attrs *c = data;
+	int t = mnl_attr_get_type(a);
+
+	if ((t == NFTA_CHAIN_TABLE || t == NFTA_CHAIN_NAME) &&
+	    mnl_attr_validate(a, MNL_TYPE_NUL_STRING) >= 0) {
+		if (t == NFTA_CHAIN_TABLE)
+			c->table = mnl_attr_get_str(a);
+		else
+			c->name = mnl_attr_get_str(a);
+	}
+	return MNL_CB_OK;
+}
+
+static int chain_cb(const struct nlmsghdr *h, void *data)
+{
+	struct nft_chain_dump *d = data;
+	struct chain_attrs c = { 0 };
+
+	if (mnl_attr_parse(h, sizeof(struct nfgenmsg), chain_attr_cb, &c) < 0)
+		return MNL_CB_ERROR;
+	/* The kernel filters a chain dump by family only: netd's table is
+	 * "filter", the other tables' chains are not ours to look at. */
+	if (c.name && c.table && strcmp(c.table, "filter") == 0)
+		d->fn(d->data, c.name);
+	return MNL_CB_OK;
+}
+
+static int nftgen_chains_open(enum rules_family fam, struct nft_chain_dump **ret)
+{
+	struct nft_chain_dump *d;
+	struct nlmsghdr *h;
+	struct nfgenmsg *g;
+	int r;
+
+	assert(fam < NFAM);
+	assert(ret);
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	/* Non-blocking: the loop never waits on it (the kernel queues each
+	 * part of the dump as the one before is read, so there is always
+	 * one to read until the end). */
+	d->s = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (!d->s) {
+		r = -errno;
+		free(d);
+		return r;
+	}
+	if (mnl_socket_bind(d->s, 0, MNL_SOCKET_AUTOPID) < 0)
+		goto fail;
+	d->portid = mnl_socket_get_portid(d->s);
+	h = mnl_nlmsg_put_header(d->buf);
+	h->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETCHAIN;
+	h->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	h->nlmsg_seq = 1;
+	g = mnl_nlmsg_put_extra_header(h, sizeof(*g));
+	g->nfgen_family = nfproto[fam];
+	g->version = NFNETLINK_V0;
+	g->res_id = 0;
+	mnl_attr_put_strz(h, NFTA_CHAIN_TABLE, "filter");
+	if (mnl_socket_sendto(d->s, h, h->nlmsg_len) < 0)
+		goto fail;
+	*ret = d;
+	return 0;
+fail:
+	r = -errno;
+	mnl_socket_close(d->s);
+	free(d);
+	return r;
+}
+
+static int nftgen_chains_read(struct nft_chain_dump *d, void (*fn)(void *data, const char *name),
+			      void *data)
+{
+	assert(d && fn);
+	d->fn = fn;
+	d->data = data;
+	/* At least one part per call, then as the iteration's budget
+	 * allows: 20,000 chains are about 60 parts. */
+	do {
+		ssize_t n = mnl_socket_recvfrom(d->s, d->buf, sizeof(d->buf));
+		int r;
+
+		if (n < 0)
+			return errno == EAGAIN || errno == EINTR ? 0 : -errno;
+		r = mnl_cb_run(d->buf, (size_t)n, 1, d->portid, chain_cb, d);
+		if (r < 0)
+			return errno ? -errno : -EIO;
+		if (r == MNL_CB_STOP) {
+			d->done = true;
+			return 1;
+		}
+	} while (!budget_spent());
+	return 0;
+}
+
+static void nftgen_chains_close(struct nft_chain_dump *d)
+{
+	if (!d)
+		return;
+	mnl_socket_close(d->s);
+	free(d);
+}
+
+const struct nft_ops nftgen_ops = {
+	.gen = nftgen_get,
+	.chains_open = nftgen_chains_open,
+	.chains_read = nftgen_chains_read,
+	.chains_close = nftgen_chains_close,
+};

@@ -80,6 +80,12 @@ bool chains_present(void **tree, const char *name)
 	return chains_get(tree, name, strlen(name), false) != NULL;
 }
 
+int chains_add(void **tree, const char *name)
+{
+	assert(tree && name);
+	return chains_get(tree, name, strlen(name), true) ? 0 : -ENOMEM;
+}
+
 static void chains_append(struct chain_lines *c, const char *line, size_t n)
 {
 	if (c->len + n + 2 > c->cap) {
@@ -339,7 +345,7 @@ void verify_gen_init(struct filters *f)
 
 static bool gen_now(struct filters *f, uint32_t *ret)
 {
-	return f->gen_usable && nftgen_get(ret) == 0;
+	return f->gen_usable && f->nft_ops->gen(ret) == 0;
 }
 
 void verify_mark_set(struct filters *f, uint32_t g)
@@ -398,6 +404,15 @@ void verify_gen_confirm(struct filters *f, struct batch *bt)
 	assert(bt);
 	if (bt->gen_known && gen_now(f, &g) && (uint32_t)(g - bt->gen_start) < bt->restores)
 		bt->gen_short = true;
+}
+
+bool verify_gen_exact(struct filters *f, const struct batch *bt)
+{
+	uint32_t g;
+
+	assert(f);
+	assert(bt);
+	return bt->gen_known && gen_now(f, &g) && g - bt->gen_start == bt->restores;
 }
 
 void verify_begin(struct filters *f, struct batch *bt)

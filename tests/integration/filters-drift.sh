@@ -84,3 +84,41 @@ ctl --json filter show p2 | grep -q '"applied": false' || fail "show p2: $(ctl -
 in_ns ebtables-save | grep -q 'N-O-p2' && fail "p2's chains exist?"
 ok "a restore tool that exits 0 without doing anything: the binding is failed, not applied"
 stop_netd
+
+# The same with tools that look like the nf_tables variants, so that netd
+# confirms by the generation and the chain names instead of waiting for a
+# save: a tool that does nothing (the generation stays) and one that
+# commits one unrelated change (the generation moves by one, as a real
+# restore's would, but the dump lacks the chains) are not reported
+# applied either.
+command -v xtables-nft-multi >/dev/null || skip "the nf_tables variants of the tools are missing"
+EB=$(command -v ebtables)
+rm -f "$TMP/bin/"*
+for how in nothing other; do
+	if [ $how = nothing ]; then
+		printf '#!/bin/sh\ncat >/dev/null\nexit 0\n' > "$TMP/bin/xtables-nft-lie"
+	else
+		# One commit: the generation moves by one, as for a real restore.
+		printf '#!/bin/sh\ncat >/dev/null\n%s -N LIE-$$\nexit 0\n' "$EB" > "$TMP/bin/xtables-nft-lie"
+	fi
+	chmod +x "$TMP/bin/xtables-nft-lie"
+	for t in ebtables-restore iptables-restore ip6tables-restore; do
+		ln -sf xtables-nft-lie "$TMP/bin/$t"
+	done
+	for t in ebtables-save iptables-save ip6tables-save; do
+		ln -sf "$(command -v $t)" "$TMP/bin/$t"
+	done
+	printf '[netd]\nlog_level = debug\n' > "$CONF"
+	: > "$NETD_LOG"
+	PATH=$TMP/bin:$PATH start_netd
+	ctl filter bind --port p2 --filter clean-traffic --owner g --param IP=10.0.0.21 > "$TMP/out" 2> "$TMP/err"; rc=$?
+	grep -q 'not confirmed by the generation and the chain names' "$NETD_LOG" ||
+		fail "nft, $how: the generation and the chain names were not looked at"
+	[ $rc = 1 ] || fail "nft, a restore that did $how: bind exit $rc: $(cat "$TMP/out" "$TMP/err")"
+	grep -q 'io.netd.ApplyFailed.*does not hold' "$TMP/err" || fail "nft, $how: error: $(cat "$TMP/err")"
+	[ "$(db "SELECT state FROM bindings WHERE port = 'p2'")" = failed ] || fail "nft, $how: p2's row"
+	in_ns ebtables-save | grep -q 'N-O-p2' && fail "nft, $how: p2's chains exist?"
+	stop_netd
+	in_ns ebtables-save | grep -o '^:LIE-[0-9]*' | cut -c2- | while read -r c; do in_ns ebtables -X "$c"; done
+done
+ok "nf_tables tools that exit 0 without writing (the generation still, or moved by an unrelated change): not applied"

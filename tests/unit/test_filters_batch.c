@@ -12,7 +12,9 @@
  * itself), and what the waiting callers were told.
  *
  * links is replaced at its seam (-Wl,--wrap): every port exists and is a
- * plain device; links_port_unbound() calls are recorded.
+ * plain device; links_port_unbound() calls are recorded. nf_tables is
+ * replaced at its seam (filters_config.nft_ops): the generation counts
+ * the restores that did their work, the chain-name dump reads the model.
  */
 #include "config.h"
 
@@ -171,6 +173,60 @@ static bool kernel_has(int fam, const char *chain)
 	return kchain(fam, chain, strlen(chain), false) != NULL;
 }
 
+/* --- nf_tables, at its seam --- */
+
+/* The ruleset generation: +1 per restore that did its work, +extra per
+ * restore (someone else committing meanwhile), +1 per RUN_NOOP_BUMP. */
+static uint32_t kgen, kgen_extra;
+static unsigned n_dumps;
+
+struct nft_chain_dump {
+	int fam;
+	size_t next;   /* the next slot of the model to read */
+};
+
+static int fake_gen(uint32_t *ret_gen)
+{
+	*ret_gen = kgen;
+	return 0;
+}
+
+static int fake_chains_open(enum rules_family fam, struct nft_chain_dump **ret)
+{
+	struct nft_chain_dump *d = calloc(1, sizeof(*d));
+
+	assert_non_null(d);
+	d->fam = fam;
+	n_dumps++;
+	*ret = d;
+	return 0;
+}
+
+/* 100 slots of the model per call, as the real one reads a part of the
+ * dump at a time. */
+static int fake_chains_read(struct nft_chain_dump *d, void (*fn)(void *data, const char *name),
+			    void *data)
+{
+	size_t end = d->next + 100;
+
+	for (; d->next < ELEMENTSOF(kernel[d->fam]) && d->next < end; d->next++)
+		if (kernel[d->fam][d->next].used)
+			fn(data, kernel[d->fam][d->next].name);
+	return d->next >= ELEMENTSOF(kernel[d->fam]);
+}
+
+static void fake_chains_close(struct nft_chain_dump *d)
+{
+	free(d);
+}
+
+static const struct nft_ops fake_nft_ops = {
+	.gen = fake_gen,
+	.chains_open = fake_chains_open,
+	.chains_read = fake_chains_read,
+	.chains_close = fake_chains_close,
+};
+
 static void kernel_clear(void)
 {
 	for (int f = 0; f < NFAM; f++)
@@ -201,6 +257,7 @@ enum behaviour {
 	RUN_NOOP,       /* exit 0 without doing anything */
 	RUN_EMPTY_SAVE, /* a save that prints no chains */
 	RUN_CHATTY,     /* exit 1 with 200 KiB on stderr */
+	RUN_NOOP_BUMP,  /* exit 0, commit an empty transaction (the generation moves) */
 };
 
 static char chatter[200 << 10];
@@ -274,10 +331,15 @@ static int fake_start(struct job *j, struct ev_loop *l, char *const argv[], cons
 	fk->err = "";
 	switch (how) {
 	case RUN_OK:
-		if (save)
+		if (save) {
 			fk->out = kernel_save(fam);
-		else
+		} else {
 			kernel_restore(fam, s->input);
+			kgen += 1 + kgen_extra;
+		}
+		break;
+	case RUN_NOOP_BUMP:
+		kgen++;
 		break;
 	case RUN_FAIL:
 		fk->status = 1;
@@ -404,7 +466,7 @@ static void filters_start(void)
 {
 	assert_int_equal(filters_new(loop, S, NULL, &(struct filters_config){
 			.filter_dir = filter_dir, .helper_timeout_ms = TIMEOUT_MS,
-			.job_ops = &fake_ops }, &F), 0);
+			.job_ops = &fake_ops, .nft_ops = &fake_nft_ops }, &F), 0);
 }
 
 /* What core does each iteration: commit, flush the filters, then run the
@@ -441,9 +503,38 @@ static int setup(void **state)
 	assert_int_equal(store_open(db_path, &S, &err), 0);
 	loop = ev_default_loop(0);
 	policy = policy_ok;
-	n_runs = n_cancelled = n_told = n_unbound = n_seen = 0;
+	n_runs = n_cancelled = n_told = n_unbound = n_seen = n_dumps = 0;
+	kgen = 1000;
+	kgen_extra = 0;
 	kernel_reset();
 	filters_start();
+	return 0;
+}
+
+/* As setup, with the six tools in PATH the nf_tables variants (links to
+ * an xtables-nft-multi that never runs: the runs are fake), so that the
+ * generation and the chain-name dump are used. */
+static int setup_nft(void **state)
+{
+	static const char *const tools[] = { "ebtables-restore", "iptables-restore",
+					     "ip6tables-restore", "ebtables-save",
+					     "iptables-save", "ip6tables-save" };
+	char path[400];
+	FILE *fp;
+
+	setup(state);
+	F = filters_free(F);
+	snprintf(path, sizeof(path), "%s/xtables-nft-multi", dir);
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	fclose(fp);
+	assert_int_equal(chmod(path, 0755), 0);
+	for (size_t i = 0; i < ELEMENTSOF(tools); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, tools[i]);
+		assert_int_equal(symlink("xtables-nft-multi", path), 0);
+	}
+	filters_start();
+	assert_true(F->gen_usable);
 	return 0;
 }
 
@@ -1299,6 +1390,151 @@ static void test_output_caps_process(void **state)
 	assert_int_equal(got_out_len, 100000);
 }
 
+/* --- with the nf_tables tools: confirmed without a save --- */
+
+/*
+ * RESTORING -> CONFIRM -> APPLY -> SAVE/SAVING -> PARSE -> RECORD: the
+ * generation moved by exactly the one restore and the dump of the chain
+ * names shows the binding's chains, so the caller is answered before any
+ * save starts; the save after it records the fingerprints and the
+ * checkpoint.
+ */
+static void test_nft_confirmed_without_save(void **state)
+{
+	static const enum phase want[] = { PHASE_DONE, PHASE_RESTORING, PHASE_CONFIRM,
+					   PHASE_APPLY, PHASE_SAVING, PHASE_PARSE,
+					   PHASE_RECORD, PHASE_DONE };
+
+	started();
+	assert_true(F->mark_valid);
+	assert_int_equal(bind("vnet0", "no-mac-spoofing"), 1);
+	pump();
+	assert_seen(want, ELEMENTSOF(want));
+	assert_int_equal(n_dumps, 1); /* eb only: the family written */
+	assert_int_equal(n_told, 1);
+	assert_int_equal(told[0].kind, OUTCOME_APPLIED);
+	assert_int_equal(told[0].state, B_APPLIED);
+	assert_int_equal(told[0].saves_started, 0);
+	assert_string_equal(told[0].norm_eb, ""); /* not yet: the save records it */
+	/* The save ran after the answer, and recorded. */
+	assert_int_equal(count_runs("ebtables-save"), 1);
+	assert_int_equal(runs[1].phase, PHASE_SAVE);
+	assert_string_equal(row_of("vnet0", "state"), "applied");
+	assert_int_equal(strlen(row_of("vnet0", "eb_norm")), 64);
+	assert_int_equal(strlen(db_text("SELECT norm FROM roots WHERE family = 'eb'")), 64);
+	assert_true(F->hooks_ok[F_EB]);
+	assert_true(F->mark_valid);
+	assert_int_equal(F->mark, kgen);
+
+	/* An unbind the same way: the chains are gone from the dump. */
+	assert_int_equal(bindings_unbind(F, "vnet0", "guest1", &(struct waiter){ .fn = tell }), 0);
+	pump();
+	assert_int_equal(told_of("vnet0")->kind, OUTCOME_REMOVED);
+	assert_int_equal(told_of("vnet0")->saves_started, 1);
+	assert_null(binding_find(F, "vnet0"));
+	assert_false(kernel_has(F_EB, "N-O-vnet0"));
+}
+
+/* A restore that exits 0 and does nothing: the generation did not move,
+ * so the batch waits for the saves, which show the chains missing: not
+ * applied. */
+static void test_nft_restore_lies(void **state)
+{
+	started();
+	assert_int_equal(bind("vnet0", "no-mac-spoofing"), 1);
+	pump();
+	policy = policy_noop_restore;
+	assert_int_equal(bind("vnet1", "no-mac-spoofing"), 1);
+	pump();
+	assert_false(kernel_has(F_EB, "N-O-vnet1"));
+	assert_int_equal(told_of("vnet1")->kind, OUTCOME_FAILED);
+	assert_non_null(strstr(told_of("vnet1")->message, "does not hold"));
+	assert_int_equal(told_of("vnet1")->saves_started, count_runs("ebtables-save"));
+	assert_string_equal(row_of("vnet1", "state"), "failed");
+	assert_string_equal(row_of("vnet1", "applied_hash"), "");
+}
+
+static enum behaviour policy_noop_bump(const char *tool, const char *input)
+{
+	return strstr(tool, "-restore") ? RUN_NOOP_BUMP : RUN_OK;
+}
+
+/* A restore that commits an empty transaction (the generation moves as
+ * expected) but writes nothing: the dump lacks the chains, so the batch
+ * waits for the saves, which fail it. */
+static void test_nft_dump_lacks_chains(void **state)
+{
+	started();
+	assert_int_equal(bind("vnet0", "no-mac-spoofing"), 1);
+	pump();
+	policy = policy_noop_bump;
+	assert_int_equal(bind("vnet1", "no-mac-spoofing"), 1);
+	n_dumps = 0;
+	pump();
+	assert_int_equal(n_dumps, 1);
+	assert_int_equal(told_of("vnet1")->kind, OUTCOME_FAILED);
+	assert_non_null(strstr(told_of("vnet1")->message, "does not hold"));
+	assert_int_equal(told_of("vnet1")->saves_started, count_runs("ebtables-save"));
+	assert_string_equal(row_of("vnet1", "state"), "failed");
+}
+
+/* Someone else changed nf_tables while the restore ran (the generation
+ * moved by more than our runs): ambiguous, so no dump, and the caller is
+ * answered after the save as before; the checkpoint is dropped. */
+static void test_nft_foreign_change(void **state)
+{
+	started();
+	kgen_extra = 1;
+	assert_int_equal(bind("vnet0", "no-mac-spoofing"), 1);
+	pump();
+	assert_int_equal(n_dumps, 0);
+	assert_int_equal(told_of("vnet0")->kind, OUTCOME_APPLIED);
+	assert_int_equal(told_of("vnet0")->saves_started, 1);
+	assert_int_equal(strlen(told_of("vnet0")->norm_eb), 64);
+	assert_string_equal(row_of("vnet0", "state"), "applied");
+	assert_false(F->mark_valid);
+}
+
+/* Confirmed by the dump and answered, but the save after it does not
+ * show the chains: the binding is demoted (pending, no applied hash,
+ * dirty), the batch counts as failed (back-off), and the next batch
+ * applies it again. */
+static void test_nft_save_demotes(void **state)
+{
+	struct binding *b;
+
+	started();
+	policy = policy_empty_save;
+	assert_int_equal(bind("vnet0", "no-mac-spoofing"), 1);
+	assert_int_equal(store_commit(S), 0);
+	filters_flush(F, false);
+	filters_flush(F, false); /* the second look ends the gathering */
+	assert_non_null(F->batch);
+	while (F->batch) {
+		ev_run(loop, EVRUN_NOWAIT);
+		assert_int_equal(store_commit(S), 0);
+	}
+	assert_int_equal(n_told, 1);
+	assert_int_equal(told[0].kind, OUTCOME_APPLIED);
+	assert_int_equal(told[0].saves_started, 0);
+	b = binding_find(F, "vnet0");
+	assert_int_equal(b->state, B_PENDING);
+	assert_true(b->dirty);
+	assert_non_null(strstr(b->error, "does not show its chains"));
+	assert_string_equal(row_of("vnet0", "state"), "pending");
+	assert_string_equal(row_of("vnet0", "applied_hash"), "");
+	assert_string_equal(row_of("vnet0", "eb_norm"), "");
+	assert_true(F->backoff_ms > 0);
+	assert_false(F->mark_valid);
+
+	policy = policy_ok;
+	F->backoff_until = 0;
+	pump();
+	assert_int_equal(count_runs("ebtables-restore"), 2);
+	assert_string_equal(row_of("vnet0", "state"), "applied");
+	assert_int_equal(strlen(row_of("vnet0", "eb_norm")), 64);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1324,6 +1560,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_render_sliced, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_output_caps_fake, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_output_caps_process, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_nft_confirmed_without_save, setup_nft, teardown),
+		cmocka_unit_test_setup_teardown(test_nft_restore_lies, setup_nft, teardown),
+		cmocka_unit_test_setup_teardown(test_nft_dump_lacks_chains, setup_nft, teardown),
+		cmocka_unit_test_setup_teardown(test_nft_foreign_change, setup_nft, teardown),
+		cmocka_unit_test_setup_teardown(test_nft_save_demotes, setup_nft, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
