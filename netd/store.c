@@ -1,5 +1,7 @@
 /*
- * store.c: see store.h.
+ * store.c: see store.h. Opening and migrating the database, the grouped
+ * transaction and its failures, the audit rows and the WAL. The rows of
+ * links, names, bindings and the checkpoint are in store-rows.c.
  *
  * synchronous=NORMAL in WAL mode survives a crash of netd (kill -9) without
  * losing a committed transaction; only a power loss can drop the last
@@ -17,6 +19,7 @@
 #include <string.h>
 
 #include "embedded.h"
+#include "store-internal.h"
 #include "store.h"
 #include "util.h"
 
@@ -25,81 +28,13 @@
  * waits meanwhile. Readers never block netd in WAL mode. */
 #define STORE_BUSY_TIMEOUT_MS 250
 
-enum stmt_id {
-	STMT_LINK_PUT,
-	STMT_LINK_DELETE,
-	STMT_LINKS_SETTLE,
-	STMT_NAME_PUT,
-	STMT_NAME_DELETE,
-	STMT_LINKS_ALL,
-	STMT_NAMES_ALL,
-	STMT_BINDING_PUT,
-	STMT_BINDING_DELETE,
-	STMT_BINDINGS_ALL,
-	STMT_ROOT_PUT,
-	STMT_ROOTS_ALL,
-	STMT_CHECKPOINT_PUT,
-	STMT_CHECKPOINT_CLEAR,
-	STMT_CHECKPOINT_GET,
-	_STMT_MAX,
-};
-
-static const char *const stmt_sql[_STMT_MAX] = {
-	[STMT_LINK_PUT] =
-		"INSERT OR REPLACE INTO links (name, ifindex, kind, mode, parent, mac, owner, state, created, op)"
-		" VALUES (?, ?, ?, ?, ?, ?, ?, ?, coalesce(?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now')), ?)",
-	[STMT_LINK_DELETE] = "DELETE FROM links WHERE name = ?",
-	[STMT_LINKS_SETTLE] = "UPDATE links SET op = NULL WHERE op = ?",
-	[STMT_NAME_PUT] = "INSERT OR REPLACE INTO names (prefix, idx, name, state) VALUES (?, ?, ?, ?)",
-	[STMT_NAME_DELETE] = "DELETE FROM names WHERE prefix = ? AND idx = ?",
-	[STMT_LINKS_ALL] =
-		"SELECT name, ifindex, kind, mode, parent, mac, owner, state, created, op FROM links",
-	[STMT_NAMES_ALL] = "SELECT prefix, idx, name, state FROM names",
-	[STMT_BINDING_PUT] =
-		"INSERT OR REPLACE INTO bindings (port, filter, owner, parameters, desired_hash,"
-		" applied_hash, eb_norm, ip4_norm, ip6_norm, state, error, created, applied)"
-		" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
-		" coalesce(?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now')), ?)",
-	[STMT_BINDING_DELETE] = "DELETE FROM bindings WHERE port = ?",
-	[STMT_BINDINGS_ALL] =
-		"SELECT port, filter, owner, parameters, desired_hash, applied_hash, eb_norm,"
-		" ip4_norm, ip6_norm, state, error, created, applied FROM bindings",
-	[STMT_ROOT_PUT] = "INSERT OR REPLACE INTO roots (family, norm) VALUES (?, ?)",
-	[STMT_ROOTS_ALL] = "SELECT family, norm FROM roots",
-	[STMT_CHECKPOINT_PUT] =
-		"INSERT OR REPLACE INTO filter_checkpoint (id, kernel, generation) VALUES (1, ?, ?)",
-	[STMT_CHECKPOINT_CLEAR] = "DELETE FROM filter_checkpoint",
-	[STMT_CHECKPOINT_GET] = "SELECT kernel, generation FROM filter_checkpoint WHERE id = 1",
-};
-
-struct store {
-	sqlite3 *db;
-	unsigned wal_frames;       /* frames in the WAL after the last commit */
-	int version;
-	bool in_txn;
-	/* The grouped transaction: its number (counted up at every settle,
-	 * see store_commit()) and, once a write or its COMMIT failed, why:
-	 * SQLite may already have rolled it back by itself (SQLITE_FULL,
-	 * IOERR), so netd rolls back what is left and refuses further writes
-	 * until the loop has settled the failure, lest later writes of the
-	 * same iteration commit without the earlier ones. */
-	uint64_t txn;
-	bool wrote;              /* a write joined transaction txn */
-	int failed;              /* 0, or -errno of the failed transaction */
-	char reason[160];
-	uint64_t failures;       /* transactions that failed, settled */
-	char last_reason[160];   /* why the last of them failed */
-	sqlite3_stmt *audit_insert;
-	sqlite3_stmt *stmts[_STMT_MAX];
-};
-
 static int wal_hook(void *userdata, sqlite3 *db, const char *name, int frames)
 {
 	((struct store *)userdata)->wal_frames = frames > 0 ? (unsigned)frames : 0;
 	return SQLITE_OK;
 }
 
-static int errno_from_sqlite(int rc)
+int store_errno_from_sqlite(int rc)
 {
 	switch (rc & 0xff) {
 	case SQLITE_OK:
@@ -132,7 +67,7 @@ static int errno_from_sqlite(int rc)
 
 static int exec(struct store *s, const char *sql)
 {
-	return errno_from_sqlite(sqlite3_exec(s->db, sql, NULL, NULL, NULL));
+	return store_errno_from_sqlite(sqlite3_exec(s->db, sql, NULL, NULL, NULL));
 }
 
 static int query_int(sqlite3 *db, const char *sql, int64_t *ret)
@@ -185,7 +120,7 @@ static int check_identity(struct store *s, const char *path, char **ret_error)
 		set_error(ret_error, path,
 			  rc == SQLITE_NOTADB ? "is not an SQLite database" : "cannot be read",
 			  rc == SQLITE_NOTADB ? NULL : sqlite3_errmsg(s->db));
-		return rc == SQLITE_NOTADB ? -EINVAL : errno_from_sqlite(rc);
+		return rc == SQLITE_NOTADB ? -EINVAL : store_errno_from_sqlite(rc);
 	}
 	if (query_int(s->db, "PRAGMA application_id", &app_id) != SQLITE_OK ||
 	    query_int(s->db, "PRAGMA user_version", &version) != SQLITE_OK) {
@@ -245,7 +180,7 @@ static int migrate(struct store *s, const char *path, char **ret_error)
 			snprintf(what, sizeof(what), "migration %s failed", m->name);
 			set_error(ret_error, path, what, errmsg ? errmsg : sqlite3_errmsg(s->db));
 			sqlite3_free(errmsg);
-			return errno_from_sqlite(rc) ?: -EIO;
+			return store_errno_from_sqlite(rc) ?: -EIO;
 		}
 		s->version = v;
 	}
@@ -271,7 +206,7 @@ int store_open(const char *path, struct store **ret, char **ret_error)
 	if (rc != SQLITE_OK) {
 		set_error(ret_error, path, "cannot be opened",
 			  s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
-		r = errno_from_sqlite(rc) ?: -EIO;
+		r = store_errno_from_sqlite(rc) ?: -EIO;
 		goto fail;
 	}
 	sqlite3_extended_result_codes(s->db, 0);
@@ -307,7 +242,7 @@ int store_open(const char *path, struct store **ret, char **ret_error)
 				-1, SQLITE_PREPARE_PERSISTENT, &s->audit_insert, NULL);
 	if (rc != SQLITE_OK) {
 		set_error(ret_error, path, "cannot prepare statements", sqlite3_errmsg(s->db));
-		r = errno_from_sqlite(rc) ?: -EIO;
+		r = store_errno_from_sqlite(rc) ?: -EIO;
 		goto fail;
 	}
 
@@ -336,7 +271,7 @@ struct store *store_close(struct store *s)
  * SQLite left open (it may have rolled back by itself already). */
 static int fail_txn(struct store *s, int rc)
 {
-	int r = errno_from_sqlite(rc) ?: -EIO;
+	int r = store_errno_from_sqlite(rc) ?: -EIO;
 
 	if (!s->failed) {
 		s->failed = r;
@@ -425,7 +360,7 @@ bool store_failed(const struct store *s)
  * schema's CHECKs refuse fails that statement only (SQLite undoes just
  * it); any other failure (full, I/O, read-only, busy, no memory) fails the
  * whole transaction: the iteration's writes go together or not at all. */
-static int step_write(struct store *s, sqlite3_stmt *st)
+int store_step_write(struct store *s, sqlite3_stmt *st)
 {
 	int rc;
 
@@ -466,7 +401,7 @@ int store_audit_append(struct store *s, const struct store_peer *peer,
 		sqlite3_bind_text(st, 7, detail, -1, SQLITE_STATIC);
 	else
 		sqlite3_bind_null(st, 7);
-	return step_write(s, st);
+	return store_step_write(s, st);
 }
 
 int store_audit_count(struct store *s, int64_t *ret)
@@ -478,7 +413,7 @@ int store_audit_count(struct store *s, int64_t *ret)
 	assert(ret);
 	rc = query_int(s->db, "SELECT count(*) FROM audit", &n);
 	if (rc != SQLITE_OK)
-		return errno_from_sqlite(rc) ?: -EIO;
+		return store_errno_from_sqlite(rc) ?: -EIO;
 	*ret = n;
 	return 0;
 }
@@ -500,7 +435,7 @@ int store_audit_span(struct store *s, int64_t *ret_lo, int64_t *ret_hi)
 	if (rc == SQLITE_OK)
 		rc = sqlite3_step(st);
 	if (rc != SQLITE_ROW)
-		return errno_from_sqlite(rc) ?: -EIO;
+		return store_errno_from_sqlite(rc) ?: -EIO;
 	if (sqlite3_column_type(st, 0) == SQLITE_NULL)
 		return -ENOENT;
 	*ret_lo = sqlite3_column_int64(st, 0);
@@ -526,7 +461,7 @@ int store_audit_old_head(struct store *s, unsigned days, unsigned limit, int64_t
 		rc = sqlite3_step(st);
 	}
 	if (rc != SQLITE_ROW)
-		return errno_from_sqlite(rc) ?: -EIO;
+		return store_errno_from_sqlite(rc) ?: -EIO;
 	*ret = sqlite3_column_int64(st, 0);
 	return 0;
 }
@@ -546,303 +481,8 @@ int store_audit_prune(struct store *s, int64_t last)
 		rc = sqlite3_step(st);
 	}
 	if (rc != SQLITE_DONE)
-		return errno_from_sqlite(rc) ?: -EIO;
+		return store_errno_from_sqlite(rc) ?: -EIO;
 	return sqlite3_changes(s->db);
-}
-
-/* The cached statement id, prepared on first use, reset and ready to bind. */
-static sqlite3_stmt *stmt(struct store *s, enum stmt_id id)
-{
-	assert(s);
-	if (!s->stmts[id] &&
-	    sqlite3_prepare_v3(s->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
-			       &s->stmts[id], NULL) != SQLITE_OK)
-		return NULL;
-	return s->stmts[id];
-}
-
-static void bind_text_or_null(sqlite3_stmt *st, int i, const char *v)
-{
-	if (v)
-		sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(st, i);
-}
-
-/* The cached statement id, inside the grouped transaction (opened if
- * need be), ready to bind; -errno on failure. */
-static int write_stmt(struct store *s, enum stmt_id id, sqlite3_stmt **ret)
-{
-	sqlite3_stmt *st = stmt(s, id);
-	int r;
-
-	if (!st)
-		return -EIO;
-	r = store_begin(s);
-	if (r < 0)
-		return r;
-	*ret = st;
-	return 0;
-}
-
-
-int store_link_put(struct store *s, const struct store_link_row *row)
-{
-	sqlite3_stmt *st;
-	int r = write_stmt(s, STMT_LINK_PUT, &st);
-
-	assert(row);
-	if (r < 0)
-		return r;
-	sqlite3_bind_text(st, 1, row->name, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 2, row->ifindex);
-	sqlite3_bind_text(st, 3, row->kind, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, row->mode, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, row->parent, -1, SQLITE_STATIC);
-	bind_text_or_null(st, 6, row->mac);
-	sqlite3_bind_text(st, 7, row->owner, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 8, row->state, -1, SQLITE_STATIC);
-	bind_text_or_null(st, 9, row->created);
-	if (row->op)
-		sqlite3_bind_int64(st, 10, (sqlite3_int64)row->op);
-	else
-		sqlite3_bind_null(st, 10);
-	return step_write(s, st);
-}
-
-int store_links_settle(struct store *s, uint64_t op)
-{
-	sqlite3_stmt *st;
-	int r = write_stmt(s, STMT_LINKS_SETTLE, &st);
-
-	assert(op > 0);
-	if (r < 0)
-		return r;
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)op);
-	return step_write(s, st);
-}
-
-int store_link_delete(struct store *s, const char *name)
-{
-	sqlite3_stmt *st;
-	int r = write_stmt(s, STMT_LINK_DELETE, &st);
-
-	assert(name);
-	if (r < 0)
-		return r;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	return step_write(s, st);
-}
-
-int store_name_put(struct store *s, const char *prefix, unsigned idx, const char *name,
-		   const char *state)
-{
-	sqlite3_stmt *st;
-	int r = write_stmt(s, STMT_NAME_PUT, &st);
-
-	assert(prefix);
-	assert(name);
-	assert(state);
-	if (r < 0)
-		return r;
-	sqlite3_bind_text(st, 1, prefix, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, idx);
-	sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, state, -1, SQLITE_STATIC);
-	return step_write(s, st);
-}
-
-int store_name_delete(struct store *s, const char *prefix, unsigned idx)
-{
-	sqlite3_stmt *st;
-	int r = write_stmt(s, STMT_NAME_DELETE, &st);
-
-	assert(prefix);
-	if (r < 0)
-		return r;
-	sqlite3_bind_text(st, 1, prefix, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, idx);
-	return step_write(s, st);
-}
-
-static const char *col_text(sqlite3_stmt *st, int i)
-{
-	return (const char *)sqlite3_column_text(st, i);
-}
-
-int store_links_foreach(struct store *s, store_link_fn fn, void *userdata)
-{
-	sqlite3_stmt *st = stmt(s, STMT_LINKS_ALL);
-	int rc;
-
-	assert(fn);
-	if (!st)
-		return -EIO;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct store_link_row row = {
-			.name = col_text(st, 0),
-			.ifindex = sqlite3_column_int(st, 1),
-			.kind = col_text(st, 2),
-			.mode = col_text(st, 3),
-			.parent = col_text(st, 4),
-			.mac = col_text(st, 5),
-			.owner = col_text(st, 6),
-			.state = col_text(st, 7),
-			.created = col_text(st, 8),
-			.op = (uint64_t)sqlite3_column_int64(st, 9),
-		};
-		fn(userdata, &row);
-	}
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : (errno_from_sqlite(rc) ?: -EIO);
-}
-
-int store_names_foreach(struct store *s, store_name_fn fn, void *userdata)
-{
-	sqlite3_stmt *st = stmt(s, STMT_NAMES_ALL);
-	int rc;
-
-	assert(fn);
-	if (!st)
-		return -EIO;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		fn(userdata, col_text(st, 0), (unsigned)sqlite3_column_int64(st, 1),
-		   col_text(st, 2), col_text(st, 3));
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : (errno_from_sqlite(rc) ?: -EIO);
-}
-
-int store_binding_put(struct store *s, const struct store_binding_row *row)
-{
-	sqlite3_stmt *st;
-	int r = write_stmt(s, STMT_BINDING_PUT, &st);
-
-	assert(row);
-	if (r < 0)
-		return r;
-	sqlite3_bind_text(st, 1, row->port, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, row->filter, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, row->owner, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, row->parameters, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, row->desired_hash, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 6, row->applied_hash, -1, SQLITE_STATIC);
-	for (int i = 0; i < 3; i++)
-		sqlite3_bind_text(st, 7 + i, row->norm[i], -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 10, row->state, -1, SQLITE_STATIC);
-	bind_text_or_null(st, 11, row->error);
-	bind_text_or_null(st, 12, row->created);
-	bind_text_or_null(st, 13, row->applied);
-	return step_write(s, st);
-}
-
-int store_binding_delete(struct store *s, const char *port)
-{
-	sqlite3_stmt *st;
-	int r = write_stmt(s, STMT_BINDING_DELETE, &st);
-
-	assert(port);
-	if (r < 0)
-		return r;
-	sqlite3_bind_text(st, 1, port, -1, SQLITE_STATIC);
-	return step_write(s, st);
-}
-
-int store_bindings_foreach(struct store *s, store_binding_fn fn, void *userdata)
-{
-	sqlite3_stmt *st = stmt(s, STMT_BINDINGS_ALL);
-	int rc;
-
-	assert(fn);
-	if (!st)
-		return -EIO;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct store_binding_row row = {
-			.port = col_text(st, 0),
-			.filter = col_text(st, 1),
-			.owner = col_text(st, 2),
-			.parameters = col_text(st, 3),
-			.desired_hash = col_text(st, 4),
-			.applied_hash = col_text(st, 5),
-			.norm = { col_text(st, 6), col_text(st, 7), col_text(st, 8) },
-			.state = col_text(st, 9),
-			.error = col_text(st, 10),
-			.created = col_text(st, 11),
-			.applied = col_text(st, 12),
-		};
-		fn(userdata, &row);
-	}
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : (errno_from_sqlite(rc) ?: -EIO);
-}
-
-int store_root_put(struct store *s, const char *family, const char *norm)
-{
-	sqlite3_stmt *st;
-	int r = write_stmt(s, STMT_ROOT_PUT, &st);
-
-	assert(family);
-	assert(norm);
-	if (r < 0)
-		return r;
-	sqlite3_bind_text(st, 1, family, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, norm, -1, SQLITE_STATIC);
-	return step_write(s, st);
-}
-
-int store_roots_foreach(struct store *s, store_root_fn fn, void *userdata)
-{
-	sqlite3_stmt *st = stmt(s, STMT_ROOTS_ALL);
-	int rc;
-
-	assert(fn);
-	if (!st)
-		return -EIO;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		fn(userdata, col_text(st, 0), col_text(st, 1));
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : (errno_from_sqlite(rc) ?: -EIO);
-}
-
-int store_checkpoint_put(struct store *s, const char *kernel, uint32_t generation)
-{
-	sqlite3_stmt *st;
-	int r = write_stmt(s, STMT_CHECKPOINT_PUT, &st);
-
-	assert(kernel);
-	if (r < 0)
-		return r;
-	sqlite3_bind_text(st, 1, kernel, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, generation);
-	return step_write(s, st);
-}
-
-int store_checkpoint_clear(struct store *s)
-{
-	sqlite3_stmt *st;
-	int r = write_stmt(s, STMT_CHECKPOINT_CLEAR, &st);
-
-	return r < 0 ? r : step_write(s, st);
-}
-
-int store_checkpoint_get(struct store *s, char *ret_kernel, size_t size, uint32_t *ret_generation)
-{
-	sqlite3_stmt *st = stmt(s, STMT_CHECKPOINT_GET);
-	int rc, r = -ENOENT;
-
-	assert(ret_kernel);
-	assert(ret_generation);
-	if (!st)
-		return -EIO;
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		snprintf(ret_kernel, size, "%s", col_text(st, 0));
-		*ret_generation = (uint32_t)sqlite3_column_int64(st, 1);
-		r = 0;
-	} else if (rc != SQLITE_DONE) {
-		r = errno_from_sqlite(rc) ?: -EIO;
-	}
-	sqlite3_reset(st);
-	return r;
 }
 
 unsigned store_wal_frames(const struct store *s)

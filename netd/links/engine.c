@@ -10,10 +10,7 @@
  * EEXIST (someone took the name between our look and the kernel's create)
  * marks that index foreign and retries with the next free name, bounded.
  *
- * Deletion uses one group delete per op: each doomed link is moved into a
- * reserved interface group, then one RTM_DELLINK removes the group, so the
- * kernel synchronises once rather than once per link. An index becomes
- * free only when the kernel confirmed that its device is gone.
+ * Deletes are in delete.c.
  */
 #include "config.h"
 
@@ -30,11 +27,7 @@
 #include "store.h"
 #include "util.h"
 
-static void work_add(struct op *op);
-static void work_remove(struct op *op);
 static unsigned create_step(struct op *op, unsigned budget);
-static unsigned confirm_step(struct op *op, unsigned budget);
-static unsigned delete_step(struct op *op, unsigned budget);
 
 /* --- ops --- */
 
@@ -102,7 +95,7 @@ void op_fail(struct op *op, int error, const char *name, const char *message)
 }
 
 /* Tell the op's caller how it ended, then free it. */
-static void op_answer(struct op *op)
+void op_answer(struct op *op)
 {
 	struct links_op_result res = {
 		.type = op->type,
@@ -139,7 +132,7 @@ static void op_answer(struct op *op)
 
 /* k's request (or, k NULL, op's group delete) lost its ack: it stays
  * pending until a dump started from now on says what the kernel did. */
-static void mark_lost(struct op *op, struct link *k, enum link_lost what)
+void mark_lost(struct op *op, struct link *k, enum link_lost what)
 {
 	struct links *l = op->l;
 
@@ -498,233 +491,6 @@ int links_op_create(struct links *l, const struct links_create_req *req,
 	return 0;
 }
 
-/* --- delete --- */
-
-void delete_confirmed(struct op *op, unsigned i)
-{
-	struct links *l = op->l;
-	struct link *k = op->links[i];
-
-	snprintf(op->deleted[op->ndeleted++], IFNAMSIZ, "%s", k->name);
-	l->deleted++;
-	links_notify(l, LINKS_EVENT_REMOVED, k, "deleted");
-	op->links[i] = NULL;
-	link_release(l, k);
-}
-
-/* The delete op is settled: links whose deletion failed stay. */
-void delete_finish(struct op *op)
-{
-	struct links *l = op->l;
-
-	for (unsigned i = 0; i < op->nlinks; i++) {
-		struct link *k = op->links[i];
-
-		if (!k)
-			continue;
-		k->op = NULL;
-		if (k->gone) {
-			delete_confirmed(op, i);
-			continue;
-		}
-		k->state = LINK_PRESENT;
-		if (k->regrouped) {
-			/* Out of the delete group, or the next group delete
-			 * would take it. Nobody waits for the answer. */
-			k->regrouped = false;
-			l->nlo->queue_set_group(l->nl, k->ifindex, 0, NULL, NULL);
-		}
-		store_link(l, k);
-	}
-	/* A rolled-back create tells its caller why it failed now. */
-	op_answer(op);
-}
-
-static void group_done(void *data, int error, const char *message,
-		       const struct nl_link *echo)
-{
-	struct link *k = data;
-	struct op *op = k->op;
-
-	k->nreq--;
-	if (error == -ENOBUFS)
-		return mark_lost(op, k, LOST_GROUP);
-	if (error == 0) {
-		k->regrouped = true;
-	} else if (error == -ENODEV) {
-		/* Already gone: as good as deleted. */
-		k->gone = true;
-	} else {
-		log_warn("%s: cannot move into the delete group: %s", k->name, strerror(-error));
-		op_fail(op, error, k->name, message);
-	}
-	if (--op->pending == 0 && op->all_queued)
-		delete_finish(op);
-}
-
-static void delete_group_done(void *data, int error, const char *message,
-			      const struct nl_link *echo)
-{
-	struct op *op = data;
-
-	op->nreq--;
-	if (error == -ENOBUFS)
-		return mark_lost(op, NULL, LOST_NONE);
-	/* ENODEV: the group was empty (every link already gone). */
-	if (error == 0 || error == -ENODEV) {
-		/* Each confirmation writes rows: thousands of them are spread
-		 * over loop iterations (confirm_step), the op still pending. */
-		op->confirming = true;
-		op->confirm_next = 0;
-		if (op->nlinks > LINKS_STEP) {
-			work_add(op);
-			return;
-		}
-		confirm_step(op, op->nlinks);
-		return;
-	} else {
-		log_warn("group delete failed: %s%s%s", strerror(-error),
-			 message ? ": " : "", message ? message : "");
-		op_fail(op, error, NULL, message);
-	}
-	if (--op->pending == 0 && op->all_queued)
-		delete_finish(op);
-}
-
-void delete_start(struct links *l, struct op *op)
-{
-	assert(l && op);
-	op->total = op->nlinks;
-	op->stepped = 0;
-	op->all_queued = false;
-	for (unsigned i = 0; i < op->nlinks; i++)
-		if (op->links[i])
-			op->links[i]->op = op;
-	work_add(op);
-	delete_step(op, LINKS_STEP);
-}
-
-/* Record the intent and queue the move into the delete group, link by
- * link; after the last, the one deletion of the group. */
-static unsigned delete_step(struct op *op, unsigned budget)
-{
-	struct links *l = op->l;
-	unsigned done = 0;
-
-	while (op->stepped < op->total && done < budget) {
-		struct link *k = op->links[op->stepped++];
-
-		done++;
-		if (!k || k->state != LINK_DELETING)
-			continue;
-		store_link(l, k);
-		k->txn = store_txn(l->store);
-		if (l->nlo->queue_set_group(l->nl, k->ifindex, l->delete_group, group_done, k) == 0) {
-			k->nreq++;
-			op->pending++;
-		} else {
-			op_fail(op, -ENOMEM, k->name, NULL);
-		}
-	}
-	if (op->stepped < op->total)
-		return done;
-	work_remove(op);
-	op->all_queued = true;
-	if (op->pending > 0 &&
-	    l->nlo->queue_delete_group(l->nl, l->delete_group, delete_group_done, op) == 0) {
-		op->nreq++;
-		op->pending++;
-		return done;
-	}
-	/* Nothing to ask the kernel (or no memory to ask it): settle now,
-	 * unless moves are still in flight. */
-	if (op->pending == 0)
-		delete_finish(op);
-	return done;
-}
-
-/* The links of a delete call, all checked before any change: the call is
- * all or nothing. */
-static int delete_check(struct links *l, const char *owner, const char *const *names,
-			size_t n, unsigned *ret_n, struct links_refusal *refusal)
-{
-	struct link *k;
-	unsigned count = 0;
-
-	for (size_t i = 0; names && i < n; i++) {
-		k = link_find(l, names[i]);
-		if (!k) {
-			refusal->name = names[i];
-			return -ENOENT;
-		}
-		if (!streq(k->owner, owner)) {
-			refusal->name = names[i];
-			refusal->owner = k->owner;
-			return -EPERM;
-		}
-		if (k->state != LINK_PRESENT) {
-			refusal->name = names[i];
-			refusal->state = link_state_to_string(k->state);
-			return -EBUSY;
-		}
-	}
-	if (names) {
-		*ret_n = (unsigned)n;
-		return 0;
-	}
-	TAILQ_FOREACH(k, &l->all, entry)
-		if (streq(k->owner, owner)) {
-			if (k->state != LINK_PRESENT) {
-				refusal->name = k->name;
-				refusal->state = link_state_to_string(k->state);
-				return -EBUSY;
-			}
-			count++;
-		}
-	*ret_n = count;
-	return 0;
-}
-
-int links_op_delete(struct links *l, const char *owner, const char *const *names, size_t n,
-		    links_done_fn done, void *data, struct links_refusal *refusal)
-{
-	struct link *k;
-	struct op *op;
-	unsigned count;
-	int r;
-
-	assert(l && owner && refusal);
-	assert(n <= LINKS_MAX_COUNT);
-	r = delete_check(l, owner, names, n, &count, refusal);
-	if (r < 0)
-		return r;
-	op = op_new(l, OP_DELETE, count);
-	if (!op)
-		return -ENOMEM;
-	op->done = done;
-	op->done_data = data;
-	if (names) {
-		for (size_t i = 0; i < n; i++) {
-			k = link_find(l, names[i]);
-			if (k->state == LINK_PRESENT) { /* not a name listed twice */
-				k->state = LINK_DELETING;
-				op->links[op->nlinks++] = k;
-			}
-		}
-	} else {
-		TAILQ_FOREACH(k, &l->all, entry)
-			if (streq(k->owner, owner)) {
-				k->state = LINK_DELETING;
-				op->links[op->nlinks++] = k;
-			}
-	}
-	if (op->nlinks == 0)
-		op_answer(op);
-	else
-		delete_start(l, op);
-	return 0;
-}
-
 /* --- a failed store transaction --- */
 
 /* Undo the links of op whose intent rows were in the failed transaction
@@ -792,7 +558,7 @@ void links_storage_failed(struct links *l, uint64_t txn, const char *reason)
 
 /* --- work spread over iterations --- */
 
-static void work_add(struct op *op)
+void work_add(struct op *op)
 {
 	struct links *l = op->l;
 
@@ -804,7 +570,7 @@ static void work_add(struct op *op)
 	ev_idle_start(l->loop, &l->work_idle);
 }
 
-static void work_remove(struct op *op)
+void work_remove(struct op *op)
 {
 	struct links *l = op->l;
 
@@ -820,7 +586,7 @@ static void work_remove(struct op *op)
 
 /* Confirm up to budget links of a finished group delete; the op is
  * settled after the last. Returns at least 1 (progress). */
-static unsigned confirm_step(struct op *op, unsigned budget)
+unsigned delete_confirm_step(struct op *op, unsigned budget)
 {
 	unsigned done = 0;
 
@@ -847,7 +613,7 @@ static unsigned confirm_step(struct op *op, unsigned budget)
 static unsigned op_step(struct op *op, unsigned budget)
 {
 	if (op->confirming)
-		return confirm_step(op, budget);
+		return delete_confirm_step(op, budget);
 	if (op->type == OP_CREATE && !op->rolling_back)
 		return create_step(op, budget);
 	return delete_step(op, budget);

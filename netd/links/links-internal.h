@@ -348,6 +348,18 @@ void create_finish(struct op *op);
 void delete_finish(struct op *op);
 /* The kernel confirmed the i-th link of a delete op gone. */
 void delete_confirmed(struct op *op, unsigned i);
+/* What engine.c and delete.c share. */
+/* Answer op's caller with its result and free op. */
+void op_answer(struct op *op);
+/* k's request in flight lost its ack (what it was): settled from a dump. */
+void mark_lost(struct op *op, struct link *k, enum link_lost what);
+/* Put op on (take it off) the list of ops with work for later iterations. */
+void work_add(struct op *op);
+void work_remove(struct op *op);
+/* Do up to budget links of op's delete (queue group moves) or of its
+ * confirmations; how many were done. */
+unsigned delete_step(struct op *op, unsigned budget);
+unsigned delete_confirm_step(struct op *op, unsigned budget);
 
 /* --- settle.c --- */
 
