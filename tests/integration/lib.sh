@@ -119,3 +119,16 @@ json_names() { sed -n 's/^ *"name": "\(.*\)",\{0,1\}$/\1/p'; }
 
 # netd_idle: nothing queued or running in netd's kernel work.
 netd_idle() { [ "$(status_field netlink_in_flight)" = 0 ]; }
+
+# links_settled [TENTHS]: until netd has nothing in flight and no link is
+# creating or deleting (a repair at start is asynchronous); TENTHS of a
+# second at most (default 150).
+links_settled() {
+	local i
+	for i in $(seq "${1:-150}"); do
+		[ "$(status_field netlink_in_flight)" = 0 ] &&
+			! ctl --json link list | grep -q '"state": "\(creating\|deleting\)"' && return 0
+		sleep 0.1
+	done
+	return 1
+}

@@ -10,16 +10,6 @@ command -v sqlite3 >/dev/null || fail "sqlite3 is required"
 make_parent v0
 N=200
 
-settled() {
-	local i
-	for i in $(seq 150); do
-		[ "$(status_field netlink_in_flight)" = 0 ] &&
-			! ctl --json link list | grep -q '"state": "\(creating\|deleting\)"' && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
 # kill_when AT: kill -9 netd once the kernel holds at least AT of the
 # owner's devices (AT 0: as soon as the call is sent).
 kill_when() {
@@ -45,7 +35,7 @@ for at in 0 1 40 100 160 199; do
 	answered=no
 	wait $client && answered=yes
 	start_netd
-	settled || fail "round $round: netd did not settle"
+	links_settled || fail "round $round: netd did not settle"
 	have=$(db "SELECT count(*) FROM links WHERE owner = '$owner'")
 	listed=$(ctl --json link list --owner "$owner" | json_names | wc -l)
 	kernel=$(kview count macvtap)
@@ -68,7 +58,7 @@ for at in 0 1 40 100 160 199; do
 	esac
 	ok "killed with $made devices made (answered: $answered): $have of $N links after the restart"
 	ctl link delete --owner "$owner" >/dev/null 2>&1
-	settled || fail "round $round: the cleanup did not settle"
+	links_settled || fail "round $round: the cleanup did not settle"
 	stop_netd
 done
 # Answered calls leave no op id on their rows (db/006_link_ops.sql).

@@ -11,19 +11,9 @@
 command -v sqlite3 >/dev/null || fail "sqlite3 is required"
 make_parent v0
 
-settled() {
-	local i
-	for i in $(seq 150); do
-		[ "$(status_field netlink_in_flight)" = 0 ] &&
-			! ctl --json link list | grep -q '"state": "\(creating\|deleting\)"' && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
 check_agree() {
 	local what=$1
-	settled || fail "$what: netd did not settle"
+	links_settled || fail "$what: netd did not settle"
 	db "SELECT name FROM links ORDER BY name" > "$TMP/db-links"
 	kview names macvtap | sort > "$TMP/k-links"
 	diff -u "$TMP/db-links" "$TMP/k-links" > "$TMP/diff" || fail "$what: database and kernel disagree: $(head -5 "$TMP/diff")"
