@@ -127,6 +127,10 @@ static void method_get_status(struct core *core, struct ctl_call *call)
 	json_object_set_new(r, "longest_callback_us", json_integer((json_int_t)stats.longest_callback_us));
 	json_object_set_new(r, "longest_callback",
 			    json_string(stats.longest_callback ? stats.longest_callback : ""));
+	json_object_set_new(r, "longest_callback_cpu_us",
+			    json_integer((json_int_t)stats.longest_callback_cpu_us));
+	json_object_set_new(r, "longest_callback_cpu",
+			    json_string(stats.longest_callback_cpu ? stats.longest_callback_cpu : ""));
 	json_object_set_new(r, "iterations", json_integer((json_int_t)stats.iterations));
 	json_object_set_new(r, "wal_checkpoints", json_integer((json_int_t)store_wal_checkpoints(core->wal)));
 	json_object_set_new(r, "longest_iteration_us",

@@ -222,10 +222,11 @@ static int cmd_status(const struct ctl_opts *o, int argc, char **argv)
 	printf("%-18s p50 %lld µs, p99 %lld µs, max %lld µs\n", "latency",
 	       (long long)geti(p, "latency_p50_us"), (long long)geti(p, "latency_p99_us"),
 	       (long long)geti(p, "latency_max_us"));
-	printf("%-18s %lld µs (%s) of %lld callbacks\n", "longest callback",
-	       (long long)geti(p, "longest_callback_us"),
+	printf("%-18s %lld µs (%s) of %lld callbacks; by CPU time %lld µs (%s)\n",
+	       "longest callback", (long long)geti(p, "longest_callback_us"),
 	       json_string_value(json_object_get(p, "longest_callback")),
-	       (long long)geti(p, "callbacks"));
+	       (long long)geti(p, "callbacks"), (long long)geti(p, "longest_callback_cpu_us"),
+	       json_string_value(json_object_get(p, "longest_callback_cpu")));
 	printf("%-18s schema version %lld\n", "database", (long long)geti(p, "db_schema_version"));
 	printf("%-18s %lld (failed %lld)\n", "config reloads",
 	       (long long)geti(p, "config_reloads"), (long long)geti(p, "config_reload_errors"));

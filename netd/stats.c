@@ -66,12 +66,17 @@ uint64_t stats_latency_percentile(double p)
 void stats_cb_end(struct stats_cb *cb)
 {
 	uint64_t d = now_usec() - cb->start;
+	uint64_t cpu = stats_cpu_usec() - cb->cpu_start;
 
 	assert(cb);
 	stats.callbacks++;
 	if (d > stats.longest_callback_us) {
 		stats.longest_callback_us = d;
 		stats.longest_callback = cb->name;
+	}
+	if (cpu > stats.longest_callback_cpu_us) {
+		stats.longest_callback_cpu_us = cpu;
+		stats.longest_callback_cpu = cb->name;
 	}
 }
 

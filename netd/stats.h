@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "util.h"
 
@@ -40,6 +41,10 @@ struct stats {
 	uint64_t callbacks;
 	uint64_t longest_callback_us;
 	const char *longest_callback; /* static name of that callback */
+	/* The same by the CPU time netd's thread spent in it: what netd did,
+	 * without the time other processes had the CPU meanwhile. */
+	uint64_t longest_callback_cpu_us;
+	const char *longest_callback_cpu;
 
 	uint64_t iterations;
 	uint64_t longest_iteration_us; /* from the poll's return to the next poll */
@@ -58,16 +63,27 @@ uint64_t stats_latency_percentile(double p);
  * next poll (budget.c measures them). */
 void stats_iteration_add(uint64_t usec);
 
+/* The CPU time of the calling thread, in microseconds. */
+static inline uint64_t stats_cpu_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
 /* Time one loop callback: put STATS_CALLBACK("name") first in every
- * watcher callback; the longest one seen is kept with its name. */
+ * watcher callback; the longest one seen is kept with its name, by wall
+ * clock and by CPU time. */
 struct stats_cb {
 	const char *name;
 	uint64_t start;
+	uint64_t cpu_start;
 };
 
 static inline struct stats_cb stats_cb_begin(const char *name)
 {
-	return (struct stats_cb){ .name = name, .start = now_usec() };
+	return (struct stats_cb){ .name = name, .start = now_usec(), .cpu_start = stats_cpu_usec() };
 }
 
 void stats_cb_end(struct stats_cb *cb);
