@@ -31,27 +31,24 @@ struct ctl_call *ctl_call_free(struct ctl_call *call)
 	json_decref(call->parameters);
 	free(call->settle_error);
 	json_decref(call->settle_params);
+	free(call->settle_text);
 	frame_done(&call->held);
 	free(call);
 	return NULL;
 }
 
-/* Queue the serialized reply of call: straight to the output if call is at
- * the head of its connection's queue, else held in the call. */
-static void call_emit(struct ctl_call *call, json_t *msg)
+/* Queue the serialized reply text of call (steals it): straight to the
+ * output if call is at the head of its connection's queue, else held in
+ * the call. */
+static void call_emit_text(struct ctl_call *call, char *text)
 {
 	struct ctl_conn *c = call->conn;
-	char *text;
 	int r;
 
 	if (!c || call->oneway || c->drop) {
-		json_decref(msg);
+		free(text);
 		return;
 	}
-	/* 10 significant digits: enough for microseconds of a month's uptime,
-	 * without binary-fraction noise like 0.53789900000000002. */
-	text = json_dumps(msg, JSON_COMPACT | JSON_REAL_PRECISION(10));
-	json_decref(msg);
 	if (!text) {
 		ctl_conn_drop(c, "out of memory encoding a reply");
 		return;
@@ -78,6 +75,36 @@ static void call_emit(struct ctl_call *call, json_t *msg)
 	if (ctl_conn_check_buffer(c))
 		return;
 	ctl_conn_mark_dirty(c);
+}
+
+/* Queue the reply msg of call (steals it). */
+static void call_emit(struct ctl_call *call, json_t *msg)
+{
+	char *text = NULL;
+
+	/* 10 significant digits: enough for microseconds of a month's uptime,
+	 * without binary-fraction noise like 0.53789900000000002. */
+	if (call->conn && !call->oneway && !call->conn->drop)
+		text = json_dumps(msg, JSON_COMPACT | JSON_REAL_PRECISION(10));
+	json_decref(msg);
+	call_emit_text(call, text);
+}
+
+/* The final reply message around parameters already encoded (steals
+ * params_text), or NULL without memory. */
+static char *reply_wrap(char *params_text)
+{
+	static const char head[] = "{\"parameters\":";
+	size_t n = strlen(params_text);
+	char *text = malloc(sizeof(head) - 1 + n + 2);
+
+	if (text) {
+		memcpy(text, head, sizeof(head) - 1);
+		memcpy(text + sizeof(head) - 1, params_text, n);
+		memcpy(text + sizeof(head) - 1 + n, "}", 2);
+	}
+	free(params_text);
+	return text;
 }
 
 /* Pop finished calls from the head, moving the next call's held replies to
@@ -109,13 +136,16 @@ static void conn_advance(struct ctl_conn *c)
 	ctl_conn_mark_dirty(c);
 }
 
-/* Queue the final reply of call (or free it if its client has gone). */
-static void call_deliver(struct ctl_call *call, const char *error, json_t *params)
+/* Queue the final reply of call (or free it if its client has gone):
+ * error and params, or (error NULL) params_text, parameters already
+ * encoded. Steals params and params_text. */
+static void call_deliver(struct ctl_call *call, const char *error, json_t *params,
+			 char *params_text)
 {
 	struct ctl_conn *c = call->conn;
 	json_t *msg;
 
-	if (!params)
+	if (!params && !params_text)
 		params = json_object();
 	stats_latency_add(now_usec() - call->start_us);
 	if (error)
@@ -124,7 +154,14 @@ static void call_deliver(struct ctl_call *call, const char *error, json_t *param
 	if (!c) {
 		/* The client went away; nobody to answer. */
 		json_decref(params);
+		free(params_text);
 		ctl_call_free(call);
+		return;
+	}
+	if (params_text) {
+		call->done = true;
+		call_emit_text(call, reply_wrap(params_text));
+		conn_advance(c);
 		return;
 	}
 	if (error)
@@ -139,29 +176,34 @@ static void call_deliver(struct ctl_call *call, const char *error, json_t *param
 	conn_advance(c);
 }
 
-static void call_finish(struct ctl_call *call, const char *error, json_t *params)
+/* The final reply: error and params, or (error NULL) params_text, the
+ * parameters already encoded. Steals params and params_text. */
+static void call_finish(struct ctl_call *call, const char *error, json_t *params,
+			char *params_text)
 {
 	assert(!call->done);
 	assert(!call->settling);
-	if (!params)
+	assert(!(error && params_text));
+	if (!params && !params_text)
 		params = json_object();
 	if (!call->finish) {
-		call_deliver(call, error, params);
+		call_deliver(call, error, params, params_text);
 		return;
 	}
 	call->finish(call, error, params, call->finish_data);
 	if (!call->srv->hold_finished) {
-		call_deliver(call, error, params);
+		call_deliver(call, error, params, params_text);
 		return;
 	}
 	/* Its writes are not committed yet: the reply waits for the settle. */
 	call->settle_error = error ? strdup(error) : NULL;
 	if (error && !call->settle_error) {
 		json_decref(params);
-		call_deliver(call, "io.netd.InternalError", NULL);
+		call_deliver(call, "io.netd.InternalError", NULL, NULL);
 		return;
 	}
 	call->settle_params = params;
+	call->settle_text = params_text;
 	call->settling = true;
 	TAILQ_INSERT_TAIL(&call->srv->settling, call, settle_link);
 }
@@ -186,17 +228,20 @@ void ctl_server_settle(struct ctl_server *srv, const char *storage_error)
 	while ((call = TAILQ_FIRST(&srv->settling))) {
 		_cleanup_free_ char *error = call->settle_error;
 		json_t *params = call->settle_params;
+		char *text = call->settle_text;
 
 		TAILQ_REMOVE(&srv->settling, call, settle_link);
 		call->settling = false;
 		call->settle_error = NULL;
 		call->settle_params = NULL;
+		call->settle_text = NULL;
 		if (storage_error) {
 			json_decref(params);
+			free(text);
 			call_deliver(call, "io.netd.StorageError",
-				     json_pack("{s:s}", "reason", storage_error));
+				     json_pack("{s:s}", "reason", storage_error), NULL);
 		} else {
-			call_deliver(call, error, params);
+			call_deliver(call, error, params, text);
 		}
 	}
 }
@@ -204,14 +249,22 @@ void ctl_server_settle(struct ctl_server *srv, const char *storage_error)
 void ctl_call_reply(struct ctl_call *call, json_t *parameters)
 {
 	assert(call);
-	call_finish(call, NULL, parameters);
+	call_finish(call, NULL, parameters, NULL);
+}
+
+void ctl_call_reply_encoded(struct ctl_call *call, char *text)
+{
+	assert(call);
+	if (!text)
+		return ctl_call_error(call, "io.netd.InternalError", NULL);
+	call_finish(call, NULL, NULL, text);
 }
 
 void ctl_call_error(struct ctl_call *call, const char *error, json_t *parameters)
 {
 	assert(call);
 	assert(error);
-	call_finish(call, error, parameters);
+	call_finish(call, error, parameters, NULL);
 }
 
 void ctl_call_invalid_parameter(struct ctl_call *call, const char *parameter)

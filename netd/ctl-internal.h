@@ -53,6 +53,7 @@ struct ctl_call {
 	bool settling;
 	char *settle_error;
 	json_t *settle_params;
+	char *settle_text;  /* or its parameters already encoded */
 	TAILQ_ENTRY(ctl_call) settle_link; /* on srv->settling */
 };
 

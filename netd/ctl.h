@@ -50,7 +50,8 @@ typedef void (*ctl_dispatch_fn)(struct ctl_call *call, void *userdata);
 typedef void (*ctl_cancel_fn)(struct ctl_call *call, void *userdata);
 
 /* Called with the final reply of a call, before it is queued; error is
- * NULL for success. Used for auditing. */
+ * NULL for success. Used for auditing. parameters is NULL for a reply
+ * given already encoded (ctl_call_reply_encoded()). */
 typedef void (*ctl_finish_fn)(struct ctl_call *call, const char *error,
 			      json_t *parameters, void *userdata);
 
@@ -131,6 +132,14 @@ void ctl_call_set_finish(struct ctl_call *call, ctl_finish_fn fn, void *userdata
 
 /* The final reply; steals parameters (NULL: empty object). */
 void ctl_call_reply(struct ctl_call *call, json_t *parameters);
+
+/*
+ * The final reply, its parameters given as the JSON text of an object
+ * (steals text; NULL: io.netd.InternalError). For replies too big to
+ * build and encode in one callback: the caller encodes them in pieces
+ * over several loop iterations, and the text is only copied here.
+ */
+void ctl_call_reply_encoded(struct ctl_call *call, char *text);
 
 /* One more reply of a streaming call (the client asked for more); steals
  * parameters. Without 'more' this is the final reply. */

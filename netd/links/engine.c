@@ -81,6 +81,7 @@ void op_free(struct op *op)
 	free(op->error_link);
 	free(op->error_message);
 	free(op->storage_error);
+	strbuf_done(&op->reply);
 	free(op);
 }
 
@@ -107,6 +108,7 @@ void op_answer(struct op *op)
 		.nlinks = op->error ? 0 : op->nlinks,
 		.deleted = (const char (*)[IFNAMSIZ])op->deleted,
 		.ndeleted = op->ndeleted,
+		.reply_text = op->error ? NULL : strbuf_steal(&op->reply, NULL),
 	};
 
 	for (unsigned i = 0; i < op->nlinks; i++)
@@ -125,6 +127,8 @@ void op_answer(struct op *op)
 	}
 	if (op->done)
 		op->done(op->done_data, &res);
+	else
+		free(res.reply_text);
 	op_free(op);
 }
 
@@ -178,6 +182,26 @@ static bool tags_queue(struct op *op)
 	return op->pending > before;
 }
 
+/* Encode up to budget links of op's reply; op is answered (and freed)
+ * after the last. Returns at least 1 (progress). */
+static unsigned encode_step(struct op *op, unsigned budget)
+{
+	unsigned done = 0;
+
+	while (op->encode_next < op->nlinks && done < budget) {
+		links_reply_encode(&op->reply, op->links[op->encode_next], op->encode_next,
+				   op->nlinks);
+		op->encode_next++;
+		done++;
+	}
+	if (op->encode_next < op->nlinks)
+		return done ? done : 1;
+	op->encoding = false;
+	work_remove(op);
+	op_answer(op);
+	return done ? done : 1;
+}
+
 void create_finish(struct op *op)
 {
 	unsigned present = 0;
@@ -187,6 +211,14 @@ void create_finish(struct op *op)
 	 * loop iteration (80 batches for 82 links). */
 	if (!op->error && tags_queue(op))
 		return;
+	if (!op->error && op->done && op->nlinks > 0) {
+		/* The reply, in pieces: the links stay the op's meanwhile. */
+		op->encoding = true;
+		op->encode_next = 0;
+		work_add(op);
+		encode_step(op, LINKS_STEP);
+		return;
+	}
 	if (op->error && !op->rolling_back) {
 		/* All or nothing: delete what this call did create. */
 		for (unsigned i = 0; i < op->nlinks; i++)
@@ -612,6 +644,8 @@ unsigned delete_confirm_step(struct op *op, unsigned budget)
  * may be finished (and freed) when it returns. */
 static unsigned op_step(struct op *op, unsigned budget)
 {
+	if (op->encoding)
+		return encode_step(op, budget);
 	if (op->confirming)
 		return delete_confirm_step(op, budget);
 	if (op->type == OP_CREATE && !op->rolling_back)

@@ -28,6 +28,7 @@
 
 #include "links.h"
 #include "nl.h"
+#include "strbuf.h"
 
 struct alloc;
 struct store;
@@ -114,9 +115,12 @@ struct links_op_result {
 	const char *error_link;     /* the link it concerns, or NULL */
 	const char *error_message;  /* the kernel's text, or NULL */
 	const char *storage_error;  /* the database failed: why, or NULL */
-	/* Success of a create: its links, in the order made. */
+	/* Success of a create: its links, in the order made, and the reply's
+	 * parameters already encoded (links_reply_encode(); the callback
+	 * owns the text; NULL without memory). */
 	struct link *const *links;
 	unsigned nlinks;
+	char *reply_text;
 	/* A delete: the names deleted (also after a partial failure). */
 	const char (*deleted)[IFNAMSIZ];
 	unsigned ndeleted;
@@ -146,6 +150,11 @@ struct op {
 	unsigned confirm_next;   /* the next link to confirm */
 	unsigned nlost;          /* requests with lost acks, to settle from a dump */
 	unsigned ndeleted;
+	/* A create's reply, encoded LINKS_STEP links per iteration once every
+	 * link is made and tagged (4,096 links' JSON takes tens of ms). */
+	bool encoding;
+	unsigned encode_next;
+	struct strbuf reply;
 
 	/* The work is spread over loop iterations, LINKS_STEP links per
 	 * iteration in all, so a call for thousands of links never makes one
@@ -314,6 +323,10 @@ struct links_refusal {
  * -ENODEV (no such parent), -EEXIST (a name is taken), -ENOSPC (no names
  * left in the prefix), -ENOMEM.
  */
+/* Append the i-th of n links of a create's reply to b (methods.c): the
+ * parameters object's head before the first, its tail after the last. */
+void links_reply_encode(struct strbuf *b, const struct link *k, unsigned i, unsigned n);
+
 int links_op_create(struct links *l, const struct links_create_req *req,
 		    links_done_fn done, void *data, struct links_refusal *refusal);
 

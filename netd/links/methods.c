@@ -164,15 +164,29 @@ static void op_reply(void *data, const struct links_op_result *res)
 			json_object_set_new(p, "link", json_string(res->error_link));
 		return ctl_call_error(call, "io.netd.KernelError", p);
 	}
+	if (res->type == OP_CREATE)
+		return ctl_call_reply_encoded(call, res->reply_text);
 	arr = json_array();
-	if (res->type == OP_CREATE) {
-		for (unsigned i = 0; i < res->nlinks; i++)
-			json_array_append_new(arr, link_json(res->links[i]));
-		return ctl_call_reply(call, json_pack("{s:o}", "links", arr));
-	}
 	for (unsigned i = 0; i < res->ndeleted; i++)
 		json_array_append_new(arr, json_string(res->deleted[i]));
 	ctl_call_reply(call, json_pack("{s:o}", "deleted", arr));
+}
+
+void links_reply_encode(struct strbuf *b, const struct link *k, unsigned i, unsigned n)
+{
+	json_t *o = link_json(k);
+	char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+
+	assert(b && k && i < n);
+	json_decref(o);
+	strbuf_puts(b, i == 0 ? "{\"links\":[" : ",");
+	if (text)
+		strbuf_puts(b, text);
+	else
+		b->oom = true; /* the reply is then InternalError */
+	free(text);
+	if (i == n - 1)
+		strbuf_puts(b, "]}");
 }
 
 /* A call refused before anything changed. */

@@ -467,6 +467,18 @@ static void on_done(void *data, const struct links_op_result *res)
 	snprintf(a->storage_error, sizeof(a->storage_error), "%s",
 		 res->storage_error ? res->storage_error : "");
 	if (res->type == OP_CREATE) {
+		/* The reply, encoded over iterations: every link, in order. */
+		if (!res->error) {
+			char want[64];
+
+			assert_non_null(res->reply_text);
+			assert_true(strncmp(res->reply_text, "{\"links\":[", 10) == 0);
+			for (unsigned i = 0; i < res->nlinks; i++) {
+				snprintf(want, sizeof(want), "\"name\":\"%s\"", res->links[i]->name);
+				assert_non_null(strstr(res->reply_text, want));
+			}
+		}
+		free(res->reply_text);
 		a->n = res->nlinks;
 		for (unsigned i = 0; i < res->nlinks && i < 64; i++) {
 			snprintf(a->names[i], IFNAMSIZ, "%s", res->links[i]->name);
@@ -1049,6 +1061,10 @@ static void test_work_spread_over_iterations(void **state)
 		ev_run(f->loop, EVRUN_NOWAIT);
 	assert_int_equal(f->nl->nreqs, LINKS_STEP * 2 + 5);
 	kernel_run(f->nl);
+	/* The reply too is encoded step by step, then given. */
+	assert_int_equal(a.calls, 0);
+	for (int i = 0; i < 10 && a.calls == 0; i++)
+		ev_run(f->loop, EVRUN_NOWAIT);
 	assert_int_equal(a.calls, 1);
 	assert_int_equal(a.error, 0);
 	assert_int_equal(rows(f, "links", "state = 'present'"), LINKS_STEP * 2 + 5);

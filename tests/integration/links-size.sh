@@ -1,0 +1,58 @@
+#!/bin/bash
+# At size: one CreateLinks of NETD_SIZE_LINKS macvtaps (4,096 by default,
+# the most one call may ask for) on a veth parent, a restart, and one
+# DeleteLinks of them all. The work is spread over loop iterations: no
+# callback of netd takes more than 20 ms (NETD_SIZE_CALLBACK_US) of CPU
+# time, also not the one that answers the create with its 1 MB reply
+# (encoded in pieces). The bound is on CPU time (GetStatus:
+# longest_callback_cpu_us) because wall-clock times on a busy machine
+# count the time others had the CPU; the wall-clock figure is printed too.
+. "$(dirname "$0")/lib.sh"
+
+N=${NETD_SIZE_LINKS:-4096}
+LIMIT_US=${NETD_SIZE_CALLBACK_US:-20000}
+make_parent v0
+start_netd
+
+# check_callbacks WHAT: the longest callback so far within the bound.
+check_callbacks() {
+	local cpu wall
+	cpu=$(status_field longest_callback_cpu_us)
+	wall=$(status_field longest_callback_us)
+	echo "size: $1: longest callback $cpu us of CPU ($(status_field longest_callback_cpu)), $wall us of wall clock ($(status_field longest_callback)); longest iteration $(status_field longest_iteration_us) us"
+	[ "$cpu" -le "$LIMIT_US" ] || fail "$1: a callback took $cpu us of CPU ($(status_field longest_callback_cpu)), above $LIMIT_US us"
+}
+
+it0=$(status_field iterations)
+t0=$(date +%s%N)
+ctl --json link create --parent v0 --kind macvtap --owner big --count "$N" > "$TMP/created" || fail "create: $(head -c 300 "$TMP/created")"
+t1=$(date +%s%N)
+it1=$(status_field iterations)
+[ "$(json_names < "$TMP/created" | sort -u | wc -l)" = "$N" ] || fail "the reply names $(json_names < "$TMP/created" | sort -u | wc -l) links, not $N"
+[ "$(grep -c '"state": "present"' "$TMP/created")" = "$N" ] || fail "not all $N present in the reply"
+[ "$(kview count macvtap)" = "$N" ] || fail "the kernel has $(kview count macvtap) macvtaps"
+# One iteration per LINKS_STEP (128) links at least, for the requests
+# and again for the reply.
+[ $((it1 - it0)) -ge $((N / 64)) ] || fail "the create took $((it1 - it0)) loop iterations"
+check_callbacks "create of $N links in $(( (t1 - t0) / 1000000 )) ms, $((it1 - it0)) iterations"
+ok "$N links created, the work spread over $((it1 - it0)) loop iterations"
+
+stop_netd
+start_netd
+# Settled by GetStatus alone: a ListLinks of them all is one long
+# callback still (docs/reliability.md).
+for i in $(seq 300); do
+	[ "$(status_field netlink_in_flight)" = 0 ] && [ "$(status_field links)" = "$N" ] && break
+	sleep 0.1
+done
+[ "$(status_field links)" = "$N" ] || fail "$(status_field links) links after the restart"
+check_callbacks "a restart with $N links"
+
+t0=$(date +%s%N)
+ctl link delete --owner big > "$TMP/deleted" || fail "delete: $(head -c 300 "$TMP/deleted")"
+t1=$(date +%s%N)
+[ "$(kview count macvtap)" = 0 ] || fail "the kernel still has $(kview count macvtap) macvtaps"
+[ "$(db "SELECT count(*) FROM links")" = 0 ] || fail "rows left: $(db "SELECT count(*) FROM links")"
+check_callbacks "delete of $N links in $(( (t1 - t0) / 1000000 )) ms"
+ok "$N links deleted; no callback above $LIMIT_US us of CPU"
+stop_netd
