@@ -225,6 +225,19 @@ bool api_method_deferrable(const char *method)
 	return false;
 }
 
+void api_refused(const struct ucred *cred, const char *method, const char *error,
+		 void *userdata)
+{
+	struct core *core = userdata;
+	struct store_peer peer = { .uid = cred->uid, .gid = cred->gid, .pid = cred->pid };
+
+	assert(cred && method && error && core);
+	/* Audited without its parameters, and rate-limited: anyone may be
+	 * refused as often as it likes. */
+	if (core->audit)
+		audit_refusal(core->audit, &peer, method, error);
+}
+
 void api_dispatch(struct ctl_call *call, void *userdata)
 {
 	struct core *core = userdata;
@@ -239,14 +252,8 @@ void api_dispatch(struct ctl_call *call, void *userdata)
 			continue;
 		if (m->mutating) {
 			if (!ctl_call_privileged(call)) {
-				/* Audited without its parameters, and rate-limited:
-				 * anyone may be refused as often as it likes. */
-				const struct ucred *cred = ctl_call_peer(call);
-				struct store_peer peer = {
-					.uid = cred->uid, .gid = cred->gid, .pid = cred->pid
-				};
-
-				audit_refusal(core->audit, &peer, name, "io.netd.PermissionDenied");
+				api_refused(ctl_call_peer(call), name, "io.netd.PermissionDenied",
+					    core);
 				ctl_call_error(call, "io.netd.PermissionDenied",
 					       json_pack("{s:s}", "method", name));
 				return;
@@ -256,6 +263,7 @@ void api_dispatch(struct ctl_call *call, void *userdata)
 		m->fn(core, call);
 		return;
 	}
+	api_refused(ctl_call_peer(call), name, "org.varlink.service.MethodNotFound", core);
 	ctl_call_error(call, "org.varlink.service.MethodNotFound",
 		       json_pack("{s:s}", "method", name));
 }

@@ -7,8 +7,15 @@
 #define NETD_API_H
 
 #include <stdbool.h>
+#include <sys/socket.h>
 
 struct ctl_call;
+
+/* ctl's refusal hook (ctl_refusal_fn), also used for the refusals of
+ * api_dispatch(): an audit row without the call's parameters,
+ * rate-limited per uid (audit_refusal()). userdata is the struct core. */
+void api_refused(const struct ucred *cred, const char *method, const char *error,
+		 void *userdata);
 
 /* ctl's dispatch function; userdata is the struct core. */
 void api_dispatch(struct ctl_call *call, void *userdata);

@@ -504,6 +504,7 @@ static int start_serving(struct core *c)
 	if (r < 0)
 		return r;
 	ctl_server_set_deferrable(c->ctl, api_method_deferrable);
+	ctl_server_set_refusal_hook(c->ctl, api_refused, c);
 	ctl_server_hold_finished(c->ctl, true);
 	apply_admin_group(c);
 	r = audit_new(c->loop, c->store, &acfg, &c->audit);

@@ -363,6 +363,30 @@ void ctl_call_set_finish(struct ctl_call *call, ctl_finish_fn fn, void *userdata
 	call->finish_data = userdata;
 }
 
+void ctl_server_set_refusal_hook(struct ctl_server *srv, ctl_refusal_fn fn, void *userdata)
+{
+	assert(srv);
+	srv->refusal = fn;
+	srv->refusal_data = userdata;
+}
+
+void ctl_refused(const struct ctl_server *srv, const struct ucred *cred, const char *method,
+		 const char *error)
+{
+	assert(srv && cred && method && error);
+	if (srv->refusal)
+		srv->refusal(cred, method, error, srv->refusal_data);
+}
+
+/* Answer call, refused before dispatch, InvalidParameter naming
+ * parameter, and tell the refusal hook. */
+static void call_refuse_invalid(struct ctl_call *call, const char *parameter)
+{
+	ctl_refused(call->srv, &call->conn->cred, call->method,
+		    "org.varlink.service.InvalidParameter");
+	ctl_call_invalid_parameter(call, parameter);
+}
+
 static struct ctl_call *call_new(struct ctl_conn *c, const char *method)
 {
 	struct ctl_call *call = calloc(1, sizeof(*call));
@@ -390,6 +414,7 @@ static void conn_protocol_error(struct ctl_conn *c, const char *reason)
 
 	stats.protocol_errors++;
 	log_debug("client %u: protocol error: %s", c->id, reason);
+	ctl_refused(c->srv, &c->cred, "", "io.netd.ProtocolError");
 	c->broken = true;
 	ctl_conn_set_eof(c);
 	call = call_new(c, "");
@@ -438,7 +463,7 @@ void ctl_conn_handle_message(struct ctl_conn *c, const char *msg, size_t len)
 			ctl_conn_drop(c, "out of memory");
 			return;
 		}
-		ctl_call_invalid_parameter(call, bad);
+		call_refuse_invalid(call, bad);
 		json_decref(root);
 		return;
 	}
@@ -455,11 +480,11 @@ void ctl_conn_handle_message(struct ctl_conn *c, const char *msg, size_t len)
 	json_decref(root);
 
 	if (dc.upgrade) {
-		ctl_call_invalid_parameter(call, "upgrade");
+		call_refuse_invalid(call, "upgrade");
 		return;
 	}
 	if (dc.more && dc.oneway) {
-		ctl_call_invalid_parameter(call, "oneway");
+		call_refuse_invalid(call, "oneway");
 		return;
 	}
 	/* Once the iteration's budget is spent, a call that may take long

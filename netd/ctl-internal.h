@@ -106,6 +106,8 @@ struct ctl_server {
 	TAILQ_HEAD(, ctl_call) deferred;
 	unsigned ndeferred;
 	ctl_deferrable_fn deferrable;
+	ctl_refusal_fn refusal;
+	void *refusal_data;
 	bool hold_finished;   /* see ctl_server_hold_finished() */
 	TAILQ_HEAD(, ctl_call) settling;
 	unsigned nconns;
@@ -172,6 +174,11 @@ void ctl_conn_handle_message(struct ctl_conn *c, const char *msg, size_t len);
 /* Dispatch deferred calls, oldest first: at least one, then while the
  * iteration's budget lasts. Returns how many. */
 unsigned ctl_deferred_dispatch(struct ctl_server *srv);
+
+/* Tell the refusal hook (if any) that cred's call of method (or its
+ * connection, method "") was refused with error before any dispatch. */
+void ctl_refused(const struct ctl_server *srv, const struct ucred *cred, const char *method,
+		 const char *error);
 
 /* Free a call that is off every list. Accepts NULL; returns NULL. */
 struct ctl_call *ctl_call_free(struct ctl_call *call);

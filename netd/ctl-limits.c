@@ -57,7 +57,8 @@ bool ctl_conn_check_buffer(struct ctl_conn *c)
 
 /* Send a refusal on a fresh socket and close it. Best effort: a fresh
  * socket buffer takes this without blocking. */
-static void refuse(int fd, const char *error, const char *key, unsigned value)
+static void refuse(struct ctl_server *srv, int fd, const struct ucred *cred, const char *error,
+		   const char *key, unsigned value)
 {
 	char msg[160];
 	int n = snprintf(msg, sizeof(msg), "{\"error\":\"%s\",\"parameters\":{\"%s\":%u}}",
@@ -66,6 +67,7 @@ static void refuse(int fd, const char *error, const char *key, unsigned value)
 	(void)!send(fd, msg, (size_t)n + 1, MSG_NOSIGNAL | MSG_DONTWAIT);
 	close(fd);
 	stats.clients_refused++;
+	ctl_refused(srv, cred, "", error);
 }
 
 bool ctl_limits_admit(struct ctl_server *srv, int fd, const struct ucred *cred, bool privileged)
@@ -77,7 +79,7 @@ bool ctl_limits_admit(struct ctl_server *srv, int fd, const struct ucred *cred, 
 	assert(srv);
 	assert(cred);
 	if (srv->nconns >= l->max_clients) {
-		refuse(fd, "io.netd.TooManyClients", "max_clients", l->max_clients);
+		refuse(srv, fd, cred, "io.netd.TooManyClients", "max_clients", l->max_clients);
 		log_warn("too many clients (%u), refusing a connection", l->max_clients);
 		return false;
 	}
@@ -86,7 +88,7 @@ bool ctl_limits_admit(struct ctl_server *srv, int fd, const struct ucred *cred, 
 	/* At least one slot stays open to everyone. */
 	reserve = l->reserved_clients < l->max_clients ? l->reserved_clients : l->max_clients - 1;
 	if (reserve > 0 && srv->nconns + reserve >= l->max_clients) {
-		refuse(fd, "io.netd.TooManyClients", "max_clients", l->max_clients);
+		refuse(srv, fd, cred, "io.netd.TooManyClients", "max_clients", l->max_clients);
 		stats.clients_refused_reserved++;
 		log_warn("uid %d: only the %u reserved slots are left, refusing a connection",
 			 (int)cred->uid, reserve);
@@ -98,7 +100,7 @@ bool ctl_limits_admit(struct ctl_server *srv, int fd, const struct ucred *cred, 
 		if (c->cred.uid == cred->uid && !c->drop)
 			same++;
 	if (same >= l->max_clients_per_uid) {
-		refuse(fd, "io.netd.TooManyClientsForUser", "max_clients_per_uid",
+		refuse(srv, fd, cred, "io.netd.TooManyClientsForUser", "max_clients_per_uid",
 		       l->max_clients_per_uid);
 		stats.clients_refused_uid++;
 		log_warn("uid %d: %u connections open (max_clients_per_uid), refusing another",

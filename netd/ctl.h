@@ -55,6 +55,14 @@ typedef void (*ctl_cancel_fn)(struct ctl_call *call, void *userdata);
 typedef void (*ctl_finish_fn)(struct ctl_call *call, const char *error,
 			      json_t *parameters, void *userdata);
 
+/* Called for each call refused before it is dispatched (not a call, not
+ * decodable, a varlink feature netd does not serve) and each connection
+ * the limits refuse: cred is the peer's, error the varlink error it was
+ * answered, method the call's method ("" for none or an invalid one).
+ * Used for auditing (rate-limited, without the call's parameters). */
+typedef void (*ctl_refusal_fn)(const struct ucred *cred, const char *method,
+			       const char *error, void *userdata);
+
 /*
  * Listen on path (creating its directory, replacing a stale socket, refusing
  * a live one or a non-socket) with the given mode. Logs and returns -errno
@@ -114,6 +122,9 @@ bool ctl_server_has_backlog(const struct ctl_server *srv);
  * name. Without it, every call is dispatched as soon as it is read. */
 typedef bool (*ctl_deferrable_fn)(const char *method);
 void ctl_server_set_deferrable(struct ctl_server *srv, ctl_deferrable_fn fn);
+
+/* See ctl_refusal_fn; NULL: nobody is told. */
+void ctl_server_set_refusal_hook(struct ctl_server *srv, ctl_refusal_fn fn, void *userdata);
 
 /* Connections open now. */
 unsigned ctl_server_clients(const struct ctl_server *srv);

@@ -119,3 +119,45 @@ done
 case $summary in *'"summary":"2 more refusals from uid 65533 between '*) ;; *) fail "summary at the end of the interval: '$summary'" ;; esac
 ok "the summary row is written when the interval ends"
 stop_netd
+
+# Refusals before any dispatch are audited the same way, whoever calls:
+# an unknown method and a call that cannot be decoded (each with 1 MB of
+# parameters), and a connection the limits refuse. One row each up to the
+# burst, never the parameters; the rest counted into the summary row.
+printf '[netd]\naudit_refusal_burst = 5\naudit_refusal_interval_ms = 30000\nmax_clients_per_uid = 2\n' > "$CONF"
+start_netd
+before=$(db_bytes)
+{
+	printf '{"method":"io.netd.NoSuchMethod","parameters":{"x":"'
+	head -c 1000000 /dev/zero | tr '\0' a
+	printf '"}}\0'
+} > "$TMP/unknown"
+{
+	printf '{"method":5,"parameters":{"x":"'
+	head -c 1000000 /dev/zero | tr '\0' a
+	printf '"}}\0'
+} > "$TMP/undecodable"
+chmod 644 "$TMP/unknown" "$TMP/undecodable"
+as_uid 65532 "$VLCLIENT" repeat "$SOCK" "$TMP/unknown" 20 > "$TMP/r-unknown" || fail "replies: $(cat "$TMP/r-unknown")"
+grep -qx 'org.varlink.service.MethodNotFound 20' "$TMP/r-unknown" || fail "expected 20 MethodNotFound: $(cat "$TMP/r-unknown")"
+as_uid 65532 "$VLCLIENT" repeat "$SOCK" "$TMP/undecodable" 20 > "$TMP/r-undec" || fail "replies: $(cat "$TMP/r-undec")"
+grep -qx 'org.varlink.service.InvalidParameter 20' "$TMP/r-undec" || fail "expected 20 InvalidParameter: $(cat "$TMP/r-undec")"
+as_uid 65531 "$VLCLIENT" repeat "$SOCK" "$TMP/undecodable" 1 > /dev/null || fail "uid 65531's call"
+as_uid 65530 "$VLCLIENT" hold "$SOCK" 3 0 0 > "$TMP/hold" || true
+growth=$(( $(db_bytes) - before ))
+[ "$growth" -lt 1048576 ] || fail "40 refused 1 MB calls grew the database by $growth bytes"
+[ "$(db "SELECT count(*) FROM audit WHERE peer_uid = 65532")" = 5 ] ||
+	fail "uid 65532: $(db "SELECT count(*) FROM audit WHERE peer_uid = 65532") rows, not the burst of 5"
+[ "$(db "SELECT count(*) FROM audit WHERE peer_uid IN (65530, 65531, 65532) AND parameters <> 'null'")" = 0 ] ||
+	fail "a refusal row holds the call's parameters"
+db "SELECT method, peer_pid, result FROM audit WHERE peer_uid = 65532 LIMIT 1" | grep -q '^io.netd.NoSuchMethod|[1-9][0-9]*|org.varlink.service.MethodNotFound$' ||
+	fail "MethodNotFound row: $(db "SELECT method, peer_pid, result FROM audit WHERE peer_uid = 65532 LIMIT 1")"
+db "SELECT method, peer_pid, result FROM audit WHERE peer_uid = 65531" | grep -qx '|[1-9][0-9]*|org.varlink.service.InvalidParameter' ||
+	fail "undecodable call's row: $(db "SELECT method, peer_pid, result FROM audit WHERE peer_uid = 65531")"
+db "SELECT method, result FROM audit WHERE peer_uid = 65530" | grep -qx '|io.netd.TooManyClientsForUser' ||
+	fail "refused connection's row: $(db "SELECT method, result FROM audit WHERE peer_uid = 65530"); hold: $(cat "$TMP/hold")"
+[ "$(status_field refusals_suppressed)" = 35 ] || fail "refusals_suppressed: $(status_field refusals_suppressed)"
+stop_netd
+summary=$(db "SELECT detail FROM audit WHERE method = 'netd.RefusalsSuppressed' AND peer_uid = 65532")
+case $summary in *'"count":35,'*) ;; *) fail "uid 65532's summary row: '$summary'" ;; esac
+ok "refused before dispatch (40 unknown or undecodable 1 MB calls, a connection over the limit): audited without parameters, rate-limited (5 rows, 35 in the summary), database +$growth bytes"
