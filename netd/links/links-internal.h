@@ -387,8 +387,9 @@ void links_work_init(struct links *l);
 
 /* The callbacks the kernel side (nl.c or a test's fake) drives. */
 extern const struct nl_callbacks links_nl_callbacks;
-/* Start a dump (or note that one is wanted after the running one). */
-void start_dump(struct links *l);
+/* Start a dump (or note that one is wanted after the running one:
+ * -EBUSY). 0 if it started, else -errno. */
+int start_dump(struct links *l);
 /* Load links and names from the store (links_new). */
 int links_load(struct links *l);
 

@@ -80,7 +80,7 @@ static void on_link_event(void *userdata, bool added, const struct nl_link *nlk)
 		unmark_foreign(l, nlk->name);
 }
 
-void start_dump(struct links *l)
+int start_dump(struct links *l)
 {
 	int r = l->nlo->dump_links(l->nl);
 
@@ -94,14 +94,20 @@ void start_dump(struct links *l)
 		l->start_error = r;
 		l->ready = true;
 	}
+	return r;
 }
 
+/* Events or acks were lost: a dump rebuilds the picture. A resync is
+ * counted per dump that runs for it, however many losses it answers
+ * (an ack overflow reports one per batch). */
 static void on_events_lost(void *userdata)
 {
 	struct links *l = userdata;
 
-	l->resyncs++;
-	start_dump(l);
+	if (l->resync_wanted)
+		return; /* the dump after the running one answers this too */
+	if (start_dump(l) == 0)
+		l->resyncs++;
 }
 
 static void on_dump_link(void *userdata, const struct nl_link *nlk)
@@ -437,7 +443,8 @@ static void on_dump_done(void *userdata, int error)
 		settle_lost(l);
 	if (l->resync_wanted) {
 		l->resync_wanted = false;
-		start_dump(l);
+		if (start_dump(l) == 0)
+			l->resyncs++;
 	}
 }
 

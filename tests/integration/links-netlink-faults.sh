@@ -29,6 +29,13 @@ rc=$?
 [ "$(status_field netlink_acks_lost)" -gt 0 ] || fail "the acks never overflowed (netlink_acks_lost is 0): the test proves nothing"
 [ "$rc" = 0 ] || fail "ack overflow: the create failed although the kernel made the links: $(cat "$TMP/out")"
 check_agree "ack overflow"
+# One resync per dump that rebuilt the picture, not one per lost ack:
+# every dump but the start's is a resync or its retry.
+resyncs=$(status_field resyncs)
+dumps=$(status_field netlink_dumps)
+echo "ack overflow: $resyncs resyncs counted, $dumps dumps run, acks lost $(status_field netlink_acks_lost) times"
+[ "$resyncs" -ge 1 ] || fail "ack overflow: no resync counted"
+[ "$resyncs" -lt "$dumps" ] || fail "ack overflow: $resyncs resyncs counted for $dumps dumps (one of them the start's)"
 [ "$(db "SELECT count(*) FROM links WHERE owner = 'over' AND state = 'present'")" = 300 ] || fail "ack overflow: not 300 links owned"
 ok "acks lost $(status_field netlink_acks_lost) times: the create of 300 succeeded, database and kernel agree, nothing foreign"
 ctl link delete --owner over > /dev/null || fail "ack overflow: the delete failed"
