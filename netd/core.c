@@ -253,11 +253,14 @@ static void iteration_cb(struct ev_loop *loop, ev_check *w, int revents)
  * false if it failed (and was rolled back, and undone). */
 static bool commit_settle(struct core *c)
 {
-	uint64_t txn = store_txn(c->store);
+	uint64_t txn;
 	const char *why;
 	int r;
 
+	repair_before_commit(&c->repair);
+	txn = store_txn(c->store);
 	r = store_commit(c->store);
+	repair_committed(&c->repair, r == 0);
 	if (r == 0) {
 		ctl_server_settle(c->ctl, NULL);
 		return true;
@@ -520,6 +523,7 @@ static int start_serving(struct core *c)
 	ev_signal_start(c->loop, &c->sig_hup);
 	signal(SIGPIPE, SIG_IGN);
 
+	repair_init(&c->repair, c->loop, c->store, c->links, c->filters);
 	ev_prepare_init(&c->prepare, prepare_cb);
 	c->prepare.data = c;
 	ev_prepare_start(c->loop, &c->prepare);
@@ -585,6 +589,7 @@ void core_done(struct core *c)
 		ev_prepare_stop(c->loop, &c->prepare);
 		ev_check_stop(c->loop, &c->iteration);
 		ev_timer_stop(c->loop, &c->shutdown_timer);
+		repair_stop(&c->repair);
 	}
 	c->ctl = ctl_server_free(c->ctl);
 	c->audit = audit_free(c->audit);

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "conf.h"
+#include "repair.h"
 
 struct audit;
 struct ctl_server;
@@ -50,6 +51,7 @@ struct core {
 	bool stopping;
 
 	struct store_wal *wal;     /* the WAL helper process, NULL if none */
+	struct repair repair;      /* rows lost with a failed transaction */
 };
 
 /*

@@ -55,6 +55,12 @@ void filters_flush(struct filters *f, bool more_coming);
  * theirs has reached the kernel: batches start only after a commit. */
 void filters_storage_failed(struct filters *f, uint64_t txn, const char *reason);
 
+/* Write the binding, dispatch-chain and checkpoint rows again from memory,
+ * in the running transaction, and remove the binding rows memory no
+ * longer has: after a failed transaction took rows written as side
+ * effects with it (a binding applied or failed by a batch, its removal). */
+void filters_rewrite_rows(struct filters *f);
+
 /* Nothing running and nothing waiting to run. */
 bool filters_idle(const struct filters *f);
 

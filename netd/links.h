@@ -58,6 +58,12 @@ void links_flush(struct links *l);
  */
 void links_storage_failed(struct links *l, uint64_t txn, const char *reason);
 
+/* Write the links and names rows again from memory, in the running
+ * transaction, and remove the rows memory no longer has: after a failed
+ * transaction took rows written as side effects with it (a link made
+ * present, one that vanished, a name found foreign). */
+void links_rewrite_rows(struct links *l);
+
 /* True while no kernel request is queued or in flight. */
 bool links_idle(const struct links *l);
 

@@ -356,6 +356,12 @@ bool store_failed(const struct store *s)
 	return s->failed != 0;
 }
 
+bool store_in_txn(const struct store *s)
+{
+	assert(s);
+	return s->in_txn;
+}
+
 /* Step a write statement inside the grouped transaction. A row the
  * schema's CHECKs refuse fails that statement only (SQLite undoes just
  * it); any other failure (full, I/O, read-only, busy, no memory) fails the

@@ -61,6 +61,10 @@ uint64_t store_txn(const struct store *s);
 /* True between a failed write and the settle (store_commit()). */
 bool store_failed(const struct store *s);
 
+/* True while the grouped transaction is open (something was written in
+ * this loop iteration). */
+bool store_in_txn(const struct store *s);
+
 /* Bound the database file to pages pages (PRAGMA max_page_count, this
  * connection only): a full disk, for tests. 0 or -EIO. */
 int store_limit_pages(struct store *s, unsigned pages);

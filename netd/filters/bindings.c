@@ -326,6 +326,62 @@ void filters_storage_failed(struct filters *f, uint64_t txn, const char *reason)
 	bindings_undo_clear(f);
 }
 
+/* Ports of binding rows that memory no longer has. */
+struct stale_rows {
+	struct filters *f;
+	char **ports;
+	unsigned n, cap;
+	bool oom;
+};
+
+static void stale_binding(void *userdata, const struct store_binding_row *row)
+{
+	struct stale_rows *s = userdata;
+
+	if (binding_find(s->f, row->port))
+		return;
+	if (s->n == s->cap) {
+		unsigned cap = s->cap ? s->cap * 2 : 16;
+		char **v = reallocarray(s->ports, cap, sizeof(*v));
+
+		if (!v) {
+			s->oom = true;
+			return;
+		}
+		s->ports = v;
+		s->cap = cap;
+	}
+	if (!(s->ports[s->n] = strdup(row->port)))
+		s->oom = true;
+	else
+		s->n++;
+}
+
+void filters_rewrite_rows(struct filters *f)
+{
+	struct stale_rows s = { .f = f };
+	struct binding *b;
+
+	assert(f);
+	if (store_bindings_foreach(f->store, stale_binding, &s) < 0 || s.oom)
+		log_warn("filters: cannot read every binding row back; rewriting what is in memory only");
+	for (unsigned i = 0; i < s.n; i++) {
+		store_binding_delete(f->store, s.ports[i]);
+		free(s.ports[i]);
+	}
+	free(s.ports);
+	TAILQ_FOREACH(b, &f->all, entry)
+		binding_store(f, b);
+	for (int i = 0; i < NFAM; i++)
+		if (!f->root_dirty[i] && f->root_norm[i][0])
+			store_root_put(f->store, filters_fam_names[i], f->root_norm[i]);
+	if (f->mark_valid)
+		store_checkpoint_put(f->store, f->kernel_id, f->mark);
+	else
+		store_checkpoint_clear(f->store);
+	log_info("filters: %u binding rows written again, %u stale ones removed", f->nbindings, s.n);
+}
+
 int bindings_bind(struct filters *f, const struct bind_req *req, const struct waiter *w,
 		  char **ret_error)
 {

@@ -1286,6 +1286,63 @@ static void test_unanswered_create_rolled_back_at_start(void **state)
 	assert_int_equal(rows(f, "audit", "method = 'netd.CreateLinksRolledBack'"), 1);
 }
 
+/* A commit fails after the kernel made a create's links: the rows saying
+ * they are present and that the call was answered are lost, the caller
+ * hears StorageError. links_rewrite_rows() writes the rows again from
+ * memory, and rolls the call back (all or nothing), as a start would. */
+static void test_rows_rewritten_after_failed_commit(void **state)
+{
+	struct fix *f = *state;
+	struct answer lost = { 0 };
+	unsigned dumps;
+	sqlite3 *other;
+	uint64_t txn;
+
+	links_start(f);
+	assert_int_equal(create(f, "lost", 3, NULL, &lost, NULL), 0);
+	assert_int_equal(store_commit(f->store), 0);
+	links_flush(f->l);
+	assert_int_equal(sqlite3_open(f->path, &other), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+	txn = store_txn(f->store);
+	kernel_run(f->nl);
+	assert_int_equal(lost.calls, 1);
+	assert_int_equal(store_commit(f->store), -EBUSY);
+	assert_int_equal(sqlite3_exec(other, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(other);
+	links_storage_failed(f->l, txn, "database is locked");
+	assert_int_equal(rows(f, "links", "state = 'creating' AND op IS NOT NULL"), 3);
+	assert_int_equal(link_find(f->l, "macvtap0")->state, LINK_PRESENT);
+
+	dumps = f->nl->dumps;
+	links_rewrite_rows(f->l);
+	assert_int_equal(store_commit(f->store), 0);
+	assert_int_equal(rows(f, "links", "state = 'present' AND op IS NOT NULL"), 3);
+	assert_int_equal(f->nl->dumps, dumps + 1);
+	dump_finish(f->nl, f->l, 0);
+	assert_int_equal(f->l->rolled_back, 3);
+	links_flush(f->l);
+	kernel_run(f->nl);
+	assert_int_equal(store_commit(f->store), 0);
+	assert_int_equal(rows(f, "links", "1"), 0);
+	assert_int_equal(rows(f, "names", "1"), 0);
+	assert_int_equal(count_devs(f->nl, "macvtap"), 0);
+	assert_int_equal(rows(f, "audit", "method = 'netd.CreateLinksRolledBack'"), 1);
+
+	/* Rows memory no longer has go, and those it has come back. */
+	create_ok(f, "kept", 1, &(struct answer){ 0 });
+	assert_int_equal(store_commit(f->store), 0);
+	assert_int_equal(sqlite3_open(f->path, &other), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(other, "DELETE FROM names; INSERT INTO links (name, kind, mode,"
+				      " parent, owner, state) VALUES ('macvtap7', 'macvtap', 'bridge',"
+				      " 'eth0', 'x', 'present')", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(other);
+	links_rewrite_rows(f->l);
+	assert_int_equal(store_commit(f->store), 0);
+	assert_int_equal(rows(f, "links", "1"), 1);
+	assert_int_equal(rows(f, "names", "name = 'macvtap0' AND state = 'owned'"), 1);
+}
+
 static void test_created_links_are_tagged_before_the_answer(void **state)
 {
 	struct fix *f = *state;
@@ -1380,6 +1437,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_created_links_are_tagged_before_the_answer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lost_acks_settled_from_a_dump, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lost_acks_of_a_delete, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rows_rewritten_after_failed_commit, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
