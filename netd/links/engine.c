@@ -132,6 +132,25 @@ void op_answer(struct op *op)
 	op_free(op);
 }
 
+void op_link_gone(struct op *op, struct link *k)
+{
+	assert(op && k);
+	for (unsigned i = 0; i < op->nlinks; i++)
+		if (op->links[i] == k)
+			op->links[i] = NULL;
+	if (op->type != OP_CREATE)
+		return;
+	op_fail(op, -ENODEV, k->name, "removed outside netd before the call was answered");
+	if (k->nreq > 0) {
+		/* Its tag: never answered now. */
+		op->l->nlo->cancel(op->l->nl, k);
+		op->pending -= k->nreq;
+		k->nreq = 0;
+		if (op->pending == 0 && op->all_queued && !op->encoding)
+			create_finish(op);
+	}
+}
+
 /* --- lost acks --- */
 
 /* k's request (or, k NULL, op's group delete) lost its ack: it stays
@@ -187,6 +206,15 @@ static bool tags_queue(struct op *op)
 static unsigned encode_step(struct op *op, unsigned budget)
 {
 	unsigned done = 0;
+
+	if (op->error) {
+		/* A link went meanwhile (op_link_gone): no reply to give. */
+		op->encoding = false;
+		strbuf_done(&op->reply);
+		work_remove(op);
+		create_finish(op);
+		return 1;
+	}
 
 	while (op->encode_next < op->nlinks && done < budget) {
 		links_reply_encode(&op->reply, op->links[op->encode_next], op->encode_next,

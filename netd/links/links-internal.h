@@ -323,6 +323,11 @@ struct links_refusal {
  * -ENODEV (no such parent), -EEXIST (a name is taken), -ENOSPC (no names
  * left in the prefix), -ENOMEM.
  */
+/* k, one of op's links, is freed by someone else's removal: op no longer
+ * refers to it, and a create fails (all or nothing: it is rolled back
+ * once its requests are answered). */
+void op_link_gone(struct op *op, struct link *k);
+
 /* Append the i-th of n links of a create's reply to b (methods.c): the
  * parameters object's head before the first, its tail after the last. */
 void links_reply_encode(struct strbuf *b, const struct link *k, unsigned i, unsigned n);

@@ -358,6 +358,8 @@ void link_vanished(struct links *l, struct link *k, const char *how)
 		log_store_error("the audit row", k->name, r);
 	l->vanished++;
 	links_notify(l, LINKS_EVENT_REMOVED, k, "vanished");
+	if (k->op)
+		op_link_gone(k->op, k);
 	link_release(l, k);
 }
 

@@ -1343,6 +1343,64 @@ static void test_rows_rewritten_after_failed_commit(void **state)
 	assert_int_equal(rows(f, "names", "name = 'macvtap0' AND state = 'owned'"), 1);
 }
 
+/* One of a create's links is removed by someone else after the kernel
+ * made it, before the call is answered (while its reply is encoded): the
+ * call fails and is rolled back, all or nothing, and nothing refers to
+ * the freed link. */
+static void test_link_vanishes_before_the_answer(void **state)
+{
+	struct fix *f = *state;
+	struct answer a = { 0 };
+	struct fake_dev *d;
+	unsigned n = LINKS_STEP * 2 + 5;
+
+	links_start(f);
+	assert_int_equal(create(f, "big", n, NULL, &a, NULL), 0);
+	for (int i = 0; i < 10 && f->nl->nreqs < n; i++)
+		ev_run(f->loop, EVRUN_NOWAIT);
+	kernel_run(f->nl);
+	assert_int_equal(a.calls, 0); /* its reply is being encoded */
+	d = dev_by_name(f->nl, "macvtap200");
+	links_nl_callbacks.link_event(f->l, true, &d->link);
+	d->present = false;
+	links_nl_callbacks.link_event(f->l, false, &d->link);
+	assert_null(link_find(f->l, "macvtap200"));
+	for (int i = 0; i < 10 && a.calls == 0; i++) {
+		ev_run(f->loop, EVRUN_NOWAIT);
+		links_flush(f->l);
+		kernel_run(f->nl);
+	}
+	assert_int_equal(a.calls, 1);
+	assert_int_equal(a.error, -ENODEV);
+	assert_string_equal(a.error_link, "macvtap200");
+	assert_int_equal(count_devs(f->nl, "macvtap"), 0);
+	assert_int_equal(rows(f, "links", "1"), 0);
+	assert_true(links_idle(f->l));
+
+	/* The same while its tag is out: the tag is never answered, the
+	 * call still is. */
+	memset(&a, 0, sizeof(a));
+	assert_int_equal(create(f, "small", 2, NULL, &a, NULL), 0);
+	links_flush(f->l);
+	kernel_run_type(f->nl, REQ_CREATE);
+	assert_int_equal(a.calls, 0);
+	d = dev_by_name(f->nl, "macvtap1");
+	links_nl_callbacks.link_event(f->l, true, &d->link);
+	d->present = false;
+	links_nl_callbacks.link_event(f->l, false, &d->link);
+	for (int i = 0; i < 10 && a.calls == 0; i++) {
+		links_flush(f->l);
+		kernel_run(f->nl);
+		ev_run(f->loop, EVRUN_NOWAIT);
+	}
+	assert_int_equal(a.calls, 1);
+	assert_int_equal(a.error, -ENODEV);
+	links_flush(f->l);
+	kernel_run(f->nl);
+	assert_int_equal(count_devs(f->nl, "macvtap"), 0);
+	assert_true(links_idle(f->l));
+}
+
 static void test_created_links_are_tagged_before_the_answer(void **state)
 {
 	struct fix *f = *state;
@@ -1438,6 +1496,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_lost_acks_settled_from_a_dump, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lost_acks_of_a_delete, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rows_rewritten_after_failed_commit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_link_vanishes_before_the_answer, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
