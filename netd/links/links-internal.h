@@ -204,6 +204,7 @@ struct links {
 	void *port_data;
 
 	struct monitor_list monitors; /* methods.c's */
+	TAILQ_HEAD(, list_job) lists; /* ListLinks being encoded (list.c) */
 
 	struct op_list ops;       /* every op, freed at the latest by links_free */
 	struct op_list work;      /* ops with links still to prepare or queue */
@@ -327,6 +328,15 @@ struct links_refusal {
  * refers to it, and a create fails (all or nothing: it is rolled back
  * once its requests are answered). */
 void op_link_gone(struct op *op, struct link *k);
+
+/* --- list.c --- */
+
+/* Answer call (ListLinks) with the links of owner (NULL: all), taken now
+ * and encoded over loop iterations. */
+struct ctl_call;
+void links_list_start(struct links *l, struct ctl_call *call, const char *owner);
+/* Free the lists still being encoded, unanswered (netd is ending). */
+void links_lists_free(struct links *l);
 
 /* Append the i-th of n links of a create's reply to b (methods.c): the
  * parameters object's head before the first, its tail after the last. */

@@ -28,6 +28,7 @@ static int links_alloc(struct ev_loop *loop, struct store *store,
 	l->delete_group = cfg->delete_group;
 	TAILQ_INIT(&l->all);
 	TAILQ_INIT(&l->monitors);
+	TAILQ_INIT(&l->lists);
 	links_work_init(l);
 	r = alloc_new(cfg->macvtap_prefix, &l->macvtap);
 	if (r == 0)
@@ -94,6 +95,7 @@ struct links *links_free(struct links *l)
 	if (!l)
 		return NULL;
 	links_stop_monitors(l);
+	links_lists_free(l);
 	/* Ops still waiting for the kernel (their requests are cancelled:
 	 * nobody will be answered any more). */
 	while (!TAILQ_EMPTY(&l->ops))

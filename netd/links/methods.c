@@ -407,17 +407,13 @@ void links_list(struct links *l, struct ctl_call *call, json_t *params)
 		DECODE_FIELD("owner", DECODE_STRING, false, struct list_params, owner),
 	};
 	struct list_params p = { 0 };
-	json_t *arr;
 
 	assert(l && call);
 	if (!ctl_call_decode(call, fields, ELEMENTSOF(fields), &p))
 		return;
 	if (p.owner && !valid_owner(p.owner))
 		return ctl_call_invalid_parameter(call, "owner");
-	arr = links_array(l, p.owner);
-	if (!arr)
-		return ctl_call_error(call, "io.netd.InternalError", NULL);
-	ctl_call_reply(call, json_pack("{s:o}", "links", arr));
+	links_list_start(l, call, p.owner);
 }
 
 void links_monitor(struct links *l, struct ctl_call *call, json_t *params)

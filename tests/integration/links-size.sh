@@ -42,14 +42,16 @@ it1=$(status_field iterations)
 check_callbacks "create of $N links in $(( (t1 - t0) / 1000000 )) ms, $((it1 - it0)) iterations"
 ok "$N links created, the work spread over $((it1 - it0)) loop iterations"
 
+# ListLinks of them all, taken at once and encoded over iterations.
+ctl --json link list > "$TMP/list" || fail "list"
+[ "$(json_names < "$TMP/list" | sort -u | wc -l)" = "$N" ] || fail "the list names $(json_names < "$TMP/list" | sort -u | wc -l) links, not $N"
+json_names < "$TMP/list" | sort -V -c || fail "the list is not in name order"
+ctl --json link list --owner big | json_names | cmp -s - <(json_names < "$TMP/list") || fail "the owner's list differs"
+check_callbacks "two lists of $N links"
+
 stop_netd
 start_netd
-# Settled by GetStatus alone: a ListLinks of them all is one long
-# callback still (docs/reliability.md).
-for i in $(seq 300); do
-	[ "$(status_field netlink_in_flight)" = 0 ] && [ "$(status_field links)" = "$N" ] && break
-	sleep 0.1
-done
+links_settled 300 || fail "not settled after the restart"
 [ "$(status_field links)" = "$N" ] || fail "$(status_field links) links after the restart"
 check_callbacks "a restart with $N links"
 

@@ -1,0 +1,131 @@
+/*
+ * list.c: ListLinks at size. The list is taken at once (a copy of the
+ * links, sorted: what netd has at the call), then encoded LINKS_STEP
+ * links per loop iteration and given already encoded, so that listing
+ * 4,096 links never makes one long callback (building and encoding them
+ * in one go took about 50 ms). A short list is answered at once.
+ */
+#include "config.h"
+
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl.h"
+#include "links-internal.h"
+#include "stats.h"
+
+struct list_job {
+	struct links *l;
+	struct ctl_call *call;
+	struct link *snap;       /* copies, in order; owners copied too */
+	unsigned n, next;
+	struct strbuf text;
+	ev_check check;          /* a step after each poll */
+	ev_idle idle;            /* keeps the poll from blocking meanwhile */
+	TAILQ_ENTRY(list_job) entry;
+};
+
+static int cmp_link_ptr(const void *a, const void *b)
+{
+	return strverscmp((*(struct link *const *)a)->name, (*(struct link *const *)b)->name);
+}
+
+static void job_free(struct list_job *j)
+{
+	ev_check_stop(j->l->loop, &j->check);
+	ev_idle_stop(j->l->loop, &j->idle);
+	TAILQ_REMOVE(&j->l->lists, j, entry);
+	for (unsigned i = 0; i < j->n; i++)
+		free(j->snap[i].owner);
+	free(j->snap);
+	strbuf_done(&j->text);
+	free(j);
+}
+
+/* Encode up to LINKS_STEP more links; after the last, answer and free j.
+ * true when j is done (and freed). */
+static bool job_step(struct list_job *j)
+{
+	unsigned stop = j->next + LINKS_STEP < j->n ? j->next + LINKS_STEP : j->n;
+
+	if (j->n == 0)
+		strbuf_puts(&j->text, "{\"links\":[]}");
+	for (; j->next < stop; j->next++)
+		links_reply_encode(&j->text, &j->snap[j->next], j->next, j->n);
+	if (j->next < j->n)
+		return false;
+	ctl_call_reply_encoded(j->call, strbuf_steal(&j->text, NULL));
+	job_free(j);
+	return true;
+}
+
+static void check_cb(struct ev_loop *loop, ev_check *w, int revents)
+{
+	STATS_CALLBACK("links list");
+
+	job_step(w->data);
+}
+
+static void idle_cb(struct ev_loop *loop, ev_idle *w, int revents)
+{
+	/* Nothing: being active keeps ev_run from blocking while check_cb
+	 * has work. */
+}
+
+/* The links of owner (or all), copied in order into j. */
+static int job_snapshot(struct list_job *j, const char *owner)
+{
+	struct links *l = j->l;
+	_cleanup_free_ struct link **v = calloc(l->nlinks ? l->nlinks : 1, sizeof(*v));
+	struct link *k;
+	unsigned n = 0;
+
+	j->snap = calloc(l->nlinks ? l->nlinks : 1, sizeof(*j->snap));
+	if (!v || !j->snap)
+		return -ENOMEM;
+	TAILQ_FOREACH(k, &l->all, entry)
+		if (!owner || streq(k->owner, owner))
+			v[n++] = k;
+	qsort(v, n, sizeof(*v), cmp_link_ptr);
+	for (unsigned i = 0; i < n; i++) {
+		j->snap[i] = *v[i];
+		j->snap[i].owner = strdup(v[i]->owner);
+		if (!j->snap[i].owner)
+			return -ENOMEM;
+		j->n++;
+	}
+	return 0;
+}
+
+void links_list_start(struct links *l, struct ctl_call *call, const char *owner)
+{
+	struct list_job *j = calloc(1, sizeof(*j));
+
+	assert(l && call);
+	if (!j)
+		return ctl_call_error(call, "io.netd.InternalError", NULL);
+	j->l = l;
+	j->call = call;
+	TAILQ_INSERT_TAIL(&l->lists, j, entry);
+	ev_check_init(&j->check, check_cb);
+	j->check.data = j;
+	ev_idle_init(&j->idle, idle_cb);
+	if (job_snapshot(j, owner) < 0) {
+		job_free(j);
+		return ctl_call_error(call, "io.netd.InternalError", NULL);
+	}
+	if (job_step(j))
+		return;
+	ev_check_start(l->loop, &j->check);
+	ev_idle_start(l->loop, &j->idle);
+}
+
+void links_lists_free(struct links *l)
+{
+	assert(l);
+	/* Like the ops: a graceful stop answered them (it waits for every
+	 * call), and after ctl's end nobody can be. */
+	while (!TAILQ_EMPTY(&l->lists))
+		job_free(TAILQ_FIRST(&l->lists));
+}
