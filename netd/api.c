@@ -211,6 +211,24 @@ static void audit_finish(struct ctl_call *call, const char *error, json_t *reply
 		log_error_errno(ctl_call_method(call), r, "cannot write the audit row");
 }
 
+/* A method no table entry serves: InterfaceNotFound when its interface is
+ * not one of ours (as the reference implementations answer), else
+ * MethodNotFound. The decoder made sure name has a dot. */
+static void api_not_found(struct ctl_call *call, const char *name)
+{
+	const char *dot = strrchr(name, '.');
+	size_t n = dot ? (size_t)(dot - name) : strlen(name);
+
+	for (size_t i = 0; api_interfaces[i]; i++)
+		if (strlen(api_interfaces[i]) == n && strncmp(api_interfaces[i], name, n) == 0) {
+			ctl_call_error(call, "org.varlink.service.MethodNotFound",
+				       json_pack("{s:s}", "method", name));
+			return;
+		}
+	ctl_call_error(call, "org.varlink.service.InterfaceNotFound",
+		       json_pack("{s:s%}", "interface", name, n));
+}
+
 bool api_method_deferrable(const char *method)
 {
 	assert(method);
@@ -252,6 +270,5 @@ void api_dispatch(struct ctl_call *call, void *userdata)
 		m->fn(core, call);
 		return;
 	}
-	ctl_call_error(call, "org.varlink.service.MethodNotFound",
-		       json_pack("{s:s}", "method", name));
+	api_not_found(call, name);
 }
