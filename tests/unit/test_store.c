@@ -813,13 +813,15 @@ static void test_migrate_from_older(void **state)
 	struct store *s = NULL;
 	char *err = NULL;
 	int latest = store_latest_version();
-	char sql[256];
+	char sql[512];
 
 	assert_true(latest >= 4);
 	assert_int_equal(store_open(p, &s, &err), 0);
 	store_close(s);
 	/* As a netd of schema 3 left it. */
-	snprintf(sql, sizeof(sql), "DROP INDEX links_op; ALTER TABLE links DROP COLUMN op;"
+	snprintf(sql, sizeof(sql), "DROP INDEX audit_method; ALTER TABLE audit DROP COLUMN outcome;"
+		 " ALTER TABLE audit DROP COLUMN peer_comm; ALTER TABLE audit DROP COLUMN peer_unit;"
+		 " DROP INDEX links_op; ALTER TABLE links DROP COLUMN op;"
 		 " DROP TABLE filter_checkpoint; PRAGMA user_version = 3");
 	assert_int_equal(raw_exec(p, sql), SQLITE_OK);
 	assert_int_equal(store_open(p, &s, &err), 0);
