@@ -36,6 +36,8 @@ NETD_PID=
 # ignores the status. VLCLIENT_NO_SCHEMA=1 turns the check off.
 export VLCLIENT_SCHEMA=$TMP/interfaces.varlink
 export VLCLIENT_VIOLATIONS=$TMP/schema-violations
+: > "$VLCLIENT_VIOLATIONS"
+chmod 666 "$VLCLIENT_VIOLATIONS" # vlclient run as an unprivileged uid reports too
 
 # on_cleanup CMD: run CMD too at exit (after netd is stopped).
 CLEANUP_EXTRA=
