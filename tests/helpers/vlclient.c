@@ -34,10 +34,10 @@
  *   vlclient describe SOCKET             fetch the interfaces served
  *                                        (GetInfo, GetInterfaceDescription)
  *                                        and print them
- *   vlclient check-reply METHOD [SOCKET] stdin: one reply to METHOD, as
- *                                        netdctl --json prints it (the
+ *   vlclient check-reply METHOD [SOCKET] stdin: replies to METHOD, as
+ *                                        netdctl --json prints them (the
  *                                        parameters, or {error, parameters})
- *                                        or as a whole varlink message
+ *                                        or as whole varlink messages
  *
  * Every reply read is checked against the interfaces the server serves
  * (vlschema.c): an undeclared field or error, a missing field that is not
@@ -802,17 +802,12 @@ static int cmd_describe(const char *path)
 	return 0;
 }
 
-/* stdin: netdctl --json's output for method (its parameters, or the
- * error object) or a whole reply message. */
-static int cmd_check_reply(const char *method)
+/* One value as netdctl --json prints it (the parameters, or the error
+ * object) or a whole reply message, checked as a reply to method. */
+static void check_printed(const char *method, json_t *v)
 {
-	json_error_t jerr;
-	json_t *v = json_loadf(stdin, 0, &jerr), *msg;
+	json_t *msg;
 
-	if (!v) {
-		fprintf(stderr, "vlclient: check-reply: stdin is not JSON: %s\n", jerr.text);
-		return 2;
-	}
 	if (json_is_object(v) && (json_object_get(v, "error") ||
 				  (json_object_size(v) == 1 && json_is_object(json_object_get(v, "parameters")))))
 		msg = json_incref(v);
@@ -820,7 +815,40 @@ static int cmd_check_reply(const char *method)
 		msg = json_pack("{s:O}", "parameters", v);
 	check_reply(method, msg);
 	json_decref(msg);
-	json_decref(v);
+}
+
+/* stdin: one or more such values (netdctl --json monitor prints one per
+ * line), each a reply to method. */
+static int cmd_check_reply(const char *method)
+{
+	char *in = NULL;
+	size_t cap = 0, off = 0;
+	ssize_t n = getdelim(&in, &cap, '\0', stdin);
+	int count = 0;
+
+	while (n > 0 && off < (size_t)n) {
+		json_error_t jerr;
+		json_t *v;
+
+		off += strspn(in + off, " \t\r\n");
+		if (off >= (size_t)n)
+			break;
+		v = json_loadb(in + off, (size_t)n - off, JSON_DISABLE_EOF_CHECK, &jerr);
+		if (!v) {
+			fprintf(stderr, "vlclient: check-reply: stdin is not JSON: %s\n", jerr.text);
+			free(in);
+			return 2;
+		}
+		check_printed(method, v);
+		json_decref(v);
+		off += (size_t)jerr.position;
+		count++;
+	}
+	free(in);
+	if (count == 0) {
+		fprintf(stderr, "vlclient: check-reply: nothing on stdin\n");
+		return 2;
+	}
 	return 0;
 }
 
