@@ -1,11 +1,11 @@
 #!/bin/bash
 # The audit trail says what happened and who asked (db/007, netd-db(5)):
 # the names a CreateLinks created and a DeleteLinks removed, the caller's
-# process name, a refusal's caller, a binding applied and one unbound, a
-# binding dropped because its port vanished, what a Resync re-applied
-# after drift, an asynchronous apply failure, reloads with a broken filter
-# file and with a broken configuration, and a repair at start. Checked
-# with sqlite3, as an auditor would.
+# process name and systemd unit, a refusal's caller, a binding applied
+# and one unbound, a binding dropped because its port vanished, what a
+# Resync re-applied after drift, an asynchronous apply failure, reloads
+# with a broken filter file and with a broken configuration, and a repair
+# at start. Checked with sqlite3, as an auditor would.
 . "$(dirname "$0")/lib.sh"
 
 command -v sqlite3 >/dev/null || skip "needs sqlite3"
@@ -60,6 +60,26 @@ setpriv --reuid=65534 --regid=65534 --clear-groups "$NETDCTL" --socket "$SOCK" \
 want "SELECT peer_uid, peer_comm, result, outcome IS NULL FROM audit WHERE peer_uid = 65534" \
 	'65534|netdctl|io.netd.PermissionDenied|1' "refusal row"
 ok "CreateLinks and DeleteLinks rows name the links made and removed, the caller's uid, pid and process name"
+
+# The caller's systemd unit: netdctl run in a cgroup named like a service
+# (where this machine lets the test make one; removed at exit).
+unit=netd-audit-$$.service
+cg=
+for m in /sys/fs/cgroup/unified /sys/fs/cgroup /sys/fs/cgroup/systemd; do
+	[ -w "$m/cgroup.procs" ] && mkdir "$m/$unit" 2>/dev/null && { cg=$m/$unit; break; }
+done
+if [ -n "$cg" ]; then
+	on_cleanup "rmdir '$cg' 2>/dev/null"
+	sh -c 'echo $$ > "$1/cgroup.procs" && exec "$2" --socket "$3" link create --parent v0 --kind macvtap --owner unit' \
+		sh "$cg" "$NETDCTL" "$SOCK" > /dev/null || fail "create from $unit"
+	want "SELECT peer_unit, peer_comm, json_extract(outcome, '\$.created[0]') FROM audit
+	      WHERE method = 'io.netd.CreateLinks' AND json_extract(parameters, '\$.owner') = 'unit'" \
+		"$unit|netdctl|macvtap0" "the caller's unit"
+	ctl link delete --owner unit > /dev/null || fail "delete unit's link"
+	ok "the caller's systemd unit (a cgroup named $unit)"
+else
+	echo "no writable cgroup hierarchy here: the unit of a caller is not checked"
+fi
 
 # --- bindings: applied, unbound by owner, dropped with their port ---
 for p in p1 p2 p3 p4; do
