@@ -17,8 +17,7 @@ q() { db "$1"; }
 want() { local v; v=$(q "$1"); [ "$v" = "$2" ] || fail "$3: got '$v', want '$2'"; }
 # wait_row WHERE: until a row matches (10 s at most).
 wait_row() {
-	local i
-	for i in $(seq 100); do
+	for _ in $(seq 100); do
 		[ "$(q "SELECT count(*) FROM audit WHERE $1")" -ge 1 ] && return 0
 		sleep 0.1
 	done

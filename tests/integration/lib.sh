@@ -132,7 +132,7 @@ ctl() {
 # ctl_method ARGS: the method whose reply netdctl ARGS prints as JSON
 # (--json, or call), or nothing.
 ctl_method() {
-	local json= a cmd= sub= skipnext=
+	local json='' a cmd='' sub='' skipnext=''
 	for a in "$@"; do
 		[ -n "$skipnext" ] && { skipnext=; continue; }
 		case $a in

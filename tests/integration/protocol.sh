@@ -12,7 +12,7 @@ start_netd
 # crafted WANT METHOD JSON: vlclient check-reply exits 3 naming WANT.
 crafted() {
 	local want=$1 method=$2 json=$3 out rc
-	out=$(printf '%s' "$json" | VLCLIENT_VIOLATIONS= "$VLCLIENT" check-reply "$method" 2>&1)
+	out=$(printf '%s' "$json" | VLCLIENT_VIOLATIONS='' "$VLCLIENT" check-reply "$method" 2>&1)
 	rc=$?
 	[ "$rc" = 3 ] || fail "checker let through ($method): $json (status $rc: $out)"
 	case $out in *"$want"*) ;; *) fail "checker on $json said '$out', want '$want'" ;; esac
@@ -47,7 +47,7 @@ for good in '{"t":{"kind":"a","m":{"k":1}}}' '{"t":{"kind":"b","m":{},"s":{"x":[
 done
 for bad in '{"t":{"kind":"c","m":{}}}' '{"t":{"kind":"a","m":{"k":"1"}}}' '{"t":{"kind":"a","m":{},"s":{"x":[1]}}}' \
 	'{"t":{"kind":"a","m":{}},"o":[]}' '{"error":"com.example.t.E","parameters":{"why":"three"}}'; do
-	printf '%s' "$bad" | VLCLIENT_VIOLATIONS= VLCLIENT_SCHEMA=$TMP/other.varlink \
+	printf '%s' "$bad" | VLCLIENT_VIOLATIONS='' VLCLIENT_SCHEMA=$TMP/other.varlink \
 		"$VLCLIENT" check-reply com.example.t.M 2>/dev/null
 	[ $? = 3 ] || fail "checker let through $bad"
 done
@@ -74,9 +74,9 @@ make_parent v0
 mon=$!
 ctl monitor > "$TMP/ctlmon" 2> "$TMP/ctlmon.err" &
 ctlmon=$!
-for i in $(seq 50); do [ -s "$TMP/mon" ] && grep -q . "$TMP/ctlmon" && break; sleep 0.1; done
+for _ in $(seq 50); do [ -s "$TMP/mon" ] && grep -q . "$TMP/ctlmon" && break; sleep 0.1; done
 ctl link create --parent v0 --kind macvtap --owner o1 > /dev/null || fail "create"
-for i in $(seq 50); do grep -q '"added"' "$TMP/mon" && break; sleep 0.1; done
+for _ in $(seq 50); do grep -q '"added"' "$TMP/mon" && break; sleep 0.1; done
 stop_netd TERM
 wait "$mon"; rc=$?
 [ "$rc" = 0 ] || fail "vlclient monitor status $rc: $(cat "$TMP/mon" "$TMP/mon.err")"
