@@ -141,6 +141,8 @@ PATH=$TMP/bin:$PATH start_netd
 wait_row "method = 'netd.LinksReconciled'"
 want "SELECT json_extract(parameters, '\$.trigger'), json_extract(outcome, '\$.vanished'),
       json_extract(outcome, '\$.links') FROM audit WHERE method = 'netd.LinksReconciled'" 'start|1|1' "repair at start"
+want "SELECT json_extract(parameters, '\$.name'), json_extract(outcome, '\$.owner'), json_extract(outcome, '\$.how')
+      FROM audit WHERE method = 'kernel.LinkRemoved'" 'macvtap0|g3|gone at resync' "the link that went, whose it was"
 ok "a link gone while netd was down: the start's repair counted"
 
 # Every row says who: a process name for every call, none for rows
