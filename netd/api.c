@@ -19,6 +19,7 @@
 #include "filters.h"
 #include "links.h"
 #include "log.h"
+#include "peerinfo.h"
 #include "stats.h"
 #include "store.h"
 #include "util.h"
@@ -188,31 +189,87 @@ static const struct api_method methods[] = {
 	{ "io.netd.Resync", true, method_filters_resync },
 };
 
+/* Who made call, for its audit row (the strings are the call's). */
+static struct store_peer api_peer(const struct ctl_call *call)
+{
+	const struct ucred *cred = ctl_call_peer(call);
+	const struct peerinfo *pi = ctl_call_peerinfo(call);
+
+	return (struct store_peer){ .uid = cred->uid, .gid = cred->gid, .pid = cred->pid,
+				    .comm = pi->comm, .unit = pi->unit };
+}
+
+/* What a successful mutating call did, for its audit row: the names a
+ * CreateLinks created (not the whole links), else the reply itself (the
+ * names deleted, the binding applied, the port unbound, Resync's counts).
+ * A new reference, or NULL. */
+static json_t *api_outcome(const char *method, json_t *reply)
+{
+	json_t *v, *names;
+	size_t i;
+
+	if (!streq(method, "io.netd.CreateLinks"))
+		return json_incref(reply);
+	names = json_array();
+	json_array_foreach(json_object_get(reply, "links"), i, v)
+		json_array_append(names, json_object_get(v, "name"));
+	return json_pack("{s:o}", "created", names);
+}
+
 /* The final reply of a mutating call: one audit row, in the same grouped
- * transaction as whatever the call changed. */
+ * transaction as whatever the call changed, with what it did. */
 static void audit_finish(struct ctl_call *call, const char *error, json_t *reply,
 			 void *userdata)
 {
 	struct core *core = userdata;
-	const struct ucred *cred = ctl_call_peer(call);
-	struct store_peer peer = { .uid = cred->uid, .gid = cred->gid, .pid = cred->pid };
+	struct store_peer peer = api_peer(call);
 	json_t *params = ctl_call_parameters(call);
-	_cleanup_free_ char *ptext = NULL, *dtext = NULL;
+	_cleanup_free_ char *ptext = NULL, *dtext = NULL, *otext = NULL;
+	json_t *outcome = NULL;
 	int r;
 
 	ptext = params ? json_dumps(params, JSON_COMPACT | JSON_SORT_KEYS) : strdup("{}");
 	if (error)
 		dtext = json_dumps(reply, JSON_COMPACT | JSON_SORT_KEYS);
-	/* Without its parameters or its error's detail the row would say
-	 * less than what happened. */
-	if (!ptext || (error && !dtext)) {
+	else
+		outcome = api_outcome(ctl_call_method(call), reply);
+	if (outcome)
+		otext = json_dumps(outcome, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(outcome);
+	/* Without its parameters, its error's detail or its outcome the row
+	 * would say less than what happened. */
+	if (!ptext || (error && !dtext) || (!error && !otext)) {
 		log_error("%s: out of memory writing the audit row", ctl_call_method(call));
 		return;
 	}
-	r = store_audit_append(core->store, &peer, ctl_call_method(call), ptext,
-			       error ? error : "ok", dtext);
+	r = store_audit_append_outcome(core->store, &peer, ctl_call_method(call), ptext,
+				       error ? error : "ok", dtext, otext);
 	if (r < 0)
 		log_error_errno(ctl_call_method(call), r, "cannot write the audit row");
+}
+
+/* A method no table entry serves: InterfaceNotFound when its interface is
+ * not one of ours (as the reference implementations answer), else
+ * MethodNotFound. The decoder made sure name has a dot. */
+static void api_not_found(struct ctl_call *call, const char *name, struct core *core)
+{
+	const char *dot = strrchr(name, '.');
+	size_t n = dot ? (size_t)(dot - name) : strlen(name);
+	struct store_peer peer = api_peer(call);
+
+	for (size_t i = 0; api_interfaces[i]; i++)
+		if (strlen(api_interfaces[i]) == n && strncmp(api_interfaces[i], name, n) == 0) {
+			if (core->audit)
+				audit_refusal(core->audit, &peer, name,
+					      "org.varlink.service.MethodNotFound");
+			ctl_call_error(call, "org.varlink.service.MethodNotFound",
+				       json_pack("{s:s}", "method", name));
+			return;
+		}
+	if (core->audit)
+		audit_refusal(core->audit, &peer, name, "org.varlink.service.InterfaceNotFound");
+	ctl_call_error(call, "org.varlink.service.InterfaceNotFound",
+		       json_pack("{s:s%}", "interface", name, n));
 }
 
 bool api_method_deferrable(const char *method)
@@ -252,8 +309,11 @@ void api_dispatch(struct ctl_call *call, void *userdata)
 			continue;
 		if (m->mutating) {
 			if (!ctl_call_privileged(call)) {
-				api_refused(ctl_call_peer(call), name, "io.netd.PermissionDenied",
-					    core);
+				/* Audited without its parameters, and rate-limited:
+				 * anyone may be refused as often as it likes. */
+				struct store_peer peer = api_peer(call);
+
+				audit_refusal(core->audit, &peer, name, "io.netd.PermissionDenied");
 				ctl_call_error(call, "io.netd.PermissionDenied",
 					       json_pack("{s:s}", "method", name));
 				return;
@@ -263,7 +323,5 @@ void api_dispatch(struct ctl_call *call, void *userdata)
 		m->fn(core, call);
 		return;
 	}
-	api_refused(ctl_call_peer(call), name, "org.varlink.service.MethodNotFound", core);
-	ctl_call_error(call, "org.varlink.service.MethodNotFound",
-		       json_pack("{s:s}", "method", name));
+	api_not_found(call, name, core);
 }

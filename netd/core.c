@@ -61,7 +61,9 @@ static int apply_overrides(struct core *c, struct netd_config *cfg)
 }
 
 /* Load a fresh configuration into *ret (defaults, file, overrides). */
-static int load_config(struct core *c, struct netd_config *ret)
+/* Load the configuration file into ret; on failure, ret_error (if not
+ * NULL) gets why (to free). */
+static int load_config(struct core *c, struct netd_config *ret, char **ret_error)
 {
 	struct netd_config cfg;
 	_cleanup_free_ char *error = NULL;
@@ -74,6 +76,8 @@ static int load_config(struct core *c, struct netd_config *ret)
 	if (r < 0) {
 		log_error("%s", error ? error : "cannot load the configuration");
 		conf_done(&cfg);
+		if (ret_error)
+			*ret_error = TAKE_PTR(error);
 		return r;
 	}
 	r = apply_overrides(c, &cfg);
@@ -91,7 +95,7 @@ int core_load_config(struct core *c)
 	int r;
 
 	assert(c);
-	r = load_config(c, &cfg);
+	r = load_config(c, &cfg, NULL);
 	if (r < 0)
 		return r;
 	conf_done(&c->cfg);
@@ -178,22 +182,44 @@ static int keep_restart_only(const struct core *c, struct netd_config *cfg)
 	return 0;
 }
 
+/* The audit row of a reload (SIGHUP): result "ok", "partial" (some
+ * filter files did not load) or "failed" (the running configuration was
+ * kept); outcome (stolen) says what happened. */
+static void reload_audit(struct core *c, const char *result, json_t *outcome)
+{
+	json_t *params = json_pack("{s:s}", "config", c->config_path);
+	_cleanup_free_ char *ptext = params ? json_dumps(params, JSON_COMPACT) : NULL;
+	_cleanup_free_ char *otext = outcome ? json_dumps(outcome, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	int r;
+
+	json_decref(params);
+	json_decref(outcome);
+	r = ptext ? store_audit_event(c->store, "netd.Reload", ptext, result, otext) : -ENOMEM;
+	if (r < 0)
+		log_error_errno(NULL, r, "cannot audit the reload, ignoring");
+}
+
 static void reload(struct core *c)
 {
 	struct netd_config cfg;
 	struct ctl_limits limits;
 	struct audit_config acfg;
+	_cleanup_free_ char *error = NULL;
+	json_t *fo;
 
 	log_info("reloading configuration from '%s'", c->config_path);
-	if (load_config(c, &cfg) < 0) {
+	if (load_config(c, &cfg, &error) < 0) {
 		stats.config_reload_errors++;
 		log_warn("configuration not reloaded, keeping the running one");
+		reload_audit(c, "failed", json_pack("{s:s}", "error",
+						    error ? error : "cannot load the configuration"));
 		return;
 	}
 	if (keep_restart_only(c, &cfg) < 0) {
 		conf_done(&cfg);
 		stats.config_reload_errors++;
 		log_warn("configuration not reloaded (out of memory), keeping the running one");
+		reload_audit(c, "failed", json_pack("{s:s}", "error", "out of memory"));
 		return;
 	}
 
@@ -205,8 +231,10 @@ static void reload(struct core *c)
 	acfg = audit_config_of(&c->cfg);
 	audit_set_config(c->audit, &acfg);
 	apply_admin_group(c);
-	filters_reload(c->filters, c->cfg.filter_dir);
+	fo = filters_reload(c->filters, c->cfg.filter_dir);
 	stats.config_reloads++;
+	reload_audit(c, json_integer_value(json_object_get(fo, "filter_errors")) > 0 ||
+			json_object_get(fo, "error") ? "partial" : "ok", fo);
 	log_info("configuration reloaded (log_level %s, max_clients %u)",
 		 log_level_to_string(c->cfg.log_level), c->cfg.max_clients);
 }

@@ -338,6 +338,14 @@ const struct ucred *ctl_call_peer(const struct ctl_call *call)
 	return call->conn ? &call->conn->cred : &orphan_cred;
 }
 
+const struct peerinfo *ctl_call_peerinfo(const struct ctl_call *call)
+{
+	static const struct peerinfo none;
+
+	assert(call);
+	return call->conn ? &call->conn->peer : &none;
+}
+
 bool ctl_call_privileged(const struct ctl_call *call)
 {
 	const struct ctl_conn *c;

@@ -21,6 +21,7 @@
 
 #include "ctl.h"
 #include "frame.h"
+#include "peerinfo.h"
 
 /* A client with this many unanswered calls is not read from until some are
  * answered (half of them). */
@@ -66,6 +67,7 @@ struct ctl_conn {
 	struct ucred cred;
 	gid_t groups[CTL_MAX_GROUPS];
 	int ngroups;
+	struct peerinfo peer;   /* name and unit at connect time, for the audit */
 	bool privileged;      /* root or admin_group, as of the accept */
 	size_t held_bytes;    /* replies held in its calls */
 	size_t input_counted; /* its share of srv->input_total */

@@ -345,6 +345,9 @@ static void conn_new(struct ctl_server *srv, int fd)
 		return;
 	}
 
+	/* Now, while the pid is the peer's (it may exit and the pid be
+	 * reused later): cheap procfs reads, for the audit only. */
+	peerinfo_read(c->cred.pid, &c->peer);
 	ev_io_init(&c->rio, conn_read_cb, fd, EV_READ);
 	ev_io_init(&c->wio, conn_write_cb, fd, EV_WRITE);
 	c->rio.data = c->wio.data = c;

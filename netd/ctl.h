@@ -19,6 +19,7 @@
 
 struct ctl_server;
 struct ctl_call;
+struct peerinfo;
 
 struct ctl_limits {
 	unsigned max_clients;
@@ -135,6 +136,10 @@ const char *ctl_call_method(const struct ctl_call *call);
 json_t *ctl_call_parameters(const struct ctl_call *call); /* borrowed, may be NULL */
 bool ctl_call_more(const struct ctl_call *call);
 const struct ucred *ctl_call_peer(const struct ctl_call *call);
+
+/* The caller's process name and systemd unit as read when it connected
+ * (empty strings when unknown or gone); informational. */
+const struct peerinfo *ctl_call_peerinfo(const struct ctl_call *call);
 /* Root, or a member of the admin group. */
 bool ctl_call_privileged(const struct ctl_call *call);
 

@@ -65,8 +65,10 @@ void filters_rewrite_rows(struct filters *f);
 bool filters_idle(const struct filters *f);
 
 /* Re-read the custom filter directory (SIGHUP); bindings whose rendering
- * changed are re-applied, the others are not touched. */
-void filters_reload(struct filters *f, const char *filter_dir);
+ * changed are re-applied, the others are not touched. Returns what it did
+ * for the audit (a new reference, NULL without memory): {custom_filters,
+ * filter_errors, errors: [the files' messages], bindings_changed}. */
+json_t *filters_reload(struct filters *f, const char *filter_dir);
 
 /* Add the filter counters to a GetStatus reply. */
 void filters_status(const struct filters *f, json_t *reply);

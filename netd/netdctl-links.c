@@ -263,6 +263,13 @@ int cmd_monitor(const struct ctl_opts *o, int argc, char **argv)
 				r == -ECONNRESET ? "netd closed the connection" : strerror(-r));
 			return EXIT_CONNECT;
 		}
+		if (rep.error && streq(rep.error, "io.netd.ShuttingDown")) {
+			/* The declared end of a Monitor: netd stopped. */
+			fprintf(stderr, "netdctl: monitor: netd is stopping\n");
+			netd_reply_done(&rep);
+			netd_client_free(c);
+			return 0;
+		}
 		if (rep.error) {
 			r = report_error(o, &rep);
 			netd_reply_done(&rep);

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "embedded.h"
 #include "store-internal.h"
@@ -237,8 +238,9 @@ int store_open(const char *path, struct store **ret, char **ret_error)
 	sqlite3_wal_hook(s->db, wal_hook, s);
 
 	rc = sqlite3_prepare_v3(s->db,
-				"INSERT INTO audit (peer_uid, peer_gid, peer_pid, method, parameters, result, detail)"
-				" VALUES (?, ?, ?, ?, ?, ?, ?)",
+				"INSERT INTO audit (peer_uid, peer_gid, peer_pid, method, parameters, result,"
+				" detail, outcome, peer_comm, peer_unit)"
+				" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 				-1, SQLITE_PREPARE_PERSISTENT, &s->audit_insert, NULL);
 	if (rc != SQLITE_OK) {
 		set_error(ret_error, path, "cannot prepare statements", sqlite3_errmsg(s->db));
@@ -381,9 +383,18 @@ int store_step_write(struct store *s, sqlite3_stmt *st)
 	return fail_txn(s, rc);
 }
 
-int store_audit_append(struct store *s, const struct store_peer *peer,
-		       const char *method, const char *params,
-		       const char *result, const char *detail)
+/* Bind text or NULL. */
+static void bind_text_or_null(sqlite3_stmt *st, int i, const char *text)
+{
+	if (text)
+		sqlite3_bind_text(st, i, text, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+int store_audit_append_outcome(struct store *s, const struct store_peer *peer,
+			       const char *method, const char *params, const char *result,
+			       const char *detail, const char *outcome)
 {
 	sqlite3_stmt *st;
 	int r;
@@ -403,11 +414,29 @@ int store_audit_append(struct store *s, const struct store_peer *peer,
 	sqlite3_bind_text(st, 4, method, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 5, params, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 6, result, -1, SQLITE_STATIC);
-	if (detail)
-		sqlite3_bind_text(st, 7, detail, -1, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(st, 7);
+	bind_text_or_null(st, 7, detail);
+	bind_text_or_null(st, 8, outcome);
+	bind_text_or_null(st, 9, peer->comm && *peer->comm ? peer->comm : NULL);
+	bind_text_or_null(st, 10, peer->unit && *peer->unit ? peer->unit : NULL);
 	return store_step_write(s, st);
+}
+
+int store_audit_append(struct store *s, const struct store_peer *peer,
+		       const char *method, const char *params,
+		       const char *result, const char *detail)
+{
+	return store_audit_append_outcome(s, peer, method, params, result, detail, NULL);
+}
+
+int store_audit_event(struct store *s, const char *method, const char *params,
+		      const char *result, const char *outcome)
+{
+	const struct store_peer self = {
+		.uid = getuid(), .gid = getgid(), .pid = getpid(), .comm = "netd",
+	};
+
+	return store_audit_append_outcome(s, &self, method, params ? params : "null", result,
+					  NULL, outcome);
 }
 
 int store_audit_count(struct store *s, int64_t *ret)

@@ -77,6 +77,8 @@ struct store_peer {
 	uid_t uid;
 	gid_t gid;
 	pid_t pid;
+	const char *comm; /* process name at connect time; NULL: unknown */
+	const char *unit; /* systemd unit at connect time; NULL: none */
 };
 
 /*
@@ -86,6 +88,21 @@ struct store_peer {
 int store_audit_append(struct store *s, const struct store_peer *peer,
 		       const char *method, const char *params,
 		       const char *result, const char *detail);
+
+/* The same with outcome, a JSON text saying what the call or event did
+ * (NULL: nothing more than result). */
+int store_audit_append_outcome(struct store *s, const struct store_peer *peer,
+			       const char *method, const char *params, const char *result,
+			       const char *detail, const char *outcome);
+
+/*
+ * A row of netd's own (an event no call asked for: a port gone, an
+ * asynchronous failure, a reload, a start-up repair): the peer is netd
+ * itself (its uid, gid, pid, comm "netd"). params and outcome are JSON
+ * texts (params NULL: "null"); result "ok" or what failed.
+ */
+int store_audit_event(struct store *s, const char *method, const char *params,
+		      const char *result, const char *outcome);
 
 /* Number of audit rows. */
 int store_audit_count(struct store *s, int64_t *ret);

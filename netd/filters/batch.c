@@ -383,6 +383,9 @@ static void item_unconfirmed(struct filters *f, struct batch *bt, struct item *i
 	log_warn("%s: filter '%s' %s: %s", b->port, b->filter,
 		 it->removing ? "not removed" : "not applied", why);
 	binding_store(f, b);
+	if (!it->waiters)
+		binding_audit(f, b, "netd.ApplyFailed", "io.netd.ApplyFailed",
+			      json_pack("{s:s, s:b}", "message", why, "removing", it->removing));
 	waiters_answer(&it->waiters, &(struct outcome){ .kind = OUTCOME_FAILED, .port = b->port,
 						        .b = b, .message = why });
 }
@@ -398,6 +401,10 @@ static void item_removed(struct filters *f, struct item *it)
 	waiters_answer(&it->waiters, &(struct outcome){ .kind = OUTCOME_REMOVED, .port = port });
 	if (b->dirty && b->state != B_REMOVING)
 		return; /* bound again while the removal ran */
+	/* An unbind has its call's row; a port that went has only this. */
+	if (gone)
+		binding_audit(f, b, "netd.BindingRemoved", "ok",
+			      json_pack("{s:s}", "reason", "port gone"));
 	store_binding_delete(f->store, port);
 	binding_free(f, b);
 	it->b = NULL;

@@ -93,6 +93,26 @@ void waiters_answer(struct waiter **list, const struct outcome *o)
 	}
 }
 
+void binding_audit(struct filters *f, const struct binding *b, const char *method,
+		   const char *result, json_t *outcome)
+{
+	json_t *params = json_pack("{s:s, s:s, s:s}", "port", b->port, "filter", b->filter,
+				   "owner", b->owner);
+	_cleanup_free_ char *ptext = params ? json_dumps(params, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	_cleanup_free_ char *otext = outcome ? json_dumps(outcome, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	int r;
+
+	json_decref(params);
+	json_decref(outcome);
+	if (!ptext) {
+		log_error("%s: out of memory writing the audit row", b->port);
+		return;
+	}
+	r = store_audit_event(f->store, method, ptext, result, otext);
+	if (r < 0)
+		log_error_errno(b->port, r, "cannot write the audit row");
+}
+
 void binding_store(struct filters *f, const struct binding *b)
 {
 	_cleanup_free_ char *params = json_dumps(b->params, JSON_COMPACT | JSON_SORT_KEYS);

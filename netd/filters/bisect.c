@@ -119,6 +119,11 @@ static void binding_failed(struct filters *f, struct binding *b, struct waiter *
 	log_warn("%s: filter '%s' could not be applied: %s", b->port, b->filter,
 		 b->error ? b->error : "?");
 	binding_store(f, b);
+	/* Nobody asked (a re-apply after a start, a Resync or a reload):
+	 * the audit trail is the only place that says so. */
+	if (!*ws)
+		binding_audit(f, b, "netd.ApplyFailed", "io.netd.ApplyFailed",
+			      json_pack("{s:s}", "message", b->error ? b->error : msg));
 	waiters_answer(ws, &(struct outcome){ .kind = OUTCOME_FAILED, .port = b->port, .b = b,
 					      .message = b->error });
 }

@@ -289,6 +289,11 @@ void binding_free(struct filters *f, struct binding *b);
 int binding_render(struct filters *f, struct binding *b, char **ret_error);
 /* Write b's row (inside the grouped transaction); failures are logged. */
 void binding_store(struct filters *f, const struct binding *b);
+/* An audit row of netd's own about b (no caller waits for it): method,
+ * result, and outcome (stolen; may be NULL), with b's port, filter and
+ * owner as its parameters. Failures are logged. */
+void binding_audit(struct filters *f, const struct binding *b, const char *method,
+		   const char *result, json_t *outcome);
 
 /* Add a copy of w at the end of *list: 0 or -ENOMEM. */
 int waiters_add(struct waiter **list, const struct waiter *w);

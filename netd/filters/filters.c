@@ -136,7 +136,9 @@ void filters_answer_resync(struct filters *f)
 					  .reapplied = f->resync_reapply });
 }
 
-static int load_defs(const char *dir, struct rules_defs **ret, unsigned *ret_errors)
+/* Load the built-ins and dir's files; each file that does not load is
+ * logged and, when errs is not NULL, its message appended there. */
+static int load_defs(const char *dir, struct rules_defs **ret, unsigned *ret_errors, json_t *errs)
 {
 	struct rules_defs *d = NULL;
 	char **errors = NULL;
@@ -149,6 +151,8 @@ static int load_defs(const char *dir, struct rules_defs **ret, unsigned *ret_err
 	r = rules_defs_load_dir(d, dir, &errors, &nerrors);
 	for (size_t i = 0; i < nerrors; i++) {
 		log_warn("filter %s; not loaded", errors[i]);
+		if (errs)
+			json_array_append_new(errs, json_string(errors[i]));
 		free(errors[i]);
 	}
 	free(errors);
@@ -160,7 +164,7 @@ static int load_defs(const char *dir, struct rules_defs **ret, unsigned *ret_err
 	}
 	*ret_errors = (unsigned)nerrors;
 	*ret = d;
-	return 0;
+	return r > 0 ? r : 0;
 }
 
 static void gather_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -191,8 +195,8 @@ int filters_new(struct ev_loop *loop, struct store *store, struct links *links,
 	ev_init(&f->gather_timer, gather_cb);
 	batch_work_init(f);
 	batch_backoff_init(f);
-	r = load_defs(cfg->filter_dir, &f->defs, &f->filter_errors);
-	if (r == 0)
+	r = load_defs(cfg->filter_dir, &f->defs, &f->filter_errors, NULL);
+	if (r >= 0)
 		r = bindings_load(f);
 	if (r < 0) {
 		log_error_errno(NULL, r, "cannot load filter bindings");
@@ -226,17 +230,25 @@ struct filters *filters_free(struct filters *f)
 	return NULL;
 }
 
-void filters_reload(struct filters *f, const char *filter_dir)
+json_t *filters_reload(struct filters *f, const char *filter_dir)
 {
 	struct rules_defs *d;
-	unsigned errors;
+	unsigned errors, changed;
+	json_t *errs = json_array();
+	int r;
 
 	assert(f);
 	assert(filter_dir);
-	if (load_defs(filter_dir, &d, &errors) < 0)
-		return;
+	r = load_defs(filter_dir, &d, &errors, errs);
+	if (r < 0) {
+		json_decref(errs);
+		return json_pack("{s:s}", "error", strerror(-r));
+	}
 	rules_defs_free(f->defs);
 	f->defs = d;
 	f->filter_errors = errors;
-	log_info("filters reloaded: %u bindings changed", bindings_rerender(f));
+	changed = bindings_rerender(f);
+	log_info("filters reloaded: %u bindings changed", changed);
+	return json_pack("{s:i, s:i, s:o, s:i}", "custom_filters", r, "filter_errors", (int)errors,
+			 "errors", errs ? errs : json_array(), "bindings_changed", (int)changed);
 }

@@ -518,6 +518,38 @@ static void compare_begin(struct filters *f, struct batch *bt)
 	bt->cmp_started = true;
 }
 
+/* The audit row of a verification that repairs something, or of a
+ * Resync's: why it ran (the start, a Resync, or netd's own check), how,
+ * what was intact and what is re-applied (the ports, at most 64 named). */
+static void audit_verified(struct filters *f, const char *by, unsigned intact, unsigned reapply,
+			   bool save_failed)
+{
+	json_t *ports = json_array(), *outcome;
+	_cleanup_free_ char *otext = NULL;
+	const char *trigger = !f->ready ? "start" : f->resync_waiters ? "resync" : "verify";
+	char params[48];
+	struct binding *b;
+	int r;
+
+	/* netd's own checks (the start among them) that found everything
+	 * intact leave no row; a Resync always has one. */
+	if (!f->resync_waiters && reapply == 0 && !save_failed) {
+		json_decref(ports);
+		return;
+	}
+	TAILQ_FOREACH(b, &f->all, entry)
+		if (b->dirty && json_array_size(ports) < 64)
+			json_array_append_new(ports, json_string(b->port));
+	outcome = json_pack("{s:s, s:i, s:i, s:o, s:b}", "by", by, "intact", (int)intact,
+			    "reapply", (int)reapply, "ports", ports, "save_failed", save_failed);
+	otext = outcome ? json_dumps(outcome, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	json_decref(outcome);
+	snprintf(params, sizeof(params), "{\"trigger\":\"%s\"}", trigger);
+	r = otext ? store_audit_event(f->store, "netd.FiltersVerified", params, "ok", otext) : -ENOMEM;
+	if (r < 0)
+		log_error_errno("filters", r, "cannot audit the verification, ignoring");
+}
+
 /* The last: the dispatch chains, the counters, the checkpoint. */
 static void compare_end(struct filters *f, struct batch *bt)
 {
@@ -535,6 +567,7 @@ static void compare_end(struct filters *f, struct batch *bt)
 	log_info("filters verified against the kernel: %u intact, %u to re-apply%s", bt->n_ok,
 		 bt->n_dirty, bt->compare_failed ? " (a save run failed)" : "");
 	compare_checkpoint(f, bt, bt->compare_failed);
+	audit_verified(f, "save", bt->n_ok, bt->n_dirty, bt->compare_failed);
 	/* Resync callers hear back once the re-apply is done too. */
 	f->resync_skipped = bt->n_ok;
 	f->resync_reapply = bt->n_dirty;
@@ -613,6 +646,7 @@ bool verify_from_checkpoint(struct filters *f)
 	f->mark_valid = true;
 	f->mark = now;
 	f->skipped += f->nbindings;
+	audit_verified(f, "generation", f->nbindings, 0, false);
 	f->ready = true;
 	f->verified_by_generation = true;
 	log_info("filters: nf_tables generation %u is the one recorded: %u bindings intact, "

@@ -141,7 +141,9 @@ void links_stop_monitors(struct links *l)
 	while ((m = TAILQ_FIRST(&l->monitors))) {
 		TAILQ_REMOVE(&l->monitors, m, entry);
 		ctl_call_set_cancel(m->call, NULL, NULL);
-		ctl_call_reply(m->call, NULL);
+		/* A declared end: a client can tell netd stopping from a
+		 * reply it does not understand. */
+		ctl_call_error(m->call, "io.netd.ShuttingDown", NULL);
 		free(m);
 	}
 }

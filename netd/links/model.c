@@ -15,6 +15,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <jansson.h>
 #include <search.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -347,13 +348,18 @@ void link_release(struct links *l, struct link *k)
 void link_vanished(struct links *l, struct link *k, const char *how)
 {
 	struct store_peer kernel = { .uid = (uid_t)-1, .gid = (gid_t)-1, .pid = 0 };
+	json_t *o = json_pack("{s:s, s:s}", "owner", k->owner, "how", how);
+	_cleanup_free_ char *outcome = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	char params[128];
 	int r;
 
+	json_decref(o);
 	log_warn("%s: owned by '%s', removed outside netd (%s); releasing its name",
 		 k->name, k->owner, how);
 	snprintf(params, sizeof(params), "{\"name\":\"%s\",\"ifindex\":%d}", k->name, k->ifindex);
-	r = store_audit_append(l->store, &kernel, "kernel.LinkRemoved", params, "ok", NULL);
+	/* The outcome says whose link it was and how netd learnt it went. */
+	r = store_audit_append_outcome(l->store, &kernel, "kernel.LinkRemoved", params, "ok", NULL,
+				       outcome);
 	if (r < 0)
 		log_store_error("the audit row", k->name, r);
 	l->vanished++;

@@ -354,11 +354,39 @@ static void mark_foreign_walk(const void *node, VISIT v, void *userdata)
 
 /* Bring netd's links and names in line with the kernel's devices, after
  * a full dump. */
+/* One audit row per reconciliation with the kernel after link events
+ * were lost, and at the start when it repaired anything: what it
+ * repaired, counted from the counters' moves. */
+static void audit_reconcile(struct links *l, uint64_t vanished0, uint64_t rolled0,
+			    uint64_t adopted0, unsigned foreign_freed, unsigned deletions)
+{
+	char params[64], outcome[256];
+	int r;
+
+	/* A start with nothing to repair leaves no row. */
+	if (!l->reconciled && l->vanished == vanished0 && l->rolled_back == rolled0 &&
+	    l->adopted == adopted0 && foreign_freed == 0 && deletions == 0)
+		return;
+	snprintf(params, sizeof(params), "{\"trigger\":\"%s\"}",
+		 l->reconciled ? "events lost" : "start");
+	snprintf(outcome, sizeof(outcome),
+		 "{\"links\":%u,\"vanished\":%llu,\"rolled_back\":%llu,\"adopted\":%llu,"
+		 "\"foreign_freed\":%u,\"deletions_finished\":%u}",
+		 l->nlinks, (unsigned long long)(l->vanished - vanished0),
+		 (unsigned long long)(l->rolled_back - rolled0),
+		 (unsigned long long)(l->adopted - adopted0), foreign_freed, deletions);
+	r = store_audit_event(l->store, "netd.LinksReconciled", params, "ok", outcome);
+	if (r < 0)
+		log_error_errno(NULL, r, "cannot audit the reconciliation, ignoring");
+}
+
 static void reconcile(struct links *l)
 {
 	struct name_list gone = { .l = l };
 	struct link *k, *tmp;
 	struct op *repair = NULL;
+	uint64_t vanished0 = l->vanished, rolled0 = l->rolled_back, adopted0 = l->adopted;
+	unsigned foreign_freed;
 
 	/* Unanswered creates first, whole calls at a time (a walk that
 	 * releases links cannot go on from a link it freed: restart it). */
@@ -379,9 +407,12 @@ static void reconcile(struct links *l)
 	foreign_collect_gone(l, &gone);
 	for (unsigned i = 0; i < gone.n; i++)
 		unmark_foreign(l, gone.names[i]);
+	foreign_freed = gone.n;
 	name_list_free(&gone);
 	adopt_tagged(l);
 	twalk_r(l->kc.by_name, mark_foreign_walk, l);
+	audit_reconcile(l, vanished0, rolled0, adopted0, foreign_freed,
+			repair ? repair->nlinks : 0);
 	if (repair) {
 		log_info("finishing %u interrupted deletions", repair->nlinks);
 		delete_start(l, repair);

@@ -28,8 +28,29 @@
  *   vlclient monitor-hold SOCKET N SECONDS  a Monitor, then N GetStatus
  *                                        calls behind it, never read; print
  *                                        DROPPED or NOT-DROPPED
+ *   vlclient monitor SOCKET SECONDS      a Monitor; print each reply on a
+ *                                        line until the server ends it or
+ *                                        SECONDS pass
+ *   vlclient describe SOCKET             fetch the interfaces served
+ *                                        (GetInfo, GetInterfaceDescription)
+ *                                        and print them
+ *   vlclient check-reply METHOD [SOCKET] stdin: replies to METHOD, as
+ *                                        netdctl --json prints them (the
+ *                                        parameters, or {error, parameters})
+ *                                        or as whole varlink messages
  *
- * Exit 0 when the check holds, 1 when not, 2 on usage errors.
+ * Every reply read is checked against the interfaces the server serves
+ * (vlschema.c): an undeclared field or error, a missing field that is not
+ * optional or a value of the wrong type is printed as "schema violation"
+ * and makes vlclient exit 3 whatever the mode's own result. The interfaces
+ * are fetched once over SOCKET, or read from the file $VLCLIENT_SCHEMA
+ * (the descriptions one after another) when it exists, written there when
+ * not. Each violation is also appended to $VLCLIENT_VIOLATIONS when set,
+ * so that a test ignoring vlclient's status still sees it.
+ * VLCLIENT_NO_SCHEMA=1 turns the check off.
+ *
+ * Exit 0 when the check holds, 1 when not, 2 on usage errors, 3 on a reply
+ * that does not conform to the interface.
  */
 #include "config.h"
 
@@ -45,6 +66,15 @@
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "vlschema.h"
+
+/* The interfaces replies are checked against; NULL: no check. */
+static struct vlschema *schema;
+static bool schema_failed;
+
+static void schema_violation(const char *method, const char *what, const char *reply);
+static void check_reply(const char *method, json_t *reply);
 
 static uint64_t now_ms(void)
 {
@@ -87,11 +117,61 @@ static void write_all(int fd, const char *p, size_t n)
 	}
 }
 
+/* The calls of a raw input that get a reply, in order: each method name,
+ * or NULL for a message that is not a call (its reply must be an error). */
+struct raw_calls {
+	char *method[4096];
+	size_t n, head;
+};
+
+static void raw_calls_parse(struct raw_calls *rc, const char *in, size_t n)
+{
+	size_t start = 0;
+
+	for (size_t i = 0; i < n && rc->n < 4096; i++) {
+		json_t *m, *meth, *params;
+
+		if (in[i] != '\0')
+			continue;
+		m = json_loadb(in + start, i - start, JSON_REJECT_DUPLICATES, NULL);
+		start = i + 1;
+		meth = json_object_get(m, "method");
+		params = json_object_get(m, "parameters");
+		/* A valid oneway call is not answered. */
+		if (json_is_string(meth) && json_is_true(json_object_get(m, "oneway")) &&
+		    !json_is_true(json_object_get(m, "more")) && (!params || json_is_object(params))) {
+			json_decref(m);
+			continue;
+		}
+		rc->method[rc->n++] = json_is_string(meth) ? strdup(json_string_value(meth)) : NULL;
+		json_decref(m);
+	}
+}
+
+/* Check the reply text against the call at the head of rc. */
+static void raw_check(struct raw_calls *rc, const char *text, size_t len)
+{
+	json_t *r = json_loadb(text, len, 0, NULL);
+	const char *method = rc->head < rc->n ? rc->method[rc->head] : NULL;
+
+	if (!schema)
+		return;
+	if (!r) {
+		schema_violation(method, "not JSON", "");
+		return;
+	}
+	check_reply(method, r);
+	if (!json_is_true(json_object_get(r, "continues")) && rc->head < rc->n)
+		rc->head++;
+	json_decref(r);
+}
+
 /* Read replies until the server closes or wait_ms pass without data.
  * Prints each reply on a line, then CLOSED or OPEN. */
 static int cmd_raw(const char *path, int wait_ms)
 {
 	static char in[4 << 20];
+	static struct raw_calls rc;
 	char buf[65536];
 	size_t n = 0, start = 0;
 	ssize_t r;
@@ -99,6 +179,7 @@ static int cmd_raw(const char *path, int wait_ms)
 
 	while ((r = read(STDIN_FILENO, in + n, sizeof(in) - n)) > 0)
 		n += (size_t)r;
+	raw_calls_parse(&rc, in, n);
 	/* Write what the server takes; it may close on us midway. */
 	for (size_t off = 0; off < n;) {
 		ssize_t w = send(fd, in + off, n - off, MSG_NOSIGNAL);
@@ -126,6 +207,7 @@ static int cmd_raw(const char *path, int wait_ms)
 			if (buf[i] == '\0') {
 				fwrite(in + start, 1, n - start, stdout);
 				putchar('\n');
+				raw_check(&rc, in + start, n - start);
 				start = n = 0;
 			} else if (n < sizeof(in)) {
 				in[n++] = buf[i];
@@ -180,6 +262,155 @@ static json_t *read_reply(int fd, int timeout_ms)
 	}
 }
 
+/* Record a violation: stderr, $VLCLIENT_VIOLATIONS, the exit status. */
+static void schema_violation(const char *method, const char *what, const char *reply)
+{
+	const char *file = getenv("VLCLIENT_VIOLATIONS");
+
+	schema_failed = true;
+	fprintf(stderr, "vlclient: schema violation in the reply to %s: %s\n  reply: %.2000s\n",
+		method ? method : "(not a call)", what, reply);
+	if (file && *file) {
+		FILE *f = fopen(file, "ae");
+
+		if (f) {
+			fprintf(f, "%s: %s: %.2000s\n", method ? method : "(not a call)", what, reply);
+			fclose(f);
+		}
+	}
+}
+
+/* Check one reply to method (NULL: not a call) if a schema is loaded. */
+static void check_reply(const char *method, json_t *reply)
+{
+	char err[512];
+	char *text;
+
+	if (!schema || !reply || vlschema_check_reply(schema, method, reply, err, sizeof(err)))
+		return;
+	text = json_dumps(reply, JSON_COMPACT);
+	schema_violation(method, err, text ? text : "?");
+	free(text);
+}
+
+/* One call on fd and its reply; NULL on any failure. */
+static json_t *call_once(int fd, const char *method, json_t *params)
+{
+	json_t *msg = json_pack("{s:s, s:O}", "method", method, "parameters", params);
+	char *text = msg ? json_dumps(msg, JSON_COMPACT) : NULL;
+	json_t *r;
+
+	json_decref(msg);
+	if (!text)
+		return NULL;
+	write_all(fd, text, strlen(text) + 1);
+	free(text);
+	r = read_reply(fd, 10000);
+	if (r && !json_object_get(r, "error"))
+		return r;
+	json_decref(r);
+	return NULL;
+}
+
+/* The descriptions of every interface the server at path serves, one
+ * after another; NULL on failure. */
+static char *schema_fetch(const char *path)
+{
+	json_auto_t *none = json_object();
+	json_t *info, *v;
+	char *all = strdup("");
+	size_t i;
+	int fd = connect_to(path);
+
+	info = call_once(fd, "org.varlink.service.GetInfo", none);
+	if (!info || !all) {
+		free(all);
+		return NULL;
+	}
+	json_array_foreach(json_object_get(json_object_get(info, "parameters"), "interfaces"), i, v) {
+		json_auto_t *p = json_pack("{s:O}", "interface", v);
+		json_t *d = call_once(fd, "org.varlink.service.GetInterfaceDescription", p);
+		const char *text = json_string_value(json_object_get(json_object_get(d, "parameters"),
+								     "description"));
+		char *more;
+
+		if (!text || asprintf(&more, "%s%s\n", all, text) < 0) {
+			json_decref(d);
+			free(all);
+			all = NULL;
+			break;
+		}
+		free(all);
+		all = more;
+		json_decref(d);
+	}
+	json_decref(info);
+	close(fd);
+	return all;
+}
+
+static char *read_file(const char *file)
+{
+	FILE *f = fopen(file, "re");
+	char *text = NULL;
+	size_t len = 0;
+
+	if (!f)
+		return NULL;
+	if (getdelim(&text, &len, '\0', f) < 0) {
+		free(text);
+		text = NULL;
+	}
+	fclose(f);
+	return text;
+}
+
+/* Load the schema from $VLCLIENT_SCHEMA or the server (path may be NULL
+ * when the file must exist). Exits 2 when neither works. */
+static void schema_init(const char *path)
+{
+	const char *file = getenv("VLCLIENT_SCHEMA");
+	const char *off = getenv("VLCLIENT_NO_SCHEMA");
+	char err[512];
+	char *text = NULL;
+
+	if (off && *off && strcmp(off, "0") != 0)
+		return;
+	if (file && *file)
+		text = read_file(file);
+	if (!text && path) {
+		text = schema_fetch(path);
+		if (text && file && *file) {
+			FILE *f = fopen(file, "we");
+
+			if (f) {
+				fputs(text, f);
+				fclose(f);
+			}
+		}
+	}
+	if (!text) {
+		fprintf(stderr, "vlclient: cannot get the interfaces to check replies against "
+			"(set VLCLIENT_NO_SCHEMA=1 to run without)\n");
+		exit(2);
+	}
+	schema = vlschema_parse(NULL, text, err, sizeof(err));
+	free(text);
+	if (!schema) {
+		fprintf(stderr, "vlclient: %s\n", err);
+		exit(2);
+	}
+}
+
+/* read_reply(), and the reply checked as one to method. */
+static json_t *read_checked(int fd, int timeout_ms, const char *method)
+{
+	json_t *r = read_reply(fd, timeout_ms);
+
+	check_reply(method, r);
+	return r;
+}
+
 static const char status_call[] = "{\"method\":\"io.netd.GetStatus\"}";
 
 static int cmd_many(const char *path, int count)
@@ -193,7 +424,7 @@ static int cmd_many(const char *path, int count)
 	for (int i = 0; i < count; i++)
 		write_all(fds[i], status_call, sizeof(status_call));
 	for (int i = 0; i < count; i++) {
-		json_t *r = read_reply(fds[i], 10000);
+		json_t *r = read_checked(fds[i], 10000, "io.netd.GetStatus");
 
 		if (r && json_object_get(r, "parameters") && !json_object_get(r, "error"))
 			ok++;
@@ -224,7 +455,8 @@ static int cmd_pipeline(const char *path, int count)
 	}
 	write_all(fd, out, n);
 	for (int i = 0; i < count; i++) {
-		json_t *r = read_reply(fd, 10000);
+		json_t *r = read_checked(fd, 10000, i % 2 ? "io.netd.GetStatus" :
+					 "org.varlink.service.GetInterfaceDescription");
 		char want[64];
 
 		if (!r) {
@@ -293,7 +525,7 @@ static int cmd_status(const char *path, int timeout_ms)
 	json_t *r;
 
 	write_all(fd, status_call, sizeof(status_call));
-	r = read_reply(fd, timeout_ms);
+	r = read_checked(fd, timeout_ms, "io.netd.GetStatus");
 	close(fd);
 	if (!r || !json_object_get(r, "parameters")) {
 		printf("no reply within %d ms\n", timeout_ms);
@@ -312,7 +544,7 @@ static int cmd_lazy(const char *path, int count, int delay_ms)
 		write_all(fd, status_call, sizeof(status_call));
 	usleep((useconds_t)delay_ms * 1000);
 	for (int i = 0; i < count; i++) {
-		json_t *r = read_reply(fd, 10000);
+		json_t *r = read_checked(fd, 10000, "io.netd.GetStatus");
 
 		if (!r || !json_object_get(json_object_get(r, "parameters"), "uptime_sec"))
 			break;
@@ -354,6 +586,8 @@ static int cmd_repeat(const char *path, const char *file, int count)
 	size_t len, off = 0, rn = 0;
 	uint64_t deadline = now_ms() + 60000;
 	FILE *f = fopen(file, "re");
+	json_t *call;
+	const char *method;
 	char *msg;
 	int fd;
 
@@ -366,6 +600,8 @@ static int cmd_repeat(const char *path, const char *file, int count)
 	if (!msg || fread(msg, 1, len, f) != len)
 		return 2;
 	fclose(f);
+	call = json_loadb(msg, strnlen(msg, len), 0, NULL);
+	method = json_string_value(json_object_get(call, "method"));
 	fd = connect_to(path);
 	fcntl(fd, F_SETFL, O_NONBLOCK);
 	while (got < count && now_ms() < deadline) {
@@ -395,12 +631,22 @@ static int cmd_repeat(const char *path, const char *file, int count)
 			}
 			reply[rn] = '\0';
 			repeat_count(reply, names, counts, &nnames);
+			if (rn < sizeof(reply) - 1) {
+				json_t *rj = json_loads(reply, 0, NULL);
+
+				if (rj)
+					check_reply(method, rj);
+				else
+					schema_violation(method, "not JSON", reply);
+				json_decref(rj);
+			}
 			rn = 0;
 			got++;
 		}
 	}
 	close(fd);
 	free(msg);
+	json_decref(call);
 	for (int i = 0; i < nnames; i++)
 		printf("%s %d\n", names[i], counts[i]);
 	printf("replies %d of %d\n", got, count);
@@ -512,14 +758,110 @@ static int cmd_monitor_hold(const char *path, int count, int seconds)
 	return 1;
 }
 
-int main(int argc, char **argv)
+/* A Monitor: each reply printed on a line until the final one (or EOF,
+ * or seconds pass). */
+static int cmd_monitor(const char *path, int seconds)
 {
-	if (argc < 3)
-		goto usage;
+	static const char monitor[] = "{\"method\":\"io.netd.Monitor\",\"more\":true}";
+	uint64_t deadline = now_ms() + (uint64_t)seconds * 1000;
+	int fd = connect_to(path);
+
+	write_all(fd, monitor, sizeof(monitor));
+	while (now_ms() < deadline) {
+		json_t *r = read_checked(fd, (int)(deadline - now_ms()), "io.netd.Monitor");
+		char *text;
+		bool last;
+
+		if (!r) {
+			puts("CLOSED");
+			return 0;
+		}
+		text = json_dumps(r, JSON_COMPACT | JSON_SORT_KEYS);
+		puts(text ? text : "?");
+		fflush(stdout);
+		free(text);
+		last = !json_is_true(json_object_get(r, "continues"));
+		json_decref(r);
+		if (last) {
+			puts("END");
+			return 0;
+		}
+	}
+	puts("TIMEOUT");
+	return 1;
+}
+
+static int cmd_describe(const char *path)
+{
+	char *text = schema_fetch(path);
+
+	if (!text)
+		return 1;
+	fputs(text, stdout);
+	free(text);
+	return 0;
+}
+
+/* One value as netdctl --json prints it (the parameters, or the error
+ * object) or a whole reply message, checked as a reply to method. */
+static void check_printed(const char *method, json_t *v)
+{
+	json_t *msg;
+
+	if (json_is_object(v) && (json_object_get(v, "error") ||
+				  (json_object_size(v) == 1 && json_is_object(json_object_get(v, "parameters")))))
+		msg = json_incref(v);
+	else
+		msg = json_pack("{s:O}", "parameters", v);
+	check_reply(method, msg);
+	json_decref(msg);
+}
+
+/* stdin: one or more such values (netdctl --json monitor prints one per
+ * line), each a reply to method. */
+static int cmd_check_reply(const char *method)
+{
+	char *in = NULL;
+	size_t cap = 0, off = 0;
+	ssize_t n = getdelim(&in, &cap, '\0', stdin);
+	int count = 0;
+
+	while (n > 0 && off < (size_t)n) {
+		json_error_t jerr;
+		json_t *v;
+
+		off += strspn(in + off, " \t\r\n");
+		if (off >= (size_t)n)
+			break;
+		v = json_loadb(in + off, (size_t)n - off, JSON_DISABLE_EOF_CHECK, &jerr);
+		if (!v) {
+			fprintf(stderr, "vlclient: check-reply: stdin is not JSON: %s\n", jerr.text);
+			free(in);
+			return 2;
+		}
+		check_printed(method, v);
+		json_decref(v);
+		off += (size_t)jerr.position;
+		count++;
+	}
+	free(in);
+	if (count == 0) {
+		fprintf(stderr, "vlclient: check-reply: nothing on stdin\n");
+		return 2;
+	}
+	return 0;
+}
+
+static int run(int argc, char **argv)
+{
 	if (strcmp(argv[1], "raw") == 0)
 		return cmd_raw(argv[2], argc > 3 ? atoi(argv[3]) : 2000);
+	if (strcmp(argv[1], "describe") == 0)
+		return cmd_describe(argv[2]);
+	if (strcmp(argv[1], "check-reply") == 0)
+		return cmd_check_reply(argv[2]);
 	if (argc < 4)
-		goto usage;
+		return -1;
 	if (strcmp(argv[1], "many") == 0)
 		return cmd_many(argv[2], atoi(argv[3]));
 	if (strcmp(argv[1], "pipeline") == 0)
@@ -528,6 +870,8 @@ int main(int argc, char **argv)
 		return cmd_flood(argv[2], atoi(argv[3]));
 	if (strcmp(argv[1], "status") == 0)
 		return cmd_status(argv[2], atoi(argv[3]));
+	if (strcmp(argv[1], "monitor") == 0)
+		return cmd_monitor(argv[2], atoi(argv[3]));
 	if (strcmp(argv[1], "hold") == 0 && argc > 5)
 		return cmd_hold(argv[2], atoi(argv[3]), (size_t)atol(argv[4]), atoi(argv[5]));
 	if (strcmp(argv[1], "repeat") == 0 && argc > 4)
@@ -536,7 +880,30 @@ int main(int argc, char **argv)
 		return cmd_monitor_hold(argv[2], atoi(argv[3]), atoi(argv[4]));
 	if (strcmp(argv[1], "lazy") == 0 && argc > 4)
 		return cmd_lazy(argv[2], atoi(argv[3]), atoi(argv[4]));
+	return -1;
+}
+
+int main(int argc, char **argv)
+{
+	int rc;
+
+	if (argc < 3)
+		goto usage;
+	/* Modes that never read a reply need no schema; describe fetches
+	 * it itself. */
+	if (strcmp(argv[1], "check-reply") == 0)
+		schema_init(argc > 3 ? argv[3] : NULL);
+	else if (strcmp(argv[1], "describe") != 0 && strcmp(argv[1], "flood") != 0 &&
+		 strcmp(argv[1], "hold") != 0 && strcmp(argv[1], "monitor-hold") != 0)
+		schema_init(argv[2]);
+	rc = run(argc, argv);
+	if (rc < 0)
+		goto usage;
+	vlschema_free(schema);
+	return schema_failed ? 3 : rc;
 usage:
-	fprintf(stderr, "usage: vlclient raw|many|pipeline|flood|status|lazy SOCKET [ARG]...\n");
+	fprintf(stderr, "usage: vlclient raw|many|pipeline|flood|status|lazy|hold|repeat|"
+		"monitor|monitor-hold|describe SOCKET [ARG]...\n"
+		"       vlclient check-reply METHOD [SOCKET]\n");
 	return 2;
 }

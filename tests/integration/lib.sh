@@ -29,6 +29,15 @@ CONF=$TMP/netd.conf
 NETD_LOG=$TMP/netd.log
 NETD_PID=
 : > "$CONF"
+# Every reply vlclient reads, and every netdctl --json output that ctl()
+# prints, is checked against the interfaces netd serves (fetched once per
+# test into $VLCLIENT_SCHEMA); a violation is appended to
+# $VLCLIENT_VIOLATIONS and fails the test at exit even where the test
+# ignores the status. VLCLIENT_NO_SCHEMA=1 turns the check off.
+export VLCLIENT_SCHEMA=$TMP/interfaces.varlink
+export VLCLIENT_VIOLATIONS=$TMP/schema-violations
+: > "$VLCLIENT_VIOLATIONS"
+chmod 666 "$VLCLIENT_VIOLATIONS" # vlclient run as an unprivileged uid reports too
 
 # on_cleanup CMD: run CMD too at exit (after netd is stopped).
 CLEANUP_EXTRA=
@@ -42,6 +51,11 @@ cleanup() {
 	# Anything else this test started in its namespace.
 	for p in $(ip netns pids "$NS" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
 	ip netns del "$NS" 2>/dev/null
+	if [ -s "$VLCLIENT_VIOLATIONS" ]; then
+		echo "FAIL: replies that do not conform to the interface netd serves:" >&2
+		cat "$VLCLIENT_VIOLATIONS" >&2
+		rc=1
+	fi
 	rm -rf "$TMP"
 	exit $rc
 }
@@ -64,6 +78,15 @@ start_netd_with() {
 	ip netns exec "$NS" "$NETD" --foreground --config "$CONF" "$@" >>"$NETD_LOG" 2>&1 &
 	NETD_PID=$!
 	wait_ready || fail "netd did not start"
+	schema_fetch
+}
+
+# schema_fetch: the interfaces netd serves, for vlclient's reply checks
+# (once per test: the first netd that answers).
+schema_fetch() {
+	[ -s "$VLCLIENT_SCHEMA" ] && return 0
+	"$VLCLIENT" describe "$SOCK" > "$VLCLIENT_SCHEMA" ||
+		fail "cannot fetch the interfaces netd serves"
 }
 
 # wait_ready: until netdctl status succeeds (10 s at most).
@@ -88,7 +111,58 @@ stop_netd() {
 	[ "$rc" = 0 ] || fail "netd exited with status $rc after SIG$sig"
 }
 
-ctl() { "$NETDCTL" --socket "$SOCK" "$@"; }
+# ctl ARGS: netdctl on the test's socket. With --json, what it prints is
+# checked against the interface (ctl_method says which method's reply it
+# is; monitor and commands it does not know are not checked).
+ctl() {
+	local method out rc
+	method=$(ctl_method "$@")
+	if [ -z "$method" ] || [ -n "${VLCLIENT_NO_SCHEMA:-}" ]; then
+		"$NETDCTL" --socket "$SOCK" "$@"
+		return
+	fi
+	out=$("$NETDCTL" --socket "$SOCK" "$@")
+	rc=$?
+	[ -n "$out" ] && printf '%s\n' "$out"
+	[ -n "$out" ] && [ -s "$VLCLIENT_SCHEMA" ] &&
+		printf '%s' "$out" | "$VLCLIENT" check-reply "$method" >&2
+	return $rc
+}
+
+# ctl_method ARGS: the method whose reply netdctl ARGS prints as JSON
+# (--json, or call), or nothing.
+ctl_method() {
+	local json='' a cmd='' sub='' skipnext=''
+	for a in "$@"; do
+		[ -n "$skipnext" ] && { skipnext=; continue; }
+		case $a in
+		-j|--json) json=1 ;;
+		-s|--socket|-t|--timeout) [ -z "$cmd" ] && skipnext=1 ;;
+		-*) ;;
+		*) if [ -z "$cmd" ]; then cmd=$a; elif [ -z "$sub" ]; then sub=$a; fi ;;
+		esac
+	done
+	case $cmd in
+	call) echo "$sub"; return ;;
+	esac
+	[ -n "$json" ] || return 0
+	case $cmd/$sub in
+	status/*) echo io.netd.GetStatus ;;
+	info/*) echo org.varlink.service.GetInfo ;;
+	interface/*) echo org.varlink.service.GetInterfaceDescription ;;
+	resync/*) echo io.netd.Resync ;;
+	link/create) echo io.netd.CreateLinks ;;
+	link/delete) echo io.netd.DeleteLinks ;;
+	link/list) echo io.netd.ListLinks ;;
+	link/show) echo io.netd.GetLink ;;
+	filter/bind) echo io.netd.BindFilter ;;
+	filter/unbind) echo io.netd.UnbindFilter ;;
+	filter/list) echo io.netd.ListBindings ;;
+	filter/show) echo io.netd.GetBinding ;;
+	filter/defs) echo io.netd.ListFilters ;;
+	filter/def) echo io.netd.GetFilter ;;
+	esac
+}
 
 # status_field NAME: one value from GetStatus (a string without its quotes).
 status_field() {

@@ -66,6 +66,8 @@ sed -n 's/^{"event":"\(added\|removed\)","link":{.*"name":"\([^"]*\)".*/\1 \2/p'
 	     END { exit bad }' > "$TMP/dups" || fail "event stream: $(head "$TMP/dups")"
 added=$(grep -c '^{"event":"added"' "$TMP/events")
 [ "$added" -gt 0 ] || fail "no events seen"
+# Every event as declared in io.netd (netdctl prints each one's parameters).
+grep '^{' "$TMP/events" | "$VLCLIENT" check-reply io.netd.Monitor || fail "Monitor events do not conform"
 
 # Nothing left anywhere.
 [ "$(kview count macv)" = 0 ] || fail "links left in the kernel: $(kview names macv | tr '\n' ' ')"

@@ -49,7 +49,7 @@ check "escaped NUL in a string" "$PE" CLOSED < <(printf '{"method":"io.netd.GetS
 check "raw NUL inside a string" "$PE" CLOSED < <(printf '{"method":"io.netd.Get\0Status"}\0')
 check "nothing read after a protocol error" "$PE" CLOSED < <(printf 'garbage\0{"method":"io.netd.GetStatus"}\0')
 check "unknown method"        '"error":"org.varlink.service.MethodNotFound","parameters":{"method":"io.netd.Nope"}' OPEN < <(printf '{"method":"io.netd.Nope"}\0')
-check "unknown interface"     '"error":"org.varlink.service.MethodNotFound"' OPEN < <(printf '{"method":"com.example.Other.Method"}\0')
+check "unknown interface"     '"error":"org.varlink.service.InterfaceNotFound","parameters":{"interface":"com.example.Other"}' OPEN < <(printf '{"method":"com.example.Other.Method"}\0')
 check "method without interface" "$IP\"method\"}" OPEN < <(printf '{"method":"GetStatus"}\0')
 check "method not a string"   "$IP\"method\"}" OPEN < <(printf '{"method":42}\0')
 check "no method"             "$IP\"method\"}" OPEN < <(printf '{"parameters":{}}\0')

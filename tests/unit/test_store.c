@@ -805,6 +805,34 @@ static void test_failed_begin_settles(void **state)
 	store_close(s);
 }
 
+/* db/007: what happened and who, one transaction with the rest. */
+static void test_audit_outcome(void **state)
+{
+	const char *p = path_of("outcome.db");
+	const struct store_peer who = { .uid = 1000, .gid = 100, .pid = 77, .comm = "virtqemud",
+					.unit = "virtqemud.service" };
+	struct store *s = NULL;
+	char *err = NULL;
+
+	assert_int_equal(store_open(p, &s, &err), 0);
+	assert_int_equal(store_audit_append_outcome(s, &who, "io.netd.DeleteLinks", "{\"owner\":\"g\"}",
+						    "ok", NULL, "{\"deleted\":[\"macvtap3\"]}"), 0);
+	assert_int_equal(store_audit_event(s, "netd.Reload", NULL, "failed", "{\"error\":\"x\"}"), 0);
+	/* Empty strings are unknown, as NULL. */
+	assert_int_equal(store_audit_append_outcome(s, &(struct store_peer){ .comm = "", .unit = "" },
+						    "io.netd.Resync", "{}", "ok", NULL, NULL), 0);
+	assert_int_equal(store_commit(s), 0);
+	store_close(s);
+	assert_int_equal(raw_int(p, "SELECT count(*) FROM audit, json_each(audit.outcome, '$.deleted')"
+				 " WHERE json_each.value = 'macvtap3' AND peer_comm = 'virtqemud'"
+				 " AND peer_unit = 'virtqemud.service' AND peer_pid = 77"), 1);
+	assert_int_equal(raw_int(p, "SELECT count(*) FROM audit WHERE method = 'netd.Reload'"
+				 " AND parameters = 'null' AND result = 'failed' AND peer_comm = 'netd'"
+				 " AND peer_unit IS NULL AND json_extract(outcome, '$.error') = 'x'"), 1);
+	assert_int_equal(raw_int(p, "SELECT count(*) FROM audit WHERE method = 'io.netd.Resync'"
+				 " AND peer_comm IS NULL AND peer_unit IS NULL AND outcome IS NULL"), 1);
+}
+
 /* --- migrations --- */
 
 static void test_migrate_from_older(void **state)
@@ -813,13 +841,15 @@ static void test_migrate_from_older(void **state)
 	struct store *s = NULL;
 	char *err = NULL;
 	int latest = store_latest_version();
-	char sql[256];
+	char sql[512];
 
 	assert_true(latest >= 4);
 	assert_int_equal(store_open(p, &s, &err), 0);
 	store_close(s);
 	/* As a netd of schema 3 left it. */
-	snprintf(sql, sizeof(sql), "DROP INDEX links_op; ALTER TABLE links DROP COLUMN op;"
+	snprintf(sql, sizeof(sql), "DROP INDEX audit_method; ALTER TABLE audit DROP COLUMN outcome;"
+		 " ALTER TABLE audit DROP COLUMN peer_comm; ALTER TABLE audit DROP COLUMN peer_unit;"
+		 " DROP INDEX links_op; ALTER TABLE links DROP COLUMN op;"
 		 " DROP TABLE filter_checkpoint; PRAGMA user_version = 3");
 	assert_int_equal(raw_exec(p, sql), SQLITE_OK);
 	assert_int_equal(store_open(p, &s, &err), 0);
@@ -913,6 +943,7 @@ int main(void)
 		cmocka_unit_test(test_grouped_transaction),
 		cmocka_unit_test(test_audit_append_only),
 		cmocka_unit_test(test_audit_prune),
+		cmocka_unit_test(test_audit_outcome),
 		cmocka_unit_test(test_refuse_garbage),
 		cmocka_unit_test(test_refuse_foreign_sqlite),
 		cmocka_unit_test(test_refuse_newer),
