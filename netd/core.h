@@ -48,6 +48,8 @@ struct core {
 	ev_check iteration;        /* first after each poll: the iteration's clock */
 	ev_timer shutdown_timer;
 	bool stopping;
+	bool socket_activated;     /* the listening socket came from systemd */
+	bool ready_sent;           /* READY=1 told the service manager */
 
 	struct store_wal *wal;     /* the WAL helper process, NULL if none */
 };
@@ -63,7 +65,9 @@ int core_load_config(struct core *c);
  * failure, leaving nothing behind that core_done() does not undo. */
 int core_start(struct core *c);
 
-/* Run until SIGTERM/SIGINT and a graceful stop. Returns 0. */
+/* Run until SIGTERM/SIGINT and a graceful stop. The service manager is
+ * told READY=1 once the start-up reconciliation of the filters is through
+ * too (the socket already listens), STOPPING=1 at the stop. Returns 0. */
 int core_run(struct core *c);
 
 /* Release everything core_start() took. Safe after a partial start. */

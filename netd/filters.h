@@ -58,6 +58,12 @@ void filters_storage_failed(struct filters *f, uint64_t txn, const char *reason)
 /* Nothing running and nothing waiting to run. */
 bool filters_idle(const struct filters *f);
 
+/* The start-up reconciliation is through: the bindings were verified
+ * against the kernel (or the nf_tables generation showed them intact), and
+ * what that found missing or changed has been tried (applied, or failed
+ * and waiting out its back-off). The daemon reports itself ready then. */
+bool filters_started(const struct filters *f);
+
 /* Re-read the custom filter directory (SIGHUP); bindings whose rendering
  * changed are re-applied, the others are not touched. */
 void filters_reload(struct filters *f, const char *filter_dir);

@@ -18,6 +18,7 @@
 #include "conf.h"
 #include "core.h"
 #include "log.h"
+#include "service.h"
 #include "util.h"
 
 static void usage(FILE *f)
@@ -163,7 +164,8 @@ int main(int argc, char **argv)
 	int notify_fd = -1;
 	int r;
 
-	log_open("netd", LOG_TARGET_STDERR);
+	/* Started by systemd, stderr is the journal: levels as prefixes. */
+	log_open("netd", log_stderr_is_journal() ? LOG_TARGET_JOURNAL : LOG_TARGET_STDERR);
 	r = parse_args(argc, argv, &core, &foreground);
 	if (r >= 0)
 		return r;
@@ -182,6 +184,7 @@ int main(int argc, char **argv)
 
 	r = core_start(&core);
 	if (r < 0) {
+		service_status("not started: %s (see the log)", strerror(-r));
 		ready(notify_fd, 1);
 		core_done(&core);
 		return EXIT_FAILURE;
