@@ -48,7 +48,13 @@ kill_cmd=$(sed -n 's/^ExecReload=\([^ ]*\) .*/\1/p' "$service")
 [ -x "$kill_cmd" ] || skip "no $kill_cmd here (Debian package procps)"
 mkdir -p "$dest$(dirname "$kill_cmd")" && cp "$kill_cmd" "$dest$kill_cmd"
 mandir=$(dirname "$(dirname "$(find "$dest" -path '*/man8/netd.8')")")
-out=$(MANPATH=$mandir SYSTEMD_LOG_LEVEL=notice systemd-analyze verify --root="$dest" "$service" "$socket" 2>&1)
+# In a directory systemd searches inside the root, wherever configure put
+# them (make distcheck: under its prefix).
+mkdir -p "$dest/etc/systemd/system"
+cp "$service" "$socket" "$dest/etc/systemd/system/"
+out=$(cd "$dest/etc/systemd/system" && MANPATH=$mandir SYSTEMD_LOG_LEVEL=notice \
+	systemd-analyze verify --root="$dest" "$dest/etc/systemd/system/netd.service" \
+	"$dest/etc/systemd/system/netd.socket" 2>&1)
 rc=$?
 [ $rc = 0 ] && [ -z "$out" ] || fail "systemd-analyze verify (rc $rc): $out"
 ok "systemd-analyze verify: nothing to say"
