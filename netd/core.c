@@ -511,22 +511,19 @@ static int start_serving(struct core *c)
 {
 	struct ctl_limits limits = limits_of(&c->cfg);
 	struct audit_config acfg = audit_config_of(&c->cfg);
-	int fd = -1, r;
+	int r;
 
-	r = service_listen_fd(c->cfg.socket_path, &fd);
-	if (r < 0)
-		return r;
-	c->socket_activated = r > 0;
-	if (c->socket_activated) {
-		r = ctl_server_adopt(c->loop, fd, &limits, api_dispatch, c, &c->ctl);
+	if (c->listen_fd >= 0) {
+		r = ctl_server_adopt(c->loop, c->listen_fd, &limits, api_dispatch, c, &c->ctl);
 		if (r < 0)
-			close(fd);
+			return r;
+		c->listen_fd = -1; /* the server's now */
 	} else {
 		r = ctl_server_new(c->loop, c->cfg.socket_path, c->cfg.socket_mode, &limits,
 				   api_dispatch, c, &c->ctl);
+		if (r < 0)
+			return r;
 	}
-	if (r < 0)
-		return r;
 	ctl_server_set_deferrable(c->ctl, api_method_deferrable);
 	ctl_server_hold_finished(c->ctl, true);
 	apply_admin_group(c);
@@ -559,9 +556,11 @@ static int start_serving(struct core *c)
 
 int core_start(struct core *c)
 {
+	bool activated;
 	int r;
 
 	assert(c);
+	activated = c->listen_fd >= 0;
 
 	c->lock_fd = -1;
 	c->start_us = now_usec();
@@ -581,7 +580,7 @@ int core_start(struct core *c)
 	r = start_serving(c);
 	if (r < 0)
 		return r;
-	if (c->socket_activated)
+	if (activated)
 		log_info("serving on the passed socket, database '%s'", c->cfg.db_path);
 	else
 		log_info("listening on '%s', database '%s'", c->cfg.socket_path, c->cfg.db_path);
@@ -626,6 +625,10 @@ void core_done(struct core *c)
 		 * owner opening it. */
 		close(c->lock_fd);
 		c->lock_fd = -1;
+	}
+	if (c->listen_fd >= 0) {
+		close(c->listen_fd);
+		c->listen_fd = -1;
 	}
 	conf_done(&c->cfg);
 }

@@ -36,6 +36,9 @@ struct core {
 	struct core_overrides overrides;
 
 	int lock_fd;
+	/* The socket systemd passed (socket activation), taken by main()
+	 * before it detaches; -1: none, core_start() makes its own. */
+	int listen_fd;
 	struct store *store;
 	struct links *links;
 	struct filters *filters;
@@ -48,7 +51,6 @@ struct core {
 	ev_check iteration;        /* first after each poll: the iteration's clock */
 	ev_timer shutdown_timer;
 	bool stopping;
-	bool socket_activated;     /* the listening socket came from systemd */
 	bool ready_sent;           /* READY=1 told the service manager */
 
 	struct store_wal *wal;     /* the WAL helper process, NULL if none */
@@ -61,7 +63,8 @@ struct core {
 int core_load_config(struct core *c);
 
 /* Take the database lock, open and migrate the database, listen on the
- * socket, install the signal handlers. Logs and returns -errno on
+ * socket (c->listen_fd if set, else a socket of its own at the configured
+ * path), install the signal handlers. Logs and returns -errno on
  * failure, leaving nothing behind that core_done() does not undo. */
 int core_start(struct core *c);
 

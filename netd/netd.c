@@ -159,7 +159,7 @@ static int parse_args(int argc, char **argv, struct core *core, bool *ret_foregr
 
 int main(int argc, char **argv)
 {
-	struct core core = { .lock_fd = -1, .config_path = NETD_DEFAULT_CONFIG };
+	struct core core = { .lock_fd = -1, .listen_fd = -1, .config_path = NETD_DEFAULT_CONFIG };
 	bool foreground = false;
 	int notify_fd = -1;
 	int r;
@@ -179,6 +179,11 @@ int main(int argc, char **argv)
 		return EXIT_FAILURE;
 	}
 
+	/* Before detaching: the socket is passed to this pid only. */
+	if (service_listen_fd(core.cfg.socket_path, &core.listen_fd) < 0) {
+		conf_done(&core.cfg);
+		return EXIT_FAILURE;
+	}
 	if (!foreground)
 		notify_fd = detach();
 

@@ -14,7 +14,7 @@ command -v socat >/dev/null || skip "needs socat"
 # the first connection or datagram.
 activate() {
 	ip netns exec "$NS" systemd-socket-activate "$@" \
-		"$NETD" --foreground --config "$CONF" --db "$DB" >>"$NETD_LOG" 2>&1 &
+		"$NETD" ${FOREGROUND---foreground} --config "$CONF" --db "$DB" >>"$NETD_LOG" 2>&1 &
 	NETD_PID=$!
 }
 
@@ -54,6 +54,23 @@ grep -q "serving on '$SOCK', not on the configured socket '$TMP/other.sock'" "$N
 stop_netd
 : > "$CONF"
 ok "a passed socket other than the configured one: served, with a warning"
+
+# Without --foreground: the socket is taken before netd detaches (it is
+# passed to the pid that systemd started, not to the daemon it forks).
+: > "$NETD_LOG"
+rm -f "$SOCK"
+FOREGROUND= activate -l "$SOCK"
+wait_for "$SOCK"
+ctl status >/dev/null || fail "status with a detached netd: $(cat "$NETD_LOG")"
+wait "$NETD_PID" || fail "the starting netd exited non-zero"
+NETD_PID=$(cat "$DB.lock")
+ctl --json status | grep -q "\"pid\": $NETD_PID," || fail "not answered by the daemon $NETD_PID"
+kill -TERM "$NETD_PID"
+for i in $(seq 50); do kill -0 "$NETD_PID" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$NETD_PID" 2>/dev/null && fail "daemon still running 5 s after SIGTERM"
+NETD_PID=
+[ -S "$SOCK" ] || fail "the detached netd removed the passed socket"
+ok "activated without --foreground: the daemon serves on the passed socket"
 
 # refused HOW MESSAGE [activator options...]: netd, launched by a
 # connection or datagram that trigger sends, exits non-zero with MESSAGE.
