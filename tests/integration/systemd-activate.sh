@@ -20,8 +20,8 @@ activate() {
 
 # wait_for PATH: until the activator made the socket PATH.
 wait_for() {
-	local i
-	for i in $(seq 50); do [ -S "$1" ] && return 0; sleep 0.1; done
+	local _
+	for _ in $(seq 50); do [ -S "$1" ] && return 0; sleep 0.1; done
 	fail "no socket at $1"
 }
 
@@ -59,14 +59,14 @@ ok "a passed socket other than the configured one: served, with a warning"
 # passed to the pid that systemd started, not to the daemon it forks).
 : > "$NETD_LOG"
 rm -f "$SOCK"
-FOREGROUND= activate -l "$SOCK"
+FOREGROUND='' activate -l "$SOCK"
 wait_for "$SOCK"
 ctl status >/dev/null || fail "status with a detached netd: $(cat "$NETD_LOG")"
 wait "$NETD_PID" || fail "the starting netd exited non-zero"
 NETD_PID=$(cat "$DB.lock")
 ctl --json status | grep -q "\"pid\": $NETD_PID," || fail "not answered by the daemon $NETD_PID"
 kill -TERM "$NETD_PID"
-for i in $(seq 50); do kill -0 "$NETD_PID" 2>/dev/null || break; sleep 0.1; done
+for _ in $(seq 50); do kill -0 "$NETD_PID" 2>/dev/null || break; sleep 0.1; done
 kill -0 "$NETD_PID" 2>/dev/null && fail "daemon still running 5 s after SIGTERM"
 NETD_PID=
 [ -S "$SOCK" ] || fail "the detached netd removed the passed socket"
@@ -84,7 +84,7 @@ refused() {
 	dgram) wait_for "$TMP/a.sock"; echo x | in_ns socat -u - "UNIX-SENDTO:$TMP/a.sock" ;;
 	tcp) sleep 0.5; in_ns socat -u /dev/null TCP:127.0.0.1:7411 2>/dev/null ;;
 	esac
-	for i in $(seq 100); do kill -0 "$NETD_PID" 2>/dev/null || break; sleep 0.1; done
+	for _ in $(seq 100); do kill -0 "$NETD_PID" 2>/dev/null || break; sleep 0.1; done
 	kill -0 "$NETD_PID" 2>/dev/null && fail "$how: netd still running"
 	wait "$NETD_PID"; rc=$?
 	NETD_PID=

@@ -36,10 +36,10 @@ chmod 644 "$CONF"
 start_unprivileged() {
 	ip netns exec "$NS" systemd-socket-activate -l "$SOCK" \
 		setpriv --reuid=$NUID --regid=$NUID --clear-groups --no-new-privs \
-		--inh-caps=-all$caps --ambient-caps=-all$caps --bounding-set=-all$caps \
+		--inh-caps="-all$caps" --ambient-caps="-all$caps" --bounding-set="-all$caps" \
 		"$NETD" --foreground --config "$CONF" --db "$DB" >>"$NETD_LOG" 2>&1 &
 	NETD_PID=$!
-	for i in $(seq 50); do [ -S "$SOCK" ] && break; sleep 0.1; done
+	for _ in $(seq 50); do [ -S "$SOCK" ] && break; sleep 0.1; done
 	wait_ready || fail "netd did not start as uid $NUID"
 }
 
@@ -76,7 +76,7 @@ stop_netd
 # The saves of a restart's verification, as the same user.
 in_ns ebtables -N CAPS-DRIFT || fail "ebtables -N"
 start_unprivileged
-for i in $(seq 100); do [ "$(status_field filters_verified)" = true ] && break; sleep 0.1; done
+for _ in $(seq 100); do [ "$(status_field filters_verified)" = true ] && break; sleep 0.1; done
 [ "$(status_field filters_verified)" = true ] || fail "filters not verified after the restart"
 [ "$(status_field bindings_failed)" = 0 ] || fail "bindings failed after the restart"
 grep -q "filters verified against the kernel: 2 intact" "$NETD_LOG" || fail "restart verification: $(grep verified "$NETD_LOG")"

@@ -26,10 +26,10 @@ chmod +x "$TMP/bin/ebtables-save"
 "$NOTIFYRECV" "$TMP/notify" "$SOCK" 30 > "$TMP/notes" 2>&1 &
 RECV_PID=$!
 on_cleanup 'kill $RECV_PID 2>/dev/null'
-for i in $(seq 50); do grep -q LISTENING "$TMP/notes" && break; sleep 0.1; done
+for _ in $(seq 50); do grep -q LISTENING "$TMP/notes" && break; sleep 0.1; done
 : > "$NETD_LOG"
 NOTIFY_SOCKET=$TMP/notify PATH=$TMP/bin:$PATH start_netd
-for i in $(seq 100); do grep -q '^GETSTATUS' "$TMP/notes" && break; sleep 0.1; done
+for _ in $(seq 100); do grep -q '^GETSTATUS' "$TMP/notes" && break; sleep 0.1; done
 grep -q '^READY=1$' "$TMP/notes" || fail "no READY=1: $(cat "$TMP/notes")"
 grep -q '^CONNECT ok$' "$TMP/notes" || fail "the socket did not accept at READY=1: $(cat "$TMP/notes")"
 reply=$(sed -n 's/^GETSTATUS //p' "$TMP/notes")
@@ -44,7 +44,7 @@ want=$(printf '%s\n' "STATUS=opening" "STATUS=reconciling" "STATUS=verifying" "R
 ok "STATUS= lines: database, links, filters, then READY=1 and serving"
 
 kill -HUP "$NETD_PID"
-for i in $(seq 50); do [ "$(grep -c '^READY=1$' "$TMP/notes")" = 2 ] && break; sleep 0.1; done
+for _ in $(seq 50); do [ "$(grep -c '^READY=1$' "$TMP/notes")" = 2 ] && break; sleep 0.1; done
 after=$(sed -n '/^STATUS=serving:/,$p' "$TMP/notes" | grep -E '^(RELOADING|MONOTONIC_USEC|READY)=' | sed 's/=.*//' | tr '\n' ' ')
 [ "$after" = "RELOADING MONOTONIC_USEC READY " ] || fail "SIGHUP: $after: $(cat "$TMP/notes")"
 ok "SIGHUP: RELOADING=1 (with MONOTONIC_USEC) then READY=1"
@@ -60,7 +60,7 @@ ok "SIGTERM: STOPPING=1"
 JOURNAL_STREAM=$(stat -c '%d:%i' "$NETD_LOG") start_netd
 echo "bogus = 1" >> "$CONF"
 kill -HUP "$NETD_PID"
-for i in $(seq 50); do grep -q 'not reloaded' "$NETD_LOG" && break; sleep 0.1; done
+for _ in $(seq 50); do grep -q 'not reloaded' "$NETD_LOG" && break; sleep 0.1; done
 stop_netd
 grep -q "^<6>listening on '$SOCK'" "$NETD_LOG" || fail "no <6> info line: $(cat "$NETD_LOG")"
 grep -q "^<3>.*netd.conf:1: .*bogus" "$NETD_LOG" || fail "no <3> error line: $(cat "$NETD_LOG")"
