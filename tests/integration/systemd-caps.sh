@@ -24,6 +24,8 @@ echo "capabilities: $bounding"
 
 # A uid and gid nobody has, as a sysusers.d user would be.
 NUID=64123
+setpriv --reuid=$NUID --regid=$NUID --clear-groups test -x "$NETD" ||
+	skip "uid $NUID cannot reach $NETD (a build directory others cannot enter)"
 mkdir -m 0700 "$TMP/state" && chown "$NUID:$NUID" "$TMP/state"
 DB=$TMP/state/netd.db
 SOCK=$TMP/run/netd.sock
