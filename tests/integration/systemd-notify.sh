@@ -77,3 +77,16 @@ stop_netd
 grep -q "^netd: listening on '$SOCK'" "$NETD_LOG" || fail "JOURNAL_STREAM of another file: $(cat "$NETD_LOG")"
 grep -q '^<' "$NETD_LOG" && fail "priority prefixes on a stderr that is not the journal"
 ok "JOURNAL_STREAM of another file: plain stderr lines"
+
+# A start that fails says why in STATUS= (systemctl status shows it).
+mkdir -m 0777 "$TMP/open"
+"$NOTIFYRECV" "$TMP/notify" "$SOCK" 3 > "$TMP/notes" 2>&1 &
+RECV_PID=$!
+for _ in $(seq 50); do grep -q LISTENING "$TMP/notes" && break; sleep 0.1; done
+NOTIFY_SOCKET=$TMP/notify in_ns "$NETD" --foreground --config "$CONF" --socket "$SOCK" \
+	--db "$TMP/open/netd.db" 2>>"$NETD_LOG" && fail "netd started with a world-writable database directory"
+wait "$RECV_PID"
+RECV_PID=
+grep -q '^STATUS=not started: ' "$TMP/notes" || fail "no STATUS= for a failed start: $(cat "$TMP/notes")"
+grep -q '^READY=1$' "$TMP/notes" && fail "READY=1 from a failed start"
+ok "a failed start: STATUS=$(sed -n 's/^STATUS=not started: //p' "$TMP/notes"), no READY=1"
