@@ -44,6 +44,7 @@
 #include "links.h"
 #include "log.h"
 #include "safepath.h"
+#include "service.h"
 #include "stats.h"
 #include "store.h"
 #include "util.h"
@@ -208,11 +209,13 @@ static void reload(struct core *c)
 	json_t *fo;
 
 	log_info("reloading configuration from '%s'", c->config_path);
+	service_reloading();
 	if (load_config(c, &cfg, &error) < 0) {
 		stats.config_reload_errors++;
 		log_warn("configuration not reloaded, keeping the running one");
 		reload_audit(c, "failed", json_pack("{s:s}", "error",
 						    error ? error : "cannot load the configuration"));
+		service_notify("READY=1\nSTATUS=configuration not reloaded (see the log), serving with the running one");
 		return;
 	}
 	if (keep_restart_only(c, &cfg) < 0) {
@@ -220,6 +223,7 @@ static void reload(struct core *c)
 		stats.config_reload_errors++;
 		log_warn("configuration not reloaded (out of memory), keeping the running one");
 		reload_audit(c, "failed", json_pack("{s:s}", "error", "out of memory"));
+		service_notify("READY=1\nSTATUS=configuration not reloaded (out of memory), serving with the running one");
 		return;
 	}
 
@@ -237,6 +241,9 @@ static void reload(struct core *c)
 			json_object_get(fo, "error") ? "partial" : "ok", fo);
 	log_info("configuration reloaded (log_level %s, max_clients %u)",
 		 log_level_to_string(c->cfg.log_level), c->cfg.max_clients);
+	/* Not READY before the start-up one: that waits for the filters. */
+	if (c->ready_sent)
+		service_notify("READY=1\nSTATUS=serving (configuration reloaded)");
 }
 
 static void begin_stop(struct core *c, const char *why)
@@ -244,6 +251,7 @@ static void begin_stop(struct core *c, const char *why)
 	if (c->stopping)
 		return;
 	log_info("%s, stopping", why);
+	service_notify("STOPPING=1\nSTATUS=stopping: answering the calls in progress");
 	c->stopping = true;
 	ctl_server_shutdown(c->ctl);
 	links_stop_monitors(c->links);
@@ -320,6 +328,10 @@ static void prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 	if (ctl_server_holding(c->ctl))
 		commit_settle(c);
 	ctl_server_flush(c->ctl);
+	if (!c->ready_sent && !c->stopping && filters_started(c->filters)) {
+		c->ready_sent = true;
+		service_notify("READY=1\nSTATUS=serving: links reconciled, filters verified");
+	}
 	if (c->stopping && ctl_server_idle(c->ctl) && links_idle(c->links) &&
 	    filters_idle(c->filters))
 		ev_break(loop, EVBREAK_ALL);
@@ -465,6 +477,7 @@ static int start_store(struct core *c)
 	mode_t mode;
 	int r;
 
+	service_status("opening the database '%s'", c->cfg.db_path);
 	r = secure_db_paths(c, &mode);
 	if (r < 0)
 		return r;
@@ -493,6 +506,7 @@ static int start_links_filters(struct core *c)
 {
 	int r;
 
+	service_status("reconciling links with the kernel");
 	r = links_new(c->loop, c->store, &(struct links_config){
 			.macvtap_prefix = c->cfg.macvtap_prefix,
 			.macvlan_prefix = c->cfg.macvlan_prefix,
@@ -530,10 +544,17 @@ static int start_serving(struct core *c)
 	struct audit_config acfg = audit_config_of(&c->cfg);
 	int r;
 
-	r = ctl_server_new(c->loop, c->cfg.socket_path, c->cfg.socket_mode, &limits,
-			   api_dispatch, c, &c->ctl);
-	if (r < 0)
-		return r;
+	if (c->listen_fd >= 0) {
+		r = ctl_server_adopt(c->loop, c->listen_fd, &limits, api_dispatch, c, &c->ctl);
+		if (r < 0)
+			return r;
+		c->listen_fd = -1; /* the server's now */
+	} else {
+		r = ctl_server_new(c->loop, c->cfg.socket_path, c->cfg.socket_mode, &limits,
+				   api_dispatch, c, &c->ctl);
+		if (r < 0)
+			return r;
+	}
 	ctl_server_set_deferrable(c->ctl, api_method_deferrable);
 	ctl_server_set_refusal_hook(c->ctl, api_refused, c);
 	ctl_server_hold_finished(c->ctl, true);
@@ -568,9 +589,11 @@ static int start_serving(struct core *c)
 
 int core_start(struct core *c)
 {
+	bool activated;
 	int r;
 
 	assert(c);
+	activated = c->listen_fd >= 0;
 
 	c->lock_fd = -1;
 	c->start_us = now_usec();
@@ -590,7 +613,11 @@ int core_start(struct core *c)
 	r = start_serving(c);
 	if (r < 0)
 		return r;
-	log_info("listening on '%s', database '%s'", c->cfg.socket_path, c->cfg.db_path);
+	if (activated)
+		log_info("serving on the passed socket, database '%s'", c->cfg.db_path);
+	else
+		log_info("listening on '%s', database '%s'", c->cfg.socket_path, c->cfg.db_path);
+	service_status("verifying the filters against the kernel");
 	return 0;
 }
 
@@ -632,6 +659,10 @@ void core_done(struct core *c)
 		 * owner opening it. */
 		close(c->lock_fd);
 		c->lock_fd = -1;
+	}
+	if (c->listen_fd >= 0) {
+		close(c->listen_fd);
+		c->listen_fd = -1;
 	}
 	conf_done(&c->cfg);
 }

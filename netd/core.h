@@ -37,6 +37,9 @@ struct core {
 	struct core_overrides overrides;
 
 	int lock_fd;
+	/* The socket systemd passed (socket activation), taken by main()
+	 * before it detaches; -1: none, core_start() makes its own. */
+	int listen_fd;
 	struct store *store;
 	struct links *links;
 	struct filters *filters;
@@ -49,6 +52,7 @@ struct core {
 	ev_check iteration;        /* first after each poll: the iteration's clock */
 	ev_timer shutdown_timer;
 	bool stopping;
+	bool ready_sent;           /* READY=1 told the service manager */
 
 	struct store_wal *wal;     /* the WAL helper process, NULL if none */
 	struct repair repair;      /* rows lost with a failed transaction */
@@ -61,11 +65,14 @@ struct core {
 int core_load_config(struct core *c);
 
 /* Take the database lock, open and migrate the database, listen on the
- * socket, install the signal handlers. Logs and returns -errno on
+ * socket (c->listen_fd if set, else a socket of its own at the configured
+ * path), install the signal handlers. Logs and returns -errno on
  * failure, leaving nothing behind that core_done() does not undo. */
 int core_start(struct core *c);
 
-/* Run until SIGTERM/SIGINT and a graceful stop. Returns 0. */
+/* Run until SIGTERM/SIGINT and a graceful stop. The service manager is
+ * told READY=1 once the start-up reconciliation of the filters is through
+ * too (the socket already listens), STOPPING=1 at the stop. Returns 0. */
 int core_run(struct core *c);
 
 /* Release everything core_start() took. Safe after a partial start. */

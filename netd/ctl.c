@@ -483,6 +483,37 @@ static int server_bind(struct ctl_server *srv, const struct sockaddr_un *addr, m
 	return 0;
 }
 
+/* A server without its listening socket yet (fd -1). */
+static struct ctl_server *server_alloc(struct ev_loop *loop, const struct ctl_limits *limits,
+				       ctl_dispatch_fn dispatch, void *userdata)
+{
+	struct ctl_server *srv = calloc(1, sizeof(*srv));
+
+	if (!srv)
+		return NULL;
+	srv->fd = -1;
+	srv->loop = loop;
+	srv->limits = *limits;
+	srv->dispatch = dispatch;
+	srv->userdata = userdata;
+	TAILQ_INIT(&srv->conns);
+	TAILQ_INIT(&srv->dirty);
+	TAILQ_INIT(&srv->backlog);
+	TAILQ_INIT(&srv->deferred);
+	TAILQ_INIT(&srv->settling);
+	ev_check_init(&srv->backlog_check, backlog_check_cb);
+	srv->backlog_check.data = srv;
+	ev_idle_init(&srv->backlog_idle, backlog_idle_cb);
+	return srv;
+}
+
+static void server_accept_start(struct ctl_server *srv)
+{
+	ev_io_init(&srv->accept_io, accept_cb, srv->fd, EV_READ);
+	srv->accept_io.data = srv;
+	ev_io_start(srv->loop, &srv->accept_io);
+}
+
 int ctl_server_new(struct ev_loop *loop, const char *path, mode_t mode,
 		   const struct ctl_limits *limits, ctl_dispatch_fn dispatch,
 		   void *userdata, struct ctl_server **ret)
@@ -507,21 +538,9 @@ int ctl_server_new(struct ev_loop *loop, const char *path, mode_t mode,
 	if (r < 0)
 		return r;
 
-	srv = calloc(1, sizeof(*srv));
+	srv = server_alloc(loop, limits, dispatch, userdata);
 	if (!srv)
 		return -ENOMEM;
-	srv->loop = loop;
-	srv->limits = *limits;
-	srv->dispatch = dispatch;
-	srv->userdata = userdata;
-	TAILQ_INIT(&srv->conns);
-	TAILQ_INIT(&srv->dirty);
-	TAILQ_INIT(&srv->backlog);
-	TAILQ_INIT(&srv->deferred);
-	TAILQ_INIT(&srv->settling);
-	ev_check_init(&srv->backlog_check, backlog_check_cb);
-	srv->backlog_check.data = srv;
-	ev_idle_init(&srv->backlog_idle, backlog_idle_cb);
 	srv->path = strdup(path);
 	srv->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (!srv->path || srv->fd < 0) {
@@ -532,9 +551,7 @@ int ctl_server_new(struct ev_loop *loop, const char *path, mode_t mode,
 	if (r < 0)
 		goto fail;
 
-	ev_io_init(&srv->accept_io, accept_cb, srv->fd, EV_READ);
-	srv->accept_io.data = srv;
-	ev_io_start(loop, &srv->accept_io);
+	server_accept_start(srv);
 	*ret = srv;
 	return 0;
 fail:
@@ -543,6 +560,32 @@ fail:
 	free(srv->path);
 	free(srv);
 	return r;
+}
+
+int ctl_server_adopt(struct ev_loop *loop, int fd, const struct ctl_limits *limits,
+		     ctl_dispatch_fn dispatch, void *userdata, struct ctl_server **ret)
+{
+	struct ctl_server *srv;
+	int flags;
+
+	assert(loop);
+	assert(fd >= 0);
+	assert(limits);
+	assert(dispatch);
+	assert(ret);
+
+	/* accept_cb() drains until EAGAIN. */
+	flags = fcntl(fd, F_GETFL);
+	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
+		return log_error_errno(NULL, -errno, "passed socket");
+	srv = server_alloc(loop, limits, dispatch, userdata);
+	if (!srv)
+		return -ENOMEM;
+	/* No path: the socket file is its creator's, never unlinked here. */
+	srv->fd = fd;
+	server_accept_start(srv);
+	*ret = srv;
+	return 0;
 }
 
 /* Remove the socket file only if it is still the one we bound: after a

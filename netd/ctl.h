@@ -73,6 +73,15 @@ int ctl_server_new(struct ev_loop *loop, const char *path, mode_t mode,
 		   const struct ctl_limits *limits, ctl_dispatch_fn dispatch,
 		   void *userdata, struct ctl_server **ret);
 
+/*
+ * The same on a socket that is already bound and listening (fd, an
+ * AF_UNIX stream socket: socket activation), taken over on success. Its
+ * file is never unlinked: whoever made it owns it. Logs and returns -errno
+ * on failure (fd is then still the caller's).
+ */
+int ctl_server_adopt(struct ev_loop *loop, int fd, const struct ctl_limits *limits,
+		     ctl_dispatch_fn dispatch, void *userdata, struct ctl_server **ret);
+
 /* Close every connection and the listener; unlink the socket if it is
  * still ours. Accepts NULL; returns NULL. */
 struct ctl_server *ctl_server_free(struct ctl_server *srv);

@@ -64,6 +64,12 @@ void filters_rewrite_rows(struct filters *f);
 /* Nothing running and nothing waiting to run. */
 bool filters_idle(const struct filters *f);
 
+/* The start-up reconciliation is through: the bindings were verified
+ * against the kernel (or the nf_tables generation showed them intact), and
+ * what that found missing or changed has been tried (applied, or failed
+ * and waiting out its back-off). The daemon reports itself ready then. */
+bool filters_started(const struct filters *f);
+
 /* Re-read the custom filter directory (SIGHUP); bindings whose rendering
  * changed are re-applied, the others are not touched. Returns what it did
  * for the audit (a new reference, NULL without memory): {custom_filters,

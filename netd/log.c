@@ -7,6 +7,9 @@
 #include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "log.h"
 
@@ -20,6 +23,20 @@ static const char *const level_names[] = {
 	[LOG_INFO] = "info",
 	[LOG_DEBUG] = "debug",
 };
+
+bool log_stderr_is_journal(void)
+{
+	const char *e = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+	int end = 0;
+
+	if (!e || sscanf(e, "%llu:%llu%n", &dev, &ino, &end) != 2 || e[end] != '\0')
+		return false;
+	if (fstat(STDERR_FILENO, &st) < 0)
+		return false;
+	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
 
 void log_open(const char *ident, enum log_target target)
 {
@@ -75,6 +92,13 @@ void log_msg(int level, const char *fmt, ...)
 	va_start(ap, fmt);
 	if (log_target == LOG_TARGET_SYSLOG) {
 		vsyslog(level, fmt, ap);
+	} else if (log_target == LOG_TARGET_JOURNAL) {
+		char msg[2048];
+
+		/* One write per line: the journal reads the stream by line,
+		 * and the prefix is its priority (the ident is the unit's). */
+		vsnprintf(msg, sizeof(msg), fmt, ap);
+		fprintf(stderr, "<%d>%s\n", level, msg);
 	} else {
 		fprintf(stderr, "%s: ", log_ident);
 		if (level <= LOG_WARNING)

@@ -1,6 +1,7 @@
 /*
  * log.h: the daemon's one logging module. stderr in the foreground, syslog
- * otherwise. Every function preserves errno so callers can log and then
+ * otherwise; when stderr is the journal's stream (started by systemd),
+ * each line carries its priority as a "<N>" prefix (sd-daemon(3)). Every function preserves errno so callers can log and then
  * return -errno. Library-style modules (alloc, rules, store.c, client) never
  * log above debug; they return errors and let the caller decide. (The
  * store's WAL helper, store-wal.c, runs in the loop and logs like it.)
@@ -16,7 +17,13 @@
 enum log_target {
 	LOG_TARGET_STDERR,
 	LOG_TARGET_SYSLOG,
+	LOG_TARGET_JOURNAL,  /* stderr, "<N>" priority prefixes, no ident */
 };
+
+/* stderr is connected to the journal: $JOURNAL_STREAM names the device
+ * and inode of our stderr (systemd.exec(5)), so a redirection made after
+ * systemd started us, or a child with other stderr, does not count. */
+bool log_stderr_is_journal(void);
 
 /* Open the log. ident is the program name shown in syslog and on stderr. */
 void log_open(const char *ident, enum log_target target);

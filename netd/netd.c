@@ -18,6 +18,7 @@
 #include "conf.h"
 #include "core.h"
 #include "log.h"
+#include "service.h"
 #include "util.h"
 
 static void usage(FILE *f)
@@ -158,12 +159,13 @@ static int parse_args(int argc, char **argv, struct core *core, bool *ret_foregr
 
 int main(int argc, char **argv)
 {
-	struct core core = { .lock_fd = -1, .config_path = NETD_DEFAULT_CONFIG };
+	struct core core = { .lock_fd = -1, .listen_fd = -1, .config_path = NETD_DEFAULT_CONFIG };
 	bool foreground = false;
 	int notify_fd = -1;
 	int r;
 
-	log_open("netd", LOG_TARGET_STDERR);
+	/* Started by systemd, stderr is the journal: levels as prefixes. */
+	log_open("netd", log_stderr_is_journal() ? LOG_TARGET_JOURNAL : LOG_TARGET_STDERR);
 	r = parse_args(argc, argv, &core, &foreground);
 	if (r >= 0)
 		return r;
@@ -177,11 +179,17 @@ int main(int argc, char **argv)
 		return EXIT_FAILURE;
 	}
 
+	/* Before detaching: the socket is passed to this pid only. */
+	if (service_listen_fd(core.cfg.socket_path, &core.listen_fd) < 0) {
+		conf_done(&core.cfg);
+		return EXIT_FAILURE;
+	}
 	if (!foreground)
 		notify_fd = detach();
 
 	r = core_start(&core);
 	if (r < 0) {
+		service_status("not started: %s (see the log)", strerror(-r));
 		ready(notify_fd, 1);
 		core_done(&core);
 		return EXIT_FAILURE;

@@ -11,6 +11,8 @@
 #   iproute2 iptables ebtables                              namespaces, veths, packet filters
 #   socat util-linux                                        raw socket tests; runuser/setpriv
 #   libssl-dev                                              SHA-256 (libcrypto) for rule hashes
+#   libsystemd-dev systemd procps                           sd_notify/socket activation; tests: systemd-analyze,
+#                                                           systemd-socket-activate, sysusers/tmpfiles --root, kill
 #   iputils-ping iputils-arping dnsmasq-base busybox        data-plane tests: ping, spoofed ARP, DHCP
 #   python3 gnuplot-nox strace                              bench/run: the harness, its plot, ioctl counts
 #   groff-base                                              tests/docs: man pages render without warnings
@@ -20,7 +22,8 @@ NETD_PACKAGES="build-essential autoconf automake libtool pkg-config
 libmnl-dev libnl-3-dev libnl-route-3-dev libsqlite3-dev sqlite3
 libjansson-dev libev-dev libinih-dev libcmocka-dev
 iproute2 iptables ebtables socat util-linux iputils-ping
-iputils-arping dnsmasq-base busybox libssl-dev python3 gnuplot-nox strace groff-base
+iputils-arping dnsmasq-base busybox libssl-dev libsystemd-dev systemd procps
+python3 gnuplot-nox strace groff-base
 gcovr clang libclang-rt-14-dev"
 
 netd_install_packages() {

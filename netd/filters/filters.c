@@ -127,6 +127,12 @@ bool filters_idle(const struct filters *f)
 	return true;
 }
 
+bool filters_started(const struct filters *f)
+{
+	assert(f);
+	return f->ready && (filters_idle(f) || (f->backoff_until && !f->batch));
+}
+
 void filters_answer_resync(struct filters *f)
 {
 	if (!f->resync_waiters || !filters_idle(f))
