@@ -1,0 +1,342 @@
+/*
+ * test_client.c: libnetd-client against a real netd (run by
+ * tests/integration/client.sh, which starts netd in a namespace).
+ *
+ *   test_client timeout SOCKET PARENT  a blocking call times out on a
+ *       slow CreateLinks; the next calls get their own replies (raw and
+ *       typed), and so does an async call after an async timeout
+ *   test_client partial SOCKET         a message larger than the socket
+ *       takes at once is queued whole and continued; replies in order
+ *   test_client broken SOCKET          netd drops the connection: every
+ *       call in flight and every later call gets -ECONNRESET
+ *   test_client typed SOCKET PARENT BRIDGEPORT  the typed calls, blocking
+ *       and async, success and error results
+ *   test_client errors NAME...         netd_strerror() knows each name
+ *
+ * Exit 0 when every check holds, 1 otherwise (the failed check printed).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "netd/client.h"
+
+#define CHECK(cond)                                                                 \
+	do {                                                                        \
+		if (!(cond)) {                                                      \
+			fprintf(stderr, "FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond); \
+			exit(1);                                                    \
+		}                                                                   \
+	} while (0)
+
+static struct netd_client *connect_or_die(const char *path)
+{
+	struct netd_client *c = NULL;
+	int r = netd_client_connect(path, &c);
+
+	if (r < 0) {
+		fprintf(stderr, "connect %s: %s\n", path, strerror(-r));
+		exit(1);
+	}
+	return c;
+}
+
+/* Run the loop as a caller's event loop would, until *done or 10 s. */
+static void loop_until(struct netd_client *c, const int *done, int want)
+{
+	for (int i = 0; i < 10000 && *done < want; i++) {
+		struct pollfd pfd = { .fd = netd_client_fd(c), .events = netd_client_events(c) };
+		int t = netd_client_timeout(c);
+
+		if (!pfd.events)
+			break;
+		poll(&pfd, 1, t < 0 || t > 10 ? 10 : t);
+		if (netd_client_process(c) < 0)
+			break;
+	}
+}
+
+static json_t *create_params(const char *parent, const char *owner, int count)
+{
+	return json_pack("{s:s, s:s, s:s, s:i}", "parent", parent, "kind", "macvtap",
+			 "owner", owner, "count", count);
+}
+
+/* What an async callback saw. */
+struct seen {
+	int calls, r;
+	char *error;
+	bool has_vendor;
+};
+
+static void seen_cb(struct netd_client *c, int r, struct netd_reply *reply, void *userdata)
+{
+	struct seen *s = userdata;
+
+	(void)c;
+	s->calls++;
+	s->r = r;
+	if (reply) {
+		s->error = reply->error ? strdup(reply->error) : NULL;
+		s->has_vendor = json_object_get(reply->parameters, "vendor") != NULL;
+	}
+}
+
+static void count_cb(struct netd_client *c, int r, struct netd_reply *reply, void *userdata)
+{
+	(void)c, (void)r, (void)reply;
+	++*(int *)userdata;
+}
+
+static int test_timeout(const char *sock, const char *parent)
+{
+	struct netd_client *c = connect_or_die(sock);
+	struct seen late = { 0 }, info = { 0 };
+	struct netd_links_result lr;
+	struct netd_reply rep;
+	int r, done = 0;
+
+	/* Blocking: 64 links take far longer than 1 ms. */
+	r = netd_client_call(c, "io.netd.CreateLinks", create_params(parent, "slow1", 64), 1, &rep);
+	CHECK(r == -ETIMEDOUT);
+	r = netd_client_call(c, "org.varlink.service.GetInfo", NULL, 10000, &rep);
+	CHECK(r == 0);
+	CHECK(!rep.error);
+	CHECK(json_object_get(rep.parameters, "vendor"));
+	CHECK(!json_object_get(rep.parameters, "links"));
+	netd_reply_done(&rep);
+	r = netd_client_call(c, "io.netd.ListLinks", json_pack("{s:s}", "owner", "slow1"), 10000, &rep);
+	CHECK(r == 0 && !rep.error);
+	CHECK(json_array_size(json_object_get(rep.parameters, "links")) == 64);
+	netd_reply_done(&rep);
+
+	/* Typed: the timed-out CreateLinks, then a DeleteLinks of them. */
+	r = netd_create_links(c, &(struct netd_link_request){ .parent = parent, .kind = "macvtap",
+							      .owner = "slow2", .count = 64 },
+			      1, &lr);
+	CHECK(r == -ETIMEDOUT && lr.n_links == 0 && !lr.error.name);
+	netd_links_result_done(&lr);
+	{
+		struct netd_names_result dr;
+
+		r = netd_delete_links(c, "slow1", NULL, 0, 30000, &dr);
+		CHECK(r == 0 && dr.n_names == 64 && !dr.error.name);
+		netd_names_result_done(&dr);
+	}
+
+	/* Async: the timed-out call's callback runs once, with -ETIMEDOUT;
+	 * its late reply goes to nobody; the next call gets its own. */
+	CHECK(netd_client_call_async(c, "io.netd.CreateLinks", create_params(parent, "slow3", 64),
+				     0, 1, seen_cb, &late) == 0);
+	CHECK(netd_client_call_async(c, "org.varlink.service.GetInfo", NULL, 0, 10000, seen_cb,
+				     &info) == 0);
+	CHECK(netd_client_call_async(c, "org.varlink.service.GetInfo", NULL, 0, 0, count_cb,
+				     &done) == 0);
+	loop_until(c, &done, 1);
+	CHECK(done == 1);
+	CHECK(late.calls == 1 && late.r == -ETIMEDOUT);
+	CHECK(info.calls == 1 && info.r == 0 && !info.error && info.has_vendor);
+	CHECK(netd_client_pending(c) == 0);
+	netd_client_free(c);
+	puts("ok: timeout");
+	return 0;
+}
+
+static int test_partial(const char *sock)
+{
+	struct netd_client *c = connect_or_die(sock);
+	struct seen big = { 0 }, info = { 0 };
+	size_t n = 900 * 1024;
+	char *pad = malloc(n + 1);
+	int done = 0;
+
+	CHECK(pad);
+	memset(pad, 'x', n);
+	pad[n] = 0;
+	/* GetInfo takes no parameters: netd answers InvalidParameter. */
+	CHECK(netd_client_call_async(c, "org.varlink.service.GetInfo",
+				     json_pack("{s:s}", "pad", pad), 0, 10000, seen_cb, &big) == 0);
+	free(pad);
+	/* The socket cannot have taken 900 KiB at once. */
+	CHECK(netd_client_want_write(c));
+	CHECK(netd_client_events(c) & POLLOUT);
+	CHECK(netd_client_call_async(c, "org.varlink.service.GetInfo", NULL, 0, 10000, seen_cb,
+				     &info) == 0);
+	CHECK(netd_client_call_async(c, "org.varlink.service.GetInfo", NULL, 0, 0, count_cb,
+				     &done) == 0);
+	loop_until(c, &done, 1);
+	CHECK(done == 1);
+	CHECK(big.calls == 1 && big.r == 0 && big.error &&
+	      !strcmp(big.error, NETD_ERROR_INVALID_PARAMETER));
+	CHECK(info.calls == 1 && info.r == 0 && !info.error && info.has_vendor);
+	CHECK(!netd_client_want_write(c));
+	netd_client_free(c);
+	puts("ok: partial");
+	return 0;
+}
+
+static int test_broken(const char *sock)
+{
+	struct netd_client *c = connect_or_die(sock);
+	struct seen big = { 0 }, info = { 0 };
+	struct netd_reply rep;
+	size_t n = 2 * 1024 * 1024;
+	char *pad = malloc(n + 1);
+	int dummy = 0;
+
+	CHECK(pad);
+	memset(pad, 'x', n);
+	pad[n] = 0;
+	/* Over max_message_size: netd drops the connection. */
+	CHECK(netd_client_call_async(c, "org.varlink.service.GetInfo",
+				     json_pack("{s:s}", "pad", pad), 0, 10000, seen_cb, &big) == 0);
+	free(pad);
+	CHECK(netd_client_call_async(c, "org.varlink.service.GetInfo", NULL, 0, 10000, seen_cb,
+				     &info) == 0);
+	loop_until(c, &info.calls, 1);
+	CHECK(big.calls == 1 && big.r == -ECONNRESET);
+	CHECK(info.calls == 1 && info.r == -ECONNRESET);
+	CHECK(netd_client_process(c) == -ECONNRESET);
+	CHECK(netd_client_events(c) == 0);
+	CHECK(netd_client_call(c, "org.varlink.service.GetInfo", NULL, 1000, &rep) == -ECONNRESET);
+	CHECK(netd_client_call_async(c, "org.varlink.service.GetInfo", NULL, 0, 0, count_cb,
+				     &dummy) == -ECONNRESET);
+	CHECK(dummy == 0);
+	netd_client_free(c);
+	puts("ok: broken");
+	return 0;
+}
+
+struct typed_seen {
+	int calls, r;
+	size_t n;
+	char *name, *error;
+};
+
+static void links_cb(struct netd_client *c, int r, struct netd_links_result *res, void *userdata)
+{
+	struct typed_seen *s = userdata;
+
+	(void)c;
+	s->calls++;
+	s->r = r;
+	s->n = res->n_links;
+	s->name = res->n_links ? strdup(res->links[0].name) : NULL;
+	s->error = res->error.name ? strdup(res->error.name) : NULL;
+}
+
+static void binding_cb(struct netd_client *c, int r, struct netd_binding_result *res,
+		       void *userdata)
+{
+	struct typed_seen *s = userdata;
+
+	(void)c;
+	s->calls++;
+	s->r = r;
+	s->name = res->binding.port ? strdup(res->binding.port) : NULL;
+	s->error = res->error.name ? strdup(res->error.name) : NULL;
+}
+
+static void names_cb(struct netd_client *c, int r, struct netd_names_result *res, void *userdata)
+{
+	struct typed_seen *s = userdata;
+
+	(void)c;
+	s->calls++;
+	s->r = r;
+	s->n = res->n_names;
+	s->name = res->n_names ? strdup(res->names[0]) : NULL;
+	s->error = res->error.name ? strdup(res->error.name) : NULL;
+}
+
+static int test_typed(const char *sock, const char *parent, const char *port)
+{
+	struct netd_client *c = connect_or_die(sock);
+	const char *names[] = { "tt0", "tt1" };
+	struct typed_seen a = { 0 }, b = { 0 }, u = { 0 }, d = { 0 };
+	struct netd_links_result lr;
+	struct netd_binding_result br;
+	struct netd_names_result nr;
+	int r;
+
+	r = netd_create_links(c, &(struct netd_link_request){ .parent = parent, .kind = "macvtap",
+							      .owner = "typed", .names = names,
+							      .n_names = 2 },
+			      10000, &lr);
+	CHECK(r == 0 && lr.n_links == 2 && !lr.error.name);
+	CHECK(!strcmp(lr.links[0].name, "tt0") && !strcmp(lr.links[1].owner, "typed"));
+	CHECK(lr.links[0].ifindex > 0 && lr.links[0].tap && !strncmp(lr.links[0].tap, "/dev/tap", 8));
+	netd_links_result_done(&lr);
+	/* An error answered: -EREMOTEIO with its name. */
+	r = netd_create_links(c, &(struct netd_link_request){ .parent = "nosuchdev", .kind = "macvtap",
+							      .owner = "typed" },
+			      10000, &lr);
+	CHECK(r == -EREMOTEIO && lr.error.name && !strcmp(lr.error.name, NETD_ERROR_NO_SUCH_LINK));
+	CHECK(strcmp(netd_strerror(lr.error.name), netd_strerror("x.Unknown")));
+	netd_links_result_done(&lr);
+	r = netd_delete_links(c, "someoneelse", names, 1, 10000, &nr);
+	CHECK(r == -EREMOTEIO && !strcmp(nr.error.name, NETD_ERROR_NOT_OWNER));
+	netd_names_result_done(&nr);
+	CHECK(netd_create_links(c, &(struct netd_link_request){ .kind = "macvtap" }, 0, &lr) == -EINVAL);
+
+	/* Async forms, all in flight together. */
+	CHECK(netd_create_links_async(c, &(struct netd_link_request){ .parent = parent,
+								      .kind = "macvlan",
+								      .owner = "typed" },
+				      10000, links_cb, &a) == 0);
+	CHECK(netd_bind_filter_async(c, port, "clean-traffic", "typed",
+				     json_pack("{s:s}", "IP", "192.0.2.7"), 20000, binding_cb, &b) == 0);
+	loop_until(c, &b.calls, 1);
+	loop_until(c, &a.calls, 1);
+	CHECK(a.calls == 1 && a.r == 0 && a.n == 1 && a.name && !strncmp(a.name, "macvlan", 7));
+	CHECK(b.calls == 1 && b.r == 0 && b.name && !strcmp(b.name, port));
+	CHECK(netd_unbind_filter_async(c, port, "typed", 20000, names_cb, &u) == 0);
+	CHECK(netd_delete_links_async(c, "typed", NULL, 0, 20000, names_cb, &d) == 0);
+	loop_until(c, &d.calls, 1);
+	CHECK(u.calls == 1 && u.r == 0 && u.n == 1 && !strcmp(u.name, port));
+	CHECK(d.calls == 1 && d.r == 0 && d.n == 3);
+
+	/* Blocking bind with an error: no such filter. */
+	r = netd_bind_filter(c, port, "no-such-filter", "typed", NULL, 10000, &br);
+	CHECK(r == -EREMOTEIO && !strcmp(br.error.name, NETD_ERROR_NO_SUCH_FILTER));
+	netd_binding_result_done(&br);
+	r = netd_bind_filter(c, port, "allow-arp", "typed", NULL, 20000, &br);
+	CHECK(r == 0 && br.binding.applied && br.binding.n_families >= 1);
+	netd_binding_result_done(&br);
+	r = netd_unbind_filter(c, port, "typed", 20000, &nr);
+	CHECK(r == 0 && nr.n_names == 1);
+	netd_names_result_done(&nr);
+	netd_client_free(c);
+	puts("ok: typed");
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc >= 2 && !strcmp(argv[1], "errors")) {
+		const char *unknown = netd_strerror("x.y.NoSuchError");
+
+		for (int i = 2; i < argc; i++)
+			if (!strcmp(netd_strerror(argv[i]), unknown)) {
+				fprintf(stderr, "FAIL: netd_strerror() does not know %s\n", argv[i]);
+				return 1;
+			}
+		CHECK(netd_client_version() == NETD_CLIENT_VERSION);
+		puts("ok: errors");
+		return 0;
+	}
+	if (argc == 4 && !strcmp(argv[1], "timeout"))
+		return test_timeout(argv[2], argv[3]);
+	if (argc == 3 && !strcmp(argv[1], "partial"))
+		return test_partial(argv[2]);
+	if (argc == 3 && !strcmp(argv[1], "broken"))
+		return test_broken(argv[2]);
+	if (argc == 5 && !strcmp(argv[1], "typed"))
+		return test_typed(argv[2], argv[3], argv[4]);
+	fprintf(stderr, "usage: see the header of test_client.c\n");
+	return 2;
+}
