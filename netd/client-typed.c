@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "client-internal.h"
 #include "util.h"
@@ -97,16 +98,27 @@ static void link_done(struct netd_link *l)
 	free(l->state);
 	free(l->created);
 	free(l->tap);
+	if (l->fd >= 0)
+		close(l->fd);
 }
 
-static int parse_link(json_t *o, struct netd_link *l)
+/* One link; its "fd" (an index) takes that descriptor of the reply. */
+static int parse_link(json_t *o, struct netd_reply *reply, struct netd_link *l)
 {
-	json_t *ifindex = json_object_get(o, "ifindex");
+	json_t *ifindex = json_object_get(o, "ifindex"), *fd = json_object_get(o, "fd");
 	int r = 0;
 
 	if (!json_is_object(o) || !json_is_integer(ifindex))
 		return -EPROTO;
 	l->ifindex = json_integer_value(ifindex);
+	if (fd) {
+		json_int_t i = json_is_integer(fd) ? json_integer_value(fd) : -1;
+
+		if (i < 0 || (size_t)i >= reply->n_fds || reply->fds[i] < 0)
+			return -EPROTO;
+		l->fd = reply->fds[i];
+		reply->fds[i] = -1;
+	}
 	if ((r = get_str(o, "name", false, &l->name)) < 0 ||
 	    (r = get_str(o, "kind", false, &l->kind)) < 0 ||
 	    (r = get_str(o, "mode", false, &l->mode)) < 0 ||
@@ -120,9 +132,9 @@ static int parse_link(json_t *o, struct netd_link *l)
 	return 0;
 }
 
-static int parse_links(json_t *params, struct netd_links_result *res)
+static int parse_links(struct netd_reply *reply, struct netd_links_result *res)
 {
-	json_t *a = json_object_get(params, "links"), *v;
+	json_t *a = json_object_get(reply->parameters, "links"), *v;
 	size_t i;
 	int r;
 
@@ -131,9 +143,11 @@ static int parse_links(json_t *params, struct netd_links_result *res)
 	res->links = calloc(json_array_size(a) + 1, sizeof(*res->links));
 	if (!res->links)
 		return -ENOMEM;
+	for (i = 0; i < json_array_size(a); i++)
+		res->links[i].fd = -1;
 	json_array_foreach(a, i, v) {
 		res->n_links = i + 1; /* so that _done() frees a half-filled one */
-		r = parse_link(v, &res->links[i]);
+		r = parse_link(v, reply, &res->links[i]);
 		if (r < 0)
 			return r;
 	}
@@ -163,15 +177,16 @@ static int parse_binding(json_t *params, struct netd_binding *b)
 	return get_strv(json_object_get(o, "families"), &b->families, &b->n_families);
 }
 
-/* A success reply's parameters into res, by kind. */
-static int typed_parse(enum typed_kind kind, json_t *params, union typed_result *res)
+/* A success reply into res, by kind. */
+static int typed_parse(enum typed_kind kind, struct netd_reply *reply, union typed_result *res)
 {
+	json_t *params = reply->parameters;
 	char *port = NULL;
 	int r;
 
 	switch (kind) {
 	case TYPED_LINKS:
-		return parse_links(params, &res->links);
+		return parse_links(reply, &res->links);
 	case TYPED_DELETED:
 		return get_strv(json_object_get(params, "deleted"), &res->names.names,
 				&res->names.n_names);
@@ -226,7 +241,7 @@ static void typed_reply_cb(struct netd_client *c, int r, struct netd_reply *repl
 		e->parameters = TAKE_PTR(reply->parameters);
 		r = -EREMOTEIO;
 	} else if (r == 0) {
-		r = typed_parse(t->kind, reply->parameters, &res);
+		r = typed_parse(t->kind, reply, &res);
 		if (r < 0) {
 			typed_done(t->kind, &res);
 			memset(&res, 0, sizeof(res));
@@ -364,6 +379,8 @@ static json_t *create_params(const struct netd_link_request *req, int *ret_r)
 	p = json_pack("{s:s, s:s, s:s}", "parent", req->parent, "kind", req->kind,
 		      "owner", req->owner);
 	if (p && req->mode && json_object_set_new(p, "mode", json_string(req->mode)) < 0)
+		goto fail;
+	if (p && req->fds && json_object_set_new(p, "fds", json_true()) < 0)
 		goto fail;
 	if (p && req->count && json_object_set_new(p, "count", json_integer(req->count)) < 0)
 		goto fail;

@@ -26,6 +26,11 @@
  * against a runaway peer. */
 #define CLIENT_MAX_REPLY (64u << 20)
 
+/* Descriptors passed in one message at most (the kernel's SCM_MAX_FD), and
+ * held unclaimed at most. */
+#define CLIENT_FDS_PER_MSG 253
+#define CLIENT_MAX_FDS 65536
+
 /* Reads per netd_client_process(), so that a peer that never stops
  * sending cannot keep the caller's loop in here. */
 #define CLIENT_READS_PER_PROCESS 16
@@ -52,6 +57,8 @@ struct netd_client {
 	TAILQ_HEAD(, client_call) calls;
 	size_t n_calls;
 	TAILQ_HEAD(, client_ready) ready;
+	int *fds; /* received, not yet claimed by a reply (in order) */
+	size_t n_fds;
 };
 
 unsigned netd_client_version(void)
@@ -136,6 +143,9 @@ struct netd_client *netd_client_free(struct netd_client *c)
 	}
 	if (c->fd >= 0)
 		close(c->fd);
+	for (size_t i = 0; i < c->n_fds; i++)
+		close(c->fds[i]);
+	free(c->fds);
 	frame_done(&c->in);
 	frame_done(&c->out);
 	free(c);
@@ -220,17 +230,51 @@ static int client_write(struct netd_client *c)
 	return 0;
 }
 
+/* Keep the descriptors of a control message, in order. */
+static int client_keep_fds(struct netd_client *c, struct msghdr *mh)
+{
+	int r = mh->msg_flags & MSG_CTRUNC ? -EPROTO : 0;
+
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm)) {
+		size_t n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		int *v, fds[CLIENT_FDS_PER_MSG];
+
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		n = n > CLIENT_FDS_PER_MSG ? CLIENT_FDS_PER_MSG : n;
+		memcpy(fds, CMSG_DATA(cm), n * sizeof(int));
+		v = r < 0 || c->n_fds + n > CLIENT_MAX_FDS ? NULL :
+		    realloc(c->fds, (c->n_fds + n) * sizeof(int));
+		if (!v) {
+			for (size_t i = 0; i < n; i++)
+				close(fds[i]);
+			r = r < 0 ? r : -EPROTO;
+			continue;
+		}
+		memcpy(v + c->n_fds, fds, n * sizeof(int));
+		c->fds = v;
+		c->n_fds += n;
+	}
+	return r;
+}
+
 /* Read what is there now. 0, 1 at end of stream, or a negative errno. */
 static int client_read(struct netd_client *c)
 {
 	for (int i = 0; i < CLIENT_READS_PER_PROCESS; i++) {
-		char *p;
+		union {
+			char buf[CMSG_SPACE(sizeof(int) * CLIENT_FDS_PER_MSG)];
+			struct cmsghdr align;
+		} control;
+		struct iovec iov = { .iov_len = 65536 };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+				     .msg_controllen = sizeof(control.buf) };
 		ssize_t n;
-		int r = frame_reserve(&c->in, 65536, &p);
+		int r = frame_reserve(&c->in, 65536, (char **)&iov.iov_base);
 
 		if (r < 0)
 			return r;
-		n = recv(c->fd, p, 65536, MSG_DONTWAIT);
+		n = recvmsg(c->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -238,10 +282,37 @@ static int client_read(struct netd_client *c)
 				return 0;
 			return -errno;
 		}
+		r = client_keep_fds(c, &mh);
+		if (r < 0)
+			return r;
 		if (n == 0)
 			return 1;
 		frame_commit(&c->in, (size_t)n);
 	}
+	return 0;
+}
+
+/* A reply that says it comes with descriptors ("fds": N) takes the first
+ * N received; they were sent with its bytes or before them. */
+static int client_claim_fds(struct netd_client *c, struct netd_reply *reply)
+{
+	json_t *v = json_object_get(reply->parameters, "fds");
+	json_int_t n;
+
+	if (reply->error || !json_is_integer(v))
+		return 0;
+	n = json_integer_value(v);
+	if (n < 0 || (size_t)n > c->n_fds)
+		return -EPROTO;
+	if (n == 0)
+		return 0;
+	reply->fds = malloc((size_t)n * sizeof(int));
+	if (!reply->fds)
+		return -ENOMEM;
+	reply->n_fds = (size_t)n;
+	memcpy(reply->fds, c->fds, (size_t)n * sizeof(int));
+	c->n_fds -= (size_t)n;
+	memmove(c->fds, c->fds + n, c->n_fds * sizeof(int));
 	return 0;
 }
 
@@ -301,6 +372,11 @@ static int client_dispatch(struct netd_client *c, const char *msg, size_t len)
 	r = parse_reply(msg, len, &reply);
 	if (r < 0)
 		return r;
+	r = client_claim_fds(c, &reply);
+	if (r < 0) {
+		netd_reply_done(&reply);
+		return r;
+	}
 	cb = call->cb;
 	userdata = call->userdata;
 	call->deadline = 0;
@@ -573,7 +649,9 @@ void netd_reply_done(struct netd_reply *r)
 		return;
 	json_decref(r->parameters);
 	free(r->error);
-	r->parameters = NULL;
-	r->error = NULL;
-	r->continues = false;
+	for (size_t i = 0; i < r->n_fds; i++)
+		if (r->fds[i] >= 0)
+			close(r->fds[i]);
+	free(r->fds);
+	*r = (struct netd_reply){ 0 };
 }

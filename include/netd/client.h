@@ -106,6 +106,11 @@ struct netd_reply {
 	json_t *parameters; /* always an object on success */
 	char *error;        /* NULL, or the varlink error name */
 	bool continues;     /* more replies to this call follow */
+	/* File descriptors netd passed with this reply (as many as its
+	 * "fds" parameter says; CreateLinks with fds), close-on-exec;
+	 * netd_reply_done() closes those not taken (set to -1). */
+	int *fds;
+	size_t n_fds;
 };
 
 /* Flags for the raw calls. */
@@ -231,6 +236,8 @@ struct netd_link {
 	char *state;
 	char *created;
 	char *tap;    /* macvtap: "/dev/tapN"; NULL otherwise */
+	int fd;       /* with fds: the open tap device (the result's until
+		       * taken: set to -1 after taking it); else -1 */
 };
 
 /* What CreateLinks is asked for. names and count are exclusive (neither:
@@ -245,6 +252,10 @@ struct netd_link_request {
 	size_t n_names;
 	const char *const *macs;
 	size_t n_macs;
+	/* macvtap: pass each link's tap device, open (read-write,
+	 * non-blocking, close-on-exec), in its fd: no access to /dev/tap*
+	 * needed */
+	bool fds;
 };
 
 struct netd_links_result {

@@ -5,20 +5,34 @@
  *   test_client timeout SOCKET PARENT  a blocking call times out on a
  *       slow CreateLinks; the next calls get their own replies (raw and
  *       typed), and so does an async call after an async timeout
- *   test_client partial SOCKET         a message larger than the socket
- *       takes at once is queued whole and continued; replies in order
+ *   test_client partial SOCKET PID     a message larger than the socket
+ *       takes at once (netd, PID, stopped meanwhile) is queued whole and
+ *       continued; replies in order
  *   test_client broken SOCKET          netd drops the connection: every
  *       call in flight and every later call gets -ECONNRESET
  *   test_client typed SOCKET PARENT BRIDGEPORT  the typed calls, blocking
  *       and async, success and error results
+ *   test_client tapfd SOCKET PARENT PEER  CreateLinks with fds: each
+ *       link's own tap device arrives (TUNGETIFF names the link), also
+ *       for calls in flight together; a frame written to one leaves
+ *       through PARENT and is seen on PEER (AF_PACKET)
  *   test_client errors NAME...         netd_strerror() knows each name
  *
  * Exit 0 when every check holds, 1 otherwise (the failed check printed).
  */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <linux/if_packet.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
 #include <poll.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,24 +160,30 @@ static int test_timeout(const char *sock, const char *parent)
 	return 0;
 }
 
-static int test_partial(const char *sock)
+static int test_partial(const char *sock, pid_t netd)
 {
 	struct netd_client *c = connect_or_die(sock);
 	struct seen big = { 0 }, info = { 0 };
 	size_t n = 900 * 1024;
 	char *pad = malloc(n + 1);
-	int done = 0;
+	int done = 0, r;
 
 	CHECK(pad);
 	memset(pad, 'x', n);
 	pad[n] = 0;
+	/* netd stopped, so that nothing reads: the socket cannot take
+	 * 900 KiB at once. */
+	CHECK(kill(netd, SIGSTOP) == 0);
 	/* GetInfo takes no parameters: netd answers InvalidParameter. */
-	CHECK(netd_client_call_async(c, "org.varlink.service.GetInfo",
-				     json_pack("{s:s}", "pad", pad), 0, 10000, seen_cb, &big) == 0);
+	r = netd_client_call_async(c, "org.varlink.service.GetInfo", json_pack("{s:s}", "pad", pad),
+				   0, 10000, seen_cb, &big);
 	free(pad);
-	/* The socket cannot have taken 900 KiB at once. */
+	CHECK(r == 0);
 	CHECK(netd_client_want_write(c));
 	CHECK(netd_client_events(c) & POLLOUT);
+	CHECK(netd_client_process(c) == 0);
+	CHECK(netd_client_want_write(c));
+	CHECK(kill(netd, SIGCONT) == 0);
 	CHECK(netd_client_call_async(c, "org.varlink.service.GetInfo", NULL, 0, 10000, seen_cb,
 				     &info) == 0);
 	CHECK(netd_client_call_async(c, "org.varlink.service.GetInfo", NULL, 0, 0, count_cb,
@@ -315,6 +335,122 @@ static int test_typed(const char *sock, const char *parent, const char *port)
 	return 0;
 }
 
+/* fd is the tap device of link name. */
+static bool tap_is_link(int fd, const char *name)
+{
+	struct ifreq ifr = { 0 };
+	struct stat st;
+
+	return fd >= 0 && fstat(fd, &st) == 0 && S_ISCHR(st.st_mode) &&
+	       ioctl(fd, TUNGETIFF, &ifr) == 0 && !strcmp(ifr.ifr_name, name);
+}
+
+static void set_up(const char *name)
+{
+	struct ifreq ifr = { 0 };
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+	CHECK(s >= 0 && ioctl(s, SIOCGIFFLAGS, &ifr) == 0);
+	ifr.ifr_flags |= IFF_UP;
+	CHECK(ioctl(s, SIOCSIFFLAGS, &ifr) == 0);
+	close(s);
+}
+
+static void fds_cb(struct netd_client *c, int r, struct netd_links_result *res, void *userdata)
+{
+	int *ok = userdata;
+
+	(void)c;
+	*ok = r == 0 && res->n_links > 0 ? 1 : -1;
+	for (size_t i = 0; i < res->n_links; i++)
+		if (!tap_is_link(res->links[i].fd, res->links[i].name))
+			*ok = -1;
+}
+
+/* A frame written to the tap leaves through the parent, seen on its peer. */
+static void frame_through(struct netd_link *l, const char *peer)
+{
+	unsigned char frame[10 + 14 + 32] = { 0 }; /* virtio_net_hdr, Ethernet */
+	unsigned char buf[2048];
+	struct sockaddr_ll sll = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL) };
+	char payload[32];
+	int s = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL));
+	bool seen = false;
+
+	CHECK(s >= 0);
+	sll.sll_ifindex = (int)if_nametoindex(peer);
+	CHECK(sll.sll_ifindex > 0 && bind(s, (struct sockaddr *)&sll, sizeof(sll)) == 0);
+	memset(frame + 10, 0xff, 6);
+	CHECK(sscanf(l->mac, "%hhx:%hhx:%hhx:%hhx:%hhx:%hhx", &frame[16], &frame[17], &frame[18],
+		     &frame[19], &frame[20], &frame[21]) == 6);
+	frame[22] = 0x88, frame[23] = 0xb5; /* local experimental ethertype */
+	snprintf(payload, sizeof(payload), "netd-tapfd-%d", (int)getpid());
+	memcpy(frame + 24, payload, strlen(payload));
+	set_up(l->name);
+	CHECK(write(l->fd, frame, sizeof(frame)) == (ssize_t)sizeof(frame));
+	for (int i = 0; i < 100 && !seen; i++) {
+		struct pollfd pfd = { .fd = s, .events = POLLIN };
+		ssize_t n;
+
+		if (poll(&pfd, 1, 50) <= 0)
+			continue;
+		n = recv(s, buf, sizeof(buf), 0);
+		seen = n >= 14 + (ssize_t)strlen(payload) && !memcmp(buf + 6, frame + 16, 6) &&
+		       memmem(buf, (size_t)n, payload, strlen(payload));
+	}
+	close(s);
+	CHECK(seen);
+}
+
+static int test_tapfd(const char *sock, const char *parent, const char *peer)
+{
+	struct netd_client *c = connect_or_die(sock);
+	struct netd_links_result lr;
+	int ok1 = 0, ok2 = 0, done = 0;
+	struct seen info = { 0 };
+	int r;
+
+	r = netd_create_links(c, &(struct netd_link_request){ .parent = parent, .kind = "macvtap",
+							      .owner = "fds", .count = 2,
+							      .fds = true },
+			      10000, &lr);
+	CHECK(r == 0 && lr.n_links == 2);
+	for (size_t i = 0; i < lr.n_links; i++)
+		CHECK(tap_is_link(lr.links[i].fd, lr.links[i].name));
+	frame_through(&lr.links[1], peer);
+	netd_links_result_done(&lr);
+
+	/* Pipelined: each reply takes its own descriptors. */
+	CHECK(netd_client_call_async(c, "org.varlink.service.GetInfo", NULL, 0, 10000, seen_cb,
+				     &info) == 0);
+	CHECK(netd_create_links_async(c, &(struct netd_link_request){ .parent = parent,
+								      .kind = "macvtap",
+								      .owner = "fds", .count = 3,
+								      .fds = true },
+				      10000, fds_cb, &ok1) == 0);
+	CHECK(netd_create_links_async(c, &(struct netd_link_request){ .parent = parent,
+								      .kind = "macvtap",
+								      .owner = "fds2", .count = 2,
+								      .fds = true },
+				      10000, fds_cb, &ok2) == 0);
+	CHECK(netd_client_call_async(c, "org.varlink.service.GetInfo", NULL, 0, 0, count_cb,
+				     &done) == 0);
+	loop_until(c, &done, 1);
+	CHECK(info.calls == 1 && info.has_vendor);
+	CHECK(ok1 == 1 && ok2 == 1);
+
+	/* A macvlan has no tap: refused. */
+	r = netd_create_links(c, &(struct netd_link_request){ .parent = parent, .kind = "macvlan",
+							      .owner = "fds", .fds = true },
+			      10000, &lr);
+	CHECK(r == -EREMOTEIO && !strcmp(lr.error.name, NETD_ERROR_INVALID_PARAMETER));
+	netd_links_result_done(&lr);
+	netd_client_free(c);
+	puts("ok: tapfd");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc >= 2 && !strcmp(argv[1], "errors")) {
@@ -331,10 +467,12 @@ int main(int argc, char **argv)
 	}
 	if (argc == 4 && !strcmp(argv[1], "timeout"))
 		return test_timeout(argv[2], argv[3]);
-	if (argc == 3 && !strcmp(argv[1], "partial"))
-		return test_partial(argv[2]);
+	if (argc == 4 && !strcmp(argv[1], "partial"))
+		return test_partial(argv[2], (pid_t)atoi(argv[3]));
 	if (argc == 3 && !strcmp(argv[1], "broken"))
 		return test_broken(argv[2]);
+	if (argc == 5 && !strcmp(argv[1], "tapfd"))
+		return test_tapfd(argv[2], argv[3], argv[4]);
 	if (argc == 5 && !strcmp(argv[1], "typed"))
 		return test_typed(argv[2], argv[3], argv[4]);
 	fprintf(stderr, "usage: see the header of test_client.c\n");
