@@ -83,7 +83,7 @@ static json_t *create_params(const char *parent, const char *owner, int count)
 /* What an async callback saw. */
 struct seen {
 	int calls, r;
-	char *error;
+	char error[128]; /* "" when none */
 	bool has_vendor;
 };
 
@@ -95,7 +95,7 @@ static void seen_cb(struct netd_client *c, int r, struct netd_reply *reply, void
 	s->calls++;
 	s->r = r;
 	if (reply) {
-		s->error = reply->error ? strdup(reply->error) : NULL;
+		snprintf(s->error, sizeof(s->error), "%s", reply->error ? reply->error : "");
 		s->has_vendor = json_object_get(reply->parameters, "vendor") != NULL;
 	}
 }
@@ -153,7 +153,7 @@ static int test_timeout(const char *sock, const char *parent)
 	loop_until(c, &done, 1);
 	CHECK(done == 1);
 	CHECK(late.calls == 1 && late.r == -ETIMEDOUT);
-	CHECK(info.calls == 1 && info.r == 0 && !info.error && info.has_vendor);
+	CHECK(info.calls == 1 && info.r == 0 && !*info.error && info.has_vendor);
 	CHECK(netd_client_pending(c) == 0);
 	netd_client_free(c);
 	puts("ok: timeout");
@@ -190,9 +190,8 @@ static int test_partial(const char *sock, pid_t netd)
 				     &done) == 0);
 	loop_until(c, &done, 1);
 	CHECK(done == 1);
-	CHECK(big.calls == 1 && big.r == 0 && big.error &&
-	      !strcmp(big.error, NETD_ERROR_INVALID_PARAMETER));
-	CHECK(info.calls == 1 && info.r == 0 && !info.error && info.has_vendor);
+	CHECK(big.calls == 1 && big.r == 0 && !strcmp(big.error, NETD_ERROR_INVALID_PARAMETER));
+	CHECK(info.calls == 1 && info.r == 0 && !*info.error && info.has_vendor);
 	CHECK(!netd_client_want_write(c));
 	netd_client_free(c);
 	puts("ok: partial");
@@ -234,7 +233,7 @@ static int test_broken(const char *sock)
 struct typed_seen {
 	int calls, r;
 	size_t n;
-	char *name, *error;
+	char name[64], error[128]; /* "" when none */
 };
 
 static void links_cb(struct netd_client *c, int r, struct netd_links_result *res, void *userdata)
@@ -245,8 +244,8 @@ static void links_cb(struct netd_client *c, int r, struct netd_links_result *res
 	s->calls++;
 	s->r = r;
 	s->n = res->n_links;
-	s->name = res->n_links ? strdup(res->links[0].name) : NULL;
-	s->error = res->error.name ? strdup(res->error.name) : NULL;
+	snprintf(s->name, sizeof(s->name), "%s", res->n_links ? res->links[0].name : "");
+	snprintf(s->error, sizeof(s->error), "%s", res->error.name ? res->error.name : "");
 }
 
 static void binding_cb(struct netd_client *c, int r, struct netd_binding_result *res,
@@ -257,8 +256,8 @@ static void binding_cb(struct netd_client *c, int r, struct netd_binding_result 
 	(void)c;
 	s->calls++;
 	s->r = r;
-	s->name = res->binding.port ? strdup(res->binding.port) : NULL;
-	s->error = res->error.name ? strdup(res->error.name) : NULL;
+	snprintf(s->name, sizeof(s->name), "%s", res->binding.port ? res->binding.port : "");
+	snprintf(s->error, sizeof(s->error), "%s", res->error.name ? res->error.name : "");
 }
 
 static void names_cb(struct netd_client *c, int r, struct netd_names_result *res, void *userdata)
@@ -269,8 +268,8 @@ static void names_cb(struct netd_client *c, int r, struct netd_names_result *res
 	s->calls++;
 	s->r = r;
 	s->n = res->n_names;
-	s->name = res->n_names ? strdup(res->names[0]) : NULL;
-	s->error = res->error.name ? strdup(res->error.name) : NULL;
+	snprintf(s->name, sizeof(s->name), "%s", res->n_names ? res->names[0] : "");
+	snprintf(s->error, sizeof(s->error), "%s", res->error.name ? res->error.name : "");
 }
 
 static int test_typed(const char *sock, const char *parent, const char *port)
@@ -312,8 +311,8 @@ static int test_typed(const char *sock, const char *parent, const char *port)
 				     json_pack("{s:s}", "IP", "192.0.2.7"), 20000, binding_cb, &b) == 0);
 	loop_until(c, &b.calls, 1);
 	loop_until(c, &a.calls, 1);
-	CHECK(a.calls == 1 && a.r == 0 && a.n == 1 && a.name && !strncmp(a.name, "macvlan", 7));
-	CHECK(b.calls == 1 && b.r == 0 && b.name && !strcmp(b.name, port));
+	CHECK(a.calls == 1 && a.r == 0 && a.n == 1 && !strncmp(a.name, "macvlan", 7));
+	CHECK(b.calls == 1 && b.r == 0 && !strcmp(b.name, port));
 	CHECK(netd_unbind_filter_async(c, port, "typed", 20000, names_cb, &u) == 0);
 	CHECK(netd_delete_links_async(c, "typed", NULL, 0, 20000, names_cb, &d) == 0);
 	loop_until(c, &d.calls, 1);

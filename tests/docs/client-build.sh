@@ -23,7 +23,8 @@ objdump -p "$so" | grep -q 'SONAME *libnetd-client.so.1$' || fail "soname: $(obj
 bad=$(nm -D --defined-only "$so" | awk '$2 ~ /[TDB]/ && $3 !~ /^netd_/ { print $3 }')
 [ -z "$bad" ] || fail "exported symbols outside netd_*: $bad"
 
-export PKG_CONFIG_PATH=$(dirname "$pc") PKG_CONFIG_SYSROOT_DIR=$dest
+PKG_CONFIG_PATH=$(dirname "$pc")
+export PKG_CONFIG_PATH PKG_CONFIG_SYSROOT_DIR=$dest
 # shellcheck disable=SC2046
 ${CC:-cc} -Wall -Werror -o "$dest/guests" "$top_srcdir/examples/guests.c" \
 	$(pkg-config --cflags --libs netd-client) -lev -Wl,-rpath,"$(dirname "$so")" \
