@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "budget.h"
 #include "ctl-internal.h"
@@ -23,10 +24,52 @@
 #include "stats.h"
 #include "util.h"
 
+/* Close and forget a call's file descriptors. */
+static void call_drop_fds(struct ctl_call *call)
+{
+	for (size_t i = 0; i < call->nfds; i++)
+		close(call->fds[i]);
+	free(call->fds);
+	call->fds = NULL;
+	call->nfds = 0;
+}
+
+int ctl_call_attach_fds(struct ctl_call *call, int *fds, size_t n)
+{
+	assert(call);
+	call_drop_fds(call);
+	call->fds = fds;
+	call->nfds = n;
+	return 0;
+}
+
+/* The final reply of call is in c->out now: its descriptors go with the
+ * next bytes written. */
+static void call_fds_to_conn(struct ctl_call *call, struct ctl_conn *c)
+{
+	int *v;
+
+	if (!call->nfds)
+		return;
+	v = realloc(c->out_fds, (c->n_out_fds + call->nfds) * sizeof(*v));
+	if (!v) {
+		call_drop_fds(call);
+		ctl_conn_drop(c, "out of memory queueing file descriptors");
+		return;
+	}
+	memcpy(v + c->n_out_fds, call->fds, call->nfds * sizeof(*v));
+	c->out_fds = v;
+	c->n_out_fds += call->nfds;
+	free(call->fds);
+	call->fds = NULL;
+	call->nfds = 0;
+}
+
 struct ctl_call *ctl_call_free(struct ctl_call *call)
 {
 	if (!call)
 		return NULL;
+	call_drop_fds(call);
 	free(call->method);
 	json_decref(call->parameters);
 	free(call->settle_error);
@@ -55,6 +98,8 @@ static void call_emit_text(struct ctl_call *call, char *text)
 	}
 	if (TAILQ_FIRST(&c->calls) == call) {
 		r = frame_append_msg(&c->out, text, strlen(text));
+		if (r >= 0 && call->done)
+			call_fds_to_conn(call, c);
 	} else {
 		size_t before = frame_len(&call->held);
 
@@ -131,6 +176,8 @@ static void conn_advance(struct ctl_conn *c)
 				return;
 			}
 			frame_done(&call->held);
+			if (call->done)
+				call_fds_to_conn(call, c);
 		}
 	}
 	ctl_conn_mark_dirty(c);
@@ -158,6 +205,8 @@ static void call_deliver(struct ctl_call *call, const char *error, json_t *param
 		ctl_call_free(call);
 		return;
 	}
+	if (error) /* descriptors go with success replies only */
+		call_drop_fds(call);
 	if (params_text) {
 		call->done = true;
 		call_emit_text(call, reply_wrap(params_text));

@@ -56,6 +56,11 @@ struct ctl_call {
 	json_t *settle_params;
 	char *settle_text;  /* or its parameters already encoded */
 	TAILQ_ENTRY(ctl_call) settle_link; /* on srv->settling */
+	/* File descriptors passed with the final reply (ctl_call_attach_fds):
+	 * moved to the connection's out_fds with the reply's bytes, closed
+	 * if the reply is an error or never sent. */
+	int *fds;
+	size_t nfds;
 };
 
 struct ctl_conn {
@@ -81,6 +86,10 @@ struct ctl_conn {
 	bool paused;   /* too many calls pending: input waits */
 	bool backlog;  /* on the backlog list: buffered input left to handle */
 	bool dirty;    /* on the server's flush list */
+	/* File descriptors of replies already in out, sent (SCM_RIGHTS) with
+	 * the next bytes written, so each arrives no later than its reply. */
+	int *out_fds;
+	size_t n_out_fds;
 	TAILQ_ENTRY(ctl_conn) link;         /* all connections */
 	TAILQ_ENTRY(ctl_conn) dirty_link;   /* needing a flush */
 	TAILQ_ENTRY(ctl_conn) backlog_link; /* input left over */

@@ -141,6 +141,9 @@ static void conn_free(struct ctl_conn *c)
 	srv->input_total -= c->input_counted;
 	frame_done(&c->in);
 	frame_done(&c->out);
+	for (size_t i = 0; i < c->n_out_fds; i++)
+		close(c->out_fds[i]);
+	free(c->out_fds);
 	log_debug("client %u: closed", c->id);
 	free(c);
 	/* A slot is free again: accept if we had stopped for lack of fds. */
@@ -258,12 +261,49 @@ static void conn_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 	conn_process_input(c, CTL_SLICE_CALLS);
 }
 
+/* The kernel passes at most this many descriptors in one message. */
+#define CTL_FDS_PER_SEND 253
+
+/* send() of the queued output, with the descriptors waiting to go
+ * (SCM_RIGHTS) when there are any; those sent are closed here. */
+static ssize_t conn_send(struct ctl_conn *c)
+{
+	size_t nfds = c->n_out_fds < CTL_FDS_PER_SEND ? c->n_out_fds : CTL_FDS_PER_SEND;
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * CTL_FDS_PER_SEND)];
+		struct cmsghdr align;
+	} control;
+	struct iovec iov = { c->out.data + c->out.start, frame_len(&c->out) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct cmsghdr *cm;
+	ssize_t n;
+
+	if (!nfds)
+		return send(c->fd, iov.iov_base, iov.iov_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	memset(&control, 0, sizeof(control));
+	mh.msg_control = control.buf;
+	mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+	cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+	memcpy(CMSG_DATA(cm), c->out_fds, sizeof(int) * nfds);
+	n = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (n < 0)
+		return n;
+	for (size_t i = 0; i < nfds; i++)
+		close(c->out_fds[i]);
+	c->n_out_fds -= nfds;
+	memmove(c->out_fds, c->out_fds + nfds, c->n_out_fds * sizeof(int));
+	return n;
+}
+
 /* Write as much queued output as the socket takes. */
 static void conn_write(struct ctl_conn *c)
 {
 	while (frame_len(&c->out) > 0) {
-		ssize_t n = send(c->fd, c->out.data + c->out.start, frame_len(&c->out),
-				 MSG_NOSIGNAL | MSG_DONTWAIT);
+		ssize_t n = conn_send(c);
+
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;

@@ -170,6 +170,14 @@ void ctl_call_reply_encoded(struct ctl_call *call, char *text);
  * parameters. Without 'more' this is the final reply. */
 void ctl_call_reply_more(struct ctl_call *call, json_t *parameters);
 
+/*
+ * Pass fds (n of them; the array and the descriptors are taken, also on
+ * failure) with the call's final reply, in that order, if that reply is
+ * a success; they are closed otherwise. The reply should say how many
+ * (io.netd's "fds"). 0, or -ENOMEM.
+ */
+int ctl_call_attach_fds(struct ctl_call *call, int *fds, size_t n);
+
 /* The final reply, as an error; steals parameters (NULL: empty object). */
 void ctl_call_error(struct ctl_call *call, const char *error, json_t *parameters);
 

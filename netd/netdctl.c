@@ -101,17 +101,17 @@ const char *sock_path(const struct ctl_opts *o)
 int do_call(const struct ctl_opts *o, const char *method, json_t *params,
 		   struct netd_reply *ret)
 {
-	json_auto_t *owned = params;
 	struct netd_client *c = NULL;
 	int r;
 
 	r = netd_client_connect(o->socket, &c);
 	if (r < 0) {
+		json_decref(params);
 		fprintf(stderr, "netdctl: cannot connect to '%s': %s\n", sock_path(o),
 			strerror(-r));
 		return EXIT_CONNECT;
 	}
-	r = netd_client_call(c, method, params, o->timeout_ms, ret);
+	r = netd_client_call(c, method, params, o->timeout_ms, ret); /* takes params */
 	netd_client_free(c);
 	if (r < 0) {
 		fprintf(stderr, "netdctl: %s: %s\n", method,

@@ -433,4 +433,11 @@ int links_new_with_kernel(struct ev_loop *loop, struct store *store,
 			  const struct links_config *cfg, const struct nl_ops *ops,
 			  struct nl *nl, struct links **ret);
 
+/*
+ * Open the character device of macvtap link name (ifindex), read-write,
+ * non-blocking, close-on-exec, checked against the device number sysfs
+ * gives for it (see tap.c). A descriptor, or a negative errno.
+ */
+int links_tap_open(const char *name, int ifindex);
+
 #endif

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "alloc/alloc.h"
 #include "ctl.h"
@@ -150,6 +151,40 @@ void links_stop_monitors(struct links *l)
 
 /* --- results and refusals --- */
 
+/* CreateLinks with fds: each link's tap opened, its index among the
+ * descriptors in the link's "fd", all attached to the call. false after
+ * answering the call with the error when one cannot be opened (the links
+ * stay: they are the caller's, to use without fds or delete). */
+static bool create_attach_fds(struct ctl_call *call, const struct links_op_result *res,
+			      json_t *arr)
+{
+	int *fds = calloc(res->nlinks ? res->nlinks : 1, sizeof(int));
+	unsigned i;
+	int fd = -ENOMEM;
+
+	for (i = 0; fds && i < res->nlinks; i++) {
+		fd = links_tap_open(res->links[i]->name, res->links[i]->ifindex);
+		if (fd < 0)
+			break;
+		fds[i] = fd;
+		json_object_set_new(json_array_get(arr, i), "fd", json_integer(i));
+	}
+	if (fds && i == res->nlinks) {
+		ctl_call_attach_fds(call, fds, res->nlinks);
+		return true;
+	}
+	log_warn("%s: cannot open the tap device: %s", res->nlinks ? res->links[i]->name : "?",
+		 strerror(-fd));
+	while (fds && i > 0)
+		close(fds[--i]);
+	ctl_call_error(call, "io.netd.KernelError",
+		       json_pack("{s:i, s:s, s:s}", "errno", -fd, "message", strerror(-fd), "link",
+				 res->nlinks && fds ? res->links[i]->name : ""));
+	free(fds);
+	json_decref(arr);
+	return false;
+}
+
 /* An op ended: data is the call. */
 static void op_reply(void *data, const struct links_op_result *res)
 {
@@ -166,8 +201,20 @@ static void op_reply(void *data, const struct links_op_result *res)
 			json_object_set_new(p, "link", json_string(res->error_link));
 		return ctl_call_error(call, "io.netd.KernelError", p);
 	}
-	if (res->type == OP_CREATE)
-		return ctl_call_reply_encoded(call, res->reply_text);
+	if (res->type == OP_CREATE) {
+		/* Encoded in pieces by the engine, unless the caller wants the
+		 * tap devices: then each link carries the index of its fd. */
+		if (!json_is_true(json_object_get(ctl_call_parameters(call), "fds")))
+			return ctl_call_reply_encoded(call, res->reply_text);
+		free(res->reply_text);
+		arr = json_array();
+		for (unsigned i = 0; i < res->nlinks; i++)
+			json_array_append_new(arr, link_json(res->links[i]));
+		if (create_attach_fds(call, res, arr))
+			ctl_call_reply(call, json_pack("{s:o, s:I}", "links", arr, "fds",
+						       (json_int_t)res->nlinks));
+		return;
+	}
 	arr = json_array();
 	for (unsigned i = 0; i < res->ndeleted; i++)
 		json_array_append_new(arr, json_string(res->deleted[i]));
@@ -235,6 +282,7 @@ struct create_params {
 	int64_t count;
 	json_t *names;
 	json_t *macs;
+	bool fds;
 };
 
 /* The number of links asked for, or the name of the bad field. */
@@ -293,6 +341,7 @@ void links_create(struct links *l, struct ctl_call *call, json_t *params)
 		DECODE_FIELD("count", DECODE_INT, false, struct create_params, count),
 		DECODE_FIELD("names", DECODE_STRING_ARRAY, false, struct create_params, names),
 		DECODE_FIELD("macs", DECODE_STRING_ARRAY, false, struct create_params, macs),
+		DECODE_FIELD("fds", DECODE_BOOL, false, struct create_params, fds),
 	};
 	struct create_params p = { .mode = "bridge", .count = INT64_MIN /* absent */ };
 	_cleanup_free_ uint8_t (*macs)[NL_MAC_LEN] = NULL;
@@ -309,6 +358,8 @@ void links_create(struct links *l, struct ctl_call *call, json_t *params)
 		return;
 	if (!streq(p.kind, "macvtap") && !streq(p.kind, "macvlan"))
 		return ctl_call_invalid_parameter(call, "kind");
+	if (p.fds && !streq(p.kind, "macvtap"))
+		return ctl_call_invalid_parameter(call, "fds"); /* a macvlan has no tap */
 	if (nl_macvlan_mode_from_string(p.mode, &mode) < 0)
 		return ctl_call_invalid_parameter(call, "mode");
 	if (!valid_owner(p.owner))
