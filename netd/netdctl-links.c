@@ -131,7 +131,7 @@ static int cmd_link_delete(struct ctl_opts *o, int argc, char **argv)
 struct set_opts {
 	const char *owner;
 	int up;            /* -1: leave, 0: down, 1: up */
-	long mtu;          /* 0: leave */
+	long mtu;          /* -1: leave */
 	json_t *macs;
 };
 
@@ -167,7 +167,7 @@ static int cmd_link_set(struct ctl_opts *o, int argc, char **argv)
 		{ "mac", required_argument, NULL, 'a' },
 		{ 0 },
 	};
-	struct set_opts c = { .up = -1, .macs = json_array() };
+	struct set_opts c = { .up = -1, .mtu = -1, .macs = json_array() };
 	struct netd_reply rep;
 	json_t *params, *names, *v;
 	size_t i;
@@ -184,7 +184,7 @@ static int cmd_link_set(struct ctl_opts *o, int argc, char **argv)
 	params = json_pack("{s:s, s:o}", "owner", c.owner, "names", names);
 	if (c.up >= 0)
 		json_object_set_new(params, "up", json_boolean(c.up));
-	if (c.mtu)
+	if (c.mtu >= 0)
 		json_object_set_new(params, "mtu", json_integer(c.mtu));
 	if (json_array_size(c.macs))
 		json_object_set(params, "macs", c.macs);

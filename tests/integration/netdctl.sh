@@ -67,6 +67,9 @@ grep -q '^netdctl: link show: no link or device named "nosuch"' "$TMP/err" || fa
 runuser -u nobody -- "$N" -s "$SOCK" link set --owner a --down macvtap0 2>"$TMP/err"
 grep -q "^netdctl: link set: permission denied: io.netd.SetLinks needs root or a member of netd's admin_group" "$TMP/err" ||
 	fail "PermissionDenied in words: $(cat "$TMP/err")"
+ctl link set --owner a macvtap0 --mtu 0 2>"$TMP/err"; rc=$?
+[ $rc = 1 ] && grep -q '^netdctl: link set: invalid parameter "mtu": an MTU is 68 to 65535' "$TMP/err" ||
+	fail "--mtu 0: exit $rc: $(cat "$TMP/err")"
 ctl call io.netd.NoSuchMethod 2>"$TMP/err"
 grep -q '^netdctl: call: netd has no method "io.netd.NoSuchMethod"' "$TMP/err" || fail "MethodNotFound: $(cat "$TMP/err")"
 ok "errors in words ($(head -n1 "$TMP/err"))"

@@ -1528,6 +1528,57 @@ static void test_set_links_all_or_nothing(void **state)
 	assert_false(link_find(f->l, "macvtap1")->setting);
 }
 
+static void test_set_links_freed_in_flight(void **state)
+{
+	struct fix *f = *state;
+	struct answer a = { 0 }, b = { 0 };
+	struct links_refusal refusal = { 0 };
+	const char *names[] = { "macvtap0", "macvtap1" };
+	struct nl_link_change c[2] = { { .set_up = true }, { .set_mtu = true, .mtu = 1400 } };
+	struct nl *nl = f->nl;
+	unsigned first;
+
+	links_start(f);
+	create_ok(f, "alice", 2, &a);
+	events_for_all(f);
+	first = nl->nreqs;
+	assert_int_equal(set(f, "alice", 2, names, c, &b, &refusal), 0);
+	/* Stopping with both sets in flight: their completions go. */
+	nl->keep_on_free = true;
+	links_stop(f);
+	assert_int_equal(nl->cancels, 2);
+	for (unsigned i = first; i < first + 2; i++) {
+		assert_null(nl->reqs[i].done);
+		answer(nl, i, 0, NULL, NULL);
+	}
+	assert_int_equal(b.calls, 0);
+	free(nl);
+}
+
+static void test_set_links_lost_ack_is_set_back(void **state)
+{
+	struct fix *f = *state;
+	struct answer a = { 0 }, b = { 0 };
+	struct links_refusal refusal = { 0 };
+	const char *names[] = { "macvtap0" };
+	struct nl_link_change c[1] = { { .set_mtu = true, .mtu = 1400 } };
+
+	links_start(f);
+	create_ok(f, "alice", 1, &a);
+	events_for_all(f);
+	assert_int_equal(set(f, "alice", 1, names, c, &b, &refusal), 0);
+	/* The kernel did it, the ack was lost: the outcome is made known by
+	 * setting it back, and the caller hears of the loss. */
+	lose_acks(f->nl, f->l, 1);
+	assert_int_equal(dev_by_name(f->nl, "macvtap0")->link.mtu, 1400);
+	assert_int_equal(b.calls, 0);
+	kernel_run_type(f->nl, REQ_SET_LINK);
+	assert_int_equal(b.calls, 1);
+	assert_int_equal(b.error, -ENOBUFS);
+	assert_int_equal(dev_by_name(f->nl, "macvtap0")->link.mtu, 1500);
+	assert_false(link_find(f->l, "macvtap0")->setting);
+}
+
 static void test_empty_database_readopts_tagged_links(void **state)
 {
 	struct fix *f = *state;
@@ -1598,6 +1649,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_set_links_refusals, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_set_links_batched, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_set_links_all_or_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_set_links_freed_in_flight, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_set_links_lost_ack_is_set_back, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
