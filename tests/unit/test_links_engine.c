@@ -67,6 +67,7 @@ struct nl {
 	int fail_error;
 	const char *fail_message;
 	bool always_eexist;        /* every create: EEXIST */
+	bool no_echo;              /* creates are acked without their echo */
 	int fail_set_ifindex;      /* a set of this device's MTU: EINVAL (after its MAC) */
 	bool *freed;               /* set when free() is called */
 	bool keep_on_free;         /* free() leaves it to the test */
@@ -284,7 +285,7 @@ static void execute(struct nl *nl, unsigned i)
 			memcpy(d->link.mac, r->mac, NL_MAC_LEN);
 		d->link.parent_ifindex = r->ifindex;
 		d->link.flags = r->up ? IFF_UP : 0;
-		return answer(nl, i, 0, NULL, &d->link);
+		return answer(nl, i, 0, NULL, nl->no_echo ? NULL : &d->link);
 	case REQ_SET_LINK:
 		d = dev_by_index(nl, r->ifindex);
 		if (!d)
@@ -1579,6 +1580,32 @@ static void test_set_links_lost_ack_is_set_back(void **state)
 	assert_false(link_find(f->l, "macvtap0")->setting);
 }
 
+static void test_create_acked_without_echo_learns_ifindex(void **state)
+{
+	struct fix *f = *state;
+	struct answer a = { 0 };
+	struct link *k;
+
+	links_start(f);
+	/* The acks come, their echoes were lost (an overflowing request
+	 * socket drops the long echo and keeps the short ack), and the
+	 * devices' events are still queued. */
+	f->nl->no_echo = true;
+	create_ok(f, "guest1", 2, &a);
+	k = link_find(f->l, "macvtap1");
+	assert_non_null(k);
+	assert_int_equal(k->state, LINK_PRESENT);
+	assert_int_equal(k->ifindex, 0);
+	/* The event is the device netd made, not a replacement. */
+	events_for_all(f);
+	k = link_find(f->l, "macvtap1");
+	assert_non_null(k);
+	assert_int_equal(k->ifindex, dev_by_name(f->nl, "macvtap1")->link.ifindex);
+	assert_int_equal(f->l->vanished, 0);
+	assert_false(is_foreign(f->l, "macvtap1"));
+	assert_int_equal(rows(f, "links", "name = 'macvtap1' AND ifindex > 0"), 1);
+}
+
 static void test_empty_database_readopts_tagged_links(void **state)
 {
 	struct fix *f = *state;
@@ -1651,6 +1678,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_set_links_all_or_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_set_links_freed_in_flight, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_set_links_lost_ack_is_set_back, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_create_acked_without_echo_learns_ifindex, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
