@@ -199,6 +199,8 @@ static bool words_daemon(FILE *f, const char *name, json_t *p)
 		fprintf(f, "netd has no interface \"%s\"", pstr(p, "interface"));
 	else if (streq(name, "org.varlink.service.MethodNotImplemented"))
 		fprintf(f, "method \"%s\" is not implemented", pstr(p, "method"));
+	else if (streq(name, "org.varlink.service.PermissionDenied"))
+		fprintf(f, "permission denied");
 	else if (streq(name, "org.varlink.service.ExpectedMore"))
 		fprintf(f, "the method answers only calls that accept more replies");
 	else

@@ -72,6 +72,14 @@ ctl link set --owner a macvtap0 --mtu 0 2>"$TMP/err"; rc=$?
 	fail "--mtu 0: exit $rc: $(cat "$TMP/err")"
 ctl call io.netd.NoSuchMethod 2>"$TMP/err"
 grep -q '^netdctl: call: netd has no method "io.netd.NoSuchMethod"' "$TMP/err" || fail "MethodNotFound: $(cat "$TMP/err")"
+# Every error the served interfaces declare has its sentence (like every
+# configuration key has its documentation): a new error needs its words.
+for iface in io.netd org.varlink.service; do
+	ctl interface $iface | sed -n 's/^error \([A-Za-z]*\).*/\1/p' | while read -r e; do
+		grep -q "\"$iface\.$e\"" "$top_srcdir/netd/netdctl-words.c" || echo "$iface.$e"
+	done
+done > "$TMP/wordless"
+[ -s "$TMP/wordless" ] && fail "declared errors without words in netdctl-words.c: $(cat "$TMP/wordless")"
 ok "errors in words ($(head -n1 "$TMP/err"))"
 
 # status: links, bindings, filter health, the last Resync.
