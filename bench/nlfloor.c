@@ -11,6 +11,7 @@
  *	buffers permitting, one sendmsg. rtnetlink does the work inside that
  *	call, one message after the other, and queues a short ack for each:
  *	one system call in and N acks out is as little as the kernel allows.
+ *	Each link is created up (IFF_UP in the same request), as netd's are.
  * oldcreate PARENT KIND PREFIX N	the old way (libvirt around 2015)
  *	Per link: probe PREFIX0, PREFIX1, ... with SIOCGIFFLAGS until a name
  *	is free (ENODEV), create it, wait for the ack. Probing from 0 each
@@ -319,8 +320,11 @@ static void floor_next(struct floor *f)
 static void put_create(struct floor *f, const char *name, const char *kind, int parent)
 {
 	struct nlmsghdr *nlh = put_req(f, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, 0, name);
+	struct ifinfomsg *ifi = mnl_nlmsg_get_payload(nlh);
 	struct nlattr *info, *data;
 
+	ifi->ifi_flags = IFF_UP;
+	ifi->ifi_change = IFF_UP;
 	mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
 	mnl_attr_put_u32(nlh, IFLA_LINK, (uint32_t)parent);
 	info = mnl_attr_nest_start(nlh, IFLA_LINKINFO);

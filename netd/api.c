@@ -154,6 +154,7 @@ static void method_get_status(struct core *core, struct ctl_call *call)
 	}
 LINKS_METHOD(links_create)
 LINKS_METHOD(links_delete)
+LINKS_METHOD(links_set)
 LINKS_METHOD(links_get)
 LINKS_METHOD(links_list)
 LINKS_METHOD(links_monitor)
@@ -177,6 +178,7 @@ static const struct api_method methods[] = {
 	{ "io.netd.GetStatus", false, method_get_status },
 	{ "io.netd.CreateLinks", true, method_links_create },
 	{ "io.netd.DeleteLinks", true, method_links_delete },
+	{ "io.netd.SetLinks", true, method_links_set },
 	{ "io.netd.GetLink", false, method_links_get },
 	{ "io.netd.ListLinks", false, method_links_list },
 	{ "io.netd.Monitor", false, method_links_monitor },

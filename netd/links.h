@@ -78,6 +78,7 @@ void links_status(const struct links *l, json_t *reply);
  * when the kernel has. params is the call's parameters object. */
 void links_create(struct links *l, struct ctl_call *call, json_t *params);
 void links_delete(struct links *l, struct ctl_call *call, json_t *params);
+void links_set(struct links *l, struct ctl_call *call, json_t *params);
 void links_get(struct links *l, struct ctl_call *call, json_t *params);
 void links_list(struct links *l, struct ctl_call *call, json_t *params);
 void links_monitor(struct links *l, struct ctl_call *call, json_t *params);

@@ -54,7 +54,7 @@ static int bind_opt(int opt, const char *arg, void *data)
 	return 0;
 }
 
-static int print_binding_reply(const struct ctl_opts *o, struct netd_reply *rep)
+static int print_binding_reply(struct ctl_opts *o, struct netd_reply *rep)
 {
 	static const char *const keys[] = { "port", "filter", "owner", "state", "hash", "created",
 					    "applied_at", "error", NULL };
@@ -79,7 +79,7 @@ static int print_binding_reply(const struct ctl_opts *o, struct netd_reply *rep)
 	return 0;
 }
 
-static int cmd_filter_bind(const struct ctl_opts *o, int argc, char **argv)
+static int cmd_filter_bind(struct ctl_opts *o, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "port", required_argument, NULL, 'p' },
@@ -93,12 +93,10 @@ static int cmd_filter_bind(const struct ctl_opts *o, int argc, char **argv)
 	json_t *params;
 	int r;
 
-	r = sub_getopt(argc, argv, opts, bind_opt, &b);
+	r = sub_getopt(o, "filter bind", argc, argv, opts, bind_opt, &b);
 	if (r < 0 || r != argc || !b.port || !b.filter || !b.owner) {
-		fprintf(stderr, "netdctl: filter bind --port DEV --filter NAME --owner OWNER "
-			"[--param KEY=VALUE]...\n");
 		json_decref(b.params);
-		return EXIT_USAGE;
+		return r < 0 ? SUB_EXIT(r) : usage_error(o);
 	}
 	params = json_pack("{s:s, s:s, s:s, s:o}", "port", b.port, "filter", b.filter,
 			   "owner", b.owner, "parameters", b.params);
@@ -118,7 +116,7 @@ static int port_owner_opt(int opt, const char *arg, void *data)
 	return 0;
 }
 
-static int cmd_filter_unbind(const struct ctl_opts *o, int argc, char **argv)
+static int cmd_filter_unbind(struct ctl_opts *o, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "port", required_argument, NULL, 'p' },
@@ -129,11 +127,11 @@ static int cmd_filter_unbind(const struct ctl_opts *o, int argc, char **argv)
 	struct netd_reply rep;
 	int r;
 
-	r = sub_getopt(argc, argv, opts, port_owner_opt, v);
-	if (r < 0 || r != argc || !v[0] || !v[1]) {
-		fprintf(stderr, "netdctl: filter unbind --port DEV --owner OWNER\n");
-		return EXIT_USAGE;
-	}
+	r = sub_getopt(o, "filter unbind", argc, argv, opts, port_owner_opt, v);
+	if (r < 0)
+		return SUB_EXIT(r);
+	if (r != argc || !v[0] || !v[1])
+		return usage_error(o);
 	r = do_call(o, "io.netd.UnbindFilter", json_pack("{s:s, s:s}", "port", v[0], "owner", v[1]),
 		    &rep);
 	if (r)
@@ -146,7 +144,7 @@ static int cmd_filter_unbind(const struct ctl_opts *o, int argc, char **argv)
 	return 0;
 }
 
-static int cmd_filter_list(const struct ctl_opts *o, int argc, char **argv)
+static int cmd_filter_list(struct ctl_opts *o, int argc, char **argv)
 {
 	const char *owner = NULL;
 	struct netd_reply rep;
@@ -154,11 +152,11 @@ static int cmd_filter_list(const struct ctl_opts *o, int argc, char **argv)
 	size_t i;
 	int r;
 
-	r = sub_getopt(argc, argv, owner_opts, owner_opt, &owner);
-	if (r < 0 || r != argc) {
-		fprintf(stderr, "netdctl: filter list [--owner OWNER]\n");
-		return EXIT_USAGE;
-	}
+	r = sub_getopt(o, "filter list", argc, argv, owner_opts, owner_opt, &owner);
+	if (r < 0)
+		return SUB_EXIT(r);
+	if (r != argc)
+		return usage_error(o);
 	r = do_call(o, "io.netd.ListBindings", owner ? json_pack("{s:s}", "owner", owner) : NULL, &rep);
 	if (r)
 		return r;
@@ -174,16 +172,17 @@ static int cmd_filter_list(const struct ctl_opts *o, int argc, char **argv)
 	return 0;
 }
 
-static int cmd_filter_show(const struct ctl_opts *o, int argc, char **argv)
+static int cmd_filter_show(struct ctl_opts *o, int argc, char **argv)
 {
 	struct netd_reply rep;
 	int r;
 
-	if (argc != 2) {
-		fprintf(stderr, "netdctl: filter show PORT\n");
-		return EXIT_USAGE;
-	}
-	r = do_call(o, "io.netd.GetBinding", json_pack("{s:s}", "port", argv[1]), &rep);
+	r = sub_getopt(o, "filter show", argc, argv, NULL, NULL, NULL);
+	if (r < 0)
+		return SUB_EXIT(r);
+	if (r != argc - 1)
+		return usage_error(o);
+	r = do_call(o, "io.netd.GetBinding", json_pack("{s:s}", "port", argv[r]), &rep);
 	if (r)
 		return r;
 	print_binding_reply(o, &rep);
@@ -191,17 +190,18 @@ static int cmd_filter_show(const struct ctl_opts *o, int argc, char **argv)
 	return 0;
 }
 
-static int cmd_filter_defs(const struct ctl_opts *o, int argc, char **argv)
+static int cmd_filter_defs(struct ctl_opts *o, int argc, char **argv)
 {
 	struct netd_reply rep;
 	json_t *v;
 	size_t i;
 	int r;
 
-	if (argc != 1) {
-		fprintf(stderr, "netdctl: filter defs takes no arguments\n");
-		return EXIT_USAGE;
-	}
+	r = sub_getopt(o, "filter defs", argc, argv, NULL, NULL, NULL);
+	if (r < 0)
+		return SUB_EXIT(r);
+	if (r != argc)
+		return usage_error(o);
 	r = do_call(o, "io.netd.ListFilters", NULL, &rep);
 	if (r)
 		return r;
@@ -216,16 +216,17 @@ static int cmd_filter_defs(const struct ctl_opts *o, int argc, char **argv)
 	return 0;
 }
 
-static int cmd_filter_def(const struct ctl_opts *o, int argc, char **argv)
+static int cmd_filter_def(struct ctl_opts *o, int argc, char **argv)
 {
 	struct netd_reply rep;
 	int r;
 
-	if (argc != 2) {
-		fprintf(stderr, "netdctl: filter def NAME\n");
-		return EXIT_USAGE;
-	}
-	r = do_call(o, "io.netd.GetFilter", json_pack("{s:s}", "name", argv[1]), &rep);
+	r = sub_getopt(o, "filter def", argc, argv, NULL, NULL, NULL);
+	if (r < 0)
+		return SUB_EXIT(r);
+	if (r != argc - 1)
+		return usage_error(o);
+	r = do_call(o, "io.netd.GetFilter", json_pack("{s:s}", "name", argv[r]), &rep);
 	if (r)
 		return r;
 	print_json(o->json ? rep.parameters : json_object_get(rep.parameters, "filter"));
@@ -233,12 +234,9 @@ static int cmd_filter_def(const struct ctl_opts *o, int argc, char **argv)
 	return 0;
 }
 
-int cmd_filter(const struct ctl_opts *o, int argc, char **argv)
+int cmd_filter(struct ctl_opts *o, int argc, char **argv)
 {
-	static const struct {
-		const char *name;
-		int (*fn)(const struct ctl_opts *o, int argc, char **argv);
-	} subs[] = {
+	static const struct netdctl_cmd subs[] = {
 		{ "bind", cmd_filter_bind },
 		{ "unbind", cmd_filter_unbind },
 		{ "list", cmd_filter_list },
@@ -247,23 +245,19 @@ int cmd_filter(const struct ctl_opts *o, int argc, char **argv)
 		{ "def", cmd_filter_def },
 	};
 
-	if (argc >= 2)
-		for (size_t i = 0; i < ELEMENTSOF(subs); i++)
-			if (streq(subs[i].name, argv[1]))
-				return subs[i].fn(o, argc - 1, argv + 1);
-	fprintf(stderr, "netdctl: filter bind|unbind|list|show|defs|def (see netdctl --help)\n");
-	return EXIT_USAGE;
+	return dispatch(o, "filter", subs, ELEMENTSOF(subs), argc, argv);
 }
 
-int cmd_resync(const struct ctl_opts *o, int argc, char **argv)
+int cmd_resync(struct ctl_opts *o, int argc, char **argv)
 {
 	struct netd_reply rep;
 	int r;
 
-	if (argc != 1) {
-		fprintf(stderr, "netdctl: resync takes no arguments\n");
-		return EXIT_USAGE;
-	}
+	r = sub_getopt(o, "resync", argc, argv, NULL, NULL, NULL);
+	if (r < 0)
+		return SUB_EXIT(r);
+	if (r != argc)
+		return usage_error(o);
 	r = do_call(o, "io.netd.Resync", NULL, &rep);
 	if (r)
 		return r;

@@ -5,7 +5,9 @@
  * client library) and never opens the database.
  *
  * Exit codes: 0 ok, 1 netd answered with an error, 2 usage error,
- * 3 cannot connect (or the connection broke).
+ * 3 cannot connect (or the connection broke, or no reply in time).
+ * Global options may come anywhere on the line: before the command they
+ * are read here, after it by each command's sub_getopt().
  */
 #include "config.h"
 
@@ -18,46 +20,6 @@
 #include "netdctl.h"
 #include "util.h"
 
-static void usage(FILE *f)
-{
-	fprintf(f,
-		"Usage: netdctl [OPTION]... COMMAND [ARG]...\n"
-		"Talk to netd over its control socket.\n"
-		"\n"
-		"Commands:\n"
-		"  status                 the daemon's version, uptime and counters\n"
-		"  info                   vendor, version and the interfaces served\n"
-		"  interface NAME         print the varlink description of NAME\n"
-		"  call METHOD [JSON]     call any method with JSON parameters, print the reply\n"
-		"  link create --parent DEV --kind macvtap|macvlan [--mode MODE] --owner OWNER\n"
-		"              [--count N | --name NAME...] [--mac MAC...]\n"
-		"                         create links; prints their names, one per line\n"
-		"  link delete --owner OWNER [NAME...]\n"
-		"                         delete the named links, or all of OWNER's\n"
-		"  link list [--owner OWNER]   list links netd made\n"
-		"  link show NAME         one link in detail\n"
-		"  monitor                print link events as they happen\n"
-		"  filter bind --port DEV --filter NAME --owner OWNER [--param KEY=VALUE]...\n"
-		"                         bind a filter to a port (KEY: MAC, IP (may repeat), DHCPSERVER)\n"
-		"  filter unbind --port DEV --owner OWNER\n"
-		"  filter list [--owner OWNER]   list bindings\n"
-		"  filter show PORT       one binding in detail\n"
-		"  filter defs            list the filters that can be bound\n"
-		"  filter def NAME        print a filter's definition (JSON)\n"
-		"  resync                 compare the firewall with what netd applied; repair\n"
-		"\n"
-		"Options:\n"
-		"  -s, --socket PATH      control socket (default $NETD_SOCKET, else %s)\n"
-		"  -j, --json             print replies as JSON\n"
-		"  -t, --timeout SECONDS  give up waiting for a reply (default 30, 0: never)\n"
-		"  -h, --help             show this help\n"
-		"  -V, --version          show the version\n"
-		"\n"
-		"Exit status: 0 ok, 1 netd answered with an error, 2 usage error,\n"
-		"3 cannot connect to netd.\n",
-		NETD_CLIENT_DEFAULT_SOCKET);
-}
-
 void print_json(json_t *v)
 {
 	char *s = json_dumps(v, JSON_INDENT(2) | JSON_SORT_KEYS);
@@ -68,12 +30,8 @@ void print_json(json_t *v)
 	}
 }
 
-/* Report an error reply: name and parameters on stderr (also with --json,
- * where stdout gets the reply too, so scripts can parse it). */
 int report_error(const struct ctl_opts *o, const struct netd_reply *rep)
 {
-	char *p = json_dumps(rep->parameters, JSON_COMPACT | JSON_SORT_KEYS);
-
 	if (o->json) {
 		json_t *v = json_pack("{s:s, s:O}", "error", rep->error,
 				      "parameters", rep->parameters);
@@ -81,8 +39,7 @@ int report_error(const struct ctl_opts *o, const struct netd_reply *rep)
 		print_json(v);
 		json_decref(v);
 	}
-	fprintf(stderr, "netdctl: %s %s\n", rep->error, p ? p : "");
-	free(p);
+	print_error_words(stderr, o->cmd, rep->error, rep->parameters);
 	return EXIT_REPLY_ERROR;
 }
 
@@ -114,7 +71,7 @@ int do_call(const struct ctl_opts *o, const char *method, json_t *params,
 	r = netd_client_call(c, method, params, o->timeout_ms, ret); /* takes params */
 	netd_client_free(c);
 	if (r < 0) {
-		fprintf(stderr, "netdctl: %s: %s\n", method,
+		fprintf(stderr, "netdctl: %s: %s\n", o->cmd ? o->cmd : method,
 			r == -ETIMEDOUT ? "no reply in time" :
 			r == -ECONNRESET ? "netd closed the connection" : strerror(-r));
 		return EXIT_CONNECT;
@@ -139,28 +96,137 @@ const char *gets_(json_t *o, const char *k)
 	return s && *s ? s : "-";
 }
 
-/* Parse a subcommand's options: argv[0] is the subcommand. Returns the
- * index of the first operand, or -1 after a usage message. */
-int sub_getopt(int argc, char **argv, const struct option *opts,
-		      int (*on_opt)(int opt, const char *arg, void *data), void *data)
+static const struct option global_opts[] = {
+	{ "socket", required_argument, NULL, 's' },
+	{ "json", no_argument, NULL, 'j' },
+	{ "timeout", required_argument, NULL, 't' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ 0 },
+};
+
+/* Apply one global option (not -h or -V): 0, or -1 after a message. */
+static int global_opt(struct ctl_opts *o, int opt, const char *arg)
 {
-	char shortopts[64] = "+";
-	size_t n = 1;
+	unsigned long long t;
+
+	switch (opt) {
+	case 's':
+		o->socket = arg;
+		return 0;
+	case 'j':
+		o->json = true;
+		return 0;
+	case 't':
+		if (parse_uint(arg, 0, 86400, &t) < 0) {
+			fprintf(stderr, "netdctl: --timeout takes seconds, 0..86400\n");
+			return -1;
+		}
+		o->timeout_ms = t == 0 ? -1 : (int)(t * 1000);
+		return 0;
+	}
+	return -1;
+}
+
+/* getopt's complaint, in our words: it is told with opterr 0. */
+static void bad_option(const char *path, char **argv, int opt)
+{
+	if (opt == '?' && optopt)
+		fprintf(stderr, "netdctl: %s: unknown option '-%c' or missing argument\n", path,
+			optopt);
+	else
+		fprintf(stderr, "netdctl: %s: unknown option or missing argument: '%s'\n", path,
+			argv[optind - 1]);
+}
+
+int sub_getopt(struct ctl_opts *o, const char *path, int argc, char **argv,
+	       const struct option *opts, int (*on_opt)(int opt, const char *arg, void *data),
+	       void *data)
+{
+	struct option all[32];
+	char shortopts[80];
+	size_t n = 0, k = 0;
 	int opt;
 
-	for (const struct option *o = opts; o->name; o++) {
-		shortopts[n++] = (char)o->val;
-		if (o->has_arg)
-			shortopts[n++] = ':';
+	o->cmd = path;
+	for (const struct option *p = opts; p && p->name; p++)
+		all[n++] = *p;
+	for (const struct option *p = global_opts; p->name; p++)
+		if (p->val != 'V')
+			all[n++] = *p;
+	all[n] = (struct option){ 0 };
+	for (size_t i = 0; i < n; i++) {
+		shortopts[k++] = (char)all[i].val;
+		if (all[i].has_arg)
+			shortopts[k++] = ':';
 	}
-	shortopts[n] = '\0';
-	optind = 1;
-	opterr = 1;
-	while ((opt = getopt_long(argc, argv, shortopts, opts, NULL)) != -1) {
-		if (opt == '?' || on_opt(opt, optarg, data) < 0)
-			return -1;
+	shortopts[k] = '\0';
+	optind = 0; /* 0: GNU getopt starts afresh, permuting again */
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, shortopts, all, NULL)) != -1) {
+		if (opt == 'h') {
+			usage_command(stdout, path, true);
+			return SUB_HELP;
+		}
+		if (opt == '?') {
+			bad_option(path, argv, opt);
+			usage_command(stderr, path, false);
+			return SUB_USAGE;
+		}
+		if (strchr("sjt", opt) ? global_opt(o, opt, optarg) < 0 : on_opt(opt, optarg, data) < 0) {
+			usage_command(stderr, path, false);
+			return SUB_USAGE;
+		}
 	}
 	return optind;
+}
+
+int usage_error(const struct ctl_opts *o)
+{
+	usage_command(stderr, o->cmd, false);
+	return EXIT_USAGE;
+}
+
+int dispatch(struct ctl_opts *o, const char *group, const struct netdctl_cmd *cmds, size_t n,
+	     int argc, char **argv)
+{
+	int opt;
+
+	/* '+': only the options before the command; its own come after. */
+	optind = 0;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, group ? "+s:jt:h" : "+s:jt:hV", global_opts,
+				  NULL)) != -1) {
+		if (opt == 'h') {
+			if (group)
+				usage_command(stdout, group, true);
+			else
+				usage_all(stdout);
+			return 0;
+		}
+		if (opt == 'V') {
+			printf("netdctl %s\n", PACKAGE_VERSION);
+			return 0;
+		}
+		if (opt == '?' || global_opt(o, opt, optarg) < 0) {
+			bad_option(group ? group : "netdctl", argv, opt);
+			return EXIT_USAGE;
+		}
+	}
+	for (size_t i = 0; optind < argc && i < n; i++)
+		if (streq(cmds[i].name, argv[optind]))
+			return cmds[i].fn(o, argc - optind, argv + optind);
+	if (optind < argc)
+		fprintf(stderr, "netdctl: %s%sunknown command '%s'\n", group ? group : "",
+			group ? ": " : "", argv[optind]);
+	else
+		fprintf(stderr, "netdctl: %s%sa command is needed\n", group ? group : "",
+			group ? ": " : "");
+	if (group)
+		usage_command(stderr, group, false);
+	else
+		fprintf(stderr, "See 'netdctl --help'.\n");
+	return EXIT_USAGE;
 }
 
 int owner_opt(int opt, const char *arg, void *data)
@@ -188,17 +254,51 @@ static void format_duration(double sec, char *buf, size_t n)
 		snprintf(buf, n, "%.1fs", sec);
 }
 
-static int cmd_status(const struct ctl_opts *o, int argc, char **argv)
+#define LL(p, k) ((long long)geti((p), (k)))
+
+/* The links, bindings, filter health and last Resync lines of status. */
+static void status_state(json_t *p)
+{
+	const char *drift = json_string_value(json_object_get(p, "filter_hook_drift_last"));
+	const char *resync = json_string_value(json_object_get(p, "last_resync"));
+	const char *by = json_string_value(json_object_get(p, "filters_verified_by"));
+
+	printf("%-18s %lld owned, %lld foreign names (since start: created %lld, deleted %lld, "
+	       "vanished %lld)\n", "links", LL(p, "links"), LL(p, "foreign_names"),
+	       LL(p, "links_created"), LL(p, "links_deleted"), LL(p, "links_vanished"));
+	printf("%-18s %lld: %lld applied, %lld pending, %lld failed\n", "bindings",
+	       LL(p, "bindings"), LL(p, "bindings_now_applied"), LL(p, "bindings_now_pending"),
+	       LL(p, "bindings_now_failed"));
+	if (json_is_true(json_object_get(p, "filters_verified")))
+		printf("%-18s verified%s%s", "filters", by && *by ? " by " : "", by && *by ? by : "");
+	else
+		printf("%-18s not yet verified against the kernel", "filters");
+	printf("; %lld failed batches%s, %lld custom filter errors\n", LL(p, "filter_batches_failed"),
+	       LL(p, "filter_backoff_ms") > 0 ? " (backing off)" : "", LL(p, "filter_errors"));
+	printf("%-18s %lld found%s%s\n", "hook drift", LL(p, "filter_hook_drift"),
+	       drift && *drift ? ", last: " : "", drift && *drift ? drift : "");
+	if (resync && *resync)
+		printf("%-18s %s: %lld intact, %lld re-applied\n", "last resync", resync,
+		       LL(p, "last_resync_skipped"), LL(p, "last_resync_reapplied"));
+	else
+		printf("%-18s none since start\n", "last resync");
+	if (LL(p, "storage_failures") > 0)
+		printf("%-18s %lld failed transactions, last: %s\n", "storage",
+		       LL(p, "storage_failures"), gets_(p, "storage_error"));
+}
+
+static int cmd_status(struct ctl_opts *o, int argc, char **argv)
 {
 	struct netd_reply rep;
 	json_t *p;
 	char up[64];
 	int r;
 
-	if (argc != 1) {
-		fprintf(stderr, "netdctl: status takes no arguments\n");
-		return EXIT_USAGE;
-	}
+	r = sub_getopt(o, "status", argc, argv, NULL, NULL, NULL);
+	if (r < 0)
+		return SUB_EXIT(r);
+	if (r != argc)
+		return usage_error(o);
 	r = do_call(o, "io.netd.GetStatus", NULL, &rep);
 	if (r)
 		return r;
@@ -210,41 +310,38 @@ static int cmd_status(const struct ctl_opts *o, int argc, char **argv)
 	}
 	format_duration(json_number_value(json_object_get(p, "uptime_sec")), up, sizeof(up));
 	printf("%-18s %s (pid %lld), up %s\n", "netd",
-	       json_string_value(json_object_get(p, "version")),
-	       (long long)geti(p, "pid"), up);
+	       json_string_value(json_object_get(p, "version")), LL(p, "pid"), up);
+	status_state(p);
 	printf("%-18s %lld of %lld (accepted %lld, refused %lld, dropped %lld)\n", "clients",
-	       (long long)geti(p, "clients"), (long long)geti(p, "max_clients"),
-	       (long long)geti(p, "clients_accepted"), (long long)geti(p, "clients_refused"),
-	       (long long)geti(p, "clients_dropped"));
+	       LL(p, "clients"), LL(p, "max_clients"), LL(p, "clients_accepted"),
+	       LL(p, "clients_refused"), LL(p, "clients_dropped"));
 	printf("%-18s %lld (errors %lld, protocol errors %lld)\n", "requests",
-	       (long long)geti(p, "requests"), (long long)geti(p, "errors"),
-	       (long long)geti(p, "protocol_errors"));
+	       LL(p, "requests"), LL(p, "errors"), LL(p, "protocol_errors"));
 	printf("%-18s p50 %lld µs, p99 %lld µs, max %lld µs\n", "latency",
-	       (long long)geti(p, "latency_p50_us"), (long long)geti(p, "latency_p99_us"),
-	       (long long)geti(p, "latency_max_us"));
+	       LL(p, "latency_p50_us"), LL(p, "latency_p99_us"), LL(p, "latency_max_us"));
 	printf("%-18s %lld µs (%s) of %lld callbacks; by CPU time %lld µs (%s)\n",
-	       "longest callback", (long long)geti(p, "longest_callback_us"),
-	       json_string_value(json_object_get(p, "longest_callback")),
-	       (long long)geti(p, "callbacks"), (long long)geti(p, "longest_callback_cpu_us"),
-	       json_string_value(json_object_get(p, "longest_callback_cpu")));
-	printf("%-18s schema version %lld\n", "database", (long long)geti(p, "db_schema_version"));
+	       "longest callback", LL(p, "longest_callback_us"), gets_(p, "longest_callback"),
+	       LL(p, "callbacks"), LL(p, "longest_callback_cpu_us"),
+	       gets_(p, "longest_callback_cpu"));
+	printf("%-18s schema version %lld\n", "database", LL(p, "db_schema_version"));
 	printf("%-18s %lld (failed %lld)\n", "config reloads",
-	       (long long)geti(p, "config_reloads"), (long long)geti(p, "config_reload_errors"));
+	       LL(p, "config_reloads"), LL(p, "config_reload_errors"));
 	netd_reply_done(&rep);
 	return 0;
 }
 
-static int cmd_info(const struct ctl_opts *o, int argc, char **argv)
+static int cmd_info(struct ctl_opts *o, int argc, char **argv)
 {
 	struct netd_reply rep;
 	json_t *p, *v;
 	size_t i;
 	int r;
 
-	if (argc != 1) {
-		fprintf(stderr, "netdctl: info takes no arguments\n");
-		return EXIT_USAGE;
-	}
+	r = sub_getopt(o, "info", argc, argv, NULL, NULL, NULL);
+	if (r < 0)
+		return SUB_EXIT(r);
+	if (r != argc)
+		return usage_error(o);
 	r = do_call(o, "org.varlink.service.GetInfo", NULL, &rep);
 	if (r)
 		return r;
@@ -263,17 +360,18 @@ static int cmd_info(const struct ctl_opts *o, int argc, char **argv)
 	return 0;
 }
 
-static int cmd_interface(const struct ctl_opts *o, int argc, char **argv)
+static int cmd_interface(struct ctl_opts *o, int argc, char **argv)
 {
 	struct netd_reply rep;
 	json_t *params;
 	int r;
 
-	if (argc != 2) {
-		fprintf(stderr, "netdctl: interface takes one interface name\n");
-		return EXIT_USAGE;
-	}
-	params = json_pack("{s:s}", "interface", argv[1]);
+	r = sub_getopt(o, "interface", argc, argv, NULL, NULL, NULL);
+	if (r < 0)
+		return SUB_EXIT(r);
+	if (r != argc - 1)
+		return usage_error(o);
+	params = json_pack("{s:s}", "interface", argv[r]);
 	r = do_call(o, "org.varlink.service.GetInterfaceDescription", params, &rep);
 	if (r)
 		return r;
@@ -285,19 +383,20 @@ static int cmd_interface(const struct ctl_opts *o, int argc, char **argv)
 	return 0;
 }
 
-static int cmd_call(const struct ctl_opts *o, int argc, char **argv)
+static int cmd_call(struct ctl_opts *o, int argc, char **argv)
 {
 	struct netd_reply rep;
 	json_t *params = NULL;
 	json_error_t err;
-	int r;
+	int r, first;
 
-	if (argc < 2 || argc > 3) {
-		fprintf(stderr, "netdctl: call takes a method and optional JSON parameters\n");
-		return EXIT_USAGE;
-	}
-	if (argc == 3) {
-		params = json_loads(argv[2], 0, &err);
+	first = sub_getopt(o, "call", argc, argv, NULL, NULL, NULL);
+	if (first < 0)
+		return SUB_EXIT(first);
+	if (argc - first < 1 || argc - first > 2)
+		return usage_error(o);
+	if (argc - first == 2) {
+		params = json_loads(argv[first + 1], 0, &err);
 		if (!params || !json_is_object(params)) {
 			fprintf(stderr, "netdctl: parameters must be a JSON object: %s\n",
 				params ? "not an object" : err.text);
@@ -305,7 +404,7 @@ static int cmd_call(const struct ctl_opts *o, int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	r = do_call(o, argv[1], params, &rep);
+	r = do_call(o, argv[first], params, &rep);
 	if (r)
 		return r;
 	print_json(rep.parameters);
@@ -315,18 +414,7 @@ static int cmd_call(const struct ctl_opts *o, int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-	static const struct option options[] = {
-		{ "socket", required_argument, NULL, 's' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "timeout", required_argument, NULL, 't' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ 0 },
-	};
-	static const struct {
-		const char *name;
-		int (*fn)(const struct ctl_opts *o, int argc, char **argv);
-	} commands[] = {
+	static const struct netdctl_cmd commands[] = {
 		{ "status", cmd_status },
 		{ "info", cmd_info },
 		{ "interface", cmd_interface },
@@ -337,44 +425,6 @@ int main(int argc, char **argv)
 		{ "resync", cmd_resync },
 	};
 	struct ctl_opts o = { .timeout_ms = 30000 };
-	unsigned long long t;
-	int opt;
 
-	/* '+': options end at the command, so a command's arguments may
-	 * start with '-'. */
-	while ((opt = getopt_long(argc, argv, "+s:jt:hV", options, NULL)) != -1) {
-		switch (opt) {
-		case 's':
-			o.socket = optarg;
-			break;
-		case 'j':
-			o.json = true;
-			break;
-		case 't':
-			if (parse_uint(optarg, 0, 86400, &t) < 0) {
-				fprintf(stderr, "netdctl: --timeout takes seconds, 0..86400\n");
-				return EXIT_USAGE;
-			}
-			o.timeout_ms = t == 0 ? -1 : (int)(t * 1000);
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		case 'V':
-			printf("netdctl %s\n", PACKAGE_VERSION);
-			return 0;
-		default:
-			usage(stderr);
-			return EXIT_USAGE;
-		}
-	}
-	if (optind >= argc) {
-		usage(stderr);
-		return EXIT_USAGE;
-	}
-	for (size_t i = 0; i < ELEMENTSOF(commands); i++)
-		if (streq(commands[i].name, argv[optind]))
-			return commands[i].fn(&o, argc - optind, argv + optind);
-	fprintf(stderr, "netdctl: unknown command '%s' (see netdctl --help)\n", argv[optind]);
-	return EXIT_USAGE;
+	return dispatch(&o, NULL, commands, ELEMENTSOF(commands), argc, argv);
 }

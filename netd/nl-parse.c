@@ -82,6 +82,10 @@ static int parse_link_attr(const struct nlattr *a, void *data)
 		if (mnl_attr_validate(a, MNL_TYPE_U32) == 0)
 			l->parent_ifindex = (int)mnl_attr_get_u32(a);
 		break;
+	case IFLA_MTU:
+		if (mnl_attr_validate(a, MNL_TYPE_U32) == 0)
+			l->mtu = mnl_attr_get_u32(a);
+		break;
 	case IFLA_GROUP:
 		if (mnl_attr_validate(a, MNL_TYPE_U32) == 0)
 			l->group = mnl_attr_get_u32(a);
@@ -115,6 +119,7 @@ int nl_parse_link(const struct nlmsghdr *nlh, struct nl_link *l)
 	ifi = mnl_nlmsg_get_payload(nlh);
 	memset(l, 0, sizeof(*l));
 	l->ifindex = ifi->ifi_index;
+	l->flags = ifi->ifi_flags;
 	if (mnl_attr_parse(nlh, sizeof(*ifi), parse_link_attr, l) < 0)
 		return -EINVAL;
 	return l->name[0] && l->ifindex > 0 ? 0 : -EINVAL;

@@ -74,7 +74,7 @@ static void req_enqueue(struct nl *nl, struct nl_req *r, struct nlmsghdr *nlh,
 
 int nl_queue_create(struct nl *nl, const char *name, const char *kind,
 		    int parent_ifindex, uint32_t macvlan_mode, const uint8_t *mac,
-		    nl_done_fn done, void *data)
+		    bool up, nl_done_fn done, void *data)
 {
 	struct nlmsghdr *nlh;
 	struct ifinfomsg *ifi;
@@ -87,6 +87,10 @@ int nl_queue_create(struct nl *nl, const char *name, const char *kind,
 	r = req_new(nl, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL | NLM_F_ECHO, &nlh, &ifi);
 	if (!r)
 		return -ENOMEM;
+	if (up) {
+		ifi->ifi_flags = IFF_UP;
+		ifi->ifi_change = IFF_UP;
+	}
 	mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
 	mnl_attr_put_u32(nlh, IFLA_LINK, (uint32_t)parent_ifindex);
 	if (mac)
@@ -97,6 +101,32 @@ int nl_queue_create(struct nl *nl, const char *name, const char *kind,
 	mnl_attr_put_u32(nlh, IFLA_MACVLAN_MODE, macvlan_mode);
 	mnl_attr_nest_end(nlh, idata);
 	mnl_attr_nest_end(nlh, info);
+	req_enqueue(nl, r, nlh, done, data);
+	return 0;
+}
+
+int nl_queue_set_link(struct nl *nl, int ifindex, const struct nl_link_change *c,
+		      nl_done_fn done, void *data)
+{
+	struct nlmsghdr *nlh;
+	struct ifinfomsg *ifi;
+	struct nl_req *r;
+
+	assert(nl && c);
+	if (ifindex <= 0 || !(c->set_up || c->set_mtu || c->set_mac))
+		return -EINVAL;
+	r = req_new(nl, RTM_NEWLINK, 0, &nlh, &ifi);
+	if (!r)
+		return -ENOMEM;
+	ifi->ifi_index = ifindex;
+	if (c->set_up) {
+		ifi->ifi_change = IFF_UP;
+		ifi->ifi_flags = c->up ? IFF_UP : 0;
+	}
+	if (c->set_mac)
+		mnl_attr_put(nlh, IFLA_ADDRESS, NL_MAC_LEN, c->mac);
+	if (c->set_mtu)
+		mnl_attr_put_u32(nlh, IFLA_MTU, c->mtu);
 	req_enqueue(nl, r, nlh, done, data);
 	return 0;
 }
@@ -622,6 +652,7 @@ struct nl *nl_free(struct nl *nl)
 
 const struct nl_ops nl_rtnetlink_ops = {
 	.queue_create = nl_queue_create,
+	.queue_set_link = nl_queue_set_link,
 	.queue_set_alias = nl_queue_set_alias,
 	.queue_set_group = nl_queue_set_group,
 	.queue_delete_group = nl_queue_delete_group,

@@ -35,6 +35,17 @@ struct nl_link {
 	uint32_t group;
 	uint32_t macvlan_mode; /* IFLA_MACVLAN_MODE (MACVLAN_MODE_*), 0 if none */
 	char alias[NL_ALIAS_MAX]; /* IFLA_IFALIAS, "" if none or too long */
+	uint32_t flags;       /* ifi_flags (IFF_UP, ...) */
+	uint32_t mtu;         /* IFLA_MTU, 0 if none */
+};
+
+/* What a set changes of one link: each part only if its set_ flag is. */
+struct nl_link_change {
+	bool set_up, up;      /* IFF_UP on or off */
+	bool set_mtu;
+	uint32_t mtu;
+	bool set_mac;
+	uint8_t mac[NL_MAC_LEN];
 };
 
 struct nl_callbacks {
@@ -94,10 +105,19 @@ struct nl *nl_free(struct nl *nl);
 
 /* Queue an RTM_NEWLINK creating a macvtap or macvlan link (CREATE|EXCL,
  * ECHO) on parent_ifindex with the given mode and, if mac is not NULL, MAC
- * address, in the given group. -ENOMEM or -EINVAL (bad name or kind). */
+ * address; up: IFF_UP in the same request (the kernel opens the device as
+ * it registers it, also on a parent that is down). -ENOMEM or -EINVAL
+ * (bad name or kind). */
 int nl_queue_create(struct nl *nl, const char *name, const char *kind,
 		    int parent_ifindex, uint32_t macvlan_mode, const uint8_t *mac,
-		    nl_done_fn done, void *data);
+		    bool up, nl_done_fn done, void *data);
+
+/* Queue an RTM_NEWLINK changing ifindex as c says (IFF_UP through
+ * ifi_flags/ifi_change, IFLA_MTU, IFLA_ADDRESS). The kernel applies the
+ * parts one after the other: a refusal may leave the earlier ones done.
+ * -ENOMEM, or -EINVAL (bad ifindex, or nothing to change). */
+int nl_queue_set_link(struct nl *nl, int ifindex, const struct nl_link_change *c,
+		      nl_done_fn done, void *data);
 
 /* Queue an RTM_NEWLINK setting ifindex's IFLA_IFALIAS. The kernel ignores
  * the alias in a create (rtnl_create_link does not apply it), so it is set
@@ -142,7 +162,9 @@ void nl_get_stats(const struct nl *nl, struct nl_stats *ret);
 struct nl_ops {
 	int (*queue_create)(struct nl *nl, const char *name, const char *kind,
 			    int parent_ifindex, uint32_t macvlan_mode, const uint8_t *mac,
-			    nl_done_fn done, void *data);
+			    bool up, nl_done_fn done, void *data);
+	int (*queue_set_link)(struct nl *nl, int ifindex, const struct nl_link_change *c,
+			      nl_done_fn done, void *data);
 	int (*queue_set_alias)(struct nl *nl, int ifindex, const char *alias, nl_done_fn done,
 			       void *data);
 	int (*queue_set_group)(struct nl *nl, int ifindex, uint32_t group, nl_done_fn done,

@@ -234,6 +234,8 @@ struct filters {
 	struct hooks_seen hooks[NFAM]; /* what that save showed */
 	uint64_t hook_drift;       /* verifications that found the hooks wrong */
 	char hook_drift_last[160]; /* what the last of them found */
+	char last_resync[32];      /* when the last Resync was answered, "" if none */
+	unsigned last_resync_skipped, last_resync_reapplied;
 	/* Failing batches back off: the next non-bisection batch waits until
 	 * backoff_until (µs); reset by a batch that succeeds. */
 	unsigned backoff_ms;

@@ -137,6 +137,9 @@ void filters_answer_resync(struct filters *f)
 {
 	if (!f->resync_waiters || !filters_idle(f))
 		return;
+	now_iso(f->last_resync, sizeof(f->last_resync));
+	f->last_resync_skipped = f->resync_skipped;
+	f->last_resync_reapplied = f->resync_reapply;
 	waiters_answer(&f->resync_waiters,
 		       &(struct outcome){ .kind = OUTCOME_RESYNCED, .skipped = f->resync_skipped,
 					  .reapplied = f->resync_reapply });

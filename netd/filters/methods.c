@@ -405,9 +405,20 @@ void filters_resync(struct filters *f, struct ctl_call *call, json_t *params)
 
 void filters_status(const struct filters *f, json_t *reply)
 {
+	unsigned by_state[B_REMOVING + 1] = { 0 };
+	const struct binding *b;
+
 	assert(f);
 	assert(reply);
+	TAILQ_FOREACH(b, &f->all, entry)
+		by_state[b->state]++;
 	json_object_set_new(reply, "bindings", json_integer(f->nbindings));
+	json_object_set_new(reply, "bindings_now_applied", json_integer(by_state[B_APPLIED]));
+	json_object_set_new(reply, "bindings_now_pending", json_integer(by_state[B_PENDING]));
+	json_object_set_new(reply, "bindings_now_failed", json_integer(by_state[B_FAILED]));
+	json_object_set_new(reply, "last_resync", json_string(f->last_resync));
+	json_object_set_new(reply, "last_resync_skipped", json_integer(f->last_resync_skipped));
+	json_object_set_new(reply, "last_resync_reapplied", json_integer(f->last_resync_reapplied));
 	json_object_set_new(reply, "restore_runs", json_integer((json_int_t)f->restore_runs));
 	json_object_set_new(reply, "save_runs", json_integer((json_int_t)f->save_runs));
 	json_object_set_new(reply, "bindings_applied", json_integer((json_int_t)f->applied));

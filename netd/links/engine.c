@@ -100,6 +100,7 @@ void op_answer(struct op *op)
 {
 	struct links_op_result res = {
 		.type = op->type,
+		.l = op->l,
 		.error = op->error,
 		.error_link = op->error_link,
 		.error_message = op->error_message,
@@ -176,7 +177,8 @@ static void create_done(void *data, int error, const char *message,
 static int queue_create(struct links *l, struct link *k)
 {
 	int r = l->nlo->queue_create(l->nl, k->name, k->kind, k->parent_ifindex, k->mode,
-				     k->want_mac ? k->mac : NULL, create_done, k);
+				     k->want_mac ? k->mac : NULL, k->op && k->op->up,
+				     create_done, k);
 
 	if (r == 0)
 		k->nreq++;
@@ -217,7 +219,7 @@ static unsigned encode_step(struct op *op, unsigned budget)
 	}
 
 	while (op->encode_next < op->nlinks && done < budget) {
-		links_reply_encode(&op->reply, op->links[op->encode_next], op->encode_next,
+		links_reply_encode(&op->reply, op->l, op->links[op->encode_next], op->encode_next,
 				   op->nlinks);
 		op->encode_next++;
 		done++;
@@ -544,6 +546,7 @@ int links_op_create(struct links *l, const struct links_create_req *req,
 	op->alloc = req->names ? NULL : a;
 	snprintf(op->kind, sizeof(op->kind), "%s", req->kind);
 	op->mode = req->mode;
+	op->up = !req->down;
 	snprintf(op->parent, sizeof(op->parent), "%s", parent->name);
 	op->parent_ifindex = parent->ifindex;
 	work_add(op);

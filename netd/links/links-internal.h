@@ -6,6 +6,7 @@
  *               foreign and held names, the bitmaps, and their store rows
  *  engine.c     ops: intents, steps per iteration, acks, EEXIST retries,
  *               ownership tags, group deletion, rollback
+ *  set.c        changes of up/down, MTU and MAC, set back on failure
  *  settle.c     requests whose acks were lost, settled from a dump
  *  reconcile.c  start-up load from the store, dumps, link events,
  *               reconciliation with the kernel
@@ -81,6 +82,7 @@ struct link {
 	uint64_t txn;             /* store transaction of its last intent row */
 	enum link_lost lost;      /* its request in flight lost its ack */
 	bool untagged;            /* made, its ownership tag not yet queued */
+	bool setting;             /* a set (set.c) waits for the kernel */
 	TAILQ_ENTRY(link) entry;
 };
 
@@ -97,6 +99,8 @@ struct kdev {
 	uint32_t mode;
 	uint32_t group;
 	char alias[NL_ALIAS_MAX]; /* "netd:<owner>" on the links netd made */
+	uint32_t flags;           /* IFF_UP, ... */
+	uint32_t mtu;             /* 0: not known */
 };
 
 /* All devices, by ifindex and by name (trees of struct kdev). */
@@ -105,19 +109,21 @@ struct kcache {
 	void *by_name;
 };
 
-enum op_type { OP_CREATE, OP_DELETE };
+enum op_type { OP_CREATE, OP_DELETE, OP_SET };
 
 /* How an op ended, for whoever asked for it. Borrowed for the callback's
  * duration only. */
 struct links_op_result {
 	enum op_type type;
+	struct links *l;
 	int error;                  /* 0, or the first failure (-errno) */
 	const char *error_link;     /* the link it concerns, or NULL */
 	const char *error_message;  /* the kernel's text, or NULL */
 	const char *storage_error;  /* the database failed: why, or NULL */
 	/* Success of a create: its links, in the order made, and the reply's
 	 * parameters already encoded (links_reply_encode(); the callback
-	 * owns the text; NULL without memory). */
+	 * owns the text; NULL without memory); of a set: its links, in the
+	 * order asked. */
 	struct link *const *links;
 	unsigned nlinks;
 	char *reply_text;
@@ -172,6 +178,7 @@ struct op {
 	uint8_t (*macs)[NL_MAC_LEN];
 	char kind[8];
 	uint32_t mode;
+	bool up;                 /* IFF_UP in the creates */
 	char parent[IFNAMSIZ];
 	int parent_ifindex;
 	char *owner;
@@ -181,6 +188,8 @@ TAILQ_HEAD(op_list, op);
 
 struct monitor;
 TAILQ_HEAD(monitor_list, monitor);
+struct set_op;
+TAILQ_HEAD(set_list, set_op);
 
 struct links {
 	struct ev_loop *loop;
@@ -208,6 +217,7 @@ struct links {
 
 	struct op_list ops;       /* every op, freed at the latest by links_free */
 	struct op_list work;      /* ops with links still to prepare or queue */
+	struct set_list sets;     /* set.c's calls waiting for the kernel */
 	ev_check work_check;      /* does a step of them after each poll */
 	ev_idle work_idle;        /* keeps the poll from blocking meanwhile */
 
@@ -308,6 +318,7 @@ struct links_create_req {
 	unsigned count;               /* 1..LINKS_MAX_COUNT */
 	const char *const *names;     /* count valid, distinct names, or NULL */
 	const uint8_t (*macs)[NL_MAC_LEN]; /* count distinct unicast MACs, or NULL */
+	bool down;                    /* leave them down (default: up at creation) */
 };
 
 /* Why a request was refused before anything changed. */
@@ -340,7 +351,8 @@ void links_lists_free(struct links *l);
 
 /* Append the i-th of n links of a create's reply to b (methods.c): the
  * parameters object's head before the first, its tail after the last. */
-void links_reply_encode(struct strbuf *b, const struct link *k, unsigned i, unsigned n);
+void links_reply_encode(struct strbuf *b, struct links *l, const struct link *k, unsigned i,
+			unsigned n);
 
 int links_op_create(struct links *l, const struct links_create_req *req,
 		    links_done_fn done, void *data, struct links_refusal *refusal);
@@ -388,6 +400,30 @@ void work_remove(struct op *op);
  * confirmations; how many were done. */
 unsigned delete_step(struct op *op, unsigned budget);
 unsigned delete_confirm_step(struct op *op, unsigned budget);
+
+/* --- set.c --- */
+
+/* A set with its parameters checked for form (methods.c): changes[i]
+ * for names[i], n distinct names. */
+struct links_set_req {
+	const char *owner;
+	const char *const *names;
+	const struct nl_link_change *changes;
+	unsigned n;                   /* 1..LINKS_MAX_COUNT */
+};
+
+/*
+ * Start changing req's links; done(data, result) is called once when the
+ * kernel has answered every request (maybe before this returns; never for
+ * a refusal), with type OP_SET and, on success, the links. All or nothing
+ * (see set.c). Refusals, with nothing changed: -ENOENT (no such link),
+ * -EPERM (not the owner), -EBUSY (being created, deleted or set),
+ * -ERANGE (an MTU above the parent's), -ENOMEM.
+ */
+int links_op_set(struct links *l, const struct links_set_req *req, links_done_fn done,
+		 void *data, struct links_refusal *refusal);
+/* Drop every set without answering (links_free). */
+void links_sets_free(struct links *l);
 
 /* --- settle.c --- */
 

@@ -29,6 +29,7 @@ static int links_alloc(struct ev_loop *loop, struct store *store,
 	TAILQ_INIT(&l->all);
 	TAILQ_INIT(&l->monitors);
 	TAILQ_INIT(&l->lists);
+	TAILQ_INIT(&l->sets);
 	links_work_init(l);
 	r = alloc_new(cfg->macvtap_prefix, &l->macvtap);
 	if (r == 0)
@@ -100,6 +101,7 @@ struct links *links_free(struct links *l)
 	 * nobody will be answered any more). */
 	while (!TAILQ_EMPTY(&l->ops))
 		op_free(TAILQ_FIRST(&l->ops));
+	links_sets_free(l);
 	if (l->nl)
 		l->nl = l->nlo->free(l->nl);
 	links_model_free(l);

@@ -52,7 +52,7 @@ static bool job_step(struct list_job *j)
 	if (j->n == 0)
 		strbuf_puts(&j->text, "{\"links\":[]}");
 	for (; j->next < stop; j->next++)
-		links_reply_encode(&j->text, &j->snap[j->next], j->next, j->n);
+		links_reply_encode(&j->text, j->l, &j->snap[j->next], j->next, j->n);
 	if (j->next < j->n)
 		return false;
 	ctl_call_reply_encoded(j->call, strbuf_steal(&j->text, NULL));

@@ -23,8 +23,9 @@
 
 /* --- JSON out --- */
 
-static json_t *link_json(const struct link *k)
+static json_t *link_json(struct links *l, const struct link *k)
 {
+	struct kdev *d = k->ifindex > 0 ? kdev_by_index(l, k->ifindex) : NULL;
 	char mac[18] = "";
 	json_t *o;
 
@@ -45,6 +46,12 @@ static json_t *link_json(const struct link *k)
 
 		snprintf(tap, sizeof(tap), "/dev/tap%d", k->ifindex);
 		json_object_set_new(o, "tap", json_string(tap));
+	}
+	/* From the kernel's picture, once it has shown the device. */
+	if (o && d && k->state == LINK_PRESENT) {
+		json_object_set_new(o, "up", json_boolean(d->flags & IFF_UP));
+		if (d->mtu > 0)
+			json_object_set_new(o, "mtu", json_integer(d->mtu));
 	}
 	return o;
 }
@@ -72,7 +79,7 @@ static json_t *links_array(struct links *l, const char *owner)
 			v[n++] = k;
 	qsort(v, n, sizeof(*v), cmp_link_ptr);
 	for (unsigned i = 0; i < n; i++)
-		json_array_append_new(arr, link_json(v[i]));
+		json_array_append_new(arr, link_json(l, v[i]));
 	free(v);
 	return arr;
 }
@@ -119,7 +126,7 @@ void links_notify(struct links *l, enum links_event ev, const struct link *k,
 	case LINKS_EVENT_ADDED:
 	case LINKS_EVENT_REMOVED:
 		e = json_pack("{s:s, s:o}", "event", ev == LINKS_EVENT_ADDED ? "added" : "removed",
-			      "link", link_json(k));
+			      "link", link_json(l, k));
 		if (e && name_or_reason)
 			json_object_set_new(e, "reason", json_string(name_or_reason));
 		break;
@@ -209,21 +216,27 @@ static void op_reply(void *data, const struct links_op_result *res)
 		free(res->reply_text);
 		arr = json_array();
 		for (unsigned i = 0; i < res->nlinks; i++)
-			json_array_append_new(arr, link_json(res->links[i]));
+			json_array_append_new(arr, link_json(res->l, res->links[i]));
 		if (create_attach_fds(call, res, arr))
 			ctl_call_reply(call, json_pack("{s:o, s:I}", "links", arr, "fds",
 						       (json_int_t)res->nlinks));
 		return;
 	}
 	arr = json_array();
+	if (res->type == OP_SET) {
+		for (unsigned i = 0; i < res->nlinks; i++)
+			json_array_append_new(arr, link_json(res->l, res->links[i]));
+		return ctl_call_reply(call, json_pack("{s:o}", "links", arr));
+	}
 	for (unsigned i = 0; i < res->ndeleted; i++)
 		json_array_append_new(arr, json_string(res->deleted[i]));
 	ctl_call_reply(call, json_pack("{s:o}", "deleted", arr));
 }
 
-void links_reply_encode(struct strbuf *b, const struct link *k, unsigned i, unsigned n)
+void links_reply_encode(struct strbuf *b, struct links *l, const struct link *k, unsigned i,
+			unsigned n)
 {
-	json_t *o = link_json(k);
+	json_t *o = link_json(l, k);
 	char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
 
 	assert(b && k && i < n);
@@ -256,6 +269,8 @@ static void refusal_reply(struct ctl_call *call, int r, const struct links_refus
 	case -EBUSY:
 		return ctl_call_error(call, "io.netd.LinkBusy",
 				      json_pack("{s:s, s:s}", "name", f->name, "state", f->state));
+	case -ERANGE:
+		return ctl_call_invalid_parameter(call, "mtu");
 	default:
 		return ctl_call_error(call, "io.netd.InternalError", NULL);
 	}
@@ -283,6 +298,7 @@ struct create_params {
 	json_t *names;
 	json_t *macs;
 	bool fds;
+	bool down;
 };
 
 /* The number of links asked for, or the name of the bad field. */
@@ -342,6 +358,7 @@ void links_create(struct links *l, struct ctl_call *call, json_t *params)
 		DECODE_FIELD("names", DECODE_STRING_ARRAY, false, struct create_params, names),
 		DECODE_FIELD("macs", DECODE_STRING_ARRAY, false, struct create_params, macs),
 		DECODE_FIELD("fds", DECODE_BOOL, false, struct create_params, fds),
+		DECODE_FIELD("down", DECODE_BOOL, false, struct create_params, down),
 	};
 	struct create_params p = { .mode = "bridge", .count = INT64_MIN /* absent */ };
 	_cleanup_free_ uint8_t (*macs)[NL_MAC_LEN] = NULL;
@@ -380,7 +397,7 @@ void links_create(struct links *l, struct ctl_call *call, json_t *params)
 	req = (struct links_create_req){
 		.owner = p.owner, .kind = p.kind, .mode = mode, .parent = p.parent,
 		.count = (unsigned)n, .names = names,
-		.macs = (const uint8_t (*)[NL_MAC_LEN])macs,
+		.macs = (const uint8_t (*)[NL_MAC_LEN])macs, .down = p.down,
 	};
 	r = links_op_create(l, &req, op_reply, call, &refusal);
 	if (r < 0)
@@ -427,6 +444,102 @@ void links_delete(struct links *l, struct ctl_call *call, json_t *params)
 		refusal_reply(call, r, &refusal);
 }
 
+/* --- SetLinks --- */
+
+/* The kernel's MTU bounds for an Ethernet-like device (ETH_MIN_MTU, and
+ * the largest an IFLA_MTU of a macvlan's parent can be in practice). */
+#define LINKS_MTU_MIN 68
+#define LINKS_MTU_MAX 65535
+
+struct set_params {
+	const char *owner;
+	json_t *names;
+	int up;           /* -1: absent */
+	int64_t mtu;      /* INT64_MIN: absent */
+	json_t *macs;
+	bool up_value;
+};
+
+/* names and macs: n of each, well formed and distinct; mtu in range.
+ * Fills changes[]; NULL or the bad field. */
+static const char *set_changes(const struct set_params *p, size_t n,
+			       struct nl_link_change *changes)
+{
+	if (n < 1 || n > LINKS_MAX_COUNT)
+		return "names";
+	if (p->mtu != INT64_MIN && (p->mtu < LINKS_MTU_MIN || p->mtu > LINKS_MTU_MAX))
+		return "mtu";
+	if (p->macs && json_array_size(p->macs) != n)
+		return "macs";
+	for (size_t i = 0; i < n; i++) {
+		const char *name = json_string_value(json_array_get(p->names, i));
+		struct nl_link_change *c = &changes[i];
+
+		if (!valid_ifname(name))
+			return "names";
+		for (size_t j = 0; j < i; j++)
+			if (streq(name, json_string_value(json_array_get(p->names, j))))
+				return "names";
+		c->set_up = p->up >= 0;
+		c->up = p->up > 0;
+		c->set_mtu = p->mtu != INT64_MIN;
+		c->mtu = c->set_mtu ? (uint32_t)p->mtu : 0;
+		if (!p->macs)
+			continue;
+		c->set_mac = true;
+		if (mac_parse(json_string_value(json_array_get(p->macs, i)), c->mac) < 0)
+			return "macs";
+		for (size_t j = 0; j < i; j++)
+			if (memcmp(c->mac, changes[j].mac, NL_MAC_LEN) == 0)
+				return "macs";
+	}
+	return NULL;
+}
+
+void links_set(struct links *l, struct ctl_call *call, json_t *params)
+{
+	static const struct decode_field fields[] = {
+		DECODE_FIELD("owner", DECODE_STRING, true, struct set_params, owner),
+		DECODE_FIELD("names", DECODE_STRING_ARRAY, true, struct set_params, names),
+		DECODE_FIELD("up", DECODE_BOOL, false, struct set_params, up_value),
+		DECODE_FIELD("mtu", DECODE_INT, false, struct set_params, mtu),
+		DECODE_FIELD("macs", DECODE_STRING_ARRAY, false, struct set_params, macs),
+	};
+	struct set_params p = { .up = -1, .mtu = INT64_MIN };
+	_cleanup_free_ struct nl_link_change *changes = NULL;
+	_cleanup_free_ const char **names = NULL;
+	struct links_refusal refusal = { 0 };
+	struct links_set_req req;
+	const char *bad;
+	size_t n;
+	int r;
+
+	assert(l && call);
+	if (!ctl_call_decode(call, fields, ELEMENTSOF(fields), &p))
+		return;
+	if (!valid_owner(p.owner))
+		return ctl_call_invalid_parameter(call, "owner");
+	/* A bool decoded leaves no trace of its absence: look. */
+	if (json_is_boolean(json_object_get(params, "up")))
+		p.up = p.up_value;
+	n = json_array_size(p.names);
+	changes = calloc(n ? n : 1, sizeof(*changes));
+	if (!changes)
+		return ctl_call_error(call, "io.netd.InternalError", NULL);
+	bad = set_changes(&p, n, changes);
+	if (bad)
+		return ctl_call_invalid_parameter(call, bad);
+	names = string_vector(p.names);
+	if (!names)
+		return ctl_call_error(call, "io.netd.InternalError", NULL);
+	req = (struct links_set_req){
+		.owner = p.owner, .names = names, .changes = changes, .n = (unsigned)n,
+	};
+	r = links_op_set(l, &req, op_reply, call, &refusal);
+	if (r < 0)
+		refusal_reply(call, r, &refusal);
+}
+
 struct get_params {
 	const char *name;
 };
@@ -447,7 +560,7 @@ void links_get(struct links *l, struct ctl_call *call, json_t *params)
 	k = link_find(l, p.name);
 	if (!k)
 		return ctl_call_error(call, "io.netd.NoSuchLink", json_pack("{s:s}", "name", p.name));
-	ctl_call_reply(call, json_pack("{s:o}", "link", link_json(k)));
+	ctl_call_reply(call, json_pack("{s:o}", "link", link_json(l, k)));
 }
 
 struct list_params {

@@ -160,6 +160,9 @@ void kc_update(struct kcache *kc, const struct nl_link *nlk)
 	k->parent_ifindex = nlk->parent_ifindex;
 	k->mode = nlk->macvlan_mode;
 	k->group = nlk->group;
+	k->flags = nlk->flags;
+	if (nlk->mtu)
+		k->mtu = nlk->mtu;
 	snprintf(k->alias, sizeof(k->alias), "%s", nlk->alias);
 }
 

@@ -44,9 +44,15 @@ static void link_added(struct links *l, struct link *k, const struct nl_link *nl
 		mark_foreign(l, nlk->name);
 		return;
 	}
-	if (k->state == LINK_CREATING && k->ifindex == 0)
-		k->ifindex = nlk->ifindex; /* our create, ack to follow */
-	else if (k->ifindex != nlk->ifindex && k->state == LINK_PRESENT &&
+	if (k->ifindex == 0 && k->state != LINK_DELETING) {
+		/* Our create, its ack to follow; or acked without its echo
+		 * (lost when the request socket overflowed) before the picture
+		 * showed the device: the kernel made this name ours, it was
+		 * not replaced. */
+		k->ifindex = nlk->ifindex;
+		if (k->state == LINK_PRESENT)
+			store_link(l, k);
+	} else if (k->ifindex != nlk->ifindex && k->state == LINK_PRESENT &&
 		 !kdev_by_index(l, k->ifindex)) {
 		/* Ours went and someone else made one with its name. */
 		link_vanished(l, k, "replaced");

@@ -14,6 +14,7 @@
  *   nlview count [PREFIX]     number of links (starting with PREFIX)
  *   nlview mode NAME          macvlan/macvtap mode of link NAME:
  *                             bridge, vepa, private, passthru or source
+ *   nlview state NAME         "up|down MTU MAC" of link NAME (IFF_UP)
  *
  * Exit 0 on success, 1 on failure (message on stderr), 2 on usage errors.
  */
@@ -22,6 +23,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <net/if.h>
 
 #include <netlink/netlink.h>
 #include <netlink/addr.h>
@@ -210,6 +213,21 @@ static int cmd_mode(const char *name)
 	return ret;
 }
 
+static int cmd_state(const char *name)
+{
+	struct rtnl_link *link = rtnl_link_get_by_name(cache, name);
+	char mac[128];
+
+	if (!link) {
+		fprintf(stderr, "nlview: no link named %s\n", name);
+		return 1;
+	}
+	printf("%s %u %s\n", rtnl_link_get_flags(link) & IFF_UP ? "up" : "down",
+	       rtnl_link_get_mtu(link), format_mac(link, mac, sizeof(mac)));
+	rtnl_link_put(link);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	int ret;
@@ -223,7 +241,7 @@ int main(int argc, char **argv)
 		   strcmp(argv[1], "count") == 0) {
 		if (argc > 3)
 			goto usage;
-	} else if (strcmp(argv[1], "mode") == 0) {
+	} else if (strcmp(argv[1], "mode") == 0 || strcmp(argv[1], "state") == 0) {
 		if (argc != 3)
 			goto usage;
 	} else {
@@ -238,6 +256,8 @@ int main(int argc, char **argv)
 		ret = cmd_names(argc > 2 ? argv[2] : NULL, 0);
 	else if (strcmp(argv[1], "count") == 0)
 		ret = cmd_names(argc > 2 ? argv[2] : NULL, 1);
+	else if (strcmp(argv[1], "state") == 0)
+		ret = cmd_state(argv[2]);
 	else
 		ret = cmd_mode(argv[2]);
 	cleanup();
@@ -247,6 +267,6 @@ int main(int argc, char **argv)
 	}
 	return ret;
 usage:
-	fprintf(stderr, "usage: nlview links | names [PREFIX] | count [PREFIX] | mode NAME\n");
+	fprintf(stderr, "usage: nlview links | names [PREFIX] | count [PREFIX] | mode NAME | state NAME\n");
 	return 2;
 }

@@ -57,7 +57,7 @@ ok "status counters"
 ctl info >/dev/null || fail "info"
 ctl call io.netd.NoSuchMethod 2>"$TMP/err"; rc=$?
 [ $rc = 1 ] || fail "error reply: want exit 1, got $rc"
-grep -q '^netdctl: org.varlink.service.MethodNotFound {"method":"io.netd.NoSuchMethod"}$' "$TMP/err" || fail "error reply on stderr: $(cat "$TMP/err")"
+grep -q '^netdctl: call: netd has no method "io.netd.NoSuchMethod" (org.varlink.service.MethodNotFound {"method":"io.netd.NoSuchMethod"})$' "$TMP/err" || fail "error reply on stderr: $(cat "$TMP/err")"
 ctl --json call io.netd.NoSuchMethod 2>/dev/null | grep -q '"error": "org.varlink.service.MethodNotFound"' || fail "--json error reply on stdout"
 ctl frobnicate >/dev/null 2>&1; [ $? = 2 ] || fail "unknown command: want exit 2"
 ctl status extra >/dev/null 2>&1; [ $? = 2 ] || fail "extra argument: want exit 2"

@@ -33,7 +33,7 @@
 
 /* --- the fake kernel --- */
 
-enum req_type { REQ_CREATE, REQ_SET_GROUP, REQ_DELETE_GROUP, REQ_SET_ALIAS };
+enum req_type { REQ_CREATE, REQ_SET_GROUP, REQ_DELETE_GROUP, REQ_SET_ALIAS, REQ_SET_LINK };
 
 struct fake_req {
 	enum req_type type;
@@ -44,6 +44,8 @@ struct fake_req {
 	bool has_mac;
 	uint8_t mac[NL_MAC_LEN];
 	char alias[NL_ALIAS_MAX];
+	bool up;                   /* a create: IFF_UP in it */
+	struct nl_link_change change; /* a set */
 	nl_done_fn done;
 	void *data;
 	bool answered;
@@ -65,6 +67,8 @@ struct nl {
 	int fail_error;
 	const char *fail_message;
 	bool always_eexist;        /* every create: EEXIST */
+	bool no_echo;              /* creates are acked without their echo */
+	int fail_set_ifindex;      /* a set of this device's MTU: EINVAL (after its MAC) */
 	bool *freed;               /* set when free() is called */
 	bool keep_on_free;         /* free() leaves it to the test */
 };
@@ -100,6 +104,7 @@ static struct fake_dev *dev_add(struct nl *nl, const char *name, const char *kin
 			d->link.has_mac = true;
 			d->link.mac[0] = 0x02;
 			d->link.mac[5] = (uint8_t)d->link.ifindex;
+			d->link.mtu = 1500;
 			return d;
 		}
 	fail_msg("fake kernel full");
@@ -131,10 +136,11 @@ static struct fake_req *req_add(struct nl *nl, enum req_type type, nl_done_fn do
 
 static int fake_queue_create(struct nl *nl, const char *name, const char *kind,
 			     int parent_ifindex, uint32_t mode, const uint8_t *mac,
-			     nl_done_fn done, void *data)
+			     bool up, nl_done_fn done, void *data)
 {
 	struct fake_req *r = req_add(nl, REQ_CREATE, done, data);
 
+	r->up = up;
 	assert_int_not_equal(parent_ifindex, 0);
 	r->ifindex = parent_ifindex;
 	snprintf(r->name, sizeof(r->name), "%s", name);
@@ -153,6 +159,16 @@ static int fake_queue_set_group(struct nl *nl, int ifindex, uint32_t group, nl_d
 
 	r->ifindex = ifindex;
 	r->group = group;
+	return 0;
+}
+
+static int fake_queue_set_link(struct nl *nl, int ifindex, const struct nl_link_change *c,
+			       nl_done_fn done, void *data)
+{
+	struct fake_req *r = req_add(nl, REQ_SET_LINK, done, data);
+
+	r->ifindex = ifindex;
+	r->change = *c;
 	return 0;
 }
 
@@ -229,6 +245,7 @@ static struct nl *fake_free(struct nl *nl)
 static const struct nl_ops fake_ops = {
 	.queue_create = fake_queue_create,
 	.queue_set_group = fake_queue_set_group,
+	.queue_set_link = fake_queue_set_link,
 	.queue_set_alias = fake_queue_set_alias,
 	.queue_delete_group = fake_queue_delete_group,
 	.cancel = fake_cancel,
@@ -267,7 +284,22 @@ static void execute(struct nl *nl, unsigned i)
 		if (r->has_mac)
 			memcpy(d->link.mac, r->mac, NL_MAC_LEN);
 		d->link.parent_ifindex = r->ifindex;
-		return answer(nl, i, 0, NULL, &d->link);
+		d->link.flags = r->up ? IFF_UP : 0;
+		return answer(nl, i, 0, NULL, nl->no_echo ? NULL : &d->link);
+	case REQ_SET_LINK:
+		d = dev_by_index(nl, r->ifindex);
+		if (!d)
+			return answer(nl, i, -ENODEV, NULL, NULL);
+		/* In do_setlink()'s order: the MAC, the MTU, the flags. */
+		if (r->change.set_mac)
+			memcpy(d->link.mac, r->change.mac, NL_MAC_LEN);
+		if (r->change.set_mtu && r->ifindex == nl->fail_set_ifindex)
+			return answer(nl, i, -EINVAL, "mtu refused", NULL);
+		if (r->change.set_mtu)
+			d->link.mtu = r->change.mtu;
+		if (r->change.set_up)
+			d->link.flags = r->change.up ? IFF_UP : 0;
+		return answer(nl, i, 0, NULL, NULL);
 	case REQ_SET_ALIAS:
 		d = dev_by_index(nl, r->ifindex);
 		if (!d)
@@ -466,7 +498,7 @@ static void on_done(void *data, const struct links_op_result *res)
 		 res->error_message ? res->error_message : "");
 	snprintf(a->storage_error, sizeof(a->storage_error), "%s",
 		 res->storage_error ? res->storage_error : "");
-	if (res->type == OP_CREATE) {
+	if (res->type == OP_CREATE || res->type == OP_SET) {
 		/* The reply, encoded over iterations: every link, in order. */
 		if (!res->error) {
 			char want[64];
@@ -1429,6 +1461,284 @@ static void test_created_links_are_tagged_before_the_answer(void **state)
 	assert_int_equal(rows(f, "links", "op IS NOT NULL"), 0);
 }
 
+/* --- up at creation, and sets --- */
+
+static void test_create_brings_links_up_unless_down(void **state)
+{
+	struct fix *f = *state;
+	struct answer a = { 0 }, b = { 0 };
+	struct links_create_req req = {
+		.owner = "g", .kind = "macvlan", .mode = MACVLAN_MODE_BRIDGE, .parent = "eth0",
+		.count = 2, .down = true,
+	};
+	struct links_refusal refusal = { 0 };
+
+	links_start(f);
+	create_ok(f, "g", 2, &a);
+	/* IFF_UP went in the creates themselves: no request after them
+	 * but the tags. */
+	assert_int_equal(f->nl->nreqs, 2 + 2);
+	for (unsigned i = 0; i < 2; i++) {
+		assert_int_equal(f->nl->reqs[i].type, REQ_CREATE);
+		assert_true(f->nl->reqs[i].up);
+		assert_true(dev_by_name(f->nl, a.names[i])->link.flags & IFF_UP);
+	}
+	assert_int_equal(links_op_create(f->l, &req, on_done, &b, &refusal), 0);
+	links_flush(f->l);
+	kernel_run(f->nl);
+	assert_int_equal(b.error, 0);
+	assert_int_equal(b.n, 2);
+	assert_false(f->nl->reqs[4].up);
+	assert_false(f->nl->reqs[5].up);
+	assert_false(dev_by_name(f->nl, "macvlan0")->link.flags & IFF_UP);
+}
+
+/* The kernel's events for the devices made so far, as rtnetlink sends
+ * them: the picture then knows their MTU, flags and MAC. */
+static void events_for_all(struct fix *f)
+{
+	for (int i = 0; i < MAX_DEVS; i++)
+		if (f->nl->devs[i].present)
+			links_nl_callbacks.link_event(f->l, true, &f->nl->devs[i].link);
+}
+
+static int set(struct fix *f, const char *owner, unsigned n, const char *const *names,
+	       const struct nl_link_change *changes, struct answer *a,
+	       struct links_refusal *refusal)
+{
+	struct links_set_req req = { .owner = owner, .names = names, .changes = changes, .n = n };
+
+	return links_op_set(f->l, &req, on_done, a, refusal);
+}
+
+static void test_set_links_refusals(void **state)
+{
+	struct fix *f = *state;
+	struct answer a = { 0 }, b = { 0 };
+	struct links_refusal refusal = { 0 };
+	const char *mine[] = { "macvtap0", "macvtap1" }, *theirs[] = { "macvtap0", "macvtap2" };
+	const char *nope[] = { "macvtap9" };
+	struct nl_link_change down[2] = { { .set_up = true }, { .set_up = true } };
+	struct nl_link_change big[1] = { { .set_mtu = true, .mtu = 9000 } };
+	unsigned before;
+
+	links_start(f);
+	create_ok(f, "alice", 2, &a);
+	memset(&a, 0, sizeof(a));
+	create_ok(f, "mallory", 1, &a);
+	events_for_all(f);
+	before = f->nl->nreqs;
+
+	/* mallory's link among alice's: nothing is asked of the kernel. */
+	assert_int_equal(set(f, "alice", 2, theirs, down, &b, &refusal), -EPERM);
+	assert_string_equal(refusal.name, "macvtap2");
+	assert_string_equal(refusal.owner, "mallory");
+	assert_int_equal(set(f, "mallory", 1, mine, down, &b, &refusal), -EPERM);
+	assert_int_equal(set(f, "alice", 1, nope, down, &b, &refusal), -ENOENT);
+	assert_string_equal(refusal.name, "macvtap9");
+	/* Above the parent's MTU (1500): refused before the kernel is asked. */
+	assert_int_equal(set(f, "alice", 1, mine, big, &b, &refusal), -ERANGE);
+	assert_int_equal(f->nl->nreqs, before);
+	assert_int_equal(b.calls, 0);
+	for (unsigned i = 0; i < 3; i++)
+		assert_true(f->nl->devs[i + 2].link.flags & IFF_UP);
+
+	/* A set in flight makes the link busy for another set. */
+	assert_int_equal(set(f, "alice", 2, mine, down, &b, &refusal), 0);
+	assert_int_equal(set(f, "alice", 1, mine, down, &a, &refusal), -EBUSY);
+	assert_string_equal(refusal.state, "setting");
+	links_flush(f->l);
+	kernel_run(f->nl);
+	assert_int_equal(b.calls, 1);
+	assert_int_equal(b.error, 0);
+	assert_int_equal(set(f, "alice", 1, mine, down, &a, &refusal), 0);
+}
+
+static void test_set_links_batched(void **state)
+{
+	struct fix *f = *state;
+	struct answer a = { 0 }, b = { 0 };
+	struct links_refusal refusal = { 0 };
+	const char *names[] = { "macvtap2", "macvtap0", "macvtap1" };
+	struct nl_link_change c[3];
+	unsigned before, flushes;
+	struct link *k;
+
+	links_start(f);
+	create_ok(f, "alice", 3, &a);
+	events_for_all(f);
+	before = f->nl->nreqs;
+	flushes = f->nl->flushes;
+	for (unsigned i = 0; i < 3; i++) {
+		c[i] = (struct nl_link_change){ .set_up = true, .up = false, .set_mtu = true,
+						.mtu = 1400, .set_mac = true };
+		c[i].mac[0] = 0x02;
+		c[i].mac[5] = (uint8_t)(0xa0 + i);
+	}
+	assert_int_equal(set(f, "alice", 3, names, c, &b, &refusal), 0);
+	/* One request per link, queued together: one flush sends them. */
+	assert_int_equal(f->nl->nreqs, before + 3);
+	for (unsigned i = before; i < before + 3; i++)
+		assert_int_equal(f->nl->reqs[i].type, REQ_SET_LINK);
+	assert_int_equal(b.calls, 0);
+	links_flush(f->l);
+	assert_int_equal(f->nl->flushes, flushes + 1);
+	assert_int_equal(kernel_step(f->nl), 3);
+
+	assert_int_equal(b.calls, 1);
+	assert_int_equal(b.error, 0);
+	assert_int_equal(b.n, 3);
+	for (unsigned i = 0; i < 3; i++) {
+		struct fake_dev *d = dev_by_name(f->nl, names[i]);
+
+		assert_string_equal(b.names[i], names[i]);
+		assert_false(d->link.flags & IFF_UP);
+		assert_int_equal(d->link.mtu, 1400);
+		assert_memory_equal(d->link.mac, c[i].mac, NL_MAC_LEN);
+		/* The picture follows at once, and the MAC's row. */
+		k = link_find(f->l, names[i]);
+		assert_memory_equal(k->mac, c[i].mac, NL_MAC_LEN);
+		assert_int_equal(kdev_by_index(f->l, k->ifindex)->mtu, 1400);
+		assert_false(kdev_by_index(f->l, k->ifindex)->flags & IFF_UP);
+	}
+	assert_int_equal(rows(f, "links", "name = 'macvtap2' AND mac = '02:00:00:00:00:a0'"), 1);
+	assert_int_equal(rows(f, "links", "name = 'macvtap1' AND mac = '02:00:00:00:00:a2'"), 1);
+	assert_true(links_idle(f->l));
+}
+
+static void test_set_links_all_or_nothing(void **state)
+{
+	struct fix *f = *state;
+	struct answer a = { 0 }, b = { 0 };
+	struct links_refusal refusal = { 0 };
+	const char *names[] = { "macvtap0", "macvtap1", "macvtap2" };
+	struct nl_link_change c[3];
+	struct nl_link orig[3];
+	unsigned before;
+
+	links_start(f);
+	create_ok(f, "alice", 3, &a);
+	events_for_all(f);
+	for (unsigned i = 0; i < 3; i++) {
+		orig[i] = dev_by_name(f->nl, names[i])->link;
+		c[i] = (struct nl_link_change){ .set_up = true, .up = false, .set_mtu = true,
+						.mtu = 1000, .set_mac = true };
+		c[i].mac[0] = 0x06;
+		c[i].mac[5] = (uint8_t)i;
+	}
+	/* The kernel refuses the second link's MTU, after taking its MAC. */
+	f->nl->fail_set_ifindex = orig[1].ifindex;
+	before = f->nl->nreqs;
+	assert_int_equal(set(f, "alice", 3, names, c, &b, &refusal), 0);
+	links_flush(f->l);
+	assert_int_equal(kernel_step(f->nl), 3);
+	/* Not answered yet: all three are set back first, the refused one
+	 * too (its MAC was changed), to what the picture held. */
+	assert_int_equal(b.calls, 0);
+	assert_int_equal(f->nl->nreqs, before + 6);
+	for (unsigned i = before + 3; i < before + 6; i++) {
+		const struct fake_req *r = &f->nl->reqs[i];
+
+		assert_int_equal(r->type, REQ_SET_LINK);
+		assert_true(r->change.set_up && r->change.up);
+		assert_int_equal(r->change.mtu, 1500);
+	}
+	f->nl->fail_set_ifindex = 0;
+	kernel_run(f->nl);
+
+	assert_int_equal(b.calls, 1);
+	assert_int_equal(b.error, -EINVAL);
+	assert_string_equal(b.error_link, "macvtap1");
+	assert_string_equal(b.error_message, "mtu refused");
+	for (unsigned i = 0; i < 3; i++) {
+		struct fake_dev *d = dev_by_name(f->nl, names[i]);
+
+		assert_true(d->link.flags & IFF_UP);
+		assert_int_equal(d->link.mtu, 1500);
+		assert_memory_equal(d->link.mac, orig[i].mac, NL_MAC_LEN);
+		assert_memory_equal(link_find(f->l, names[i])->mac, orig[i].mac, NL_MAC_LEN);
+	}
+	assert_int_equal(rows(f, "links", "mac LIKE '06:%'"), 0);
+	assert_false(link_find(f->l, "macvtap1")->setting);
+}
+
+static void test_set_links_freed_in_flight(void **state)
+{
+	struct fix *f = *state;
+	struct answer a = { 0 }, b = { 0 };
+	struct links_refusal refusal = { 0 };
+	const char *names[] = { "macvtap0", "macvtap1" };
+	struct nl_link_change c[2] = { { .set_up = true }, { .set_mtu = true, .mtu = 1400 } };
+	struct nl *nl = f->nl;
+	unsigned first;
+
+	links_start(f);
+	create_ok(f, "alice", 2, &a);
+	events_for_all(f);
+	first = nl->nreqs;
+	assert_int_equal(set(f, "alice", 2, names, c, &b, &refusal), 0);
+	/* Stopping with both sets in flight: their completions go. */
+	nl->keep_on_free = true;
+	links_stop(f);
+	assert_int_equal(nl->cancels, 2);
+	for (unsigned i = first; i < first + 2; i++) {
+		assert_null(nl->reqs[i].done);
+		answer(nl, i, 0, NULL, NULL);
+	}
+	assert_int_equal(b.calls, 0);
+	free(nl);
+}
+
+static void test_set_links_lost_ack_is_set_back(void **state)
+{
+	struct fix *f = *state;
+	struct answer a = { 0 }, b = { 0 };
+	struct links_refusal refusal = { 0 };
+	const char *names[] = { "macvtap0" };
+	struct nl_link_change c[1] = { { .set_mtu = true, .mtu = 1400 } };
+
+	links_start(f);
+	create_ok(f, "alice", 1, &a);
+	events_for_all(f);
+	assert_int_equal(set(f, "alice", 1, names, c, &b, &refusal), 0);
+	/* The kernel did it, the ack was lost: the outcome is made known by
+	 * setting it back, and the caller hears of the loss. */
+	lose_acks(f->nl, f->l, 1);
+	assert_int_equal(dev_by_name(f->nl, "macvtap0")->link.mtu, 1400);
+	assert_int_equal(b.calls, 0);
+	kernel_run_type(f->nl, REQ_SET_LINK);
+	assert_int_equal(b.calls, 1);
+	assert_int_equal(b.error, -ENOBUFS);
+	assert_int_equal(dev_by_name(f->nl, "macvtap0")->link.mtu, 1500);
+	assert_false(link_find(f->l, "macvtap0")->setting);
+}
+
+static void test_create_acked_without_echo_learns_ifindex(void **state)
+{
+	struct fix *f = *state;
+	struct answer a = { 0 };
+	struct link *k;
+
+	links_start(f);
+	/* The acks come, their echoes were lost (an overflowing request
+	 * socket drops the long echo and keeps the short ack), and the
+	 * devices' events are still queued. */
+	f->nl->no_echo = true;
+	create_ok(f, "guest1", 2, &a);
+	k = link_find(f->l, "macvtap1");
+	assert_non_null(k);
+	assert_int_equal(k->state, LINK_PRESENT);
+	assert_int_equal(k->ifindex, 0);
+	/* The event is the device netd made, not a replacement. */
+	events_for_all(f);
+	k = link_find(f->l, "macvtap1");
+	assert_non_null(k);
+	assert_int_equal(k->ifindex, dev_by_name(f->nl, "macvtap1")->link.ifindex);
+	assert_int_equal(f->l->vanished, 0);
+	assert_false(is_foreign(f->l, "macvtap1"));
+	assert_int_equal(rows(f, "links", "name = 'macvtap1' AND ifindex > 0"), 1);
+}
+
 static void test_empty_database_readopts_tagged_links(void **state)
 {
 	struct fix *f = *state;
@@ -1497,6 +1807,13 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_lost_acks_of_a_delete, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rows_rewritten_after_failed_commit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_link_vanishes_before_the_answer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_create_brings_links_up_unless_down, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_set_links_refusals, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_set_links_batched, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_set_links_all_or_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_set_links_freed_in_flight, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_set_links_lost_ack_is_set_back, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_create_acked_without_echo_learns_ifindex, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

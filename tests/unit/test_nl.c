@@ -48,10 +48,10 @@ static void test_cancel_drops_queued(void **state)
 		skip();
 	}
 	assert_int_equal(nl_queue_create(nl, "nltest0", "macvtap", 1, MACVLAN_MODE_BRIDGE,
-					 NULL, done, &a), 0);
+					 NULL, true, done, &a), 0);
 	assert_int_equal(nl_queue_set_group(nl, 1, 7, done, &b), 0);
 	assert_int_equal(nl_queue_create(nl, "nltest1", "macvlan", 1, MACVLAN_MODE_BRIDGE,
-					 NULL, done, &a), 0);
+					 NULL, true, done, &a), 0);
 	assert_int_equal(nl_queue_delete_group(nl, 7, done, &b), 0);
 	assert_int_equal(queued(nl), 4);
 	assert_false(nl_idle(nl));
@@ -68,9 +68,9 @@ static void test_cancel_drops_queued(void **state)
 
 	/* Bad arguments are refused before anything is queued. */
 	assert_int_equal(nl_queue_create(nl, "nltest2", "veth", 1, MACVLAN_MODE_BRIDGE,
-					 NULL, done, &a), -EINVAL);
+					 NULL, true, done, &a), -EINVAL);
 	assert_int_equal(nl_queue_create(nl, "a-name-far-too-long", "macvtap", 1,
-					 MACVLAN_MODE_BRIDGE, NULL, done, &a), -EINVAL);
+					 MACVLAN_MODE_BRIDGE, NULL, true, done, &a), -EINVAL);
 	{
 		char alias[NL_ALIAS_MAX + 1];
 
@@ -78,6 +78,13 @@ static void test_cancel_drops_queued(void **state)
 		alias[NL_ALIAS_MAX] = '\0';
 		assert_int_equal(nl_queue_set_alias(nl, 1, alias, done, &a), -EINVAL);
 		assert_int_equal(nl_queue_set_alias(nl, 0, "netd:x", done, &a), -EINVAL);
+	}
+	{
+		struct nl_link_change nothing = { 0 }, up = { .set_up = true, .up = true };
+
+		/* A set changes something, of a device named by ifindex. */
+		assert_int_equal(nl_queue_set_link(nl, 1, &nothing, done, &a), -EINVAL);
+		assert_int_equal(nl_queue_set_link(nl, 0, &up, done, &a), -EINVAL);
 	}
 	assert_int_equal(queued(nl), 0);
 	assert_null(nl_free(nl));
@@ -88,6 +95,7 @@ static void test_rtnetlink_ops_are_nl(void **state)
 {
 	assert_ptr_equal(nl_rtnetlink_ops.queue_create, nl_queue_create);
 	assert_ptr_equal(nl_rtnetlink_ops.queue_set_alias, nl_queue_set_alias);
+	assert_ptr_equal(nl_rtnetlink_ops.queue_set_link, nl_queue_set_link);
 	assert_ptr_equal(nl_rtnetlink_ops.queue_set_group, nl_queue_set_group);
 	assert_ptr_equal(nl_rtnetlink_ops.queue_delete_group, nl_queue_delete_group);
 	assert_ptr_equal(nl_rtnetlink_ops.cancel, nl_cancel);
