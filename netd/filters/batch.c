@@ -108,6 +108,8 @@ static void put_dispatch(struct strbuf *m, struct batch *bt, struct binding *b,
 		in = b->have_in[fam] && b->state == B_APPLIED;
 		out = b->have_out[fam] && b->state == B_APPLIED;
 	}
+	b->disp_next = (uint8_t)((b->disp_next & ~DISP_FAM(fam)) | (out ? DISP_BIT(fam, false) : 0) |
+				 (in ? DISP_BIT(fam, true) : 0));
 	if (out && rules_dispatch_line(fam, false, b->port, line, sizeof(line)) > 0)
 		strbuf_puts(m, line);
 	if (in && rules_dispatch_line(fam, true, b->port, line, sizeof(line)) > 0)
@@ -138,6 +140,9 @@ static void put_head(struct strbuf *m, struct filters *f, struct batch *bt, enum
 		bt->hooks_only[fam] = true;
 		return;
 	}
+	bt->disp_full[fam] = !dispatch_incremental(f, bt, fam);
+	if (!bt->disp_full[fam])
+		return; /* its own lines only: dispatch.c */
 	/* The dispatch chains first: declaring them flushes them, so no
 	 * rule refers to a chain deleted below. */
 	rules_chain_decl(fam, RULES_ROOT_FROM, line, sizeof(line));
@@ -157,8 +162,12 @@ static void put_item(struct strbuf *m, struct batch *bt, unsigned stage, unsigne
 	if (stage != R_DELETES) {
 		if (!it->removing && b->want.text[fam])
 			put_lines(m, b->want.text[fam], stage == R_DECLS);
+		if (stage == R_RULES && !bt->disp_full[fam])
+			dispatch_put_item(m, it, fam, true);
 		return;
 	}
+	if (!bt->disp_full[fam])
+		dispatch_put_item(m, it, fam, false);
 	/* Chains it had and will not have any more. */
 	if (b->have_in[fam] && (it->removing || !it->want_in[fam]) &&
 	    rules_chain_delete(fam, b->want.in_chain, line, sizeof(line)) > 0)
@@ -178,7 +187,7 @@ static void render_one(struct filters *f, struct batch *bt)
 			continue;
 		if (bt->rstage == R_HEAD)
 			put_head(m, f, bt, i);
-		else if (bt->rstage == R_DISPATCH)
+		else if (bt->rstage == R_DISPATCH && bt->disp_full[i])
 			put_dispatch(m, bt, bt->rnext, i);
 		else if (bt->rstage == R_TAIL && !f->hooks_ok[i])
 			hooks_put(m, f, bt, i);
@@ -208,7 +217,7 @@ static bool render_slice(struct filters *f, struct batch *bt)
 		if ((items && bt->rcursor >= bt->n) || (bt->rstage == R_DISPATCH && !bt->rnext)) {
 			bt->rstage++;
 			bt->rcursor = 0;
-			if (bt->rstage == R_DISPATCH)
+			if (bt->rstage == R_DISPATCH && dispatch_any_full(bt))
 				bt->rnext = TAILQ_FIRST(&f->all);
 			continue;
 		}
@@ -439,6 +448,7 @@ static void apply_item(struct filters *f, struct batch *bt, unsigned k)
 			b->norm[i][0] = '\0';
 		else if (bt->fam[i])
 			chains_binding_norm(&bt->trees[i], b, b->norm[i]);
+	b->unrecorded = bt->live_ok;
 	binding_store(f, b);
 	waiters_answer(&it->waiters,
 		       &(struct outcome){ .kind = OUTCOME_APPLIED, .port = b->port, .b = b });
@@ -487,7 +497,7 @@ static void parse_done(struct filters *f, struct batch *bt)
 		bt->phase = PHASE_COMPARE;
 		return;
 	}
-	if (bt->live_ok) {
+	if (bt->live_ok || bt->record) {
 		/* Answered already: record what the saves show. */
 		confirm_record_roots(f, bt);
 		bt->phase = PHASE_RECORD;
@@ -531,13 +541,9 @@ static void work_cb(struct ev_loop *loop, ev_check *w, int revents)
 	case PHASE_APPLY:
 		done = items_slice(f, bt);
 		if (done && bt->live_ok) {
-			/* The callers are answered; the saves only record. The
-			 * names (20,000 chains: 2 MB) are not needed any more. */
-			for (int i = 0; i < NFAM; i++) {
-				chains_free(bt->live[i]);
-				bt->live[i] = NULL;
-			}
-			bt->phase = PHASE_SAVE;
+			/* The callers are answered; a later record saves. */
+			confirm_record_later(f, bt);
+			bt->phase = PHASE_DONE;
 		} else if (done) {
 			confirm_record_checkpoint(f, bt);
 			batch_backoff(f, bt->unconfirmed);
@@ -550,6 +556,9 @@ static void work_cb(struct ev_loop *loop, ev_check *w, int revents)
 			confirm_record_checkpoint(f, bt);
 			batch_backoff(f, bt->unconfirmed);
 			bt->phase = PHASE_DONE;
+			f->record_since = 0;
+			for (int i = 0; i < NFAM; i++)
+				f->record_fam[i] = false;
 		}
 		break;
 	case PHASE_COMPARE:
@@ -604,6 +613,7 @@ static bool batch_step(struct batch *bt)
 		if (bt->running)
 			return false;
 		if (!restores_ok(bt)) {
+			dispatch_forget(f, bt);
 			bt->phase = PHASE_BISECT;
 			return true;
 		}
@@ -613,6 +623,7 @@ static bool batch_step(struct batch *bt)
 				bt->gen_expect++; /* each committed restore is one generation */
 				f->root_norm[i][0] = '\0';
 			}
+		dispatch_commit(f, bt, verify_gen_exact(f, bt));
 		/* Nobody is told before the kernel is seen to hold it: by the
 		 * generation and the chain names, or by the saves. */
 		bt->phase = confirm_possible(f, bt) ? PHASE_CONFIRM : PHASE_SAVE;
@@ -664,6 +675,7 @@ void batch_advance(struct batch *bt)
 		if (!batch_step(bt))
 			return;
 	f->batch = NULL;
+	f->last_batch_end = now_usec();
 	batch_free(bt);
 }
 
@@ -679,7 +691,8 @@ void batch_cancel(struct batch *bt)
 			bt->jobs[i] = NULL;
 		}
 	bt->running = 0;
-	for (unsigned k = 0; k < bt->n; k++) {
+	/* A record's items are applied already: they wait for nothing. */
+	for (unsigned k = 0; k < bt->n && !bt->record; k++) {
 		struct item *it = &bt->items[k];
 
 		if (it->b) {
@@ -696,7 +709,7 @@ void batch_cancel(struct batch *bt)
 
 /* --- starting --- */
 
-static struct batch *batch_new(struct filters *f, unsigned n)
+struct batch *batch_new(struct filters *f, unsigned n)
 {
 	struct batch *bt = calloc(1, sizeof(*bt));
 
