@@ -15,6 +15,12 @@
  *                                           for i = FIRST .. FIRST+N-1
  *   vlbench unbind SOCK PORTPREFIX FIRST N [OWNERPREFIX]
  *                                           the same with UnbindFilter
+ *   vlbench seqbind SOCK PORTPREFIX FIRST N FILTER
+ *                                           the same N BindFilter calls one
+ *                                           after another, each sent once the
+ *                                           previous one is answered (as a
+ *                                           hypervisor starting guests one by
+ *                                           one); prints each call's time
  *   vlbench restart SOCK N NETD_ARGV...     start netd and poll ListBindings
  *                                           every 1 ms until N bindings are
  *                                           applied; netd is left running
@@ -798,6 +804,47 @@ static int cmd_churn(char **a)
 			      "errors", (json_int_t)n_errors));
 }
 
+/* seqbind: BindFilter calls one after another, each timed on its own. */
+static int cmd_seqbind(char **a)
+{
+	_cleanup_conn_ struct conn c = CONN_NULL;
+	_cleanup_(samples_free) struct samples s = { 0 };
+	unsigned first, n, applied = 0;
+	json_t *out, *us;
+
+	if (strlen(a[1]) > 200 || parse_uint(a[2], MAX_PORT_INDEX, &first) < 0 ||
+	    parse_uint(a[3], MAX_PORT_INDEX - first, &n) < 0)
+		return 2;
+	if (open_or_complain(a[0], &c) < 0)
+		return 1;
+	for (unsigned i = first; i < first + n; i++) {
+		char port[256], owner[256], ip[32];
+		json_t *reply = NULL;
+		uint64_t usec;
+
+		snprintf(port, sizeof(port), "%s%u", a[1], i);
+		snprintf(owner, sizeof(owner), "g%u", i);
+		snprintf(ip, sizeof(ip), "10.%u.%u.%u", i / 62500, i / 250 % 250, i % 250 + 1);
+		if (timed_call(&c, "io.netd.BindFilter",
+			       json_pack("{s:s,s:s,s:s,s:{s:s}}", "port", port, "filter", a[4],
+					 "owner", owner, "parameters", "IP", ip),
+			       &reply, &usec) < 0)
+			break;
+		count_applied(reply, &applied);
+		json_decref(reply);
+		if (samples_add(&s, usec) < 0) {
+			fprintf(stderr, "vlbench: out of memory\n");
+			return 1;
+		}
+	}
+	us = json_array();
+	for (size_t i = 0; us && i < s.n; i++)
+		json_array_append_new(us, json_integer((json_int_t)s.v[i]));
+	out = json_pack("{s:s,s:i,s:i,s:o,s:i}", "mode", "seqbind", "n", (json_int_t)s.n,
+			"applied", (json_int_t)applied, "us", us, "errors", (json_int_t)n_errors);
+	return emit(out);
+}
+
 static int cmd_status(char **a)
 {
 	_cleanup_conn_ struct conn c = CONN_NULL;
@@ -817,6 +864,7 @@ static void usage(void)
 		"       vlbench delete SOCK OWNER\n"
 		"       vlbench bind SOCK PORTPREFIX FIRST N FILTER [OWNERPREFIX]\n"
 		"       vlbench unbind SOCK PORTPREFIX FIRST N [OWNERPREFIX]\n"
+		"       vlbench seqbind SOCK PORTPREFIX FIRST N FILTER\n"
 		"       vlbench restart SOCK N NETD_ARGV...\n"
 		"       vlbench latency SOCK STOPFILE\n"
 		"       vlbench churn SOCK PARENT OWNER COUNT STOPFILE\n"
@@ -839,6 +887,8 @@ int main(int argc, char **argv)
 		r = cmd_bind_or_unbind(a, true);
 	else if (strcmp(mode, "unbind") == 0 && (n == 4 || n == 5))
 		r = cmd_bind_or_unbind(a, false);
+	else if (strcmp(mode, "seqbind") == 0 && n == 5)
+		r = cmd_seqbind(a);
 	else if (strcmp(mode, "restart") == 0 && n >= 3)
 		r = cmd_restart(a, a + 2);
 	else if (strcmp(mode, "latency") == 0 && n == 2)
