@@ -61,7 +61,7 @@ static void batch_free(struct batch *bt)
 		free(bt->err[i]);
 		free(bt->save[i]);
 		chains_free(bt->trees[i]);
-		chains_free(bt->live[i]);
+		confirm_live_free(bt->live[i]);
 	}
 	if (bt->dump)
 		bt->f->nft_ops->chains_close(bt->dump);
@@ -355,7 +355,6 @@ static const char *item_confirm(struct batch *bt, struct item *it)
 	const char *why = NULL;
 
 	for (int i = 0; i < NFAM; i++) {
-		void **tree = bt->live_ok ? &bt->live[i] : &bt->trees[i];
 		bool in, out;
 
 		if (!bt->fam[i])
@@ -364,8 +363,10 @@ static const char *item_confirm(struct batch *bt, struct item *it)
 			why = "the kernel could not be checked after the restore (its save failed)";
 			continue;
 		}
-		in = chains_present(tree, b->want.in_chain);
-		out = chains_present(tree, b->want.out_chain);
+		in = bt->live_ok ? confirm_live_has(bt, i, b->want.in_chain) :
+				   chains_present(&bt->trees[i], b->want.in_chain);
+		out = bt->live_ok ? confirm_live_has(bt, i, b->want.out_chain) :
+				    chains_present(&bt->trees[i], b->want.out_chain);
 		b->have_in[i] = in;
 		b->have_out[i] = out;
 		if (it->removing ? in || out : in != it->want_in[i] || out != it->want_out[i])

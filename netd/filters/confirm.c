@@ -47,13 +47,85 @@ bool confirm_possible(struct filters *f, const struct batch *bt)
 	return f->gen_usable && bt->gen_known && !bt->verify;
 }
 
+/*
+ * The chains a batch looks for in a family's dump, sorted, and whether
+ * the dump showed each. Only these are kept: a tree of every name dumped
+ * (2,000 at 1,000 ports, each a malloc and a string search) was most of
+ * netd's own time in a bind of one port.
+ */
+struct live_set {
+	size_t n;
+	char (*names)[sizeof(((struct rules_render *)0)->in_chain)];
+	bool *seen;
+};
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+void confirm_live_free(void *set)
+{
+	struct live_set *l = set;
+
+	if (!l)
+		return;
+	free(l->names);
+	free(l->seen);
+	free(l);
+}
+
+static void live_put(struct live_set *l, const char *name)
+{
+	if (*name && strlen(name) < sizeof(*l->names))
+		snprintf(l->names[l->n++], sizeof(*l->names), "%s", name);
+}
+
+/* The set of bt's chains and the dispatch chains: 0 or -ENOMEM. */
+static int live_build(struct batch *bt, int fam)
+{
+	struct live_set *l = calloc(1, sizeof(*l));
+	size_t cap = 2 * (size_t)bt->n + 2, k = 0;
+
+	if (!l || !(l->names = calloc(cap, sizeof(*l->names))) ||
+	    !(l->seen = calloc(cap, sizeof(*l->seen)))) {
+		confirm_live_free(l);
+		return -ENOMEM;
+	}
+	live_put(l, RULES_ROOT_FROM);
+	live_put(l, RULES_ROOT_TO);
+	for (unsigned i = 0; i < bt->n; i++) {
+		live_put(l, bt->items[i].b->want.in_chain);
+		live_put(l, bt->items[i].b->want.out_chain);
+	}
+	qsort(l->names, l->n, sizeof(*l->names), name_cmp);
+	for (size_t i = 0; i < l->n; i++)
+		if (k == 0 || strcmp(l->names[k - 1], l->names[i]) != 0)
+			memmove(l->names[k++], l->names[i], sizeof(*l->names));
+	l->n = k;
+	confirm_live_free(bt->live[fam]);
+	bt->live[fam] = l;
+	return 0;
+}
+
+bool confirm_live_has(const struct batch *bt, int fam, const char *name)
+{
+	const struct live_set *l = bt->live[fam];
+	char(*p)[sizeof(*l->names)];
+
+	assert(bt);
+	p = l ? bsearch(name, l->names, l->n, sizeof(*l->names), name_cmp) : NULL;
+	return p && l->seen[p - l->names];
+}
+
 static void live_add(void *data, const char *name)
 {
 	struct batch *bt = data;
+	struct live_set *l = bt->live[bt->dump_fam];
+	char(*p)[sizeof(*l->names)] = bsearch(name, l->names, l->n, sizeof(*l->names), name_cmp);
 
-	/* Without memory a name is missing: the batch goes the save's way. */
-	if (!bt->dump_oom && chains_add(&bt->live[bt->dump_fam], name) < 0)
-		bt->dump_oom = true;
+	if (p)
+		l->seen[p - l->names] = true;
 }
 
 /* The next family of the batch from fam on (NFAM: none). */
@@ -74,13 +146,14 @@ static int dump_slice(struct filters *f, struct batch *bt)
 		int fam = bt->dump_fam, r;
 
 		if (!bt->dump) {
+			/* Without memory: the batch goes the save's way. */
+			if (live_build(bt, fam) < 0)
+				return -ENOMEM;
 			r = ops->chains_open(fam, &bt->dump);
 			if (r < 0)
 				return log_warn_errno("filters: chain dump", r, "cannot start");
 		}
 		r = ops->chains_read(bt->dump, live_add, bt);
-		if (bt->dump_oom)
-			return -ENOMEM;
 		if (r < 0)
 			return log_warn_errno("filters: chain dump", r, "cannot read");
 		if (r == 0)
@@ -105,8 +178,8 @@ static bool item_live(struct batch *bt, const struct item *it)
 
 		if (!bt->fam[i])
 			continue;
-		in = chains_present(&bt->live[i], b->want.in_chain);
-		out = chains_present(&bt->live[i], b->want.out_chain);
+		in = confirm_live_has(bt, i, b->want.in_chain);
+		out = confirm_live_has(bt, i, b->want.out_chain);
 		if (it->removing ? in || out : in != it->want_in[i] || out != it->want_out[i])
 			return false;
 	}
@@ -116,8 +189,8 @@ static bool item_live(struct batch *bt, const struct item *it)
 static bool roots_live(struct batch *bt)
 {
 	for (int i = 0; i < NFAM; i++)
-		if (bt->fam[i] && (!chains_present(&bt->live[i], RULES_ROOT_FROM) ||
-				   !chains_present(&bt->live[i], RULES_ROOT_TO)))
+		if (bt->fam[i] && (!confirm_live_has(bt, i, RULES_ROOT_FROM) ||
+				   !confirm_live_has(bt, i, RULES_ROOT_TO)))
 			return false;
 	return true;
 }
@@ -303,7 +376,7 @@ void confirm_record_later(struct filters *f, struct batch *bt)
 	assert(bt && bt->live_ok);
 	/* The names (20,000 chains: 2 MB) are not needed any more. */
 	for (int i = 0; i < NFAM; i++) {
-		chains_free(bt->live[i]);
+		confirm_live_free(bt->live[i]);
 		bt->live[i] = NULL;
 		if (!bt->fam[i])
 			continue;

@@ -210,8 +210,7 @@ struct batch {
 	bool confirm_started;
 	int dump_fam;              /* CONFIRM: the family being dumped (NFAM: all done) */
 	struct nft_chain_dump *dump;
-	bool dump_oom;             /* CONFIRM: a name could not be kept */
-	void *live[NFAM];          /* CONFIRM: chain names in the kernel (struct chain_lines) */
+	void *live[NFAM];          /* CONFIRM: the chains looked for, seen or not (confirm.c) */
 	unsigned cursor;           /* CONFIRM, APPLY, RECORD, COMPARE: the next item */
 	unsigned n_ok, n_dirty;    /* COMPARE: intact, to re-apply */
 	bool compare_failed;       /* COMPARE: a save is missing */
@@ -389,6 +388,11 @@ bool confirm_record_step(struct filters *f, struct batch *bt);
  * hooks must be there as written; then their fingerprints are recorded.
  * If not, they stay to be rewritten (after the back-off). */
 void confirm_record_roots(struct filters *f, struct batch *bt);
+/* Did the dump of family fam show chain name (one of the batch's or a
+ * dispatch chain)? */
+bool confirm_live_has(const struct batch *bt, int fam, const char *name);
+/* Free what confirm kept of a dump (bt->live[]); accepts NULL. */
+void confirm_live_free(void *set);
 /* APPLY of a batch confirmed by the dumps is over: its fingerprints
  * wait for a record (see confirm.c). */
 void confirm_record_later(struct filters *f, struct batch *bt);
@@ -459,8 +463,6 @@ void chains_hooks_repair(struct strbuf *m, enum rules_family fam, const struct h
 const char *chains_hooks_problem(const struct hooks_seen *seen);
 /* Are the chain declared in a parsed save? */
 bool chains_present(void **tree, const char *name);
-/* Add a chain name (no lines) to a tree: 0 or -ENOMEM. */
-int chains_add(void **tree, const char *name);
 
 /* Find out whether the generation can be used (the tools, the kernel). */
 void verify_gen_init(struct filters *f);

@@ -80,12 +80,6 @@ bool chains_present(void **tree, const char *name)
 	return chains_get(tree, name, strlen(name), false) != NULL;
 }
 
-int chains_add(void **tree, const char *name)
-{
-	assert(tree && name);
-	return chains_get(tree, name, strlen(name), true) ? 0 : -ENOMEM;
-}
-
 static void chains_append(struct chain_lines *c, const char *line, size_t n)
 {
 	if (c->len + n + 2 > c->cap) {

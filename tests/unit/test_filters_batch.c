@@ -1549,6 +1549,162 @@ static void test_nft_save_demotes(void **state)
 	assert_int_equal(strlen(row_of("vnet0", "eb_norm")), 64);
 }
 
+/* Run the loop as core does until port's caller was answered; no more
+ * (pump() waits for the record too). */
+static void settle_until_told(const char *port)
+{
+	for (int i = 0; i < 100000 && !told_of(port); i++) {
+		assert_int_equal(store_commit(S), 0);
+		filters_flush(F, false);
+		ev_run(loop, EVRUN_NOWAIT);
+		usleep(50);
+	}
+	assert_non_null(told_of(port));
+	assert_int_equal(store_commit(S), 0);
+}
+
+/* The kernel's NETD-FROM chain as a save would print it. */
+static const char *kernel_from(void)
+{
+	struct kchain *c = kchain(F_EB, RULES_ROOT_FROM, strlen(RULES_ROOT_FROM), false);
+
+	return c && c->text.p ? c->text.p : "";
+}
+
+/* Once a whole rewrite is known to be in the kernel, a batch writes only
+ * its own dispatch lines: "-A" after its chains are declared, "-D"
+ * before they are deleted; the dispatch chains are not declared (which
+ * would flush them) and the other bindings' lines are not written. */
+static void test_nft_dispatch_line_by_line(void **state)
+{
+	const char *in, *d, *x;
+
+	started();
+	assert_int_equal(bind("vnet0", "no-mac-spoofing"), 1);
+	settle_until_told("vnet0");
+	in = last_input("ebtables-restore");
+	assert_non_null(strstr(in, ":NETD-FROM RETURN")); /* the first: whole */
+	assert_int_equal(bind("vnet1", "no-mac-spoofing"), 1);
+	settle_until_told("vnet1");
+	in = last_input("ebtables-restore");
+	assert_null(strstr(in, ":NETD-FROM"));
+	assert_null(strstr(in, ":NETD-TO"));
+	assert_null(strstr(in, "vnet0"));
+	assert_non_null(strstr(in, "-A NETD-FROM -i vnet1 -j N-O-vnet1\n"));
+	assert_true(strstr(in, "-A NETD-FROM -i vnet1") > strstr(in, ":N-O-vnet1 "));
+	assert_non_null(strstr(kernel_from(), "-i vnet0 "));
+	assert_non_null(strstr(kernel_from(), "-i vnet1 "));
+
+	assert_int_equal(bindings_unbind(F, "vnet1", "guest1", &(struct waiter){ .fn = tell }), 0);
+	n_told = 0;
+	settle_until_told("vnet1");
+	assert_int_equal(told_of("vnet1")->kind, OUTCOME_REMOVED);
+	in = last_input("ebtables-restore");
+	assert_null(strstr(in, ":NETD-FROM"));
+	d = strstr(in, "-D NETD-FROM -i vnet1 -j N-O-vnet1\n");
+	x = strstr(in, "-X N-O-vnet1");
+	assert_non_null(d);
+	assert_non_null(x);
+	assert_true(d < x);
+	assert_non_null(strstr(kernel_from(), "-i vnet0 "));
+	assert_null(strstr(kernel_from(), "-i vnet1 "));
+	assert_false(kernel_has(F_EB, "N-O-vnet1"));
+
+	/* The record fingerprints what is there. */
+	pump();
+	assert_int_equal(strlen(row_of("vnet0", "eb_norm")), 64);
+	assert_true(F->mark_valid);
+}
+
+/* Binds one after another, each answered before the next: no save
+ * between them; one record once they stop fingerprints all of them and
+ * stores the checkpoint. */
+static void test_nft_record_coalesced(void **state)
+{
+	static const char *const ports[] = { "vnet0", "vnet1", "vnet2" };
+
+	started();
+	for (size_t i = 0; i < ELEMENTSOF(ports); i++) {
+		assert_int_equal(bind(ports[i], "no-mac-spoofing"), 1);
+		settle_until_told(ports[i]);
+		assert_int_equal(told_of(ports[i])->kind, OUTCOME_APPLIED);
+		/* The caller reads its answer and sends the next call: the
+		 * loop goes round meanwhile with nothing to apply. */
+		for (int k = 0; k < 20; k++) {
+			filters_flush(F, false);
+			ev_run(loop, EVRUN_NOWAIT);
+			usleep(100);
+		}
+	}
+	assert_int_equal(count_runs("ebtables-restore"), 3);
+	assert_int_equal(count_runs("ebtables-save"), 0);
+	for (size_t i = 0; i < ELEMENTSOF(ports); i++) {
+		assert_string_equal(row_of(ports[i], "state"), "applied");
+		assert_string_equal(row_of(ports[i], "eb_norm"), ""); /* a crash: applied again */
+	}
+	assert_false(filters_idle(F)); /* the record is owed */
+	pump();
+	assert_int_equal(count_runs("ebtables-save"), 1);
+	assert_int_equal(F->records, 1);
+	for (size_t i = 0; i < ELEMENTSOF(ports); i++)
+		assert_int_equal(strlen(row_of(ports[i], "eb_norm")), 64);
+	assert_int_equal(strlen(db_text("SELECT norm FROM roots WHERE family = 'eb'")), 64);
+	assert_true(F->mark_valid);
+	assert_int_equal(F->mark, kgen);
+}
+
+/* A record whose save runs gives way to a bind: its save is cancelled,
+ * the bind's restore starts at once, and a later record fingerprints
+ * both bindings. */
+static void test_nft_record_gives_way(void **state)
+{
+	started();
+	assert_int_equal(bind("vnet0", "no-mac-spoofing"), 1);
+	settle_until_told("vnet0");
+	F->record_idle_us = 0;
+	filters_flush(F, false);
+	assert_non_null(F->batch);
+	assert_true(F->batch->record);
+	assert_int_equal(F->batch->phase, PHASE_SAVING);
+	assert_int_equal(bind("vnet1", "no-mac-spoofing"), 1);
+	assert_int_equal(store_commit(S), 0);
+	filters_flush(F, false);
+	assert_int_equal(F->records_preempted, 1);
+	assert_int_equal(n_cancelled, 1);
+	assert_non_null(F->batch);
+	assert_false(F->batch->record);
+	assert_int_equal(F->batch->phase, PHASE_RESTORING);
+	pump();
+	assert_int_equal(told_of("vnet1")->kind, OUTCOME_APPLIED);
+	assert_int_equal(told_of("vnet1")->saves_started, 1); /* the cancelled one */
+	assert_int_equal(strlen(row_of("vnet0", "eb_norm")), 64);
+	assert_int_equal(strlen(row_of("vnet1", "eb_norm")), 64);
+}
+
+/* Someone else changes nf_tables between two batches written line by
+ * line (here: deletes a dispatch line): the record cannot trust its save
+ * to show only netd's lines, so it does not record the dispatch chains;
+ * they are rewritten whole, which puts the line back, and recorded. */
+static void test_nft_record_after_foreign_change(void **state)
+{
+	started();
+	assert_int_equal(bind("vnet0", "no-mac-spoofing"), 1);
+	settle_until_told("vnet0");
+	assert_int_equal(bind("vnet1", "no-mac-spoofing"), 1);
+	settle_until_told("vnet1");
+	assert_null(strstr(last_input("ebtables-restore"), ":NETD-FROM"));
+	kernel_restore(F_EB, "-D NETD-FROM -i vnet0 -j N-O-vnet0\n");
+	kgen++;
+	assert_null(strstr(kernel_from(), "-i vnet0 "));
+	pump();
+	assert_int_equal(count_runs("ebtables-restore"), 3);
+	assert_non_null(strstr(last_input("ebtables-restore"), ":NETD-FROM RETURN"));
+	assert_non_null(strstr(kernel_from(), "-i vnet0 "));
+	assert_non_null(strstr(kernel_from(), "-i vnet1 "));
+	assert_false(F->root_dirty[F_EB]);
+	assert_int_equal(strlen(db_text("SELECT norm FROM roots WHERE family = 'eb'")), 64);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1579,6 +1735,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_nft_dump_lacks_chains, setup_nft, teardown),
 		cmocka_unit_test_setup_teardown(test_nft_foreign_change, setup_nft, teardown),
 		cmocka_unit_test_setup_teardown(test_nft_save_demotes, setup_nft, teardown),
+		cmocka_unit_test_setup_teardown(test_nft_dispatch_line_by_line, setup_nft, teardown),
+		cmocka_unit_test_setup_teardown(test_nft_record_coalesced, setup_nft, teardown),
+		cmocka_unit_test_setup_teardown(test_nft_record_gives_way, setup_nft, teardown),
+		cmocka_unit_test_setup_teardown(test_nft_record_after_foreign_change, setup_nft,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
