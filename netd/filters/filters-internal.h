@@ -511,7 +511,17 @@ struct nft_ops {
 			   void *data);
 	/* Close a dump, ended or not; accepts NULL. */
 	void (*chains_close)(struct nft_chain_dump *d);
+	/* Are these chains (at most NFT_GET_MAX) in family fam's table
+	 * "filter"? seen[i] for names[i]; one request each, sent together,
+	 * answered at once: for a batch of a few bindings, instead of a
+	 * dump of every chain. 0 or -errno. NULL: always the dump. */
+	int (*chains_have)(enum rules_family fam, const char *const *names, unsigned count,
+			   bool *seen);
 };
+
+/* The most chains confirm.c asks chains_have() about in one family:
+ * beyond, it dumps the names. */
+#define NFT_GET_MAX 64
 
 extern const struct nft_ops nftgen_ops;
 

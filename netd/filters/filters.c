@@ -81,13 +81,14 @@ static bool record_due(struct filters *f, bool idle)
 	return false;
 }
 
-/* A record whose saves run gives way to an apply (or a verification):
- * it only fingerprints, the caller of the apply waits. Unless overdue. */
+/* A record whose saves run gives way to an apply: it only fingerprints,
+ * the caller of the apply waits. Unless overdue. (Not to a verification,
+ * which waits for the record: see filters_flush().) */
 static void record_preempt(struct filters *f)
 {
 	struct batch *bt = f->batch;
 	struct binding *b;
-	bool work = f->verify_wanted;
+	bool work = false;
 
 	/* Not for an apply that would wait out a back-off anyway. */
 	if (!bt->record || bt->phase != PHASE_SAVING || record_due(f, false) ||

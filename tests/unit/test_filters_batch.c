@@ -227,6 +227,28 @@ static const struct nft_ops fake_nft_ops = {
 	.chains_close = fake_chains_close,
 };
 
+static unsigned n_gets;
+
+/* Chains asked by name, from the model. */
+static int fake_chains_have(enum rules_family fam, const char *const *names, unsigned count,
+			    bool *seen)
+{
+	assert_true(count <= NFT_GET_MAX);
+	n_gets++;
+	for (unsigned i = 0; i < count; i++)
+		seen[i] = kernel_has(fam, names[i]);
+	return 0;
+}
+
+/* The same with the lookup by name. */
+static const struct nft_ops fake_nft_ops_have = {
+	.gen = fake_gen,
+	.chains_open = fake_chains_open,
+	.chains_read = fake_chains_read,
+	.chains_close = fake_chains_close,
+	.chains_have = fake_chains_have,
+};
+
 static void kernel_clear(void)
 {
 	for (int f = 0; f < NFAM; f++)
@@ -506,7 +528,7 @@ static int setup(void **state)
 	assert_int_equal(store_open(db_path, &S, &err), 0);
 	loop = ev_default_loop(0);
 	policy = policy_ok;
-	n_runs = n_cancelled = n_told = n_unbound = n_seen = n_dumps = 0;
+	n_runs = n_cancelled = n_told = n_unbound = n_seen = n_dumps = n_gets = 0;
 	kgen = 1000;
 	kgen_extra = 0;
 	kernel_reset();
@@ -1705,6 +1727,31 @@ static void test_nft_record_after_foreign_change(void **state)
 	assert_int_equal(strlen(db_text("SELECT norm FROM roots WHERE family = 'eb'")), 64);
 }
 
+/* A batch of a few bindings asks for its chains by name instead of
+ * dumping every chain name: answered before any save as with the dump;
+ * an empty commit (the generation moved, nothing written) is caught the
+ * same way and answered from the saves. */
+static void test_nft_confirmed_by_name(void **state)
+{
+	started();
+	F->nft_ops = &fake_nft_ops_have;
+	assert_int_equal(bind("vnet0", "no-mac-spoofing"), 1);
+	settle_until_told("vnet0");
+	assert_int_equal(n_gets, 1);
+	assert_int_equal(n_dumps, 0);
+	assert_int_equal(told_of("vnet0")->kind, OUTCOME_APPLIED);
+	assert_int_equal(told_of("vnet0")->saves_started, 0);
+
+	policy = policy_noop_bump;
+	assert_int_equal(bind("vnet1", "no-mac-spoofing"), 1);
+	pump();
+	assert_int_equal(n_gets, 2);
+	assert_int_equal(n_dumps, 0);
+	assert_int_equal(told_of("vnet1")->kind, OUTCOME_FAILED);
+	assert_non_null(strstr(told_of("vnet1")->message, "does not hold"));
+	assert_true(told_of("vnet1")->saves_started > 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1736,6 +1783,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_nft_foreign_change, setup_nft, teardown),
 		cmocka_unit_test_setup_teardown(test_nft_save_demotes, setup_nft, teardown),
 		cmocka_unit_test_setup_teardown(test_nft_dispatch_line_by_line, setup_nft, teardown),
+		cmocka_unit_test_setup_teardown(test_nft_confirmed_by_name, setup_nft, teardown),
 		cmocka_unit_test_setup_teardown(test_nft_record_coalesced, setup_nft, teardown),
 		cmocka_unit_test_setup_teardown(test_nft_record_gives_way, setup_nft, teardown),
 		cmocka_unit_test_setup_teardown(test_nft_record_after_foreign_change, setup_nft,
