@@ -151,7 +151,7 @@ static void put_head(struct strbuf *m, struct filters *f, struct batch *bt, enum
 	strbuf_puts(m, line);
 }
 
-/* Item k's part of stage (R_DECLS, R_DELETES, R_RULES) for family fam. */
+/* Item k's part of stage (R_DECLS, R_DELETES, R_RULES, R_DISPADD) for family fam. */
 static void put_item(struct strbuf *m, struct batch *bt, unsigned stage, unsigned k,
 		     enum rules_family fam)
 {
@@ -159,11 +159,14 @@ static void put_item(struct strbuf *m, struct batch *bt, unsigned stage, unsigne
 	struct binding *b = it->b;
 	char line[256];
 
+	if (stage == R_DISPADD) {
+		if (!bt->disp_full[fam])
+			dispatch_put_item(m, it, fam, true);
+		return;
+	}
 	if (stage != R_DELETES) {
 		if (!it->removing && b->want.text[fam])
 			put_lines(m, b->want.text[fam], stage == R_DECLS);
-		if (stage == R_RULES && !bt->disp_full[fam])
-			dispatch_put_item(m, it, fam, true);
 		return;
 	}
 	if (!bt->disp_full[fam])
@@ -191,7 +194,7 @@ static void render_one(struct filters *f, struct batch *bt)
 			put_dispatch(m, bt, bt->rnext, i);
 		else if (bt->rstage == R_TAIL && !f->hooks_ok[i])
 			hooks_put(m, f, bt, i);
-		else if (bt->rstage != R_TAIL)
+		else if (bt->rstage != R_TAIL && bt->rstage != R_DISPATCH)
 			put_item(m, bt, bt->rstage, bt->rcursor, i);
 		if (bt->rstage == R_TAIL)
 			strbuf_puts(m, "COMMIT\n");
@@ -212,7 +215,7 @@ static bool render_slice(struct filters *f, struct batch *bt)
 
 	while (bt->rstage != R_DONE) {
 		bool items = bt->rstage == R_DECLS || bt->rstage == R_DELETES ||
-			     bt->rstage == R_RULES;
+			     bt->rstage == R_RULES || bt->rstage == R_DISPADD;
 
 		if ((items && bt->rcursor >= bt->n) || (bt->rstage == R_DISPATCH && !bt->rnext)) {
 			bt->rstage++;

@@ -174,7 +174,8 @@ struct retry_group {
 };
 
 /* Stages of building a batch's restore inputs (PHASE_RENDER). */
-enum { R_HEAD, R_DECLS, R_DELETES, R_RULES, R_DISPATCH, R_TAIL, R_DONE };
+/* R_DISPADD: the dispatch lines a batch adds (families changed line by line). */
+enum { R_HEAD, R_DECLS, R_DELETES, R_RULES, R_DISPATCH, R_DISPADD, R_TAIL, R_DONE };
 
 struct batch {
 	struct filters *f;

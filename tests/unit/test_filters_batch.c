@@ -1752,6 +1752,51 @@ static void test_nft_confirmed_by_name(void **state)
 	assert_true(told_of("vnet1")->saves_started > 0);
 }
 
+static unsigned count_str(const char *hay, const char *needle)
+{
+	unsigned n = 0;
+
+	for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
+		n++;
+	return n;
+}
+
+/* A batch whose ebtables part goes line by line while its iptables part
+ * is the first there (rewritten whole): each family's input carries the
+ * binding's rules once, and the dispatch lines it adds after them. */
+static void test_nft_dispatch_mixed_families(void **state)
+{
+	char path[400];
+	const char *eb, *ip;
+	const struct binding *b;
+	FILE *fp;
+
+	started();
+	snprintf(path, sizeof(path), "%s/mixed.json", filter_dir);
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	fputs("{\"name\": \"mixed\", \"filters\": [\"no-mac-spoofing\"], \"rules\": [{\"direction\":"
+	      " \"in\", \"protocol\": \"tcp\", \"action\": \"accept\", \"dst_port\": \"22\","
+	      " \"priority\": 400}]}", fp);
+	fclose(fp);
+	filters_reload(F, filter_dir);
+	assert_int_equal(bind("vnet0", "no-mac-spoofing"), 1);
+	settle_until_told("vnet0");
+	assert_int_equal(bind("vnet1", "mixed"), 1);
+	settle_until_told("vnet1");
+	assert_int_equal(told_of("vnet1")->kind, OUTCOME_APPLIED);
+	eb = last_input("ebtables-restore");
+	ip = last_input("iptables-restore");
+	assert_non_null(ip);
+	assert_null(strstr(eb, ":NETD-FROM"));
+	assert_non_null(strstr(ip, ":NETD-FROM"));
+	b = binding_find(F, "vnet1");
+	assert_true(count_str(b->want.text[F_EB], "-A N-O-vnet1 ") > 0);
+	assert_int_equal(count_str(eb, "-A N-O-vnet1 "), count_str(b->want.text[F_EB], "-A N-O-vnet1 "));
+	assert_int_equal(count_str(eb, "-A NETD-FROM -i vnet1 "), 1);
+	assert_true(strstr(eb, "-A NETD-FROM -i vnet1 ") > strrchr(eb, ':'));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1784,6 +1829,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_nft_save_demotes, setup_nft, teardown),
 		cmocka_unit_test_setup_teardown(test_nft_dispatch_line_by_line, setup_nft, teardown),
 		cmocka_unit_test_setup_teardown(test_nft_confirmed_by_name, setup_nft, teardown),
+		cmocka_unit_test_setup_teardown(test_nft_dispatch_mixed_families, setup_nft, teardown),
 		cmocka_unit_test_setup_teardown(test_nft_record_coalesced, setup_nft, teardown),
 		cmocka_unit_test_setup_teardown(test_nft_record_gives_way, setup_nft, teardown),
 		cmocka_unit_test_setup_teardown(test_nft_record_after_foreign_change, setup_nft,
