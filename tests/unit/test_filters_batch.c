@@ -1797,6 +1797,29 @@ static void test_nft_dispatch_mixed_families(void **state)
 	assert_true(strstr(eb, "-A NETD-FROM -i vnet1 ") > strrchr(eb, ':'));
 }
 
+/* Binds that never stop still get their fingerprints: once the oldest
+ * answer waiting for a record is record_max_us old, the record runs
+ * before the next apply, and an apply does not cancel it. */
+static void test_nft_record_overdue(void **state)
+{
+	started();
+	assert_int_equal(bind("vnet0", "no-mac-spoofing"), 1);
+	settle_until_told("vnet0");
+	F->record_max_us = 0;
+	assert_int_equal(bind("vnet1", "no-mac-spoofing"), 1);
+	assert_int_equal(store_commit(S), 0);
+	filters_flush(F, false);
+	assert_non_null(F->batch);
+	assert_true(F->batch->record);
+	assert_int_equal(F->batch->phase, PHASE_SAVING);
+	filters_flush(F, false);
+	assert_true(F->batch->record);
+	assert_int_equal(F->records_preempted, 0);
+	settle_until_told("vnet1");
+	assert_int_equal(strlen(row_of("vnet0", "eb_norm")), 64);
+	assert_int_equal(told_of("vnet1")->saves_started, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1832,6 +1855,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_nft_dispatch_mixed_families, setup_nft, teardown),
 		cmocka_unit_test_setup_teardown(test_nft_record_coalesced, setup_nft, teardown),
 		cmocka_unit_test_setup_teardown(test_nft_record_gives_way, setup_nft, teardown),
+		cmocka_unit_test_setup_teardown(test_nft_record_overdue, setup_nft, teardown),
 		cmocka_unit_test_setup_teardown(test_nft_record_after_foreign_change, setup_nft,
 						teardown),
 	};
