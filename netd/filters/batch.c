@@ -764,6 +764,7 @@ void batch_start_group(struct filters *f, struct binding **v, unsigned n, unsign
 	bt->phase = PHASE_RENDER;
 	f->batch = bt;
 	f->batches++;
+	f->last_batch_n = bt->n;
 	verify_gen_begin(f, bt);
 	log_debug("filter batch %llu: %u bindings, families%s%s%s",
 		  (unsigned long long)f->batches, bt->n, bt->fam[F_EB] ? " eb" : "",

@@ -265,6 +265,7 @@ struct filters {
 	unsigned filter_errors;
 	uint64_t gather_since;     /* first deferral of the pending batch, µs */
 	unsigned gather_n;         /* pending bindings at the last look */
+	unsigned last_batch_n;     /* bindings the last apply carried */
 	ev_timer gather_timer;
 	ev_check work_check;       /* settles the running batch step by step */
 	ev_idle work_idle;         /* keeps the poll from blocking meanwhile */

@@ -42,8 +42,11 @@ static bool gather_more(struct filters *f, bool more_coming, unsigned n)
 {
 	/* A lone binding with nothing behind it goes at once: a guest
 	 * started after the last one was answered waited 1 ms for nothing.
-	 * Whatever comes while it runs becomes the next batch. */
-	if (more_coming || (n > f->gather_n && (n > 1 || f->gather_since))) {
+	 * Not when the last batch carried several: their callers' next
+	 * calls are arriving, and a batch of the first alone would make the
+	 * others wait a whole cycle more. */
+	if (more_coming ||
+	    (n > f->gather_n && (n > 1 || f->gather_since || f->last_batch_n > 1))) {
 		uint64_t now = now_usec();
 
 		if (!f->gather_since)

@@ -1820,6 +1820,32 @@ static void test_nft_record_overdue(void **state)
 	assert_int_equal(told_of("vnet1")->saves_started, 1);
 }
 
+/* A lone binding starts its batch on the first look, unless the last
+ * batch carried several: then their callers' next calls are coming, and
+ * it waits one gathering look for them. */
+static void test_gather_after_several(void **state)
+{
+	started();
+	assert_int_equal(bind("vnet0", "no-mac-spoofing"), 1);
+	assert_int_equal(bind("vnet1", "no-mac-spoofing"), 1);
+	pump();
+	assert_int_equal(F->last_batch_n, 2);
+	assert_int_equal(bind("vnet2", "no-mac-spoofing"), 1);
+	assert_int_equal(store_commit(S), 0);
+	filters_flush(F, false);
+	assert_null(F->batch);
+	filters_flush(F, false);
+	assert_non_null(F->batch);
+	pump();
+	assert_int_equal(F->last_batch_n, 1);
+	assert_int_equal(bind("vnet3", "no-mac-spoofing"), 1);
+	assert_int_equal(store_commit(S), 0);
+	filters_flush(F, false);
+	assert_non_null(F->batch);
+	pump();
+	assert_int_equal(told_of("vnet3")->kind, OUTCOME_APPLIED);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1843,6 +1869,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_backoff, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bisect_stops, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_render_sliced, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_gather_after_several, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_output_caps_fake, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_output_caps_process, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_nft_confirmed_without_save, setup_nft, teardown),
