@@ -15,6 +15,22 @@
  *                                           for i = FIRST .. FIRST+N-1
  *   vlbench unbind SOCK PORTPREFIX FIRST N [OWNERPREFIX]
  *                                           the same with UnbindFilter
+ *   vlbench seqbind SOCK PORTPREFIX FIRST N FILTER
+ *                                           the same N BindFilter calls one
+ *                                           after another, each sent once the
+ *                                           previous one is answered (as a
+ *                                           hypervisor starting guests one by
+ *                                           one); prints each call's time
+ *   vlbench guest SOCK PARENT OWNER PORTPREFIX FIRST STARTFILE
+ *                                           a guest started: once STARTFILE
+ *                                           exists, one CreateLinks of 8
+ *                                           macvtaps for OWNER, then 8
+ *                                           BindFilter calls (clean-traffic)
+ *                                           one after another on PORTPREFIX
+ *                                           FIRST .. FIRST+7; the time of all
+ *   vlbench guest-stop SOCK OWNER PORTPREFIX FIRST
+ *                                           undo guest: its 8 UnbindFilter
+ *                                           calls, then DeleteLinks of OWNER
  *   vlbench restart SOCK N NETD_ARGV...     start netd and poll ListBindings
  *                                           every 1 ms until N bindings are
  *                                           applied; netd is left running
@@ -798,6 +814,115 @@ static int cmd_churn(char **a)
 			      "errors", (json_int_t)n_errors));
 }
 
+/* seqbind: BindFilter calls one after another, each timed on its own. */
+static int cmd_seqbind(char **a)
+{
+	_cleanup_conn_ struct conn c = CONN_NULL;
+	_cleanup_(samples_free) struct samples s = { 0 };
+	unsigned first, n, applied = 0;
+	json_t *out, *us;
+
+	if (strlen(a[1]) > 200 || parse_uint(a[2], MAX_PORT_INDEX, &first) < 0 ||
+	    parse_uint(a[3], MAX_PORT_INDEX - first, &n) < 0)
+		return 2;
+	if (open_or_complain(a[0], &c) < 0)
+		return 1;
+	for (unsigned i = first; i < first + n; i++) {
+		char port[256], owner[256], ip[32];
+		json_t *reply = NULL;
+		uint64_t usec;
+
+		snprintf(port, sizeof(port), "%s%u", a[1], i);
+		snprintf(owner, sizeof(owner), "g%u", i);
+		snprintf(ip, sizeof(ip), "10.%u.%u.%u", i / 62500, i / 250 % 250, i % 250 + 1);
+		if (timed_call(&c, "io.netd.BindFilter",
+			       json_pack("{s:s,s:s,s:s,s:{s:s}}", "port", port, "filter", a[4],
+					 "owner", owner, "parameters", "IP", ip),
+			       &reply, &usec) < 0)
+			break;
+		count_applied(reply, &applied);
+		json_decref(reply);
+		if (samples_add(&s, usec) < 0) {
+			fprintf(stderr, "vlbench: out of memory\n");
+			return 1;
+		}
+	}
+	us = json_array();
+	for (size_t i = 0; us && i < s.n; i++)
+		json_array_append_new(us, json_integer((json_int_t)s.v[i]));
+	out = json_pack("{s:s,s:i,s:i,s:o,s:i}", "mode", "seqbind", "n", (json_int_t)s.n,
+			"applied", (json_int_t)applied, "us", us, "errors", (json_int_t)n_errors);
+	return emit(out);
+}
+
+/* guest: what a hypervisor does to start one guest. */
+static int cmd_guest(char **a)
+{
+	_cleanup_conn_ struct conn c = CONN_NULL;
+	json_t *reply = NULL;
+	unsigned first, applied = 0;
+	uint64_t t0, usec;
+
+	if (strlen(a[3]) > 200 || parse_uint(a[4], MAX_PORT_INDEX - 8, &first) < 0)
+		return 2;
+	if (open_or_complain(a[0], &c) < 0)
+		return 1;
+	/* Connected first, so that the guests start together. */
+	while (access(a[5], F_OK) < 0)
+		sleep_ms(1);
+	t0 = now_usec();
+	if (timed_call(&c, "io.netd.CreateLinks", create_params(a[1], a[2], 8), &reply, NULL) < 0)
+		goto out;
+	json_decref(reply);
+	for (unsigned i = first; i < first + 8; i++) {
+		char port[256], ip[32];
+
+		snprintf(port, sizeof(port), "%s%u", a[3], i);
+		snprintf(ip, sizeof(ip), "10.%u.%u.%u", i / 62500, i / 250 % 250, i % 250 + 1);
+		reply = NULL;
+		if (timed_call(&c, "io.netd.BindFilter",
+			       json_pack("{s:s,s:s,s:s,s:{s:s}}", "port", port, "filter",
+					 "clean-traffic", "owner", a[2], "parameters", "IP", ip),
+			       &reply, NULL) < 0)
+			break;
+		count_applied(reply, &applied);
+		json_decref(reply);
+	}
+out:
+	usec = now_usec() - t0;
+	return emit(json_pack("{s:s,s:o,s:i,s:i}", "mode", "guest", "ms", json_ms(usec),
+			      "applied", (json_int_t)applied, "errors", (json_int_t)n_errors));
+}
+
+static int cmd_guest_stop(char **a)
+{
+	_cleanup_conn_ struct conn c = CONN_NULL;
+	json_t *reply = NULL;
+	unsigned first;
+	uint64_t t0 = now_usec();
+
+	if (strlen(a[2]) > 200 || parse_uint(a[3], MAX_PORT_INDEX - 8, &first) < 0)
+		return 2;
+	if (open_or_complain(a[0], &c) < 0)
+		return 1;
+	for (unsigned i = first; i < first + 8; i++) {
+		char port[256];
+
+		snprintf(port, sizeof(port), "%s%u", a[2], i);
+		reply = NULL;
+		if (timed_call(&c, "io.netd.UnbindFilter",
+			       json_pack("{s:s,s:s}", "port", port, "owner", a[1]), &reply, NULL) < 0)
+			break;
+		json_decref(reply);
+	}
+	reply = NULL;
+	if (timed_call(&c, "io.netd.DeleteLinks", json_pack("{s:s}", "owner", a[1]), &reply,
+		       NULL) == 0)
+		json_decref(reply);
+	return emit(json_pack("{s:s,s:o,s:i}", "mode", "guest-stop", "ms",
+			      json_ms(now_usec() - t0), "errors", (json_int_t)n_errors));
+}
+
 static int cmd_status(char **a)
 {
 	_cleanup_conn_ struct conn c = CONN_NULL;
@@ -817,6 +942,9 @@ static void usage(void)
 		"       vlbench delete SOCK OWNER\n"
 		"       vlbench bind SOCK PORTPREFIX FIRST N FILTER [OWNERPREFIX]\n"
 		"       vlbench unbind SOCK PORTPREFIX FIRST N [OWNERPREFIX]\n"
+		"       vlbench seqbind SOCK PORTPREFIX FIRST N FILTER\n"
+		"       vlbench guest SOCK PARENT OWNER PORTPREFIX FIRST STARTFILE\n"
+		"       vlbench guest-stop SOCK OWNER PORTPREFIX FIRST\n"
 		"       vlbench restart SOCK N NETD_ARGV...\n"
 		"       vlbench latency SOCK STOPFILE\n"
 		"       vlbench churn SOCK PARENT OWNER COUNT STOPFILE\n"
@@ -839,6 +967,12 @@ int main(int argc, char **argv)
 		r = cmd_bind_or_unbind(a, true);
 	else if (strcmp(mode, "unbind") == 0 && (n == 4 || n == 5))
 		r = cmd_bind_or_unbind(a, false);
+	else if (strcmp(mode, "seqbind") == 0 && n == 5)
+		r = cmd_seqbind(a);
+	else if (strcmp(mode, "guest") == 0 && n == 6)
+		r = cmd_guest(a);
+	else if (strcmp(mode, "guest-stop") == 0 && n == 4)
+		r = cmd_guest_stop(a);
 	else if (strcmp(mode, "restart") == 0 && n >= 3)
 		r = cmd_restart(a, a + 2);
 	else if (strcmp(mode, "latency") == 0 && n == 2)

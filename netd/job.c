@@ -245,6 +245,9 @@ static void proc_watch(struct proc *s, unsigned timeout_ms)
 	ev_io_init(&s->in_w, in_cb, s->in_fd, EV_WRITE);
 	ev_io_init(&s->out_w, out_cb, s->out_fd, EV_READ);
 	ev_io_init(&s->err_w, err_cb, s->err_fd, EV_READ);
+	/* The timeout counts from now, not from the loop's last look at the
+	 * clock, which may be a whole callback earlier. */
+	ev_now_update(s->loop);
 	ev_timer_init(&s->timer, timer_cb, timeout_ms / 1000.0, 0.);
 	s->child.data = s->in_w.data = s->out_w.data = s->err_w.data = s->timer.data = s;
 	ev_child_start(s->loop, &s->child);

@@ -61,7 +61,7 @@ static void batch_free(struct batch *bt)
 		free(bt->err[i]);
 		free(bt->save[i]);
 		chains_free(bt->trees[i]);
-		chains_free(bt->live[i]);
+		confirm_live_free(bt->live[i]);
 	}
 	if (bt->dump)
 		bt->f->nft_ops->chains_close(bt->dump);
@@ -108,6 +108,8 @@ static void put_dispatch(struct strbuf *m, struct batch *bt, struct binding *b,
 		in = b->have_in[fam] && b->state == B_APPLIED;
 		out = b->have_out[fam] && b->state == B_APPLIED;
 	}
+	b->disp_next = (uint8_t)((b->disp_next & ~DISP_FAM(fam)) | (out ? DISP_BIT(fam, false) : 0) |
+				 (in ? DISP_BIT(fam, true) : 0));
 	if (out && rules_dispatch_line(fam, false, b->port, line, sizeof(line)) > 0)
 		strbuf_puts(m, line);
 	if (in && rules_dispatch_line(fam, true, b->port, line, sizeof(line)) > 0)
@@ -138,6 +140,9 @@ static void put_head(struct strbuf *m, struct filters *f, struct batch *bt, enum
 		bt->hooks_only[fam] = true;
 		return;
 	}
+	bt->disp_full[fam] = !dispatch_incremental(f, bt, fam);
+	if (!bt->disp_full[fam])
+		return; /* its own lines only: dispatch.c */
 	/* The dispatch chains first: declaring them flushes them, so no
 	 * rule refers to a chain deleted below. */
 	rules_chain_decl(fam, RULES_ROOT_FROM, line, sizeof(line));
@@ -146,7 +151,7 @@ static void put_head(struct strbuf *m, struct filters *f, struct batch *bt, enum
 	strbuf_puts(m, line);
 }
 
-/* Item k's part of stage (R_DECLS, R_DELETES, R_RULES) for family fam. */
+/* Item k's part of stage (R_DECLS, R_DELETES, R_RULES, R_DISPADD) for family fam. */
 static void put_item(struct strbuf *m, struct batch *bt, unsigned stage, unsigned k,
 		     enum rules_family fam)
 {
@@ -154,11 +159,18 @@ static void put_item(struct strbuf *m, struct batch *bt, unsigned stage, unsigne
 	struct binding *b = it->b;
 	char line[256];
 
+	if (stage == R_DISPADD) {
+		if (!bt->disp_full[fam])
+			dispatch_put_item(m, it, fam, true);
+		return;
+	}
 	if (stage != R_DELETES) {
 		if (!it->removing && b->want.text[fam])
 			put_lines(m, b->want.text[fam], stage == R_DECLS);
 		return;
 	}
+	if (!bt->disp_full[fam])
+		dispatch_put_item(m, it, fam, false);
 	/* Chains it had and will not have any more. */
 	if (b->have_in[fam] && (it->removing || !it->want_in[fam]) &&
 	    rules_chain_delete(fam, b->want.in_chain, line, sizeof(line)) > 0)
@@ -178,11 +190,11 @@ static void render_one(struct filters *f, struct batch *bt)
 			continue;
 		if (bt->rstage == R_HEAD)
 			put_head(m, f, bt, i);
-		else if (bt->rstage == R_DISPATCH)
+		else if (bt->rstage == R_DISPATCH && bt->disp_full[i])
 			put_dispatch(m, bt, bt->rnext, i);
 		else if (bt->rstage == R_TAIL && !f->hooks_ok[i])
 			hooks_put(m, f, bt, i);
-		else if (bt->rstage != R_TAIL)
+		else if (bt->rstage != R_TAIL && bt->rstage != R_DISPATCH)
 			put_item(m, bt, bt->rstage, bt->rcursor, i);
 		if (bt->rstage == R_TAIL)
 			strbuf_puts(m, "COMMIT\n");
@@ -203,12 +215,12 @@ static bool render_slice(struct filters *f, struct batch *bt)
 
 	while (bt->rstage != R_DONE) {
 		bool items = bt->rstage == R_DECLS || bt->rstage == R_DELETES ||
-			     bt->rstage == R_RULES;
+			     bt->rstage == R_RULES || bt->rstage == R_DISPADD;
 
 		if ((items && bt->rcursor >= bt->n) || (bt->rstage == R_DISPATCH && !bt->rnext)) {
 			bt->rstage++;
 			bt->rcursor = 0;
-			if (bt->rstage == R_DISPATCH)
+			if (bt->rstage == R_DISPATCH && dispatch_any_full(bt))
 				bt->rnext = TAILQ_FIRST(&f->all);
 			continue;
 		}
@@ -346,7 +358,6 @@ static const char *item_confirm(struct batch *bt, struct item *it)
 	const char *why = NULL;
 
 	for (int i = 0; i < NFAM; i++) {
-		void **tree = bt->live_ok ? &bt->live[i] : &bt->trees[i];
 		bool in, out;
 
 		if (!bt->fam[i])
@@ -355,8 +366,10 @@ static const char *item_confirm(struct batch *bt, struct item *it)
 			why = "the kernel could not be checked after the restore (its save failed)";
 			continue;
 		}
-		in = chains_present(tree, b->want.in_chain);
-		out = chains_present(tree, b->want.out_chain);
+		in = bt->live_ok ? confirm_live_has(bt, i, b->want.in_chain) :
+				   chains_present(&bt->trees[i], b->want.in_chain);
+		out = bt->live_ok ? confirm_live_has(bt, i, b->want.out_chain) :
+				    chains_present(&bt->trees[i], b->want.out_chain);
 		b->have_in[i] = in;
 		b->have_out[i] = out;
 		if (it->removing ? in || out : in != it->want_in[i] || out != it->want_out[i])
@@ -446,6 +459,7 @@ static void apply_item(struct filters *f, struct batch *bt, unsigned k)
 			b->norm[i][0] = '\0';
 		else if (bt->fam[i])
 			chains_binding_norm(&bt->trees[i], b, b->norm[i]);
+	b->unrecorded = bt->live_ok;
 	binding_store(f, b);
 	waiters_answer(&it->waiters,
 		       &(struct outcome){ .kind = OUTCOME_APPLIED, .port = b->port, .b = b });
@@ -494,7 +508,7 @@ static void parse_done(struct filters *f, struct batch *bt)
 		bt->phase = PHASE_COMPARE;
 		return;
 	}
-	if (bt->live_ok) {
+	if (bt->live_ok || bt->record) {
 		/* Answered already: record what the saves show. */
 		confirm_record_roots(f, bt);
 		bt->phase = PHASE_RECORD;
@@ -538,13 +552,9 @@ static void work_cb(struct ev_loop *loop, ev_check *w, int revents)
 	case PHASE_APPLY:
 		done = items_slice(f, bt);
 		if (done && bt->live_ok) {
-			/* The callers are answered; the saves only record. The
-			 * names (20,000 chains: 2 MB) are not needed any more. */
-			for (int i = 0; i < NFAM; i++) {
-				chains_free(bt->live[i]);
-				bt->live[i] = NULL;
-			}
-			bt->phase = PHASE_SAVE;
+			/* The callers are answered; a later record saves. */
+			confirm_record_later(f, bt);
+			bt->phase = PHASE_DONE;
 		} else if (done) {
 			confirm_record_checkpoint(f, bt);
 			batch_backoff(f, bt->unconfirmed);
@@ -557,6 +567,9 @@ static void work_cb(struct ev_loop *loop, ev_check *w, int revents)
 			confirm_record_checkpoint(f, bt);
 			batch_backoff(f, bt->unconfirmed);
 			bt->phase = PHASE_DONE;
+			f->record_since = 0;
+			for (int i = 0; i < NFAM; i++)
+				f->record_fam[i] = false;
 		}
 		break;
 	case PHASE_COMPARE:
@@ -611,6 +624,7 @@ static bool batch_step(struct batch *bt)
 		if (bt->running)
 			return false;
 		if (!restores_ok(bt)) {
+			dispatch_forget(f, bt);
 			bt->phase = PHASE_BISECT;
 			return true;
 		}
@@ -620,6 +634,7 @@ static bool batch_step(struct batch *bt)
 				bt->gen_expect++; /* each committed restore is one generation */
 				f->root_norm[i][0] = '\0';
 			}
+		dispatch_commit(f, bt, verify_gen_exact(f, bt));
 		/* Nobody is told before the kernel is seen to hold it: by the
 		 * generation and the chain names, or by the saves. */
 		bt->phase = confirm_possible(f, bt) ? PHASE_CONFIRM : PHASE_SAVE;
@@ -671,6 +686,7 @@ void batch_advance(struct batch *bt)
 		if (!batch_step(bt))
 			return;
 	f->batch = NULL;
+	f->last_batch_end = now_usec();
 	batch_free(bt);
 }
 
@@ -686,7 +702,8 @@ void batch_cancel(struct batch *bt)
 			bt->jobs[i] = NULL;
 		}
 	bt->running = 0;
-	for (unsigned k = 0; k < bt->n; k++) {
+	/* A record's items are applied already: they wait for nothing. */
+	for (unsigned k = 0; k < bt->n && !bt->record; k++) {
 		struct item *it = &bt->items[k];
 
 		if (it->b) {
@@ -703,7 +720,7 @@ void batch_cancel(struct batch *bt)
 
 /* --- starting --- */
 
-static struct batch *batch_new(struct filters *f, unsigned n)
+struct batch *batch_new(struct filters *f, unsigned n)
 {
 	struct batch *bt = calloc(1, sizeof(*bt));
 
@@ -754,6 +771,7 @@ void batch_start_group(struct filters *f, struct binding **v, unsigned n, unsign
 	bt->phase = PHASE_RENDER;
 	f->batch = bt;
 	f->batches++;
+	f->last_batch_n = bt->n;
 	verify_gen_begin(f, bt);
 	log_debug("filter batch %llu: %u bindings, families%s%s%s",
 		  (unsigned long long)f->batches, bt->n, bt->fam[F_EB] ? " eb" : "",

@@ -8,10 +8,19 @@
  * restores netd ran (so they committed, and nobody else changed
  * anything), and one dump per family of the chain NAMES of its "filter"
  * table (no rules transferred) holds every chain written and none
- * deleted. Then the callers are answered at once, and the save still
+ * deleted. Then the callers are answered at once, and a save still
  * runs afterwards, only to record the fingerprints (RECORD). If that
  * save does not show a binding's chains after all, the binding is
  * demoted: pending again, applied by the next batch.
+ *
+ * That save is not the apply's own: a save of the whole table in every
+ * batch made guests bound one after another cost N² (at 1,000 ports the
+ * save took 190 ms, the port's restore 23 ms). The applies leave their
+ * fingerprints to one record batch (saves, PARSE, RECORD) that runs once
+ * no batch has run for record_idle_us, gives way to an apply while its
+ * saves run, and runs first once the oldest answer is record_max_us old.
+ * Until it has run the bindings have no fingerprints, as before between
+ * the answer and the save: a restart then applies them again.
  *
  * Any doubt (a generation that moved by more or less, a chain missing
  * from the dump, a dump that failed) sends the batch the way it went
@@ -21,6 +30,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,13 +47,85 @@ bool confirm_possible(struct filters *f, const struct batch *bt)
 	return f->gen_usable && bt->gen_known && !bt->verify;
 }
 
+/*
+ * The chains a batch looks for in a family's dump, sorted, and whether
+ * the dump showed each. Only these are kept: a tree of every name dumped
+ * (2,000 at 1,000 ports, each a malloc and a string search) was most of
+ * netd's own time in a bind of one port.
+ */
+struct live_set {
+	size_t n;
+	char (*names)[sizeof(((struct rules_render *)0)->in_chain)];
+	bool *seen;
+};
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+void confirm_live_free(void *set)
+{
+	struct live_set *l = set;
+
+	if (!l)
+		return;
+	free(l->names);
+	free(l->seen);
+	free(l);
+}
+
+static void live_put(struct live_set *l, const char *name)
+{
+	if (*name && strlen(name) < sizeof(*l->names))
+		snprintf(l->names[l->n++], sizeof(*l->names), "%s", name);
+}
+
+/* The set of bt's chains and the dispatch chains: 0 or -ENOMEM. */
+static int live_build(struct batch *bt, int fam)
+{
+	struct live_set *l = calloc(1, sizeof(*l));
+	size_t cap = 2 * (size_t)bt->n + 2, k = 0;
+
+	if (!l || !(l->names = calloc(cap, sizeof(*l->names))) ||
+	    !(l->seen = calloc(cap, sizeof(*l->seen)))) {
+		confirm_live_free(l);
+		return -ENOMEM;
+	}
+	live_put(l, RULES_ROOT_FROM);
+	live_put(l, RULES_ROOT_TO);
+	for (unsigned i = 0; i < bt->n; i++) {
+		live_put(l, bt->items[i].b->want.in_chain);
+		live_put(l, bt->items[i].b->want.out_chain);
+	}
+	qsort(l->names, l->n, sizeof(*l->names), name_cmp);
+	for (size_t i = 0; i < l->n; i++)
+		if (k == 0 || strcmp(l->names[k - 1], l->names[i]) != 0)
+			memmove(l->names[k++], l->names[i], sizeof(*l->names));
+	l->n = k;
+	confirm_live_free(bt->live[fam]);
+	bt->live[fam] = l;
+	return 0;
+}
+
+bool confirm_live_has(const struct batch *bt, int fam, const char *name)
+{
+	const struct live_set *l = bt->live[fam];
+	char(*p)[sizeof(*l->names)];
+
+	assert(bt);
+	p = l ? bsearch(name, l->names, l->n, sizeof(*l->names), name_cmp) : NULL;
+	return p && l->seen[p - l->names];
+}
+
 static void live_add(void *data, const char *name)
 {
 	struct batch *bt = data;
+	struct live_set *l = bt->live[bt->dump_fam];
+	char(*p)[sizeof(*l->names)] = bsearch(name, l->names, l->n, sizeof(*l->names), name_cmp);
 
-	/* Without memory a name is missing: the batch goes the save's way. */
-	if (!bt->dump_oom && chains_add(&bt->live[bt->dump_fam], name) < 0)
-		bt->dump_oom = true;
+	if (p)
+		l->seen[p - l->names] = true;
 }
 
 /* The next family of the batch from fam on (NFAM: none). */
@@ -52,6 +134,22 @@ static int next_fam(const struct batch *bt, int fam)
 	while (fam < NFAM && !bt->fam[fam])
 		fam++;
 	return fam;
+}
+
+/* A few chains to look for: asked by name, which costs the same with
+ * 10 or 10,000 bindings (a dump of every name does not): 1 if asked,
+ * 0 to dump instead, -errno. */
+static int live_ask(const struct nft_ops *ops, struct live_set *l, int fam)
+{
+	const char *names[NFT_GET_MAX];
+	int r;
+
+	if (!ops->chains_have || l->n > NFT_GET_MAX)
+		return 0;
+	for (size_t i = 0; i < l->n; i++)
+		names[i] = l->names[i];
+	r = ops->chains_have(fam, names, (unsigned)l->n, l->seen);
+	return r < 0 ? r : 1;
 }
 
 /* Read the dumps, a family after the other: 1 when all are read, 0 to
@@ -64,13 +162,21 @@ static int dump_slice(struct filters *f, struct batch *bt)
 		int fam = bt->dump_fam, r;
 
 		if (!bt->dump) {
+			/* Without memory: the batch goes the save's way. */
+			if (live_build(bt, fam) < 0)
+				return -ENOMEM;
+			r = live_ask(ops, bt->live[fam], fam);
+			if (r < 0)
+				return log_warn_errno("filters: chain lookup", r, "failed");
+			if (r > 0) {
+				bt->dump_fam = next_fam(bt, fam + 1);
+				continue;
+			}
 			r = ops->chains_open(fam, &bt->dump);
 			if (r < 0)
 				return log_warn_errno("filters: chain dump", r, "cannot start");
 		}
 		r = ops->chains_read(bt->dump, live_add, bt);
-		if (bt->dump_oom)
-			return -ENOMEM;
 		if (r < 0)
 			return log_warn_errno("filters: chain dump", r, "cannot read");
 		if (r == 0)
@@ -95,8 +201,8 @@ static bool item_live(struct batch *bt, const struct item *it)
 
 		if (!bt->fam[i])
 			continue;
-		in = chains_present(&bt->live[i], b->want.in_chain);
-		out = chains_present(&bt->live[i], b->want.out_chain);
+		in = confirm_live_has(bt, i, b->want.in_chain);
+		out = confirm_live_has(bt, i, b->want.out_chain);
 		if (it->removing ? in || out : in != it->want_in[i] || out != it->want_out[i])
 			return false;
 	}
@@ -106,8 +212,8 @@ static bool item_live(struct batch *bt, const struct item *it)
 static bool roots_live(struct batch *bt)
 {
 	for (int i = 0; i < NFAM; i++)
-		if (bt->fam[i] && (!chains_present(&bt->live[i], RULES_ROOT_FROM) ||
-				   !chains_present(&bt->live[i], RULES_ROOT_TO)))
+		if (bt->fam[i] && (!confirm_live_has(bt, i, RULES_ROOT_FROM) ||
+				   !confirm_live_has(bt, i, RULES_ROOT_TO)))
 			return false;
 	return true;
 }
@@ -168,14 +274,26 @@ bool confirm_step(struct filters *f, struct batch *bt)
 
 void confirm_record_roots(struct filters *f, struct batch *bt)
 {
+	bool still;
+
 	assert(f);
 	assert(bt);
+	still = verify_gen_is(f, f->disp_gen);
 	for (int i = 0; i < NFAM; i++) {
 		if (!bt->fam[i])
 			continue;
 		if (!bt->save[i]) {
 			f->root_dirty[i] = true;
 			bt->unconfirmed = true;
+			continue;
+		}
+		if (!bt->disp_full[i] && !dispatch_exact(f, i, still)) {
+			/* nf_tables changed by someone else since netd
+			 * wrote the dispatch chains line by line: the save
+			 * may show theirs. Rewritten whole, recorded then. */
+			log_debug("filters: %s: dispatch chains not recorded (nf_tables changed "
+				  "meanwhile); rewriting them", filters_fam_names[i]);
+			f->root_dirty[i] = true;
 			continue;
 		}
 		chains_hooks_check(&bt->trees[i], i, &f->hooks[i]);
@@ -227,6 +345,8 @@ static void record_item(struct filters *f, struct batch *bt, struct item *it)
 	struct binding *b = it->b;
 	bool lacks = false;
 
+	if (b && !b->dirty && !b->in_batch)
+		b->unrecorded = false;
 	/* Gone (a removal), or changed since it was answered: the batch
 	 * that carries it next records it. */
 	if (!b || it->removing || b->dirty || b->in_batch || b->state != B_APPLIED ||
@@ -262,4 +382,92 @@ bool confirm_record_step(struct filters *f, struct batch *bt)
 		record_item(f, bt, &bt->items[bt->cursor++]);
 	}
 	return true;
+}
+
+/* The hooks as a batch left them: each once, first in its chain. */
+static void hooks_written(struct hooks_seen *h)
+{
+	for (unsigned k = 0; k < h->n && k < FILTERS_HOOKS; k++)
+		h->count[k] = 1;
+	h->missing = h->duplicated = h->not_first = false;
+	h->ok = true;
+}
+
+void confirm_record_later(struct filters *f, struct batch *bt)
+{
+	assert(f);
+	assert(bt && bt->live_ok);
+	/* The names (20,000 chains: 2 MB) are not needed any more. */
+	for (int i = 0; i < NFAM; i++) {
+		confirm_live_free(bt->live[i]);
+		bt->live[i] = NULL;
+		if (!bt->fam[i])
+			continue;
+		/* Confirmed by the generation: nobody else changed anything,
+		 * so the dispatch chains and the hooks are as the restore
+		 * wrote them (whole if they were wrong). The record's save
+		 * looks again. */
+		f->record_fam[i] = true;
+		f->root_dirty[i] = false;
+		f->dispatch_ok[i] = true;
+		hooks_written(&f->hooks[i]);
+		f->hooks_ok[i] = true;
+	}
+	if (!f->record_since)
+		f->record_since = now_usec();
+	/* Only our runs since the mark: the chain of generations goes on,
+	 * in memory; the record stores the checkpoint. */
+	verify_gen_check(f, bt);
+	if (bt->gen_chain && !bt->unconfirmed) {
+		f->mark_valid = true;
+		f->mark = bt->gen_expect;
+	}
+	batch_backoff(f, bt->unconfirmed);
+}
+
+bool confirm_record_pending(const struct filters *f)
+{
+	assert(f);
+	for (int i = 0; i < NFAM; i++)
+		if (f->record_fam[i])
+			return true;
+	return false;
+}
+
+/* Binding b as a record carries it: as it was applied and confirmed. */
+static void record_take(struct item *it, struct binding *b)
+{
+	it->b = b;
+	snprintf(it->hash, sizeof(it->hash), "%s", b->applied_hash);
+	for (int i = 0; i < NFAM; i++) {
+		it->want_in[i] = b->have_in[i];
+		it->want_out[i] = b->have_out[i];
+	}
+}
+
+void confirm_start_record(struct filters *f)
+{
+	struct batch *bt;
+	struct binding *b;
+	unsigned n = 0;
+
+	assert(f);
+	assert(!f->batch);
+	TAILQ_FOREACH(b, &f->all, entry)
+		n += b->unrecorded;
+	bt = batch_new(f, n);
+	if (!bt)
+		return;
+	bt->record = true;
+	TAILQ_FOREACH(b, &f->all, entry)
+		if (b->unrecorded && bt->n < n)
+			record_take(&bt->items[bt->n++], b);
+	for (int i = 0; i < NFAM; i++)
+		bt->fam[i] = f->record_fam[i];
+	bt->phase = PHASE_SAVE;
+	f->batch = bt;
+	f->records++;
+	verify_gen_begin(f, bt);
+	log_debug("filters: recording the fingerprints of %u bindings", bt->n);
+	batch_advance(bt);
 }

@@ -30,13 +30,23 @@ char *const filters_save_argv[NFAM][4] = {
 
 /* How long a batch may wait for the rest of a pipelined burst. */
 #define FILTERS_GATHER_US 250000
+/* The record (confirm.c): after this long without a batch; before the
+ * next apply once the oldest binding it records waited this long. */
+#define FILTERS_RECORD_IDLE_US 200000
+#define FILTERS_RECORD_MAX_US 30000000
 
 /* Wait while a burst is still arriving (bindings were added since the
  * last look, or calls wait in ctl's backlog), within a bound, so that the
  * burst becomes one batch: true to wait. The timer only wakes the loop. */
 static bool gather_more(struct filters *f, bool more_coming, unsigned n)
 {
-	if (more_coming || n > f->gather_n) {
+	/* A lone binding with nothing behind it goes at once: a guest
+	 * started after the last one was answered waited 1 ms for nothing.
+	 * Not when the last batch carried several: their callers' next
+	 * calls are arriving, and a batch of the first alone would make the
+	 * others wait a whole cycle more. */
+	if (more_coming ||
+	    (n > f->gather_n && (n > 1 || f->gather_since || f->last_batch_n > 1))) {
 		uint64_t now = now_usec();
 
 		if (!f->gather_since)
@@ -54,6 +64,48 @@ static bool gather_more(struct filters *f, bool more_coming, unsigned n)
 	return false;
 }
 
+/* Is the record due: overdue, or (idle) no batch for long enough? If
+ * it will be, the timer wakes the loop then. */
+static bool record_due(struct filters *f, bool idle)
+{
+	uint64_t now = now_usec();
+
+	if (!confirm_record_pending(f))
+		return false;
+	if (now - f->record_since >= f->record_max_us)
+		return true;
+	if (!idle)
+		return false;
+	if (now - f->last_batch_end >= f->record_idle_us)
+		return true;
+	ev_timer_stop(f->loop, &f->record_timer);
+	ev_timer_set(&f->record_timer, (f->record_idle_us - (now - f->last_batch_end)) / 1e6, 0.);
+	ev_timer_start(f->loop, &f->record_timer);
+	return false;
+}
+
+/* A record whose saves run gives way to an apply: it only fingerprints,
+ * the caller of the apply waits. Unless overdue. (Not to a verification,
+ * which waits for the record: see filters_flush().) */
+static void record_preempt(struct filters *f)
+{
+	struct batch *bt = f->batch;
+	struct binding *b;
+	bool work = false;
+
+	/* Not for an apply that would wait out a back-off anyway. */
+	if (!bt->record || bt->phase != PHASE_SAVING || record_due(f, false) ||
+	    (f->backoff_until && now_usec() < f->backoff_until))
+		return;
+	TAILQ_FOREACH(b, &f->all, entry)
+		work |= b->dirty;
+	if (!work)
+		return;
+	f->records_preempted++;
+	log_debug("filters: the record gives way to an apply");
+	batch_cancel(bt);
+}
+
 void filters_flush(struct filters *f, bool more_coming)
 {
 	_cleanup_free_ struct binding **v = NULL;
@@ -63,9 +115,15 @@ void filters_flush(struct filters *f, bool more_coming)
 
 	assert(f);
 	if (f->batch)
+		record_preempt(f);
+	if (f->batch)
 		return;
 	if (f->verify_wanted) {
-		batch_start_verify(f);
+		/* Fingerprints first, so the comparison skips those bindings. */
+		if (confirm_record_pending(f))
+			confirm_start_record(f);
+		else
+			batch_start_verify(f);
 		return;
 	}
 	/* The halves of a failed batch are tried at once: that is how the
@@ -99,7 +157,14 @@ void filters_flush(struct filters *f, bool more_coming)
 	}
 	if (n == 0 && !root) {
 		f->gather_since = 0;
-		filters_answer_resync(f);
+		if (record_due(f, true))
+			confirm_start_record(f);
+		else
+			filters_answer_resync(f);
+		return;
+	}
+	if (record_due(f, false)) {
+		confirm_start_record(f);
 		return;
 	}
 	if (gather_more(f, more_coming, n))
@@ -119,7 +184,7 @@ bool filters_idle(const struct filters *f)
 	struct binding *b;
 
 	assert(f);
-	if (f->batch || f->nretry || f->verify_wanted)
+	if (f->batch || f->nretry || f->verify_wanted || confirm_record_pending(f))
 		return false;
 	TAILQ_FOREACH(b, &f->all, entry)
 		if (b->dirty)
@@ -202,6 +267,9 @@ int filters_new(struct ev_loop *loop, struct store *store, struct links *links,
 	f->nft_ops = cfg->nft_ops ? cfg->nft_ops : &nftgen_ops;
 	TAILQ_INIT(&f->all);
 	ev_init(&f->gather_timer, gather_cb);
+	ev_init(&f->record_timer, gather_cb);
+	f->record_idle_us = FILTERS_RECORD_IDLE_US;
+	f->record_max_us = FILTERS_RECORD_MAX_US;
 	batch_work_init(f);
 	batch_backoff_init(f);
 	r = load_defs(cfg->filter_dir, &f->defs, &f->filter_errors, NULL);
@@ -223,6 +291,7 @@ struct filters *filters_free(struct filters *f)
 	if (!f)
 		return NULL;
 	ev_timer_stop(f->loop, &f->gather_timer);
+	ev_timer_stop(f->loop, &f->record_timer);
 	ev_timer_stop(f->loop, &f->backoff_timer);
 	batch_work_stop(f);
 	/* Shutdown with a batch running: its runs are cancelled and their

@@ -2,8 +2,9 @@
  * nftgen.c: what the filters ask nf_tables, on netfilter sockets of
  * their own (rtnetlink stays in nl.c): the ruleset generation of this
  * network namespace, for the checkpoint (see verify.c), and the names of
- * the chains of a family's "filter" table, for confirming a restore
- * without a save (see confirm.c). The kernel answers both at once.
+ * the chains of a family's "filter" table, or whether a few chains are
+ * there, for confirming a restore without a save (see confirm.c). The
+ * kernel answers all of them at once.
  */
 #include "config.h"
 
@@ -20,6 +21,7 @@
 
 #include "budget.h"
 #include "filters-internal.h"
+#include "util.h"
 
 static int gen_attr_cb(const struct nlattr *a, void *data)
 {
@@ -206,6 +208,98 @@ static int nftgen_chains_read(struct nft_chain_dump *d, void (*fn)(void *data, c
 	return 0;
 }
 
+/* Put the request "is chain names[i] in family fam's table filter?"
+ * (sequence i + 1) into buf at *len. */
+static void chain_get_put(char *buf, size_t *len, enum rules_family fam, const char *name,
+			  unsigned seq)
+{
+	struct nlmsghdr *h = mnl_nlmsg_put_header(buf + *len);
+	struct nfgenmsg *g;
+
+	h->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETCHAIN;
+	h->nlmsg_flags = NLM_F_REQUEST;
+	h->nlmsg_seq = seq;
+	g = mnl_nlmsg_put_extra_header(h, sizeof(*g));
+	g->nfgen_family = nfproto[fam];
+	g->version = NFNETLINK_V0;
+	g->res_id = 0;
+	mnl_attr_put_strz(h, NFTA_CHAIN_TABLE, "filter");
+	mnl_attr_put_strz(h, NFTA_CHAIN_NAME, name);
+	*len += h->nlmsg_len;
+}
+
+/* The answers in buf (n bytes): seen[seq - 1] set for a chain, left for
+ * ENOENT; the count of answers, or -errno for another error. */
+static int chain_get_answers(const char *buf, size_t n, unsigned portid, unsigned count, bool *seen)
+{
+	int got = 0;
+	int left = (int)n;
+
+	for (const struct nlmsghdr *h = (const void *)buf; mnl_nlmsg_ok(h, left);
+	     h = mnl_nlmsg_next(h, &left)) {
+		if (h->nlmsg_pid != portid || h->nlmsg_seq < 1 || h->nlmsg_seq > count)
+			continue;
+		if (h->nlmsg_type == NLMSG_ERROR) {
+			const struct nlmsgerr *e = mnl_nlmsg_get_payload(h);
+
+			if (e->error != -ENOENT && e->error != 0)
+				return e->error;
+		} else {
+			seen[h->nlmsg_seq - 1] = true;
+		}
+		got++;
+	}
+	return got;
+}
+
+static int nftgen_chains_have(enum rules_family fam, const char *const *names, unsigned count,
+			      bool *seen)
+{
+	_cleanup_free_ char *buf = NULL;
+	struct mnl_socket *s;
+	unsigned portid, got = 0;
+	size_t len = 0;
+	int r = 0;
+
+	assert(fam < NFAM);
+	assert(count <= NFT_GET_MAX);
+	buf = malloc(NFT_DUMP_BUF);
+	if (!buf)
+		return -ENOMEM;
+	s = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
+	if (!s)
+		return -errno;
+	if (mnl_socket_bind(s, 0, MNL_SOCKET_AUTOPID) < 0) {
+		r = -errno;
+		goto out;
+	}
+	portid = mnl_socket_get_portid(s);
+	for (unsigned i = 0; i < count; i++) {
+		seen[i] = false;
+		chain_get_put(buf, &len, fam, names[i], i + 1);
+	}
+	if (mnl_socket_sendto(s, buf, len) < 0) {
+		r = -errno;
+		goto out;
+	}
+	while (got < count) {
+		ssize_t n = mnl_socket_recvfrom(s, buf, NFT_DUMP_BUF);
+
+		if (n < 0) {
+			r = -errno;
+			goto out;
+		}
+		r = chain_get_answers(buf, (size_t)n, portid, count, seen);
+		if (r < 0)
+			goto out;
+		got += (unsigned)r;
+		r = 0;
+	}
+out:
+	mnl_socket_close(s);
+	return r;
+}
+
 static void nftgen_chains_close(struct nft_chain_dump *d)
 {
 	if (!d)
@@ -219,4 +313,5 @@ const struct nft_ops nftgen_ops = {
 	.chains_open = nftgen_chains_open,
 	.chains_read = nftgen_chains_read,
 	.chains_close = nftgen_chains_close,
+	.chains_have = nftgen_chains_have,
 };

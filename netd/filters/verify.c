@@ -80,12 +80,6 @@ bool chains_present(void **tree, const char *name)
 	return chains_get(tree, name, strlen(name), false) != NULL;
 }
 
-int chains_add(void **tree, const char *name)
-{
-	assert(tree && name);
-	return chains_get(tree, name, strlen(name), true) ? 0 : -ENOMEM;
-}
-
 static void chains_append(struct chain_lines *c, const char *line, size_t n)
 {
 	if (c->len + n + 2 > c->cap) {
@@ -415,12 +409,23 @@ bool verify_gen_exact(struct filters *f, const struct batch *bt)
 	return bt->gen_known && gen_now(f, &g) && g - bt->gen_start == bt->restores;
 }
 
+bool verify_gen_is(struct filters *f, uint32_t g)
+{
+	uint32_t now;
+
+	assert(f);
+	return gen_now(f, &now) && now == g;
+}
+
 void verify_begin(struct filters *f, struct batch *bt)
 {
 	assert(f);
 	assert(bt);
 	bt->gen_chain = gen_now(f, &bt->gen_expect);
 	mark_clear(f);
+	/* Whatever the saves show, the next apply rewrites the dispatch
+	 * chains whole. */
+	dispatch_forget(f, NULL);
 }
 
 /* --- comparison (start, Resync) --- */

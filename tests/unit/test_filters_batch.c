@@ -227,6 +227,28 @@ static const struct nft_ops fake_nft_ops = {
 	.chains_close = fake_chains_close,
 };
 
+static unsigned n_gets;
+
+/* Chains asked by name, from the model. */
+static int fake_chains_have(enum rules_family fam, const char *const *names, unsigned count,
+			    bool *seen)
+{
+	assert_true(count <= NFT_GET_MAX);
+	n_gets++;
+	for (unsigned i = 0; i < count; i++)
+		seen[i] = kernel_has(fam, names[i]);
+	return 0;
+}
+
+/* The same with the lookup by name. */
+static const struct nft_ops fake_nft_ops_have = {
+	.gen = fake_gen,
+	.chains_open = fake_chains_open,
+	.chains_read = fake_chains_read,
+	.chains_close = fake_chains_close,
+	.chains_have = fake_chains_have,
+};
+
 static void kernel_clear(void)
 {
 	for (int f = 0; f < NFAM; f++)
@@ -357,6 +379,9 @@ static int fake_start(struct job *j, struct ev_loop *l, char *const argv[], cons
 		break;
 	}
 	/* From the loop, as a real run ends: at once, or at the timeout. */
+	/* As job.c: the timeout counts from now, not from the loop's last
+	 * look at the clock (a batch may start before the loop runs). */
+	ev_now_update(l);
 	ev_timer_init(&fk->timer, fake_finish_cb, how == RUN_HANG ? timeout_ms / 1000.0 : 0., 0.);
 	if (how == RUN_HANG)
 		fk->status = -ETIMEDOUT;
@@ -503,7 +528,7 @@ static int setup(void **state)
 	assert_int_equal(store_open(db_path, &S, &err), 0);
 	loop = ev_default_loop(0);
 	policy = policy_ok;
-	n_runs = n_cancelled = n_told = n_unbound = n_seen = n_dumps = 0;
+	n_runs = n_cancelled = n_told = n_unbound = n_seen = n_dumps = n_gets = 0;
 	kgen = 1000;
 	kgen_extra = 0;
 	kernel_reset();
@@ -652,7 +677,8 @@ static void test_verify_at_start(void **state)
 static void test_apply_phases(void **state)
 {
 	/* DONE first: the first look only gathers (more may be coming). */
-	static const enum phase want[] = { PHASE_DONE, PHASE_RESTORING, PHASE_SAVING,
+	/* A lone binding: its batch starts on the first look. */
+	static const enum phase want[] = { PHASE_RESTORING, PHASE_SAVING,
 					   PHASE_PARSE, PHASE_APPLY, PHASE_DONE };
 	const char *in;
 
@@ -864,7 +890,7 @@ static enum behaviour policy_no_save(const char *tool, const char *input)
  * reported applied. */
 static void test_save_cannot_start(void **state)
 {
-	static const enum phase want[] = { PHASE_DONE, PHASE_RESTORING, PHASE_APPLY, PHASE_DONE };
+	static const enum phase want[] = { PHASE_RESTORING, PHASE_APPLY, PHASE_DONE };
 
 	started();
 	policy = policy_no_save;
@@ -1393,16 +1419,16 @@ static void test_output_caps_process(void **state)
 /* --- with the nf_tables tools: confirmed without a save --- */
 
 /*
- * RESTORING -> CONFIRM -> APPLY -> SAVE/SAVING -> PARSE -> RECORD: the
- * generation moved by exactly the one restore and the dump of the chain
- * names shows the binding's chains, so the caller is answered before any
- * save starts; the save after it records the fingerprints and the
- * checkpoint.
+ * RESTORING -> CONFIRM -> APPLY, then a record batch SAVE/SAVING -> PARSE
+ * -> RECORD: the generation moved by exactly the one restore and the dump
+ * of the chain names shows the binding's chains, so the caller is
+ * answered before any save starts; the record's save, once no batch ran
+ * for record_idle_us, records the fingerprints and the checkpoint.
  */
 static void test_nft_confirmed_without_save(void **state)
 {
-	static const enum phase want[] = { PHASE_DONE, PHASE_RESTORING, PHASE_CONFIRM,
-					   PHASE_APPLY, PHASE_SAVING, PHASE_PARSE,
+	static const enum phase want[] = { PHASE_RESTORING, PHASE_CONFIRM,
+					   PHASE_APPLY, PHASE_DONE, PHASE_SAVING, PHASE_PARSE,
 					   PHASE_RECORD, PHASE_DONE };
 
 	started();
@@ -1517,6 +1543,16 @@ static void test_nft_save_demotes(void **state)
 	assert_int_equal(n_told, 1);
 	assert_int_equal(told[0].kind, OUTCOME_APPLIED);
 	assert_int_equal(told[0].saves_started, 0);
+	/* The record, without waiting for the idle time. */
+	assert_true(F->record_fam[F_EB]);
+	F->record_idle_us = 0;
+	filters_flush(F, false);
+	assert_non_null(F->batch);
+	assert_true(F->batch->record);
+	while (F->batch) {
+		ev_run(loop, EVRUN_NOWAIT);
+		assert_int_equal(store_commit(S), 0);
+	}
 	b = binding_find(F, "vnet0");
 	assert_int_equal(b->state, B_PENDING);
 	assert_true(b->dirty);
@@ -1533,6 +1569,281 @@ static void test_nft_save_demotes(void **state)
 	assert_int_equal(count_runs("ebtables-restore"), 2);
 	assert_string_equal(row_of("vnet0", "state"), "applied");
 	assert_int_equal(strlen(row_of("vnet0", "eb_norm")), 64);
+}
+
+/* Run the loop as core does until port's caller was answered; no more
+ * (pump() waits for the record too). */
+static void settle_until_told(const char *port)
+{
+	for (int i = 0; i < 100000 && !told_of(port); i++) {
+		assert_int_equal(store_commit(S), 0);
+		filters_flush(F, false);
+		ev_run(loop, EVRUN_NOWAIT);
+		usleep(50);
+	}
+	assert_non_null(told_of(port));
+	assert_int_equal(store_commit(S), 0);
+}
+
+/* The kernel's NETD-FROM chain as a save would print it. */
+static const char *kernel_from(void)
+{
+	struct kchain *c = kchain(F_EB, RULES_ROOT_FROM, strlen(RULES_ROOT_FROM), false);
+
+	return c && c->text.p ? c->text.p : "";
+}
+
+/* Once a whole rewrite is known to be in the kernel, a batch writes only
+ * its own dispatch lines: "-A" after its chains are declared, "-D"
+ * before they are deleted; the dispatch chains are not declared (which
+ * would flush them) and the other bindings' lines are not written. */
+static void test_nft_dispatch_line_by_line(void **state)
+{
+	const char *in, *d, *x;
+
+	started();
+	assert_int_equal(bind("vnet0", "no-mac-spoofing"), 1);
+	settle_until_told("vnet0");
+	in = last_input("ebtables-restore");
+	assert_non_null(strstr(in, ":NETD-FROM RETURN")); /* the first: whole */
+	assert_int_equal(bind("vnet1", "no-mac-spoofing"), 1);
+	settle_until_told("vnet1");
+	in = last_input("ebtables-restore");
+	assert_null(strstr(in, ":NETD-FROM"));
+	assert_null(strstr(in, ":NETD-TO"));
+	assert_null(strstr(in, "vnet0"));
+	assert_non_null(strstr(in, "-A NETD-FROM -i vnet1 -j N-O-vnet1\n"));
+	assert_true(strstr(in, "-A NETD-FROM -i vnet1") > strstr(in, ":N-O-vnet1 "));
+	assert_non_null(strstr(kernel_from(), "-i vnet0 "));
+	assert_non_null(strstr(kernel_from(), "-i vnet1 "));
+
+	assert_int_equal(bindings_unbind(F, "vnet1", "guest1", &(struct waiter){ .fn = tell }), 0);
+	n_told = 0;
+	settle_until_told("vnet1");
+	assert_int_equal(told_of("vnet1")->kind, OUTCOME_REMOVED);
+	in = last_input("ebtables-restore");
+	assert_null(strstr(in, ":NETD-FROM"));
+	d = strstr(in, "-D NETD-FROM -i vnet1 -j N-O-vnet1\n");
+	x = strstr(in, "-X N-O-vnet1");
+	assert_non_null(d);
+	assert_non_null(x);
+	assert_true(d < x);
+	assert_non_null(strstr(kernel_from(), "-i vnet0 "));
+	assert_null(strstr(kernel_from(), "-i vnet1 "));
+	assert_false(kernel_has(F_EB, "N-O-vnet1"));
+
+	/* The record fingerprints what is there. */
+	pump();
+	assert_int_equal(strlen(row_of("vnet0", "eb_norm")), 64);
+	assert_true(F->mark_valid);
+}
+
+/* Binds one after another, each answered before the next: no save
+ * between them; one record once they stop fingerprints all of them and
+ * stores the checkpoint. */
+static void test_nft_record_coalesced(void **state)
+{
+	static const char *const ports[] = { "vnet0", "vnet1", "vnet2" };
+
+	started();
+	for (size_t i = 0; i < ELEMENTSOF(ports); i++) {
+		assert_int_equal(bind(ports[i], "no-mac-spoofing"), 1);
+		settle_until_told(ports[i]);
+		assert_int_equal(told_of(ports[i])->kind, OUTCOME_APPLIED);
+		/* The caller reads its answer and sends the next call: the
+		 * loop goes round meanwhile with nothing to apply. */
+		for (int k = 0; k < 20; k++) {
+			filters_flush(F, false);
+			ev_run(loop, EVRUN_NOWAIT);
+			usleep(100);
+		}
+	}
+	assert_int_equal(count_runs("ebtables-restore"), 3);
+	assert_int_equal(count_runs("ebtables-save"), 0);
+	for (size_t i = 0; i < ELEMENTSOF(ports); i++) {
+		assert_string_equal(row_of(ports[i], "state"), "applied");
+		assert_string_equal(row_of(ports[i], "eb_norm"), ""); /* a crash: applied again */
+	}
+	assert_false(filters_idle(F)); /* the record is owed */
+	pump();
+	assert_int_equal(count_runs("ebtables-save"), 1);
+	assert_int_equal(F->records, 1);
+	for (size_t i = 0; i < ELEMENTSOF(ports); i++)
+		assert_int_equal(strlen(row_of(ports[i], "eb_norm")), 64);
+	assert_int_equal(strlen(db_text("SELECT norm FROM roots WHERE family = 'eb'")), 64);
+	assert_true(F->mark_valid);
+	assert_int_equal(F->mark, kgen);
+}
+
+/* A record whose save runs gives way to a bind: its save is cancelled,
+ * the bind's restore starts at once, and a later record fingerprints
+ * both bindings. */
+static void test_nft_record_gives_way(void **state)
+{
+	started();
+	assert_int_equal(bind("vnet0", "no-mac-spoofing"), 1);
+	settle_until_told("vnet0");
+	F->record_idle_us = 0;
+	filters_flush(F, false);
+	assert_non_null(F->batch);
+	assert_true(F->batch->record);
+	assert_int_equal(F->batch->phase, PHASE_SAVING);
+	assert_int_equal(bind("vnet1", "no-mac-spoofing"), 1);
+	assert_int_equal(store_commit(S), 0);
+	filters_flush(F, false);
+	assert_int_equal(F->records_preempted, 1);
+	assert_int_equal(n_cancelled, 1);
+	assert_non_null(F->batch);
+	assert_false(F->batch->record);
+	assert_int_equal(F->batch->phase, PHASE_RESTORING);
+	pump();
+	assert_int_equal(told_of("vnet1")->kind, OUTCOME_APPLIED);
+	assert_int_equal(told_of("vnet1")->saves_started, 1); /* the cancelled one */
+	assert_int_equal(strlen(row_of("vnet0", "eb_norm")), 64);
+	assert_int_equal(strlen(row_of("vnet1", "eb_norm")), 64);
+}
+
+/* Someone else changes nf_tables between two batches written line by
+ * line (here: deletes a dispatch line): the record cannot trust its save
+ * to show only netd's lines, so it does not record the dispatch chains;
+ * they are rewritten whole, which puts the line back, and recorded. */
+static void test_nft_record_after_foreign_change(void **state)
+{
+	started();
+	assert_int_equal(bind("vnet0", "no-mac-spoofing"), 1);
+	settle_until_told("vnet0");
+	assert_int_equal(bind("vnet1", "no-mac-spoofing"), 1);
+	settle_until_told("vnet1");
+	assert_null(strstr(last_input("ebtables-restore"), ":NETD-FROM"));
+	kernel_restore(F_EB, "-D NETD-FROM -i vnet0 -j N-O-vnet0\n");
+	kgen++;
+	assert_null(strstr(kernel_from(), "-i vnet0 "));
+	pump();
+	assert_int_equal(count_runs("ebtables-restore"), 3);
+	assert_non_null(strstr(last_input("ebtables-restore"), ":NETD-FROM RETURN"));
+	assert_non_null(strstr(kernel_from(), "-i vnet0 "));
+	assert_non_null(strstr(kernel_from(), "-i vnet1 "));
+	assert_false(F->root_dirty[F_EB]);
+	assert_int_equal(strlen(db_text("SELECT norm FROM roots WHERE family = 'eb'")), 64);
+}
+
+/* A batch of a few bindings asks for its chains by name instead of
+ * dumping every chain name: answered before any save as with the dump;
+ * an empty commit (the generation moved, nothing written) is caught the
+ * same way and answered from the saves. */
+static void test_nft_confirmed_by_name(void **state)
+{
+	started();
+	F->nft_ops = &fake_nft_ops_have;
+	assert_int_equal(bind("vnet0", "no-mac-spoofing"), 1);
+	settle_until_told("vnet0");
+	assert_int_equal(n_gets, 1);
+	assert_int_equal(n_dumps, 0);
+	assert_int_equal(told_of("vnet0")->kind, OUTCOME_APPLIED);
+	assert_int_equal(told_of("vnet0")->saves_started, 0);
+
+	policy = policy_noop_bump;
+	assert_int_equal(bind("vnet1", "no-mac-spoofing"), 1);
+	pump();
+	assert_int_equal(n_gets, 2);
+	assert_int_equal(n_dumps, 0);
+	assert_int_equal(told_of("vnet1")->kind, OUTCOME_FAILED);
+	assert_non_null(strstr(told_of("vnet1")->message, "does not hold"));
+	assert_true(told_of("vnet1")->saves_started > 0);
+}
+
+static unsigned count_str(const char *hay, const char *needle)
+{
+	unsigned n = 0;
+
+	for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
+		n++;
+	return n;
+}
+
+/* A batch whose ebtables part goes line by line while its iptables part
+ * is the first there (rewritten whole): each family's input carries the
+ * binding's rules once, and the dispatch lines it adds after them. */
+static void test_nft_dispatch_mixed_families(void **state)
+{
+	char path[400];
+	const char *eb, *ip;
+	const struct binding *b;
+	FILE *fp;
+
+	started();
+	snprintf(path, sizeof(path), "%s/mixed.json", filter_dir);
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	fputs("{\"name\": \"mixed\", \"filters\": [\"no-mac-spoofing\"], \"rules\": [{\"direction\":"
+	      " \"in\", \"protocol\": \"tcp\", \"action\": \"accept\", \"dst_port\": \"22\","
+	      " \"priority\": 400}]}", fp);
+	fclose(fp);
+	filters_reload(F, filter_dir);
+	assert_int_equal(bind("vnet0", "no-mac-spoofing"), 1);
+	settle_until_told("vnet0");
+	assert_int_equal(bind("vnet1", "mixed"), 1);
+	settle_until_told("vnet1");
+	assert_int_equal(told_of("vnet1")->kind, OUTCOME_APPLIED);
+	eb = last_input("ebtables-restore");
+	ip = last_input("iptables-restore");
+	assert_non_null(ip);
+	assert_null(strstr(eb, ":NETD-FROM"));
+	assert_non_null(strstr(ip, ":NETD-FROM"));
+	b = binding_find(F, "vnet1");
+	assert_true(count_str(b->want.text[F_EB], "-A N-O-vnet1 ") > 0);
+	assert_int_equal(count_str(eb, "-A N-O-vnet1 "), count_str(b->want.text[F_EB], "-A N-O-vnet1 "));
+	assert_int_equal(count_str(eb, "-A NETD-FROM -i vnet1 "), 1);
+	assert_true(strstr(eb, "-A NETD-FROM -i vnet1 ") > strrchr(eb, ':'));
+}
+
+/* Binds that never stop still get their fingerprints: once the oldest
+ * answer waiting for a record is record_max_us old, the record runs
+ * before the next apply, and an apply does not cancel it. */
+static void test_nft_record_overdue(void **state)
+{
+	started();
+	assert_int_equal(bind("vnet0", "no-mac-spoofing"), 1);
+	settle_until_told("vnet0");
+	F->record_max_us = 0;
+	assert_int_equal(bind("vnet1", "no-mac-spoofing"), 1);
+	assert_int_equal(store_commit(S), 0);
+	filters_flush(F, false);
+	assert_non_null(F->batch);
+	assert_true(F->batch->record);
+	assert_int_equal(F->batch->phase, PHASE_SAVING);
+	filters_flush(F, false);
+	assert_true(F->batch->record);
+	assert_int_equal(F->records_preempted, 0);
+	settle_until_told("vnet1");
+	assert_int_equal(strlen(row_of("vnet0", "eb_norm")), 64);
+	assert_int_equal(told_of("vnet1")->saves_started, 1);
+}
+
+/* A lone binding starts its batch on the first look, unless the last
+ * batch carried several: then their callers' next calls are coming, and
+ * it waits one gathering look for them. */
+static void test_gather_after_several(void **state)
+{
+	started();
+	assert_int_equal(bind("vnet0", "no-mac-spoofing"), 1);
+	assert_int_equal(bind("vnet1", "no-mac-spoofing"), 1);
+	pump();
+	assert_int_equal(F->last_batch_n, 2);
+	assert_int_equal(bind("vnet2", "no-mac-spoofing"), 1);
+	assert_int_equal(store_commit(S), 0);
+	filters_flush(F, false);
+	assert_null(F->batch);
+	filters_flush(F, false);
+	assert_non_null(F->batch);
+	pump();
+	assert_int_equal(F->last_batch_n, 1);
+	assert_int_equal(bind("vnet3", "no-mac-spoofing"), 1);
+	assert_int_equal(store_commit(S), 0);
+	filters_flush(F, false);
+	assert_non_null(F->batch);
+	pump();
+	assert_int_equal(told_of("vnet3")->kind, OUTCOME_APPLIED);
 }
 
 int main(void)
@@ -1558,6 +1869,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_backoff, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bisect_stops, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_render_sliced, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_gather_after_several, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_output_caps_fake, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_output_caps_process, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_nft_confirmed_without_save, setup_nft, teardown),
@@ -1565,6 +1877,14 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_nft_dump_lacks_chains, setup_nft, teardown),
 		cmocka_unit_test_setup_teardown(test_nft_foreign_change, setup_nft, teardown),
 		cmocka_unit_test_setup_teardown(test_nft_save_demotes, setup_nft, teardown),
+		cmocka_unit_test_setup_teardown(test_nft_dispatch_line_by_line, setup_nft, teardown),
+		cmocka_unit_test_setup_teardown(test_nft_confirmed_by_name, setup_nft, teardown),
+		cmocka_unit_test_setup_teardown(test_nft_dispatch_mixed_families, setup_nft, teardown),
+		cmocka_unit_test_setup_teardown(test_nft_record_coalesced, setup_nft, teardown),
+		cmocka_unit_test_setup_teardown(test_nft_record_gives_way, setup_nft, teardown),
+		cmocka_unit_test_setup_teardown(test_nft_record_overdue, setup_nft, teardown),
+		cmocka_unit_test_setup_teardown(test_nft_record_after_foreign_change, setup_nft,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
