@@ -64,6 +64,9 @@ void filters_flush(struct filters *f, bool more_coming)
 	assert(f);
 	if (f->batch)
 		return;
+	/* The netdev backend's runs (netdev.c) never overlap a batch. */
+	if (netdev_flush(f, more_coming))
+		return;
 	if (f->verify_wanted) {
 		batch_start_verify(f);
 		return;
@@ -119,7 +122,7 @@ bool filters_idle(const struct filters *f)
 	struct binding *b;
 
 	assert(f);
-	if (f->batch || f->nretry || f->verify_wanted)
+	if (f->batch || f->nretry || f->verify_wanted || !netdev_idle(f))
 		return false;
 	TAILQ_FOREACH(b, &f->all, entry)
 		if (b->dirty)
@@ -188,6 +191,7 @@ int filters_new(struct ev_loop *loop, struct store *store, struct links *links,
 	f->job_ops = cfg->job_ops;
 	f->nft_ops = cfg->nft_ops ? cfg->nft_ops : &nftgen_ops;
 	TAILQ_INIT(&f->all);
+	TAILQ_INIT(&f->netdev_all);
 	ev_init(&f->gather_timer, gather_cb);
 	batch_work_init(f);
 	batch_backoff_init(f);
@@ -201,6 +205,11 @@ int filters_new(struct ev_loop *loop, struct store *store, struct links *links,
 	}
 	verify_gen_init(f);
 	f->verify_wanted = !verify_from_checkpoint(f);
+	r = netdev_init(f);
+	if (r < 0) {
+		filters_free(f);
+		return r;
+	}
 	*ret = f;
 	return 0;
 }
@@ -217,8 +226,11 @@ struct filters *filters_free(struct filters *f)
 	 * bindings again, answered as those are freed. */
 	if (f->batch)
 		batch_cancel(f->batch);
+	netdev_free(f);
 	while (!TAILQ_EMPTY(&f->all))
 		binding_free(f, TAILQ_FIRST(&f->all));
+	while (!TAILQ_EMPTY(&f->netdev_all))
+		binding_free(f, TAILQ_FIRST(&f->netdev_all));
 	batch_retry_clear(f);
 	bindings_undo_clear(f);
 	rules_defs_free(f->defs);
