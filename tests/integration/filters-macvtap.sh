@@ -1,0 +1,160 @@
+#!/bin/bash
+# Filters on a macvtap netd made (the nftables netdev backend), with real
+# frames: the macvtap sits on a veth whose peer is in a second namespace.
+# tapframe writes frames to the macvtap's character device as a guest
+# does and counts them on the peer, and the other way round. Without a
+# binding everything passes; with clean-traffic (MAC, IP) legitimate ARP,
+# IPv4 and DHCP pass, a spoofed source MAC, source IP, ARP sender IP or
+# MAC and other L2 traffic (IPv6) from the guest are dropped, and IPv6
+# towards the guest does not arrive on its fd while IPv4 does; after the
+# unbind all passes again. Then: the golden files of the renderer load
+# into this kernel; a restart with nothing changed runs no nft; a flush
+# of the table is found by Resync and repaired; deleting the link through
+# netd removes its chains, and a new link of the same name binds cleanly.
+. "$(dirname "$0")/lib.sh"
+
+TAPFRAME=$top_builddir/tests/helpers/tapframe
+command -v nft >/dev/null || fail "nft is required (scripts/check installs it)"
+[ -x "$TAPFRAME" ] || fail "$TAPFRAME missing (make check builds it)"
+PEER=$NS-peer
+on_cleanup 'ip netns del "$PEER" 2>/dev/null'
+ip netns add "$PEER" || fail "peer namespace"
+ip -n "$NS" link add v0 type veth peer name eth0 netns "$PEER" || fail "veth"
+ip -n "$NS" link set v0 up
+ip -n "$PEER" link set eth0 up
+
+M=02:00:00:00:01:11 X=02:00:00:00:01:99 BC=ff:ff:ff:ff:ff:ff
+I=10.9.0.11 J=10.9.0.99
+start_netd
+PORT=$(ctl link create --parent v0 --kind macvtap --mode bridge --owner vm1 --mac $M) || fail "create"
+ip -n "$NS" link set "$PORT" up
+# The macvtap's device node, made here: /dev/tapN is named by ifindex,
+# which other namespaces share.
+idx=$(in_ns cat "/sys/class/net/$PORT/ifindex")
+dev=$(in_ns cat "/sys/class/net/$PORT/macvtap/tap$idx/dev") || fail "no tap device for $PORT"
+mknod "$TMP/tap" c "${dev%%:*}" "${dev##*:}" || fail "mknod"
+TAP=$TMP/tap
+
+# from_guest: send every frame from the guest, count each on the peer;
+# prints "NAME N" per frame. The frames: name, marker, tapframe arguments.
+FRAMES="
+arp     a0000001 arp  $M $BC $M $I 10.9.0.1
+ipv4    a0000002 ipv4 $M $BC $I 10.9.0.1 5000 9
+dhcp    a0000003 ipv4 $M $BC 0.0.0.0 255.255.255.255 68 67
+mac     a0000004 ipv4 $X $BC $I 10.9.0.1 5000 9
+ip      a0000005 ipv4 $M $BC $J 10.9.0.1 5000 9
+arpip   a0000006 arp  $M $BC $M $J 10.9.0.1
+arpmac  a0000007 arp  $M $BC $X $I 10.9.0.1
+ipv6    a0000008 ipv6 $M 33:33:00:00:00:01"
+from_guest() {
+	local markers
+	markers=$(echo "$FRAMES" | awk 'NF { print $2 }')
+	# shellcheck disable=SC2086
+	ip netns exec "$PEER" "$TAPFRAME" count eth0 1200 $markers >"$TMP/count" 2>"$TMP/count.err" &
+	local pid=$! i
+	for i in $(seq 50); do grep -q listening "$TMP/count.err" 2>/dev/null && break; sleep 0.02; done
+	echo "$FRAMES" | while read -r name mk kind rest; do
+		[ -n "$name" ] || continue
+		# shellcheck disable=SC2086
+		in_ns "$TAPFRAME" send "$TAP" "$kind" "$mk" $rest || echo "send $name failed" >&2
+	done
+	wait $pid
+	echo "$FRAMES" | awk 'NF { print $1, $2 }' | while read -r name mk; do
+		echo "$name $(awk -v m="$mk" '$1 == m { print $2 }' "$TMP/count")"
+	done
+}
+# to_guest: IPv4 and IPv6 frames from the peer to the guest's MAC,
+# counted on the guest's fd.
+to_guest() {
+	in_ns "$TAPFRAME" count "$TAP" 1000 b0000001 b0000002 >"$TMP/tcount" 2>"$TMP/tcount.err" &
+	local pid=$! i
+	for i in $(seq 50); do grep -q listening "$TMP/tcount.err" 2>/dev/null && break; sleep 0.02; done
+	ip netns exec "$PEER" "$TAPFRAME" send eth0 ipv4 b0000001 02:00:00:00:02:22 $M 10.9.0.1 $I 9 5000
+	ip netns exec "$PEER" "$TAPFRAME" send eth0 ipv6 b0000002 02:00:00:00:02:22 $M
+	wait $pid
+	sed 's/^b0000001/in-ipv4/; s/^b0000002/in-ipv6/' "$TMP/tcount"
+}
+seen() { awk -v n="$1" '$1 == n { print $2 }' "$TMP/result"; }
+expect() { # expect STATE NAME...: each frame passed (pass) or not (drop)
+	local want=$1 n c
+	shift
+	for n in "$@"; do
+		c=$(seen "$n")
+		case $want in
+		pass) [ "${c:-0}" -ge 1 ] || fail "$n: dropped, should pass ($(tr '\n' ' ' <"$TMP/result"))" ;;
+		drop) [ "${c:-0}" = 0 ] || fail "$n: passed, should be dropped ($(tr '\n' ' ' <"$TMP/result"))" ;;
+		esac
+	done
+}
+check() { { from_guest; to_guest; } >"$TMP/result"; }
+
+check
+expect pass arp ipv4 dhcp mac ip arpip arpmac ipv6 in-ipv4 in-ipv6
+ok "without a binding every frame passes both ways"
+
+ctl filter bind --port "$PORT" --filter clean-traffic --owner vm1 --param IP=$I >"$TMP/bind" ||
+	fail "bind clean-traffic on a macvtap"
+grep -q 'backend.*nftables' "$TMP/bind" || ctl --json filter show "$PORT" | grep -q '"backend": "nftables"' ||
+	fail "the binding does not say it is held by the nftables backend"
+[ "$(status_field netdev_nft_runs)" = 1 ] || fail "one nft run expected, got $(status_field netdev_nft_runs)"
+in_ns nft list chain netdev netd "N-O-$PORT" | grep -q "hook egress device \"$PORT\"" ||
+	fail "no egress chain on $PORT"
+check
+expect pass arp ipv4 dhcp in-ipv4
+expect drop mac ip arpip arpmac ipv6 in-ipv6
+ok "clean-traffic: legitimate ARP, IPv4, DHCP pass; spoofed MAC, IP, ARP sender and IPv6 dropped"
+
+# Restart with nothing changed: no nft run, no listing, still filtering.
+stop_netd
+start_netd
+for i in $(seq 50); do [ "$(status_field filters_verified)" = true ] && break; sleep 0.1; done
+[ "$(status_field netdev_nft_runs)" = 0 ] || fail "a restart with nothing changed ran nft -f"
+[ "$(status_field restore_runs)" = 0 ] || fail "a restart with nothing changed ran a restore"
+ok "restart with nothing changed: no nft run ($(status_field netdev_listings) listings)"
+
+# Drift: someone flushes the table; Resync finds it and repairs it.
+in_ns nft flush table netdev netd || fail "nft flush"
+check
+expect pass mac ip
+ctl resync >"$TMP/resync" || fail "resync"
+grep -q "1 re-applied\|reapplied.*1" "$TMP/resync" || fail "resync did not re-apply: $(cat "$TMP/resync")"
+[ "$(status_field netdev_drift)" -ge 1 ] || fail "drift not counted"
+db "SELECT method FROM audit" | grep -q kernel.NetdevFilterDrift || fail "drift not audited"
+check
+expect pass arp ipv4 dhcp in-ipv4
+expect drop mac ip arpip arpmac ipv6 in-ipv6
+ok "a flushed table is found by Resync and repaired"
+
+ctl filter unbind --port "$PORT" --owner vm1 >/dev/null || fail "unbind"
+in_ns nft list table netdev netd | grep -q "N-.-$PORT" && fail "chains left after unbind"
+check
+expect pass arp ipv4 dhcp mac ip arpip arpmac ipv6 in-ipv4 in-ipv6
+ok "after unbind every frame passes again"
+
+# Lifecycle: deleting the link through netd removes its chains; a new
+# link of the same name binds cleanly.
+ctl filter bind --port "$PORT" --filter clean-traffic --owner vm1 --param IP=$I >/dev/null || fail "rebind"
+ctl link delete --owner vm1 >/dev/null || fail "link delete"
+for i in $(seq 100); do ctl filter show "$PORT" >/dev/null 2>&1 || break; sleep 0.1; done
+ctl filter show "$PORT" >/dev/null 2>&1 && fail "binding of a deleted link still there"
+in_ns nft list table netdev netd | grep -q "N-.-$PORT" && fail "chains of a deleted link left"
+P2=$(ctl link create --parent v0 --kind macvtap --mode bridge --owner vm2 --mac $M) || fail "create again"
+[ "$P2" = "$PORT" ] || fail "the name was not reused ($P2)"
+ctl filter bind --port "$P2" --filter no-mac-spoofing --owner vm2 >/dev/null || fail "bind the new link"
+in_ns nft list chain netdev netd "N-O-$P2" | grep -q "ether saddr != $M drop" || fail "new binding not in the kernel"
+ok "deleting the link removes its chains; the recreated link binds cleanly"
+
+# The renderer's golden files load into this kernel as they are.
+for g in "$top_srcdir"/tests/rules/golden/*.nft; do
+	{ echo "add table netdev goldencheck"; sed 's/netdev netd /netdev goldencheck /' "$g"; } |
+		in_ns nft -f - || fail "$(basename "$g") does not load"
+done
+in_ns nft delete table netdev goldencheck
+ok "every golden *.nft file loads with nft"
+
+# A bridge itself cannot be filtered by either backend.
+ip -n "$NS" link add br9 type bridge
+ctl filter bind --port br9 --filter clean-traffic --owner vm3 --param MAC=$M 2>"$TMP/err" && fail "bridge bound"
+grep -q UnsupportedPort "$TMP/err" || fail "bridge: $(cat "$TMP/err")"
+ok "a bridge is refused with UnsupportedPort"
+stop_netd
