@@ -20,7 +20,7 @@ ctl filter bind --port tap1 --filter clean-traffic --owner g1 --param IP=10.0.0.
 grep -q '^state  *applied$' "$TMP/show" || fail "bind reply: $(cat "$TMP/show")"
 mac=$(kview links | awk '$1 == "tap1" { print $5 }')
 grep -q "\"MAC\":\"$mac\"" "$TMP/show" || fail "MAC did not default to the port's: $(cat "$TMP/show")"
-ctl filter list | grep -q '^tap1  *clean-traffic  *applied  *g1$' || fail "list: $(ctl filter list)"
+ctl filter list | grep -q '^tap1  *clean-traffic  *applied  *g1  *xtables$' || fail "list: $(ctl filter list)"
 ctl --json filter show tap1 | grep -q '"applied": true' || fail "show"
 ok "bind, list, show; MAC defaults to the port's"
 
