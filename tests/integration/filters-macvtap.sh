@@ -48,6 +48,7 @@ arpmac  a0000007 arp  $M $BC $X $I 10.9.0.1
 ipv6    a0000008 ipv6 $M 33:33:00:00:00:01"
 from_guest() {
 	local markers
+	rm -f "$TMP/count" "$TMP/count.err"
 	markers=$(echo "$FRAMES" | awk 'NF { print $2 }')
 	# shellcheck disable=SC2086
 	ip netns exec "$PEER" "$TAPFRAME" count eth0 1200 $markers >"$TMP/count" 2>"$TMP/count.err" &
@@ -66,6 +67,7 @@ from_guest() {
 # to_guest: IPv4 and IPv6 frames from the peer to the guest's MAC,
 # counted on the guest's fd.
 to_guest() {
+	rm -f "$TMP/tcount" "$TMP/tcount.err"
 	in_ns "$TAPFRAME" count "$TAP" 1000 b0000001 b0000002 >"$TMP/tcount" 2>"$TMP/tcount.err" &
 	local pid=$! i
 	for i in $(seq 50); do grep -q listening "$TMP/tcount.err" 2>/dev/null && break; sleep 0.02; done
@@ -151,6 +153,34 @@ for g in "$top_srcdir"/tests/rules/golden/*.nft; do
 done
 in_ns nft delete table netdev goldencheck
 ok "every golden *.nft file loads with nft"
+
+# A batch with one binding nft refuses: split in halves until it is alone;
+# the others are applied, it fails with nft's message. The nft netd runs
+# is a wrapper that refuses any input holding macvtap3's chains.
+mkdir -p "$TMP/bin"
+NFT=$(command -v nft)
+cat >"$TMP/bin/nft" <<EOF
+#!/bin/sh
+[ "\$1" = -f ] || exec $NFT "\$@"
+in=\$(cat)
+case "\$in" in *"N-O-macvtap3 {"*) echo "Error: refused by the test" >&2; exit 1 ;; esac
+printf '%s\n' "\$in" | exec $NFT "\$@"
+EOF
+chmod +x "$TMP/bin/nft"
+stop_netd
+PATH=$TMP/bin:$PATH start_netd
+ctl link create --parent v0 --kind macvtap --mode bridge --owner vm4 --count 4 >/dev/null || fail "create 4"
+# (vlbench exits 1 when a call fails: one must.)
+"$top_builddir/bench/vlbench" bind "$SOCK" macvtap 1 4 clean-traffic >"$TMP/vl" 2>&1
+grep -q '"applied":3,"errors":1' "$TMP/vl" || fail "split: $(cat "$TMP/vl")"
+grep -q 'ApplyFailed.*macvtap3.*refused by the test' "$TMP/vl" || fail "macvtap3's reply: $(cat "$TMP/vl")"
+[ "$(status_field netdev_batches_failed)" -ge 2 ] || fail "no failed batch counted"
+ctl --json filter show macvtap3 | grep -q '"error": "Error: refused by the test"' ||
+	fail "macvtap3: $(ctl --json filter show macvtap3)"
+for p in macvtap1 macvtap2 macvtap4; do
+	in_ns nft list chain netdev netd "N-O-$p" >/dev/null 2>&1 || fail "$p not applied after the split"
+done
+ok "a refused binding is isolated by halving; the others are applied"
 
 # A bridge itself cannot be filtered by either backend.
 ip -n "$NS" link add br9 type bridge
