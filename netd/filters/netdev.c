@@ -64,8 +64,10 @@ struct netdev_state {
 	struct job *job;
 	struct nd_item *items;
 	unsigned n;
+	bool gen_known;            /* gen0 read before the run */
 	bool gen_chain;            /* the checkpoint held when the run started */
 	uint32_t gen0;
+	bool recording;            /* answered already: the listing records fingerprints */
 	struct nd_group *groups;
 	unsigned ngroups;
 	uint64_t gather_since;
@@ -188,8 +190,8 @@ static void gen_begin(struct netdev_state *nd)
 {
 	struct filters *f = nd->f;
 
-	nd->gen_chain = f->gen_usable && f->mark_valid && f->nft_ops->gen(&nd->gen0) == 0 &&
-			nd->gen0 == f->mark;
+	nd->gen_known = f->nft_ops->gen(&nd->gen0) == 0;
+	nd->gen_chain = f->gen_usable && f->mark_valid && nd->gen_known && nd->gen0 == f->mark;
 	mark_drop(f);
 }
 
@@ -213,6 +215,7 @@ static void run_end(struct netdev_state *nd)
 	nd->n = 0;
 	nd->running = false;
 	nd->verify = false;
+	nd->recording = false;
 	nd->job = NULL;
 	filters_answer_resync(nd->f);
 }
@@ -260,7 +263,7 @@ static void item_applied(struct netdev_state *nd, struct nd_item *it, const char
 
 	b->in_batch = false;
 	snprintf(b->applied_hash, sizeof(b->applied_hash), "%s", it->hash);
-	snprintf(b->nnorm, sizeof(b->nnorm), "%s", norm);
+	snprintf(b->nnorm, sizeof(b->nnorm), "%s", norm); /* "": recorded by the listing */
 	now_iso(b->applied_at, sizeof(b->applied_at));
 	free(b->error);
 	b->error = NULL;
@@ -298,6 +301,55 @@ static void apply_confirm(struct netdev_state *nd, void **tree)
 		}
 	}
 	gen_end(nd, all_ok);
+}
+
+/* Answered before the listing (confirmed by the generation): the listing
+ * records each applied binding's fingerprint; one it does not show is
+ * applied again. */
+static void apply_record(struct netdev_state *nd, void **tree)
+{
+	bool all_ok = true;
+
+	for (unsigned k = 0; k < nd->n; k++) {
+		struct nd_item *it = &nd->items[k];
+		struct binding *b = it->b;
+		char norm[65];
+
+		if (!b || it->removing || !streq(b->applied_hash, it->hash))
+			continue; /* removed, or changed meanwhile: a later batch records it */
+		if (listing_norm(tree, b->port, norm) && norm[0]) {
+			snprintf(b->nnorm, sizeof(b->nnorm), "%s", norm);
+			binding_store(nd->f, b);
+			continue;
+		}
+		log_warn("%s: the chains nft wrote are not listed; applying them again", b->port);
+		b->state = B_PENDING;
+		b->dirty = true;
+		binding_store(nd->f, b);
+		all_ok = false;
+	}
+	gen_end(nd, all_ok);
+}
+
+/* After a run that exited 0: if the generation moved by exactly one, it
+ * was this run's transaction (nft -f is one) and nobody else's: the
+ * callers are answered now, and the listing only records. */
+static bool apply_early(struct netdev_state *nd)
+{
+	uint32_t g;
+
+	if (!nd->gen_known || nd->f->nft_ops->gen(&g) != 0 || g != nd->gen0 + 1)
+		return false;
+	for (unsigned k = 0; k < nd->n; k++) {
+		struct nd_item *it = &nd->items[k];
+
+		if (it->removing)
+			item_removed(nd, it);
+		else
+			item_applied(nd, it, "");
+	}
+	nd->recording = true;
+	return true;
 }
 
 static void drift_note(struct netdev_state *nd, struct binding *b)
@@ -340,7 +392,7 @@ static void verify_compare(struct netdev_state *nd, void **tree)
 			ok++;
 			continue;
 		}
-		if (b->state == B_APPLIED)
+		if (b->state == B_APPLIED && b->nnorm[0])
 			drift_note(nd, b);
 		b->state = B_PENDING;
 		b->dirty = true;
@@ -364,7 +416,12 @@ static void list_done(void *data, int status, const char *out, size_t out_len, c
 	int r = status == 0 || empty ? listing_parse(status == 0 ? out : "", &tree) : -EIO;
 
 	nd->job = NULL;
-	if (nd->verify) {
+	if (nd->recording) {
+		if (r < 0)
+			log_warn("filters: cannot list table netdev netd, fingerprints not recorded");
+		else
+			apply_record(nd, &tree);
+	} else if (nd->verify) {
 		if (r < 0)
 			log_warn("filters: cannot list table netdev netd (%s), not verified",
 				 err && *err ? err : "nft failed");
@@ -457,9 +514,10 @@ static void apply_done(void *data, int status, const char *out, size_t out_len, 
 		run_end(nd);
 		return;
 	}
+	apply_early(nd);
 	r = list_start(nd);
 	if (r < 0) {
-		for (unsigned k = 0; k < nd->n; k++)
+		for (unsigned k = 0; !nd->recording && k < nd->n; k++)
 			item_fail(nd, &nd->items[k], "nft exited 0 but table netdev netd cannot be listed");
 		run_end(nd);
 	}
