@@ -192,8 +192,8 @@ struct rules_nft {
 	/* This binding's part of an `nft -f` input: per direction (N-I-<port>
 	 * on the device's ingress hook: frames to the guest; N-O-<port> on its
 	 * egress hook: frames the guest wrote to its tap), the base chain
-	 * declared and flushed, its -l2 chain declared and flushed (rules of
-	 * both levels) or removed, then the rules. Lines end in '\n'; the
+	 * declared and flushed, its -l2 chain declared and flushed when it
+	 * has rules of both levels, then the rules. Lines end in '\n'; the
 	 * table itself is not declared. Never NULL after a render. */
 	char *text;
 	bool has_in, has_out;         /* a direction has rules */
