@@ -17,6 +17,7 @@
  *   nftgen.c    the nf_tables generation query, the chain-name dump
  *   netdev.c    the nftables netdev backend: bindings on macvtap and
  *               macvlan ports, their `nft -f` batches and listings
+ *   netdev-list.c  `nft list table netdev netd` read: chains, fingerprints
  *   methods.c   the io.netd methods: parameters in, replies out
  */
 #ifndef NETD_FILTERS_INTERNAL_H
@@ -490,6 +491,19 @@ bool netdev_idle(const struct filters *f);
 void netdev_resync(struct filters *f);
 /* GetStatus counters of the backend. */
 void netdev_status(const struct filters *f, json_t *reply);
+
+/* --- netdev-list.c --- */
+
+/* The chains of `nft list table` output by name, into *ret (a tree
+ * pointing into out, which must outlive it): 0 or -ENOMEM. */
+int netdev_list_parse(const char *out, void **ret);
+/* port's fingerprint from a parsed listing ("" without memory); whether
+ * both its base chains are there. */
+bool netdev_list_norm(void **tree, const char *port, char out[65]);
+/* Whether any of port's chains is listed. */
+bool netdev_list_any(void **tree, const char *port);
+/* Free a parsed listing; accepts NULL. */
+void netdev_list_free(void *tree);
 
 /* --- filters.c --- */
 

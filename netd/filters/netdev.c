@@ -24,7 +24,6 @@
 
 #include <assert.h>
 #include <errno.h>
-#include <search.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,105 +75,6 @@ struct netdev_state {
 	uint64_t runs, listings, batches, failed_batches, applied, failed, skipped, drift;
 	char drift_last[160];
 };
-
-/* --- the listing --- */
-
-struct chain_block {
-	char name[RULES_NFT_CHAIN_MAX];
-	const char *p; /* "\tchain NAME {" ... "\t}\n", in the listing */
-	size_t len;
-};
-
-static int cmp_block(const void *a, const void *b)
-{
-	return strcmp(((const struct chain_block *)a)->name, ((const struct chain_block *)b)->name);
-}
-
-/* The chains of `nft list table` output, by name: a tree of
- * struct chain_block pointing into out. -ENOMEM. */
-static int listing_parse(const char *out, void **ret)
-{
-	const char *p = out;
-
-	while (p && *p) {
-		const char *eol = strchr(p, '\n'), *end;
-		struct chain_block *c;
-
-		if (strncmp(p, "\tchain ", 7) != 0) {
-			p = eol ? eol + 1 : NULL;
-			continue;
-		}
-		c = calloc(1, sizeof(*c));
-		if (!c)
-			return -ENOMEM;
-		sscanf(p + 7, "%31[^ {\n]", c->name);
-		end = strstr(p, "\n\t}\n");
-		c->p = p;
-		c->len = end ? (size_t)(end - p) + 4 : strlen(p);
-		if (!tsearch(c, ret, cmp_block)) {
-			free(c);
-			return -ENOMEM;
-		}
-		p = c->p + c->len;
-	}
-	return 0;
-}
-
-static const struct chain_block *listing_get(void **tree, const char *name)
-{
-	struct chain_block key = { 0 };
-	void **p;
-
-	snprintf(key.name, sizeof(key.name), "%s", name);
-	p = tfind(&key, tree, cmp_block);
-	return p ? *p : NULL;
-}
-
-/* The k-th (0..3) of port's chain names: N-I, N-O, N-I -l2, N-O -l2. */
-static void chain_name(const char *port, int k, char name[RULES_NFT_CHAIN_MAX])
-{
-	snprintf(name, RULES_NFT_CHAIN_MAX, "N-%c-%s%s", k % 2 ? 'O' : 'I', port, k >= 2 ? "-l2" : "");
-}
-
-/* The fingerprint of port's four chains as listed; whether both base
- * chains are there. */
-static bool listing_norm(void **tree, const char *port, char out[65])
-{
-	struct strbuf b = { 0 };
-	bool bases = true;
-
-	for (int k = 0; k < 4; k++) {
-		char name[RULES_NFT_CHAIN_MAX];
-		const struct chain_block *c;
-
-		chain_name(port, k, name);
-		c = listing_get(tree, name);
-		if (c) {
-			strbuf_printf(&b, "%s %zu\n", name, c->len);
-			strbuf_append(&b, c->p, c->len);
-		} else {
-			strbuf_printf(&b, "%s -\n", name);
-			bases &= k >= 2;
-		}
-	}
-	if (b.oom || rules_sha256_hex(b.p, b.len, out) < 0)
-		out[0] = '\0';
-	strbuf_done(&b);
-	return bases;
-}
-
-/* Whether any of port's chains is listed. */
-static bool listing_any(void **tree, const char *port)
-{
-	for (int k = 0; k < 4; k++) {
-		char name[RULES_NFT_CHAIN_MAX];
-
-		chain_name(port, k, name);
-		if (listing_get(tree, name))
-			return true;
-	}
-	return false;
-}
 
 /* --- the generation checkpoint (verify.c) --- */
 
@@ -287,13 +187,13 @@ static void apply_confirm(struct netdev_state *nd, void **tree)
 		char norm[65];
 
 		if (it->removing) {
-			if (listing_any(tree, it->b->port)) {
+			if (netdev_list_any(tree, it->b->port)) {
 				item_fail(nd, it, "nft exited 0 but the chains are still listed");
 				all_ok = false;
 			} else {
 				item_removed(nd, it);
 			}
-		} else if (listing_norm(tree, it->b->port, norm) && norm[0]) {
+		} else if (netdev_list_norm(tree, it->b->port, norm) && norm[0]) {
 			item_applied(nd, it, norm);
 		} else {
 			item_fail(nd, it, "nft exited 0 but the chains are not listed");
@@ -317,7 +217,7 @@ static void apply_record(struct netdev_state *nd, void **tree)
 
 		if (!b || it->removing || !streq(b->applied_hash, it->hash))
 			continue; /* removed, or changed meanwhile: a later batch records it */
-		if (listing_norm(tree, b->port, norm) && norm[0]) {
+		if (netdev_list_norm(tree, b->port, norm) && norm[0]) {
 			snprintf(b->nnorm, sizeof(b->nnorm), "%s", norm);
 			binding_store(nd->f, b);
 			continue;
@@ -386,7 +286,7 @@ static void verify_compare(struct netdev_state *nd, void **tree)
 		}
 		if (b->state == B_FAILED || b->dirty || b->in_batch)
 			continue;
-		intact = listing_norm(tree, b->port, norm) && b->state == B_APPLIED && b->rendered &&
+		intact = netdev_list_norm(tree, b->port, norm) && b->state == B_APPLIED && b->rendered &&
 			 b->nnorm[0] && streq(norm, b->nnorm) && streq(b->applied_hash, b->want.hash);
 		if (intact) {
 			ok++;
@@ -413,7 +313,7 @@ static void list_done(void *data, int status, const char *out, size_t out_len, c
 	struct netdev_state *nd = data;
 	void *tree = NULL;
 	bool empty = status != 0 && err && strstr(err, "No such file or directory");
-	int r = status == 0 || empty ? listing_parse(status == 0 ? out : "", &tree) : -EIO;
+	int r = status == 0 || empty ? netdev_list_parse(status == 0 ? out : "", &tree) : -EIO;
 
 	nd->job = NULL;
 	if (nd->recording) {
@@ -433,7 +333,7 @@ static void list_done(void *data, int status, const char *out, size_t out_len, c
 	} else {
 		apply_confirm(nd, &tree);
 	}
-	tdestroy(tree, free);
+	netdev_list_free(tree);
 	run_end(nd);
 }
 
