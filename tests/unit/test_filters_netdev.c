@@ -329,6 +329,17 @@ static void test_batch(void **state)
 	assert_int_equal(n_apply, 1);
 	/* The *tables batches never saw them. */
 	assert_true(TAILQ_EMPTY(&F->all));
+	/* The port became a bridge port meanwhile: refused, not moved. */
+	{
+		json_auto_t *params = json_pack("{s:s, s:[], s:[]}", "MAC", MAC, "IP", "DHCPSERVER");
+		char *error = NULL;
+
+		assert_int_equal(bindings_bind(F, &(struct bind_req){ .port = "mv1",
+				 .filter = "clean-traffic", .owner = "g1", .params = params },
+				 &(struct waiter){ .fn = tell }, &error), -EBUSY);
+		free(error);
+		assert_true(binding_find(F, "mv1")->nft);
+	}
 }
 
 /* nft exits 0 but the kernel did not change (the generation stayed): the
