@@ -200,7 +200,10 @@ static int cmd_count(int argc, char **argv)
 	}
 	for (int i = 0; i < nm; i++)
 		printf("%s %u\n", argv[4 + i], cnt[i]);
-	return 0;
+	free(mk);
+	free(cnt);
+	close(fd);
+	return fflush(stdout) == 0 ? 0 : 1;
 }
 
 int main(int argc, char **argv)
