@@ -530,7 +530,7 @@ static void apply_start(struct netdev_state *nd, struct binding **v, unsigned n)
 		struct binding *b = v[k];
 
 		it->b = b;
-		it->removing = b->state == B_REMOVING || !b->rendered;
+		it->removing = b->state == B_REMOVING;
 		snprintf(it->hash, sizeof(it->hash), "%s", b->rendered ? b->want.hash : "");
 		it->waiters = b->waiters;
 		b->waiters = NULL;
@@ -578,7 +578,7 @@ static void group_start(struct netdev_state *nd)
 	for (unsigned k = 0; v && k < g.n; k++) {
 		struct binding *b = binding_find(nd->f, g.ports[k]);
 
-		if (b && b->nft && b->dirty && !b->in_batch)
+		if (b && b->nft && b->dirty && !b->in_batch && (b->rendered || b->state == B_REMOVING))
 			v[n++] = b;
 	}
 	free(g.ports);
@@ -630,8 +630,10 @@ bool netdev_flush(struct filters *f, bool more_coming)
 		group_start(nd);
 	if (nd->running)
 		return true;
+	/* A binding that does not render (its filter went) waits as it is,
+	 * unless it is being removed. */
 	TAILQ_FOREACH(b, &f->netdev_all, entry)
-		n += b->dirty && !b->in_batch;
+		n += b->dirty && !b->in_batch && (b->rendered || b->state == B_REMOVING);
 	if (n == 0 || gather_more(nd, more_coming, n))
 		return false;
 	v = calloc(n, sizeof(*v));
@@ -639,7 +641,7 @@ bool netdev_flush(struct filters *f, bool more_coming)
 		return false;
 	n = 0;
 	TAILQ_FOREACH(b, &f->netdev_all, entry)
-		if (b->dirty && !b->in_batch)
+		if (b->dirty && !b->in_batch && (b->rendered || b->state == B_REMOVING))
 			v[n++] = b;
 	apply_start(nd, v, n);
 	return nd->running;
@@ -655,7 +657,7 @@ bool netdev_idle(const struct filters *f)
 	if (nd->running || nd->verify_wanted || nd->ngroups)
 		return false;
 	TAILQ_FOREACH(b, &f->netdev_all, entry)
-		if (b->dirty)
+		if (b->dirty && (b->rendered || b->state == B_REMOVING))
 			return false;
 	return true;
 }

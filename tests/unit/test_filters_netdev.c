@@ -433,6 +433,46 @@ static void test_restart(void **state)
 	assert_int_equal(n_apply, 0);
 }
 
+/* A custom filter whose file is gone at a restart: the binding does not
+ * render, fails, keeps the loop idle (no run for it), and its unbind
+ * still removes its chains. */
+static void test_filter_gone(void **state)
+{
+	json_auto_t *params = json_pack("{s:s, s:[], s:[]}", "MAC", MAC, "IP", "DHCPSERVER");
+	char path[400], *error = NULL;
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/mine.json", filter_dir);
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	fputs("{\"name\": \"mine\", \"rules\": [{\"direction\": \"out\", \"protocol\": \"mac\","
+	      " \"action\": \"drop\", \"match\": false, \"src_mac\": \"$MAC\"}]}", fp);
+	fclose(fp);
+	F = filters_free(F);
+	start();
+	pump();
+	assert_int_equal(bindings_bind(F, &(struct bind_req){ .port = "mv0", .filter = "mine",
+			 .owner = "g1", .params = params, .nft = true },
+			 &(struct waiter){ .fn = tell }, &error), 1);
+	pump();
+	assert_int_equal(told_of("mv0")->kind, OUTCOME_APPLIED);
+	unlink(path);
+	F = filters_free(F);
+	n_apply = n_list = 0;
+	start();
+	model_apply("delete chain netdev netd N-I-mv0\n"); /* and someone changed it */
+	pump();
+	assert_false(binding_find(F, "mv0")->rendered);
+	assert_int_equal(binding_find(F, "mv0")->state, B_FAILED);
+	assert_int_equal(n_apply, 0);
+	assert_int_equal(bindings_unbind(F, "mv0", "g1", &(struct waiter){ .fn = tell }), 0);
+	pump();
+	assert_int_equal(told_of("mv0")->kind, OUTCOME_REMOVED);
+	assert_int_equal(n_apply, 1);
+	assert_int_equal(n_chains, 0);
+	free(error);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -442,6 +482,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_drift, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unbind, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restart, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_filter_gone, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
