@@ -10,7 +10,9 @@
 # unbind all passes again. Then: the golden files of the renderer load
 # into this kernel; a restart with nothing changed runs no nft; a flush
 # of the table is found by Resync and repaired; deleting the link through
-# netd removes its chains, and a new link of the same name binds cleanly.
+# netd, or behind its back, removes its chains, and a new link of the same
+# name binds cleanly; a batch with a binding nft refuses is halved until
+# that one is alone; a bridge is refused.
 . "$(dirname "$0")/lib.sh"
 
 TAPFRAME=$top_builddir/tests/helpers/tapframe
@@ -146,6 +148,13 @@ ctl filter bind --port "$P2" --filter no-mac-spoofing --owner vm2 >/dev/null || 
 in_ns nft list chain netdev netd "N-O-$P2" | grep -q "ether saddr != $M drop" || fail "new binding not in the kernel"
 ok "deleting the link removes its chains; the recreated link binds cleanly"
 
+# The kernel removing the link (not netd): its chains go too.
+ip -n "$NS" link del "$P2" || fail "ip link del"
+for i in $(seq 100); do ctl filter show "$P2" >/dev/null 2>&1 || break; sleep 0.1; done
+ctl filter show "$P2" >/dev/null 2>&1 && fail "binding of a link deleted behind netd still there"
+in_ns nft list table netdev netd | grep -q "N-.-$P2" && fail "chains of a link deleted behind netd left"
+ok "a link deleted behind netd's back takes its chains with it"
+
 # The renderer's golden files load into this kernel as they are.
 for g in "$top_srcdir"/tests/rules/golden/*.nft; do
 	{ echo "add table netdev goldencheck"; sed 's/netdev netd /netdev goldencheck /' "$g"; } |
@@ -169,15 +178,16 @@ EOF
 chmod +x "$TMP/bin/nft"
 stop_netd
 PATH=$TMP/bin:$PATH start_netd
-ctl link create --parent v0 --kind macvtap --mode bridge --owner vm4 --count 4 >/dev/null || fail "create 4"
+ctl link create --parent v0 --kind macvtap --mode bridge --owner vm4 --count 4 >"$TMP/four" || fail "create 4"
+[ "$(tr '\n' ' ' <"$TMP/four")" = "macvtap0 macvtap1 macvtap2 macvtap3 " ] || fail "created $(cat "$TMP/four")"
 # (vlbench exits 1 when a call fails: one must.)
-"$top_builddir/bench/vlbench" bind "$SOCK" macvtap 1 4 clean-traffic >"$TMP/vl" 2>&1
+"$top_builddir/bench/vlbench" bind "$SOCK" macvtap 0 4 clean-traffic >"$TMP/vl" 2>&1
 grep -q '"applied":3,"errors":1' "$TMP/vl" || fail "split: $(cat "$TMP/vl")"
 grep -q 'ApplyFailed.*macvtap3.*refused by the test' "$TMP/vl" || fail "macvtap3's reply: $(cat "$TMP/vl")"
 [ "$(status_field netdev_batches_failed)" -ge 2 ] || fail "no failed batch counted"
 ctl --json filter show macvtap3 | grep -q '"error": "Error: refused by the test"' ||
 	fail "macvtap3: $(ctl --json filter show macvtap3)"
-for p in macvtap1 macvtap2 macvtap4; do
+for p in macvtap0 macvtap1 macvtap2; do
 	in_ns nft list chain netdev netd "N-O-$p" >/dev/null 2>&1 || fail "$p not applied after the split"
 done
 ok "a refused binding is isolated by halving; the others are applied"
