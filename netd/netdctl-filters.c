@@ -56,8 +56,8 @@ static int bind_opt(int opt, const char *arg, void *data)
 
 static int print_binding_reply(struct ctl_opts *o, struct netd_reply *rep)
 {
-	static const char *const keys[] = { "port", "filter", "owner", "state", "hash", "created",
-					    "applied_at", "error", NULL };
+	static const char *const keys[] = { "port", "filter", "owner", "state", "backend", "hash",
+					    "created", "applied_at", "error", NULL };
 	json_t *b = json_object_get(rep->parameters, "binding"), *v;
 	char *params;
 	size_t i;
@@ -163,10 +163,10 @@ static int cmd_filter_list(struct ctl_opts *o, int argc, char **argv)
 	if (o->json) {
 		print_json(rep.parameters);
 	} else {
-		printf("%-15s %-22s %-9s %s\n", "PORT", "FILTER", "STATE", "OWNER");
+		printf("%-15s %-22s %-9s %-16s %s\n", "PORT", "FILTER", "STATE", "OWNER", "BACKEND");
 		json_array_foreach(json_object_get(rep.parameters, "bindings"), i, v)
-			printf("%-15s %-22s %-9s %s\n", gets_(v, "port"), gets_(v, "filter"),
-			       gets_(v, "state"), gets_(v, "owner"));
+			printf("%-15s %-22s %-9s %-16s %s\n", gets_(v, "port"), gets_(v, "filter"),
+			       gets_(v, "state"), gets_(v, "owner"), gets_(v, "backend"));
 	}
 	netd_reply_done(&rep);
 	return 0;

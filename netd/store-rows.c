@@ -29,13 +29,14 @@ static const char *const stmt_sql[_STMT_MAX] = {
 	[STMT_NAMES_ALL] = "SELECT prefix, idx, name, state FROM names",
 	[STMT_BINDING_PUT] =
 		"INSERT OR REPLACE INTO bindings (port, filter, owner, parameters, desired_hash,"
-		" applied_hash, eb_norm, ip4_norm, ip6_norm, state, error, created, applied)"
+		" applied_hash, eb_norm, ip4_norm, ip6_norm, state, error, created, applied,"
+		" backend, nft_norm)"
 		" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
-		" coalesce(?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now')), ?)",
+		" coalesce(?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now')), ?, ?, ?)",
 	[STMT_BINDING_DELETE] = "DELETE FROM bindings WHERE port = ?",
 	[STMT_BINDINGS_ALL] =
 		"SELECT port, filter, owner, parameters, desired_hash, applied_hash, eb_norm,"
-		" ip4_norm, ip6_norm, state, error, created, applied FROM bindings",
+		" ip4_norm, ip6_norm, state, error, created, applied, backend, nft_norm FROM bindings",
 	[STMT_ROOT_PUT] = "INSERT OR REPLACE INTO roots (family, norm) VALUES (?, ?)",
 	[STMT_ROOTS_ALL] = "SELECT family, norm FROM roots",
 	[STMT_CHECKPOINT_PUT] =
@@ -226,6 +227,8 @@ int store_binding_put(struct store *s, const struct store_binding_row *row)
 	bind_text_or_null(st, 11, row->error);
 	bind_text_or_null(st, 12, row->created);
 	bind_text_or_null(st, 13, row->applied);
+	sqlite3_bind_text(st, 14, row->backend ? row->backend : "xtables", -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 15, row->nft_norm ? row->nft_norm : "", -1, SQLITE_STATIC);
 	return store_step_write(s, st);
 }
 
@@ -262,6 +265,8 @@ int store_bindings_foreach(struct store *s, store_binding_fn fn, void *userdata)
 			.error = col_text(st, 10),
 			.created = col_text(st, 11),
 			.applied = col_text(st, 12),
+			.backend = col_text(st, 13),
+			.nft_norm = col_text(st, 14),
 		};
 		fn(userdata, &row);
 	}

@@ -172,6 +172,8 @@ struct store_binding_row {
 	const char *error;        /* NULL unless failed */
 	const char *created;      /* NULL: now */
 	const char *applied;      /* time of the last apply, NULL if none */
+	const char *backend;      /* "xtables" or "nftables" (db/008); NULL: "xtables" */
+	const char *nft_norm;     /* nftables: fingerprint of its chains; NULL: "" */
 };
 
 int store_binding_put(struct store *s, const struct store_binding_row *row);

@@ -8,7 +8,7 @@
 #   libsqlite3-dev sqlite3                                  the store; the CLI for auditors and tests
 #   libjansson-dev libev-dev libinih-dev                    JSON, the event loop, the config file
 #   libcmocka-dev                                           unit tests
-#   iproute2 iptables ebtables                              namespaces, veths, packet filters
+#   iproute2 iptables ebtables nftables                     namespaces, veths, packet filters (nft: macvtap ports)
 #   socat util-linux                                        raw socket tests; runuser/setpriv
 #   libssl-dev                                              SHA-256 (libcrypto) for rule hashes
 #   libsystemd-dev systemd procps                           sd_notify/socket activation; tests: systemd-analyze,
@@ -21,7 +21,7 @@
 NETD_PACKAGES="build-essential autoconf automake libtool pkg-config
 libmnl-dev libnl-3-dev libnl-route-3-dev libsqlite3-dev sqlite3
 libjansson-dev libev-dev libinih-dev libcmocka-dev
-iproute2 iptables ebtables socat util-linux iputils-ping
+iproute2 iptables ebtables nftables socat util-linux iputils-ping
 iputils-arping dnsmasq-base busybox libssl-dev libsystemd-dev systemd procps
 python3 gnuplot-nox strace groff-base
 gcovr clang libclang-rt-14-dev"

@@ -128,6 +128,8 @@ void binding_store(struct filters *f, const struct binding *b)
 		.error = b->error,
 		.created = b->created,
 		.applied = b->applied_at[0] ? b->applied_at : NULL,
+		.backend = b->nft ? "nftables" : "xtables",
+		.nft_norm = b->nnorm,
 	};
 	int r = store_binding_put(f->store, &row);
 
@@ -138,11 +140,12 @@ void binding_store(struct filters *f, const struct binding *b)
 void binding_free(struct filters *f, struct binding *b)
 {
 	tdelete(b, &f->by_port, cmp_binding);
-	TAILQ_REMOVE(&f->all, b, entry);
+	TAILQ_REMOVE(b->nft ? &f->netdev_all : &f->all, b, entry);
 	f->nbindings--;
 	waiters_answer(&b->waiters, &(struct outcome){ .kind = OUTCOME_NO_BINDING, .port = b->port,
 						       .message = "the binding was removed" });
 	rules_render_done(&b->want);
+	rules_nft_done(&b->nwant);
 	json_decref(b->params);
 	free(b->filter);
 	free(b->owner);
@@ -181,6 +184,8 @@ int binding_render(struct filters *f, struct binding *b, char **ret_error)
 	int ret;
 
 	params_view(b->params, &v);
+	if (b->nft)
+		return netdev_render(f, b, &v.p, ret_error);
 	ret = rules_render(f->defs, b->filter, b->port, &v.p, &r, ret_error);
 	if (ret < 0)
 		return ret;
@@ -414,12 +419,16 @@ int bindings_bind(struct filters *f, const struct bind_req *req, const struct wa
 	b = binding_find(f, req->port);
 	if (b && !streq(b->owner, req->owner))
 		return -EPERM;
+	if (b && b->nft != req->nft)
+		return -EBUSY;
 	if (bundo_note(f, req->port, b) < 0)
 		return -ENOMEM;
 	if (!b) {
 		b = binding_new(f, req->port);
 		if (!b)
 			return -ENOMEM;
+		if (req->nft)
+			netdev_adopt(f, b);
 		created = true;
 		now_iso(b->created, sizeof(b->created));
 	}
@@ -515,6 +524,10 @@ static void load_binding_row(void *userdata, const struct store_binding_row *row
 		binding_free(f, b);
 		return;
 	}
+	if (row->backend && streq(row->backend, "nftables")) {
+		netdev_adopt(f, b);
+		snprintf(b->nnorm, sizeof(b->nnorm), "%s", row->nft_norm ? row->nft_norm : "");
+	}
 	b->params = json_loads(row->parameters, 0, NULL);
 	if (!b->params)
 		b->params = json_object();
@@ -562,11 +575,12 @@ int bindings_load(struct filters *f)
 	if (r < 0)
 		return r;
 	/* Ports that went while netd was down. */
-	TAILQ_FOREACH(b, &f->all, entry)
-		if (links_port_lookup(f->links, b->port, &lp) < 0 && b->state != B_REMOVING) {
-			b->state = B_REMOVING;
-			b->gone = true;
-		}
+	for (int k = 0; k < 2; k++)
+		TAILQ_FOREACH(b, k ? &f->netdev_all : &f->all, entry)
+			if (links_port_lookup(f->links, b->port, &lp) < 0 && b->state != B_REMOVING) {
+				b->state = B_REMOVING;
+				b->gone = true;
+			}
 	return 0;
 }
 
@@ -576,23 +590,25 @@ unsigned bindings_rerender(struct filters *f)
 	unsigned changed = 0;
 
 	assert(f);
-	TAILQ_FOREACH(b, &f->all, entry) {
-		char old[65], *error = NULL;
+	for (int k = 0; k < 2; k++) {
+		TAILQ_FOREACH(b, k ? &f->netdev_all : &f->all, entry) {
+			char old[65], *error = NULL;
 
-		if (b->state == B_REMOVING)
-			continue;
-		snprintf(old, sizeof(old), "%s", b->rendered ? b->want.hash : "");
-		if (binding_render(f, b, &error) < 0) {
-			log_warn("%s: filter '%s' no longer renders (%s); its rules stay as they are",
-				 b->port, b->filter, error ? error : "?");
-			free(error);
-			continue;
-		}
-		if (!streq(old, b->want.hash)) {
-			b->state = B_PENDING;
-			b->dirty = true;
-			binding_store(f, b);
-			changed++;
+			if (b->state == B_REMOVING)
+				continue;
+			snprintf(old, sizeof(old), "%s", b->rendered ? b->want.hash : "");
+			if (binding_render(f, b, &error) < 0) {
+				log_warn("%s: filter '%s' no longer renders (%s); its rules stay as they are",
+					 b->port, b->filter, error ? error : "?");
+				free(error);
+				continue;
+			}
+			if (!streq(old, b->want.hash)) {
+				b->state = B_PENDING;
+				b->dirty = true;
+				binding_store(f, b);
+				changed++;
+			}
 		}
 	}
 	return changed;

@@ -16,6 +16,9 @@
  *   verify.c    save output to fingerprints, start-up and Resync
  *               comparison, the nf_tables generation checkpoint
  *   nftgen.c    the nf_tables generation query, the chain-name dump
+ *   netdev.c    the nftables netdev backend: bindings on macvtap and
+ *               macvlan ports, their `nft -f` batches and listings
+ *   netdev-list.c  `nft list table netdev netd` read: chains, fingerprints
  *   methods.c   the io.netd methods: parameters in, replies out
  */
 #ifndef NETD_FILTERS_INTERNAL_H
@@ -103,6 +106,12 @@ struct binding {
 	uint8_t disp, disp_next;
 	bool unrecorded;           /* applied on the dumps; its fingerprints come with the next record */
 	struct waiter *waiters;    /* answered by the next batch that carries it */
+	/* Held by the nftables netdev backend (netdev.c: a macvtap or macvlan
+	 * port), in f->netdev_all instead of f->all: the *tables batches never
+	 * see it. want then carries only the hash and the chain names. */
+	bool nft;
+	struct rules_nft nwant;    /* its rendering for table netdev netd */
+	char nnorm[65];            /* fingerprint of its chains after the last apply */
 	TAILQ_ENTRY(binding) entry;
 };
 
@@ -223,6 +232,8 @@ struct batch {
 	struct chain_lines *parse_last[NFAM];
 };
 
+struct netdev_state;
+
 struct filters {
 	struct ev_loop *loop;
 	struct store *store;
@@ -302,6 +313,9 @@ struct filters {
 	bool mark_valid;           /* the kernel matched every fingerprint at mark */
 	uint32_t mark;
 	bool verified_by_generation; /* the start needed no save */
+
+	struct binding_list netdev_all; /* the bindings netdev.c holds */
+	struct netdev_state *netdev;    /* its batches, listings, counters */
 };
 
 /* --- bindings.c --- */
@@ -340,6 +354,7 @@ struct bind_req {
 	const char *filter;
 	const char *owner;
 	json_t *params;   /* canonical; the binding takes its own reference */
+	bool nft;         /* the port is a macvtap/macvlan: the netdev backend */
 };
 
 /*
@@ -347,7 +362,8 @@ struct bind_req {
  * applied as asked: nothing to run, the caller answers now), 1 when the
  * binding waits for a batch and w (a copy) will be told, or -EPERM
  * (another owner's), -EINVAL (does not render; *ret_error may explain),
- * -ENOMEM.
+ * -EBUSY (the port's binding is held by the other backend: a port of that
+ * name of another kind; unbind it first), -ENOMEM.
  */
 int bindings_bind(struct filters *f, const struct bind_req *req, const struct waiter *w,
 		  char **ret_error);
@@ -533,6 +549,41 @@ struct nft_ops {
 #define NFT_GET_MAX 64
 
 extern const struct nft_ops nftgen_ops;
+
+/* --- netdev.c --- */
+
+/* Set up the backend (after the bindings are loaded and the checkpoint
+ * looked at): 0 or -ENOMEM. */
+int netdev_init(struct filters *f);
+/* Cancel what runs and free the state (filters_free). */
+void netdev_free(struct filters *f);
+/* Move new binding b (no rules yet) to the netdev backend. */
+void netdev_adopt(struct filters *f, struct binding *b);
+/* Render b for table netdev netd: as binding_render(). */
+int netdev_render(struct filters *f, struct binding *b, const struct rules_params *p,
+		  char **ret_error);
+/* Start the next netdev batch or verification if one is due: true if one
+ * runs (then nothing else may start). */
+bool netdev_flush(struct filters *f, bool more_coming);
+/* Nothing running, wanted or dirty in the netdev backend. */
+bool netdev_idle(const struct filters *f);
+/* A Resync: verify the netdev table too. */
+void netdev_resync(struct filters *f);
+/* GetStatus counters of the backend. */
+void netdev_status(const struct filters *f, json_t *reply);
+
+/* --- netdev-list.c --- */
+
+/* The chains of `nft list table` output by name, into *ret (a tree
+ * pointing into out, which must outlive it): 0 or -ENOMEM. */
+int netdev_list_parse(const char *out, void **ret);
+/* port's fingerprint from a parsed listing ("" without memory); whether
+ * both its base chains are there. */
+bool netdev_list_norm(void **tree, const char *port, char out[65]);
+/* Whether any of port's chains is listed. */
+bool netdev_list_any(void **tree, const char *port);
+/* Free a parsed listing; accepts NULL. */
+void netdev_list_free(void *tree);
 
 /* --- filters.c --- */
 

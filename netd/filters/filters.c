@@ -118,6 +118,9 @@ void filters_flush(struct filters *f, bool more_coming)
 		record_preempt(f);
 	if (f->batch)
 		return;
+	/* The netdev backend's runs (netdev.c) never overlap a batch. */
+	if (netdev_flush(f, more_coming))
+		return;
 	if (f->verify_wanted) {
 		/* Fingerprints first, so the comparison skips those bindings. */
 		if (confirm_record_pending(f))
@@ -184,7 +187,8 @@ bool filters_idle(const struct filters *f)
 	struct binding *b;
 
 	assert(f);
-	if (f->batch || f->nretry || f->verify_wanted || confirm_record_pending(f))
+	if (f->batch || f->nretry || f->verify_wanted || confirm_record_pending(f) ||
+	    !netdev_idle(f))
 		return false;
 	TAILQ_FOREACH(b, &f->all, entry)
 		if (b->dirty)
@@ -266,6 +270,7 @@ int filters_new(struct ev_loop *loop, struct store *store, struct links *links,
 	f->job_ops = cfg->job_ops;
 	f->nft_ops = cfg->nft_ops ? cfg->nft_ops : &nftgen_ops;
 	TAILQ_INIT(&f->all);
+	TAILQ_INIT(&f->netdev_all);
 	ev_init(&f->gather_timer, gather_cb);
 	ev_init(&f->record_timer, gather_cb);
 	f->record_idle_us = FILTERS_RECORD_IDLE_US;
@@ -282,6 +287,11 @@ int filters_new(struct ev_loop *loop, struct store *store, struct links *links,
 	}
 	verify_gen_init(f);
 	f->verify_wanted = !verify_from_checkpoint(f);
+	r = netdev_init(f);
+	if (r < 0) {
+		filters_free(f);
+		return r;
+	}
 	*ret = f;
 	return 0;
 }
@@ -299,8 +309,11 @@ struct filters *filters_free(struct filters *f)
 	 * bindings again, answered as those are freed. */
 	if (f->batch)
 		batch_cancel(f->batch);
+	netdev_free(f);
 	while (!TAILQ_EMPTY(&f->all))
 		binding_free(f, TAILQ_FIRST(&f->all));
+	while (!TAILQ_EMPTY(&f->netdev_all))
+		binding_free(f, TAILQ_FIRST(&f->netdev_all));
 	batch_retry_clear(f);
 	bindings_undo_clear(f);
 	rules_defs_free(f->defs);

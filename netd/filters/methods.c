@@ -39,7 +39,10 @@ static json_t *binding_json(const struct binding *b, bool verified)
 	for (int i = 0; i < NFAM; i++)
 		if (b->rendered && b->want.text[i])
 			json_array_append_new(fams, json_string(filters_fam_names[i]));
+	if (b->nft && b->rendered)
+		json_array_append_new(fams, json_string("netdev"));
 	json_object_set_new(o, "families", fams);
+	json_object_set_new(o, "backend", json_string(b->nft ? "nftables" : "xtables"));
 	if (b->error)
 		json_object_set_new(o, "error", json_string(b->error));
 	if (b->applied_at[0])
@@ -187,13 +190,12 @@ static bool bind_check(struct filters *f, struct ctl_call *call, const struct bi
 		ctl_call_error(call, "io.netd.NoSuchLink", json_pack("{s:s}", "name", p->port));
 		return false;
 	}
-	if (streq(ret_lp->kind, "macvtap") || streq(ret_lp->kind, "macvlan")) {
-		/* Their traffic bypasses the bridge, so neither ebtables nor
-		 * iptables' physdev ever sees it. */
+	if (streq(ret_lp->kind, "bridge")) {
+		/* A bridge's own traffic is not a port's: bind to its ports. */
 		ctl_call_error(call, "io.netd.UnsupportedPort",
 			       json_pack("{s:s, s:s}", "port", p->port, "reason",
-					 "ebtables and iptables do not see macvtap/macvlan traffic; "
-					 "bind the filter to a tap or veth port on a bridge"));
+					 "a bridge is not a port: bind the filter to the tap or veth "
+					 "ports on it (or to a macvtap/macvlan port)"));
 		return false;
 	}
 	return true;
@@ -224,8 +226,13 @@ void filters_bind(struct filters *f, struct ctl_call *call, json_t *params)
 	canon = bind_params_canonical(call, p.parameters, &lp);
 	if (!canon)
 		return;
+	/* macvtap and macvlan traffic bypasses any bridge, so neither
+	 * ebtables nor iptables' physdev ever sees it: those ports go to the
+	 * nftables netdev backend (netdev.c), hooked on the device itself. */
 	r = bindings_bind(f, &(struct bind_req){ .port = p.port, .filter = p.filter,
-						 .owner = p.owner, .params = canon },
+						 .owner = p.owner, .params = canon,
+						 .nft = streq(lp.kind, "macvtap") ||
+							streq(lp.kind, "macvlan") },
 			  CALL_WAITER(call), &error);
 	switch (r) {
 	case 0: /* nothing changed: answered now */
@@ -233,6 +240,12 @@ void filters_bind(struct filters *f, struct ctl_call *call, json_t *params)
 					       binding_json(binding_find(f, p.port), f->ready)));
 		return;
 	case 1: /* answered by its batch */
+		return;
+	case -EBUSY:
+		ctl_call_error(call, "io.netd.UnsupportedPort",
+			       json_pack("{s:s, s:s}", "port", p.port, "reason",
+					 "the port's binding is held by the other backend (the port "
+					 "changed kind); unbind it first"));
 		return;
 	case -EPERM:
 		ctl_call_error(call, "io.netd.NotOwner",
@@ -342,6 +355,9 @@ void filters_list_bindings(struct filters *f, struct ctl_call *call, json_t *par
 	TAILQ_FOREACH(b, &f->all, entry)
 		if (!p.owner || streq(b->owner, p.owner))
 			v[n++] = b;
+	TAILQ_FOREACH(b, &f->netdev_all, entry)
+		if (!p.owner || streq(b->owner, p.owner))
+			v[n++] = b;
 	qsort(v, n, sizeof(*v), cmp_binding_ptr);
 	for (unsigned i = 0; i < n; i++)
 		json_array_append_new(arr, binding_json(v[i], f->ready));
@@ -399,6 +415,7 @@ void filters_resync(struct filters *f, struct ctl_call *call, json_t *params)
 	if (!ctl_call_decode(call, NULL, 0, NULL))
 		return;
 	f->verify_wanted = true;
+	netdev_resync(f);
 	if (waiters_add(&f->resync_waiters, CALL_WAITER(call)) < 0)
 		ctl_call_error(call, "io.netd.InternalError", NULL);
 }
@@ -435,4 +452,5 @@ void filters_status(const struct filters *f, json_t *reply)
 	json_object_set_new(reply, "filter_hook_drift_last", json_string(f->hook_drift_last));
 	json_object_set_new(reply, "filters_checkpoint",
 			    f->mark_valid ? json_integer(f->mark) : json_null());
+	netdev_status(f, reply);
 }

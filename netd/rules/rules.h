@@ -180,4 +180,45 @@ int rules_dispatch_line(enum rules_family f, bool to_guest, const char *port, ch
  * -A OUTPUT -j NETD-TO\n". Static text. */
 const char *rules_hook_lines(enum rules_family f);
 
+/* --- the nftables netdev target (render-nft.c) --- */
+
+#define RULES_NFT_VERSION "netd-nft-1" /* part of every nft hash */
+#define RULES_NFT_TABLE "netd"         /* netd's table: "table netdev netd" */
+#define RULES_NFT_CHAIN_MAX 32         /* "N-O-" + port + "-l2" and a NUL fit */
+
+struct strbuf;
+
+struct rules_nft {
+	/* This binding's part of an `nft -f` input: per direction (N-I-<port>
+	 * on the device's ingress hook: frames to the guest; N-O-<port> on its
+	 * egress hook: frames the guest wrote to its tap), the base chain
+	 * declared and flushed, its -l2 chain declared and flushed when it
+	 * has rules of both levels, then the rules. Lines end in '\n'; the
+	 * table itself is not declared. Never NULL after a render. */
+	char *text;
+	bool has_in, has_out;         /* a direction has rules */
+	char in_chain[RULES_NFT_CHAIN_MAX];  /* "N-I-<port>" */
+	char out_chain[RULES_NFT_CHAIN_MAX]; /* "N-O-<port>" */
+	char hash[65];                /* hex SHA-256 of RULES_NFT_VERSION and the text */
+};
+
+/*
+ * Render filter bound to port with params for table netdev netd into
+ * *ret (released with rules_nft_done()): the same model, references,
+ * priorities and variable expansion as rules_render(), and the same
+ * errors (-EINVAL with *ret_error "FIELD: why", -ENOMEM). ebtables-level
+ * rules come first in each direction, iptables-level ones after them.
+ * Deterministic.
+ */
+int rules_render_nft(const struct rules_defs *d, const char *filter, const char *port,
+		     const struct rules_params *p, struct rules_nft *ret, char **ret_error);
+
+/* Free a nft render's text and zero it. Accepts a zeroed one. */
+void rules_nft_done(struct rules_nft *r);
+
+/* Append to b the lines that remove port's chains from table netdev netd,
+ * whether they exist or not (each is added, then deleted). 0, -EINVAL for
+ * a bad port name (b untouched), -ENOMEM. */
+int rules_nft_remove(const char *port, struct strbuf *b);
+
 #endif

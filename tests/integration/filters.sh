@@ -1,7 +1,8 @@
 #!/bin/bash
 # Filter bindings through the API: bind/unbind/list/show/defs, owners,
-# macvtap ports refused, and injection attempts refused with the
-# firewall unchanged.
+# macvtap ports held by the nftables backend (not ebtables/iptables), a
+# bridge refused, and injection attempts refused with the firewall
+# unchanged.
 . "$(dirname "$0")/lib.sh"
 
 make_parent v0
@@ -20,7 +21,7 @@ ctl filter bind --port tap1 --filter clean-traffic --owner g1 --param IP=10.0.0.
 grep -q '^state  *applied$' "$TMP/show" || fail "bind reply: $(cat "$TMP/show")"
 mac=$(kview links | awk '$1 == "tap1" { print $5 }')
 grep -q "\"MAC\":\"$mac\"" "$TMP/show" || fail "MAC did not default to the port's: $(cat "$TMP/show")"
-ctl filter list | grep -q '^tap1  *clean-traffic  *applied  *g1$' || fail "list: $(ctl filter list)"
+ctl filter list | grep -q '^tap1  *clean-traffic  *applied  *g1  *xtables$' || fail "list: $(ctl filter list)"
 ctl --json filter show tap1 | grep -q '"applied": true' || fail "show"
 ok "bind, list, show; MAC defaults to the port's"
 
@@ -36,11 +37,20 @@ ctl filter bind --port tap1 --filter clean-traffic --owner g1 --param IP=10.0.0.
 [ "$(status_field restore_runs)" = "$runs" ] || fail "an unchanged bind ran a restore"
 ok "an unchanged bind runs nothing"
 
-# macvtap ports are refused with a reason.
+# macvtap ports go to the nftables netdev backend, never to ebtables or
+# iptables (which would not see their traffic); a bridge is refused.
 ctl link create --parent v0 --kind macvtap --owner g1 >/dev/null || fail "macvtap"
-ctl filter bind --port macvtap0 --filter clean-traffic --owner g1 2>"$TMP/err"; [ $? = 1 ] || fail "macvtap bind"
-grep -q 'io.netd.UnsupportedPort.*macvtap' "$TMP/err" || fail "macvtap refusal: $(cat "$TMP/err")"
-ok "macvtap port refused with a clear message"
+runs=$(status_field restore_runs)
+ctl filter bind --port macvtap0 --filter clean-traffic --owner g1 >"$TMP/show" || fail "macvtap bind"
+grep -q '^backend  *nftables$' "$TMP/show" || fail "macvtap backend: $(cat "$TMP/show")"
+[ "$(status_field restore_runs)" = "$runs" ] || fail "a macvtap bind ran a *tables-restore"
+in_ns ebtables-save | grep -q macvtap0 && fail "macvtap0 in ebtables"
+ctl filter list | grep -q '^macvtap0  *clean-traffic  *applied  *g1  *nftables$' || fail "list: $(ctl filter list)"
+ctl filter unbind --port macvtap0 --owner g1 >/dev/null || fail "macvtap unbind"
+ip -n "$NS" link add br0 type bridge
+ctl filter bind --port br0 --filter clean-traffic --owner g1 2>"$TMP/err"; [ $? = 1 ] || fail "bridge bind"
+grep -q 'io.netd.UnsupportedPort.*bridge' "$TMP/err" || fail "bridge refusal: $(cat "$TMP/err")"
+ok "macvtap port held by the nftables backend; a bridge refused with a clear message"
 
 # Injection: nothing a client sends adds a line, an option or a chain.
 in_ns ebtables-save | grep -v '^#' > "$TMP/eb.before"

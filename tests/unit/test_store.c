@@ -833,6 +833,53 @@ static void test_audit_outcome(void **state)
 				 " AND peer_comm IS NULL AND peer_unit IS NULL AND outcome IS NULL"), 1);
 }
 
+/* The backend of a binding and the nftables fingerprint (db/008). */
+struct backend_seen {
+	char backend[2][16], nft_norm[2][16];
+	unsigned n;
+};
+
+static void backend_cb(void *userdata, const struct store_binding_row *row)
+{
+	struct backend_seen *b = userdata;
+	unsigned i = strcmp(row->port, "macvtap0") == 0;
+
+	snprintf(b->backend[i], sizeof(b->backend[i]), "%s", row->backend);
+	snprintf(b->nft_norm[i], sizeof(b->nft_norm[i]), "%s", row->nft_norm);
+	b->n++;
+}
+
+static void test_bindings_backend(void **state)
+{
+	const char *p = path_of("backend.db");
+	struct store *s = NULL;
+	char *err = NULL;
+	struct backend_seen seen = { 0 };
+	struct store_binding_row row = {
+		.port = "vnet0", .filter = "clean-traffic", .owner = "guest1",
+		.parameters = "{}", .desired_hash = "d0", .applied_hash = "",
+		.norm = { "", "", "" }, .state = "pending",
+	};
+
+	assert_int_equal(store_open(p, &s, &err), 0);
+	assert_int_equal(store_binding_put(s, &row), 0);
+	row.port = "macvtap0";
+	row.backend = "nftables";
+	row.nft_norm = "n1";
+	assert_int_equal(store_binding_put(s, &row), 0);
+	row.port = "macvtap1";
+	row.backend = "iptables"; /* not a backend */
+	assert_int_equal(store_binding_put(s, &row), -EEXIST);
+	assert_int_equal(store_commit(s), 0);
+	assert_int_equal(store_bindings_foreach(s, backend_cb, &seen), 0);
+	assert_int_equal(seen.n, 2);
+	assert_string_equal(seen.backend[0], "xtables");
+	assert_string_equal(seen.nft_norm[0], "");
+	assert_string_equal(seen.backend[1], "nftables");
+	assert_string_equal(seen.nft_norm[1], "n1");
+	store_close(s);
+}
+
 /* --- migrations --- */
 
 static void test_migrate_from_older(void **state)
@@ -850,12 +897,15 @@ static void test_migrate_from_older(void **state)
 	snprintf(sql, sizeof(sql), "DROP INDEX audit_method; ALTER TABLE audit DROP COLUMN outcome;"
 		 " ALTER TABLE audit DROP COLUMN peer_comm; ALTER TABLE audit DROP COLUMN peer_unit;"
 		 " DROP INDEX links_op; ALTER TABLE links DROP COLUMN op;"
-		 " DROP TABLE filter_checkpoint; PRAGMA user_version = 3");
+		 " DROP TABLE filter_checkpoint; ALTER TABLE bindings DROP COLUMN backend;"
+		 " ALTER TABLE bindings DROP COLUMN nft_norm; PRAGMA user_version = 3");
 	assert_int_equal(raw_exec(p, sql), SQLITE_OK);
 	assert_int_equal(store_open(p, &s, &err), 0);
 	assert_int_equal(store_version(s), latest);
 	store_close(s);
 	assert_int_equal(raw_int(p, "SELECT count(*) FROM sqlite_master WHERE name = 'filter_checkpoint'"), 1);
+	assert_int_equal(raw_int(p, "SELECT count(*) FROM pragma_table_info('bindings')"
+				    " WHERE name IN ('backend', 'nft_norm')"), 2);
 	assert_int_equal(raw_int(p, "PRAGMA user_version"), latest);
 }
 
@@ -952,6 +1002,7 @@ int main(void)
 		cmocka_unit_test(test_links),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_bindings),
+		cmocka_unit_test(test_bindings_backend),
 		cmocka_unit_test(test_roots),
 		cmocka_unit_test(test_checkpoint),
 		cmocka_unit_test(test_close_commits),

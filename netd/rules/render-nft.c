@@ -1,0 +1,537 @@
+/*
+ * render-nft.c: see rules.h. The third rendering target of the rule
+ * model: a filter bound to a macvtap or macvlan port becomes `nft -f`
+ * input for netd's own table "netdev netd", in base chains hooked on the
+ * device itself. Bridge ports go to ebtables/iptables (render.c); the
+ * traffic of a macvtap never crosses a bridge, so only the device's own
+ * netdev hooks see it.
+ *
+ * Which hook sees what, established on Linux 6.18 with a macvtap in
+ * bridge mode on a veth (docs/macvtap-filters.md has the experiment):
+ *   - what the guest writes to /dev/tapN is transmitted by the macvtap
+ *     device: the EGRESS hook sees it (direction "out", from the guest,
+ *     chain N-O-<port>; egress hooks exist since Linux 5.16);
+ *   - what arrives for the guest is received by the macvtap device before
+ *     its tap queue takes it: the INGRESS hook sees it (direction "in",
+ *     chain N-I-<port>).
+ *
+ * One direction is one base chain. A bridge port's frame passes ebtables
+ * first and iptables after, and an ebtables ACCEPT only ends the ebtables
+ * part; when a direction has rules of both levels, the L2 rules go to a
+ * regular chain N-X-<port>-l2 that the base chain jumps to first, where
+ * ACCEPT becomes "return". With L2 rules only (every built-in), they stay
+ * in the base chain and ACCEPT is "accept". ebtables' RETURN and a base
+ * chain's "return" both end in the accept policy. REJECT is "drop" (as in
+ * ebtables). ARP and RARP fields are raw payload matches (@nh,OFFSET,BITS):
+ * nft's "arp" expressions would add an ARP dependency a RARP rule must not
+ * have. Values are formatted from their binary form; no input text is
+ * copied.
+ *
+ * The rule collection and the expansion of $MAC, $IP and $DHCPSERVER
+ * follow render.c's contract (rules_render()) exactly.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <assert.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "rules-internal.h"
+#include "strbuf.h"
+#include "valid.h"
+#include "util.h"
+
+#define T "netdev " RULES_NFT_TABLE
+
+/* --- the parameters --- */
+
+struct naddr {
+	int af;
+	uint8_t a[16];
+};
+
+struct nvals {
+	uint8_t mac[6];
+	struct naddr *ips, *dhcp;
+	size_t n_ips, n_dhcp;
+};
+
+static int nvals_parse(const struct rules_params *p, struct nvals *v, char **ret_error)
+{
+	char q[RULES_QUOTE_MAX];
+
+	if (!p || !p->mac)
+		return rules_errorf(ret_error, "MAC: missing");
+	if (rules_param_check("MAC", p->mac) < 0)
+		return rules_errorf(ret_error,
+				    "MAC: %s is not a unicast MAC address (aa:bb:cc:dd:ee:ff, not all zero)",
+				    rules_quote(p->mac, q));
+	valid_parse_mac(p->mac, v->mac);
+	v->ips = calloc(p->n_ips + 1, sizeof(*v->ips));
+	v->dhcp = calloc(p->n_dhcpservers + 1, sizeof(*v->dhcp));
+	if (!v->ips || !v->dhcp)
+		return -ENOMEM;
+	for (size_t i = 0; i < p->n_ips; i++) {
+		if (rules_parse_addr(p->ips[i], 0, &v->ips[i].af, v->ips[i].a) < 0)
+			return rules_errorf(ret_error, "IP: %s is not an IPv4 or IPv6 address",
+					    p->ips[i] ? rules_quote(p->ips[i], q) : "NULL");
+		v->n_ips++;
+	}
+	for (size_t i = 0; i < p->n_dhcpservers; i++) {
+		if (rules_parse_addr(p->dhcpservers[i], AF_INET, &v->dhcp[i].af, v->dhcp[i].a) < 0)
+			return rules_errorf(ret_error, "DHCPSERVER: %s is not an IPv4 address",
+					    p->dhcpservers[i] ? rules_quote(p->dhcpservers[i], q) : "NULL");
+		v->n_dhcp++;
+	}
+	return 0;
+}
+
+static const struct naddr *var_at(const struct nvals *v, enum rules_var var, int af, size_t k,
+				  size_t *ret_count)
+{
+	const struct naddr *a = var == RULES_VAR_IP ? v->ips : v->dhcp;
+	size_t n = var == RULES_VAR_IP ? v->n_ips : v->n_dhcp, c = 0;
+	const struct naddr *hit = NULL;
+
+	for (size_t i = 0; i < n; i++)
+		if (a[i].af == af) {
+			if (c == k)
+				hit = &a[i];
+			c++;
+		}
+	if (ret_count)
+		*ret_count = c;
+	return hit;
+}
+
+/* --- matches --- */
+
+static const uint8_t ones[16] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+				  0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+
+static const char *cmp_op(const struct rules_rule *r)
+{
+	return r->match ? "" : "!= ";
+}
+
+/* " ether saddr [& MASK] [!=] ADDR" */
+static void put_mac(struct strbuf *b, const char *what, const struct rules_rule *r, const struct rules_mac *m)
+{
+	const uint8_t *a = m->addr, *k = m->mask;
+
+	strbuf_printf(b, " %s", what);
+	if (memcmp(k, ones, 6) != 0)
+		strbuf_printf(b, " & %02x:%02x:%02x:%02x:%02x:%02x %s", k[0], k[1], k[2], k[3], k[4], k[5],
+			      r->match ? "==" : "!=");
+	else if (!r->match)
+		strbuf_printf(b, " !=");
+	strbuf_printf(b, " %02x:%02x:%02x:%02x:%02x:%02x", a[0], a[1], a[2], a[3], a[4], a[5]);
+}
+
+/* " ip saddr [!=] A[/P]" */
+static void put_ip(struct strbuf *b, const char *what, const struct rules_rule *r, const struct rules_ip *ip)
+{
+	char a[INET6_ADDRSTRLEN];
+	unsigned full = ip->af == AF_INET ? 32 : 128;
+
+	if (!inet_ntop(ip->af, ip->addr, a, sizeof(a)))
+		assert(false);
+	strbuf_printf(b, " %s %s%s", what, cmp_op(r), a);
+	if (ip->prefix != full)
+		strbuf_printf(b, "/%u", ip->prefix);
+}
+
+/* Raw payload of an ARP/RARP header (Ethernet/IPv4 sizes, as ebtables
+ * assumes): " @nh,OFF,BITS [& MASK ==|!=] 0xVALUE". */
+static void put_raw(struct strbuf *b, unsigned off_bits, unsigned nbytes, const uint8_t *val,
+		    const uint8_t *mask, const struct rules_rule *r)
+{
+	strbuf_printf(b, " @nh,%u,%u", off_bits, nbytes * 8);
+	if (mask && memcmp(mask, ones, nbytes) != 0) {
+		strbuf_printf(b, " & 0x");
+		for (unsigned i = 0; i < nbytes; i++)
+			strbuf_printf(b, "%02x", mask[i]);
+		strbuf_printf(b, " %s", r->match ? "==" : "!=");
+	} else if (!r->match) {
+		strbuf_printf(b, " !=");
+	}
+	strbuf_printf(b, " 0x");
+	for (unsigned i = 0; i < nbytes; i++)
+		strbuf_printf(b, "%02x", val[i]);
+}
+
+static void put_arp_ip(struct strbuf *b, unsigned off_bits, const struct rules_rule *r,
+		       const struct rules_ip *ip)
+{
+	uint8_t mask[4] = { 0 };
+
+	for (unsigned i = 0; i < ip->prefix && i < 32; i++)
+		mask[i / 8] |= (uint8_t)(0x80u >> (i % 8));
+	put_raw(b, off_bits, 4, ip->addr, mask, r);
+}
+
+static void put_arp(struct strbuf *b, const struct rules_rule *r)
+{
+	if (r->arp_op.set) {
+		uint8_t op[2] = { (uint8_t)(r->arp_op.v >> 8), (uint8_t)r->arp_op.v };
+
+		put_raw(b, 48, 2, op, NULL, r);
+	}
+	/* IPv4 addresses only: ARP for IPv6 does not exist. */
+	if (r->arp_src_ip.set && r->arp_src_ip.af == AF_INET)
+		put_arp_ip(b, 112, r, &r->arp_src_ip);
+	if (r->arp_dst_ip.set && r->arp_dst_ip.af == AF_INET)
+		put_arp_ip(b, 192, r, &r->arp_dst_ip);
+	if (r->arp_src_mac.set)
+		put_raw(b, 64, 6, r->arp_src_mac.addr, r->arp_src_mac.mask, r);
+	if (r->arp_dst_mac.set)
+		put_raw(b, 144, 6, r->arp_dst_mac.addr, r->arp_dst_mac.mask, r);
+}
+
+static void put_range(struct strbuf *b, const char *what, const struct rules_rule *r,
+		      const struct rules_range *g)
+{
+	strbuf_printf(b, " th %s %s%u", what, cmp_op(r), g->lo);
+	if (g->hi != g->lo)
+		strbuf_printf(b, "-%u", g->hi);
+}
+
+/* IP addresses, the protocol and ports (both levels). */
+static void put_l3(struct strbuf *b, const struct rules_rule *r, bool v4, int l4proto)
+{
+	const char *x = v4 ? "ip" : "ip6";
+	bool ports = r->src_port.set || r->dst_port.set;
+	char what[16];
+
+	if (r->src_ip.set) {
+		snprintf(what, sizeof(what), "%s saddr", x);
+		put_ip(b, what, r, &r->src_ip);
+	}
+	if (r->dst_ip.set) {
+		snprintf(what, sizeof(what), "%s daddr", x);
+		put_ip(b, what, r, &r->dst_ip);
+	}
+	if (l4proto >= 0)
+		strbuf_printf(b, " meta l4proto %u", (unsigned)l4proto);
+	else if (r->ip_protocol.set)
+		/* With ports the protocol is their condition (render.c). */
+		strbuf_printf(b, " meta l4proto %s%u", ports ? "" : cmp_op(r), r->ip_protocol.v);
+	if (r->src_port.set)
+		put_range(b, "sport", r, &r->src_port);
+	if (r->dst_port.set)
+		put_range(b, "dport", r, &r->dst_port);
+}
+
+static const char *verdict(const struct rules_rule *r, bool l2_sub)
+{
+	switch (r->action) {
+	case RULES_A_ACCEPT:
+		return l2_sub ? "return" : "accept";
+	case RULES_A_RETURN:
+		return "return";
+	default:
+		return "drop"; /* DROP; REJECT as ebtables does it */
+	}
+}
+
+/* The match of an ebtables-level rule. */
+static void match_l2(struct strbuf *b, const struct rules_rule *r)
+{
+	switch (r->proto) {
+	case RULES_P_MAC:
+		if (r->ethertype.set)
+			strbuf_printf(b, " ether type %s0x%04x", cmp_op(r), r->ethertype.v);
+		break;
+	case RULES_P_ARP:
+		strbuf_printf(b, " ether type 0x0806");
+		break;
+	case RULES_P_RARP:
+		strbuf_printf(b, " ether type 0x8035");
+		break;
+	case RULES_P_IPV4:
+		strbuf_printf(b, " ether type 0x0800");
+		break;
+	case RULES_P_IPV6:
+		strbuf_printf(b, " ether type 0x86dd");
+		break;
+	default:
+		break;
+	}
+	if (r->src_mac.set)
+		put_mac(b, "ether saddr", r, &r->src_mac);
+	if (r->dst_mac.set)
+		put_mac(b, "ether daddr", r, &r->dst_mac);
+	if (r->proto == RULES_P_ARP || r->proto == RULES_P_RARP)
+		put_arp(b, r);
+	if (r->proto == RULES_P_IPV4 || r->proto == RULES_P_IPV6)
+		put_l3(b, r, r->proto == RULES_P_IPV4, -1);
+}
+
+/* The match of an iptables/ip6tables-level rule. */
+static void match_l3(struct strbuf *b, const struct rules_rule *r)
+{
+	bool v4 = rules_proto_family(r->proto) == RULES_IP4;
+	int l4 = (r->proto == RULES_P_TCP || r->proto == RULES_P_TCP6) ? 6 :
+		 (r->proto == RULES_P_UDP || r->proto == RULES_P_UDP6) ? 17 : v4 ? 1 : 58;
+
+	strbuf_printf(b, " ether type %s", v4 ? "0x0800" : "0x86dd");
+	put_l3(b, r, v4, l4);
+	if (r->icmp_type.set && !(v4 && r->icmp_type.v == 255))
+		strbuf_printf(b, " %s type %s%u", v4 ? "icmp" : "icmpv6", cmp_op(r), r->icmp_type.v);
+}
+
+/* One line of rule r (its variables already replaced) in chain. */
+static void line(struct strbuf *b, const char *chain, const struct rules_rule *r, bool l2_sub)
+{
+	strbuf_printf(b, "add rule " T " %s", chain);
+	if (rules_proto_family(r->proto) == RULES_EB)
+		match_l2(b, r);
+	else
+		match_l3(b, r);
+	strbuf_printf(b, " %s\n", verdict(r, l2_sub));
+}
+
+/* Every line of r: one per combination of variable values (rules.h). */
+static void emit(struct strbuf *b, const char *chain, const struct rules_rule *r, const struct nvals *v,
+		 bool l2_sub)
+{
+	struct rules_rule x = *r;
+	struct rules_ip *ipf[4] = { &x.src_ip, &x.dst_ip, &x.arp_src_ip, &x.arp_dst_ip };
+	struct rules_mac *macf[3] = { &x.src_mac, &x.dst_mac, &x.arp_src_mac };
+	enum rules_var vars[2] = { RULES_VAR_NONE, RULES_VAR_NONE };
+	size_t nv = 0, cnt[2] = { 1, 1 };
+	int af = rules_proto_af(r->proto);
+
+	for (size_t i = 0; i < ELEMENTSOF(macf); i++)
+		if (macf[i]->set && macf[i]->var == RULES_VAR_MAC) {
+			memcpy(macf[i]->addr, v->mac, 6);
+			memcpy(macf[i]->mask, ones, 6);
+		}
+	for (size_t i = 0; i < ELEMENTSOF(ipf); i++) {
+		enum rules_var var = ipf[i]->var;
+
+		if (!ipf[i]->set || var == RULES_VAR_NONE || var == vars[0] || var == vars[1])
+			continue;
+		assert(nv < 2);
+		var_at(v, var, af, 0, &cnt[nv]);
+		if (cnt[nv] == 0)
+			return; /* no value fits: the rule is left out */
+		vars[nv++] = var;
+	}
+	for (size_t k0 = 0; k0 < cnt[0]; k0++)
+		for (size_t k1 = 0; k1 < cnt[1]; k1++) {
+			for (size_t i = 0; i < ELEMENTSOF(ipf); i++) {
+				const struct naddr *a;
+
+				if (!ipf[i]->set || ipf[i]->var == RULES_VAR_NONE)
+					continue;
+				a = var_at(v, ipf[i]->var, af, ipf[i]->var == vars[0] ? k0 : k1, NULL);
+				ipf[i]->af = a->af;
+				memcpy(ipf[i]->addr, a->a, 16);
+				ipf[i]->prefix = a->af == AF_INET ? 32 : 128;
+			}
+			line(b, chain, &x, l2_sub);
+		}
+}
+
+/* --- the rules of a filter --- */
+
+struct nitem {
+	const struct rules_rule *r;
+	size_t seq;
+};
+
+struct nitems {
+	struct nitem *v;
+	size_t n, cap;
+};
+
+static int collect(const struct rules_defs *d, size_t fi, bool *seen, struct nitems *it)
+{
+	const struct rules_filter *f = d->v[fi];
+
+	seen[fi] = true;
+	if (it->n + f->n_rules > it->cap) {
+		size_t cap = (it->n + f->n_rules) * 2;
+		struct nitem *v = realloc(it->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		it->v = v;
+		it->cap = cap;
+	}
+	for (size_t i = 0; i < f->n_rules; i++) {
+		it->v[it->n] = (struct nitem) { .r = &f->rules[i], .seq = it->n };
+		it->n++;
+	}
+	for (size_t i = 0; i < f->n_refs; i++) {
+		size_t j;
+		int r;
+
+		if (!rules_defs_find(d, f->refs[i], &j) || seen[j])
+			continue;
+		r = collect(d, j, seen, it);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int cmp_nitem(const void *a, const void *b)
+{
+	const struct nitem *x = a, *y = b;
+
+	if (x->r->priority != y->r->priority)
+		return x->r->priority < y->r->priority ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* --- chains --- */
+
+static void put_base_decl(struct strbuf *b, const char *chain, bool to_guest, const char *port)
+{
+	strbuf_printf(b, "add chain " T " %s { type filter hook %s device \"%s\" priority filter; "
+		      "policy accept; }\n", chain, to_guest ? "ingress" : "egress", port);
+}
+
+/* One direction: the base chain declared and flushed, the -l2 chain
+ * declared and flushed when used and removed when not, then the rules. */
+static void render_dir(struct strbuf *out, const struct nitems *it, unsigned dir, const char *chain,
+		       const char *port, const struct nvals *v, bool *ret_has)
+{
+	struct strbuf l2 = { 0 }, l3 = { 0 };
+	char sub[RULES_NFT_CHAIN_MAX];
+	bool both = false, any2 = false, any3 = false;
+
+	snprintf(sub, sizeof(sub), "%s-l2", chain);
+	for (size_t i = 0; i < it->n; i++)
+		if (it->v[i].r->dir & dir) {
+			bool is2 = rules_proto_family(it->v[i].r->proto) == RULES_EB;
+
+			any2 |= is2;
+			any3 |= !is2;
+		}
+	both = any2 && any3;
+	for (size_t i = 0; i < it->n; i++) {
+		const struct rules_rule *r = it->v[i].r;
+
+		if (!(r->dir & dir))
+			continue;
+		if (rules_proto_family(r->proto) == RULES_EB)
+			emit(&l2, both ? sub : chain, r, v, both);
+		else
+			emit(&l3, chain, r, v, false);
+	}
+	put_base_decl(out, chain, dir == RULES_DIR_IN, port);
+	strbuf_printf(out, "flush chain " T " %s\n", chain);
+	/* Without rules of both levels there is no -l2 chain. One left by an
+	 * earlier rendering is not deleted here (4 lines a port, a fifth of
+	 * the input): nothing jumps to it any more once the base chain is
+	 * flushed, and the removal of the binding deletes it. */
+	if (both)
+		strbuf_printf(out, "add chain " T " %s\nflush chain " T " %s\nadd rule " T " %s jump %s\n",
+			      sub, sub, chain, sub);
+	strbuf_append(out, l2.p ? l2.p : "", l2.len);
+	strbuf_append(out, l3.p ? l3.p : "", l3.len);
+	*ret_has = l2.len + l3.len > 0;
+	if (l2.oom || l3.oom)
+		out->oom = true;
+	strbuf_done(&l2);
+	strbuf_done(&l3);
+}
+
+void rules_nft_done(struct rules_nft *r)
+{
+	if (!r)
+		return;
+	free(r->text);
+	memset(r, 0, sizeof(*r));
+}
+
+static int nft_build(const struct rules_defs *d, size_t fi, const char *port, const struct nvals *v,
+		     struct rules_nft *out)
+{
+	_cleanup_free_ bool *seen = calloc(d->n, sizeof(*seen));
+	struct nitems it = { 0 };
+	struct strbuf b = { 0 }, h = { 0 };
+	int r;
+
+	if (!seen)
+		return -ENOMEM;
+	r = collect(d, fi, seen, &it);
+	if (r < 0)
+		goto done;
+	if (it.n > 0)
+		qsort(it.v, it.n, sizeof(*it.v), cmp_nitem);
+	/* Ingress (to the guest) first, as the listing shows the chains. */
+	render_dir(&b, &it, RULES_DIR_IN, out->in_chain, port, v, &out->has_in);
+	render_dir(&b, &it, RULES_DIR_OUT, out->out_chain, port, v, &out->has_out);
+	strbuf_printf(&h, "%s\n%zu\n%s", RULES_NFT_VERSION, b.len, b.p ? b.p : "");
+	r = b.oom || h.oom ? -ENOMEM : rules_sha256_hex(h.p, h.len, out->hash);
+	if (r == 0)
+		out->text = strbuf_steal(&b, NULL);
+done:
+	strbuf_done(&b);
+	strbuf_done(&h);
+	free(it.v);
+	return r;
+}
+
+int rules_render_nft(const struct rules_defs *d, const char *filter, const char *port,
+		     const struct rules_params *p, struct rules_nft *ret, char **ret_error)
+{
+	struct rules_nft out = { 0 };
+	struct nvals v = { 0 };
+	char q[RULES_QUOTE_MAX];
+	size_t fi;
+	int r;
+
+	assert(d && ret && ret_error);
+	if (!filter || !rules_defs_find(d, filter, &fi))
+		return rules_errorf(ret_error, "filter: no filter named %s",
+				    filter ? rules_quote(filter, q) : "NULL");
+	if (!rules_port_valid(port))
+		return rules_errorf(ret_error,
+				    "port: %s is not a valid port name (1..%d characters of A-Z a-z 0-9 _ . "
+				    "-, not starting with '-')", port ? rules_quote(port, q) : "NULL",
+				    RULES_PORT_MAX);
+	r = nvals_parse(p, &v, ret_error);
+	if (r == 0) {
+		snprintf(out.in_chain, sizeof(out.in_chain), "N-I-%s", port);
+		snprintf(out.out_chain, sizeof(out.out_chain), "N-O-%s", port);
+		r = nft_build(d, fi, port, &v, &out);
+	}
+	free(v.ips);
+	free(v.dhcp);
+	if (r < 0) {
+		rules_nft_done(&out);
+		return r;
+	}
+	*ret = out;
+	return 0;
+}
+
+int rules_nft_remove(const char *port, struct strbuf *b)
+{
+	static const char *const pfx[2] = { "N-I-", "N-O-" };
+
+	if (!rules_port_valid(port))
+		return -EINVAL;
+	/* "add" first, so that a chain already gone is no error; the base
+	 * chains first, which drops their jumps into the -l2 chains. */
+	for (int k = 0; k < 2; k++) {
+		char chain[RULES_NFT_CHAIN_MAX];
+
+		snprintf(chain, sizeof(chain), "%s%s", pfx[k], port);
+		put_base_decl(b, chain, k == 0, port);
+		strbuf_printf(b, "delete chain " T " %s\n", chain);
+	}
+	for (int k = 0; k < 2; k++)
+		strbuf_printf(b, "add chain " T " %s%s-l2\ndelete chain " T " %s%s-l2\n", pfx[k], port,
+			      pfx[k], port);
+	return b->oom ? -ENOMEM : 0;
+}

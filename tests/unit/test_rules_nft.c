@@ -1,0 +1,275 @@
+/*
+ * test_rules_nft.c: the nftables netdev target of the filter model
+ * (netd/rules/render-nft.c): every built-in and the custom filters of
+ * tests/rules/custom/ rendered for a macvtap port and compared with the
+ * golden files tests/rules/golden/<name>.nft (UPDATE_GOLDEN=1 rewrites
+ * them), the hash, determinism, the parameters' effect, bad input refused
+ * with nothing written, and the removal lines. Needs no nft:
+ * tests/integration/filters-macvtap.sh loads the golden files into a real
+ * kernel.
+ */
+#include "config.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "rules/rules.h"
+#include "strbuf.h"
+
+#define MAC "52:54:00:12:34:56"
+#define PORT "macvtap0"
+
+static const char *const std_ips[] = { "192.168.122.10", "2001:db8::10" };
+static const char *const std_dhcp[] = { "192.168.122.1" };
+static const struct rules_params std_params = {
+	.mac = MAC, .ips = std_ips, .n_ips = 2, .dhcpservers = std_dhcp, .n_dhcpservers = 1,
+};
+
+static const char *const names[] = {
+	"allow-arp", "allow-dhcp", "allow-dhcp-server", "allow-incoming-ipv4", "clean-traffic",
+	"no-arp-ip-spoofing", "no-arp-mac-spoofing", "no-arp-spoofing", "no-ip-spoofing",
+	"no-mac-spoofing", "no-other-l2-traffic",
+	/* tests/rules/custom/ */
+	"edge-forms", "l2-custom", "my-ssh", "with-refs",
+};
+
+static char *path_of(const char *rel)
+{
+	const char *top = getenv("top_srcdir");
+	char *p;
+
+	assert_true(asprintf(&p, "%s/%s", top && *top ? top : ".", rel) > 0);
+	return p;
+}
+
+static char *read_file(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *m;
+	int c;
+
+	if (!f)
+		return NULL;
+	m = open_memstream(&buf, &len);
+	assert_non_null(m);
+	while ((c = fgetc(f)) != EOF)
+		fputc(c, m);
+	fclose(m);
+	fclose(f);
+	return buf;
+}
+
+static struct rules_defs *defs_all(void)
+{
+	struct rules_defs *d = NULL;
+	char **errors = NULL, *dir = path_of("tests/rules/custom");
+	size_t n = 0;
+
+	assert_int_equal(rules_defs_new(&d), 0);
+	assert_int_equal(rules_defs_load_dir(d, dir, &errors, &n), 4);
+	for (size_t i = 0; i < n; i++)
+		free(errors[i]);
+	free(errors);
+	free(dir);
+	return d;
+}
+
+static void render_ok(const struct rules_defs *d, const char *filter, const struct rules_params *p,
+		      struct rules_nft *r)
+{
+	char *err = NULL;
+	int ret = rules_render_nft(d, filter, PORT, p, r, &err);
+
+	if (ret != 0)
+		fail_msg("rendering %s: %d %s", filter, ret, err ? err : "");
+	assert_null(err);
+	assert_non_null(r->text);
+}
+
+static void test_golden(void **state)
+{
+	struct rules_defs *d = defs_all();
+	const char *u = getenv("UPDATE_GOLDEN");
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		struct rules_nft r;
+		char *rel, *path, *want;
+
+		render_ok(d, names[i], &std_params, &r);
+		assert_string_equal(r.in_chain, "N-I-" PORT);
+		assert_string_equal(r.out_chain, "N-O-" PORT);
+		assert_true(asprintf(&rel, "tests/rules/golden/%s.nft", names[i]) > 0);
+		path = path_of(rel);
+		if (u && strcmp(u, "1") == 0) {
+			FILE *f = fopen(path, "we");
+
+			assert_non_null(f);
+			fputs(r.text, f);
+			assert_int_equal(fclose(f), 0);
+		} else {
+			want = read_file(path);
+			if (!want)
+				fail_msg("%s: missing; renders:\n%s(UPDATE_GOLDEN=1 writes it)", rel, r.text);
+			if (strcmp(want, r.text) != 0)
+				fail_msg("%s differs; rendered:\n%s", rel, r.text);
+			free(want);
+		}
+		/* Both base chains, always, on the device's own hooks. */
+		assert_non_null(strstr(r.text, "add chain netdev netd N-I-" PORT
+					       " { type filter hook ingress device \"" PORT "\""));
+		assert_non_null(strstr(r.text, "add chain netdev netd N-O-" PORT
+					       " { type filter hook egress device \"" PORT "\""));
+		free(path);
+		free(rel);
+		rules_nft_done(&r);
+		assert_null(r.text);
+	}
+	rules_defs_free(d);
+}
+
+/* What clean-traffic must say on this target, line by line. */
+static void test_clean_traffic_lines(void **state)
+{
+	struct rules_defs *d = defs_all();
+	struct rules_nft r;
+
+	render_ok(d, "clean-traffic", &std_params, &r);
+	/* From the guest (egress): spoofed source MAC dropped first. */
+	assert_non_null(strstr(r.text, "add rule netdev netd N-O-" PORT " ether saddr != " MAC " drop\n"));
+	assert_non_null(strstr(r.text, "ether type 0x0800 ip saddr 192.168.122.10 return\n"));
+	assert_non_null(strstr(r.text, "ether type 0x0800 drop\n"));
+	/* ARP sender MAC and IP as raw payload. */
+	assert_non_null(strstr(r.text, "ether type 0x0806 @nh,64,48 != 0x525400123456 drop\n"));
+	assert_non_null(strstr(r.text, "ether type 0x0806 @nh,112,32 0xc0a87a0a return\n"));
+	/* L2 rules only: no -l2 chain. */
+	assert_null(strstr(r.text, "-l2"));
+	assert_true(r.has_in && r.has_out);
+	assert_true(strstr(r.text, "N-I-") < strstr(r.text, "N-O-"));
+	rules_nft_done(&r);
+	/* with-refs has both levels: the L2 rules in the -l2 chain, ACCEPT there
+	 * is return. */
+	render_ok(d, "with-refs", &std_params, &r);
+	assert_non_null(strstr(r.text, "add chain netdev netd N-O-" PORT "-l2\nflush chain netdev netd N-O-"
+					PORT "-l2\nadd rule netdev netd N-O-" PORT " jump N-O-" PORT "-l2\n"));
+	assert_non_null(strstr(r.text, "add rule netdev netd N-O-" PORT "-l2 ether saddr != " MAC " drop\n"));
+	rules_nft_done(&r);
+	rules_defs_free(d);
+}
+
+static void test_hash(void **state)
+{
+	struct rules_defs *d = defs_all();
+	struct rules_nft a, b, c;
+	const char *ips1[] = { "192.168.122.11" };
+	struct rules_params p = std_params;
+	struct rules_render x;
+	struct strbuf h = { 0 };
+	char want[65], *err = NULL;
+
+	render_ok(d, "clean-traffic", &std_params, &a);
+	render_ok(d, "clean-traffic", &std_params, &b);
+	assert_string_equal(a.text, b.text);
+	assert_string_equal(a.hash, b.hash);
+	strbuf_printf(&h, "%s\n%zu\n%s", RULES_NFT_VERSION, strlen(a.text), a.text);
+	assert_int_equal(rules_sha256_hex(h.p, h.len, want), 0);
+	assert_string_equal(a.hash, want);
+	strbuf_done(&h);
+	p.ips = ips1;
+	p.n_ips = 1;
+	render_ok(d, "clean-traffic", &p, &c);
+	assert_string_not_equal(a.hash, c.hash);
+	assert_non_null(strstr(c.text, "ip saddr 192.168.122.11 return"));
+	assert_null(strstr(c.text, "2001:db8"));
+	/* Not the xtables rendering's hash. */
+	assert_int_equal(rules_render(d, "clean-traffic", PORT, &std_params, &x, &err), 0);
+	assert_string_not_equal(x.hash, a.hash);
+	rules_render_done(&x);
+	rules_nft_done(&a);
+	rules_nft_done(&b);
+	rules_nft_done(&c);
+	rules_defs_free(d);
+}
+
+static void fails(const struct rules_defs *d, const char *filter, const char *port,
+		  const struct rules_params *p, const char *field)
+{
+	struct rules_nft r;
+	char *err = NULL;
+
+	memset(&r, 0x5a, sizeof(r));
+	assert_int_equal(rules_render_nft(d, filter, port, p, &r, &err), -EINVAL);
+	assert_non_null(err);
+	assert_int_equal(strncmp(err, field, strlen(field)), 0);
+	assert_null(strchr(err, '\n'));
+	for (size_t i = 0; i < sizeof(r); i++)
+		assert_int_equal(((unsigned char *)&r)[i], 0x5a);
+	free(err);
+}
+
+static void test_bad_input(void **state)
+{
+	struct rules_defs *d = defs_all();
+	const char *bad_ip[] = { "192.168.122.10\nadd table ip x" };
+	const char *bad_dhcp[] = { "2001:db8::1" };
+	struct rules_params p = std_params;
+
+	fails(d, "nope", PORT, &std_params, "filter");
+	fails(d, "clean-traffic", "x\" ; flush ruleset", &std_params, "port");
+	fails(d, "clean-traffic", "-x", &std_params, "port");
+	fails(d, "clean-traffic", "0123456789abcdef", &std_params, "port");
+	p.mac = "ff:ff:ff:ff:ff:ff";
+	fails(d, "clean-traffic", PORT, &p, "MAC");
+	p.mac = NULL;
+	fails(d, "clean-traffic", PORT, &p, "MAC");
+	p = std_params;
+	p.ips = bad_ip;
+	p.n_ips = 1;
+	fails(d, "clean-traffic", PORT, &p, "IP");
+	p = std_params;
+	p.dhcpservers = bad_dhcp;
+	fails(d, "allow-dhcp-server", PORT, &p, "DHCPSERVER");
+	rules_defs_free(d);
+}
+
+static void test_remove(void **state)
+{
+	struct strbuf b = { 0 };
+
+	assert_int_equal(rules_nft_remove("bad\"port", &b), -EINVAL);
+	assert_int_equal(b.len, 0);
+	assert_int_equal(rules_nft_remove(PORT, &b), 0);
+	assert_string_equal(b.p,
+		"add chain netdev netd N-I-" PORT " { type filter hook ingress device \"" PORT
+		"\" priority filter; policy accept; }\n"
+		"delete chain netdev netd N-I-" PORT "\n"
+		"add chain netdev netd N-O-" PORT " { type filter hook egress device \"" PORT
+		"\" priority filter; policy accept; }\n"
+		"delete chain netdev netd N-O-" PORT "\n"
+		"add chain netdev netd N-I-" PORT "-l2\ndelete chain netdev netd N-I-" PORT "-l2\n"
+		"add chain netdev netd N-O-" PORT "-l2\ndelete chain netdev netd N-O-" PORT "-l2\n");
+	strbuf_done(&b);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_golden),
+		cmocka_unit_test(test_clean_traffic_lines),
+		cmocka_unit_test(test_hash),
+		cmocka_unit_test(test_bad_input),
+		cmocka_unit_test(test_remove),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
