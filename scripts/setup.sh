@@ -11,6 +11,8 @@
 #   iproute2 iptables ebtables                              namespaces, veths, packet filters
 #   socat util-linux                                        raw socket tests; runuser/setpriv
 #   libssl-dev                                              SHA-256 (libcrypto) for rule hashes
+#   libxml2-dev                                             libvirt's nwfilter XML filters (rules/xml.c)
+#   libvirt-daemon-config-nwfilter                          tests/rules/libvirt.sh: libvirt's 24 standard filters
 #   iputils-ping iputils-arping dnsmasq-base busybox        data-plane tests: ping, spoofed ARP, DHCP
 #   python3 gnuplot-nox strace                              bench/run: the harness, its plot, ioctl counts
 #   groff-base                                              tests/docs: man pages render without warnings
@@ -21,7 +23,7 @@ libmnl-dev libnl-3-dev libnl-route-3-dev libsqlite3-dev sqlite3
 libjansson-dev libev-dev libinih-dev libcmocka-dev
 iproute2 iptables ebtables socat util-linux iputils-ping
 iputils-arping dnsmasq-base busybox libssl-dev python3 gnuplot-nox strace groff-base
-gcovr clang libclang-rt-14-dev"
+gcovr clang libclang-rt-14-dev libxml2-dev libvirt-daemon-config-nwfilter"
 
 netd_install_packages() {
 	local missing="" p

@@ -101,6 +101,16 @@ int rules_defs_new(struct rules_defs **ret)
 	return 0;
 }
 
+int rules_defs_new_bare(struct rules_defs **ret)
+{
+	struct rules_defs *d = calloc(1, sizeof(*d));
+
+	if (!d)
+		return -ENOMEM;
+	*ret = d;
+	return 0;
+}
+
 size_t rules_defs_count(const struct rules_defs *d)
 {
 	return d->n;
@@ -297,6 +307,41 @@ out:
 	return r;
 }
 
+static bool is_xml(const char *name)
+{
+	size_t n = strlen(name);
+
+	return n > 4 && strcmp(name + n - 4, ".xml") == 0;
+}
+
+static bool is_json(const char *name)
+{
+	size_t n = strlen(name);
+
+	return n > 5 && strcmp(name + n - 5, ".json") == 0;
+}
+
+/* A file in libvirt's XML format, read whole and parsed (xml.c). */
+static int load_xml(const char *path, struct rules_filter **ret, char **ret_error)
+{
+	_cleanup_free_ char *buf = NULL;
+	_cleanup_fclose_ FILE *fp = NULL;
+	size_t n;
+
+	fp = fopen(path, "re");
+	if (!fp)
+		return rules_errorf(ret_error, "xml: %s", strerror(errno));
+	buf = malloc(FILE_SIZE_MAX + 1);
+	if (!buf)
+		return -ENOMEM;
+	n = fread(buf, 1, FILE_SIZE_MAX + 1, fp);
+	if (ferror(fp))
+		return rules_errorf(ret_error, "xml: read error");
+	if (n > FILE_SIZE_MAX)
+		return rules_errorf(ret_error, "xml: larger than %d bytes", FILE_SIZE_MAX);
+	return rules_xml_parse(buf, n, ret, ret_error);
+}
+
 /* Read one file into a candidate; a refused file only adds an error.
  * 0 (accepted or refused) or -ENOMEM. */
 static int load_file(const struct rules_defs *d, const char *path, struct cand *c, size_t *n,
@@ -321,17 +366,22 @@ static int load_file(const struct rules_defs *d, const char *path, struct cand *
 	if (!S_ISREG(st.st_mode))
 		return 0;
 	if (st.st_size > FILE_SIZE_MAX)
-		return errors_add(e, "%s: json: larger than %d bytes", shown, FILE_SIZE_MAX);
-	root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
-	if (!root) {
-		jtext = rules_clean_dup(jerr.text);
-		if (!jtext)
-			return -ENOMEM;
-		return errors_add(e, "%s: json: %s (line %d, column %d)", shown, jtext, jerr.line,
-				  jerr.column);
+		return errors_add(e, "%s: %s: larger than %d bytes", shown, is_xml(path) ? "xml" : "json",
+				  FILE_SIZE_MAX);
+	if (is_xml(path)) {
+		r = load_xml(path, &f, &error);
+	} else {
+		root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+		if (!root) {
+			jtext = rules_clean_dup(jerr.text);
+			if (!jtext)
+				return -ENOMEM;
+			return errors_add(e, "%s: json: %s (line %d, column %d)", shown, jtext, jerr.line,
+					  jerr.column);
+		}
+		r = rules_filter_parse(root, &f, &error);
+		json_decref(root);
 	}
-	r = rules_filter_parse(root, &f, &error);
-	json_decref(root);
 	if (r == -EINVAL)
 		return errors_add(e, "%s: %s", shown, error);
 	if (r < 0)
@@ -357,7 +407,7 @@ static int load_file(const struct rules_defs *d, const char *path, struct cand *
 	return 0;
 }
 
-/* The "*.json" names in dir (no dot files), sorted. -errno. */
+/* The "*.json" and "*.xml" names in dir (no dot files), sorted. -errno. */
 static int list_dir(const char *dir, char ***ret, size_t *ret_n)
 {
 	char **v = NULL;
@@ -370,7 +420,6 @@ static int list_dir(const char *dir, char ***ret, size_t *ret_n)
 	if (!dp)
 		return -errno;
 	for (;;) {
-		size_t len;
 		char **nv;
 
 		errno = 0;
@@ -379,8 +428,7 @@ static int list_dir(const char *dir, char ***ret, size_t *ret_n)
 			r = -errno;
 			break;
 		}
-		len = strlen(de->d_name);
-		if (de->d_name[0] == '.' || len <= 5 || strcmp(de->d_name + len - 5, ".json") != 0)
+		if (de->d_name[0] == '.' || !(is_json(de->d_name) || is_xml(de->d_name)))
 			continue;
 		nv = realloc(v, (n + 1) * sizeof(*v));
 		if (!nv) {

@@ -524,6 +524,7 @@ struct rules_filter *rules_filter_free(struct rules_filter *f)
 	for (size_t i = 0; i < f->n_refs; i++)
 		free(f->refs[i]);
 	free(f->refs);
+	free(f->chain);
 	free(f);
 	return NULL;
 }

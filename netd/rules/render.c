@@ -339,6 +339,8 @@ struct addr {
 
 struct pvals {
 	uint8_t mac[6];
+	uint8_t gateway_mac[6];
+	bool has_gateway_mac;
 	struct addr *ips;
 	size_t n_ips;
 	struct addr *dhcp;
@@ -356,6 +358,13 @@ static int params_parse(const struct rules_params *p, struct pvals *v, char **re
 				    "MAC: %s is not a unicast MAC address (aa:bb:cc:dd:ee:ff, not all zero)",
 				    rules_quote(p->mac, q));
 	valid_parse_mac(p->mac, v->mac);
+	if (p->gateway_mac) {
+		if (rules_param_check("GATEWAY_MAC", p->gateway_mac) < 0)
+			return rules_errorf(ret_error, "GATEWAY_MAC: %s is not a unicast MAC address",
+					    rules_quote(p->gateway_mac, q));
+		valid_parse_mac(p->gateway_mac, v->gateway_mac);
+		v->has_gateway_mac = true;
+	}
 	v->ips = calloc(p->n_ips + 1, sizeof(*v->ips));
 	v->dhcp = calloc(p->n_dhcpservers + 1, sizeof(*v->dhcp));
 	if (!v->ips || !v->dhcp)
@@ -382,6 +391,11 @@ static size_t var_count(const struct pvals *v, enum rules_var var, int af)
 	const struct addr *a = var == RULES_VAR_IP ? v->ips : v->dhcp;
 	size_t n = var == RULES_VAR_IP ? v->n_ips : v->n_dhcp, c = 0;
 
+	if (var == RULES_VAR_MAC)
+		return 1;
+	if (var == RULES_VAR_GATEWAY_MAC)
+		return v->has_gateway_mac;
+
 	for (size_t i = 0; i < n; i++)
 		c += a[i].af == af;
 	return c;
@@ -405,16 +419,21 @@ static void emit_rule(struct strbuf *b, enum rules_family fam, const char *chain
 {
 	struct rules_rule x = *r;
 	struct rules_ip *ipf[4] = { &x.src_ip, &x.dst_ip, &x.arp_src_ip, &x.arp_dst_ip };
-	struct rules_mac *macf[3] = { &x.src_mac, &x.dst_mac, &x.arp_src_mac };
+	struct rules_mac *macf[4] = { &x.src_mac, &x.dst_mac, &x.arp_src_mac, &x.arp_dst_mac };
 	enum rules_var vars[2] = { RULES_VAR_NONE, RULES_VAR_NONE };
 	size_t nv = 0, cnt[2] = { 1, 1 };
 	int af = rules_proto_af(r->proto);
 
-	for (size_t i = 0; i < ELEMENTSOF(macf); i++)
-		if (macf[i]->set && macf[i]->var == RULES_VAR_MAC) {
-			memcpy(macf[i]->addr, v->mac, 6);
-			memcpy(macf[i]->mask, mac_ones, 6);
-		}
+	for (size_t i = 0; i < ELEMENTSOF(macf); i++) {
+		if (!macf[i]->set || macf[i]->var == RULES_VAR_NONE)
+			continue;
+		/* Without a gateway's MAC the rule is left out, as a list
+		 * variable without values leaves its rule out. */
+		if (macf[i]->var == RULES_VAR_GATEWAY_MAC && !v->has_gateway_mac)
+			return;
+		memcpy(macf[i]->addr, macf[i]->var == RULES_VAR_MAC ? v->mac : v->gateway_mac, 6);
+		memcpy(macf[i]->mask, mac_ones, 6);
+	}
 	/* The distinct list variables, in the order of their first field. */
 	for (size_t i = 0; i < ELEMENTSOF(ipf); i++) {
 		enum rules_var var = ipf[i]->var;
@@ -446,13 +465,9 @@ static void emit_rule(struct strbuf *b, enum rules_family fam, const char *chain
 		}
 }
 
-struct item {
-	const struct rules_rule *r;
-	size_t seq; /* definition order, for a stable sort */
-};
-
 struct items {
-	struct item *v;
+	struct rules_item *v;
+	bool chained; /* some rule is in one of libvirt's sub-chains */
 	size_t n, cap;
 };
 
@@ -466,7 +481,7 @@ static int collect(const struct rules_defs *d, size_t fi, bool *seen, struct ite
 	seen[fi] = true;
 	if (it->n + f->n_rules > it->cap) {
 		size_t cap = (it->n + f->n_rules) * 2;
-		struct item *v = realloc(it->v, cap * sizeof(*v));
+		struct rules_item *v = realloc(it->v, cap * sizeof(*v));
 
 		if (!v)
 			return -ENOMEM;
@@ -474,9 +489,10 @@ static int collect(const struct rules_defs *d, size_t fi, bool *seen, struct ite
 		it->cap = cap;
 	}
 	for (size_t i = 0; i < f->n_rules; i++) {
-		it->v[it->n] = (struct item) { .r = &f->rules[i], .seq = it->n };
+		it->v[it->n] = (struct rules_item) { .r = &f->rules[i], .f = f, .seq = it->n };
 		it->n++;
 	}
+	it->chained |= f->chain && f->n_rules > 0;
 	for (size_t i = 0; i < f->n_refs; i++) {
 		size_t j;
 
@@ -492,7 +508,7 @@ static int collect(const struct rules_defs *d, size_t fi, bool *seen, struct ite
 
 static int cmp_item(const void *a, const void *b)
 {
-	const struct item *x = a, *y = b;
+	const struct rules_item *x = a, *y = b;
 
 	if (x->r->priority != y->r->priority)
 		return x->r->priority < y->r->priority ? -1 : 1;
@@ -542,24 +558,57 @@ void rules_render_done(struct rules_render *r)
 	memset(r, 0, sizeof(*r));
 }
 
+static size_t count_values(const void *u, enum rules_var var, int af)
+{
+	return var_count(u, var, af);
+}
+
+/* The lines of one direction: in ebtables with libvirt's sub-chains
+ * folded into the one chain (flatten.c) when the filter has any. */
+static int emit_direction(struct strbuf *b, enum rules_family fam, const char *chain, unsigned dir,
+			  const struct items *it, const struct pvals *v, char **ret_error)
+{
+	struct rules_rule *flat = NULL;
+	size_t n = 0;
+	int r;
+
+	if (fam != RULES_EB || !it->chained) {
+		for (size_t i = 0; i < it->n; i++) {
+			const struct rules_rule *rr = it->v[i].r;
+
+			if (rules_proto_family(rr->proto) == fam && (rr->dir & dir))
+				emit_rule(b, fam, chain, rr, v);
+		}
+		return 0;
+	}
+	r = rules_flatten(it->v, it->n, dir, count_values, v, &flat, &n, ret_error);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n; i++)
+		emit_rule(b, fam, chain, &flat[i], v);
+	free(flat);
+	return 0;
+}
+
 /* One family's text of out: chain declarations, then the rules of it in
  * order, in the in and out chains; out->text[fam] stays NULL when the
- * filter has no rule of that family. 0 or -ENOMEM. */
+ * filter has no rule of that family. 0, -ENOMEM or -EINVAL (flatten.c). */
 static int render_family(struct rules_render *out, enum rules_family fam, const struct items *it,
-			 const struct pvals *v)
+			 const struct pvals *v, char **ret_error)
 {
 	struct strbuf lines[2] = { { 0 } }, text = { 0 };
 	const unsigned dirs[2] = { RULES_DIR_IN, RULES_DIR_OUT };
 	const char *chains[2] = { out->in_chain, out->out_chain };
 	bool oom;
+	int r = 0;
 
-	for (int k = 0; k < 2; k++)
-		for (size_t i = 0; i < it->n; i++) {
-			const struct rules_rule *rr = it->v[i].r;
-
-			if (rules_proto_family(rr->proto) == fam && (rr->dir & dirs[k]))
-				emit_rule(&lines[k], fam, chains[k], rr, v);
-		}
+	for (int k = 0; k < 2 && r >= 0; k++)
+		r = emit_direction(&lines[k], fam, chains[k], dirs[k], it, v, ret_error);
+	if (r < 0) {
+		strbuf_done(&lines[0]);
+		strbuf_done(&lines[1]);
+		return r;
+	}
 	out->has_in[fam] = lines[0].len > 0;
 	out->has_out[fam] = lines[1].len > 0;
 	/* Declarations first, then the rules: a chain must exist
@@ -628,7 +677,7 @@ int rules_render(const struct rules_defs *d, const char *filter, const char *por
 		qsort(it.v, it.n, sizeof(*it.v), cmp_item);
 
 	for (int fam = 0; fam < RULES_FAMILIES; fam++) {
-		r = render_family(&out, (enum rules_family)fam, &it, &v);
+		r = render_family(&out, (enum rules_family)fam, &it, &v, ret_error);
 		if (r < 0)
 			goto out;
 	}

@@ -37,11 +37,11 @@ enum rules_proto {
 
 enum rules_action { RULES_A_ACCEPT, RULES_A_DROP, RULES_A_REJECT, RULES_A_RETURN };
 
-enum rules_var { RULES_VAR_NONE, RULES_VAR_MAC, RULES_VAR_IP, RULES_VAR_DHCPSERVER };
+enum rules_var { RULES_VAR_NONE, RULES_VAR_MAC, RULES_VAR_IP, RULES_VAR_DHCPSERVER, RULES_VAR_GATEWAY_MAC };
 
 struct rules_mac {
 	bool set;
-	enum rules_var var; /* RULES_VAR_MAC or none */
+	enum rules_var var; /* RULES_VAR_MAC, RULES_VAR_GATEWAY_MAC or none */
 	uint8_t addr[6];    /* with the bits outside mask cleared, as the kernel keeps it */
 	uint8_t mask[6];    /* ff:ff:ff:ff:ff:ff when none was given */
 };
@@ -74,6 +74,7 @@ struct rules_rule {
 	struct rules_ip src_ip, dst_ip, arp_src_ip, arp_dst_ip;
 	struct rules_num ethertype, ip_protocol, arp_op, icmp_type;
 	struct rules_range src_port, dst_port;
+	unsigned line; /* where an XML filter defines it (for messages); 0 in JSON */
 };
 
 struct rules_filter {
@@ -85,6 +86,11 @@ struct rules_filter {
 	size_t n_rules;
 	char **refs;  /* referenced filter names, in order */
 	size_t n_refs;
+	/* libvirt's XML filters (xml.c): the chain the rules go to ("mac",
+	 * "arp-ip", ...; NULL: the root chain, as for every JSON filter)
+	 * and its place among the root chain's rules (flatten.c). */
+	char *chain;
+	int chain_prio;
 };
 
 struct rules_defs {
@@ -112,6 +118,35 @@ int rules_parse_addr(const char *s, int af, int *ret_af, uint8_t ret[16]);
  * *ret_error = "FIELD: why" (malloc'd), or -ENOMEM. The filter keeps a
  * reference to root. */
 int rules_filter_parse(json_t *root, struct rules_filter **ret, char **ret_error);
+
+/* Parse a filter in libvirt's XML format (len bytes of text; xml.c). 0,
+ * or -EINVAL with *ret_error = "line N: why" (malloc'd), or -ENOMEM. */
+int rules_xml_parse(const char *text, size_t len, struct rules_filter **ret, char **ret_error);
+
+/* What a rule without protocol element matches in a chain of that name
+ * (RULES_P_ARP for "arp-ip", RULES_P_ALL for "mac" and NULL). */
+enum rules_proto rules_xml_chain_proto(const char *chain);
+
+/* A rule as rendering sees it: the rule, its filter, its place. */
+struct rules_item {
+	const struct rules_rule *r;
+	const struct rules_filter *f;
+	size_t seq; /* definition order, for a stable sort */
+};
+
+/* How many values variable var has for address family af (0: MAC-like)
+ * in the binding being rendered. */
+typedef size_t (*rules_count_fn)(const void *userdata, enum rules_var var, int af);
+
+/*
+ * flatten.c: the ebtables rules of direction dir (a RULES_DIR_* bit) of
+ * it[0..n) (sorted by rule priority, stable), with libvirt's sub-chains of
+ * XML filters folded into one chain with the same verdicts: *ret (malloc'd
+ * copies, *ret_n of them) in the order to render. 0, -ENOMEM, or -EINVAL
+ * with *ret_error "filter: ..." for a return that cannot be folded.
+ */
+int rules_flatten(const struct rules_item *it, size_t n, unsigned dir, rules_count_fn count,
+		  const void *userdata, struct rules_rule **ret, size_t *ret_n, char **ret_error);
 
 /* Free a filter. Accepts NULL; returns NULL. */
 struct rules_filter *rules_filter_free(struct rules_filter *f);

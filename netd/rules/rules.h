@@ -34,13 +34,19 @@ struct rules_defs;
 /* A new set holding the built-in filters only. 0 or -ENOMEM. */
 int rules_defs_new(struct rules_defs **ret);
 
+/* A new set without the built-in filters, for checking a set of foreign
+ * filters on its own (libvirt's standard filters have the built-ins'
+ * names). 0 or -ENOMEM. */
+int rules_defs_new_bare(struct rules_defs **ret);
+
 /* Free the set. Accepts NULL; returns NULL. */
 struct rules_defs *rules_defs_free(struct rules_defs *d);
 
 /*
- * Load every "*.json" regular file in dir (names sorted bytewise; names
+ * Load every "*.json" (netd's format) and "*.xml" (libvirt's nwfilter
+ * format, see xml.c) regular file in dir (names sorted bytewise; names
  * starting with '.' are skipped, as a shell glob would) as one custom
- * filter each. A bad file is skipped and reported as one malloc'd string
+ * filter each. An XML file's errors are "FILE: line N: why". A bad file is skipped and reported as one malloc'd string
  * "FILE: FIELD: why", e.g. "/etc/netd/filters/x.json: rules[2].src_ip:
  * '10.0.0.300' is not an IPv4 or IPv6 address", appended to *ret_errors
  * (a malloc'd array of *ret_nerrors strings, NULL when there are none;
@@ -83,7 +89,7 @@ json_t *rules_filter_json(const struct rules_defs *d, const char *name);
 /*
  * Check one binding parameter value: key "MAC" (aa:bb:cc:dd:ee:ff, either
  * case, unicast, not all zero), "IP" (an IPv4 or IPv6 address, no prefix),
- * "DHCPSERVER" (an IPv4 address). 0, or -EINVAL for a bad value or an
+ * "DHCPSERVER" (an IPv4 address), "GATEWAY_MAC" (as MAC). 0, or -EINVAL for a bad value or an
  * unknown key. The value is parsed, never copied into output: the
  * renderer formats from the parsed binary form.
  */
@@ -102,6 +108,8 @@ struct rules_params {
 	size_t n_ips;
 	const char *const *dhcpservers; /* $DHCPSERVER values (IPv4) */
 	size_t n_dhcpservers;
+	const char *gateway_mac;        /* $GATEWAY_MAC, optional: without it the rules
+					   that use it are left out */
 };
 
 struct rules_render {
