@@ -400,16 +400,11 @@ struct elem_desc {
 };
 
 static const struct elem_desc elems[] = {
-	{ "mac", RULES_P_MAC, E_MAC },
-	{ "arp", RULES_P_ARP, E_ARP },
-	{ "rarp", RULES_P_RARP, E_ARP },
-	{ "ip", RULES_P_IPV4, E_IP },
-	{ "ipv6", RULES_P_IPV6, E_IP },
-	{ "tcp", RULES_P_TCP, E_TRANSPORT },
-	{ "udp", RULES_P_UDP, E_TRANSPORT },
-	{ "icmp", RULES_P_ICMP, E_ICMP },
-	{ "tcp-ipv6", RULES_P_TCP6, E_TRANSPORT },
-	{ "udp-ipv6", RULES_P_UDP6, E_TRANSPORT },
+	{ "mac", RULES_P_MAC, E_MAC },           { "arp", RULES_P_ARP, E_ARP },
+	{ "rarp", RULES_P_RARP, E_ARP },         { "ip", RULES_P_IPV4, E_IP },
+	{ "ipv6", RULES_P_IPV6, E_IP },          { "tcp", RULES_P_TCP, E_TRANSPORT },
+	{ "udp", RULES_P_UDP, E_TRANSPORT },     { "icmp", RULES_P_ICMP, E_ICMP },
+	{ "tcp-ipv6", RULES_P_TCP6, E_TRANSPORT }, { "udp-ipv6", RULES_P_UDP6, E_TRANSPORT },
 	{ "icmpv6", RULES_P_ICMP6, E_ICMP },
 };
 
