@@ -29,8 +29,7 @@
 
 #define XML_RULES_MAX 4096 /* rules and references in one filter */
 
-/* An XML string as a C string. */
-#define S(x) ((const char *)(x))
+#define S(x) ((const char *)(x)) /* an XML string as a C string */
 
 _printf_(3, 4) static int xml_errorf(char **ret_error, const xmlNode *n, const char *fmt, ...)
 {
@@ -80,9 +79,7 @@ static const struct chain_kind *chain_kind(const char *name)
 
 enum rules_proto rules_xml_chain_proto(const char *chain)
 {
-	const struct chain_kind *k = chain_kind(chain);
-
-	return k ? k->proto : RULES_P_ALL;
+	return chain_kind(chain) ? chain_kind(chain)->proto : RULES_P_ALL;
 }
 
 /* --- attribute values --- */
@@ -409,10 +406,8 @@ static const struct elem_desc elems[] = {
 };
 
 /* The libvirt protocols netd has no rendering for, named in messages. */
-static const char *const elems_unsupported[] = {
-	"vlan", "stp", "igmp", "sctp", "esp", "ah", "udplite", "all", "sctp-ipv6", "esp-ipv6",
-	"ah-ipv6", "udplite-ipv6", "all-ipv6",
-};
+static const char *const elems_unsupported[] = { "vlan", "stp", "igmp", "sctp", "esp", "ah", "udplite", "all",
+						 "sctp-ipv6", "esp-ipv6", "ah-ipv6", "udplite-ipv6", "all-ipv6" };
 
 static int parse_elem_attrs(const struct elem_desc *ed, struct attrs *a, struct rules_rule *r, char **ret_error)
 {
@@ -467,7 +462,7 @@ static int parse_elem_common(struct attrs *a, struct rules_rule *r, char **ret_e
 	const char *m = attr(a, "match");
 	char q[RULES_QUOTE_MAX];
 
-	(void)attr(a, "comment");
+	attr(a, "comment");
 	if (!m)
 		return 0;
 	if (streq(m, "yes") || streq(m, "true") || streq(m, "1"))
@@ -777,6 +772,11 @@ int rules_xml_parse(const char *text, size_t len, struct rules_filter **ret, cha
 		goto out;
 	}
 	root = xmlDocGetRootElement(doc);
+	/* Entities are never expanded; a DTD has no use in a filter. */
+	if (doc->intSubset || doc->extSubset) {
+		r = xml_errorf(ret_error, root, "a DOCTYPE before <filter> is not supported");
+		goto out;
+	}
 	if (!root || !streq(S(root->name), "filter")) {
 		r = xml_errorf(ret_error, root, "the root element must be <filter>");
 		goto out;
