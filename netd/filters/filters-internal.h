@@ -217,6 +217,7 @@ struct filters {
 	struct store *store;
 	struct links *links;
 	struct rules_defs *defs;
+	char *filter_dir;          /* where DefineFilter writes (define.c) */
 	unsigned timeout_ms;
 	const struct job_ops *job_ops;
 	const struct nft_ops *nft_ops;

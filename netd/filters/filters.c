@@ -10,6 +10,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "filters-internal.h"
 #include "job.h"
@@ -191,7 +192,8 @@ int filters_new(struct ev_loop *loop, struct store *store, struct links *links,
 	ev_init(&f->gather_timer, gather_cb);
 	batch_work_init(f);
 	batch_backoff_init(f);
-	r = load_defs(cfg->filter_dir, &f->defs, &f->filter_errors);
+	f->filter_dir = strdup(cfg->filter_dir);
+	r = f->filter_dir ? load_defs(cfg->filter_dir, &f->defs, &f->filter_errors) : -ENOMEM;
 	if (r == 0)
 		r = bindings_load(f);
 	if (r < 0) {
@@ -222,6 +224,7 @@ struct filters *filters_free(struct filters *f)
 	batch_retry_clear(f);
 	bindings_undo_clear(f);
 	rules_defs_free(f->defs);
+	free(f->filter_dir);
 	free(f);
 	return NULL;
 }
@@ -230,11 +233,17 @@ void filters_reload(struct filters *f, const char *filter_dir)
 {
 	struct rules_defs *d;
 	unsigned errors;
+	char *dir;
 
 	assert(f);
 	assert(filter_dir);
-	if (load_defs(filter_dir, &d, &errors) < 0)
+	dir = strdup(filter_dir);
+	if (!dir || load_defs(filter_dir, &d, &errors) < 0) {
+		free(dir);
 		return;
+	}
+	free(f->filter_dir);
+	f->filter_dir = dir;
 	rules_defs_free(f->defs);
 	f->defs = d;
 	f->filter_errors = errors;

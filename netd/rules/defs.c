@@ -342,6 +342,44 @@ static int load_xml(const char *path, struct rules_filter **ret, char **ret_erro
 	return rules_xml_parse(buf, n, ret, ret_error);
 }
 
+int rules_definition_parse(const char *text, size_t len, char **ret_name, bool *ret_xml, char **ret_error)
+{
+	struct rules_filter *f = NULL;
+	size_t i = 0;
+	bool xml;
+	int r;
+
+	assert(text && ret_name && ret_xml && ret_error);
+	if (len > FILE_SIZE_MAX)
+		return rules_errorf(ret_error, "definition: larger than %d bytes", FILE_SIZE_MAX);
+	if (memchr(text, '\0', len))
+		return rules_errorf(ret_error, "definition: holds a NUL byte");
+	while (i < len && (text[i] == ' ' || text[i] == '\t' || text[i] == '\n' || text[i] == '\r'))
+		i++;
+	xml = i < len && text[i] == '<';
+	if (xml) {
+		r = rules_xml_parse(text, len, &f, ret_error);
+	} else {
+		json_error_t jerr;
+		json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+		_cleanup_free_ char *jtext = NULL;
+
+		if (!root) {
+			jtext = rules_clean_dup(jerr.text);
+			return jtext ? rules_errorf(ret_error, "json: %s (line %d, column %d)", jtext, jerr.line,
+						   jerr.column) : -ENOMEM;
+		}
+		r = rules_filter_parse(root, &f, ret_error);
+		json_decref(root);
+	}
+	if (r < 0)
+		return r;
+	*ret_name = TAKE_PTR(f->name);
+	*ret_xml = xml;
+	rules_filter_free(f);
+	return 0;
+}
+
 /* Read one file into a candidate; a refused file only adds an error.
  * 0 (accepted or refused) or -ENOMEM. */
 static int load_file(const struct rules_defs *d, const char *path, struct cand *c, size_t *n,

@@ -66,6 +66,16 @@ struct rules_defs *rules_defs_free(struct rules_defs *d);
  */
 int rules_defs_load_dir(struct rules_defs *d, const char *dir, char ***ret_errors, size_t *ret_nerrors);
 
+/*
+ * Check one filter definition as a file of the filter directory would
+ * hold it: libvirt's XML when its first non-blank byte is '<', netd's JSON
+ * otherwise; at most 1 MiB. 0 with *ret_name (malloc'd, the filter's
+ * name) and *ret_xml; -EINVAL with *ret_error (malloc'd "FIELD: why" or
+ * "line N: why"); -ENOMEM. References are not checked here: loading the
+ * directory does.
+ */
+int rules_definition_parse(const char *text, size_t len, char **ret_name, bool *ret_xml, char **ret_error);
+
 /* Number of filters: built-ins + custom. */
 size_t rules_defs_count(const struct rules_defs *d);
 
