@@ -134,7 +134,7 @@ static const struct field_desc fields[] = {
 	FIELD("dst_port", F_PORT, P_PORTS, dst_port, false, "tcp, udp, tcp-ipv6, udp-ipv6, ipv4 and ipv6"),
 	FIELD("arp_op", F_ARPOP, P_ARPS, arp_op, false, "arp and rarp"),
 	FIELD("arp_src_mac", F_MAC, P_ARPS, arp_src_mac, true, "arp and rarp"),
-	FIELD("arp_dst_mac", F_MAC, P_ARPS, arp_dst_mac, false, "arp and rarp"),
+	FIELD("arp_dst_mac", F_MAC, P_ARPS, arp_dst_mac, true, "arp and rarp"),
 	FIELD("arp_src_ip", F_IP, P_ARPS, arp_src_ip, true, "arp and rarp"),
 	FIELD("arp_dst_ip", F_IP, P_ARPS, arp_dst_ip, true, "arp and rarp"),
 	FIELD("icmp_type", F_ICMP, PB(ICMP) | PB(ICMP6), icmp_type, false, "icmp and icmpv6"),
@@ -216,8 +216,8 @@ static int parse_mac_field(const struct field_desc *fd, json_t *v, const char *p
 
 	if (!s)
 		return rules_errorf(ret_error, "%s.%s: must be a string", path, fd->name);
-	if (fd->var && streq(s, "$MAC")) {
-		m.var = RULES_VAR_MAC;
+	if (fd->var && (streq(s, "$MAC") || (fd->kind == F_MAC_MASK && streq(s, "$GATEWAY_MAC")))) {
+		m.var = streq(s, "$MAC") ? RULES_VAR_MAC : RULES_VAR_GATEWAY_MAC;
 		*ret = m;
 		return 0;
 	}

@@ -376,8 +376,8 @@ static int params_parse(const struct rules_params *p, struct pvals *v, char **re
 		v->n_ips++;
 	}
 	for (size_t i = 0; i < p->n_dhcpservers; i++) {
-		if (rules_parse_addr(p->dhcpservers[i], AF_INET, &v->dhcp[i].af, v->dhcp[i].a) < 0)
-			return rules_errorf(ret_error, "DHCPSERVER: %s is not an IPv4 address",
+		if (rules_parse_addr(p->dhcpservers[i], 0, &v->dhcp[i].af, v->dhcp[i].a) < 0)
+			return rules_errorf(ret_error, "DHCPSERVER: %s is not an IPv4 or IPv6 address",
 					    p->dhcpservers[i] ? rules_quote(p->dhcpservers[i], q) : "NULL");
 		v->n_dhcp++;
 	}

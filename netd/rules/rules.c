@@ -123,7 +123,7 @@ int rules_param_check(const char *key, const char *value)
 	if (streq(key, "IP"))
 		return rules_parse_addr(value, 0, &af, a);
 	if (streq(key, "DHCPSERVER"))
-		return rules_parse_addr(value, AF_INET, &af, a);
+		return rules_parse_addr(value, 0, &af, a);
 	return -EINVAL;
 }
 

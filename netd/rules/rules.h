@@ -99,7 +99,7 @@ json_t *rules_filter_json(const struct rules_defs *d, const char *name);
 /*
  * Check one binding parameter value: key "MAC" (aa:bb:cc:dd:ee:ff, either
  * case, unicast, not all zero), "IP" (an IPv4 or IPv6 address, no prefix),
- * "DHCPSERVER" (an IPv4 address), "GATEWAY_MAC" (as MAC). 0, or -EINVAL for a bad value or an
+ * "DHCPSERVER" (an IPv4 or IPv6 address), "GATEWAY_MAC" (as MAC). 0, or -EINVAL for a bad value or an
  * unknown key. The value is parsed, never copied into output: the
  * renderer formats from the parsed binary form.
  */
@@ -116,7 +116,7 @@ struct rules_params {
 	const char *mac;                /* required: the port's MAC */
 	const char *const *ips;         /* $IP values (IPv4 and/or IPv6), may be 0 */
 	size_t n_ips;
-	const char *const *dhcpservers; /* $DHCPSERVER values (IPv4) */
+	const char *const *dhcpservers; /* $DHCPSERVER values (IPv4 and/or IPv6) */
 	size_t n_dhcpservers;
 	const char *gateway_mac;        /* $GATEWAY_MAC, optional: without it the rules
 					   that use it are left out */
