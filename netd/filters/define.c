@@ -12,6 +12,10 @@
  *
  * The files are small and local: they are written in the loop, as the
  * directory is read in it at a reload.
+ *
+ * Also what a reload (SIGHUP) adds: a filter whose file fails to load
+ * keeps its previous definition, and the reload is audited with the
+ * number of bindings that changed.
  */
 #include "config.h"
 
@@ -28,6 +32,7 @@
 #include "decode.h"
 #include "filters-internal.h"
 #include "log.h"
+#include "store.h"
 #include "util.h"
 
 #define DEFINE_MAX (1024 * 1024) /* rules_definition_parse()'s limit */
@@ -189,6 +194,8 @@ static int define_plan(struct filters *f, const char *name, bool xml, struct def
 	return r;
 }
 
+static unsigned define_swap(struct filters *f, struct rules_defs *d, unsigned nerrors, size_t *ret_kept);
+
 /* Write the definition, load, and swap in the new set: the number of
  * bindings changed, or -EINVAL with *ret_error when it does not load. */
 static int define_apply(struct filters *f, const char *name, const char *text, struct define_files *x,
@@ -196,6 +203,7 @@ static int define_apply(struct filters *f, const char *name, const char *text, s
 {
 	struct rules_defs *d = NULL;
 	unsigned nerrors;
+	size_t nkept;
 	int r;
 
 	r = write_file(f->filter_dir, name, x->path, text, strlen(text));
@@ -217,10 +225,7 @@ static int define_apply(struct filters *f, const char *name, const char *text, s
 		define_undo(f->filter_dir, name, x);
 		return r;
 	}
-	rules_defs_free(f->defs);
-	f->defs = d;
-	f->filter_errors = nerrors;
-	return (int)bindings_rerender(f);
+	return (int)define_swap(f, d, nerrors, &nkept);
 }
 
 struct define_params {
@@ -271,4 +276,47 @@ void filters_define(struct filters *f, struct ctl_call *call, json_t *params)
 	}
 	log_info("filter '%s' defined in %s: %d bindings changed", name, x.path, r);
 	ctl_call_reply(call, json_pack("{s:s, s:s, s:i}", "name", name, "file", x.path, "bindings_changed", r));
+}
+
+/* Put d in force, with the previous definitions of the filters whose
+ * files were refused; render every binding again. How many changed; the
+ * number kept in *ret_kept. */
+static unsigned define_swap(struct filters *f, struct rules_defs *d, unsigned nerrors, size_t *ret_kept)
+{
+	char **kept = NULL;
+	size_t nkept = 0;
+	int r;
+
+	r = rules_defs_keep_previous(d, f->defs, &kept, &nkept);
+	if (r < 0)
+		log_error_errno(NULL, r, "filters: cannot keep the previous definitions of refused files");
+	for (size_t i = 0; i < nkept; i++) {
+		log_warn("filter '%s': its file did not load, keeping its previous definition", kept[i]);
+		free(kept[i]);
+	}
+	free(kept);
+	rules_defs_free(f->defs);
+	f->defs = d;
+	f->filter_errors = nerrors;
+	*ret_kept = nkept;
+	return bindings_rerender(f);
+}
+
+int define_reload(struct filters *f, struct rules_defs *d, unsigned nerrors)
+{
+	char params[256];
+	unsigned changed;
+	size_t nkept;
+
+	assert(f);
+	assert(d);
+	changed = define_swap(f, d, nerrors, &nkept);
+	log_info("filters reloaded: %u bindings changed, %zu filters kept their previous definition", changed,
+		 nkept);
+	snprintf(params, sizeof(params), "{\"bindings_changed\":%u,\"filter_errors\":%u,\"kept\":%zu}", changed,
+		 nerrors, nkept);
+	if (store_audit_append(f->store, &(struct store_peer){ .uid = (uid_t)-1, .gid = (gid_t)-1 },
+			       "daemon.ReloadFilters", params, "ok", NULL) < 0)
+		log_warn("filters: cannot audit the reload, ignoring");
+	return (int)changed;
 }

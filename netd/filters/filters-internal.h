@@ -329,6 +329,12 @@ int bindings_load(struct filters *f);
  * rendering changed (they are pending again). */
 unsigned bindings_rerender(struct filters *f);
 
+/* A reload's new set d (taking it; nerrors files refused) put in force
+ * (define.c): filters whose files were refused keep their previous
+ * definition, every binding is rendered again, the reload is logged and
+ * audited (daemon.ReloadFilters). The number of bindings changed. */
+int define_reload(struct filters *f, struct rules_defs *d, unsigned nerrors);
+
 /* --- batch.c --- */
 
 /* Set up and stop the work watcher that runs the batch's slices. */

@@ -244,8 +244,5 @@ void filters_reload(struct filters *f, const char *filter_dir)
 	}
 	free(f->filter_dir);
 	f->filter_dir = dir;
-	rules_defs_free(f->defs);
-	f->defs = d;
-	f->filter_errors = errors;
-	log_info("filters reloaded: %u bindings changed", bindings_rerender(f));
+	define_reload(f, d, errors);
 }

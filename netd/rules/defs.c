@@ -111,6 +111,90 @@ int rules_defs_new_bare(struct rules_defs **ret)
 	return 0;
 }
 
+/* A copy of a custom filter, parsed again from the definition it keeps. */
+static int filter_clone(const struct rules_filter *f, struct rules_filter **ret)
+{
+	const char *xml = json_string_value(json_object_get(f->json, "libvirt_xml"));
+	struct rules_filter *c = NULL;
+	char *error = NULL;
+	int r;
+
+	/* A JSON filter never has that key: parse.c refuses unknown keys. */
+	if (xml)
+		r = rules_xml_parse(xml, strlen(xml), &c, &error);
+	else
+		r = rules_filter_parse(f->json, &c, &error);
+	free(error);
+	if (r < 0)
+		return r == -EINVAL ? -EIO : r; /* it parsed before: only memory can fail */
+	c->file = strdup(f->file);
+	if (!c->file) {
+		rules_filter_free(c);
+		return -ENOMEM;
+	}
+	*ret = c;
+	return 0;
+}
+
+/* Whether prev's filter f may be carried into d: not there, its file
+ * still there (refused, not removed), and every reference resolved. */
+static bool keep_fits(const struct rules_defs *d, const struct rules_filter *f)
+{
+	struct stat st;
+
+	if (f->builtin || !f->file || rules_defs_has(d, f->name) || stat(f->file, &st) < 0)
+		return false;
+	for (size_t k = 0; k < f->n_refs; k++)
+		if (!rules_defs_has(d, f->refs[k]))
+			return false;
+	return true;
+}
+
+int rules_defs_keep_previous(struct rules_defs *d, const struct rules_defs *prev, char ***ret_names,
+			     size_t *ret_n)
+{
+	char **names = NULL;
+	size_t n = 0;
+	bool changed;
+	int r = 0;
+
+	assert(d && prev && ret_names && ret_n);
+	/* Until nothing changes: keeping one can let a filter that refers
+	 * to it be kept too. Only filters already in d are referred to, so
+	 * no cycle can form. */
+	do {
+		changed = false;
+		for (size_t i = 0; i < prev->n && r >= 0; i++) {
+			struct rules_filter *c = NULL;
+			char **v;
+
+			if (!keep_fits(d, prev->v[i]))
+				continue;
+			v = realloc(names, (n + 1) * sizeof(*names));
+			if (!v || !(names = v, names[n] = strdup(prev->v[i]->name))) {
+				r = -ENOMEM;
+				break;
+			}
+			n++;
+			r = filter_clone(prev->v[i], &c);
+			if (r >= 0 && (r = defs_add(d, c)) < 0)
+				rules_filter_free(c);
+			if (r >= 0)
+				qsort(d->v, d->n, sizeof(*d->v), cmp_filter);
+			changed = true;
+		}
+	} while (changed && r >= 0);
+	if (r < 0) {
+		for (size_t i = 0; i < n; i++)
+			free(names[i]);
+		free(names);
+		return r;
+	}
+	*ret_names = names;
+	*ret_n = n;
+	return (int)n;
+}
+
 size_t rules_defs_count(const struct rules_defs *d)
 {
 	return d->n;

@@ -76,6 +76,18 @@ int rules_defs_load_dir(struct rules_defs *d, const char *dir, char ***ret_error
  */
 int rules_definition_parse(const char *text, size_t len, char **ret_name, bool *ret_xml, char **ret_error);
 
+/*
+ * After a reload into d: carry over from prev (the set in force before)
+ * every custom filter that d lacks although its file is still there (the
+ * file was refused: a filter that fails to load keeps its previous
+ * definition), provided all its references are in d, until none more
+ * fits. The names kept go to *ret_names (malloc'd array of *ret_n
+ * malloc'd strings; NULL when none). How many, or -ENOMEM (d may then
+ * hold some of them). prev is not changed.
+ */
+int rules_defs_keep_previous(struct rules_defs *d, const struct rules_defs *prev, char ***ret_names,
+			     size_t *ret_n);
+
 /* Number of filters: built-ins + custom. */
 size_t rules_defs_count(const struct rules_defs *d);
 

@@ -3,7 +3,10 @@
 # API with $GATEWAY_MAC; a refused file is logged with its line;
 # DefineFilter (netdctl filter import) defines and redefines filters,
 # re-renders the bindings that use them and says how many changed;
-# refused definitions change nothing; only admins may define.
+# refused definitions change nothing; only admins may define. A changed
+# file and SIGHUP reach every binding that uses the filter, also through
+# references (logged and audited); a file that fails to load keeps the
+# previous definition.
 . "$(dirname "$0")/lib.sh"
 
 command -v setpriv >/dev/null || skip "needs setpriv"
@@ -110,4 +113,32 @@ grep -q PermissionDenied "$TMP/err" || fail "unprivileged: $(cat "$TMP/err")"
 [ "$(db "SELECT count(*) FROM audit WHERE method = 'io.netd.DefineFilter' AND result = 'ok'")" = 3 ] ||
 	fail "audit: $(db "SELECT method, result FROM audit WHERE method = 'io.netd.DefineFilter'")"
 ok "only admins define filters; audited"
+
+# A changed file and SIGHUP reach every binding that uses the filter,
+# directly (tap1) or through a reference (tap3, web2 -> guest-web).
+ctl filter bind --port tap3 --filter web2 --owner g --param IP=10.0.0.3 >/dev/null || fail "bind web2"
+sed -i 's/8080/9090/' "$TMP/filters/guest-web.xml"
+kill -HUP "$NETD_PID"
+for i in $(seq 100); do grep -q "filters reloaded" "$NETD_LOG" && break; sleep 0.05; done
+grep -q "filters reloaded: 2 bindings changed, 0 filters kept" "$NETD_LOG" ||
+	fail "reload log: $(grep 'filters reloaded' "$NETD_LOG")"
+for i in $(seq 100); do [ "$(in_ns iptables-save | grep -c -- '--dport 9090 -j ACCEPT')" = 2 ] && break; sleep 0.05; done
+[ "$(in_ns iptables-save | grep -c -- '--dport 9090 -j ACCEPT')" = 2 ] || fail "not both re-applied: $(in_ns iptables-save)"
+[ "$(db "SELECT parameters FROM audit WHERE method = 'daemon.ReloadFilters'")" = \
+  '{"bindings_changed":2,"filter_errors":1,"kept":0}' ] || fail "reload audit: $(db "SELECT * FROM audit WHERE method = 'daemon.ReloadFilters'")"
+ok "a changed file and SIGHUP: 2 bindings changed (one through a reference), logged and audited"
+
+# A file that no longer loads keeps the previous definition in force (and
+# so does web2, which refers to it).
+printf "<filter name='guest-web'>\n  <rule\n" > "$TMP/filters/guest-web.xml"
+kill -HUP "$NETD_PID"
+for i in $(seq 100); do [ "$(grep -c "filters reloaded" "$NETD_LOG")" = 2 ] && break; sleep 0.05; done
+grep -q "guest-web.xml: line 3: not well-formed XML" "$NETD_LOG" || fail "refusal not logged"
+grep -q "filter 'guest-web': its file did not load, keeping its previous definition" "$NETD_LOG" ||
+	fail "guest-web not kept: $(tail -5 "$NETD_LOG")"
+grep -q "filters reloaded: 0 bindings changed, 2 filters kept" "$NETD_LOG" || fail "reload log: $(tail -3 "$NETD_LOG")"
+ctl filter def guest-web | grep -q 9090 || fail "previous definition not in force"
+ctl filter bind --port tap2 --filter web2 --owner g >/dev/null || fail "a kept filter cannot be bound"
+[ "$(in_ns iptables-save | grep -c -- '--dport 9090 -j ACCEPT')" = 3 ] || fail "rules: $(in_ns iptables-save)"
+ok "a file that fails to load keeps its previous definition (and its referrers theirs)"
 stop_netd

@@ -284,12 +284,53 @@ static void test_mixed(void **state)
 	dir_remove(&dir);
 }
 
+/* A reload keeps the previous definition of a filter whose file no longer
+ * loads, and of those that refer to it; not of one whose file is gone. */
+static void test_keep_previous(void **state)
+{
+	struct rules_defs *d1, *d2;
+	struct dir dir;
+	char **errors = NULL, **kept = NULL, out[1024], path[128];
+	size_t nerrors = 0, nkept = 0;
+
+	dir_make(&dir);
+	dir_put(&dir, "a.xml", "<filter name='a'>\n  <rule action='drop' direction='in'><ip/></rule>\n</filter>\n");
+	dir_put(&dir, "b.json", "{\"name\": \"b\", \"filters\": [\"a\"]}");
+	dir_put(&dir, "c.json", "{\"name\": \"c\", \"filters\": [\"a\"]}");
+	assert_int_equal(rules_defs_new(&d1), 0);
+	assert_int_equal(rules_defs_load_dir(d1, dir.path, &errors, &nerrors), 3);
+	dir_put(&dir, "a.xml", "<filter name='a'>\n  <rule action='drop' direction='in'><vlan/></rule>\n</filter>\n");
+	snprintf(path, sizeof(path), "%s/c.json", dir.path);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(rules_defs_new(&d2), 0);
+	assert_int_equal(rules_defs_load_dir(d2, dir.path, &errors, &nerrors), 0);
+	assert_int_equal(nerrors, 2); /* a refused, b with it */
+	for (size_t i = 0; i < nerrors; i++)
+		free(errors[i]);
+	free(errors);
+	assert_int_equal(rules_defs_keep_previous(d2, d1, &kept, &nkept), 2);
+	assert_int_equal(nkept, 2);
+	assert_string_equal(kept[0], "a");
+	assert_string_equal(kept[1], "b");
+	for (size_t i = 0; i < nkept; i++)
+		free(kept[i]);
+	free(kept);
+	assert_false(rules_defs_has(d2, "c"));
+	assert_non_null(strstr(rules_defs_file(d2, "a"), "/a.xml"));
+	assert_int_equal(render(d2, "b", NULL, 0, out, sizeof(out)), 0);
+	assert_string_equal(out, ":N-I-vnet0 RETURN\n-A N-I-vnet0 -p IPv4 -j DROP\n");
+	rules_defs_free(d1);
+	rules_defs_free(d2);
+	dir_remove(&dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_fold),
 		cmocka_unit_test(test_mixed),
+		cmocka_unit_test(test_keep_previous),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
