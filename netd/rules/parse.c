@@ -71,10 +71,21 @@ enum rules_family rules_proto_family(enum rules_proto p)
 	case RULES_P_TCP:
 	case RULES_P_UDP:
 	case RULES_P_ICMP:
+	case RULES_P_SCTP:
+	case RULES_P_UDPLITE:
+	case RULES_P_ESP:
+	case RULES_P_AH:
+	case RULES_P_IGMP:
+	case RULES_P_ALLIP:
 		return RULES_IP4;
 	case RULES_P_TCP6:
 	case RULES_P_UDP6:
 	case RULES_P_ICMP6:
+	case RULES_P_SCTP6:
+	case RULES_P_UDPLITE6:
+	case RULES_P_ESP6:
+	case RULES_P_AH6:
+	case RULES_P_ALLIP6:
 		return RULES_IP6;
 	default:
 		return RULES_EB;
@@ -90,11 +101,22 @@ int rules_proto_af(enum rules_proto p)
 	case RULES_P_TCP:
 	case RULES_P_UDP:
 	case RULES_P_ICMP:
+	case RULES_P_SCTP:
+	case RULES_P_UDPLITE:
+	case RULES_P_ESP:
+	case RULES_P_AH:
+	case RULES_P_IGMP:
+	case RULES_P_ALLIP:
 		return AF_INET;
 	case RULES_P_IPV6:
 	case RULES_P_TCP6:
 	case RULES_P_UDP6:
 	case RULES_P_ICMP6:
+	case RULES_P_SCTP6:
+	case RULES_P_UDPLITE6:
+	case RULES_P_ESP6:
+	case RULES_P_AH6:
+	case RULES_P_ALLIP6:
 		return AF_INET6;
 	default:
 		return 0;

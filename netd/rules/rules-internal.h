@@ -32,6 +32,19 @@ enum rules_proto {
 	RULES_P_TCP6,
 	RULES_P_UDP6,
 	RULES_P_ICMP6,
+	/* Only in libvirt's XML filters (xml.c): iptables' and ip6tables'
+	 * other protocols, and every IP protocol ("all"). */
+	RULES_P_SCTP,
+	RULES_P_UDPLITE,
+	RULES_P_ESP,
+	RULES_P_AH,
+	RULES_P_IGMP,
+	RULES_P_ALLIP,
+	RULES_P_SCTP6,
+	RULES_P_UDPLITE6,
+	RULES_P_ESP6,
+	RULES_P_AH6,
+	RULES_P_ALLIP6,
 	RULES_P_COUNT,
 };
 

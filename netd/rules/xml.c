@@ -388,7 +388,7 @@ static int parse_ip_protocol(struct attrs *a, struct rules_num *ret, char **ret_
 
 /* --- protocol elements --- */
 
-enum elem_kind { E_MAC, E_ARP, E_IP, E_TRANSPORT, E_ICMP };
+enum elem_kind { E_MAC, E_ARP, E_IP, E_TRANSPORT, E_ICMP, E_IPONLY };
 
 struct elem_desc {
 	const char *name;
@@ -402,12 +402,16 @@ static const struct elem_desc elems[] = {
 	{ "ipv6", RULES_P_IPV6, E_IP },          { "tcp", RULES_P_TCP, E_TRANSPORT },
 	{ "udp", RULES_P_UDP, E_TRANSPORT },     { "icmp", RULES_P_ICMP, E_ICMP },
 	{ "tcp-ipv6", RULES_P_TCP6, E_TRANSPORT }, { "udp-ipv6", RULES_P_UDP6, E_TRANSPORT },
-	{ "icmpv6", RULES_P_ICMP6, E_ICMP },
+	{ "icmpv6", RULES_P_ICMP6, E_ICMP },       { "sctp", RULES_P_SCTP, E_TRANSPORT },
+	{ "udplite", RULES_P_UDPLITE, E_IPONLY }, { "esp", RULES_P_ESP, E_IPONLY },
+	{ "ah", RULES_P_AH, E_IPONLY },           { "igmp", RULES_P_IGMP, E_IPONLY },
+	{ "all", RULES_P_ALLIP, E_IPONLY },       { "sctp-ipv6", RULES_P_SCTP6, E_TRANSPORT },
+	{ "udplite-ipv6", RULES_P_UDPLITE6, E_IPONLY }, { "esp-ipv6", RULES_P_ESP6, E_IPONLY },
+	{ "ah-ipv6", RULES_P_AH6, E_IPONLY },     { "all-ipv6", RULES_P_ALLIP6, E_IPONLY },
 };
 
 /* The libvirt protocols netd has no rendering for, named in messages. */
-static const char *const elems_unsupported[] = { "vlan", "stp", "igmp", "sctp", "esp", "ah", "udplite", "all",
-						 "sctp-ipv6", "esp-ipv6", "ah-ipv6", "udplite-ipv6", "all-ipv6" };
+static const char *const elems_unsupported[] = { "vlan", "stp" };
 
 static int parse_elem_attrs(const struct elem_desc *ed, struct attrs *a, struct rules_rule *r, char **ret_error)
 {
@@ -518,12 +522,10 @@ static int parse_elem(const struct chain_kind *k, const xmlNode *n, struct rules
 		return xml_errorf(ret_error, n, "<%s>: unknown protocol element", S(n->name));
 	}
 	/* netd's iptables rules are stateless. */
-	if (ed->kind == E_TRANSPORT || ed->kind == E_ICMP) {
-		if (!stateless)
-			return xml_errorf(ret_error, n,
-					  "<%s>: connection state matching is not supported; give the rule "
-					  "statematch='false' for a stateless rule", S(n->name));
-	}
+	if ((ed->kind == E_TRANSPORT || ed->kind == E_ICMP || ed->kind == E_IPONLY) && !stateless)
+		return xml_errorf(ret_error, n,
+				  "<%s>: connection state matching is not supported; give the rule "
+				  "statematch='false' for a stateless rule", S(n->name));
 	r->proto = ed->proto;
 	ret = attrs_read(n, &a, ret_error);
 	if (ret >= 0)

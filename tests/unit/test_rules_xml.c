@@ -101,8 +101,12 @@ static void test_refusals(void **state)
 	refused("<rules/>\n", "x.xml: line 1: the root element must be <filter>");
 	refused(HEAD "  <rule action='drop' direction='out'>\n    <vlan vlanid='5'/>\n  </rule>\n</filter>\n",
 		"x.xml: line 3: <vlan>: protocol not supported by netd");
-	refused(HEAD "\n  <rule action='drop' direction='out'>\n    <sctp/>\n  </rule>\n</filter>\n",
-		"x.xml: line 4: <sctp>: protocol not supported");
+	refused(HEAD "\n  <rule action='drop' direction='out'>\n    <stp/>\n  </rule>\n</filter>\n",
+		"x.xml: line 4: <stp>: protocol not supported");
+	refused(HEAD "  <rule action='drop' direction='out' statematch='false'>\n    <esp srcportstart='5'/>\n"
+		"  </rule>\n</filter>\n", "x.xml: line 3: <esp> attribute 'srcportstart' is not supported");
+	refused(HEAD "  <rule action='drop' direction='out'>\n    <all/>\n  </rule>\n</filter>\n",
+		"x.xml: line 3: <all>: connection state matching is not supported");
 	refused(HEAD "  <rule action='drop' direction='out'>\n    <ip dscp='3'/>\n  </rule>\n</filter>\n",
 		"x.xml: line 3: <ip> attribute 'dscp' is not supported by netd");
 	refused(HEAD "  <rule action='drop' direction='out'>\n    <bogus/>\n  </rule>\n</filter>\n",
