@@ -95,9 +95,8 @@ struct attrs {
 
 static void attrs_done(struct attrs *a)
 {
-	for (size_t i = 0; i < a->n; i++)
-		xmlFree(a->values[i]);
-	a->n = 0;
+	while (a->n > 0)
+		xmlFree(a->values[--a->n]);
 }
 
 static int attrs_read(const xmlNode *n, struct attrs *a, char **ret_error)
