@@ -53,6 +53,8 @@ static unsigned proto_ethertype(enum rules_proto p)
 		return 0x0800;
 	case RULES_P_IPV6:
 		return 0x86dd;
+	case RULES_P_VLAN:
+		return 0x8100;
 	default:
 		return 0;
 	}
@@ -72,6 +74,7 @@ static const struct {
 	{ offsetof(struct rules_rule, ethertype), K_NUM },   { offsetof(struct rules_rule, ip_protocol), K_NUM },
 	{ offsetof(struct rules_rule, arp_op), K_NUM },      { offsetof(struct rules_rule, icmp_type), K_NUM },
 	{ offsetof(struct rules_rule, src_port), K_RANGE },  { offsetof(struct rules_rule, dst_port), K_RANGE },
+	{ offsetof(struct rules_rule, vlan_id), K_NUM },     { offsetof(struct rules_rule, vlan_encap), K_NUM },
 };
 
 static bool cond_set(const struct rules_rule *r, size_t i)

@@ -219,6 +219,17 @@ static void line_eb_ip(struct strbuf *b, const struct rules_rule *r, const char 
 	}
 }
 
+/* ebtables' 802.1Q matches of a rule (libvirt's <vlan>). */
+static void line_eb_vlan(struct strbuf *b, const struct rules_rule *r, const char *neg)
+{
+	if (r->vlan_id.set)
+		strbuf_printf(b, " --vlan-id %s%u", neg, r->vlan_id.v);
+	/* ebtables-save prints the encapsulated type as four hex digits,
+	 * never by name. */
+	if (r->vlan_encap.set)
+		strbuf_printf(b, " --vlan-encap %s%04X", neg, r->vlan_encap.v);
+}
+
 static void line_eb(struct strbuf *b, const char *chain, const struct rules_rule *r)
 {
 	static const char *const targets[] = {
@@ -252,6 +263,9 @@ static void line_eb(struct strbuf *b, const char *chain, const struct rules_rule
 	case RULES_P_IPV6:
 		strbuf_printf(b, " -p IPv6");
 		break;
+	case RULES_P_VLAN:
+		strbuf_printf(b, " -p 802_1Q");
+		break;
 	default:
 		break;
 	}
@@ -264,6 +278,8 @@ static void line_eb(struct strbuf *b, const char *chain, const struct rules_rule
 		line_eb_arp(b, r, neg);
 	if (r->proto == RULES_P_IPV4 || r->proto == RULES_P_IPV6)
 		line_eb_ip(b, r, neg);
+	if (r->proto == RULES_P_VLAN)
+		line_eb_vlan(b, r, neg);
 	strbuf_printf(b, " -j %s\n", targets[r->action]);
 }
 

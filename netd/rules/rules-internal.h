@@ -45,6 +45,7 @@ enum rules_proto {
 	RULES_P_ESP6,
 	RULES_P_AH6,
 	RULES_P_ALLIP6,
+	RULES_P_VLAN, /* ebtables' 802.1Q frames */
 	RULES_P_COUNT,
 };
 
@@ -86,6 +87,7 @@ struct rules_rule {
 	struct rules_mac src_mac, dst_mac, arp_src_mac, arp_dst_mac;
 	struct rules_ip src_ip, dst_ip, arp_src_ip, arp_dst_ip;
 	struct rules_num ethertype, ip_protocol, arp_op, icmp_type;
+	struct rules_num vlan_id, vlan_encap; /* libvirt's <vlan> (xml.c) */
 	struct rules_range src_port, dst_port;
 	unsigned line; /* where an XML filter defines it (for messages); 0 in JSON */
 };

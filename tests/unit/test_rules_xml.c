@@ -99,8 +99,12 @@ static void test_refusals(void **state)
 {
 	refused("<filter name='x'>\n  <rule action='drop' direction='out'>\n", "x.xml: line 3: not well-formed XML");
 	refused("<rules/>\n", "x.xml: line 1: the root element must be <filter>");
-	refused(HEAD "  <rule action='drop' direction='out'>\n    <vlan vlanid='5'/>\n  </rule>\n</filter>\n",
-		"x.xml: line 3: <vlan>: protocol not supported by netd");
+	refused(HEAD "  <rule action='drop' direction='out'>\n    <vlan vlanid='5000'/>\n  </rule>\n</filter>\n",
+		"x.xml: line 3: <vlan> vlanid='5000' is not 0..4095");
+	refused(HEAD "  <rule action='drop' direction='out'>\n    <vlan encap-protocol='0x05dc'/>\n  </rule>\n</filter>\n",
+		"x.xml: line 3: <vlan> encap-protocol='0x05dc' is not arp, rarp, ipv4, ipv6 or an ethertype");
+	refused("<filter name='x' chain='vlan'>\n  <rule action='drop' direction='out'>\n    <arp/>\n"
+		"  </rule>\n</filter>\n", "x.xml: line 3: <arp> can never match in a chain of kind vlan");
 	refused(HEAD "\n  <rule action='drop' direction='out'>\n    <stp/>\n  </rule>\n</filter>\n",
 		"x.xml: line 4: <stp>: protocol not supported");
 	refused(HEAD "  <rule action='drop' direction='out' statematch='false'>\n    <esp srcportstart='5'/>\n"
@@ -136,7 +140,7 @@ static void test_refusals(void **state)
 		"x.xml: line 3: <mac> protocolid='0x0600' is not arp, rarp, ipv4, ipv6 or an ethertype");
 	refused(HEAD "  <filterref filter='no-mac-spoofing'>\n    <parameter name='MAC' value='" MAC "'/>\n"
 		"  </filterref>\n</filter>\n", "x.xml: line 3: <filterref> <parameter>: parameters of a reference");
-	refused("<filter name='x' chain='vlan'/>\n", "x.xml: line 1: <filter> chain='vlan' is not root");
+	refused("<filter name='x' chain='stp'/>\n", "x.xml: line 1: <filter> chain='stp' is not root");
 	refused("<filter name='x' chain='arp-'/>\n", "x.xml: line 1: <filter> chain='arp-' is not root");
 	refused("<filter name='-x'/>\n", "x.xml: line 1: <filter> name='-x' is not a valid filter name");
 	refused("<filter name='x' chain='ipv4'>\n  <rule action='drop' direction='out'>\n    <arp/>\n"
@@ -303,7 +307,7 @@ static void test_keep_previous(void **state)
 	dir_put(&dir, "c.json", "{\"name\": \"c\", \"filters\": [\"a\"]}");
 	assert_int_equal(rules_defs_new(&d1), 0);
 	assert_int_equal(rules_defs_load_dir(d1, dir.path, &errors, &nerrors), 3);
-	dir_put(&dir, "a.xml", "<filter name='a'>\n  <rule action='drop' direction='in'><vlan/></rule>\n</filter>\n");
+	dir_put(&dir, "a.xml", "<filter name='a'>\n  <rule action='drop' direction='in'><stp/></rule>\n</filter>\n");
 	snprintf(path, sizeof(path), "%s/c.json", dir.path);
 	assert_int_equal(unlink(path), 0);
 	assert_int_equal(rules_defs_new(&d2), 0);
