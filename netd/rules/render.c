@@ -219,17 +219,6 @@ static void line_eb_ip(struct strbuf *b, const struct rules_rule *r, const char 
 	}
 }
 
-/* ebtables' 802.1Q matches of a rule (libvirt's <vlan>). */
-static void line_eb_vlan(struct strbuf *b, const struct rules_rule *r, const char *neg)
-{
-	if (r->vlan_id.set)
-		strbuf_printf(b, " --vlan-id %s%u", neg, r->vlan_id.v);
-	/* ebtables-save prints the encapsulated type as four hex digits,
-	 * never by name. */
-	if (r->vlan_encap.set)
-		strbuf_printf(b, " --vlan-encap %s%04X", neg, r->vlan_encap.v);
-}
-
 static void line_eb(struct strbuf *b, const char *chain, const struct rules_rule *r)
 {
 	static const char *const targets[] = {
@@ -279,51 +268,8 @@ static void line_eb(struct strbuf *b, const char *chain, const struct rules_rule
 	if (r->proto == RULES_P_IPV4 || r->proto == RULES_P_IPV6)
 		line_eb_ip(b, r, neg);
 	if (r->proto == RULES_P_VLAN)
-		line_eb_vlan(b, r, neg);
+		rules_line_eb_vlan(b, r, neg);
 	strbuf_printf(b, " -j %s\n", targets[r->action]);
-}
-
-/* The protocols only libvirt's XML filters have (xml.c). */
-static void line_ip_other(struct strbuf *b, const struct rules_rule *r, const char *neg)
-{
-	char t[12];
-
-	switch (r->proto) {
-	case RULES_P_SCTP:
-	case RULES_P_SCTP6:
-		strbuf_printf(b, " -p sctp");
-		if (r->src_port.set || r->dst_port.set)
-			strbuf_printf(b, " -m sctp");
-		if (r->src_port.set) {
-			fmt_range(t, &r->src_port);
-			strbuf_printf(b, " %s--sport %s", neg, t);
-		}
-		if (r->dst_port.set) {
-			fmt_range(t, &r->dst_port);
-			strbuf_printf(b, " %s--dport %s", neg, t);
-		}
-		break;
-	case RULES_P_UDPLITE:
-	case RULES_P_UDPLITE6:
-		strbuf_printf(b, " -p udplite");
-		break;
-	case RULES_P_ESP:
-	case RULES_P_ESP6:
-		strbuf_printf(b, " -p esp");
-		break;
-	case RULES_P_AH:
-	case RULES_P_AH6:
-		strbuf_printf(b, " -p ah");
-		break;
-	case RULES_P_IGMP:
-		strbuf_printf(b, " -p igmp");
-		break;
-	case RULES_P_ALLIP:
-	case RULES_P_ALLIP6:
-		break; /* every IP protocol: no -p */
-	default:
-		assert(false);
-	}
 }
 
 static void line_ip(struct strbuf *b, enum rules_family fam, const char *chain, const struct rules_rule *r)
@@ -380,7 +326,7 @@ static void line_ip(struct strbuf *b, enum rules_family fam, const char *chain, 
 			strbuf_printf(b, " -m icmp6 %s--icmpv6-type %u", neg, r->icmp_type.v);
 		break;
 	default:
-		line_ip_other(b, r, neg);
+		rules_line_ip_other(b, r, neg);
 	}
 	strbuf_printf(b, " -j %s", targets[r->action]);
 	if (r->action == RULES_A_REJECT)

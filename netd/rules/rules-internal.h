@@ -163,6 +163,15 @@ typedef size_t (*rules_count_fn)(const void *userdata, enum rules_var var, int a
 int rules_flatten(const struct rules_item *it, size_t n, unsigned dir, rules_count_fn count,
 		  const void *userdata, struct rules_rule **ret, size_t *ret_n, char **ret_error);
 
+struct strbuf;
+
+/* render-xml.c: append the matches of rule r (neg: "" or "! ") that only
+ * libvirt's XML filters have: ebtables' --vlan-id/--vlan-encap, and the
+ * -p/-m options of iptables' other protocols (sctp, udplite, esp, ah,
+ * igmp, all). */
+void rules_line_eb_vlan(struct strbuf *b, const struct rules_rule *r, const char *neg);
+void rules_line_ip_other(struct strbuf *b, const struct rules_rule *r, const char *neg);
+
 /* Free a filter. Accepts NULL; returns NULL. */
 struct rules_filter *rules_filter_free(struct rules_filter *f);
 

@@ -1,0 +1,75 @@
+/*
+ * render-xml.c: the restore text of what only libvirt's XML filters have
+ * (xml.c): ebtables' 802.1Q matches and iptables' other protocols (sctp,
+ * udplite, esp, ah, igmp, all), in the form *-save prints them back, as
+ * render.c does for the rest.
+ */
+#include "config.h"
+
+#include <assert.h>
+#include <stdio.h>
+
+#include "rules-internal.h"
+#include "strbuf.h"
+
+static void fmt_range(char out[12], const struct rules_range *r)
+{
+	if (r->lo == r->hi)
+		snprintf(out, 12, "%u", r->lo);
+	else
+		snprintf(out, 12, "%u:%u", r->lo, r->hi);
+}
+
+/* ebtables' 802.1Q matches of a rule (libvirt's <vlan>). */
+void rules_line_eb_vlan(struct strbuf *b, const struct rules_rule *r, const char *neg)
+{
+	if (r->vlan_id.set)
+		strbuf_printf(b, " --vlan-id %s%u", neg, r->vlan_id.v);
+	/* ebtables-save prints the encapsulated type as four hex digits,
+	 * never by name. */
+	if (r->vlan_encap.set)
+		strbuf_printf(b, " --vlan-encap %s%04X", neg, r->vlan_encap.v);
+}
+
+/* The protocols only libvirt's XML filters have (xml.c). */
+void rules_line_ip_other(struct strbuf *b, const struct rules_rule *r, const char *neg)
+{
+	char t[12];
+
+	switch (r->proto) {
+	case RULES_P_SCTP:
+	case RULES_P_SCTP6:
+		strbuf_printf(b, " -p sctp");
+		if (r->src_port.set || r->dst_port.set)
+			strbuf_printf(b, " -m sctp");
+		if (r->src_port.set) {
+			fmt_range(t, &r->src_port);
+			strbuf_printf(b, " %s--sport %s", neg, t);
+		}
+		if (r->dst_port.set) {
+			fmt_range(t, &r->dst_port);
+			strbuf_printf(b, " %s--dport %s", neg, t);
+		}
+		break;
+	case RULES_P_UDPLITE:
+	case RULES_P_UDPLITE6:
+		strbuf_printf(b, " -p udplite");
+		break;
+	case RULES_P_ESP:
+	case RULES_P_ESP6:
+		strbuf_printf(b, " -p esp");
+		break;
+	case RULES_P_AH:
+	case RULES_P_AH6:
+		strbuf_printf(b, " -p ah");
+		break;
+	case RULES_P_IGMP:
+		strbuf_printf(b, " -p igmp");
+		break;
+	case RULES_P_ALLIP:
+	case RULES_P_ALLIP6:
+		break; /* every IP protocol: no -p */
+	default:
+		assert(false);
+	}
+}
