@@ -547,6 +547,9 @@ struct rules_filter *rules_filter_free(struct rules_filter *f)
 		free(f->refs[i]);
 	free(f->refs);
 	free(f->chain);
+	for (size_t i = 0; f->ref_args && i < f->n_refs; i++)
+		free(f->ref_args[i].v);
+	free(f->ref_args);
 	free(f);
 	return NULL;
 }

@@ -470,41 +470,34 @@ static void emit_rule(struct strbuf *b, enum rules_family fam, const char *chain
 		}
 }
 
-struct items {
-	struct rules_item *v;
-	bool chained; /* some rule is in one of libvirt's sub-chains */
-	size_t n, cap;
-};
-
 /* The rules of d->v[fi] and, recursively, of what it refers to, each
  * filter once (seen), in definition order. */
-static int collect(const struct rules_defs *d, size_t fi, bool *seen, struct items *it)
+static int collect(const struct rules_defs *d, size_t fi, bool *seen, struct rules_items *it)
 {
 	const struct rules_filter *f = d->v[fi];
 	int r;
 
-	seen[fi] = true;
-	if (it->n + f->n_rules > it->cap) {
-		size_t cap = (it->n + f->n_rules) * 2;
-		struct rules_item *v = realloc(it->v, cap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		it->v = v;
-		it->cap = cap;
-	}
+	/* Under a reference's parameters a filter is taken with those
+	 * values, each time it is reached. */
+	if (it->nctx == 0)
+		seen[fi] = true;
 	for (size_t i = 0; i < f->n_rules; i++) {
-		it->v[it->n] = (struct rules_item) { .r = &f->rules[i], .f = f, .seq = it->n };
-		it->n++;
+		r = rules_items_add(it, f, &f->rules[i]);
+		if (r < 0)
+			return r;
 	}
 	it->chained |= f->chain && f->n_rules > 0;
 	for (size_t i = 0; i < f->n_refs; i++) {
+		const struct rules_args *a = f->ref_args && f->ref_args[i].n > 0 ? &f->ref_args[i] : NULL;
 		size_t j;
 
 		/* Loading refused unknown references and cycles. */
-		if (!rules_defs_find(d, f->refs[i], &j) || seen[j])
+		if (!rules_defs_find(d, f->refs[i], &j) || (seen[j] && !a && it->nctx == 0))
 			continue;
+		if (a)
+			it->ctx[it->nctx++] = a;
 		r = collect(d, j, seen, it);
+		it->nctx -= a != NULL;
 		if (r < 0)
 			return r;
 	}
@@ -571,7 +564,7 @@ static size_t count_values(const void *u, enum rules_var var, int af)
 /* The lines of one direction: in ebtables with libvirt's sub-chains
  * folded into the one chain (flatten.c) when the filter has any. */
 static int emit_direction(struct strbuf *b, enum rules_family fam, const char *chain, unsigned dir,
-			  const struct items *it, const struct pvals *v, char **ret_error)
+			  const struct rules_items *it, const struct pvals *v, char **ret_error)
 {
 	struct rules_rule *flat = NULL;
 	size_t n = 0;
@@ -598,7 +591,7 @@ static int emit_direction(struct strbuf *b, enum rules_family fam, const char *c
 /* One family's text of out: chain declarations, then the rules of it in
  * order, in the in and out chains; out->text[fam] stays NULL when the
  * filter has no rule of that family. 0, -ENOMEM or -EINVAL (flatten.c). */
-static int render_family(struct rules_render *out, enum rules_family fam, const struct items *it,
+static int render_family(struct rules_render *out, enum rules_family fam, const struct rules_items *it,
 			 const struct pvals *v, char **ret_error)
 {
 	struct strbuf lines[2] = { { 0 } }, text = { 0 };
@@ -648,7 +641,7 @@ int rules_render(const struct rules_defs *d, const char *filter, const char *por
 {
 	struct rules_render out = { 0 };
 	struct pvals v = { 0 };
-	struct items it = { 0 };
+	struct rules_items it = { 0 };
 	bool *seen = NULL;
 	char q[RULES_QUOTE_MAX];
 	size_t fi;
@@ -671,11 +664,15 @@ int rules_render(const struct rules_defs *d, const char *filter, const char *por
 	snprintf(out.out_chain, sizeof(out.out_chain), "N-O-%s", port);
 
 	seen = calloc(d->n, sizeof(*seen));
-	if (!seen) {
+	it.ctx = calloc(d->n + 1, sizeof(*it.ctx)); /* no cycles: at most one per filter */
+	if (!seen || !it.ctx) {
 		r = -ENOMEM;
 		goto out;
 	}
 	r = collect(d, fi, seen, &it);
+	if (r == -E2BIG)
+		r = rules_errorf(ret_error, "filter: the parameters of its references make more than 4096 "
+				 "copies of a rule");
 	if (r < 0)
 		goto out;
 	if (it.n > 0)
@@ -693,7 +690,7 @@ int rules_render(const struct rules_defs *d, const char *filter, const char *por
 	out = (struct rules_render) { 0 };
 out:
 	rules_render_done(&out);
-	free(it.v);
+	rules_items_done(&it);
 	free(seen);
 	free(v.ips);
 	free(v.dhcp);

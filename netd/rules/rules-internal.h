@@ -92,6 +92,19 @@ struct rules_rule {
 	unsigned line; /* where an XML filter defines it (for messages); 0 in JSON */
 };
 
+/* A <parameter> of a libvirt <filterref> (xml.c): a constant for one of
+ * the binding's variables, in the referenced filter and what it refers to. */
+struct rules_arg {
+	enum rules_var var;
+	int af;           /* of an address: AF_INET or AF_INET6; 0 for a MAC */
+	uint8_t addr[16]; /* the address, or the MAC in its first 6 bytes */
+};
+
+struct rules_args {
+	struct rules_arg *v;
+	size_t n;
+};
+
 struct rules_filter {
 	char *name;
 	char *file;   /* NULL for built-ins */
@@ -106,6 +119,7 @@ struct rules_filter {
 	 * and its place among the root chain's rules (flatten.c). */
 	char *chain;
 	int chain_prio;
+	struct rules_args *ref_args; /* per reference, its parameters; NULL: none at all */
 };
 
 struct rules_defs {
@@ -149,6 +163,25 @@ struct rules_item {
 	size_t seq; /* definition order, for a stable sort */
 };
 
+/* The rules a binding's filter brings (render.c's collect()). */
+struct rules_items {
+	struct rules_item *v;
+	size_t n, cap;
+	bool chained;                 /* some rule is in one of libvirt's sub-chains */
+	const struct rules_args **ctx; /* the references' parameters on the way down */
+	size_t nctx;
+	struct rules_rule **owned;    /* the copies those parameters made */
+	size_t n_owned;
+};
+
+/* args.c: append rule r of filter f to it, as it is or, under the
+ * references' parameters it->ctx, as the copies rules_args_apply() makes.
+ * 0, -ENOMEM, or -E2BIG for more than 4096 copies of one rule. */
+int rules_items_add(struct rules_items *it, const struct rules_filter *f, const struct rules_rule *r);
+
+/* Free what it holds and zero it. */
+void rules_items_done(struct rules_items *it);
+
 /* How many values variable var has for address family af (0: MAC-like)
  * in the binding being rendered. */
 typedef size_t (*rules_count_fn)(const void *userdata, enum rules_var var, int af);
@@ -171,6 +204,18 @@ struct strbuf;
  * igmp, all). */
 void rules_line_eb_vlan(struct strbuf *b, const struct rules_rule *r, const char *neg);
 void rules_line_ip_other(struct strbuf *b, const struct rules_rule *r, const char *neg);
+
+/*
+ * args.c: the copies of rule r with every variable that the references'
+ * parameters ctx[0..nctx) (outermost first) give values for replaced by
+ * those values: the innermost reference that gives a variable values of
+ * the rule's address family decides; several values, or several such
+ * variables, give one copy per combination (the first field's variable
+ * varying slowest). *ret (malloc'd, *ret_n copies; NULL and 0 when no
+ * variable is replaced: the rule stands as it is). 0 or -ENOMEM.
+ */
+int rules_args_apply(const struct rules_rule *r, const struct rules_args *const *ctx, size_t nctx,
+		     struct rules_rule **ret, size_t *ret_n);
 
 /* Free a filter. Accepts NULL; returns NULL. */
 struct rules_filter *rules_filter_free(struct rules_filter *f);

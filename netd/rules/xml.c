@@ -29,6 +29,7 @@
 #include "valid.h"
 
 #define XML_RULES_MAX 4096 /* rules and references in one filter */
+#define XML_ARGS_MAX 16    /* parameters of one <filterref> */
 
 
 /* --- chains --- */
@@ -311,7 +312,44 @@ static int parse_rule(const struct chain_kind *k, const xmlNode *n, struct rules
 	return 0;
 }
 
-static int parse_filterref(const xmlNode *n, char **ret, char **ret_error)
+/* One <parameter name= value=> of a <filterref>: a constant for one of the
+ * variables netd binds. */
+static int parse_parameter(const xmlNode *c, struct rules_arg *ret, char **ret_error)
+{
+	_cleanup_(rules_xml_attrs_done) struct attrs a = { 0 };
+	const char *name, *value;
+	char q[RULES_QUOTE_MAX];
+	int r = rules_xml_attrs_read(c, &a, ret_error);
+
+	if (r < 0)
+		return r;
+	name = rules_xml_attr(&a, "name");
+	value = rules_xml_attr(&a, "value");
+	r = rules_xml_attrs_check(&a, ret_error);
+	if (r < 0)
+		return r;
+	if (!streq(S(c->name), "parameter") || !name || !value)
+		return rules_xml_errorf(ret_error, c, "<filterref> holds only <parameter name=... value=...>");
+	memset(ret, 0, sizeof(*ret));
+	if (streq(name, "MAC") || streq(name, "GATEWAY_MAC")) {
+		ret->var = streq(name, "MAC") ? RULES_VAR_MAC : RULES_VAR_GATEWAY_MAC;
+		r = rules_param_check("MAC", value) < 0 ? -EINVAL : valid_parse_mac(value, ret->addr);
+	} else if (streq(name, "IP") || streq(name, "IPV6") || streq(name, "DHCPSERVER")) {
+		ret->var = streq(name, "DHCPSERVER") ? RULES_VAR_DHCPSERVER : RULES_VAR_IP;
+		r = rules_parse_addr(value, streq(name, "IPV6") ? AF_INET6 : 0, &ret->af, ret->addr);
+	} else {
+		return rules_xml_errorf(ret_error, c, "<parameter> name=%s: netd binds only MAC, GATEWAY_MAC, IP, "
+					"IPV6 and DHCPSERVER", rules_quote(name, q));
+	}
+	if (r < 0)
+		return rules_xml_errorf(ret_error, c, "<parameter name='%s'> value=%s is not %s", name,
+					rules_quote(value, q), ret->var == RULES_VAR_MAC ||
+					ret->var == RULES_VAR_GATEWAY_MAC ? "a unicast MAC address" :
+					streq(name, "IPV6") ? "an IPv6 address" : "an IPv4 or IPv6 address");
+	return 0;
+}
+
+static int parse_filterref(const xmlNode *n, char **ret, struct rules_args *ret_args, char **ret_error)
 {
 	_cleanup_(rules_xml_attrs_done) struct attrs a = { 0 };
 	const char *name;
@@ -324,11 +362,18 @@ static int parse_filterref(const xmlNode *n, char **ret, char **ret_error)
 	r = rules_xml_attrs_check(&a, ret_error);
 	if (r < 0)
 		return r;
-	for (const xmlNode *c = n->children; c; c = c->next)
-		if (c->type == XML_ELEMENT_NODE)
-			return rules_xml_errorf(ret_error, c, "<filterref> <%s>: parameters of a reference are not "
-					  "supported (netd binds the parameters once, for the whole port)",
-					  S(c->name));
+	for (const xmlNode *c = n->children; c; c = c->next) {
+		if (c->type != XML_ELEMENT_NODE)
+			continue;
+		if (ret_args->n == XML_ARGS_MAX)
+			return rules_xml_errorf(ret_error, c, "<filterref>: more than %d parameters", XML_ARGS_MAX);
+		if (!ret_args->v && !(ret_args->v = calloc(XML_ARGS_MAX, sizeof(*ret_args->v))))
+			return -ENOMEM;
+		r = parse_parameter(c, &ret_args->v[ret_args->n], ret_error);
+		if (r < 0)
+			return r;
+		ret_args->n++;
+	}
 	if (!rules_name_valid(name))
 		return rules_xml_errorf(ret_error, n, "<filterref> filter=%s is not a valid filter name",
 				  name ? rules_quote(name, q) : "(missing)");
@@ -396,7 +441,8 @@ static int parse_children(const xmlNode *root, const struct chain_kind *k, struc
 				  XML_RULES_MAX);
 	f->rules = calloc(n + 1, sizeof(*f->rules));
 	f->refs = calloc(n + 1, sizeof(*f->refs));
-	if (!f->rules || !f->refs)
+	f->ref_args = calloc(n + 1, sizeof(*f->ref_args));
+	if (!f->rules || !f->refs || !f->ref_args)
 		return -ENOMEM;
 	for (const xmlNode *c = root->children; c; c = c->next) {
 		if (c->type != XML_ELEMENT_NODE)
@@ -407,9 +453,11 @@ static int parse_children(const xmlNode *root, const struct chain_kind *k, struc
 				return r;
 			f->n_rules++;
 		} else if (streq(S(c->name), "filterref")) {
-			r = parse_filterref(c, &f->refs[f->n_refs], ret_error);
-			if (r < 0)
+			r = parse_filterref(c, &f->refs[f->n_refs], &f->ref_args[f->n_refs], ret_error);
+			if (r < 0) {
+				free(f->ref_args[f->n_refs].v); /* not counted yet: rules_filter_free() misses it */
 				return r;
+			}
 			f->n_refs++;
 		} else if (!streq(S(c->name), "uuid")) { /* libvirt's identity of the filter */
 			return rules_xml_errorf(ret_error, c, "<%s>: unknown element in <filter>", S(c->name));

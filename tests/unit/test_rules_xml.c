@@ -138,8 +138,15 @@ static void test_refusals(void **state)
 		"x.xml: line 3: <ip>: ports need protocol tcp or udp");
 	refused(HEAD "  <rule action='drop' direction='out'>\n    <mac protocolid='0x0600'/>\n  </rule>\n</filter>\n",
 		"x.xml: line 3: <mac> protocolid='0x0600' is not arp, rarp, ipv4, ipv6 or an ethertype");
-	refused(HEAD "  <filterref filter='no-mac-spoofing'>\n    <parameter name='MAC' value='" MAC "'/>\n"
-		"  </filterref>\n</filter>\n", "x.xml: line 3: <filterref> <parameter>: parameters of a reference");
+	refused(HEAD "  <filterref filter='no-mac-spoofing'>\n    <parameter name='PORTS' value='22'/>\n"
+		"  </filterref>\n</filter>\n", "x.xml: line 3: <parameter> name='PORTS': netd binds only MAC");
+	refused(HEAD "  <filterref filter='no-mac-spoofing'>\n    <parameter name='MAC' value='ff:ff:ff:ff:ff:ff'/>\n"
+		"  </filterref>\n</filter>\n", "x.xml: line 3: <parameter name='MAC'> value='ff:ff:ff:ff:ff:ff' is not a "
+		"unicast MAC address");
+	refused(HEAD "  <filterref filter='no-ip-spoofing'>\n\n    <parameter name='IPV6' value='10.0.0.1'/>\n"
+		"  </filterref>\n</filter>\n", "x.xml: line 4: <parameter name='IPV6'> value='10.0.0.1' is not an IPv6");
+	refused(HEAD "  <filterref filter='no-ip-spoofing'>\n    <value/>\n  </filterref>\n</filter>\n",
+		"x.xml: line 3: <filterref> holds only <parameter name=... value=...>");
 	refused("<filter name='x' chain='stp'/>\n", "x.xml: line 1: <filter> chain='stp' is not root");
 	refused("<filter name='x' chain='arp-'/>\n", "x.xml: line 1: <filter> chain='arp-' is not root");
 	refused("<filter name='-x'/>\n", "x.xml: line 1: <filter> name='-x' is not a valid filter name");
