@@ -171,7 +171,9 @@ int rules_defs_keep_previous(struct rules_defs *d, const struct rules_defs *prev
 			if (!keep_fits(d, prev->v[i]))
 				continue;
 			v = realloc(names, (n + 1) * sizeof(*names));
-			if (!v || !(names = v, names[n] = strdup(prev->v[i]->name))) {
+			if (v)
+				names = v;
+			if (!v || !(names[n] = strdup(prev->v[i]->name))) {
 				r = -ENOMEM;
 				break;
 			}

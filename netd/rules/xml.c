@@ -257,12 +257,14 @@ static int parse_rule_attrs(const xmlNode *n, struct rules_rule *r, bool *ret_st
 	if (act && streq(act, "continue"))
 		return rules_xml_errorf(ret_error, n, "<rule> action='continue' is not supported (a rule "
 				  "that only counts)");
+	ret = -1;
 	for (size_t i = 0; act && i < ELEMENTSOF(actions); i++)
 		if (streq(act, actions[i]))
-			r->action = (enum rules_action)i, act = NULL, ret = 1;
-	if (ret != 1)
+			ret = (int)i;
+	if (ret < 0)
 		return rules_xml_errorf(ret_error, n, "<rule> action=%s is not accept, drop, reject or return",
 				  act ? rules_quote(act, q) : "(missing)");
+	r->action = (enum rules_action)ret;
 	for (unsigned i = 1; dir && i < ELEMENTSOF(dirs); i++)
 		if (streq(dir, dirs[i]))
 			r->dir = i;
@@ -473,8 +475,10 @@ static json_t *filter_json(const char *name, const char *text, size_t len)
 	json_t *o = json_object();
 
 	if (!o || json_object_set_new(o, "name", json_string(name)) < 0 ||
-	    json_object_set_new(o, "libvirt_xml", json_stringn(text, len)) < 0)
-		return json_decref(o), NULL;
+	    json_object_set_new(o, "libvirt_xml", json_stringn(text, len)) < 0) {
+		json_decref(o);
+		return NULL;
+	}
 	return o;
 }
 
