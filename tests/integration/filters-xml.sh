@@ -81,7 +81,13 @@ ctl filter import "$TMP/guest-web.xml" | grep -q ": 0 bindings changed$" || fail
 printf '{"name": "web2", "filters": ["guest-web"]}\n' > "$TMP/web2.json"
 ctl filter import "$TMP/web2.json" | grep -q "^filter 'web2' defined in $TMP/filters/web2.json: 0 bindings" ||
 	fail "JSON import"
-ok "an unchanged redefinition changes nothing; JSON definitions too"
+# The same filter in the other format: its JSON file is replaced.
+printf "<filter name='web2'>\n  <filterref filter='guest-web'/>\n</filter>\n" > "$TMP/web2.xml"
+ctl filter import "$TMP/web2.xml" | grep -q "^filter 'web2' defined in $TMP/filters/web2.xml: 0 bindings" ||
+	fail "web2 as XML"
+[ -e "$TMP/filters/web2.json" ] && fail "web2.json left next to web2.xml"
+ctl filter def web2 | grep -q libvirt_xml || fail "web2 not the XML one"
+ok "an unchanged redefinition changes nothing; JSON definitions too, and a switch of format"
 
 # Refused definitions change nothing.
 cp "$TMP/filters/guest-web.xml" "$TMP/keep.xml"
@@ -107,10 +113,10 @@ in_ns iptables-save | grep -q -- '-A N-I-tap1 -p tcp -m tcp --dport 8080 -j ACCE
 ok "5 refused definitions, each with its reason; files and rules unchanged"
 
 # Only admins define; both outcomes audited.
-setpriv --reuid=65534 --regid=65534 --clear-groups "$NETDCTL" --socket "$SOCK" filter import "$TMP/web2.json" \
+setpriv --reuid=65534 --regid=65534 --clear-groups "$NETDCTL" --socket "$SOCK" filter import "$TMP/web2.xml" \
 	2>"$TMP/err" && fail "unprivileged import accepted"
 grep -q PermissionDenied "$TMP/err" || fail "unprivileged: $(cat "$TMP/err")"
-[ "$(db "SELECT count(*) FROM audit WHERE method = 'io.netd.DefineFilter' AND result = 'ok'")" = 3 ] ||
+[ "$(db "SELECT count(*) FROM audit WHERE method = 'io.netd.DefineFilter' AND result = 'ok'")" = 4 ] ||
 	fail "audit: $(db "SELECT method, result FROM audit WHERE method = 'io.netd.DefineFilter'")"
 ok "only admins define filters; audited"
 
