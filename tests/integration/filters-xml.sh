@@ -123,6 +123,7 @@ ok "only admins define filters; audited"
 # A changed file and SIGHUP reach every binding that uses the filter,
 # directly (tap1) or through a reference (tap3, web2 -> guest-web).
 ctl filter bind --port tap3 --filter web2 --owner g --param IP=10.0.0.3 >/dev/null || fail "bind web2"
+runs=$(status_field restore_runs)
 sed -i 's/8080/9090/' "$TMP/filters/guest-web.xml"
 kill -HUP "$NETD_PID"
 for i in $(seq 100); do grep -q "filters reloaded" "$NETD_LOG" && break; sleep 0.05; done
@@ -130,6 +131,8 @@ grep -q "filters reloaded: 2 bindings changed, 0 filters kept" "$NETD_LOG" ||
 	fail "reload log: $(grep 'filters reloaded' "$NETD_LOG")"
 for i in $(seq 100); do [ "$(in_ns iptables-save | grep -c -- '--dport 9090 -j ACCEPT')" = 2 ] && break; sleep 0.05; done
 [ "$(in_ns iptables-save | grep -c -- '--dport 9090 -j ACCEPT')" = 2 ] || fail "not both re-applied: $(in_ns iptables-save)"
+# Both in one batch: one run per family (ebtables, iptables) at most.
+[ $(($(status_field restore_runs) - runs)) -le 2 ] || fail "$(($(status_field restore_runs) - runs)) restore runs for 2 bindings"
 [ "$(db "SELECT parameters FROM audit WHERE method = 'daemon.ReloadFilters'")" = \
   '{"bindings_changed":2,"filter_errors":1,"kept":0}' ] || fail "reload audit: $(db "SELECT * FROM audit WHERE method = 'daemon.ReloadFilters'")"
 ok "a changed file and SIGHUP: 2 bindings changed (one through a reference), logged and audited"
