@@ -316,13 +316,17 @@ static void line_ip(struct strbuf *b, enum rules_family fam, const char *chain, 
 			/* Type 255 is iptables' "any": every type. */
 			if (r->icmp_type.v == 255)
 				strbuf_printf(b, " -m icmp %s--icmp-type any", neg);
+			else if (r->icmp_code.set)
+				strbuf_printf(b, " -m icmp %s--icmp-type %u/%u", neg, r->icmp_type.v, r->icmp_code.v);
 			else
 				strbuf_printf(b, " -m icmp %s--icmp-type %u", neg, r->icmp_type.v);
 		}
 		break;
 	case RULES_P_ICMP6:
 		strbuf_printf(b, " -p ipv6-icmp");
-		if (r->icmp_type.set)
+		if (r->icmp_type.set && r->icmp_code.set)
+			strbuf_printf(b, " -m icmp6 %s--icmpv6-type %u/%u", neg, r->icmp_type.v, r->icmp_code.v);
+		else if (r->icmp_type.set)
 			strbuf_printf(b, " -m icmp6 %s--icmpv6-type %u", neg, r->icmp_type.v);
 		break;
 	default:

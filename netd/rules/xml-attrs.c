@@ -326,6 +326,28 @@ int rules_xml_ip_protocol(struct attrs *a, struct rules_num *ret, char **ret_err
 	return 0;
 }
 
+/* <icmp> and <icmpv6>: type 0..254 (255 is iptables' "any": no code
+ * with it) and code 0..255, which needs a type. */
+int rules_xml_icmp(struct attrs *a, struct rules_rule *r, char **ret_error)
+{
+	const char *t = rules_xml_attr(a, "type"), *c = rules_xml_attr(a, "code");
+	char q[RULES_QUOTE_MAX];
+
+	if (t && rules_xml_num(t, 0, 255, &r->icmp_type.v) < 0)
+		return rules_xml_errorf(ret_error, a->node, "<%s> type=%s is not 0..255", S(a->node->name),
+					rules_quote(t, q));
+	r->icmp_type.set = t != NULL;
+	if (!c)
+		return 0;
+	if (!t || r->icmp_type.v == 255)
+		return rules_xml_errorf(ret_error, a->node, "<%s> code needs a type 0..254", S(a->node->name));
+	if (rules_xml_num(c, 0, 255, &r->icmp_code.v) < 0)
+		return rules_xml_errorf(ret_error, a->node, "<%s> code=%s is not 0..255", S(a->node->name),
+					rules_quote(c, q));
+	r->icmp_code.set = true;
+	return 0;
+}
+
 /* <vlan>: vlanid 0..4095, encap-protocol a name or an ethertype. */
 int rules_xml_vlan(struct attrs *a, struct rules_rule *r, char **ret_error)
 {

@@ -52,5 +52,6 @@ int rules_xml_ethertype(struct attrs *a, const char *key, struct rules_num *ret,
 int rules_xml_opcode(struct attrs *a, struct rules_num *ret, char **ret_error);
 int rules_xml_ip_protocol(struct attrs *a, struct rules_num *ret, char **ret_error);
 int rules_xml_vlan(struct attrs *a, struct rules_rule *r, char **ret_error);
+int rules_xml_icmp(struct attrs *a, struct rules_rule *r, char **ret_error);
 
 #endif

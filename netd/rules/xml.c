@@ -133,15 +133,8 @@ static int parse_elem_attrs(const struct elem_desc *ed, struct attrs *a, struct 
 		if (ret >= 0)
 			ret = rules_xml_ports(a, "dstportstart", "dstportend", &r->dst_port, ret_error);
 	}
-	if (ret >= 0 && ed->kind == E_ICMP) {
-		const char *t = rules_xml_attr(a, "type");
-		char q[RULES_QUOTE_MAX];
-
-		if (t && rules_xml_num(t, 0, 255, &r->icmp_type.v) < 0)
-			ret = rules_xml_errorf(ret_error, a->node, "<%s> type=%s is not 0..255", S(a->node->name),
-					 rules_quote(t, q));
-		r->icmp_type.set = t != NULL;
-	}
+	if (ret >= 0 && ed->kind == E_ICMP)
+		ret = rules_xml_icmp(a, r, ret_error);
 	return ret;
 }
 

@@ -109,6 +109,10 @@ static void test_refusals(void **state)
 		"x.xml: line 4: <stp>: protocol not supported");
 	refused(HEAD "  <rule action='drop' direction='out' statematch='false'>\n    <esp srcportstart='5'/>\n"
 		"  </rule>\n</filter>\n", "x.xml: line 3: <esp> attribute 'srcportstart' is not supported");
+	refused(HEAD "  <rule action='drop' direction='out' statematch='false'>\n    <icmp code='4'/>\n  </rule>\n"
+		"</filter>\n", "x.xml: line 3: <icmp> code needs a type 0..254");
+	refused(HEAD "  <rule action='drop' direction='out' statematch='false'>\n    <icmpv6 type='1' code='256'/>\n"
+		"  </rule>\n</filter>\n", "x.xml: line 3: <icmpv6> code='256' is not 0..255");
 	refused(HEAD "  <rule action='drop' direction='out'>\n    <all/>\n  </rule>\n</filter>\n",
 		"x.xml: line 3: <all>: connection state matching is not supported");
 	refused(HEAD "  <rule action='drop' direction='out'>\n    <ip dscp='3'/>\n  </rule>\n</filter>\n",
