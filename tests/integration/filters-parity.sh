@@ -10,7 +10,7 @@
 . "$(dirname "$0")/lib.sh"
 
 command -v python3 >/dev/null || fail "python3 is required (scripts/check installs it)"
-FRAME="python3 $top_srcdir/tests/helpers/frame.py"
+FRAME=$top_srcdir/tests/helpers/frame.py
 G1=$NS-g1 G2=$NS-g2
 M1=02:00:00:00:01:11 M2=02:00:00:00:01:12 OTHER=02:00:00:00:01:77 BC=ff:ff:ff:ff:ff:ff
 on_cleanup 'ip netns del "$G1" 2>/dev/null; ip netns del "$G2" 2>/dev/null'
@@ -47,13 +47,13 @@ n=0
 # while G2 collects; $TMP/seen lists the names of those that arrived. Sent
 # twice, so that one lost frame does not fail a frame that must pass.
 send_all() {
-	local f specs=() i
+	local f specs=()
 	n=$((n + 1))
 	for f in "$@"; do specs+=("netd-frame-$n-$f-$$,$(frame "$f")"); done
-	ip netns exec "$G2" $FRAME collect eth0 1 > "$TMP/recv" &
+	ip netns exec "$G2" python3 "$FRAME" collect eth0 1 > "$TMP/recv" &
 	local pid=$!
-	for i in $(seq 100); do grep -q ready "$TMP/recv" && break; sleep 0.02; done
-	ip netns exec "$G1" $FRAME send eth0 $M1 "${specs[@]}" "${specs[@]}"
+	for _ in $(seq 100); do grep -q ready "$TMP/recv" && break; sleep 0.02; done
+	ip netns exec "$G1" python3 "$FRAME" send eth0 $M1 "${specs[@]}" "${specs[@]}"
 	wait $pid
 	sed -n "s/^netd-frame-$n-\(.*\)-$$\$/\1/p" "$TMP/recv" > "$TMP/seen"
 }
