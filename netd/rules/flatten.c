@@ -75,7 +75,8 @@ static const struct {
 	{ offsetof(struct rules_rule, arp_op), K_NUM },      { offsetof(struct rules_rule, icmp_type), K_NUM },
 	{ offsetof(struct rules_rule, src_port), K_RANGE },  { offsetof(struct rules_rule, dst_port), K_RANGE },
 	{ offsetof(struct rules_rule, vlan_id), K_NUM },     { offsetof(struct rules_rule, vlan_encap), K_NUM },
-	{ offsetof(struct rules_rule, icmp_code), K_NUM },
+	{ offsetof(struct rules_rule, icmp_code), K_NUM },   { offsetof(struct rules_rule, arp_htype), K_NUM },
+	{ offsetof(struct rules_rule, arp_ptype), K_NUM },   { offsetof(struct rules_rule, arp_gratuitous), K_NUM },
 };
 
 static bool cond_set(const struct rules_rule *r, size_t i)

@@ -169,6 +169,10 @@ static void line_eb_arp(struct strbuf *b, const struct rules_rule *r, const char
 		else
 			strbuf_printf(b, " --arp-op %s%u", neg, r->arp_op.v);
 	}
+	if (r->arp_htype.set)
+		strbuf_printf(b, " --arp-htype %s%u", neg, r->arp_htype.v);
+	if (r->arp_ptype.set)
+		strbuf_printf(b, " --arp-ptype %s0x%x", neg, r->arp_ptype.v);
 	if (r->arp_src_ip.set) {
 		fmt_ip(t, &r->arp_src_ip, false);
 		strbuf_printf(b, " --arp-ip-src %s%s", neg, t);
@@ -181,6 +185,8 @@ static void line_eb_arp(struct strbuf *b, const struct rules_rule *r, const char
 		put_mac(b, "--arp-mac-src", neg, &r->arp_src_mac, false);
 	if (r->arp_dst_mac.set)
 		put_mac(b, "--arp-mac-dst", neg, &r->arp_dst_mac, false);
+	if (r->arp_gratuitous.set) /* its negation goes before the option */
+		strbuf_printf(b, " %s--arp-gratuitous", neg);
 }
 
 /* ebtables' IPv4/IPv6 matches of a rule. */

@@ -89,6 +89,7 @@ struct rules_rule {
 	struct rules_num ethertype, ip_protocol, arp_op, icmp_type;
 	struct rules_num vlan_id, vlan_encap; /* libvirt's <vlan> (xml.c) */
 	struct rules_num icmp_code;           /* libvirt's <icmp code> (xml.c), with icmp_type */
+	struct rules_num arp_htype, arp_ptype, arp_gratuitous; /* libvirt's <arp> (xml.c) */
 	struct rules_range src_port, dst_port;
 	unsigned line; /* where an XML filter defines it (for messages); 0 in JSON */
 };

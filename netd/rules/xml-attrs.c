@@ -348,6 +348,30 @@ int rules_xml_icmp(struct attrs *a, struct rules_rule *r, char **ret_error)
 	return 0;
 }
 
+/* <arp> and <rarp>: hwtype and protocoltype 0..65535, gratuitous='true'
+ * (a gratuitous ARP; with match='no', any other). */
+int rules_xml_arp_extra(struct attrs *a, struct rules_rule *r, char **ret_error)
+{
+	const char *h = rules_xml_attr(a, "hwtype"), *p = rules_xml_attr(a, "protocoltype");
+	const char *g = rules_xml_attr(a, "gratuitous");
+	char q[RULES_QUOTE_MAX];
+
+	if (h && rules_xml_num(h, 0, 65535, &r->arp_htype.v) < 0)
+		return rules_xml_errorf(ret_error, a->node, "<%s> hwtype=%s is not 0..65535", S(a->node->name),
+					rules_quote(h, q));
+	r->arp_htype.set = h != NULL;
+	if (p && rules_xml_num(p, 0, 65535, &r->arp_ptype.v) < 0)
+		return rules_xml_errorf(ret_error, a->node, "<%s> protocoltype=%s is not 0..65535",
+					S(a->node->name), rules_quote(p, q));
+	r->arp_ptype.set = p != NULL;
+	if (g && !streq(g, "true") && !streq(g, "1"))
+		return rules_xml_errorf(ret_error, a->node, "<%s> gratuitous=%s: only 'true' is supported (with "
+					"match='no' for the ARP that is not gratuitous)", S(a->node->name),
+					rules_quote(g, q));
+	r->arp_gratuitous.set = g != NULL;
+	return 0;
+}
+
 /* <vlan>: vlanid 0..4095, encap-protocol a name or an ethertype. */
 int rules_xml_vlan(struct attrs *a, struct rules_rule *r, char **ret_error)
 {

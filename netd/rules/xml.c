@@ -111,6 +111,8 @@ static int parse_elem_attrs(const struct elem_desc *ed, struct attrs *a, struct 
 	if (ret >= 0 && ed->kind == E_ARP) {
 		ret = rules_xml_opcode(a, &r->arp_op, ret_error);
 		if (ret >= 0)
+			ret = rules_xml_arp_extra(a, r, ret_error);
+		if (ret >= 0)
 			ret = rules_xml_mac(a, "arpsrcmacaddr", NULL, &r->arp_src_mac, ret_error);
 		if (ret >= 0)
 			ret = rules_xml_mac(a, "arpdstmacaddr", NULL, &r->arp_dst_mac, ret_error);

@@ -113,6 +113,10 @@ static void test_refusals(void **state)
 		"</filter>\n", "x.xml: line 3: <icmp> code needs a type 0..254");
 	refused(HEAD "  <rule action='drop' direction='out' statematch='false'>\n    <icmpv6 type='1' code='256'/>\n"
 		"  </rule>\n</filter>\n", "x.xml: line 3: <icmpv6> code='256' is not 0..255");
+	refused(HEAD "  <rule action='drop' direction='out'>\n    <arp gratuitous='false'/>\n  </rule>\n</filter>\n",
+		"x.xml: line 3: <arp> gratuitous='false': only 'true' is supported");
+	refused(HEAD "  <rule action='drop' direction='out'>\n    <rarp hwtype='65536'/>\n  </rule>\n</filter>\n",
+		"x.xml: line 3: <rarp> hwtype='65536' is not 0..65535");
 	refused(HEAD "  <rule action='drop' direction='out'>\n    <all/>\n  </rule>\n</filter>\n",
 		"x.xml: line 3: <all>: connection state matching is not supported");
 	refused(HEAD "  <rule action='drop' direction='out'>\n    <ip dscp='3'/>\n  </rule>\n</filter>\n",
