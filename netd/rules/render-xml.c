@@ -1,11 +1,13 @@
 /*
  * render-xml.c: the restore text of what only libvirt's XML filters have
  * (xml.c): ebtables' 802.1Q matches and iptables' other protocols (sctp,
- * udplite, esp, ah, igmp, all), in the form *-save prints them back, as
+ * udplite, esp, ah, igmp, all) and address ranges, in the form *-save
+ * prints them back, as
  * render.c does for the rest.
  */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <assert.h>
 #include <stdio.h>
 
@@ -71,5 +73,21 @@ void rules_line_ip_other(struct strbuf *b, const struct rules_rule *r, const cha
 		break; /* every IP protocol: no -p */
 	default:
 		assert(false);
+	}
+}
+
+void rules_line_ip_range(struct strbuf *b, const struct rules_rule *r, const char *neg)
+{
+	const struct rules_iprange *rg[2] = { &r->src_range, &r->dst_range };
+	static const char *const opt[2] = { "--src-range", "--dst-range" };
+	char lo[INET6_ADDRSTRLEN], hi[INET6_ADDRSTRLEN];
+
+	strbuf_printf(b, " -m iprange");
+	for (int i = 0; i < 2; i++) {
+		if (!rg[i]->set)
+			continue;
+		if (!inet_ntop(rg[i]->af, rg[i]->lo, lo, sizeof(lo)) || !inet_ntop(rg[i]->af, rg[i]->hi, hi, sizeof(hi)))
+			assert(false); /* af is AF_INET or AF_INET6 */
+		strbuf_printf(b, " %s%s %s-%s", neg, opt[i], lo, hi);
 	}
 }

@@ -78,6 +78,13 @@ struct rules_range {
 	unsigned lo, hi;
 };
 
+/* An address range (iptables' -m iprange; libvirt's srcipfrom/srcipto). */
+struct rules_iprange {
+	bool set;
+	int af;
+	uint8_t lo[16], hi[16];
+};
+
 struct rules_rule {
 	unsigned dir; /* RULES_DIR_* bits */
 	enum rules_proto proto;
@@ -90,6 +97,7 @@ struct rules_rule {
 	struct rules_num vlan_id, vlan_encap; /* libvirt's <vlan> (xml.c) */
 	struct rules_num icmp_code;           /* libvirt's <icmp code> (xml.c), with icmp_type */
 	struct rules_num arp_htype, arp_ptype, arp_gratuitous; /* libvirt's <arp> (xml.c) */
+	struct rules_iprange src_range, dst_range;             /* libvirt's srcipfrom..., iptables only */
 	struct rules_range src_port, dst_port;
 	unsigned line; /* where an XML filter defines it (for messages); 0 in JSON */
 };
@@ -206,6 +214,8 @@ struct strbuf;
  * igmp, all). */
 void rules_line_eb_vlan(struct strbuf *b, const struct rules_rule *r, const char *neg);
 void rules_line_ip_other(struct strbuf *b, const struct rules_rule *r, const char *neg);
+/* " -m iprange [!] --src-range A-B [!] --dst-range C-D". */
+void rules_line_ip_range(struct strbuf *b, const struct rules_rule *r, const char *neg);
 
 /*
  * args.c: the copies of rule r with every variable that the references'

@@ -372,6 +372,32 @@ int rules_xml_arp_extra(struct attrs *a, struct rules_rule *r, char **ret_error)
 	return 0;
 }
 
+/* An address range of iptables' elements: both ends, of the rule's
+ * family, the first not above the second; no variables. */
+int rules_xml_range(struct attrs *a, const char *fromkey, const char *tokey, int af, struct rules_iprange *ret,
+		    char **ret_error)
+{
+	const char *from = rules_xml_attr(a, fromkey), *to = rules_xml_attr(a, tokey);
+	struct rules_iprange rg = { .set = true, .af = af };
+	char q[RULES_QUOTE_MAX];
+	int got;
+
+	if (!from && !to)
+		return 0;
+	if (!from || !to)
+		return rules_xml_errorf(ret_error, a->node, "<%s> %s and %s go together", S(a->node->name), fromkey,
+					tokey);
+	if (rules_parse_addr(from, af, &got, rg.lo) < 0)
+		return rules_xml_errorf(ret_error, a->node, "<%s> %s=%s is not an %s address", S(a->node->name),
+					fromkey, rules_quote(from, q), af == AF_INET ? "IPv4" : "IPv6");
+	if (rules_parse_addr(to, af, &got, rg.hi) < 0 || memcmp(rg.lo, rg.hi, 16) > 0)
+		return rules_xml_errorf(ret_error, a->node, "<%s> %s=%s is not an %s address from %s on",
+					S(a->node->name), tokey, rules_quote(to, q), af == AF_INET ? "IPv4" : "IPv6",
+					fromkey);
+	*ret = rg;
+	return 0;
+}
+
 /* <vlan>: vlanid 0..4095, encap-protocol a name or an ethertype. */
 int rules_xml_vlan(struct attrs *a, struct rules_rule *r, char **ret_error)
 {

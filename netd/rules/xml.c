@@ -128,6 +128,11 @@ static int parse_elem_attrs(const struct elem_desc *ed, struct attrs *a, struct 
 		if (ret >= 0)
 			ret = rules_xml_ip(a, "dstipaddr", "dstipmask", af, &r->dst_ip, ret_error);
 	}
+	if (ret >= 0 && (ed->kind == E_TRANSPORT || ed->kind == E_ICMP || ed->kind == E_IPONLY)) {
+		ret = rules_xml_range(a, "srcipfrom", "srcipto", af, &r->src_range, ret_error);
+		if (ret >= 0)
+			ret = rules_xml_range(a, "dstipfrom", "dstipto", af, &r->dst_range, ret_error);
+	}
 	if (ret >= 0 && ed->kind == E_IP)
 		ret = rules_xml_ip_protocol(a, &r->ip_protocol, ret_error);
 	if (ret >= 0 && (ed->kind == E_IP || ed->kind == E_TRANSPORT)) {

@@ -117,6 +117,11 @@ static void test_refusals(void **state)
 		"x.xml: line 3: <arp> gratuitous='false': only 'true' is supported");
 	refused(HEAD "  <rule action='drop' direction='out'>\n    <rarp hwtype='65536'/>\n  </rule>\n</filter>\n",
 		"x.xml: line 3: <rarp> hwtype='65536' is not 0..65535");
+	refused(HEAD "  <rule action='drop' direction='out' statematch='false'>\n    <udp srcipfrom='10.0.0.1'/>\n"
+		"  </rule>\n</filter>\n", "x.xml: line 3: <udp> srcipfrom and srcipto go together");
+	refused(HEAD "  <rule action='drop' direction='out' statematch='false'>\n"
+		"    <udp dstipfrom='10.0.0.9' dstipto='10.0.0.1'/>\n  </rule>\n</filter>\n",
+		"x.xml: line 3: <udp> dstipto='10.0.0.1' is not an IPv4 address from dstipfrom on");
 	refused(HEAD "  <rule action='drop' direction='out'>\n    <all/>\n  </rule>\n</filter>\n",
 		"x.xml: line 3: <all>: connection state matching is not supported");
 	refused(HEAD "  <rule action='drop' direction='out'>\n    <ip dscp='3'/>\n  </rule>\n</filter>\n",
