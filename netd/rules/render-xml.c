@@ -82,7 +82,8 @@ void rules_line_ip_range(struct strbuf *b, const struct rules_rule *r, const cha
 	static const char *const opt[2] = { "--src-range", "--dst-range" };
 	char lo[INET6_ADDRSTRLEN], hi[INET6_ADDRSTRLEN];
 
-	strbuf_printf(b, " -m iprange");
+	if (r->src_range.set || r->dst_range.set)
+		strbuf_printf(b, " -m iprange");
 	for (int i = 0; i < 2; i++) {
 		if (!rg[i]->set)
 			continue;
@@ -90,4 +91,6 @@ void rules_line_ip_range(struct strbuf *b, const struct rules_rule *r, const cha
 			assert(false); /* af is AF_INET or AF_INET6 */
 		strbuf_printf(b, " %s%s %s-%s", neg, opt[i], lo, hi);
 	}
+	if (r->dscp.set)
+		strbuf_printf(b, " -m dscp %s--dscp 0x%02x", neg, r->dscp.v);
 }

@@ -129,9 +129,16 @@ static int parse_elem_attrs(const struct elem_desc *ed, struct attrs *a, struct 
 			ret = rules_xml_ip(a, "dstipaddr", "dstipmask", af, &r->dst_ip, ret_error);
 	}
 	if (ret >= 0 && (ed->kind == E_TRANSPORT || ed->kind == E_ICMP || ed->kind == E_IPONLY)) {
+		const char *d = rules_xml_attr(a, "dscp");
+		char q[RULES_QUOTE_MAX];
+
 		ret = rules_xml_range(a, "srcipfrom", "srcipto", af, &r->src_range, ret_error);
 		if (ret >= 0)
 			ret = rules_xml_range(a, "dstipfrom", "dstipto", af, &r->dst_range, ret_error);
+		if (ret >= 0 && d && rules_xml_num(d, 0, 63, &r->dscp.v) < 0)
+			ret = rules_xml_errorf(ret_error, a->node, "<%s> dscp=%s is not 0..63", S(a->node->name),
+					       rules_quote(d, q));
+		r->dscp.set = d != NULL;
 	}
 	if (ret >= 0 && ed->kind == E_IP)
 		ret = rules_xml_ip_protocol(a, &r->ip_protocol, ret_error);

@@ -126,6 +126,8 @@ static void test_refusals(void **state)
 		"x.xml: line 3: <all>: connection state matching is not supported");
 	refused(HEAD "  <rule action='drop' direction='out'>\n    <ip dscp='3'/>\n  </rule>\n</filter>\n",
 		"x.xml: line 3: <ip> attribute 'dscp' is not supported by netd");
+	refused(HEAD "  <rule action='drop' direction='out' statematch='false'>\n    <tcp dscp='64'/>\n  </rule>\n"
+		"</filter>\n", "x.xml: line 3: <tcp> dscp='64' is not 0..63");
 	refused(HEAD "  <rule action='drop' direction='out'>\n    <bogus/>\n  </rule>\n</filter>\n",
 		"x.xml: line 3: <bogus>: unknown protocol element");
 	refused(HEAD "  <rule action='accept' direction='in'>\n    <tcp dstportstart='22'/>\n  </rule>\n</filter>\n",
