@@ -94,3 +94,28 @@ void rules_line_ip_range(struct strbuf *b, const struct rules_rule *r, const cha
 	if (r->dscp.set)
 		strbuf_printf(b, " -m dscp %s--dscp 0x%02x", neg, r->dscp.v);
 }
+
+/* TCP flags as iptables-save lists them: in bit order, NONE for none. */
+static void put_tcp_flags(struct strbuf *b, unsigned v)
+{
+	static const char *const names[] = { "FIN", "SYN", "RST", "PSH", "ACK", "URG" };
+	const char *sep = "";
+
+	if (v == 0)
+		strbuf_printf(b, "NONE");
+	for (unsigned i = 0; i < 6; i++)
+		if (v & (1u << i)) {
+			strbuf_printf(b, "%s%s", sep, names[i]);
+			sep = ",";
+		}
+}
+
+void rules_line_tcp_flags(struct strbuf *b, const struct rules_rule *r, const char *neg)
+{
+	if (!r->tcp_flags.set)
+		return;
+	strbuf_printf(b, " %s--tcp-flags ", neg);
+	put_tcp_flags(b, r->tcp_mask.v);
+	strbuf_printf(b, " ");
+	put_tcp_flags(b, r->tcp_flags.v);
+}

@@ -304,7 +304,7 @@ static void line_ip(struct strbuf *b, enum rules_family fam, const char *chain, 
 		const char *p = r->proto == RULES_P_TCP || r->proto == RULES_P_TCP6 ? "tcp" : "udp";
 
 		strbuf_printf(b, " -p %s", p);
-		if (r->src_port.set || r->dst_port.set)
+		if (r->src_port.set || r->dst_port.set || r->tcp_flags.set)
 			strbuf_printf(b, " -m %s", p);
 		if (r->src_port.set) {
 			fmt_range(t, &r->src_port);
@@ -314,6 +314,7 @@ static void line_ip(struct strbuf *b, enum rules_family fam, const char *chain, 
 			fmt_range(t, &r->dst_port);
 			strbuf_printf(b, " %s--dport %s", neg, t);
 		}
+		rules_line_tcp_flags(b, r, neg);
 		break;
 	}
 	case RULES_P_ICMP:

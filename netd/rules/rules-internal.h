@@ -99,6 +99,7 @@ struct rules_rule {
 	struct rules_num arp_htype, arp_ptype, arp_gratuitous; /* libvirt's <arp> (xml.c) */
 	struct rules_iprange src_range, dst_range;             /* libvirt's srcipfrom..., iptables only */
 	struct rules_num dscp;                                 /* libvirt's dscp, iptables only */
+	struct rules_num tcp_mask, tcp_flags;                  /* libvirt's <tcp flags> (bits FIN 1 ... URG 32) */
 	struct rules_range src_port, dst_port;
 	unsigned line; /* where an XML filter defines it (for messages); 0 in JSON */
 };
@@ -215,6 +216,8 @@ struct strbuf;
  * igmp, all). */
 void rules_line_eb_vlan(struct strbuf *b, const struct rules_rule *r, const char *neg);
 void rules_line_ip_other(struct strbuf *b, const struct rules_rule *r, const char *neg);
+/* " [!] --tcp-flags MASK FLAGS" when r has them, as iptables-save names them. */
+void rules_line_tcp_flags(struct strbuf *b, const struct rules_rule *r, const char *neg);
 /* " -m iprange [!] --src-range A-B [!] --dst-range C-D" and
  * " -m dscp [!] --dscp 0xNN", those of them r has. */
 void rules_line_ip_range(struct strbuf *b, const struct rules_rule *r, const char *neg);

@@ -398,6 +398,59 @@ int rules_xml_range(struct attrs *a, const char *fromkey, const char *tokey, int
 	return 0;
 }
 
+/* One side of "MASK/FLAGS": names from SYN ACK URG PSH FIN RST ALL NONE,
+ * separated by commas. */
+static int tcp_flag_list(const char *s, size_t n, unsigned *ret)
+{
+	static const char *const names[] = { "FIN", "SYN", "RST", "PSH", "ACK", "URG" };
+	unsigned v = 0;
+
+	while (n > 0) {
+		const char *comma = memchr(s, ',', n);
+		size_t len = comma ? (size_t)(comma - s) : n;
+		bool found = false;
+
+		for (unsigned i = 0; i < 6; i++) {
+			if (strlen(names[i]) == len && strncmp(s, names[i], len) == 0) {
+				v |= 1u << i;
+				found = true;
+			}
+		}
+		if (len == 3 && strncmp(s, "ALL", 3) == 0) {
+			v |= 0x3f;
+			found = true;
+		}
+		found |= len == 4 && strncmp(s, "NONE", 4) == 0;
+		if (!found)
+			return -EINVAL;
+		n -= len + (comma ? 1 : 0);
+		s += len + (comma ? 1 : 0);
+		if (comma && n == 0)
+			return -EINVAL;
+	}
+	*ret = v;
+	return 0;
+}
+
+/* <tcp flags='MASK/FLAGS'>: the flags looked at, and those of them set. */
+int rules_xml_tcp_flags(struct attrs *a, struct rules_rule *r, char **ret_error)
+{
+	const char *s = rules_xml_attr(a, "flags"), *slash;
+	char q[RULES_QUOTE_MAX];
+
+	if (!s)
+		return 0;
+	slash = strchr(s, '/');
+	if (!slash || tcp_flag_list(s, (size_t)(slash - s), &r->tcp_mask.v) < 0 || r->tcp_mask.v == 0 ||
+	    tcp_flag_list(slash + 1, strlen(slash + 1), &r->tcp_flags.v) < 0 || (r->tcp_flags.v & ~r->tcp_mask.v))
+		return rules_xml_errorf(ret_error, a->node,
+					"<%s> flags=%s is not MASK/FLAGS (names of SYN ACK URG PSH FIN RST ALL NONE "
+					"separated by commas, FLAGS within a MASK that is not NONE)",
+					S(a->node->name), rules_quote(s, q));
+	r->tcp_mask.set = r->tcp_flags.set = true;
+	return 0;
+}
+
 /* <vlan>: vlanid 0..4095, encap-protocol a name or an ethertype. */
 int rules_xml_vlan(struct attrs *a, struct rules_rule *r, char **ret_error)
 {

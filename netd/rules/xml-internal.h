@@ -54,6 +54,7 @@ int rules_xml_ip_protocol(struct attrs *a, struct rules_num *ret, char **ret_err
 int rules_xml_vlan(struct attrs *a, struct rules_rule *r, char **ret_error);
 int rules_xml_icmp(struct attrs *a, struct rules_rule *r, char **ret_error);
 int rules_xml_arp_extra(struct attrs *a, struct rules_rule *r, char **ret_error);
+int rules_xml_tcp_flags(struct attrs *a, struct rules_rule *r, char **ret_error);
 int rules_xml_range(struct attrs *a, const char *fromkey, const char *tokey, int af, struct rules_iprange *ret,
 		    char **ret_error);
 

@@ -142,6 +142,8 @@ static int parse_elem_attrs(const struct elem_desc *ed, struct attrs *a, struct 
 	}
 	if (ret >= 0 && ed->kind == E_IP)
 		ret = rules_xml_ip_protocol(a, &r->ip_protocol, ret_error);
+	if (ret >= 0 && (ed->proto == RULES_P_TCP || ed->proto == RULES_P_TCP6))
+		ret = rules_xml_tcp_flags(a, r, ret_error);
 	if (ret >= 0 && (ed->kind == E_IP || ed->kind == E_TRANSPORT)) {
 		ret = rules_xml_ports(a, "srcportstart", "srcportend", &r->src_port, ret_error);
 		if (ret >= 0)

@@ -126,6 +126,10 @@ static void test_refusals(void **state)
 		"x.xml: line 3: <all>: connection state matching is not supported");
 	refused(HEAD "  <rule action='drop' direction='out'>\n    <ip dscp='3'/>\n  </rule>\n</filter>\n",
 		"x.xml: line 3: <ip> attribute 'dscp' is not supported by netd");
+	refused(HEAD "  <rule action='drop' direction='out' statematch='false'>\n    <tcp flags='SYN/ACK'/>\n"
+		"  </rule>\n</filter>\n", "x.xml: line 3: <tcp> flags='SYN/ACK' is not MASK/FLAGS");
+	refused(HEAD "  <rule action='drop' direction='out' statematch='false'>\n    <udp flags='SYN/SYN'/>\n"
+		"  </rule>\n</filter>\n", "x.xml: line 3: <udp> attribute 'flags' is not supported");
 	refused(HEAD "  <rule action='drop' direction='out' statematch='false'>\n    <tcp dscp='64'/>\n  </rule>\n"
 		"</filter>\n", "x.xml: line 3: <tcp> dscp='64' is not 0..63");
 	refused(HEAD "  <rule action='drop' direction='out'>\n    <bogus/>\n  </rule>\n</filter>\n",
