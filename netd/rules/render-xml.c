@@ -93,6 +93,17 @@ void rules_line_ip_range(struct strbuf *b, const struct rules_rule *r, const cha
 	}
 	if (r->dscp.set)
 		strbuf_printf(b, " -m dscp %s--dscp 0x%02x", neg, r->dscp.v);
+	if (r->ct_state.set) {
+		static const char *const states[] = { "INVALID", "NEW", "RELATED", "ESTABLISHED" };
+		const char *sep = "";
+
+		strbuf_printf(b, " -m state %s--state ", neg);
+		for (unsigned i = 0; i < 4; i++)
+			if (r->ct_state.v & (1u << i)) {
+				strbuf_printf(b, "%s%s", sep, states[i]);
+				sep = ",";
+			}
+	}
 }
 
 /* TCP flags as iptables-save lists them: in bit order, NONE for none. */

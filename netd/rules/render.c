@@ -339,7 +339,7 @@ static void line_ip(struct strbuf *b, enum rules_family fam, const char *chain, 
 	default:
 		rules_line_ip_other(b, r, neg);
 	}
-	if (r->src_range.set || r->dst_range.set || r->dscp.set)
+	if (r->src_range.set || r->dst_range.set || r->dscp.set || r->ct_state.set)
 		rules_line_ip_range(b, r, neg);
 	strbuf_printf(b, " -j %s", targets[r->action]);
 	if (r->action == RULES_A_REJECT)

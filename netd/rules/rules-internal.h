@@ -100,6 +100,8 @@ struct rules_rule {
 	struct rules_iprange src_range, dst_range;             /* libvirt's srcipfrom..., iptables only */
 	struct rules_num dscp;                                 /* libvirt's dscp, iptables only */
 	struct rules_num tcp_mask, tcp_flags;                  /* libvirt's <tcp flags> (bits FIN 1 ... URG 32) */
+	struct rules_num ct_state;                             /* libvirt's state (INVALID 1, NEW 2, RELATED 4,
+								  ESTABLISHED 8), iptables only */
 	struct rules_range src_port, dst_port;
 	unsigned line; /* where an XML filter defines it (for messages); 0 in JSON */
 };
@@ -218,8 +220,9 @@ void rules_line_eb_vlan(struct strbuf *b, const struct rules_rule *r, const char
 void rules_line_ip_other(struct strbuf *b, const struct rules_rule *r, const char *neg);
 /* " [!] --tcp-flags MASK FLAGS" when r has them, as iptables-save names them. */
 void rules_line_tcp_flags(struct strbuf *b, const struct rules_rule *r, const char *neg);
-/* " -m iprange [!] --src-range A-B [!] --dst-range C-D" and
- * " -m dscp [!] --dscp 0xNN", those of them r has. */
+/* " -m iprange [!] --src-range A-B [!] --dst-range C-D",
+ * " -m dscp [!] --dscp 0xNN" and " -m state [!] --state S,...", those of
+ * them r has. */
 void rules_line_ip_range(struct strbuf *b, const struct rules_rule *r, const char *neg);
 
 /*

@@ -451,6 +451,35 @@ int rules_xml_tcp_flags(struct attrs *a, struct rules_rule *r, char **ret_error)
 	return 0;
 }
 
+/* state='NEW,ESTABLISHED' of an iptables element: the connection states
+ * matched (INVALID, NEW, RELATED, ESTABLISHED). */
+int rules_xml_state(struct attrs *a, struct rules_rule *r, char **ret_error)
+{
+	static const char *const states[] = { "INVALID", "NEW", "RELATED", "ESTABLISHED" };
+	const char *s = rules_xml_attr(a, "state"), *p;
+	char q[RULES_QUOTE_MAX];
+	unsigned v = 0;
+
+	for (p = s; p && *p;) {
+		size_t len = strcspn(p, ",");
+		unsigned bit = 0;
+
+		for (unsigned i = 0; i < 4; i++)
+			if (strlen(states[i]) == len && strncmp(p, states[i], len) == 0)
+				bit = 1u << i;
+		if (!bit || (p[len] == ',' && !p[len + 1]))
+			break;
+		v |= bit;
+		p += len + (p[len] == ',');
+	}
+	if (s && (!*s || (p && *p)))
+		return rules_xml_errorf(ret_error, a->node, "<%s> state=%s is not a list of INVALID, NEW, RELATED "
+					"and ESTABLISHED separated by commas", S(a->node->name), rules_quote(s, q));
+	r->ct_state.v = v;
+	r->ct_state.set = s != NULL;
+	return 0;
+}
+
 /* <vlan>: vlanid 0..4095, encap-protocol a name or an ethertype. */
 int rules_xml_vlan(struct attrs *a, struct rules_rule *r, char **ret_error)
 {

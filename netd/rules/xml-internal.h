@@ -55,6 +55,7 @@ int rules_xml_vlan(struct attrs *a, struct rules_rule *r, char **ret_error);
 int rules_xml_icmp(struct attrs *a, struct rules_rule *r, char **ret_error);
 int rules_xml_arp_extra(struct attrs *a, struct rules_rule *r, char **ret_error);
 int rules_xml_tcp_flags(struct attrs *a, struct rules_rule *r, char **ret_error);
+int rules_xml_state(struct attrs *a, struct rules_rule *r, char **ret_error);
 int rules_xml_range(struct attrs *a, const char *fromkey, const char *tokey, int af, struct rules_iprange *ret,
 		    char **ret_error);
 

@@ -139,6 +139,8 @@ static int parse_elem_attrs(const struct elem_desc *ed, struct attrs *a, struct 
 			ret = rules_xml_errorf(ret_error, a->node, "<%s> dscp=%s is not 0..63", S(a->node->name),
 					       rules_quote(d, q));
 		r->dscp.set = d != NULL;
+		if (ret >= 0)
+			ret = rules_xml_state(a, r, ret_error);
 	}
 	if (ret >= 0 && ed->kind == E_IP)
 		ret = rules_xml_ip_protocol(a, &r->ip_protocol, ret_error);

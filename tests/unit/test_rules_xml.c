@@ -130,6 +130,10 @@ static void test_refusals(void **state)
 		"  </rule>\n</filter>\n", "x.xml: line 3: <tcp> flags='SYN/ACK' is not MASK/FLAGS");
 	refused(HEAD "  <rule action='drop' direction='out' statematch='false'>\n    <udp flags='SYN/SYN'/>\n"
 		"  </rule>\n</filter>\n", "x.xml: line 3: <udp> attribute 'flags' is not supported");
+	refused(HEAD "  <rule action='drop' direction='out' statematch='false'>\n    <tcp state='NEW,'/>\n"
+		"  </rule>\n</filter>\n", "x.xml: line 3: <tcp> state='NEW,' is not a list of INVALID, NEW");
+	refused(HEAD "  <rule action='drop' direction='out' statematch='false'>\n    <udp state='NONE'/>\n"
+		"  </rule>\n</filter>\n", "x.xml: line 3: <udp> state='NONE' is not a list of INVALID, NEW");
 	refused(HEAD "  <rule action='drop' direction='out' statematch='false'>\n    <tcp dscp='64'/>\n  </rule>\n"
 		"</filter>\n", "x.xml: line 3: <tcp> dscp='64' is not 0..63");
 	refused(HEAD "  <rule action='drop' direction='out'>\n    <bogus/>\n  </rule>\n</filter>\n",
