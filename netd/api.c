@@ -171,6 +171,7 @@ FILTERS_METHOD(filters_list_bindings)
 FILTERS_METHOD(filters_list_filters)
 FILTERS_METHOD(filters_get_filter)
 FILTERS_METHOD(filters_resync)
+FILTERS_METHOD(filters_define)
 
 static const struct api_method methods[] = {
 	{ "org.varlink.service.GetInfo", false, method_get_info },
@@ -189,6 +190,7 @@ static const struct api_method methods[] = {
 	{ "io.netd.ListFilters", false, method_filters_list_filters },
 	{ "io.netd.GetFilter", false, method_filters_get_filter },
 	{ "io.netd.Resync", true, method_filters_resync },
+	{ "io.netd.DefineFilter", true, method_filters_define },
 };
 
 /* Who made call, for its audit row (the strings are the call's). */

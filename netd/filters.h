@@ -95,4 +95,10 @@ void filters_list_filters(struct filters *f, struct ctl_call *call, json_t *para
 void filters_get_filter(struct filters *f, struct ctl_call *call, json_t *params);
 void filters_resync(struct filters *f, struct ctl_call *call, json_t *params);
 
+/* DefineFilter (define.c): write an admin's filter definition (JSON or
+ * libvirt's XML) into filter_dir, load the directory again and render
+ * every binding again; the reply says how many changed. A definition that
+ * does not load changes nothing (io.netd.InvalidFilter). */
+void filters_define(struct filters *f, struct ctl_call *call, json_t *params);
+
 #endif

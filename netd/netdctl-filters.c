@@ -1,6 +1,6 @@
 /*
  * netdctl-filters.c: netdctl's filter commands (bind, unbind, list, show,
- * defs, def) and resync.
+ * defs, def, import) and resync.
  */
 #include "config.h"
 
@@ -234,6 +234,66 @@ static int cmd_filter_def(struct ctl_opts *o, int argc, char **argv)
 	return 0;
 }
 
+/* The whole of a file of at most 1 MiB (DefineFilter's limit), or NULL
+ * after saying why. */
+static char *read_definition(const char *path)
+{
+	_cleanup_fclose_ FILE *fp = fopen(path, "re");
+	char *buf;
+	size_t n;
+
+	if (!fp) {
+		fprintf(stderr, "netdctl: %s: %s\n", path, strerror(errno));
+		return NULL;
+	}
+	buf = malloc(1024 * 1024 + 1);
+	if (!buf)
+		return NULL;
+	n = fread(buf, 1, 1024 * 1024 + 1, fp);
+	if (ferror(fp) || n > 1024 * 1024) {
+		fprintf(stderr, "netdctl: %s: %s\n", path, ferror(fp) ? "read error" : "larger than 1 MiB");
+		free(buf);
+		return NULL;
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
+static int cmd_filter_import(struct ctl_opts *o, int argc, char **argv)
+{
+	struct netd_reply rep;
+	const char *path;
+	json_t *def;
+	char *text;
+	int r;
+
+	r = sub_getopt(o, "filter import", argc, argv, NULL, NULL, NULL);
+	if (r < 0)
+		return SUB_EXIT(r);
+	if (r != argc - 1)
+		return usage_error(o);
+	path = argv[r];
+	text = read_definition(path);
+	if (!text)
+		return EXIT_FAILURE;
+	def = json_string(text);
+	free(text);
+	if (!def) {
+		fprintf(stderr, "netdctl: %s: not UTF-8 text\n", path);
+		return EXIT_FAILURE;
+	}
+	r = do_call(o, "io.netd.DefineFilter", json_pack("{s:o}", "definition", def), &rep);
+	if (r)
+		return r;
+	if (o->json)
+		print_json(rep.parameters);
+	else
+		printf("filter '%s' defined in %s: %lld bindings changed\n", gets_(rep.parameters, "name"),
+		       gets_(rep.parameters, "file"), (long long)geti(rep.parameters, "bindings_changed"));
+	netd_reply_done(&rep);
+	return 0;
+}
+
 int cmd_filter(struct ctl_opts *o, int argc, char **argv)
 {
 	static const struct netdctl_cmd subs[] = {
@@ -243,6 +303,7 @@ int cmd_filter(struct ctl_opts *o, int argc, char **argv)
 		{ "show", cmd_filter_show },
 		{ "defs", cmd_filter_defs },
 		{ "def", cmd_filter_def },
+		{ "import", cmd_filter_import },
 	};
 
 	return dispatch(o, "filter", subs, ELEMENTSOF(subs), argc, argv);

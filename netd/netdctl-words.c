@@ -37,12 +37,14 @@ static const struct cmd_help helps[] = {
 	{ "link show", "NAME", "one link in detail" },
 	{ "monitor", "", "print link events as they happen" },
 	{ "filter bind", "--port DEV --filter NAME --owner OWNER [--param KEY=VALUE]...",
-	  "bind a filter to a port (KEY: MAC, IP (may repeat), DHCPSERVER)" },
+	  "bind a filter to a port (KEY: MAC, IP (may repeat), DHCPSERVER, GATEWAY_MAC)" },
 	{ "filter unbind", "--port DEV --owner OWNER", "remove a port's filter" },
 	{ "filter list", "[--owner OWNER]", "list bindings" },
 	{ "filter show", "PORT", "one binding in detail" },
 	{ "filter defs", "", "list the filters that can be bound" },
 	{ "filter def", "NAME", "print a filter's definition (JSON)" },
+	{ "filter import", "FILE", "define or redefine a filter from a file (netd's JSON or libvirt's\n"
+	  "nwfilter XML); rebinds the ports that use it" },
 	{ "resync", "", "compare the firewall with what netd applied; repair" },
 };
 

@@ -13,6 +13,8 @@
 #   libssl-dev                                              SHA-256 (libcrypto) for rule hashes
 #   libsystemd-dev systemd procps                           sd_notify/socket activation; tests: systemd-analyze,
 #                                                           systemd-socket-activate, sysusers/tmpfiles --root, kill
+#   libxml2-dev                                             libvirt's nwfilter XML filters (rules/xml.c)
+#   libvirt-daemon-config-nwfilter                          tests/rules/libvirt.sh: libvirt's 24 standard filters
 #   iputils-ping iputils-arping dnsmasq-base busybox        data-plane tests: ping, spoofed ARP, DHCP
 #   python3 gnuplot-nox strace                              bench/run: the harness, its plot, ioctl counts
 #   groff-base                                              tests/docs: man pages render without warnings
@@ -24,7 +26,7 @@ libjansson-dev libev-dev libinih-dev libcmocka-dev
 iproute2 iptables ebtables nftables socat util-linux iputils-ping
 iputils-arping dnsmasq-base busybox libssl-dev libsystemd-dev systemd procps
 python3 gnuplot-nox strace groff-base
-gcovr clang libclang-rt-14-dev"
+gcovr clang libclang-rt-14-dev libxml2-dev libvirt-daemon-config-nwfilter"
 
 netd_install_packages() {
 	local missing="" p

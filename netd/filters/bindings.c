@@ -167,6 +167,7 @@ static void params_view(json_t *params, struct param_view *v)
 
 	memset(v, 0, sizeof(*v));
 	v->p.mac = json_string_value(json_object_get(params, "MAC"));
+	v->p.gateway_mac = json_string_value(json_object_get(params, "GATEWAY_MAC"));
 	json_array_foreach(json_object_get(params, "IP"), i, x)
 		if (i < ELEMENTSOF(v->ips))
 			v->ips[v->p.n_ips++] = json_string_value(x);

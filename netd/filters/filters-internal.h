@@ -239,6 +239,7 @@ struct filters {
 	struct store *store;
 	struct links *links;
 	struct rules_defs *defs;
+	char *filter_dir;          /* where DefineFilter writes (define.c) */
 	unsigned timeout_ms;
 	const struct job_ops *job_ops;
 	const struct nft_ops *nft_ops;
@@ -380,6 +381,12 @@ int bindings_load(struct filters *f);
 /* Render every binding again (new definitions): the number whose
  * rendering changed (they are pending again). */
 unsigned bindings_rerender(struct filters *f);
+
+/* A reload's new set d (taking it; nerrors files refused) put in force
+ * (define.c): filters whose files were refused keep their previous
+ * definition, every binding is rendered again, the reload is logged and
+ * audited (daemon.ReloadFilters). The number of bindings changed. */
+int define_reload(struct filters *f, struct rules_defs *d, unsigned nerrors);
 
 /* --- batch.c --- */
 

@@ -10,6 +10,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "filters-internal.h"
 #include "job.h"
@@ -277,7 +278,8 @@ int filters_new(struct ev_loop *loop, struct store *store, struct links *links,
 	f->record_max_us = FILTERS_RECORD_MAX_US;
 	batch_work_init(f);
 	batch_backoff_init(f);
-	r = load_defs(cfg->filter_dir, &f->defs, &f->filter_errors, NULL);
+	f->filter_dir = strdup(cfg->filter_dir);
+	r = f->filter_dir ? load_defs(cfg->filter_dir, &f->defs, &f->filter_errors, NULL) : -ENOMEM;
 	if (r >= 0)
 		r = bindings_load(f);
 	if (r < 0) {
@@ -317,6 +319,7 @@ struct filters *filters_free(struct filters *f)
 	batch_retry_clear(f);
 	bindings_undo_clear(f);
 	rules_defs_free(f->defs);
+	free(f->filter_dir);
 	free(f);
 	return NULL;
 }
@@ -324,22 +327,26 @@ struct filters *filters_free(struct filters *f)
 json_t *filters_reload(struct filters *f, const char *filter_dir)
 {
 	struct rules_defs *d;
-	unsigned errors, changed;
+	unsigned errors;
+	int changed;
 	json_t *errs = json_array();
+	char *dir;
 	int r;
 
 	assert(f);
 	assert(filter_dir);
-	r = load_defs(filter_dir, &d, &errors, errs);
+	dir = strdup(filter_dir);
+	r = dir ? load_defs(filter_dir, &d, &errors, errs) : -ENOMEM;
 	if (r < 0) {
+		free(dir);
 		json_decref(errs);
 		return json_pack("{s:s}", "error", strerror(-r));
 	}
-	rules_defs_free(f->defs);
-	f->defs = d;
-	f->filter_errors = errors;
-	changed = bindings_rerender(f);
-	log_info("filters reloaded: %u bindings changed", changed);
+	free(f->filter_dir);
+	f->filter_dir = dir;
+	/* A filter whose file no longer loads keeps its previous
+	 * definition (define.c); the rest re-render their bindings. */
+	changed = define_reload(f, d, errors);
 	return json_pack("{s:i, s:i, s:o, s:i}", "custom_filters", r, "filter_errors", (int)errors,
-			 "errors", errs ? errs : json_array(), "bindings_changed", (int)changed);
+			 "errors", errs ? errs : json_array(), "bindings_changed", changed);
 }

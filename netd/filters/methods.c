@@ -112,7 +112,8 @@ static json_t *param_list(struct ctl_call *call, json_t *in, const char *key, si
 	return json_incref(arr);
 }
 
-/* Canonical parameters: {"MAC": s, "IP": [..], "DHCPSERVER": [..]}, each
+/* Canonical parameters: {"MAC": s, "IP": [..], "DHCPSERVER": [..],
+ * "GATEWAY_MAC": s (optional)}, each
  * value checked; the MAC defaults to the port's. Returns NULL after
  * answering the call. */
 static json_t *bind_params_canonical(struct ctl_call *call, json_t *in, const struct links_port *lp)
@@ -126,7 +127,7 @@ static json_t *bind_params_canonical(struct ctl_call *call, json_t *in, const st
 	json_t *v;
 
 	json_object_foreach(in, key, v) {
-		bool known = streq(key, "MAC");
+		bool known = streq(key, "MAC") || streq(key, "GATEWAY_MAC");
 
 		for (size_t i = 0; i < ELEMENTSOF(lists); i++)
 			known |= streq(key, lists[i].key);
@@ -134,6 +135,14 @@ static json_t *bind_params_canonical(struct ctl_call *call, json_t *in, const st
 			ctl_call_invalid_parameter(call, "parameters");
 			return NULL;
 		}
+	}
+	v = json_object_get(in, "GATEWAY_MAC");
+	if (v) {
+		if (!json_is_string(v) || rules_param_check("GATEWAY_MAC", json_string_value(v)) < 0) {
+			ctl_call_invalid_parameter(call, "GATEWAY_MAC");
+			return NULL;
+		}
+		json_object_set(out, "GATEWAY_MAC", v);
 	}
 	v = json_object_get(in, "MAC");
 	if (v) {

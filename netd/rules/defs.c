@@ -101,6 +101,102 @@ int rules_defs_new(struct rules_defs **ret)
 	return 0;
 }
 
+int rules_defs_new_bare(struct rules_defs **ret)
+{
+	struct rules_defs *d = calloc(1, sizeof(*d));
+
+	if (!d)
+		return -ENOMEM;
+	*ret = d;
+	return 0;
+}
+
+/* A copy of a custom filter, parsed again from the definition it keeps. */
+static int filter_clone(const struct rules_filter *f, struct rules_filter **ret)
+{
+	const char *xml = json_string_value(json_object_get(f->json, "libvirt_xml"));
+	struct rules_filter *c = NULL;
+	char *error = NULL;
+	int r;
+
+	/* A JSON filter never has that key: parse.c refuses unknown keys. */
+	if (xml)
+		r = rules_xml_parse(xml, strlen(xml), &c, &error);
+	else
+		r = rules_filter_parse(f->json, &c, &error);
+	free(error);
+	if (r < 0)
+		return r == -EINVAL ? -EIO : r; /* it parsed before: only memory can fail */
+	c->file = strdup(f->file);
+	if (!c->file) {
+		rules_filter_free(c);
+		return -ENOMEM;
+	}
+	*ret = c;
+	return 0;
+}
+
+/* Whether prev's filter f may be carried into d: not there, its file
+ * still there (refused, not removed), and every reference resolved. */
+static bool keep_fits(const struct rules_defs *d, const struct rules_filter *f)
+{
+	struct stat st;
+
+	if (f->builtin || !f->file || rules_defs_has(d, f->name) || stat(f->file, &st) < 0)
+		return false;
+	for (size_t k = 0; k < f->n_refs; k++)
+		if (!rules_defs_has(d, f->refs[k]))
+			return false;
+	return true;
+}
+
+int rules_defs_keep_previous(struct rules_defs *d, const struct rules_defs *prev, char ***ret_names,
+			     size_t *ret_n)
+{
+	char **names = NULL;
+	size_t n = 0;
+	bool changed;
+	int r = 0;
+
+	assert(d && prev && ret_names && ret_n);
+	/* Until nothing changes: keeping one can let a filter that refers
+	 * to it be kept too. Only filters already in d are referred to, so
+	 * no cycle can form. */
+	do {
+		changed = false;
+		for (size_t i = 0; i < prev->n && r >= 0; i++) {
+			struct rules_filter *c = NULL;
+			char **v;
+
+			if (!keep_fits(d, prev->v[i]))
+				continue;
+			v = realloc(names, (n + 1) * sizeof(*names));
+			if (v)
+				names = v;
+			if (!v || !(names[n] = strdup(prev->v[i]->name))) {
+				r = -ENOMEM;
+				break;
+			}
+			n++;
+			r = filter_clone(prev->v[i], &c);
+			if (r >= 0 && (r = defs_add(d, c)) < 0)
+				rules_filter_free(c);
+			if (r >= 0)
+				qsort(d->v, d->n, sizeof(*d->v), cmp_filter);
+			changed = true;
+		}
+	} while (changed && r >= 0);
+	if (r < 0) {
+		for (size_t i = 0; i < n; i++)
+			free(names[i]);
+		free(names);
+		return r;
+	}
+	*ret_names = names;
+	*ret_n = n;
+	return (int)n;
+}
+
 size_t rules_defs_count(const struct rules_defs *d)
 {
 	return d->n;
@@ -297,6 +393,79 @@ out:
 	return r;
 }
 
+static bool is_xml(const char *name)
+{
+	size_t n = strlen(name);
+
+	return n > 4 && strcmp(name + n - 4, ".xml") == 0;
+}
+
+static bool is_json(const char *name)
+{
+	size_t n = strlen(name);
+
+	return n > 5 && strcmp(name + n - 5, ".json") == 0;
+}
+
+/* A file in libvirt's XML format, read whole and parsed (xml.c). */
+static int load_xml(const char *path, struct rules_filter **ret, char **ret_error)
+{
+	_cleanup_free_ char *buf = NULL;
+	_cleanup_fclose_ FILE *fp = NULL;
+	size_t n;
+
+	fp = fopen(path, "re");
+	if (!fp)
+		return rules_errorf(ret_error, "xml: %s", strerror(errno));
+	buf = malloc(FILE_SIZE_MAX + 1);
+	if (!buf)
+		return -ENOMEM;
+	n = fread(buf, 1, FILE_SIZE_MAX + 1, fp);
+	if (ferror(fp))
+		return rules_errorf(ret_error, "xml: read error");
+	if (n > FILE_SIZE_MAX)
+		return rules_errorf(ret_error, "xml: larger than %d bytes", FILE_SIZE_MAX);
+	return rules_xml_parse(buf, n, ret, ret_error);
+}
+
+int rules_definition_parse(const char *text, size_t len, char **ret_name, bool *ret_xml, char **ret_error)
+{
+	struct rules_filter *f = NULL;
+	size_t i = 0;
+	bool xml;
+	int r;
+
+	assert(text && ret_name && ret_xml && ret_error);
+	if (len > FILE_SIZE_MAX)
+		return rules_errorf(ret_error, "definition: larger than %d bytes", FILE_SIZE_MAX);
+	if (memchr(text, '\0', len))
+		return rules_errorf(ret_error, "definition: holds a NUL byte");
+	while (i < len && (text[i] == ' ' || text[i] == '\t' || text[i] == '\n' || text[i] == '\r'))
+		i++;
+	xml = i < len && text[i] == '<';
+	if (xml) {
+		r = rules_xml_parse(text, len, &f, ret_error);
+	} else {
+		json_error_t jerr;
+		json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+		_cleanup_free_ char *jtext = NULL;
+
+		if (!root) {
+			jtext = rules_clean_dup(jerr.text);
+			return jtext ? rules_errorf(ret_error, "json: %s (line %d, column %d)", jtext, jerr.line,
+						   jerr.column) : -ENOMEM;
+		}
+		r = rules_filter_parse(root, &f, ret_error);
+		json_decref(root);
+	}
+	if (r < 0)
+		return r;
+	*ret_name = TAKE_PTR(f->name);
+	*ret_xml = xml;
+	rules_filter_free(f);
+	return 0;
+}
+
 /* Read one file into a candidate; a refused file only adds an error.
  * 0 (accepted or refused) or -ENOMEM. */
 static int load_file(const struct rules_defs *d, const char *path, struct cand *c, size_t *n,
@@ -321,17 +490,22 @@ static int load_file(const struct rules_defs *d, const char *path, struct cand *
 	if (!S_ISREG(st.st_mode))
 		return 0;
 	if (st.st_size > FILE_SIZE_MAX)
-		return errors_add(e, "%s: json: larger than %d bytes", shown, FILE_SIZE_MAX);
-	root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
-	if (!root) {
-		jtext = rules_clean_dup(jerr.text);
-		if (!jtext)
-			return -ENOMEM;
-		return errors_add(e, "%s: json: %s (line %d, column %d)", shown, jtext, jerr.line,
-				  jerr.column);
+		return errors_add(e, "%s: %s: larger than %d bytes", shown, is_xml(path) ? "xml" : "json",
+				  FILE_SIZE_MAX);
+	if (is_xml(path)) {
+		r = load_xml(path, &f, &error);
+	} else {
+		root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+		if (!root) {
+			jtext = rules_clean_dup(jerr.text);
+			if (!jtext)
+				return -ENOMEM;
+			return errors_add(e, "%s: json: %s (line %d, column %d)", shown, jtext, jerr.line,
+					  jerr.column);
+		}
+		r = rules_filter_parse(root, &f, &error);
+		json_decref(root);
 	}
-	r = rules_filter_parse(root, &f, &error);
-	json_decref(root);
 	if (r == -EINVAL)
 		return errors_add(e, "%s: %s", shown, error);
 	if (r < 0)
@@ -357,7 +531,7 @@ static int load_file(const struct rules_defs *d, const char *path, struct cand *
 	return 0;
 }
 
-/* The "*.json" names in dir (no dot files), sorted. -errno. */
+/* The "*.json" and "*.xml" names in dir (no dot files), sorted. -errno. */
 static int list_dir(const char *dir, char ***ret, size_t *ret_n)
 {
 	char **v = NULL;
@@ -370,7 +544,6 @@ static int list_dir(const char *dir, char ***ret, size_t *ret_n)
 	if (!dp)
 		return -errno;
 	for (;;) {
-		size_t len;
 		char **nv;
 
 		errno = 0;
@@ -379,8 +552,7 @@ static int list_dir(const char *dir, char ***ret, size_t *ret_n)
 			r = -errno;
 			break;
 		}
-		len = strlen(de->d_name);
-		if (de->d_name[0] == '.' || len <= 5 || strcmp(de->d_name + len - 5, ".json") != 0)
+		if (de->d_name[0] == '.' || !(is_json(de->d_name) || is_xml(de->d_name)))
 			continue;
 		nv = realloc(v, (n + 1) * sizeof(*v));
 		if (!nv) {

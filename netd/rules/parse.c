@@ -71,10 +71,21 @@ enum rules_family rules_proto_family(enum rules_proto p)
 	case RULES_P_TCP:
 	case RULES_P_UDP:
 	case RULES_P_ICMP:
+	case RULES_P_SCTP:
+	case RULES_P_UDPLITE:
+	case RULES_P_ESP:
+	case RULES_P_AH:
+	case RULES_P_IGMP:
+	case RULES_P_ALLIP:
 		return RULES_IP4;
 	case RULES_P_TCP6:
 	case RULES_P_UDP6:
 	case RULES_P_ICMP6:
+	case RULES_P_SCTP6:
+	case RULES_P_UDPLITE6:
+	case RULES_P_ESP6:
+	case RULES_P_AH6:
+	case RULES_P_ALLIP6:
 		return RULES_IP6;
 	default:
 		return RULES_EB;
@@ -90,11 +101,22 @@ int rules_proto_af(enum rules_proto p)
 	case RULES_P_TCP:
 	case RULES_P_UDP:
 	case RULES_P_ICMP:
+	case RULES_P_SCTP:
+	case RULES_P_UDPLITE:
+	case RULES_P_ESP:
+	case RULES_P_AH:
+	case RULES_P_IGMP:
+	case RULES_P_ALLIP:
 		return AF_INET;
 	case RULES_P_IPV6:
 	case RULES_P_TCP6:
 	case RULES_P_UDP6:
 	case RULES_P_ICMP6:
+	case RULES_P_SCTP6:
+	case RULES_P_UDPLITE6:
+	case RULES_P_ESP6:
+	case RULES_P_AH6:
+	case RULES_P_ALLIP6:
 		return AF_INET6;
 	default:
 		return 0;
@@ -134,7 +156,7 @@ static const struct field_desc fields[] = {
 	FIELD("dst_port", F_PORT, P_PORTS, dst_port, false, "tcp, udp, tcp-ipv6, udp-ipv6, ipv4 and ipv6"),
 	FIELD("arp_op", F_ARPOP, P_ARPS, arp_op, false, "arp and rarp"),
 	FIELD("arp_src_mac", F_MAC, P_ARPS, arp_src_mac, true, "arp and rarp"),
-	FIELD("arp_dst_mac", F_MAC, P_ARPS, arp_dst_mac, false, "arp and rarp"),
+	FIELD("arp_dst_mac", F_MAC, P_ARPS, arp_dst_mac, true, "arp and rarp"),
 	FIELD("arp_src_ip", F_IP, P_ARPS, arp_src_ip, true, "arp and rarp"),
 	FIELD("arp_dst_ip", F_IP, P_ARPS, arp_dst_ip, true, "arp and rarp"),
 	FIELD("icmp_type", F_ICMP, PB(ICMP) | PB(ICMP6), icmp_type, false, "icmp and icmpv6"),
@@ -216,8 +238,8 @@ static int parse_mac_field(const struct field_desc *fd, json_t *v, const char *p
 
 	if (!s)
 		return rules_errorf(ret_error, "%s.%s: must be a string", path, fd->name);
-	if (fd->var && streq(s, "$MAC")) {
-		m.var = RULES_VAR_MAC;
+	if (fd->var && (streq(s, "$MAC") || (fd->kind == F_MAC_MASK && streq(s, "$GATEWAY_MAC")))) {
+		m.var = streq(s, "$MAC") ? RULES_VAR_MAC : RULES_VAR_GATEWAY_MAC;
 		*ret = m;
 		return 0;
 	}
@@ -524,6 +546,10 @@ struct rules_filter *rules_filter_free(struct rules_filter *f)
 	for (size_t i = 0; i < f->n_refs; i++)
 		free(f->refs[i]);
 	free(f->refs);
+	free(f->chain);
+	for (size_t i = 0; f->ref_args && i < f->n_refs; i++)
+		free(f->ref_args[i].v);
+	free(f->ref_args);
 	free(f);
 	return NULL;
 }

@@ -169,6 +169,10 @@ static void line_eb_arp(struct strbuf *b, const struct rules_rule *r, const char
 		else
 			strbuf_printf(b, " --arp-op %s%u", neg, r->arp_op.v);
 	}
+	if (r->arp_htype.set)
+		strbuf_printf(b, " --arp-htype %s%u", neg, r->arp_htype.v);
+	if (r->arp_ptype.set)
+		strbuf_printf(b, " --arp-ptype %s0x%x", neg, r->arp_ptype.v);
 	if (r->arp_src_ip.set) {
 		fmt_ip(t, &r->arp_src_ip, false);
 		strbuf_printf(b, " --arp-ip-src %s%s", neg, t);
@@ -181,6 +185,8 @@ static void line_eb_arp(struct strbuf *b, const struct rules_rule *r, const char
 		put_mac(b, "--arp-mac-src", neg, &r->arp_src_mac, false);
 	if (r->arp_dst_mac.set)
 		put_mac(b, "--arp-mac-dst", neg, &r->arp_dst_mac, false);
+	if (r->arp_gratuitous.set) /* its negation goes before the option */
+		strbuf_printf(b, " %s--arp-gratuitous", neg);
 }
 
 /* ebtables' IPv4/IPv6 matches of a rule. */
@@ -252,6 +258,9 @@ static void line_eb(struct strbuf *b, const char *chain, const struct rules_rule
 	case RULES_P_IPV6:
 		strbuf_printf(b, " -p IPv6");
 		break;
+	case RULES_P_VLAN:
+		strbuf_printf(b, " -p 802_1Q");
+		break;
 	default:
 		break;
 	}
@@ -264,6 +273,8 @@ static void line_eb(struct strbuf *b, const char *chain, const struct rules_rule
 		line_eb_arp(b, r, neg);
 	if (r->proto == RULES_P_IPV4 || r->proto == RULES_P_IPV6)
 		line_eb_ip(b, r, neg);
+	if (r->proto == RULES_P_VLAN)
+		rules_line_eb_vlan(b, r, neg);
 	strbuf_printf(b, " -j %s\n", targets[r->action]);
 }
 
@@ -293,7 +304,7 @@ static void line_ip(struct strbuf *b, enum rules_family fam, const char *chain, 
 		const char *p = r->proto == RULES_P_TCP || r->proto == RULES_P_TCP6 ? "tcp" : "udp";
 
 		strbuf_printf(b, " -p %s", p);
-		if (r->src_port.set || r->dst_port.set)
+		if (r->src_port.set || r->dst_port.set || r->tcp_flags.set)
 			strbuf_printf(b, " -m %s", p);
 		if (r->src_port.set) {
 			fmt_range(t, &r->src_port);
@@ -303,6 +314,7 @@ static void line_ip(struct strbuf *b, enum rules_family fam, const char *chain, 
 			fmt_range(t, &r->dst_port);
 			strbuf_printf(b, " %s--dport %s", neg, t);
 		}
+		rules_line_tcp_flags(b, r, neg);
 		break;
 	}
 	case RULES_P_ICMP:
@@ -311,18 +323,24 @@ static void line_ip(struct strbuf *b, enum rules_family fam, const char *chain, 
 			/* Type 255 is iptables' "any": every type. */
 			if (r->icmp_type.v == 255)
 				strbuf_printf(b, " -m icmp %s--icmp-type any", neg);
+			else if (r->icmp_code.set)
+				strbuf_printf(b, " -m icmp %s--icmp-type %u/%u", neg, r->icmp_type.v, r->icmp_code.v);
 			else
 				strbuf_printf(b, " -m icmp %s--icmp-type %u", neg, r->icmp_type.v);
 		}
 		break;
 	case RULES_P_ICMP6:
 		strbuf_printf(b, " -p ipv6-icmp");
-		if (r->icmp_type.set)
+		if (r->icmp_type.set && r->icmp_code.set)
+			strbuf_printf(b, " -m icmp6 %s--icmpv6-type %u/%u", neg, r->icmp_type.v, r->icmp_code.v);
+		else if (r->icmp_type.set)
 			strbuf_printf(b, " -m icmp6 %s--icmpv6-type %u", neg, r->icmp_type.v);
 		break;
 	default:
-		assert(false);
+		rules_line_ip_other(b, r, neg);
 	}
+	if (r->src_range.set || r->dst_range.set || r->dscp.set || r->ct_state.set)
+		rules_line_ip_range(b, r, neg);
 	strbuf_printf(b, " -j %s", targets[r->action]);
 	if (r->action == RULES_A_REJECT)
 		strbuf_printf(b, " --reject-with %s",
@@ -339,6 +357,8 @@ struct addr {
 
 struct pvals {
 	uint8_t mac[6];
+	uint8_t gateway_mac[6];
+	bool has_gateway_mac;
 	struct addr *ips;
 	size_t n_ips;
 	struct addr *dhcp;
@@ -356,6 +376,13 @@ static int params_parse(const struct rules_params *p, struct pvals *v, char **re
 				    "MAC: %s is not a unicast MAC address (aa:bb:cc:dd:ee:ff, not all zero)",
 				    rules_quote(p->mac, q));
 	valid_parse_mac(p->mac, v->mac);
+	if (p->gateway_mac) {
+		if (rules_param_check("GATEWAY_MAC", p->gateway_mac) < 0)
+			return rules_errorf(ret_error, "GATEWAY_MAC: %s is not a unicast MAC address",
+					    rules_quote(p->gateway_mac, q));
+		valid_parse_mac(p->gateway_mac, v->gateway_mac);
+		v->has_gateway_mac = true;
+	}
 	v->ips = calloc(p->n_ips + 1, sizeof(*v->ips));
 	v->dhcp = calloc(p->n_dhcpservers + 1, sizeof(*v->dhcp));
 	if (!v->ips || !v->dhcp)
@@ -367,8 +394,8 @@ static int params_parse(const struct rules_params *p, struct pvals *v, char **re
 		v->n_ips++;
 	}
 	for (size_t i = 0; i < p->n_dhcpservers; i++) {
-		if (rules_parse_addr(p->dhcpservers[i], AF_INET, &v->dhcp[i].af, v->dhcp[i].a) < 0)
-			return rules_errorf(ret_error, "DHCPSERVER: %s is not an IPv4 address",
+		if (rules_parse_addr(p->dhcpservers[i], 0, &v->dhcp[i].af, v->dhcp[i].a) < 0)
+			return rules_errorf(ret_error, "DHCPSERVER: %s is not an IPv4 or IPv6 address",
 					    p->dhcpservers[i] ? rules_quote(p->dhcpservers[i], q) : "NULL");
 		v->n_dhcp++;
 	}
@@ -381,6 +408,11 @@ static size_t var_count(const struct pvals *v, enum rules_var var, int af)
 {
 	const struct addr *a = var == RULES_VAR_IP ? v->ips : v->dhcp;
 	size_t n = var == RULES_VAR_IP ? v->n_ips : v->n_dhcp, c = 0;
+
+	if (var == RULES_VAR_MAC)
+		return 1;
+	if (var == RULES_VAR_GATEWAY_MAC)
+		return v->has_gateway_mac;
 
 	for (size_t i = 0; i < n; i++)
 		c += a[i].af == af;
@@ -405,16 +437,21 @@ static void emit_rule(struct strbuf *b, enum rules_family fam, const char *chain
 {
 	struct rules_rule x = *r;
 	struct rules_ip *ipf[4] = { &x.src_ip, &x.dst_ip, &x.arp_src_ip, &x.arp_dst_ip };
-	struct rules_mac *macf[3] = { &x.src_mac, &x.dst_mac, &x.arp_src_mac };
+	struct rules_mac *macf[4] = { &x.src_mac, &x.dst_mac, &x.arp_src_mac, &x.arp_dst_mac };
 	enum rules_var vars[2] = { RULES_VAR_NONE, RULES_VAR_NONE };
 	size_t nv = 0, cnt[2] = { 1, 1 };
 	int af = rules_proto_af(r->proto);
 
-	for (size_t i = 0; i < ELEMENTSOF(macf); i++)
-		if (macf[i]->set && macf[i]->var == RULES_VAR_MAC) {
-			memcpy(macf[i]->addr, v->mac, 6);
-			memcpy(macf[i]->mask, mac_ones, 6);
-		}
+	for (size_t i = 0; i < ELEMENTSOF(macf); i++) {
+		if (!macf[i]->set || macf[i]->var == RULES_VAR_NONE)
+			continue;
+		/* Without a gateway's MAC the rule is left out, as a list
+		 * variable without values leaves its rule out. */
+		if (macf[i]->var == RULES_VAR_GATEWAY_MAC && !v->has_gateway_mac)
+			return;
+		memcpy(macf[i]->addr, macf[i]->var == RULES_VAR_MAC ? v->mac : v->gateway_mac, 6);
+		memcpy(macf[i]->mask, mac_ones, 6);
+	}
 	/* The distinct list variables, in the order of their first field. */
 	for (size_t i = 0; i < ELEMENTSOF(ipf); i++) {
 		enum rules_var var = ipf[i]->var;
@@ -446,44 +483,34 @@ static void emit_rule(struct strbuf *b, enum rules_family fam, const char *chain
 		}
 }
 
-struct item {
-	const struct rules_rule *r;
-	size_t seq; /* definition order, for a stable sort */
-};
-
-struct items {
-	struct item *v;
-	size_t n, cap;
-};
-
 /* The rules of d->v[fi] and, recursively, of what it refers to, each
  * filter once (seen), in definition order. */
-static int collect(const struct rules_defs *d, size_t fi, bool *seen, struct items *it)
+static int collect(const struct rules_defs *d, size_t fi, bool *seen, struct rules_items *it)
 {
 	const struct rules_filter *f = d->v[fi];
 	int r;
 
-	seen[fi] = true;
-	if (it->n + f->n_rules > it->cap) {
-		size_t cap = (it->n + f->n_rules) * 2;
-		struct item *v = realloc(it->v, cap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		it->v = v;
-		it->cap = cap;
-	}
+	/* Under a reference's parameters a filter is taken with those
+	 * values, each time it is reached. */
+	if (it->nctx == 0)
+		seen[fi] = true;
 	for (size_t i = 0; i < f->n_rules; i++) {
-		it->v[it->n] = (struct item) { .r = &f->rules[i], .seq = it->n };
-		it->n++;
+		r = rules_items_add(it, f, &f->rules[i]);
+		if (r < 0)
+			return r;
 	}
+	it->chained |= f->chain && f->n_rules > 0;
 	for (size_t i = 0; i < f->n_refs; i++) {
+		const struct rules_args *a = f->ref_args && f->ref_args[i].n > 0 ? &f->ref_args[i] : NULL;
 		size_t j;
 
 		/* Loading refused unknown references and cycles. */
-		if (!rules_defs_find(d, f->refs[i], &j) || seen[j])
+		if (!rules_defs_find(d, f->refs[i], &j) || (seen[j] && !a && it->nctx == 0))
 			continue;
+		if (a)
+			it->ctx[it->nctx++] = a;
 		r = collect(d, j, seen, it);
+		it->nctx -= a != NULL;
 		if (r < 0)
 			return r;
 	}
@@ -492,7 +519,7 @@ static int collect(const struct rules_defs *d, size_t fi, bool *seen, struct ite
 
 static int cmp_item(const void *a, const void *b)
 {
-	const struct item *x = a, *y = b;
+	const struct rules_item *x = a, *y = b;
 
 	if (x->r->priority != y->r->priority)
 		return x->r->priority < y->r->priority ? -1 : 1;
@@ -542,24 +569,57 @@ void rules_render_done(struct rules_render *r)
 	memset(r, 0, sizeof(*r));
 }
 
+static size_t count_values(const void *u, enum rules_var var, int af)
+{
+	return var_count(u, var, af);
+}
+
+/* The lines of one direction: in ebtables with libvirt's sub-chains
+ * folded into the one chain (flatten.c) when the filter has any. */
+static int emit_direction(struct strbuf *b, enum rules_family fam, const char *chain, unsigned dir,
+			  const struct rules_items *it, const struct pvals *v, char **ret_error)
+{
+	struct rules_rule *flat = NULL;
+	size_t n = 0;
+	int r;
+
+	if (fam != RULES_EB || !it->chained) {
+		for (size_t i = 0; i < it->n; i++) {
+			const struct rules_rule *rr = it->v[i].r;
+
+			if (rules_proto_family(rr->proto) == fam && (rr->dir & dir))
+				emit_rule(b, fam, chain, rr, v);
+		}
+		return 0;
+	}
+	r = rules_flatten(it->v, it->n, dir, count_values, v, &flat, &n, ret_error);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n; i++)
+		emit_rule(b, fam, chain, &flat[i], v);
+	free(flat);
+	return 0;
+}
+
 /* One family's text of out: chain declarations, then the rules of it in
  * order, in the in and out chains; out->text[fam] stays NULL when the
- * filter has no rule of that family. 0 or -ENOMEM. */
-static int render_family(struct rules_render *out, enum rules_family fam, const struct items *it,
-			 const struct pvals *v)
+ * filter has no rule of that family. 0, -ENOMEM or -EINVAL (flatten.c). */
+static int render_family(struct rules_render *out, enum rules_family fam, const struct rules_items *it,
+			 const struct pvals *v, char **ret_error)
 {
 	struct strbuf lines[2] = { { 0 } }, text = { 0 };
 	const unsigned dirs[2] = { RULES_DIR_IN, RULES_DIR_OUT };
 	const char *chains[2] = { out->in_chain, out->out_chain };
 	bool oom;
+	int r = 0;
 
-	for (int k = 0; k < 2; k++)
-		for (size_t i = 0; i < it->n; i++) {
-			const struct rules_rule *rr = it->v[i].r;
-
-			if (rules_proto_family(rr->proto) == fam && (rr->dir & dirs[k]))
-				emit_rule(&lines[k], fam, chains[k], rr, v);
-		}
+	for (int k = 0; k < 2 && r >= 0; k++)
+		r = emit_direction(&lines[k], fam, chains[k], dirs[k], it, v, ret_error);
+	if (r < 0) {
+		strbuf_done(&lines[0]);
+		strbuf_done(&lines[1]);
+		return r;
+	}
 	out->has_in[fam] = lines[0].len > 0;
 	out->has_out[fam] = lines[1].len > 0;
 	/* Declarations first, then the rules: a chain must exist
@@ -594,7 +654,7 @@ int rules_render(const struct rules_defs *d, const char *filter, const char *por
 {
 	struct rules_render out = { 0 };
 	struct pvals v = { 0 };
-	struct items it = { 0 };
+	struct rules_items it = { 0 };
 	bool *seen = NULL;
 	char q[RULES_QUOTE_MAX];
 	size_t fi;
@@ -617,18 +677,22 @@ int rules_render(const struct rules_defs *d, const char *filter, const char *por
 	snprintf(out.out_chain, sizeof(out.out_chain), "N-O-%s", port);
 
 	seen = calloc(d->n, sizeof(*seen));
-	if (!seen) {
+	it.ctx = calloc(d->n + 1, sizeof(*it.ctx)); /* no cycles: at most one per filter */
+	if (!seen || !it.ctx) {
 		r = -ENOMEM;
 		goto out;
 	}
 	r = collect(d, fi, seen, &it);
+	if (r == -E2BIG)
+		r = rules_errorf(ret_error, "filter: the parameters of its references make more than 4096 "
+				 "copies of a rule");
 	if (r < 0)
 		goto out;
 	if (it.n > 0)
 		qsort(it.v, it.n, sizeof(*it.v), cmp_item);
 
 	for (int fam = 0; fam < RULES_FAMILIES; fam++) {
-		r = render_family(&out, (enum rules_family)fam, &it, &v);
+		r = render_family(&out, (enum rules_family)fam, &it, &v, ret_error);
 		if (r < 0)
 			goto out;
 	}
@@ -639,7 +703,7 @@ int rules_render(const struct rules_defs *d, const char *filter, const char *por
 	out = (struct rules_render) { 0 };
 out:
 	rules_render_done(&out);
-	free(it.v);
+	rules_items_done(&it);
 	free(seen);
 	free(v.ips);
 	free(v.dhcp);

@@ -113,7 +113,7 @@ int rules_param_check(const char *key, const char *value)
 
 	if (!key || !value)
 		return -EINVAL;
-	if (streq(key, "MAC")) {
+	if (streq(key, "MAC") || streq(key, "GATEWAY_MAC")) {
 		/* A multicast source MAC is never a port's own, and all
 		 * zero is no address at all. */
 		if (valid_parse_mac(value, a) < 0 || !valid_mac_unicast(a))
@@ -123,7 +123,7 @@ int rules_param_check(const char *key, const char *value)
 	if (streq(key, "IP"))
 		return rules_parse_addr(value, 0, &af, a);
 	if (streq(key, "DHCPSERVER"))
-		return rules_parse_addr(value, AF_INET, &af, a);
+		return rules_parse_addr(value, 0, &af, a);
 	return -EINVAL;
 }
 

@@ -34,13 +34,19 @@ struct rules_defs;
 /* A new set holding the built-in filters only. 0 or -ENOMEM. */
 int rules_defs_new(struct rules_defs **ret);
 
+/* A new set without the built-in filters, for checking a set of foreign
+ * filters on its own (libvirt's standard filters have the built-ins'
+ * names). 0 or -ENOMEM. */
+int rules_defs_new_bare(struct rules_defs **ret);
+
 /* Free the set. Accepts NULL; returns NULL. */
 struct rules_defs *rules_defs_free(struct rules_defs *d);
 
 /*
- * Load every "*.json" regular file in dir (names sorted bytewise; names
+ * Load every "*.json" (netd's format) and "*.xml" (libvirt's nwfilter
+ * format, see xml.c) regular file in dir (names sorted bytewise; names
  * starting with '.' are skipped, as a shell glob would) as one custom
- * filter each. A bad file is skipped and reported as one malloc'd string
+ * filter each. An XML file's errors are "FILE: line N: why". A bad file is skipped and reported as one malloc'd string
  * "FILE: FIELD: why", e.g. "/etc/netd/filters/x.json: rules[2].src_ip:
  * '10.0.0.300' is not an IPv4 or IPv6 address", appended to *ret_errors
  * (a malloc'd array of *ret_nerrors strings, NULL when there are none;
@@ -59,6 +65,28 @@ struct rules_defs *rules_defs_free(struct rules_defs *d);
  * set and swaps.
  */
 int rules_defs_load_dir(struct rules_defs *d, const char *dir, char ***ret_errors, size_t *ret_nerrors);
+
+/*
+ * Check one filter definition as a file of the filter directory would
+ * hold it: libvirt's XML when its first non-blank byte is '<', netd's JSON
+ * otherwise; at most 1 MiB. 0 with *ret_name (malloc'd, the filter's
+ * name) and *ret_xml; -EINVAL with *ret_error (malloc'd "FIELD: why" or
+ * "line N: why"); -ENOMEM. References are not checked here: loading the
+ * directory does.
+ */
+int rules_definition_parse(const char *text, size_t len, char **ret_name, bool *ret_xml, char **ret_error);
+
+/*
+ * After a reload into d: carry over from prev (the set in force before)
+ * every custom filter that d lacks although its file is still there (the
+ * file was refused: a filter that fails to load keeps its previous
+ * definition), provided all its references are in d, until none more
+ * fits. The names kept go to *ret_names (malloc'd array of *ret_n
+ * malloc'd strings; NULL when none). How many, or -ENOMEM (d may then
+ * hold some of them). prev is not changed.
+ */
+int rules_defs_keep_previous(struct rules_defs *d, const struct rules_defs *prev, char ***ret_names,
+			     size_t *ret_n);
 
 /* Number of filters: built-ins + custom. */
 size_t rules_defs_count(const struct rules_defs *d);
@@ -83,7 +111,7 @@ json_t *rules_filter_json(const struct rules_defs *d, const char *name);
 /*
  * Check one binding parameter value: key "MAC" (aa:bb:cc:dd:ee:ff, either
  * case, unicast, not all zero), "IP" (an IPv4 or IPv6 address, no prefix),
- * "DHCPSERVER" (an IPv4 address). 0, or -EINVAL for a bad value or an
+ * "DHCPSERVER" (an IPv4 or IPv6 address), "GATEWAY_MAC" (as MAC). 0, or -EINVAL for a bad value or an
  * unknown key. The value is parsed, never copied into output: the
  * renderer formats from the parsed binary form.
  */
@@ -100,8 +128,10 @@ struct rules_params {
 	const char *mac;                /* required: the port's MAC */
 	const char *const *ips;         /* $IP values (IPv4 and/or IPv6), may be 0 */
 	size_t n_ips;
-	const char *const *dhcpservers; /* $DHCPSERVER values (IPv4) */
+	const char *const *dhcpservers; /* $DHCPSERVER values (IPv4 and/or IPv6) */
 	size_t n_dhcpservers;
+	const char *gateway_mac;        /* $GATEWAY_MAC, optional: without it the rules
+					   that use it are left out */
 };
 
 struct rules_render {

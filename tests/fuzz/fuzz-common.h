@@ -3,7 +3,8 @@
  * only reads a directory (rules_defs_load_dir()), so each input is written
  * there as files: the input is split at NUL bytes into up to FUZZ_MAX_FILES
  * filter files 0.json, 1.json, ... (so references and cycles between files
- * are reachable). The directory is made once per process, in /dev/shm when
+ * are reachable); a piece that starts with '<' is written as N.xml, one of
+ * libvirt's XML filters. The directory is made once per process, in /dev/shm when
  * it exists (tmpfs: no disk I/O per execution), and removed at exit.
  */
 #ifndef NETD_FUZZ_COMMON_H
@@ -27,6 +28,8 @@ static void fuzz_dir_clear(void)
 
 	for (int i = 0; i < FUZZ_MAX_FILES; i++) {
 		snprintf(path, sizeof(path), "%s/%d.json", fuzz_dir, i);
+		unlink(path);
+		snprintf(path, sizeof(path), "%s/%d.xml", fuzz_dir, i);
 		unlink(path);
 	}
 }
@@ -68,7 +71,7 @@ static int fuzz_write_files(const uint8_t *data, size_t size)
 		char path[96];
 		int fd;
 
-		snprintf(path, sizeof(path), "%s/%d.json", dir, n);
+		snprintf(path, sizeof(path), "%s/%d.%s", dir, n, len > 0 && data[pos] == '<' ? "xml" : "json");
 		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 		if (fd < 0 || (len > 0 && write(fd, data + pos, len) != (ssize_t)len)) {
 			perror(path);

@@ -1,12 +1,15 @@
 /*
  * fuzz_filters.c: libFuzzer target for the custom filter loader. The input
  * is one or more filter files (split at NUL bytes, see fuzz-common.h) that
- * rules_defs_load_dir() reads, parses (rules/parse.c) and checks as a set
+ * rules_defs_load_dir() reads, parses (rules/parse.c, or rules/xml.c for
+ * libvirt's XML) and checks as a set
  * (rules/defs.c: names, references, cycles); each piece also goes through
- * rules_filter_parse() on its own.
+ * rules_filter_parse() (or rules_xml_parse()) on its own. XML filters with
+ * sub-chains render through rules/flatten.c.
  *
  * Checked besides memory safety: the count returned is the number of
- * custom filters the set holds; every error is "FILE: FIELD: why" with no
+ * custom filters the set holds; every error is "FILE: FIELD: why" (or
+ * "FILE: line N: why") with no
  * control byte (a file cannot forge log lines); every loaded filter has a
  * valid name, gives its JSON back, and renders (or is refused with a
  * message) for a fixed valid binding.
@@ -39,11 +42,15 @@ static void parse_alone(const uint8_t *data, size_t size)
 	json_t *root;
 	int r;
 
-	root = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, NULL);
-	if (!root)
-		return;
-	r = rules_filter_parse(root, &f, &error);
-	json_decref(root);
+	if (size > 0 && data[0] == '<') {
+		r = rules_xml_parse((const char *)data, size, &f, &error);
+	} else {
+		root = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, NULL);
+		if (!root)
+			return;
+		r = rules_filter_parse(root, &f, &error);
+		json_decref(root);
+	}
 	if (r == 0) {
 		if (!f || error || !rules_name_valid(f->name))
 			abort();

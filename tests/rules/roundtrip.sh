@@ -11,7 +11,7 @@
 set -u
 
 : "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
-GOLDEN=$top_srcdir/tests/rules/golden
+GOLDEN=${GOLDEN:-$top_srcdir/tests/rules/golden}
 
 skip() { echo "SKIP: $*"; exit 77; }
 

@@ -35,14 +35,18 @@ static const struct rules_params std_params = {
 	.n_ips = 2,
 	.dhcpservers = std_dhcp,
 	.n_dhcpservers = 1,
+	.gateway_mac = "52:54:00:00:00:fe",
 };
 
 static const char *const fam_ext[RULES_FAMILIES] = { "eb", "ip4", "ip6" };
 
 static const char *const builtins[] = {
-	"allow-arp", "allow-dhcp", "allow-dhcp-server", "allow-incoming-ipv4", "clean-traffic",
-	"no-arp-ip-spoofing", "no-arp-mac-spoofing", "no-arp-spoofing", "no-ip-spoofing",
-	"no-mac-spoofing", "no-other-l2-traffic",
+	"allow-arp", "allow-dhcp", "allow-dhcp-server", "allow-dhcpv6", "allow-dhcpv6-server",
+	"allow-incoming-ipv4", "allow-incoming-ipv6", "allow-ipv4", "allow-ipv6", "clean-traffic",
+	"clean-traffic-gateway", "no-arp-ip-spoofing", "no-arp-mac-spoofing", "no-arp-spoofing",
+	"no-ip-multicast", "no-ip-spoofing", "no-ipv6-multicast", "no-ipv6-spoofing", "no-mac-broadcast",
+	"no-mac-spoofing", "no-other-l2-traffic", "no-other-rarp-traffic", "qemu-announce-self",
+	"qemu-announce-self-rarp",
 };
 #define N_BUILTINS (sizeof(builtins) / sizeof(builtins[0]))
 
@@ -303,7 +307,12 @@ static void test_clean_traffic(void **state)
 	assert_false(r.has_in[RULES_IP4] || r.has_out[RULES_IP4] || r.has_in[RULES_IP6] || r.has_out[RULES_IP6]);
 	in = chain_lines(r.text[RULES_EB], "N-I-vnet0");
 	out = chain_lines(r.text[RULES_EB], "N-O-vnet0");
+	/* The RARP announcement of a migrated guest passes both ways
+	 * (qemu-announce-self), other RARP does not. */
 	assert_string_equal(in,
+			    "-p RARP -d Broadcast --arp-op Request_Reverse --arp-ip-src 0.0.0.0 --arp-ip-dst 0.0.0.0 "
+			    "--arp-mac-src 52:54:00:12:34:56 --arp-mac-dst 52:54:00:12:34:56 -j ACCEPT\n"
+			    "-p RARP -j DROP\n"
 			    "-p ARP -j ACCEPT\n"
 			    "-p IPv4 -j ACCEPT\n"
 			    "-j DROP\n");
@@ -316,7 +325,11 @@ static void test_clean_traffic(void **state)
 			    "-p ARP --arp-ip-src 192.168.122.10 -j RETURN\n"
 			    "-p ARP --arp-ip-src 0.0.0.0 -j RETURN\n"
 			    "-p ARP -j DROP\n"
+			    "-p RARP -s 52:54:00:12:34:56 -d Broadcast --arp-op Request_Reverse --arp-ip-src 0.0.0.0 "
+			    "--arp-ip-dst 0.0.0.0 --arp-mac-src 52:54:00:12:34:56 --arp-mac-dst 52:54:00:12:34:56 -j ACCEPT\n"
+			    "-p RARP -j DROP\n"
 			    "-p ARP -j ACCEPT\n"
+			    "-p 0x835 -j ACCEPT\n"
 			    "-j DROP\n");
 	assert_true(strncmp(r.text[RULES_EB], ":N-I-vnet0 RETURN\n:N-O-vnet0 RETURN\n-A N-I-vnet0 ", 47) == 0);
 	free(in);
@@ -338,7 +351,11 @@ static void test_clean_traffic(void **state)
 				    "-p ARP --arp-mac-src ! 02:00:00:00:00:01 -j DROP\n"
 				    "-p ARP --arp-ip-src 0.0.0.0 -j RETURN\n"
 				    "-p ARP -j DROP\n"
+				    "-p RARP -s 02:00:00:00:00:01 -d Broadcast --arp-op Request_Reverse --arp-ip-src 0.0.0.0 "
+				    "--arp-ip-dst 0.0.0.0 --arp-mac-src 02:00:00:00:00:01 --arp-mac-dst 02:00:00:00:00:01 -j ACCEPT\n"
+				    "-p RARP -j DROP\n"
 				    "-p ARP -j ACCEPT\n"
+				    "-p 0x835 -j ACCEPT\n"
 				    "-j DROP\n");
 		free(out);
 		rules_render_done(&r);
@@ -429,9 +446,10 @@ static void test_filter_json(void **state)
 	assert_non_null(j);
 	assert_string_equal(json_string_value(json_object_get(j, "name")), "clean-traffic");
 	refs = json_object_get(j, "filters");
-	assert_int_equal(json_array_size(refs), 6);
+	assert_int_equal(json_array_size(refs), 7);
 	assert_string_equal(json_string_value(json_array_get(refs, 0)), "no-mac-spoofing");
 	assert_string_equal(json_string_value(json_array_get(refs, 5)), "no-other-l2-traffic");
+	assert_string_equal(json_string_value(json_array_get(refs, 6)), "qemu-announce-self");
 	json_decref(j);
 
 	j = rules_filter_json(d, "no-ip-spoofing");
@@ -514,7 +532,8 @@ static void test_validation(void **state)
 		{ R("{" OUT_MAC ", \"src_mac\": \"52:54:00:12:34:56/24\"}"), "rules[0].src_mac" },
 		{ R("{" OUT_MAC ", \"src_mac\": \"$IP\"}"), "rules[0].src_mac" },
 		{ R("{" OUT_MAC ", \"src_mac\": 5}"), "rules[0].src_mac" },
-		{ R("{" OUT_ARP ", \"arp_dst_mac\": \"$MAC\"}"), "rules[0].arp_dst_mac" },
+		{ R("{" OUT_ARP ", \"arp_dst_mac\": \"$GATEWAY_MAC\"}"), "rules[0].arp_dst_mac" },
+		{ R("{" OUT_ARP ", \"arp_src_mac\": \"$GATEWAY_MAC\"}"), "rules[0].arp_src_mac" },
 		{ R("{" OUT_ARP ", \"arp_src_mac\": \"52:54:00:12:34:56/ff:ff:ff:ff:ff:ff\"}"), "rules[0].arp_src_mac" },
 		{ R("{" OUT_MAC ", \"ethertype\": \"0800\"}"), "rules[0].ethertype" },
 		{ R("{" OUT_MAC ", \"ethertype\": \"0x0600\"}"), "rules[0].ethertype" },
@@ -959,7 +978,7 @@ static void test_injection(void **state)
 		" 10.0.0.1", "10.0.0.1 ", "'10.0.0.1'", "2001:db8::1/64", "2001:db8::g", "fe80::1%eth0", "", "$IP",
 		"10.0.0.1;", "0x0a000001",
 	};
-	static const char *const bad_dhcp[] = { "2001:db8::1", "10.0.0.1/32", "10.0.0.1 -j ACCEPT", "" };
+	static const char *const bad_dhcp[] = { "2001:db8::1/128", "10.0.0.1/32", "10.0.0.1 -j ACCEPT", "" };
 	static const char *const bad_port[] = {
 		"-i", "vnet0 ", "a\"b", "vnet0;x", "", ".", "..", "-", "vnet0\n", "a b", "a/b", "a+", "vnet*",
 		"0123456789abcdef", "ä", "a'b", "a$b",
@@ -1022,6 +1041,9 @@ static void test_injection(void **state)
 	assert_int_equal(rules_param_check("IP", "::ffff:10.0.0.1"), 0);
 	assert_int_equal(rules_param_check("IP", "0.0.0.0"), 0);
 	assert_int_equal(rules_param_check("DHCPSERVER", "192.168.122.1"), 0);
+	assert_int_equal(rules_param_check("DHCPSERVER", "2001:db8::1"), 0); /* allow-dhcpv6-server */
+	assert_int_equal(rules_param_check("GATEWAY_MAC", "52:54:00:00:00:fe"), 0);
+	assert_int_equal(rules_param_check("GATEWAY_MAC", "ff:ff:ff:ff:ff:ff"), -EINVAL);
 	assert_int_equal(rules_param_check("ip", "10.0.0.1"), -EINVAL);
 	assert_int_equal(rules_param_check("NETMASK", "255.0.0.0"), -EINVAL);
 	assert_int_equal(rules_param_check(NULL, "10.0.0.1"), -EINVAL);
