@@ -207,11 +207,13 @@ static struct store_peer api_peer(const struct ctl_call *call)
  * CreateLinks created (not the whole links), else the reply itself (the
  * names deleted, the binding applied, the port unbound, Resync's counts).
  * A new reference, or NULL. */
-static json_t *api_outcome(const char *method, json_t *reply)
+static json_t *api_outcome(const struct ctl_call *call, const char *method, json_t *reply)
 {
 	json_t *v, *names;
 	size_t i;
 
+	if (!reply && ctl_call_outcome(call)) /* the reply went out encoded */
+		return json_incref(ctl_call_outcome(call));
 	if (!streq(method, "io.netd.CreateLinks"))
 		return json_incref(reply);
 	names = json_array();
@@ -236,7 +238,7 @@ static void audit_finish(struct ctl_call *call, const char *error, json_t *reply
 	if (error)
 		dtext = json_dumps(reply, JSON_COMPACT | JSON_SORT_KEYS);
 	else
-		outcome = api_outcome(ctl_call_method(call), reply);
+		outcome = api_outcome(call, ctl_call_method(call), reply);
 	if (outcome)
 		otext = json_dumps(outcome, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(outcome);

@@ -75,6 +75,7 @@ struct ctl_call *ctl_call_free(struct ctl_call *call)
 	free(call->settle_error);
 	json_decref(call->settle_params);
 	free(call->settle_text);
+	json_decref(call->outcome);
 	frame_done(&call->held);
 	free(call);
 	return NULL;
@@ -411,6 +412,19 @@ void ctl_call_set_cancel(struct ctl_call *call, ctl_cancel_fn fn, void *userdata
 	assert(call);
 	call->cancel = fn;
 	call->cancel_data = userdata;
+}
+
+void ctl_call_set_outcome(struct ctl_call *call, json_t *outcome)
+{
+	assert(call);
+	json_decref(call->outcome);
+	call->outcome = outcome;
+}
+
+json_t *ctl_call_outcome(const struct ctl_call *call)
+{
+	assert(call);
+	return call->outcome;
 }
 
 void ctl_call_set_finish(struct ctl_call *call, ctl_finish_fn fn, void *userdata)

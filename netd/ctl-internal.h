@@ -61,6 +61,9 @@ struct ctl_call {
 	 * if the reply is an error or never sent. */
 	int *fds;
 	size_t nfds;
+	/* What the call did, for its audit row, when its reply was given
+	 * already encoded (ctl_call_set_outcome()). */
+	json_t *outcome;
 };
 
 struct ctl_conn {

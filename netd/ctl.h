@@ -154,6 +154,11 @@ bool ctl_call_privileged(const struct ctl_call *call);
 
 void ctl_call_set_cancel(struct ctl_call *call, ctl_cancel_fn fn, void *userdata);
 void ctl_call_set_finish(struct ctl_call *call, ctl_finish_fn fn, void *userdata);
+/* What a call whose reply is given already encoded (ctl_call_reply_encoded())
+ * did, for the finish hook, which then gets no reply parameters; steals
+ * outcome. ctl_call_outcome() returns it borrowed, or NULL. */
+void ctl_call_set_outcome(struct ctl_call *call, json_t *outcome);
+json_t *ctl_call_outcome(const struct ctl_call *call);
 
 /* The final reply; steals parameters (NULL: empty object). */
 void ctl_call_reply(struct ctl_call *call, json_t *parameters);

@@ -161,6 +161,8 @@ static bool words_objects(FILE *f, const char *name, json_t *p)
 	else if (streq(name, "io.netd.UnsupportedPort"))
 		fprintf(f, "filters cannot be bound to port \"%s\": %s", pstr(p, "port"),
 			pstr(p, "reason"));
+	else if (streq(name, "io.netd.InvalidFilter"))
+		fprintf(f, "the filter definition was refused: %s", pstr(p, "message"));
 	else if (streq(name, "io.netd.ApplyFailed"))
 		fprintf(f, "the rules of port \"%s\" were refused: %s", pstr(p, "port"),
 			pstr(p, "message"));

@@ -79,6 +79,7 @@ extern "C" {
 #define NETD_ERROR_NO_SUCH_BINDING "io.netd.NoSuchBinding"
 #define NETD_ERROR_NO_SUCH_FILTER "io.netd.NoSuchFilter"
 #define NETD_ERROR_UNSUPPORTED_PORT "io.netd.UnsupportedPort"
+#define NETD_ERROR_INVALID_FILTER "io.netd.InvalidFilter"
 #define NETD_ERROR_APPLY_FAILED "io.netd.ApplyFailed"
 #define NETD_ERROR_NO_SUCH_LINK "io.netd.NoSuchLink"
 #define NETD_ERROR_LINK_EXISTS "io.netd.LinkExists"

@@ -192,6 +192,16 @@ static bool create_attach_fds(struct ctl_call *call, const struct links_op_resul
 	return false;
 }
 
+/* What a create did, for its audit row: the names made, in order. */
+static json_t *create_outcome(const struct links_op_result *res)
+{
+	json_t *names = json_array();
+
+	for (unsigned i = 0; names && i < res->nlinks; i++)
+		json_array_append_new(names, json_string(res->links[i]->name));
+	return names ? json_pack("{s:o}", "created", names) : NULL;
+}
+
 /* An op ended: data is the call. */
 static void op_reply(void *data, const struct links_op_result *res)
 {
@@ -211,8 +221,10 @@ static void op_reply(void *data, const struct links_op_result *res)
 	if (res->type == OP_CREATE) {
 		/* Encoded in pieces by the engine, unless the caller wants the
 		 * tap devices: then each link carries the index of its fd. */
-		if (!json_is_true(json_object_get(ctl_call_parameters(call), "fds")))
+		if (!json_is_true(json_object_get(ctl_call_parameters(call), "fds"))) {
+			ctl_call_set_outcome(call, create_outcome(res));
 			return ctl_call_reply_encoded(call, res->reply_text);
+		}
 		free(res->reply_text);
 		arr = json_array();
 		for (unsigned i = 0; i < res->nlinks; i++)

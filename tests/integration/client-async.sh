@@ -36,10 +36,10 @@ parent=$(kview links | awk '$1 == "v0" { print $2 }')
 ctl link list > "$TMP/links"
 ctl filter list > "$TMP/bindings"
 for g in $(seq 0 $((GUESTS - 1))); do
-	n=$(awk -v o="guest$g" '$NF == o && $5 == "v0" && $(NF-1) == "present"' "$TMP/links" | wc -l)
+	n=$(awk -v o="guest$g" '$NF == o && $5 == "v0" && / present /' "$TMP/links" | wc -l)
 	[ "$n" = "$LINKS" ] || fail "guest$g owns $n links: $(cat "$TMP/links")"
 	for i in $(seq $((g * LINKS)) $((g * LINKS + LINKS - 1))); do
-		grep -q "^gp$i  *no-mac-spoofing  *applied  *guest$g\$" "$TMP/bindings" ||
+		grep -q "^gp$i  *no-mac-spoofing  *applied  *guest$g  *xtables\$" "$TMP/bindings" ||
 			fail "gp$i not bound for guest$g: $(grep "^gp$i " "$TMP/bindings")"
 	done
 done

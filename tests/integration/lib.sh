@@ -137,7 +137,7 @@ ctl_method() {
 		[ -n "$skipnext" ] && { skipnext=; continue; }
 		case $a in
 		-j|--json) json=1 ;;
-		-s|--socket|-t|--timeout) [ -z "$cmd" ] && skipnext=1 ;;
+		-s|--socket|-t|--timeout) skipnext=1 ;;
 		-*) ;;
 		*) if [ -z "$cmd" ]; then cmd=$a; elif [ -z "$sub" ]; then sub=$a; fi ;;
 		esac
@@ -155,12 +155,14 @@ ctl_method() {
 	link/delete) echo io.netd.DeleteLinks ;;
 	link/list) echo io.netd.ListLinks ;;
 	link/show) echo io.netd.GetLink ;;
+	link/set) echo io.netd.SetLinks ;;
 	filter/bind) echo io.netd.BindFilter ;;
 	filter/unbind) echo io.netd.UnbindFilter ;;
 	filter/list) echo io.netd.ListBindings ;;
 	filter/show) echo io.netd.GetBinding ;;
 	filter/defs) echo io.netd.ListFilters ;;
 	filter/def) echo io.netd.GetFilter ;;
+	filter/import) echo io.netd.DefineFilter ;;
 	esac
 }
 

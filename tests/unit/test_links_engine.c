@@ -499,8 +499,9 @@ static void on_done(void *data, const struct links_op_result *res)
 	snprintf(a->storage_error, sizeof(a->storage_error), "%s",
 		 res->storage_error ? res->storage_error : "");
 	if (res->type == OP_CREATE || res->type == OP_SET) {
-		/* The reply, encoded over iterations: every link, in order. */
-		if (!res->error) {
+		/* A create's reply, encoded over iterations: every link, in
+		 * order (a set's is built by its method). */
+		if (!res->error && res->type == OP_CREATE) {
 			char want[64];
 
 			assert_non_null(res->reply_text);
