@@ -341,17 +341,26 @@ static void prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 /* The database's directory, created 0700 or accepted only when nobody
  * but root or us can change it, and its files 0600 (0640 with db_group),
  * wider ones narrowed; then they are safe to open by path. */
+/* The directory of the (absolute) database path, malloc'd; NULL: no memory. */
+static char *db_dir(const char *db_path)
+{
+	char *dir = strdup(db_path), *slash;
+
+	if (!dir)
+		return NULL;
+	slash = strrchr(dir, '/');
+	slash[slash == dir ? 1 : 0] = '\0';
+	return dir;
+}
+
 static int secure_db_paths(struct core *c, mode_t *ret_mode)
 {
-	_cleanup_free_ char *dir = strdup(c->cfg.db_path), *error = NULL;
+	_cleanup_free_ char *dir = db_dir(c->cfg.db_path), *error = NULL;
 	struct group *g = NULL;
-	char *slash;
 	int r;
 
 	if (!dir)
 		return -ENOMEM;
-	slash = strrchr(dir, '/');
-	slash[slash == dir ? 1 : 0] = '\0';
 	r = safepath_dir(dir, 0700, &error);
 	if (r < 0) {
 		log_error("database directory: %s; not starting", error ? error : strerror(-r));
@@ -504,8 +513,12 @@ static int start_store(struct core *c)
  * anyone is served: lookups are answered from this picture. */
 static int start_links_filters(struct core *c)
 {
+	/* Checked by secure_db_paths(): only netd (or root) can write it. */
+	_cleanup_free_ char *tap_dir = db_dir(c->cfg.db_path);
 	int r;
 
+	if (!tap_dir)
+		return -ENOMEM;
 	service_status("reconciling links with the kernel");
 	r = links_new(c->loop, c->store, &(struct links_config){
 			.macvtap_prefix = c->cfg.macvtap_prefix,
@@ -514,6 +527,7 @@ static int start_links_filters(struct core *c)
 			.event_rcvbuf = c->cfg.event_rcvbuf,
 			.request_rcvbuf = c->cfg.netlink_request_rcvbuf,
 			.hold_fd = c->lock_fd,
+			.tap_dir = tap_dir,
 		}, &c->links);
 	if (r < 0)
 		return r;

@@ -26,6 +26,10 @@ struct links_config {
 	int event_rcvbuf;       /* bytes, for the link event socket */
 	int request_rcvbuf;     /* test only: bytes for the request socket, 0: nl's default */
 	int hold_fd;            /* kept by the netlink sender while it lives (see nl_new()); 0: none */
+	/* Where CreateLinks (fds) makes its private tap nodes (tap.c): a
+	 * directory that nobody but netd or root can write, on a file system
+	 * that allows devices; NULL: none, only /dev/tapN is tried. */
+	const char *tap_dir;
 };
 
 /*

@@ -198,6 +198,7 @@ struct links {
 	struct nl *nl;
 	struct alloc *macvtap, *macvlan;
 	uint32_t delete_group;
+	char *tap_dir;            /* links_config's, NULL: none */
 
 	void *by_name;            /* tree of struct link, by name */
 	struct link_list all;
@@ -472,8 +473,10 @@ int links_new_with_kernel(struct ev_loop *loop, struct store *store,
 /*
  * Open the character device of macvtap link name (ifindex), read-write,
  * non-blocking, close-on-exec, checked against the device number sysfs
- * gives for it (see tap.c). A descriptor, or a negative errno.
+ * gives for it: /dev/tapN if that is the device and netd may open it, else
+ * a private node made in dir (NULL: none) and removed at once (see tap.c).
+ * A descriptor, or a negative errno.
  */
-int links_tap_open(const char *name, int ifindex);
+int links_tap_open(const char *dir, const char *name, int ifindex);
 
 #endif

@@ -26,6 +26,10 @@ static int links_alloc(struct ev_loop *loop, struct store *store,
 	l->loop = loop;
 	l->store = store;
 	l->delete_group = cfg->delete_group;
+	if (cfg->tap_dir && !(l->tap_dir = strdup(cfg->tap_dir))) {
+		free(l);
+		return -ENOMEM;
+	}
 	TAILQ_INIT(&l->all);
 	TAILQ_INIT(&l->monitors);
 	TAILQ_INIT(&l->lists);
@@ -107,6 +111,7 @@ struct links *links_free(struct links *l)
 	links_model_free(l);
 	alloc_free(l->macvtap);
 	alloc_free(l->macvlan);
+	free(l->tap_dir);
 	free(l);
 	return NULL;
 }

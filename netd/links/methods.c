@@ -170,7 +170,8 @@ static bool create_attach_fds(struct ctl_call *call, const struct links_op_resul
 	int fd = -ENOMEM;
 
 	for (i = 0; fds && i < res->nlinks; i++) {
-		fd = links_tap_open(res->links[i]->name, res->links[i]->ifindex);
+		fd = links_tap_open(res->l->tap_dir, res->links[i]->name,
+				     res->links[i]->ifindex);
 		if (fd < 0)
 			break;
 		fds[i] = fd;

@@ -4,13 +4,18 @@
  * devtmpfs is shared by every network namespace: a macvtap of another
  * namespace with the same ifindex may own that node. So the node is
  * trusted only when its device number is the one sysfs gives for this
- * link; otherwise a private node with the right number is made, opened and
- * removed at once. A few syscalls on local files, fast enough for the loop.
+ * link. When it is not, or netd may not open it (/dev/tapN is root's,
+ * 0600; netd.service runs netd as its own user), a private node with the
+ * right number is made in a directory only netd or root can write (the
+ * database's, which core.c checked with safepath.c), opened and removed at
+ * once: that needs CAP_MKNOD and the device cgroup's leave, not root's
+ * files. A few syscalls on local files, fast enough for the loop.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -52,14 +57,16 @@ static bool tap_is(int fd, dev_t dev)
 	return fstat(fd, &st) == 0 && S_ISCHR(st.st_mode) && st.st_rdev == dev;
 }
 
-/* A node of our own for dev, opened and unlinked. /dev is root's alone,
- * so nobody else can race for the name. */
-static int tap_open_private(dev_t dev, int ifindex)
+/* A node of our own for dev in dir, opened and unlinked. Nobody but netd
+ * or root writes dir, so nobody else can race for the name. */
+static int tap_open_private(const char *dir, dev_t dev, int ifindex)
 {
-	char path[64];
+	char path[PATH_MAX];
 	int fd, r;
 
-	snprintf(path, sizeof(path), "/dev/.netd-tap-%d-%d", (int)getpid(), ifindex);
+	r = snprintf(path, sizeof(path), "%s/.netd-tap-%d-%d", dir, (int)getpid(), ifindex);
+	if (r < 0 || (size_t)r >= sizeof(path))
+		return -ENAMETOOLONG;
 	(void)unlink(path); /* a leftover of a crash */
 	if (mknod(path, S_IFCHR | 0600, dev) < 0)
 		return -errno;
@@ -75,7 +82,7 @@ static int tap_open_private(dev_t dev, int ifindex)
 	return fd;
 }
 
-int links_tap_open(const char *name, int ifindex)
+int links_tap_open(const char *dir, const char *name, int ifindex)
 {
 	char path[32];
 	dev_t dev = 0;
@@ -88,7 +95,10 @@ int links_tap_open(const char *name, int ifindex)
 	fd = open(path, TAP_OPEN_FLAGS);
 	if (fd >= 0 && tap_is(fd, dev))
 		return fd;
+	/* Another's device, none (udev is late), or not ours to open
+	 * (EACCES, EPERM): our own node. */
+	r = fd < 0 ? -errno : -ENODEV;
 	if (fd >= 0)
 		close(fd);
-	return tap_open_private(dev, ifindex);
+	return dir ? tap_open_private(dir, dev, ifindex) : r;
 }

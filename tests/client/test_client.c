@@ -387,11 +387,15 @@ static void frame_through(struct netd_link *l, const char *peer)
 	snprintf(payload, sizeof(payload), "netd-tapfd-%d", (int)getpid());
 	memcpy(frame + 24, payload, strlen(payload));
 	set_up(l->name);
-	CHECK(write(l->fd, frame, sizeof(frame)) == (ssize_t)sizeof(frame));
+	/* Written again every 250 ms: until linkwatch (rate-limited to once a
+	 * second, later under load) turns a new link's carrier on, its queue
+	 * drops what is sent. A wrong device never delivers it. */
 	for (int i = 0; i < 100 && !seen; i++) {
 		struct pollfd pfd = { .fd = s, .events = POLLIN };
 		ssize_t n;
 
+		if (i % 5 == 0)
+			CHECK(write(l->fd, frame, sizeof(frame)) == (ssize_t)sizeof(frame));
 		if (poll(&pfd, 1, 50) <= 0)
 			continue;
 		n = recv(s, buf, sizeof(buf), 0);

@@ -54,7 +54,9 @@ remove_decoys
 ctl --json link list --owner fds | grep -q "\"ifindex\": $((k + 1))," ||
 	fail "the first link is not ifindex $((k + 1)): the decoy was not tested"
 [ "$(ctl --json link list --owner fds | grep -c '"state": "present"')" = 5 ] || fail "fds links"
-ls /dev/.netd-tap-* 2>/dev/null && fail "private tap nodes left in /dev"
+ls /dev/.netd-tap-* 2>/dev/null && fail "private tap nodes made in /dev"
+# The decoys' links went through private nodes, in the database's directory.
+ls -A "$(dirname "$DB")" | grep '^\.netd-tap-' && fail "private tap nodes left by the database"
 # Open descriptors of netd: none of the taps stays open in netd.
 [ "$(find "/proc/$NETD_PID/fd" -lname '/dev/*tap*' 2>/dev/null | wc -l)" = 0 ] ||
 	fail "netd keeps taps open: $(ls -l "/proc/$NETD_PID/fd")"

@@ -4,9 +4,13 @@
 # gives (CapabilityBoundingSet= and AmbientCapabilities=, read from the
 # unit), no new privileges, a database directory it owns (as
 # StateDirectory= makes it) and a root-owned socket passed to it (as
-# netd.socket does). It creates macvtaps, and its *tables-restore and
-# *tables-save runs, which inherit the capabilities, apply and verify
-# bridge-family, IPv4 and IPv6 rules; a restart verifies them again.
+# netd.socket does). It creates macvtaps, also with fds: each caller gets
+# its link's own tap device, though /dev/tapN is root's 0600 (a private
+# node in the database's directory, CAP_MKNOD), and the device group the
+# unit's DeviceAllow= names is the macvtap one of this kernel. Its
+# *tables-restore and *tables-save runs, which inherit the capabilities,
+# apply and verify bridge-family, IPv4 and IPv6 rules; a restart verifies
+# them again.
 . "$(dirname "$0")/lib.sh"
 for t in setpriv systemd-socket-activate; do
 	command -v $t >/dev/null || skip "needs $t"
@@ -21,6 +25,10 @@ ambient=$(sed -n 's/^AmbientCapabilities=//p' "$UNIT")
 grep -qx 'NoNewPrivileges=yes' "$UNIT" || fail "the unit does not set NoNewPrivileges=yes"
 caps=$(for c in $bounding; do c=${c#CAP_}; printf ',+%s' "${c,,}"; done)
 echo "capabilities: $bounding"
+# DeviceAllow=char-NAME: a group of /proc/devices, the one of the taps.
+devgroup=$(sed -n 's/^DeviceAllow=char-\([^ ]*\) .*/\1/p' "$UNIT")
+[ "$devgroup" = macvtap ] || fail "DeviceAllow= does not name char-macvtap: '$devgroup'"
+grep -qx 'DevicePolicy=closed' "$UNIT" || fail "the unit does not set DevicePolicy=closed"
 
 # A uid and gid nobody has, as a sysusers.d user would be.
 NUID=64123
@@ -63,6 +71,27 @@ ctl link create --parent v0 --kind macvtap --owner g1 --count 2 > "$TMP/out" || 
 [ "$(kview names | grep -c '^macvtap')" = 2 ] || fail "macvtaps in the kernel: $(kview names)"
 ctl link create --parent v0 --kind macvlan --owner g1 > /dev/null || fail "macvlan create"
 ok "links created as uid $NUID with $bounding"
+
+# CreateLinks with fds: /dev/tapN (root's, 0600) cannot be opened by
+# netd's user; each link's own tap arrives all the same (test_client
+# checks TUNGETIFF and a frame written to one).
+# (macvtaps exist now: the group is in /proc/devices.)
+tapmajor=$(awk '$2 == "macvtap" { print $1 }' /proc/devices)
+[ -n "$tapmajor" ] || fail "no macvtap group in /proc/devices"
+# (The fallback is what is tested: a g1 macvtap's /dev/tapN is shut to
+# netd's user.)
+t=$(kview links | awk '$1 ~ /^macvtap/ { print $2; exit }')
+[ -c "/dev/tap$t" ] || fail "no /dev/tap$t (udev?)"
+setpriv --reuid=$NUID --regid=$NUID --clear-groups sh -c "exec 3<>/dev/tap$t" 2>/dev/null &&
+	fail "uid $NUID can open /dev/tap$t: the fallback is not tested"
+in_ns "$top_builddir/tests/client/test_client" tapfd "$SOCK" v0 v0-p || fail "tapfd as uid $NUID"
+n=$(ctl --json link list --owner fds | grep -c '"state": "present"')
+[ "$n" = 5 ] || fail "fds links: $n"
+ls -A "$TMP/state" | grep -q '^\.netd-tap-' && fail "private tap nodes left: $(ls -A "$TMP/state")"
+[ "$(find "/proc/$NETD_PID/fd" -lname '*tap*' 2>/dev/null | wc -l)" = 0 ] ||
+	fail "netd keeps taps open: $(ls -l "/proc/$NETD_PID/fd")"
+ctl link delete --owner fds >/dev/null && ctl link delete --owner fds2 >/dev/null || fail "delete fds links"
+ok "CreateLinks with fds as uid $NUID: each link's own tap (major $tapmajor, macvtap)"
 
 ctl filter bind --port p1 --filter clean-traffic --owner g1 --param IP=192.0.2.10 >/dev/null || fail "bind clean-traffic"
 ctl filter bind --port p2 --filter my-ssh --owner g1 --param IP=192.0.2.11 >/dev/null || fail "bind my-ssh"
