@@ -466,6 +466,11 @@ void batch_backoff(struct filters *f, bool failed);
 void batch_bisect(struct filters *f, struct batch *bt);
 /* Start the first group of a bisection, if one is queued: true if so. */
 bool batch_start_retry(struct filters *f);
+/* One slice of building the restore input of each family of bt
+ * (batch-input.c): true when it is complete, false when the iteration's
+ * budget ran out first. */
+bool batch_render_slice(struct filters *f, struct batch *bt);
+
 /* Drive bt as far as it goes now; bt may be freed on return. */
 void batch_advance(struct batch *bt);
 /* Stop bt at once: its runs are cancelled, its callers wait with their
