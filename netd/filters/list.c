@@ -1,10 +1,12 @@
 /*
  * list.c: ListBindings at size, and what a binding's reply says. The
  * list is taken at once (a copy of what each binding's reply says,
- * sorted: what netd has at the call), then encoded BINDINGS_LIST_STEP
- * bindings per loop iteration and given already encoded, so that listing
- * 1,000 bindings never makes one long callback (building and encoding
- * them in one go took 21-34 ms). A short list is answered at once.
+ * sorted: what netd has at the call), then encoded at most
+ * BINDINGS_LIST_STEP bindings per loop iteration (fewer once the
+ * iteration's budget, budget.h, is spent) and given already encoded, so
+ * that listing 1,000 bindings never makes one long callback (building
+ * and encoding them in one go took 21-34 ms). A short list is answered
+ * at once.
  * With methods.c, the only file of netd/filters/ that knows the wire
  * format.
  */
@@ -14,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "budget.h"
 #include "ctl.h"
 #include "filters-internal.h"
 #include "stats.h"
@@ -124,16 +127,21 @@ static void encode_one(struct strbuf *s, const struct binding_view *v, unsigned 
 		strbuf_puts(s, "]}");
 }
 
-/* Encode up to BINDINGS_LIST_STEP more bindings; after the last, answer
- * and free j. true when j is done (and freed). */
+/* Encode more bindings: at least one, at most BINDINGS_LIST_STEP, and
+ * none once the iteration's budget is spent; after the last, answer and
+ * free j. true when j is done (and freed). */
 static bool job_step(struct list_job *j)
 {
 	unsigned stop = j->next + BINDINGS_LIST_STEP < j->n ? j->next + BINDINGS_LIST_STEP : j->n;
 
 	if (j->n == 0)
 		strbuf_puts(&j->text, "{\"bindings\":[]}");
-	for (; j->next < stop; j->next++)
+	while (j->next < stop) {
 		encode_one(&j->text, &j->snap[j->next], j->next, j->n);
+		j->next++;
+		if (budget_spent())
+			break;
+	}
 	if (j->next < j->n)
 		return false;
 	ctl_call_reply_encoded(j->call, strbuf_steal(&j->text, NULL));

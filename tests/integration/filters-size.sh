@@ -7,7 +7,7 @@
 # longest_callback_us and its name). The helper timeout is long because
 # the initial apply of 10,000 bindings on a busy machine can take more
 # than 30 s; the Resync itself must stay under 30 s. Then ListBindings of
-# them all: copied at the call and encoded 128 bindings per loop
+# them all: copied at the call and encoded at most 128 bindings per loop
 # iteration, so it spans that many iterations and none of its callbacks
 # takes more than NETD_LIST_CALLBACK_US (5 ms; 20 ms under the
 # sanitizers) of CPU time; a client that leaves before its list is
