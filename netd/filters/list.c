@@ -103,7 +103,8 @@ static void job_free(struct list_job *j)
 	ev_check_stop(j->f->loop, &j->check);
 	ev_idle_stop(j->f->loop, &j->idle);
 	TAILQ_REMOVE(&j->f->lists, j, entry);
-	for (unsigned i = 0; i < j->n; i++)
+	/* Those before next went with their step. */
+	for (unsigned i = j->next; i < j->n; i++)
 		view_done(&j->snap[i]);
 	free(j->snap);
 	strbuf_done(&j->text);
@@ -127,22 +128,26 @@ static void encode_one(struct strbuf *s, const struct binding_view *v, unsigned 
 		strbuf_puts(s, "]}");
 }
 
-/* Encode more bindings: at least one, at most BINDINGS_LIST_STEP, and
- * none once the iteration's budget is spent; after the last, answer and
- * free j. true when j is done (and freed). */
+/* Encode more bindings (freeing each copy once encoded): at least one,
+ * at most BINDINGS_LIST_STEP, and no more once the iteration's budget is
+ * spent; then answer and free j, in a step of its own if the budget is
+ * spent (the reply is copied twice on its way out). true when j is done
+ * (and freed). */
 static bool job_step(struct list_job *j)
 {
 	unsigned stop = j->next + BINDINGS_LIST_STEP < j->n ? j->next + BINDINGS_LIST_STEP : j->n;
+	bool any = j->next < stop;
 
 	if (j->n == 0)
 		strbuf_puts(&j->text, "{\"bindings\":[]}");
 	while (j->next < stop) {
 		encode_one(&j->text, &j->snap[j->next], j->next, j->n);
+		view_done(&j->snap[j->next]);
 		j->next++;
 		if (budget_spent())
 			break;
 	}
-	if (j->next < j->n)
+	if (j->next < j->n || (any && j->n > BINDINGS_LIST_STEP && budget_spent()))
 		return false;
 	ctl_call_reply_encoded(j->call, strbuf_steal(&j->text, NULL));
 	job_free(j);
