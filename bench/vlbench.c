@@ -39,6 +39,9 @@
  *   vlbench churn SOCK PARENT OWNER COUNT STOPFILE
  *                                           CreateLinks of COUNT, then
  *                                           DeleteLinks, until STOPFILE exists
+ *   vlbench lister SOCK STOPFILE            ListBindings calls one after
+ *                                           another until STOPFILE exists;
+ *                                           the most bindings one listed
  *   vlbench status SOCK                     GetStatus's parameters
  *
  * Times are CLOCK_MONOTONIC, from just before the first byte of a call is
@@ -814,6 +817,35 @@ static int cmd_churn(char **a)
 			      "errors", (json_int_t)n_errors));
 }
 
+/* lister: a client listing every binding in a loop (B5). */
+static int cmd_lister(char **a)
+{
+	_cleanup_conn_ struct conn c = CONN_NULL;
+	_cleanup_(samples_free) struct samples s = { 0 };
+	size_t most = 0;
+
+	if (open_or_complain(a[0], &c) < 0)
+		return 1;
+	while (access(a[1], F_OK) < 0) {
+		json_t *reply = NULL;
+		uint64_t usec;
+		size_t n;
+
+		if (timed_call(&c, "io.netd.ListBindings", json_object(), &reply, &usec) < 0)
+			break;
+		n = json_array_size(json_object_get(params(reply), "bindings"));
+		most = n > most ? n : most;
+		json_decref(reply);
+		if (samples_add(&s, usec) < 0) {
+			fprintf(stderr, "vlbench: out of memory\n");
+			return 1;
+		}
+	}
+	return emit(json_pack("{s:s,s:i,s:i,s:o,s:o,s:i}", "mode", "lister", "calls", (json_int_t)s.n,
+			      "most_bindings", (json_int_t)most, "p50_ms", json_ms(samples_pct(&s, 50)),
+			      "max_ms", json_ms(samples_pct(&s, 100)), "errors", (json_int_t)n_errors));
+}
+
 /* seqbind: BindFilter calls one after another, each timed on its own. */
 static int cmd_seqbind(char **a)
 {
@@ -948,6 +980,7 @@ static void usage(void)
 		"       vlbench restart SOCK N NETD_ARGV...\n"
 		"       vlbench latency SOCK STOPFILE\n"
 		"       vlbench churn SOCK PARENT OWNER COUNT STOPFILE\n"
+		"       vlbench lister SOCK STOPFILE\n"
 		"       vlbench status SOCK\n");
 }
 
@@ -979,6 +1012,8 @@ int main(int argc, char **argv)
 		r = cmd_latency(a);
 	else if (strcmp(mode, "churn") == 0 && n == 5)
 		r = cmd_churn(a);
+	else if (strcmp(mode, "lister") == 0 && n == 2)
+		r = cmd_lister(a);
 	else if (strcmp(mode, "status") == 0 && n == 1)
 		r = cmd_status(a);
 	if (r < 0 || r == 2) {

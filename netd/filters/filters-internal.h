@@ -1,8 +1,8 @@
 /*
  * filters-internal.h: what the files of netd/filters/ share, and nobody
  * else: the binding, the batch and its phases, struct filters, and the
- * functions each file offers the others. Only methods.c knows ctl and the
- * wire format; the rest takes typed arguments and tells outcomes to
+ * functions each file offers the others. Only methods.c and list.c know
+ * ctl and the wire format; the rest takes typed arguments and tells outcomes to
  * waiters (a function and its data), so unit tests drive it directly.
  *
  *   filters.c   start, stop, scheduling (filters_flush), reload, status
@@ -20,6 +20,7 @@
  *               macvlan ports, their `nft -f` batches and listings
  *   netdev-list.c  `nft list table netdev netd` read: chains, fingerprints
  *   methods.c   the io.netd methods: parameters in, replies out
+ *   list.c      what a binding's reply says; ListBindings in pieces
  */
 #ifndef NETD_FILTERS_INTERNAL_H
 #define NETD_FILTERS_INTERNAL_H
@@ -317,6 +318,8 @@ struct filters {
 
 	struct binding_list netdev_all; /* the bindings netdev.c holds */
 	struct netdev_state *netdev;    /* its batches, listings, counters */
+
+	TAILQ_HEAD(, list_job) lists;   /* ListBindings being encoded (list.c) */
 };
 
 /* --- bindings.c --- */
@@ -596,6 +599,39 @@ bool netdev_list_norm(void **tree, const char *port, char out[65]);
 bool netdev_list_any(void **tree, const char *port);
 /* Free a parsed listing; accepts NULL. */
 void netdev_list_free(void *tree);
+
+/* --- list.c --- */
+
+struct ctl_call;
+
+/* Bindings a ListBindings reply encodes per loop iteration. */
+#define BINDINGS_LIST_STEP 128
+
+/* What a binding's reply says. Filled by binding_view_fill(), its
+ * strings and params are the binding's (borrowed). */
+struct binding_view {
+	char port[16];
+	char *filter, *owner, *error;
+	json_t *params;
+	const char *state;         /* static */
+	char hash[65];             /* "" if not rendered */
+	bool applied;
+	unsigned fams;             /* bit i: family i has rules */
+	bool netdev;               /* rules in table netdev netd */
+	bool nft;
+	char created[32], applied_at[32];
+};
+
+/* Fill v from b, borrowing b's strings; verified: the kernel has been
+ * checked since the start (until then no binding is said applied). */
+void binding_view_fill(struct binding_view *v, const struct binding *b, bool verified);
+/* A binding's reply object, or NULL without memory. */
+json_t *binding_view_json(const struct binding_view *v);
+/* Answer call with the bindings of owner (NULL: all), copied now and
+ * encoded over loop iterations. */
+void filters_list_start(struct filters *f, struct ctl_call *call, const char *owner);
+/* Free the lists still being encoded (filters_free). */
+void filters_lists_free(struct filters *f);
 
 /* --- filters.c --- */
 

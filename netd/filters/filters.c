@@ -272,6 +272,7 @@ int filters_new(struct ev_loop *loop, struct store *store, struct links *links,
 	f->nft_ops = cfg->nft_ops ? cfg->nft_ops : &nftgen_ops;
 	TAILQ_INIT(&f->all);
 	TAILQ_INIT(&f->netdev_all);
+	TAILQ_INIT(&f->lists);
 	ev_init(&f->gather_timer, gather_cb);
 	ev_init(&f->record_timer, gather_cb);
 	f->record_idle_us = FILTERS_RECORD_IDLE_US;
@@ -306,6 +307,7 @@ struct filters *filters_free(struct filters *f)
 	ev_timer_stop(f->loop, &f->record_timer);
 	ev_timer_stop(f->loop, &f->backoff_timer);
 	batch_work_stop(f);
+	filters_lists_free(f);
 	/* Shutdown with a batch running: its runs are cancelled and their
 	 * results never looked at; the callers it carries wait with their
 	 * bindings again, answered as those are freed. */

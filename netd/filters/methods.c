@@ -20,34 +20,13 @@
 #include "valid.h"
 
 /* verified: the kernel has been checked since the start (until then,
- * netd cannot say that the rules are there). A pending binding is waiting
- * for its rules to be (re)written, so they are not known to be there. */
+ * netd cannot say that the rules are there). */
 static json_t *binding_json(const struct binding *b, bool verified)
 {
-	json_t *o = json_pack("{s:s, s:s, s:s, s:O, s:s, s:s, s:b, s:s}",
-			      "port", b->port, "filter", b->filter, "owner", b->owner,
-			      "parameters", b->params, "state", filters_bstate_names[b->state],
-			      "hash", b->rendered ? b->want.hash : "",
-			      "applied", verified && b->state != B_PENDING && b->applied_hash[0] &&
-					 b->rendered && streq(b->applied_hash, b->want.hash),
-			      "created", b->created);
-	json_t *fams;
+	struct binding_view v;
 
-	if (!o)
-		return NULL;
-	fams = json_array();
-	for (int i = 0; i < NFAM; i++)
-		if (b->rendered && b->want.text[i])
-			json_array_append_new(fams, json_string(filters_fam_names[i]));
-	if (b->nft && b->rendered)
-		json_array_append_new(fams, json_string("netdev"));
-	json_object_set_new(o, "families", fams);
-	json_object_set_new(o, "backend", json_string(b->nft ? "nftables" : "xtables"));
-	if (b->error)
-		json_object_set_new(o, "error", json_string(b->error));
-	if (b->applied_at[0])
-		json_object_set_new(o, "applied_at", json_string(b->applied_at));
-	return o;
+	binding_view_fill(&v, b, verified);
+	return binding_view_json(&v);
 }
 
 /* A waiting call hears the outcome of its batch (or Resync). */
@@ -329,11 +308,6 @@ void filters_get_binding(struct filters *f, struct ctl_call *call, json_t *param
 	ctl_call_reply(call, json_pack("{s:o}", "binding", binding_json(b, f->ready)));
 }
 
-static int cmp_binding_ptr(const void *a, const void *b)
-{
-	return strverscmp((*(struct binding *const *)a)->port, (*(struct binding *const *)b)->port);
-}
-
 struct owner_params {
 	const char *owner;
 };
@@ -344,10 +318,6 @@ void filters_list_bindings(struct filters *f, struct ctl_call *call, json_t *par
 		DECODE_FIELD("owner", DECODE_STRING, false, struct owner_params, owner),
 	};
 	struct owner_params p = { 0 };
-	_cleanup_free_ struct binding **v = NULL;
-	struct binding *b;
-	json_t *arr;
-	unsigned n = 0;
 
 	assert(f);
 	assert(call);
@@ -355,22 +325,8 @@ void filters_list_bindings(struct filters *f, struct ctl_call *call, json_t *par
 		return;
 	if (p.owner && !valid_owner(p.owner))
 		return ctl_call_invalid_parameter(call, "owner");
-	v = calloc(f->nbindings ? f->nbindings : 1, sizeof(*v));
-	arr = json_array();
-	if (!v || !arr) {
-		json_decref(arr);
-		return ctl_call_error(call, "io.netd.InternalError", NULL);
-	}
-	TAILQ_FOREACH(b, &f->all, entry)
-		if (!p.owner || streq(b->owner, p.owner))
-			v[n++] = b;
-	TAILQ_FOREACH(b, &f->netdev_all, entry)
-		if (!p.owner || streq(b->owner, p.owner))
-			v[n++] = b;
-	qsort(v, n, sizeof(*v), cmp_binding_ptr);
-	for (unsigned i = 0; i < n; i++)
-		json_array_append_new(arr, binding_json(v[i], f->ready));
-	ctl_call_reply(call, json_pack("{s:o}", "bindings", arr));
+	/* The list is copied now and encoded over loop iterations (list.c). */
+	filters_list_start(f, call, p.owner);
 }
 
 void filters_list_filters(struct filters *f, struct ctl_call *call, json_t *params)
