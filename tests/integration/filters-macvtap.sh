@@ -47,7 +47,9 @@ mac     a0000004 ipv4 $X $BC $I 10.9.0.1 5000 9
 ip      a0000005 ipv4 $M $BC $J 10.9.0.1 5000 9
 arpip   a0000006 arp  $M $BC $M $J 10.9.0.1
 arpmac  a0000007 arp  $M $BC $X $I 10.9.0.1
-ipv6    a0000008 ipv6 $M 33:33:00:00:00:01"
+ipv6    a0000008 ipv6 $M 33:33:00:00:00:01
+rarp    a0000009 rarp $M $BC $M $M
+rarpx   a000000a rarp $M $BC $M $X"
 from_guest() {
 	local markers
 	rm -f "$TMP/count" "$TMP/count.err"
@@ -93,7 +95,7 @@ expect() { # expect STATE NAME...: each frame passed (pass) or not (drop)
 check() { { from_guest; to_guest; } >"$TMP/result"; }
 
 check
-expect pass arp ipv4 dhcp mac ip arpip arpmac ipv6 in-ipv4 in-ipv6
+expect pass arp ipv4 dhcp mac ip arpip arpmac ipv6 rarp rarpx in-ipv4 in-ipv6
 ok "without a binding every frame passes both ways"
 
 ctl filter bind --port "$PORT" --filter clean-traffic --owner vm1 --param IP=$I >"$TMP/bind" ||
@@ -104,9 +106,9 @@ grep -q 'backend.*nftables' "$TMP/bind" || ctl --json filter show "$PORT" | grep
 in_ns nft list chain netdev netd "N-O-$PORT" | grep -q "hook egress device \"$PORT\"" ||
 	fail "no egress chain on $PORT"
 check
-expect pass arp ipv4 dhcp in-ipv4
-expect drop mac ip arpip arpmac ipv6 in-ipv6
-ok "clean-traffic: legitimate ARP, IPv4, DHCP pass; spoofed MAC, IP, ARP sender and IPv6 dropped"
+expect pass arp ipv4 dhcp rarp in-ipv4
+expect drop mac ip arpip arpmac ipv6 rarpx in-ipv6
+ok "clean-traffic: legitimate ARP, IPv4, DHCP and QEMU's RARP announcement pass; spoofed MAC, IP, ARP sender, other RARP and IPv6 dropped"
 
 # Restart with nothing changed: no nft run, no listing, still filtering.
 stop_netd
