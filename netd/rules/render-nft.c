@@ -606,6 +606,26 @@ int rules_render_nft(const struct rules_defs *d, const char *filter, const char 
 	return 0;
 }
 
+void rules_nft_put(const struct rules_nft *r, bool fresh, struct strbuf *b)
+{
+	static const char flush[] = "flush chain " T " ";
+	const char *p = r->text ? r->text : "";
+
+	if (!fresh) {
+		strbuf_puts(b, p);
+		return;
+	}
+	/* The text is this file's own: every line ends in '\n'. */
+	while (*p) {
+		const char *eol = strchr(p, '\n');
+		size_t len = eol ? (size_t)(eol - p) + 1 : strlen(p);
+
+		if (strncmp(p, flush, sizeof(flush) - 1) != 0)
+			strbuf_append(b, p, len);
+		p += len;
+	}
+}
+
 int rules_nft_remove(const char *port, struct strbuf *b)
 {
 	static const char *const pfx[2] = { "N-I-", "N-O-" };

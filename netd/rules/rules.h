@@ -251,4 +251,10 @@ void rules_nft_done(struct rules_nft *r);
  * a bad port name (b untouched), -ENOMEM. */
 int rules_nft_remove(const char *port, struct strbuf *b);
 
+/* Append r's text to b; when fresh (the caller knows none of the port's
+ * chains exists in the kernel: a new binding), without its "flush chain"
+ * lines, which only a chain that exists needs: two lines of the ~20 of a
+ * clean-traffic port. The hash stays the one of the full text. */
+void rules_nft_put(const struct rules_nft *r, bool fresh, struct strbuf *b);
+
 #endif
