@@ -200,3 +200,18 @@ ctl filter bind --port br9 --filter clean-traffic --owner vm3 --param MAC=$M 2>"
 grep -q UnsupportedPort "$TMP/err" || fail "bridge: $(cat "$TMP/err")"
 ok "a bridge is refused with UnsupportedPort"
 stop_netd
+
+# What the netdev rendering cannot express is refused, naming it: a
+# libvirt XML filter with sctp rules is not bound with those rules left out.
+mkdir -p "$TMP/filters"
+cp "$top_srcdir/tests/rules/xml/ip-protocols.xml" "$TMP/filters/"
+printf '[netd]\nfilter_dir = %s\n' "$TMP/filters" >>"$CONF"
+start_netd
+P5=$(ctl link create --parent v0 --kind macvtap --mode bridge --owner vm5 --mac $M) || fail "create for XML"
+ctl filter bind --port "$P5" --filter ip-protocols --owner vm5 --param IP=$I 2>"$TMP/err" &&
+	fail "ip-protocols (sctp) bound on a macvtap"
+grep -q "InvalidParameter" "$TMP/err" && grep -q "protocol sctp is not supported by the nftables netdev backend" "$TMP/err" ||
+	fail "sctp on a macvtap: $(cat "$TMP/err")"
+in_ns nft list table netdev netd 2>/dev/null | grep -q "N-.-$P5" && fail "chains of a refused binding"
+ok "an XML filter with a protocol nft cannot render here is refused, naming it"
+stop_netd
