@@ -27,8 +27,11 @@
  * have. Values are formatted from their binary form; no input text is
  * copied.
  *
- * The rule collection and the expansion of $MAC, $IP and $DHCPSERVER
- * follow render.c's contract (rules_render()) exactly.
+ * The rule collection and the expansion of $MAC, $IP, $DHCPSERVER and
+ * $GATEWAY_MAC follow render.c's contract (rules_render()) exactly. What
+ * only libvirt's XML filters have and nft is not given here (their
+ * sub-chains, <filterref> parameters, other protocols and matches) is
+ * refused with a message naming it (nft_check()), never left out.
  */
 #include "config.h"
 
@@ -383,6 +386,8 @@ static const char *unrendered_field(const struct rules_rule *r)
 		return "tcp flags";
 	if (r->ct_state.set)
 		return "state";
+	if (r->icmp_type.set && rules_proto_family(r->proto) == RULES_EB)
+		return "icmp type on an ebtables-level protocol";
 	return NULL;
 }
 
