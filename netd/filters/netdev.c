@@ -524,6 +524,10 @@ static void apply_start(struct netdev_state *nd, struct binding **v, unsigned n)
 	nd->items = calloc(n, sizeof(*nd->items));
 	if (!nd->items)
 		return;
+	/* The generation first: with nothing but netd's own confirmed runs
+	 * since the checkpoint, a binding never applied has no chains, and
+	 * its text goes without "flush chain" lines (B10's input). */
+	gen_begin(nd);
 	strbuf_printf(&in, "add table netdev %s\n", RULES_NFT_TABLE);
 	for (unsigned k = 0; k < n; k++) {
 		struct nd_item *it = &nd->items[k];
@@ -539,12 +543,11 @@ static void apply_start(struct netdev_state *nd, struct binding **v, unsigned n)
 		if (it->removing)
 			rules_nft_remove(b->port, &in);
 		else
-			strbuf_puts(&in, b->nwant.text);
+			rules_nft_put(&b->nwant, nd->gen_chain && !b->applied_hash[0], &in);
 	}
 	nd->n = n;
 	nd->running = true;
 	nd->batches++;
-	gen_begin(nd);
 	r = in.oom ? -ENOMEM : job_run(f->loop, f->job_ops, nft_apply_argv, in.p, in.len,
 				       f->timeout_ms, apply_done, NULL, nd, &nd->job);
 	strbuf_done(&in);

@@ -27,8 +27,11 @@
  * have. Values are formatted from their binary form; no input text is
  * copied.
  *
- * The rule collection and the expansion of $MAC, $IP and $DHCPSERVER
- * follow render.c's contract (rules_render()) exactly.
+ * The rule collection and the expansion of $MAC, $IP, $DHCPSERVER and
+ * $GATEWAY_MAC follow render.c's contract (rules_render()) exactly. What
+ * only libvirt's XML filters have and nft is not given here (their
+ * sub-chains, <filterref> parameters, other protocols and matches) is
+ * refused with a message naming it (nft_check()), never left out.
  */
 #include "config.h"
 
@@ -55,7 +58,8 @@ struct naddr {
 };
 
 struct nvals {
-	uint8_t mac[6];
+	uint8_t mac[6], gw[6];
+	bool has_gw;
 	struct naddr *ips, *dhcp;
 	size_t n_ips, n_dhcp;
 };
@@ -82,10 +86,17 @@ static int nvals_parse(const struct rules_params *p, struct nvals *v, char **ret
 		v->n_ips++;
 	}
 	for (size_t i = 0; i < p->n_dhcpservers; i++) {
-		if (rules_parse_addr(p->dhcpservers[i], AF_INET, &v->dhcp[i].af, v->dhcp[i].a) < 0)
-			return rules_errorf(ret_error, "DHCPSERVER: %s is not an IPv4 address",
+		if (rules_parse_addr(p->dhcpservers[i], 0, &v->dhcp[i].af, v->dhcp[i].a) < 0)
+			return rules_errorf(ret_error, "DHCPSERVER: %s is not an IPv4 or IPv6 address",
 					    p->dhcpservers[i] ? rules_quote(p->dhcpservers[i], q) : "NULL");
 		v->n_dhcp++;
+	}
+	if (p->gateway_mac) {
+		if (rules_param_check("GATEWAY_MAC", p->gateway_mac) < 0)
+			return rules_errorf(ret_error, "GATEWAY_MAC: %s is not a unicast MAC address",
+					    rules_quote(p->gateway_mac, q));
+		valid_parse_mac(p->gateway_mac, v->gw);
+		v->has_gw = true;
 	}
 	return 0;
 }
@@ -301,16 +312,20 @@ static void emit(struct strbuf *b, const char *chain, const struct rules_rule *r
 {
 	struct rules_rule x = *r;
 	struct rules_ip *ipf[4] = { &x.src_ip, &x.dst_ip, &x.arp_src_ip, &x.arp_dst_ip };
-	struct rules_mac *macf[3] = { &x.src_mac, &x.dst_mac, &x.arp_src_mac };
+	struct rules_mac *macf[4] = { &x.src_mac, &x.dst_mac, &x.arp_src_mac, &x.arp_dst_mac };
 	enum rules_var vars[2] = { RULES_VAR_NONE, RULES_VAR_NONE };
 	size_t nv = 0, cnt[2] = { 1, 1 };
 	int af = rules_proto_af(r->proto);
 
-	for (size_t i = 0; i < ELEMENTSOF(macf); i++)
-		if (macf[i]->set && macf[i]->var == RULES_VAR_MAC) {
-			memcpy(macf[i]->addr, v->mac, 6);
-			memcpy(macf[i]->mask, ones, 6);
-		}
+	for (size_t i = 0; i < ELEMENTSOF(macf); i++) {
+		if (!macf[i]->set || macf[i]->var == RULES_VAR_NONE)
+			continue;
+		/* Without a gateway's MAC the rule is left out (rules.h). */
+		if (macf[i]->var == RULES_VAR_GATEWAY_MAC && !v->has_gw)
+			return;
+		memcpy(macf[i]->addr, macf[i]->var == RULES_VAR_MAC ? v->mac : v->gw, 6);
+		memcpy(macf[i]->mask, ones, 6);
+	}
 	for (size_t i = 0; i < ELEMENTSOF(ipf); i++) {
 		enum rules_var var = ipf[i]->var;
 
@@ -338,6 +353,83 @@ static void emit(struct strbuf *b, const char *chain, const struct rules_rule *r
 		}
 }
 
+/* --- what this target cannot express --- */
+
+/* The name of a protocol only libvirt's XML filters have, or NULL. */
+static const char *xml_only_proto(enum rules_proto p)
+{
+	static const char *const names[RULES_P_COUNT] = {
+		[RULES_P_SCTP] = "sctp",       [RULES_P_UDPLITE] = "udplite",   [RULES_P_ESP] = "esp",
+		[RULES_P_AH] = "ah",           [RULES_P_IGMP] = "igmp",         [RULES_P_ALLIP] = "all",
+		[RULES_P_SCTP6] = "sctp-ipv6", [RULES_P_UDPLITE6] = "udplite-ipv6",
+		[RULES_P_ESP6] = "esp-ipv6",   [RULES_P_AH6] = "ah-ipv6",       [RULES_P_ALLIP6] = "all-ipv6",
+		[RULES_P_VLAN] = "vlan",
+	};
+
+	return (unsigned)p < RULES_P_COUNT ? names[p] : NULL;
+}
+
+/* The first match field of r that no line of this target renders, or NULL. */
+static const char *unrendered_field(const struct rules_rule *r)
+{
+	if (r->vlan_id.set || r->vlan_encap.set)
+		return "vlan";
+	if (r->icmp_code.set)
+		return "icmp code";
+	if (r->arp_htype.set || r->arp_ptype.set || r->arp_gratuitous.set)
+		return "arp hwtype/protocoltype/gratuitous";
+	if (r->src_range.set || r->dst_range.set)
+		return "address range (srcipfrom/dstipfrom)";
+	if (r->dscp.set)
+		return "dscp";
+	if (r->tcp_mask.set || r->tcp_flags.set)
+		return "tcp flags";
+	if (r->ct_state.set)
+		return "state";
+	if (r->icmp_type.set && rules_proto_family(r->proto) == RULES_EB)
+		return "icmp type on an ebtables-level protocol";
+	return NULL;
+}
+
+/* 0, or -EINVAL with a message naming filter f's construct that the
+ * netdev target cannot render: a binding is refused rather than given
+ * fewer or different rules than its filter says. */
+static int nft_check(const struct rules_filter *f, char **ret_error)
+{
+	char q[RULES_QUOTE_MAX], q2[RULES_QUOTE_MAX];
+	const char *what;
+
+	if (f->chain && f->n_rules > 0)
+		return rules_errorf(ret_error, "filter: %s: rules in libvirt's chain %s are not supported "
+				    "by the nftables netdev backend (macvtap/macvlan ports)",
+				    rules_quote(f->name, q), rules_quote(f->chain, q2));
+	for (size_t i = 0; f->ref_args && i < f->n_refs; i++)
+		if (f->ref_args[i].n > 0)
+			return rules_errorf(ret_error, "filter: %s: <filterref> parameters are not supported "
+					    "by the nftables netdev backend (macvtap/macvlan ports)",
+					    rules_quote(f->name, q));
+	for (size_t i = 0; i < f->n_rules; i++) {
+		const struct rules_rule *r = &f->rules[i];
+		char where[48];
+
+		if (r->line)
+			snprintf(where, sizeof(where), "line %u", r->line);
+		else
+			snprintf(where, sizeof(where), "rule %zu", i + 1);
+		what = xml_only_proto(r->proto);
+		if (what)
+			return rules_errorf(ret_error, "filter: %s, %s: protocol %s is not supported "
+					    "by the nftables netdev backend (macvtap/macvlan ports)",
+					    rules_quote(f->name, q), where, what);
+		what = unrendered_field(r);
+		if (what)
+			return rules_errorf(ret_error, "filter: %s, %s: match %s is not supported "
+					    "by the nftables netdev backend (macvtap/macvlan ports)",
+					    rules_quote(f->name, q), where, what);
+	}
+	return 0;
+}
+
 /* --- the rules of a filter --- */
 
 struct nitem {
@@ -350,11 +442,15 @@ struct nitems {
 	size_t n, cap;
 };
 
-static int collect(const struct rules_defs *d, size_t fi, bool *seen, struct nitems *it)
+static int collect(const struct rules_defs *d, size_t fi, bool *seen, struct nitems *it, char **ret_error)
 {
 	const struct rules_filter *f = d->v[fi];
+	int r0;
 
 	seen[fi] = true;
+	r0 = nft_check(f, ret_error);
+	if (r0 < 0)
+		return r0;
 	if (it->n + f->n_rules > it->cap) {
 		size_t cap = (it->n + f->n_rules) * 2;
 		struct nitem *v = realloc(it->v, cap * sizeof(*v));
@@ -374,7 +470,7 @@ static int collect(const struct rules_defs *d, size_t fi, bool *seen, struct nit
 
 		if (!rules_defs_find(d, f->refs[i], &j) || seen[j])
 			continue;
-		r = collect(d, j, seen, it);
+		r = collect(d, j, seen, it, ret_error);
 		if (r < 0)
 			return r;
 	}
@@ -453,7 +549,7 @@ void rules_nft_done(struct rules_nft *r)
 }
 
 static int nft_build(const struct rules_defs *d, size_t fi, const char *port, const struct nvals *v,
-		     struct rules_nft *out)
+		     struct rules_nft *out, char **ret_error)
 {
 	_cleanup_free_ bool *seen = calloc(d->n, sizeof(*seen));
 	struct nitems it = { 0 };
@@ -462,7 +558,7 @@ static int nft_build(const struct rules_defs *d, size_t fi, const char *port, co
 
 	if (!seen)
 		return -ENOMEM;
-	r = collect(d, fi, seen, &it);
+	r = collect(d, fi, seen, &it, ret_error);
 	if (r < 0)
 		goto done;
 	if (it.n > 0)
@@ -503,7 +599,7 @@ int rules_render_nft(const struct rules_defs *d, const char *filter, const char 
 	if (r == 0) {
 		snprintf(out.in_chain, sizeof(out.in_chain), "N-I-%s", port);
 		snprintf(out.out_chain, sizeof(out.out_chain), "N-O-%s", port);
-		r = nft_build(d, fi, port, &v, &out);
+		r = nft_build(d, fi, port, &v, &out, ret_error);
 	}
 	free(v.ips);
 	free(v.dhcp);
@@ -513,6 +609,26 @@ int rules_render_nft(const struct rules_defs *d, const char *filter, const char 
 	}
 	*ret = out;
 	return 0;
+}
+
+void rules_nft_put(const struct rules_nft *r, bool fresh, struct strbuf *b)
+{
+	static const char flush[] = "flush chain " T " ";
+	const char *p = r->text ? r->text : "";
+
+	if (!fresh) {
+		strbuf_puts(b, p);
+		return;
+	}
+	/* The text is this file's own: every line ends in '\n'. */
+	while (*p) {
+		const char *eol = strchr(p, '\n');
+		size_t len = eol ? (size_t)(eol - p) + 1 : strlen(p);
+
+		if (strncmp(p, flush, sizeof(flush) - 1) != 0)
+			strbuf_append(b, p, len);
+		p += len;
+	}
 }
 
 int rules_nft_remove(const char *port, struct strbuf *b)

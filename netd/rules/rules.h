@@ -236,9 +236,15 @@ struct rules_nft {
  * Render filter bound to port with params for table netdev netd into
  * *ret (released with rules_nft_done()): the same model, references,
  * priorities and variable expansion as rules_render(), and the same
- * errors (-EINVAL with *ret_error "FIELD: why", -ENOMEM). ebtables-level
- * rules come first in each direction, iptables-level ones after them.
- * Deterministic.
+ * errors (-EINVAL with *ret_error "FIELD: why", -ENOMEM); and -EINVAL
+ * with "filter: 'NAME'...: ... is not supported by the nftables netdev
+ * backend ..." when the filter or one it references has what only
+ * libvirt's XML filters have and this target cannot express (rules in a
+ * sub-chain, <filterref> parameters, sctp/udplite/esp/ah/igmp/all/vlan,
+ * vlan, icmp code, arp hwtype/protocoltype/gratuitous, address ranges,
+ * dscp, tcp flags, state): never a rendering with such rules left out.
+ * ebtables-level rules come first in each direction, iptables-level ones
+ * after them. Deterministic.
  */
 int rules_render_nft(const struct rules_defs *d, const char *filter, const char *port,
 		     const struct rules_params *p, struct rules_nft *ret, char **ret_error);
@@ -250,5 +256,11 @@ void rules_nft_done(struct rules_nft *r);
  * whether they exist or not (each is added, then deleted). 0, -EINVAL for
  * a bad port name (b untouched), -ENOMEM. */
 int rules_nft_remove(const char *port, struct strbuf *b);
+
+/* Append r's text to b; when fresh (the caller knows none of the port's
+ * chains exists in the kernel: a new binding), without its "flush chain"
+ * lines, which only a chain that exists needs: two lines of the ~20 of a
+ * clean-traffic port. The hash stays the one of the full text. */
+void rules_nft_put(const struct rules_nft *r, bool fresh, struct strbuf *b);
 
 #endif

@@ -9,6 +9,9 @@
  *       arp  SENDER_MAC SENDER_IP TARGET_IP   an ARP request
  *       ipv4 SRC_IP DST_IP SPORT DPORT        a UDP datagram
  *       ipv6                                  an IPv6 header, no payload
+ *       rarp SENDER_MAC TARGET_MAC            a RARP request_reverse with
+ *                                             addresses 0.0.0.0 (QEMU's
+ *                                             announce-self after migration)
  *     MARKER (8 hex digits) is written into the frame's payload or padding.
  *   tapframe count IN MS MARKER...
  *     Reads frames from IN (a path: the macvtap's device; an interface:
@@ -102,6 +105,16 @@ static size_t build(uint8_t *f, int argc, char **argv)
 		mac(argv[7], f + 22);
 		ip4(argv[8], f + 28);
 		ip4(argv[9], f + 38);
+		memcpy(f + 42, mk, 4); /* in the padding */
+		return 60;
+	}
+	if (!strcmp(kind, "rarp") && argc == 9) {
+		static const uint8_t hdr[8] = { 0, 1, 8, 0, 6, 4, 0, 3 };
+
+		f[12] = 0x80, f[13] = 0x35;
+		memcpy(f + 14, hdr, 8);
+		mac(argv[7], f + 22);
+		mac(argv[8], f + 32);
 		memcpy(f + 42, mk, 4); /* in the padding */
 		return 60;
 	}

@@ -47,7 +47,9 @@ mac     a0000004 ipv4 $X $BC $I 10.9.0.1 5000 9
 ip      a0000005 ipv4 $M $BC $J 10.9.0.1 5000 9
 arpip   a0000006 arp  $M $BC $M $J 10.9.0.1
 arpmac  a0000007 arp  $M $BC $X $I 10.9.0.1
-ipv6    a0000008 ipv6 $M 33:33:00:00:00:01"
+ipv6    a0000008 ipv6 $M 33:33:00:00:00:01
+rarp    a0000009 rarp $M $BC $M $M
+rarpx   a000000a rarp $M $BC $M $X"
 from_guest() {
 	local markers
 	rm -f "$TMP/count" "$TMP/count.err"
@@ -93,7 +95,7 @@ expect() { # expect STATE NAME...: each frame passed (pass) or not (drop)
 check() { { from_guest; to_guest; } >"$TMP/result"; }
 
 check
-expect pass arp ipv4 dhcp mac ip arpip arpmac ipv6 in-ipv4 in-ipv6
+expect pass arp ipv4 dhcp mac ip arpip arpmac ipv6 rarp rarpx in-ipv4 in-ipv6
 ok "without a binding every frame passes both ways"
 
 ctl filter bind --port "$PORT" --filter clean-traffic --owner vm1 --param IP=$I >"$TMP/bind" ||
@@ -104,9 +106,9 @@ grep -q 'backend.*nftables' "$TMP/bind" || ctl --json filter show "$PORT" | grep
 in_ns nft list chain netdev netd "N-O-$PORT" | grep -q "hook egress device \"$PORT\"" ||
 	fail "no egress chain on $PORT"
 check
-expect pass arp ipv4 dhcp in-ipv4
-expect drop mac ip arpip arpmac ipv6 in-ipv6
-ok "clean-traffic: legitimate ARP, IPv4, DHCP pass; spoofed MAC, IP, ARP sender and IPv6 dropped"
+expect pass arp ipv4 dhcp rarp in-ipv4
+expect drop mac ip arpip arpmac ipv6 rarpx in-ipv6
+ok "clean-traffic: legitimate ARP, IPv4, DHCP and QEMU's RARP announcement pass; spoofed MAC, IP, ARP sender, other RARP and IPv6 dropped"
 
 # Restart with nothing changed: no nft run, no listing, still filtering.
 stop_netd
@@ -197,4 +199,19 @@ ip -n "$NS" link add br9 type bridge
 ctl filter bind --port br9 --filter clean-traffic --owner vm3 --param MAC=$M 2>"$TMP/err" && fail "bridge bound"
 grep -q UnsupportedPort "$TMP/err" || fail "bridge: $(cat "$TMP/err")"
 ok "a bridge is refused with UnsupportedPort"
+stop_netd
+
+# What the netdev rendering cannot express is refused, naming it: a
+# libvirt XML filter with sctp rules is not bound with those rules left out.
+mkdir -p "$TMP/filters"
+cp "$top_srcdir/tests/rules/xml/ip-protocols.xml" "$TMP/filters/"
+printf '[netd]\nfilter_dir = %s\n' "$TMP/filters" >>"$CONF"
+start_netd
+P5=$(ctl link create --parent v0 --kind macvtap --mode bridge --owner vm5 --mac $M) || fail "create for XML"
+ctl filter bind --port "$P5" --filter ip-protocols --owner vm5 --param IP=$I 2>"$TMP/err" &&
+	fail "ip-protocols (sctp) bound on a macvtap"
+grep -q "InvalidParameter" "$TMP/err" && grep -q "protocol sctp is not supported by the nftables netdev backend" "$TMP/err" ||
+	fail "sctp on a macvtap: $(cat "$TMP/err")"
+in_ns nft list table netdev netd 2>/dev/null | grep -q "N-.-$P5" && fail "chains of a refused binding"
+ok "an XML filter with a protocol nft cannot render here is refused, naming it"
 stop_netd

@@ -401,6 +401,47 @@ static void test_drift(void **state)
 	assert_non_null(strstr(last_input, "N-O-mv1"));
 }
 
+static int bind_ip(const char *port, const char *ip)
+{
+	json_auto_t *params = json_pack("{s:s, s:[s], s:[]}", "MAC", MAC, "IP", ip, "DHCPSERVER");
+	char *error = NULL;
+	int r = bindings_bind(F, &(struct bind_req){ .port = port, .filter = "clean-traffic",
+						     .owner = "g1", .params = params, .nft = true },
+			      &(struct waiter){ .fn = tell }, &error);
+
+	free(error);
+	return r;
+}
+
+/* With the generation checkpoint holding (nothing but netd's confirmed
+ * runs since), a new binding's chains cannot exist: its input has no
+ * "flush chain" lines. A rebind, or any binding once someone else changed
+ * the ruleset, flushes. */
+static void test_fresh_no_flush(void **state)
+{
+	F->gen_usable = true;
+	F->mark_valid = true;
+	F->mark = kgen;
+	assert_int_equal(bind("mv0"), 1);
+	pump();
+	assert_int_equal(told_of("mv0")->kind, OUTCOME_APPLIED);
+	assert_non_null(strstr(last_input, "add chain netdev netd N-O-mv0 {"));
+	assert_null(strstr(last_input, "flush chain"));
+	assert_true(F->mark_valid);
+	assert_int_equal(F->mark, kgen);
+	/* The same port, new parameters: its chains exist, so they are flushed. */
+	assert_int_equal(bind_ip("mv0", "10.0.0.2"), 1);
+	pump();
+	assert_non_null(strstr(last_input, "flush chain netdev netd N-O-mv0\n"));
+	assert_non_null(strstr(last_input, "flush chain netdev netd N-I-mv0\n"));
+	/* Someone else changed the ruleset: a new binding flushes too. */
+	kgen++;
+	assert_int_equal(bind("mv1"), 1);
+	pump();
+	assert_int_equal(told_of("mv1")->kind, OUTCOME_APPLIED);
+	assert_non_null(strstr(last_input, "flush chain netdev netd N-O-mv1\n"));
+}
+
 /* Unbind: the chains go in one run; the row goes; the name is released. */
 static void test_unbind(void **state)
 {
@@ -479,6 +520,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_batch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lying_nft, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_split, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fresh_no_flush, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_drift, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unbind, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restart, setup, teardown),

@@ -32,12 +32,16 @@ static const char *const std_ips[] = { "192.168.122.10", "2001:db8::10" };
 static const char *const std_dhcp[] = { "192.168.122.1" };
 static const struct rules_params std_params = {
 	.mac = MAC, .ips = std_ips, .n_ips = 2, .dhcpservers = std_dhcp, .n_dhcpservers = 1,
+	.gateway_mac = "52:54:00:00:00:01",
 };
 
 static const char *const names[] = {
 	"allow-arp", "allow-dhcp", "allow-dhcp-server", "allow-incoming-ipv4", "clean-traffic",
 	"no-arp-ip-spoofing", "no-arp-mac-spoofing", "no-arp-spoofing", "no-ip-spoofing",
 	"no-mac-spoofing", "no-other-l2-traffic",
+	"allow-dhcpv6", "allow-dhcpv6-server", "allow-incoming-ipv6", "allow-ipv4", "allow-ipv6",
+	"clean-traffic-gateway", "no-ip-multicast", "no-ipv6-multicast", "no-ipv6-spoofing",
+	"no-mac-broadcast", "no-other-rarp-traffic", "qemu-announce-self", "qemu-announce-self-rarp",
 	/* tests/rules/custom/ */
 	"edge-forms", "l2-custom", "my-ssh", "with-refs",
 };
@@ -221,7 +225,7 @@ static void test_bad_input(void **state)
 {
 	struct rules_defs *d = defs_all();
 	const char *bad_ip[] = { "192.168.122.10\nadd table ip x" };
-	const char *bad_dhcp[] = { "2001:db8::1" };
+	const char *bad_dhcp[] = { "2001:db8::1/64" };
 	struct rules_params p = std_params;
 
 	fails(d, "nope", PORT, &std_params, "filter");
@@ -239,6 +243,87 @@ static void test_bad_input(void **state)
 	p = std_params;
 	p.dhcpservers = bad_dhcp;
 	fails(d, "allow-dhcp-server", PORT, &p, "DHCPSERVER");
+	rules_defs_free(d);
+}
+
+/* The built-ins and the filters of tests/rules/xml/. */
+static struct rules_defs *defs_xml(void)
+{
+	struct rules_defs *d = NULL;
+	char **errors = NULL, *dir = path_of("tests/rules/xml");
+	size_t n = 0;
+
+	assert_int_equal(rules_defs_new(&d), 0);
+	assert_true(rules_defs_load_dir(d, dir, &errors, &n) > 0);
+	for (size_t i = 0; i < n; i++)
+		free(errors[i]);
+	free(errors);
+	free(dir);
+	return d;
+}
+
+/* Each filter of d rendered, or refused with a message that names what
+ * this target cannot express; never rendered with a variable's MAC left
+ * unreplaced. How many were refused. */
+static size_t render_each(const struct rules_defs *d)
+{
+	size_t refused = 0;
+
+	for (size_t i = 0; i < rules_defs_count(d); i++) {
+		const char *name = rules_defs_name(d, i);
+		struct rules_nft r;
+		char *err = NULL;
+		int ret = rules_render_nft(d, name, PORT, &std_params, &r, &err);
+
+		if (ret == 0) {
+			if (strstr(r.text, "& 0x000000000000"))
+				fail_msg("%s: a MAC variable left unreplaced:\n%s", name, r.text);
+			rules_nft_done(&r);
+			continue;
+		}
+		assert_int_equal(ret, -EINVAL);
+		if (rules_defs_is_builtin(d, name))
+			fail_msg("built-in %s refused: %s", name, err);
+		assert_non_null(strstr(err, "not supported by the nftables netdev backend"));
+		assert_int_equal(strncmp(err, "filter: ", 8), 0);
+		refused++;
+		free(err);
+	}
+	return refused;
+}
+
+/* Every filter there is: the built-ins, tests/rules/custom/ (all render)
+ * and tests/rules/xml/ (some refused). */
+static void test_every_filter(void **state)
+{
+	struct rules_defs *d = defs_all();
+
+	assert_int_equal(render_each(d), 0);
+	rules_defs_free(d);
+	d = defs_xml();
+	assert_true(render_each(d) > 0);
+	rules_defs_free(d);
+}
+
+/* The constructs of libvirt's XML filters this target refuses, by name. */
+static void refused(const struct rules_defs *d, const char *filter, const char *what)
+{
+	struct rules_nft r;
+	char *err = NULL;
+
+	assert_int_equal(rules_render_nft(d, filter, PORT, &std_params, &r, &err), -EINVAL);
+	fprintf(stderr, "%s: %s\n", filter, err);
+	if (!strstr(err, what))
+		fail_msg("%s: '%s' not named in: %s", filter, what, err);
+	free(err);
+}
+
+static void test_refused(void **state)
+{
+	struct rules_defs *d = defs_xml();
+
+	refused(d, "vlan-guard", "vlan");
+	refused(d, "ip-protocols", "protocol");
 	rules_defs_free(d);
 }
 
@@ -268,6 +353,8 @@ int main(void)
 		cmocka_unit_test(test_clean_traffic_lines),
 		cmocka_unit_test(test_hash),
 		cmocka_unit_test(test_bad_input),
+		cmocka_unit_test(test_every_filter),
+		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_remove),
 	};
 
