@@ -315,8 +315,7 @@ int define_reload(struct filters *f, struct rules_defs *d, unsigned nerrors)
 		 nkept);
 	snprintf(params, sizeof(params), "{\"bindings_changed\":%u,\"filter_errors\":%u,\"kept\":%zu}", changed,
 		 nerrors, nkept);
-	if (store_audit_append(f->store, &(struct store_peer){ .uid = (uid_t)-1, .gid = (gid_t)-1 },
-			       "daemon.ReloadFilters", params, "ok", NULL) < 0)
+	if (store_audit_event(f->store, "daemon.ReloadFilters", params, "ok", NULL) < 0)
 		log_warn("filters: cannot audit the reload, ignoring");
 	return (int)changed;
 }
