@@ -25,8 +25,12 @@ bad=$(nm -D --defined-only "$so" | awk '$2 ~ /[TDB]/ && $3 !~ /^netd_/ { print $
 
 PKG_CONFIG_PATH=$(dirname "$pc")
 export PKG_CONFIG_PATH PKG_CONFIG_SYSROOT_DIR=$dest
+# A library built with the sanitizers needs their runtime in the program
+# too (scripts/check's second build).
+san=
+objdump -p "$so" | grep -q 'NEEDED *libasan' && san=-fsanitize=address,undefined
 # shellcheck disable=SC2046
-${CC:-cc} -Wall -Werror -o "$dest/guests" "$top_srcdir/examples/guests.c" \
+${CC:-cc} -Wall -Werror $san -o "$dest/guests" "$top_srcdir/examples/guests.c" \
 	$(pkg-config --cflags --libs netd-client) -lev -Wl,-rpath,"$(dirname "$so")" \
 	>"$dest/log" 2>&1 || fail "guests.c against the install: $(cat "$dest/log")"
 "$dest/guests" 2>&1 | grep -q '^usage: guests' || fail "the installed build does not run"

@@ -1779,7 +1779,7 @@ static void test_nft_dispatch_mixed_families(void **state)
 	      " \"in\", \"protocol\": \"tcp\", \"action\": \"accept\", \"dst_port\": \"22\","
 	      " \"priority\": 400}]}", fp);
 	fclose(fp);
-	filters_reload(F, filter_dir);
+	json_decref(filters_reload(F, filter_dir));
 	assert_int_equal(bind("vnet0", "no-mac-spoofing"), 1);
 	settle_until_told("vnet0");
 	assert_int_equal(bind("vnet1", "mixed"), 1);
