@@ -205,7 +205,18 @@ bool filters_started(const struct filters *f)
 
 void filters_answer_resync(struct filters *f)
 {
+	bool root = false;
+
 	if (!f->resync_waiters || !filters_idle(f))
+		return;
+	/* Hooks or dispatch chains still to be rewritten (the verification
+	 * found them wrong, or a batch could not confirm them) are part of
+	 * what the Resync repairs: answered once they are, unless a failed
+	 * batch's back-off holds them (the flush answers then). The netdev
+	 * backend ending its runs must not answer before them. */
+	for (int i = 0; i < NFAM; i++)
+		root |= f->root_dirty[i];
+	if (root && !f->backoff_until)
 		return;
 	now_iso(f->last_resync, sizeof(f->last_resync));
 	f->last_resync_skipped = f->resync_skipped;
