@@ -81,9 +81,13 @@ tapmajor=$(awk '$2 == "macvtap" { print $1 }' /proc/devices)
 # (The fallback is what is tested: a g1 macvtap's /dev/tapN is shut to
 # netd's user.)
 t=$(kview links | awk '$1 ~ /^macvtap/ { print $2; exit }')
-[ -c "/dev/tap$t" ] || fail "no /dev/tap$t (udev?)"
-setpriv --reuid=$NUID --regid=$NUID --clear-groups sh -c "exec 3<>/dev/tap$t" 2>/dev/null &&
-	fail "uid $NUID can open /dev/tap$t: the fallback is not tested"
+# /dev is shared by every namespace: a test running beside this one may
+# have removed /dev/tap$t with its own link of that ifindex; then the
+# fallback is what runs anyway.
+if [ -c "/dev/tap$t" ]; then
+	setpriv --reuid=$NUID --regid=$NUID --clear-groups sh -c "exec 3<>/dev/tap$t" 2>/dev/null &&
+		fail "uid $NUID can open /dev/tap$t: the fallback is not tested"
+fi
 in_ns "$top_builddir/tests/client/test_client" tapfd "$SOCK" v0 v0-p || fail "tapfd as uid $NUID"
 n=$(ctl --json link list --owner fds | grep -c '"state": "present"')
 [ "$n" = 5 ] || fail "fds links: $n"
