@@ -3,8 +3,12 @@
 # the issue take minutes to set up, so give that once by hand), a
 # restart, one hook deleted, then Resync: it repairs the hook in well
 # under the helper timeout, without re-applying the bindings, and no loop
-# callback of the restarted netd takes more than 20 ms (GetStatus:
-# longest_callback_us and its name). The helper timeout is long because
+# callback of the restarted netd takes more than 20 ms of CPU time
+# (GetStatus: longest_callback_cpu_us and its name; NETD_SIZE_CALLBACK_US)
+# nor more than 250 ms of wall-clock time (NETD_SIZE_WALL_US: a callback
+# that waits on something shows there; on a machine running other tests
+# beside this one, wall-clock times include the time the callback was
+# preempted: 22 ms seen in CI, 50 ms here for an 8 ms callback). The helper timeout is long because
 # the initial apply of 10,000 bindings on a busy machine can take more
 # than 30 s; the Resync itself must stay under 30 s. Then ListBindings of
 # them all: copied at the call and encoded at most 128 bindings per loop
@@ -16,6 +20,7 @@
 
 N=${NETD_SIZE_BINDINGS:-2000}
 LIMIT_US=${NETD_SIZE_CALLBACK_US:-20000}
+WALL_LIMIT_US=${NETD_SIZE_WALL_US:-250000}
 { for i in $(seq 0 $((N - 1))); do echo "link add s$i type veth peer name t$i"; done; } > "$TMP/batch"
 ip -n "$NS" -batch "$TMP/batch" || fail "veth ports"
 printf '[netd]\nhelper_timeout_ms = 120000\n' > "$CONF"
@@ -44,8 +49,9 @@ resync_round() {
 	[ "$(status_field filters_verified)" = true ] || fail "not verified after the restart"
 	# The start's own callbacks (the links' dump of 2N devices) are the
 	# links' part of the issue: what the Resync adds is what counts here.
-	before_us=$(status_field longest_callback_us)
-	before_name=$(status_field longest_callback)
+	before_us=$(status_field longest_callback_cpu_us)
+	before_name=$(status_field longest_callback_cpu)
+	before_wall=$(status_field longest_callback_us)
 	in_ns ebtables -D FORWARD -j NETD-TO || fail "ebtables -D"
 	t0=$(date +%s%N)
 	ctl resync > "$TMP/resync" || fail "resync: $(cat "$TMP/resync")"
@@ -54,23 +60,31 @@ resync_round() {
 	grep -q "^$N intact, 0 re-applied$" "$TMP/resync" || fail "resync said: $(cat "$TMP/resync")"
 	[ "$(in_ns ebtables-save | grep -c -- '^-A FORWARD -j NETD-TO$')" = 1 ] || fail "NETD-TO hooks: $(in_ns ebtables-save | grep -c -- '^-A FORWARD -j NETD-TO$')"
 	[ "$(in_ns ebtables-save | grep -c -- '^-A FORWARD -j NETD-FROM$')" = 1 ] || fail "NETD-FROM hooks duplicated"
-	us=$(status_field longest_callback_us)
-	name=$(status_field longest_callback)
-	echo "size: $N bindings: Resync after one hook deletion $ms ms; longest callback $us us ($name); before the Resync $before_us us ($before_name)"
+	us=$(status_field longest_callback_cpu_us)
+	name=$(status_field longest_callback_cpu)
+	wall=$(status_field longest_callback_us)
+	wall_name=$(status_field longest_callback)
+	echo "size: $N bindings: Resync after one hook deletion $ms ms; longest callback $us us of CPU ($name), $wall us of wall clock ($wall_name); before the Resync $before_us us of CPU ($before_name), $before_wall us of wall clock"
 	[ "$ms" -lt 30000 ] || fail "Resync took $ms ms"
 }
 
-# Callback times are wall-clock: on a busy machine a callback that is
-# preempted counts the wait too. A second round (a fresh netd again) must
-# then be within the bound.
+# within_bounds: the Resync's callbacks (those longer than the start's)
+# within both bounds.
+within_bounds() {
+	{ [ "$us" = "$before_us" ] || [ "$us" -le "$LIMIT_US" ]; } &&
+		{ [ "$wall" = "$before_wall" ] || [ "$wall" -le "$WALL_LIMIT_US" ]; }
+}
+
+# CPU time also grows on a busy machine (caches, a sibling hyperthread):
+# a second round (a fresh netd again) must then be within the bounds.
 for round in 1 2; do
 	resync_round
-	[ "$us" = "$before_us" ] || [ "$us" -le "$LIMIT_US" ] && break
-	[ $round = 2 ] && fail "longest callback during the Resync $us us ($name) above $LIMIT_US us, twice"
-	echo "note: round $round above the bound; once more"
+	within_bounds && break
+	[ $round = 2 ] && fail "longest callback during the Resync $us us of CPU ($name; bound $LIMIT_US), $wall us of wall clock ($wall_name; bound $WALL_LIMIT_US), twice"
+	echo "note: round $round above a bound; once more"
 done
 if [ "$us" != "$before_us" ]; then
-	ok "$N bindings: one hook deleted, Resync repaired it in $ms ms; its longest callback $us us ($name)"
+	ok "$N bindings: one hook deleted, Resync repaired it in $ms ms; its longest callback $us us of CPU ($name)"
 else
 	# Every callback of the Resync was shorter than one of the start's.
 	[ "$us" -le "$LIMIT_US" ] || echo "note: the longest callback is the start's ($before_name), not the Resync's"
