@@ -11,10 +11,16 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define NETD_DEFAULT_CONFIG "/etc/netd/netd.conf"
+/* The configuration follows configure's --sysconfdir (where make install
+ * puts netd.conf); the socket and database are where the systemd units
+ * put them, whatever the prefix. */
+#ifndef NETD_SYSCONFDIR
+#define NETD_SYSCONFDIR "/etc"
+#endif
+#define NETD_DEFAULT_CONFIG NETD_SYSCONFDIR "/netd/netd.conf"
 #define NETD_DEFAULT_SOCKET "/run/netd/netd.sock"
 #define NETD_DEFAULT_DB "/var/lib/netd/netd.db"
-#define NETD_DEFAULT_FILTER_DIR "/etc/netd/filters"
+#define NETD_DEFAULT_FILTER_DIR NETD_SYSCONFDIR "/netd/filters"
 
 struct netd_config {
 	char *socket_path;

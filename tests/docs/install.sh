@@ -14,6 +14,10 @@ conf=$(find "$dest" -path '*/etc/netd/netd.conf')
 example=$(find "$dest" -path '*/doc/netd/netd.conf')
 [ -f "$conf" ] || { echo "no etc/netd/netd.conf installed"; exit 1; }
 [ -f "$example" ] || { echo "no doc/netd/netd.conf installed"; exit 1; }
+# netd reads, by default, the file make install put there.
+default_conf=$("$top_builddir/netd/netd" --help | sed -n "s/.*--config FILE.*(default \(.*\))/\1/p")
+[ "$conf" = "$dest$default_conf" ] ||
+	{ echo "netd's default configuration $default_conf is not the installed $conf"; fail=1; }
 cmp -s "$conf" "$example" || { echo "the installed netd.conf is not the example"; fail=1; }
 
 echo "admin_group = kvm" >>"$conf"
