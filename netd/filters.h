@@ -73,7 +73,7 @@ bool filters_started(const struct filters *f);
 /* Re-read the custom filter directory (SIGHUP); bindings whose rendering
  * changed are re-applied, the others are not touched. Returns what it did
  * for the audit (a new reference, NULL without memory): {custom_filters,
- * filter_errors, errors: [the files' messages], bindings_changed}. */
+ * filter_errors, errors: [the files' messages], bindings_changed, kept}. */
 json_t *filters_reload(struct filters *f, const char *filter_dir);
 
 /* Add the filter counters to a GetStatus reply. */

@@ -302,20 +302,17 @@ static unsigned define_swap(struct filters *f, struct rules_defs *d, unsigned ne
 	return bindings_rerender(f);
 }
 
-int define_reload(struct filters *f, struct rules_defs *d, unsigned nerrors)
+unsigned define_reload(struct filters *f, struct rules_defs *d, unsigned nerrors, size_t *ret_kept)
 {
-	char params[256];
 	unsigned changed;
 	size_t nkept;
 
 	assert(f);
 	assert(d);
+	assert(ret_kept);
 	changed = define_swap(f, d, nerrors, &nkept);
 	log_info("filters reloaded: %u bindings changed, %zu filters kept their previous definition", changed,
 		 nkept);
-	snprintf(params, sizeof(params), "{\"bindings_changed\":%u,\"filter_errors\":%u,\"kept\":%zu}", changed,
-		 nerrors, nkept);
-	if (store_audit_event(f->store, "daemon.ReloadFilters", params, "ok", NULL) < 0)
-		log_warn("filters: cannot audit the reload, ignoring");
-	return (int)changed;
+	*ret_kept = nkept;
+	return changed;
 }

@@ -387,9 +387,10 @@ unsigned bindings_rerender(struct filters *f);
 
 /* A reload's new set d (taking it; nerrors files refused) put in force
  * (define.c): filters whose files were refused keep their previous
- * definition, every binding is rendered again, the reload is logged and
- * audited (daemon.ReloadFilters). The number of bindings changed. */
-int define_reload(struct filters *f, struct rules_defs *d, unsigned nerrors);
+ * definition (*ret_kept of them), every binding is rendered again, the
+ * reload is logged (the caller's netd.Reload row audits it). The number
+ * of bindings changed. */
+unsigned define_reload(struct filters *f, struct rules_defs *d, unsigned nerrors, size_t *ret_kept);
 
 /* --- batch.c --- */
 

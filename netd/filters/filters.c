@@ -340,8 +340,8 @@ struct filters *filters_free(struct filters *f)
 json_t *filters_reload(struct filters *f, const char *filter_dir)
 {
 	struct rules_defs *d;
-	unsigned errors;
-	int changed;
+	unsigned errors, changed;
+	size_t kept;
 	json_t *errs = json_array();
 	char *dir;
 	int r;
@@ -359,7 +359,8 @@ json_t *filters_reload(struct filters *f, const char *filter_dir)
 	f->filter_dir = dir;
 	/* A filter whose file no longer loads keeps its previous
 	 * definition (define.c); the rest re-render their bindings. */
-	changed = define_reload(f, d, errors);
-	return json_pack("{s:i, s:i, s:o, s:i}", "custom_filters", r, "filter_errors", (int)errors,
-			 "errors", errs ? errs : json_array(), "bindings_changed", changed);
+	changed = define_reload(f, d, errors, &kept);
+	return json_pack("{s:i, s:i, s:o, s:i, s:i}", "custom_filters", r, "filter_errors", (int)errors,
+			 "errors", errs ? errs : json_array(), "bindings_changed", (int)changed, "kept",
+			 (int)kept);
 }
