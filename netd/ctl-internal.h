@@ -22,6 +22,7 @@
 #include "ctl.h"
 #include "frame.h"
 #include "peerinfo.h"
+#include "step.h"
 
 /* A client with this many unanswered calls is not read from until some are
  * answered (half of them). */
@@ -113,8 +114,7 @@ struct ctl_server {
 	struct conn_list conns;
 	struct conn_list dirty;
 	struct conn_list backlog;
-	ev_check backlog_check; /* serves the backlog after each poll */
-	ev_idle backlog_idle;   /* keeps the poll from blocking meanwhile */
+	struct step backlog_step; /* serves the backlog after each poll */
 	/* Calls read but not yet dispatched, oldest first (see
 	 * ctl_conn_handle_message()). */
 	TAILQ_HEAD(, ctl_call) deferred;

@@ -63,13 +63,10 @@ static void conn_update_reading(struct ctl_conn *c)
  * call. */
 void ctl_backlog_update(struct ctl_server *srv)
 {
-	if (!TAILQ_EMPTY(&srv->backlog) || srv->ndeferred > 0) {
-		ev_check_start(srv->loop, &srv->backlog_check);
-		ev_idle_start(srv->loop, &srv->backlog_idle);
-	} else {
-		ev_check_stop(srv->loop, &srv->backlog_check);
-		ev_idle_stop(srv->loop, &srv->backlog_idle);
-	}
+	if (!TAILQ_EMPTY(&srv->backlog) || srv->ndeferred > 0)
+		step_start(&srv->backlog_step);
+	else
+		step_stop(&srv->backlog_step);
 }
 
 void ctl_conn_set_backlog(struct ctl_conn *c, bool on)
@@ -195,10 +192,9 @@ static unsigned conn_process_input(struct ctl_conn *c, unsigned budget)
 /* After each poll: one slice of every backlogged client's input, in turn,
  * up to CTL_BACKLOG_CALLS in all, and only while the iteration's time
  * budget lasts. */
-static void backlog_check_cb(struct ev_loop *loop, ev_check *w, int revents)
+static void backlog_step_cb(struct step *s)
 {
-	STATS_CALLBACK("client backlog");
-	struct ctl_server *srv = w->data;
+	struct ctl_server *srv = s->data;
 	unsigned total = 0, n = 0, max;
 	struct ctl_conn *c;
 
@@ -215,12 +211,6 @@ static void backlog_check_cb(struct ev_loop *loop, ev_check *w, int revents)
 		max = CTL_BACKLOG_CALLS - total;
 		total += conn_process_input(c, max < CTL_SLICE_CALLS ? max : CTL_SLICE_CALLS);
 	}
-}
-
-static void backlog_idle_cb(struct ev_loop *loop, ev_idle *w, int revents)
-{
-	/* Nothing: being active keeps ev_run from blocking in poll while
-	 * backlog_check_cb has work. */
 }
 
 static void conn_read_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -541,9 +531,7 @@ static struct ctl_server *server_alloc(struct ev_loop *loop, const struct ctl_li
 	TAILQ_INIT(&srv->backlog);
 	TAILQ_INIT(&srv->deferred);
 	TAILQ_INIT(&srv->settling);
-	ev_check_init(&srv->backlog_check, backlog_check_cb);
-	srv->backlog_check.data = srv;
-	ev_idle_init(&srv->backlog_idle, backlog_idle_cb);
+	step_init(&srv->backlog_step, srv->loop, "client backlog", backlog_step_cb, srv);
 	return srv;
 }
 
@@ -723,8 +711,7 @@ struct ctl_server *ctl_server_free(struct ctl_server *srv)
 	while ((c = TAILQ_FIRST(&srv->conns)))
 		conn_free(c);
 	ev_io_stop(srv->loop, &srv->accept_io);
-	ev_check_stop(srv->loop, &srv->backlog_check);
-	ev_idle_stop(srv->loop, &srv->backlog_idle);
+	step_stop(&srv->backlog_step);
 	if (srv->fd >= 0) {
 		close(srv->fd);
 		server_unlink(srv);

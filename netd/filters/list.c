@@ -19,7 +19,7 @@
 #include "budget.h"
 #include "ctl.h"
 #include "filters-internal.h"
-#include "stats.h"
+#include "step.h"
 #include "strbuf.h"
 #include "util.h"
 
@@ -29,8 +29,7 @@ struct list_job {
 	struct binding_view *snap; /* copies, in port order */
 	unsigned n, next;
 	struct strbuf text;
-	ev_check check;            /* a step after each poll */
-	ev_idle idle;              /* keeps the poll from blocking meanwhile */
+	struct step step;          /* the encoding, a step per iteration */
 	TAILQ_ENTRY(list_job) entry;
 };
 
@@ -100,8 +99,7 @@ static void view_done(struct binding_view *v)
 
 static void job_free(struct list_job *j)
 {
-	ev_check_stop(j->f->loop, &j->check);
-	ev_idle_stop(j->f->loop, &j->idle);
+	step_stop(&j->step);
 	TAILQ_REMOVE(&j->f->lists, j, entry);
 	/* Those before next went with their step. */
 	for (unsigned i = j->next; i < j->n; i++)
@@ -154,17 +152,9 @@ static bool job_step(struct list_job *j)
 	return true;
 }
 
-static void check_cb(struct ev_loop *loop, ev_check *w, int revents)
+static void step_cb(struct step *s)
 {
-	STATS_CALLBACK("bindings list");
-
-	job_step(w->data);
-}
-
-static void idle_cb(struct ev_loop *loop, ev_idle *w, int revents)
-{
-	/* Nothing: being active keeps ev_run from blocking while check_cb
-	 * has work. */
+	job_step(s->data);
 }
 
 /* Copy one binding's view into j (owning its strings). */
@@ -216,17 +206,14 @@ void filters_list_start(struct filters *f, struct ctl_call *call, const char *ow
 	j->f = f;
 	j->call = call;
 	TAILQ_INSERT_TAIL(&f->lists, j, entry);
-	ev_check_init(&j->check, check_cb);
-	j->check.data = j;
-	ev_idle_init(&j->idle, idle_cb);
+	step_init(&j->step, f->loop, "bindings list", step_cb, j);
 	if (job_snapshot(j, owner) < 0) {
 		job_free(j);
 		return ctl_call_error(call, "io.netd.InternalError", NULL);
 	}
 	if (job_step(j))
 		return;
-	ev_check_start(f->loop, &j->check);
-	ev_idle_start(f->loop, &j->idle);
+	step_start(&j->step);
 }
 
 void filters_lists_free(struct filters *f)

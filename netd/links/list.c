@@ -13,7 +13,7 @@
 
 #include "ctl.h"
 #include "links-internal.h"
-#include "stats.h"
+#include "step.h"
 
 struct list_job {
 	struct links *l;
@@ -21,8 +21,7 @@ struct list_job {
 	struct link *snap;       /* copies, in order; owners copied too */
 	unsigned n, next;
 	struct strbuf text;
-	ev_check check;          /* a step after each poll */
-	ev_idle idle;            /* keeps the poll from blocking meanwhile */
+	struct step step;        /* the encoding, a step per iteration */
 	TAILQ_ENTRY(list_job) entry;
 };
 
@@ -33,8 +32,7 @@ static int cmp_link_ptr(const void *a, const void *b)
 
 static void job_free(struct list_job *j)
 {
-	ev_check_stop(j->l->loop, &j->check);
-	ev_idle_stop(j->l->loop, &j->idle);
+	step_stop(&j->step);
 	TAILQ_REMOVE(&j->l->lists, j, entry);
 	for (unsigned i = 0; i < j->n; i++)
 		free(j->snap[i].owner);
@@ -60,17 +58,9 @@ static bool job_step(struct list_job *j)
 	return true;
 }
 
-static void check_cb(struct ev_loop *loop, ev_check *w, int revents)
+static void step_cb(struct step *s)
 {
-	STATS_CALLBACK("links list");
-
-	job_step(w->data);
-}
-
-static void idle_cb(struct ev_loop *loop, ev_idle *w, int revents)
-{
-	/* Nothing: being active keeps ev_run from blocking while check_cb
-	 * has work. */
+	job_step(s->data);
 }
 
 /* The links of owner (or all), copied in order into j. */
@@ -108,17 +98,14 @@ void links_list_start(struct links *l, struct ctl_call *call, const char *owner)
 	j->l = l;
 	j->call = call;
 	TAILQ_INSERT_TAIL(&l->lists, j, entry);
-	ev_check_init(&j->check, check_cb);
-	j->check.data = j;
-	ev_idle_init(&j->idle, idle_cb);
+	step_init(&j->step, l->loop, "links list", step_cb, j);
 	if (job_snapshot(j, owner) < 0) {
 		job_free(j);
 		return ctl_call_error(call, "io.netd.InternalError", NULL);
 	}
 	if (job_step(j))
 		return;
-	ev_check_start(l->loop, &j->check);
-	ev_idle_start(l->loop, &j->idle);
+	step_start(&j->step);
 }
 
 void links_lists_free(struct links *l)

@@ -389,8 +389,9 @@ static void frame_through(struct netd_link *l, const char *peer)
 	set_up(l->name);
 	/* Written again every 250 ms: until linkwatch (rate-limited to once a
 	 * second, later under load) turns a new link's carrier on, its queue
-	 * drops what is sent. A wrong device never delivers it. */
-	for (int i = 0; i < 100 && !seen; i++) {
+	 * drops what is sent: up to 20 s (5 s was once too short on a loaded
+	 * machine). A wrong device never delivers it. */
+	for (int i = 0; i < 400 && !seen; i++) {
 		struct pollfd pfd = { .fd = s, .events = POLLIN };
 		ssize_t n;
 
