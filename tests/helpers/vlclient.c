@@ -171,8 +171,6 @@ static void raw_check(struct raw_calls *rc, const char *text, size_t len)
 	json_decref(r);
 }
 
-/* Read replies until the server closes or wait_ms pass without data.
- * Prints each reply on a line, then CLOSED or OPEN. */
 /* Send in[0..n) on fd as the server takes it, until it closes on us. */
 static void raw_send(int fd, const char *in, size_t n)
 {
@@ -185,6 +183,9 @@ static void raw_send(int fd, const char *in, size_t n)
 	}
 }
 
+/* Send stdin (the first at bytes, a pause of pause_ms, the rest), then read
+ * replies until the server closes or wait_ms pass without data. Prints
+ * each reply on a line, then CLOSED or OPEN. */
 static int cmd_raw(const char *path, int wait_ms, size_t at, int pause_ms)
 {
 	static char in[4 << 20];
