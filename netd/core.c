@@ -321,7 +321,7 @@ static void prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 	 * replies that report them. */
 	if (commit_settle(c)) {
 		links_flush(c->links);
-		filters_flush(c->filters, ctl_server_has_backlog(c->ctl));
+		filters_flush(c->filters, ctl_server_more_coming(c->ctl));
 	}
 	/* A reply given during the flushes (a request that could not be
 	 * sent) must not wait for an event that may never come. */

@@ -89,6 +89,8 @@ struct ctl_conn {
 	bool drop;     /* close now, discarding output */
 	bool paused;   /* too many calls pending: input waits */
 	bool backlog;  /* on the backlog list: buffered input left to handle */
+	bool partial;  /* privileged, part of a call read, the rest still to
+			* come (counted in srv->npartial) */
 	bool dirty;    /* on the server's flush list */
 	/* File descriptors of replies already in out, sent (SCM_RIGHTS) with
 	 * the next bytes written, so each arrives no later than its reply. */
@@ -127,6 +129,7 @@ struct ctl_server {
 	unsigned nconns;
 	unsigned next_id;
 	size_t input_total;   /* partial input held, all connections */
+	unsigned npartial;    /* connections with c->partial */
 	bool shutting_down;
 };
 

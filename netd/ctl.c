@@ -84,9 +84,31 @@ void ctl_conn_set_backlog(struct ctl_conn *c, bool on)
 	conn_update_reading(c);
 }
 
+/* Is c a privileged client whose input ends inside a call, the rest of
+ * which its next write brings? A pipelined burst bigger than the socket's
+ * buffer arrives so: the client waits for room, then for the CPU (ms on a
+ * loaded machine), while netd has handled everything it read. The filter
+ * batches keep gathering meanwhile (ctl_server_more_coming()), within
+ * their bound. Unprivileged clients cannot bind, so their input does not
+ * count: holding half a message must not delay root's batches. */
+static void conn_update_partial(struct ctl_conn *c)
+{
+	bool on = c->privileged && !c->eof && !c->drop && !c->broken && !c->paused &&
+		  frame_len(&c->in) > 0;
+
+	if (on == c->partial)
+		return;
+	c->partial = on;
+	if (on)
+		c->srv->npartial++;
+	else
+		c->srv->npartial--;
+}
+
 void ctl_conn_set_eof(struct ctl_conn *c)
 {
 	c->eof = true;
+	conn_update_partial(c);
 	conn_update_reading(c);
 	ctl_conn_mark_dirty(c);
 }
@@ -99,6 +121,7 @@ void ctl_conn_drop(struct ctl_conn *c, const char *why)
 		 c->id, (int)c->cred.pid, (int)c->cred.uid, why);
 	stats.clients_dropped++;
 	c->drop = true;
+	conn_update_partial(c);
 	ev_io_stop(c->srv->loop, &c->rio);
 	ctl_conn_mark_dirty(c);
 }
@@ -109,6 +132,7 @@ static void conn_free(struct ctl_conn *c)
 	struct ctl_call *call;
 
 	c->drop = true; /* so nothing below restarts a watcher */
+	conn_update_partial(c);
 	ev_io_stop(srv->loop, &c->rio);
 	ev_io_stop(srv->loop, &c->wio);
 	ev_timer_stop(srv->loop, &c->idle);
@@ -171,6 +195,7 @@ static unsigned conn_process_input(struct ctl_conn *c, unsigned budget)
 		if (done == budget || (done > 0 && budget_spent())) {
 			ctl_conn_set_backlog(c, true);
 			ctl_conn_account_input(c);
+			conn_update_partial(c);
 			return done;
 		}
 		r = frame_next(&c->in, c->srv->limits.max_message_size, &msg, &len);
@@ -186,6 +211,7 @@ static unsigned conn_process_input(struct ctl_conn *c, unsigned budget)
 	ctl_conn_set_backlog(c, false);
 	conn_update_reading(c);
 	ctl_conn_account_input(c);
+	conn_update_partial(c);
 	return done;
 }
 
@@ -660,10 +686,10 @@ bool ctl_server_idle(const struct ctl_server *srv)
 	return true;
 }
 
-bool ctl_server_has_backlog(const struct ctl_server *srv)
+bool ctl_server_more_coming(const struct ctl_server *srv)
 {
 	assert(srv);
-	return !TAILQ_EMPTY(&srv->backlog) || srv->ndeferred > 0;
+	return !TAILQ_EMPTY(&srv->backlog) || srv->ndeferred > 0 || srv->npartial > 0;
 }
 
 void ctl_server_set_deferrable(struct ctl_server *srv, ctl_deferrable_fn fn)

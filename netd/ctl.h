@@ -123,9 +123,11 @@ bool ctl_server_holding(const struct ctl_server *srv);
 /* True when no call is pending and no output is queued anywhere. */
 bool ctl_server_idle(const struct ctl_server *srv);
 
-/* True while pipelined calls already received wait to be handled (the
- * backlog): more calls of the same burst are on their way. */
-bool ctl_server_has_backlog(const struct ctl_server *srv);
+/* True while more calls of the same burst are on their way: pipelined
+ * calls already received wait to be handled (the backlog), or a
+ * privileged client's input ends inside a call (the rest of its burst
+ * waits for room in its socket). */
+bool ctl_server_more_coming(const struct ctl_server *srv);
 
 /* Which calls may wait for a later loop iteration once the running one
  * has used its time budget (see budget.h): by method

@@ -43,10 +43,11 @@ struct filters *filters_free(struct filters *f);
 
 /* Start the next batch, if none runs and anything changed (called once
  * per loop iteration, after the store committed). While more_coming
- * (calls of a pipelined burst are still being read) or while bindings keep
- * arriving, the batch waits for them, at most 250 ms from its first
- * deferral, with a 1 ms timer waking the loop to look again, so that the
- * burst goes to the kernel as one run per family. */
+ * (calls of a pipelined burst are still being read: ctl_server_more_coming())
+ * or while bindings keep arriving, the batch waits for them, with a 1 ms
+ * timer waking the loop to look again, so that the burst goes to the
+ * kernel as one run per family: at most 250 ms from its first deferral
+ * while only new bindings keep it waiting, 2 s while more_coming. */
 void filters_flush(struct filters *f, bool more_coming);
 
 /* The store's transaction txn failed and was rolled back: the bindings

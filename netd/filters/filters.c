@@ -29,8 +29,13 @@ char *const filters_save_argv[NFAM][4] = {
 	{ "ip6tables-save", "-t", "filter", NULL },
 };
 
-/* How long a batch may wait for the rest of a pipelined burst. */
+/* How long a batch may wait for the rest of a pipelined burst: while
+ * bindings keep being added; and while calls of it are still being read
+ * (ctl's backlog, or a privileged client's call half read: its writer
+ * waits for room in its socket), longer, since reading 1000 calls can take
+ * netd more than 250 ms on a busy machine. */
 #define FILTERS_GATHER_US 250000
+#define FILTERS_GATHER_BURST_US 2000000
 /* The record (confirm.c): after this long without a batch; before the
  * next apply once the oldest binding it records waited this long. */
 #define FILTERS_RECORD_IDLE_US 200000
@@ -52,7 +57,8 @@ static bool gather_more(struct filters *f, bool more_coming, unsigned n)
 
 		if (!f->gather_since)
 			f->gather_since = now;
-		if (now - f->gather_since < FILTERS_GATHER_US) {
+		if (now - f->gather_since <
+		    (more_coming ? FILTERS_GATHER_BURST_US : FILTERS_GATHER_US)) {
 			f->gather_n = n;
 			ev_timer_stop(f->loop, &f->gather_timer);
 			ev_timer_set(&f->gather_timer, 0.001, 0.);

@@ -4,9 +4,14 @@
  * connection, hold hundreds of connections at once, pipeline, and play a
  * client that never reads.
  *
- *   vlclient raw SOCKET [WAIT_MS]        stdin bytes out as they are; each
+ *   vlclient raw SOCKET [WAIT_MS [AT PAUSE_MS]]
+ *                                        stdin bytes out as they are; each
  *                                        reply printed on a line; last
- *                                        line CLOSED or OPEN
+ *                                        line CLOSED or OPEN. With AT: the
+ *                                        first AT bytes, a pause of
+ *                                        PAUSE_MS, then the rest (a client
+ *                                        whose socket filled mid-call and
+ *                                        that got the CPU back later)
  *   vlclient many SOCKET N               N connections at once, one
  *                                        GetStatus each
  *   vlclient pipeline SOCKET N           N calls in one write, replies
@@ -166,9 +171,22 @@ static void raw_check(struct raw_calls *rc, const char *text, size_t len)
 	json_decref(r);
 }
 
-/* Read replies until the server closes or wait_ms pass without data.
- * Prints each reply on a line, then CLOSED or OPEN. */
-static int cmd_raw(const char *path, int wait_ms)
+/* Send in[0..n) on fd as the server takes it, until it closes on us. */
+static void raw_send(int fd, const char *in, size_t n)
+{
+	for (size_t off = 0; off < n;) {
+		ssize_t w = send(fd, in + off, n - off, MSG_NOSIGNAL);
+
+		if (w < 0)
+			break;
+		off += (size_t)w;
+	}
+}
+
+/* Send stdin (the first at bytes, a pause of pause_ms, the rest), then read
+ * replies until the server closes or wait_ms pass without data. Prints
+ * each reply on a line, then CLOSED or OPEN. */
+static int cmd_raw(const char *path, int wait_ms, size_t at, int pause_ms)
 {
 	static char in[4 << 20];
 	static struct raw_calls rc;
@@ -181,13 +199,12 @@ static int cmd_raw(const char *path, int wait_ms)
 		n += (size_t)r;
 	raw_calls_parse(&rc, in, n);
 	/* Write what the server takes; it may close on us midway. */
-	for (size_t off = 0; off < n;) {
-		ssize_t w = send(fd, in + off, n - off, MSG_NOSIGNAL);
-
-		if (w < 0)
-			break;
-		off += (size_t)w;
-	}
+	if (at > n)
+		at = n;
+	raw_send(fd, in, at);
+	if (at < n && pause_ms > 0)
+		poll(NULL, 0, pause_ms);
+	raw_send(fd, in + at, n - at);
 
 	n = 0;
 	for (;;) {
@@ -855,7 +872,8 @@ static int cmd_check_reply(const char *method)
 static int run(int argc, char **argv)
 {
 	if (strcmp(argv[1], "raw") == 0)
-		return cmd_raw(argv[2], argc > 3 ? atoi(argv[3]) : 2000);
+		return cmd_raw(argv[2], argc > 3 ? atoi(argv[3]) : 2000,
+			       argc > 4 ? (size_t)atol(argv[4]) : (size_t)-1, argc > 5 ? atoi(argv[5]) : 0);
 	if (strcmp(argv[1], "describe") == 0)
 		return cmd_describe(argv[2]);
 	if (strcmp(argv[1], "check-reply") == 0)

@@ -156,6 +156,10 @@ static void test_clean_traffic_lines(void **state)
 	/* ARP sender MAC and IP as raw payload. */
 	assert_non_null(strstr(r.text, "ether type 0x0806 @nh,64,48 != 0x525400123456 drop\n"));
 	assert_non_null(strstr(r.text, "ether type 0x0806 @nh,112,32 0xc0a87a0a return\n"));
+	/* allow-arp's ARP accept behind no-arp-spoofing's ARP drop can never
+	 * match: left out. */
+	assert_non_null(strstr(r.text, "add rule netdev netd N-O-" PORT " ether type 0x0806 drop\n"));
+	assert_null(strstr(r.text, "add rule netdev netd N-O-" PORT " ether type 0x0806 accept\n"));
 	/* L2 rules only: no -l2 chain. */
 	assert_null(strstr(r.text, "-l2"));
 	assert_true(r.has_in && r.has_out);
@@ -262,9 +266,38 @@ static struct rules_defs *defs_xml(void)
 	return d;
 }
 
+/* The rule lines of text with the same match (all but the verdict) as an
+ * earlier one in the same chain, which no packet can reach: how many. */
+static unsigned shadowed(const char *text)
+{
+	char *copy = strdup(text), *save = NULL;
+	char *seen[512];
+	size_t mlen[512], n = 0;
+	unsigned dups = 0;
+
+	assert_non_null(copy);
+	for (char *l = strtok_r(copy, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		size_t m = (size_t)(strrchr(l, ' ') - l);
+
+		if (strncmp(l, "add rule ", 9) != 0 || strstr(l, " jump "))
+			continue;
+		for (size_t k = 0; k < n; k++)
+			if (mlen[k] == m && strncmp(seen[k], l, m) == 0) {
+				fprintf(stderr, "shadowed: %s\n", l);
+				dups++;
+			}
+		assert_true(n < 512);
+		seen[n] = l;
+		mlen[n++] = m;
+	}
+	free(copy);
+	return dups;
+}
+
 /* Each filter of d rendered, or refused with a message that names what
  * this target cannot express; never rendered with a variable's MAC left
- * unreplaced. How many were refused. */
+ * unreplaced, nor with a rule no packet can reach. How many were
+ * refused. */
 static size_t render_each(const struct rules_defs *d)
 {
 	size_t refused = 0;
@@ -278,6 +311,8 @@ static size_t render_each(const struct rules_defs *d)
 		if (ret == 0) {
 			if (strstr(r.text, "& 0x000000000000"))
 				fail_msg("%s: a MAC variable left unreplaced:\n%s", name, r.text);
+			if (shadowed(r.text))
+				fail_msg("%s: a rule behind one with the same match:\n%s", name, r.text);
 			rules_nft_done(&r);
 			continue;
 		}
