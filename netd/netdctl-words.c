@@ -163,6 +163,9 @@ static bool words_objects(FILE *f, const char *name, json_t *p)
 	else if (streq(name, "io.netd.UnsupportedPort"))
 		fprintf(f, "filters cannot be bound to port \"%s\": %s", pstr(p, "port"),
 			pstr(p, "reason"));
+	else if (streq(name, "io.netd.InvalidLearning"))
+		fprintf(f, "port \"%s\" cannot learn its address: %s", pstr(p, "port"),
+			pstr(p, "reason"));
 	else if (streq(name, "io.netd.InvalidFilter"))
 		fprintf(f, "the filter definition was refused: %s", pstr(p, "message"));
 	else if (streq(name, "io.netd.ApplyFailed"))

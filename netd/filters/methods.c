@@ -190,11 +190,11 @@ static bool bind_check(struct filters *f, struct ctl_call *call, const struct bi
 	return true;
 }
 
-/* Refuse learning with a message: InvalidParameter naming "learning". */
-static bool learning_refused(struct ctl_call *call, const char *message)
+/* Refuse learning on port: io.netd.InvalidLearning with the reason. */
+static bool learning_refused(struct ctl_call *call, const char *port, const char *reason)
 {
-	ctl_call_error(call, "org.varlink.service.InvalidParameter",
-		       json_pack("{s:s, s:s}", "parameter", "learning", "message", message));
+	ctl_call_error(call, "io.netd.InvalidLearning",
+		       json_pack("{s:s, s:s}", "port", port, "reason", reason));
 	return false;
 }
 
@@ -212,18 +212,20 @@ static bool bind_learning(struct filters *f, struct ctl_call *call, const struct
 	*ret_mode = LEARN_NONE;
 	if (!p->learning)
 		return true;
-	if (learn_mode_from_string(p->learning, &m) < 0)
-		return learning_refused(call, "learning must be \"dhcp\", \"any\" or \"none\"");
+	if (learn_mode_from_string(p->learning, &m) < 0) {
+		ctl_call_invalid_parameter(call, "learning"); /* not "dhcp", "any" or "none" */
+		return false;
+	}
 	if (m == LEARN_NONE)
 		return true;
 	if (nft)
-		return learning_refused(call, "address learning is not supported on macvtap or macvlan "
+		return learning_refused(call, p->port, "address learning is not supported on macvtap or macvlan "
 					"ports (the nftables backend); give IP");
 	if (json_array_size(json_object_get(canon, "IP")) > 0)
-		return learning_refused(call, "learning and IP exclude each other: the address is "
+		return learning_refused(call, p->port, "learning and IP exclude each other: the address is "
 					"either given or learned");
 	if (!rules_filter_uses_ip(f->defs, p->filter))
-		return learning_refused(call, "the filter does not use $IP: there is no address to learn");
+		return learning_refused(call, p->port, "the filter does not use $IP: there is no address to learn");
 	r = learn_open(f, p->port, m, ret_learner);
 	if (r < 0) {
 		ctl_call_error(call, "io.netd.KernelError",
