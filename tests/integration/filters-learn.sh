@@ -90,6 +90,7 @@ out=$(ctl --json filter bind --port vm1 --filter clean-traffic --owner guest1 --
 [ "$(echo "$out" | field learning)" = dhcp ] || fail "learning not in the reply: $out"
 ctl filter list | grep -q '^vm1 .*learning' || fail "netdctl filter list does not show learning"
 [ "$(status_field bindings_now_learning)" = 1 ] || fail "bindings_now_learning"
+ctl status | grep -q '^learning  *1 bindings learning' || fail "netdctl status: $(ctl status)"
 eb=$(ip netns exec "$NS" ebtables-save)
 echo "$eb" | grep -q -- '-A N-O-vm1 -p IPv4 --ip-proto udp --ip-sport 68 --ip-dport 67 -j ACCEPT' ||
 	fail "no DHCP rule while learning: $eb"
