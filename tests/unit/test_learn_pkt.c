@@ -4,12 +4,14 @@
  * message, an ACK for another MAC, from the wrong port pair, with a bad
  * cookie, cut short at every length, with an option running past the
  * end, with two message types, fragments and unusable addresses are
- * refused. The same for the guest's first ARP or IPv4 packet.
+ * refused. The same for the guest's first ARP or IPv4 packet. The BPF
+ * programs, run by a small interpreter, pass exactly those frames.
  */
 #include "config.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/if_packet.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -226,6 +228,97 @@ static void test_any(void **state)
 		assert_true(learn_parse_any(f, cut, guest, &r) < 0);
 }
 
+
+/* A classic BPF interpreter for the instructions learn_bpf() uses, with
+ * the kernel's ancillary load of the packet type: what the socket would
+ * pass up (0: dropped). Out-of-frame loads drop, as the kernel's do. */
+static uint32_t bpf_run(const struct sock_fprog *prog, const uint8_t *p, size_t n, unsigned pkttype)
+{
+	uint32_t a = 0, x = 0;
+
+	for (unsigned pc = 0; pc < prog->len; pc++) {
+		const struct sock_filter *i = &prog->filter[pc];
+		uint32_t k = i->k, off;
+
+		switch (i->code) {
+		case BPF_LD | BPF_B | BPF_ABS:
+			if (k == (uint32_t)(SKF_AD_OFF + SKF_AD_PKTTYPE)) {
+				a = pkttype;
+				break;
+			}
+			if (k >= n)
+				return 0;
+			a = p[k];
+			break;
+		case BPF_LD | BPF_H | BPF_ABS:
+			if (k + 2 > n)
+				return 0;
+			a = (uint32_t)p[k] << 8 | p[k + 1];
+			break;
+		case BPF_LD | BPF_W | BPF_IND:
+			off = x + k;
+			if (off + 4 > n)
+				return 0;
+			a = (uint32_t)p[off] << 24 | (uint32_t)p[off + 1] << 16 | (uint32_t)p[off + 2] << 8 | p[off + 3];
+			break;
+		case BPF_LDX | BPF_B | BPF_MSH:
+			if (k >= n)
+				return 0;
+			x = (uint32_t)(p[k] & 0xf) * 4;
+			break;
+		case BPF_JMP | BPF_JEQ | BPF_K:
+			pc += a == k ? i->jt : i->jf;
+			break;
+		case BPF_JMP | BPF_JSET | BPF_K:
+			pc += (a & k) ? i->jt : i->jf;
+			break;
+		case BPF_RET | BPF_K:
+			return k;
+		default:
+			fail_msg("instruction %#x not interpreted", i->code);
+		}
+	}
+	fail_msg("the program ran off its end");
+	return 0;
+}
+
+static void test_bpf(void **state)
+{
+	const struct sock_fprog *dhcp = learn_bpf(LEARN_DHCP), *any = learn_bpf(LEARN_ANY);
+	uint8_t f[1024];
+	size_t n;
+
+	(void)state;
+	/* dhcp: a server's reply the port sends towards the guest, only. */
+	n = build_ack(f, &(struct ack){ 0 });
+	assert_int_equal(bpf_run(dhcp, f, n, PACKET_OUTGOING), LEARN_SNAPLEN);
+	assert_int_equal(bpf_run(dhcp, f, n, PACKET_HOST), 0);      /* from the guest */
+	assert_int_equal(bpf_run(dhcp, f, n, PACKET_OTHERHOST), 0);
+	assert_int_equal(bpf_run(dhcp, f, 20, PACKET_OUTGOING), 0); /* cut short */
+	n = build_ack(f, &(struct ack){ .sport = 68, .dport = 67 });
+	assert_int_equal(bpf_run(dhcp, f, n, PACKET_OUTGOING), 0);
+	n = build_ack(f, &(struct ack){ .frag = 0x2000 });
+	assert_int_equal(bpf_run(dhcp, f, n, PACKET_OUTGOING), 0);
+	n = build_ack(f, &(struct ack){ 0 });
+	f[14 + 9] = 6; /* TCP */
+	assert_int_equal(bpf_run(dhcp, f, n, PACKET_OUTGOING), 0);
+	n = build_ack(f, &(struct ack){ 0 });
+	f[14] = 0x46; /* options in the IPv4 header: the ports move */
+	assert_int_equal(bpf_run(dhcp, f, n, PACKET_OUTGOING), 0);
+	n = build_arp(f, guest, guest, "10.9.0.77", 1);
+	assert_int_equal(bpf_run(dhcp, f, n, PACKET_OUTGOING), 0);
+
+	/* any: ARP and IPv4 the port receives from the guest, only. */
+	n = build_arp(f, guest, guest, "10.9.0.77", 1);
+	assert_int_equal(bpf_run(any, f, n, PACKET_OTHERHOST), LEARN_SNAPLEN);
+	assert_int_equal(bpf_run(any, f, n, PACKET_OUTGOING), 0);
+	n = build_ip(f, guest, "10.9.0.78");
+	assert_int_equal(bpf_run(any, f, n, PACKET_HOST), LEARN_SNAPLEN);
+	assert_int_equal(bpf_run(any, f, n, PACKET_OUTGOING), 0);
+	f[12] = 0x86, f[13] = 0xdd; /* IPv6 */
+	assert_int_equal(bpf_run(any, f, n, PACKET_HOST), 0);
+}
+
 static void test_modes(void **state)
 {
 	enum learn_mode m = LEARN_ANY;
@@ -252,6 +345,7 @@ int main(void)
 		cmocka_unit_test(test_ack_refused),
 		cmocka_unit_test(test_ack_cut_short),
 		cmocka_unit_test(test_any),
+		cmocka_unit_test(test_bpf),
 		cmocka_unit_test(test_modes),
 	};
 
