@@ -81,6 +81,10 @@ int learn_open(struct filters *f, const char *port, enum learn_mode mode, struct
 	r = links_port_lookup(f->links, port, &lp);
 	if (r < 0)
 		return r;
+	/* ifindex 0 would bind the socket to every device: a DHCPACK for the
+	 * guest's MAC seen anywhere would teach. */
+	if (lp.ifindex <= 0)
+		return -ENODEV;
 	l = calloc(1, sizeof(*l));
 	if (!l)
 		return -ENOMEM;
