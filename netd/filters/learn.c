@@ -14,7 +14,8 @@
  * guest (PACKET_OUTGOING: it came from the bridge's side and passed the
  * port's rules) counts, so nothing the guest sends can teach an address;
  * it must be a DHCPACK for the guest's MAC (chaddr and destination) and,
- * when DHCPSERVER is given, from one of those addresses. A flood costs a
+ * when DHCPSERVER is given, from one of those addresses. In either mode
+ * an address another binding holds is not learned. A flood costs a
  * bounded read per callback (LEARN_BURST frames of at most LEARN_SNAPLEN
  * bytes, a small receive buffer: the kernel drops the rest), and the
  * parsing is bounded by the frame's length.
@@ -46,6 +47,7 @@ struct learner {
 	struct binding *b;
 	enum learn_mode mode;
 	int fd;
+	bool warned;  /* a taken address was claimed (logged once) */
 	ev_io io;
 };
 
@@ -181,6 +183,28 @@ static void learned(struct filters *f, struct binding *b, enum learn_mode mode,
 		      json_pack("{s:s, s:s}", "ip", addr, "how", "any"));
 }
 
+/* Does a binding other than b hold addr (given or learned)? A guest
+ * must not learn its neighbour's address: its traffic from it would then
+ * pass. One pass over the bindings, only for a frame that would teach. */
+static bool addr_taken(struct filters *f, const struct binding *b, uint32_t addr)
+{
+	char text[INET_ADDRSTRLEN];
+	const struct binding *o;
+
+	inet_ntop(AF_INET, &addr, text, sizeof(text));
+	TAILQ_FOREACH(o, &f->all, entry) {
+		json_t *x;
+		size_t i;
+
+		if (o == b || o->state == B_REMOVING)
+			continue;
+		json_array_foreach(json_object_get(o->params, "IP"), i, x)
+			if (streq(json_string_value(x), text))
+				return true;
+	}
+	return false;
+}
+
 /* One frame read from the socket: true if it taught b its address. */
 static bool learner_frame(struct learner *l, const uint8_t *buf, size_t n,
 			  const struct sockaddr_ll *from)
@@ -196,6 +220,13 @@ static bool learner_frame(struct learner *l, const uint8_t *buf, size_t n,
 		    !server_allowed(l->b->params, res.server))
 			return false;
 	} else if (out || learn_parse_any(buf, n, mac, &res) < 0) {
+		return false;
+	}
+	if (addr_taken(l->f, l->b, res.addr)) {
+		if (!l->warned)
+			log_warn("%s: the guest claims an address another binding holds; not learned, "
+				 "still learning", l->b->port);
+		l->warned = true;
 		return false;
 	}
 	learned(l->f, l->b, l->mode, &res);

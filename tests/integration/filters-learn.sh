@@ -158,7 +158,13 @@ echo "$b" | grep -q "\"$lease\"" || fail "the learned address is gone after a re
 eventually ping_from "$G1" "$lease" || fail "after a restart a ping from $lease is dropped"
 ok "a restart keeps the learned address; vm3 still learning"
 
-# vm3's first ARP (from 10.9.0.13) teaches it: the restarted netd watches.
+# vm3 claiming vm1's address teaches nothing; its first ARP from
+# 10.9.0.13 does: the restarted netd watches.
+ping_from "$G3" "$lease" >/dev/null
+sleep 0.3
+[ "$(binding vm3 | field state)" = learning ] || fail "any: learned vm1's address $lease: $(binding vm3)"
+grep -q "vm3: the guest claims an address another binding holds" "$NETD_LOG" || fail "any: the taken address not logged"
+ok "any: a packet from vm1's address $lease teaches vm3 nothing"
 eventually ping_from "$G3" 10.9.0.13 || fail "any: the first packets are dropped"
 for i in $(seq 50); do [ "$(binding vm3 | field state)" = applied ] && break; sleep 0.1; done
 binding vm3 | grep -q '"10.9.0.13"' || fail "any: not learned after a restart: $(binding vm3)"
