@@ -13,8 +13,8 @@
  *
  * links is replaced at its seam (-Wl,--wrap): every port exists and is a
  * plain device (a "learn*" port without an ifindex, so that address
- * learning opens no packet socket); links_port_unbound() calls are recorded. nf_tables is
- * replaced at its seam (filters_config.nft_ops): the generation counts
+ * learning opens no packet socket); links_port_unbound() calls are
+ * recorded. nf_tables is replaced at its seam (filters_config.nft_ops): the generation counts
  * the restores that did their work, the chain-name dump reads the model.
  */
 #include "config.h"
