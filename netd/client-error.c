@@ -17,6 +17,7 @@ static const struct {
 	{ NETD_ERROR_NO_SUCH_FILTER, "no filter of that name" },
 	{ NETD_ERROR_UNSUPPORTED_PORT, "filters cannot be bound to that port" },
 	{ NETD_ERROR_INVALID_FILTER, "the filter definition was refused" },
+	{ NETD_ERROR_INVALID_LEARNING, "address learning cannot be used as asked" },
 	{ NETD_ERROR_APPLY_FAILED, "the firewall tool refused the filter's rules" },
 	{ NETD_ERROR_NO_SUCH_LINK, "no such link or parent device" },
 	{ NETD_ERROR_LINK_EXISTS, "a link or device of that name exists already" },

@@ -14,7 +14,7 @@
 #include "util.h"
 
 struct bind_opts {
-	const char *port, *filter, *owner;
+	const char *port, *filter, *owner, *learning;
 	json_t *params;
 	bool bad;
 };
@@ -29,6 +29,7 @@ static int bind_opt(int opt, const char *arg, void *data)
 	case 'p': b->port = arg; break;
 	case 'f': b->filter = arg; break;
 	case 'o': b->owner = arg; break;
+	case 'l': b->learning = arg; break;
 	case 'P':
 		eq = strchr(arg, '=');
 		if (!eq || eq == arg || (size_t)(eq - arg) >= sizeof(key)) {
@@ -57,7 +58,8 @@ static int bind_opt(int opt, const char *arg, void *data)
 static int print_binding_reply(struct ctl_opts *o, struct netd_reply *rep)
 {
 	static const char *const keys[] = { "port", "filter", "owner", "state", "backend", "hash",
-					    "created", "applied_at", "error", NULL };
+					    "created", "applied_at", "learning", "learned_at", "error",
+					    NULL };
 	json_t *b = json_object_get(rep->parameters, "binding"), *v;
 	char *params;
 	size_t i;
@@ -86,6 +88,7 @@ static int cmd_filter_bind(struct ctl_opts *o, int argc, char **argv)
 		{ "filter", required_argument, NULL, 'f' },
 		{ "owner", required_argument, NULL, 'o' },
 		{ "param", required_argument, NULL, 'P' },
+		{ "learning", required_argument, NULL, 'l' },
 		{ 0 },
 	};
 	struct bind_opts b = { .params = json_object() };
@@ -100,6 +103,8 @@ static int cmd_filter_bind(struct ctl_opts *o, int argc, char **argv)
 	}
 	params = json_pack("{s:s, s:s, s:s, s:o}", "port", b.port, "filter", b.filter,
 			   "owner", b.owner, "parameters", b.params);
+	if (params && b.learning)
+		json_object_set_new(params, "learning", json_string(b.learning));
 	r = do_call(o, "io.netd.BindFilter", params, &rep);
 	if (r)
 		return r;

@@ -36,8 +36,10 @@ static const struct cmd_help helps[] = {
 	{ "link list", "[--owner OWNER]", "list links netd made" },
 	{ "link show", "NAME", "one link in detail" },
 	{ "monitor", "", "print link events as they happen" },
-	{ "filter bind", "--port DEV --filter NAME --owner OWNER [--param KEY=VALUE]...",
-	  "bind a filter to a port (KEY: MAC, IP (may repeat), DHCPSERVER, GATEWAY_MAC)" },
+	{ "filter bind", "--port DEV --filter NAME --owner OWNER [--param KEY=VALUE]...\n"
+	  "      [--learning dhcp|any|none]",
+	  "bind a filter to a port (KEY: MAC, IP (may repeat), DHCPSERVER, GATEWAY_MAC);\n"
+	  "--learning: learn IP from the guest's DHCP lease or first packet instead" },
 	{ "filter unbind", "--port DEV --owner OWNER", "remove a port's filter" },
 	{ "filter list", "[--owner OWNER]", "list bindings" },
 	{ "filter show", "PORT", "one binding in detail" },
@@ -160,6 +162,9 @@ static bool words_objects(FILE *f, const char *name, json_t *p)
 		fprintf(f, "no filter named \"%s\"", pstr(p, "filter"));
 	else if (streq(name, "io.netd.UnsupportedPort"))
 		fprintf(f, "filters cannot be bound to port \"%s\": %s", pstr(p, "port"),
+			pstr(p, "reason"));
+	else if (streq(name, "io.netd.InvalidLearning"))
+		fprintf(f, "port \"%s\" cannot learn its address: %s", pstr(p, "port"),
 			pstr(p, "reason"));
 	else if (streq(name, "io.netd.InvalidFilter"))
 		fprintf(f, "the filter definition was refused: %s", pstr(p, "message"));

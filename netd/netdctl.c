@@ -269,6 +269,9 @@ static void status_state(json_t *p)
 	printf("%-18s %lld: %lld applied, %lld pending, %lld failed\n", "bindings",
 	       LL(p, "bindings"), LL(p, "bindings_now_applied"), LL(p, "bindings_now_pending"),
 	       LL(p, "bindings_now_failed"));
+	if (LL(p, "bindings_now_learning") || LL(p, "addresses_learned"))
+		printf("%-18s %lld bindings learning their address, %lld addresses learned since start\n",
+		       "learning", LL(p, "bindings_now_learning"), LL(p, "addresses_learned"));
 	if (json_is_true(json_object_get(p, "filters_verified")))
 		printf("%-18s verified%s%s", "filters", by && *by ? " by " : "", by && *by ? by : "");
 	else

@@ -174,6 +174,8 @@ struct store_binding_row {
 	const char *applied;      /* time of the last apply, NULL if none */
 	const char *backend;      /* "xtables" or "nftables" (db/008); NULL: "xtables" */
 	const char *nft_norm;     /* nftables: fingerprint of its chains; NULL: "" */
+	const char *learning;     /* "", "dhcp", "any" (db/009); NULL: "" */
+	const char *learned_at;   /* when its address was learned; NULL: not (yet) */
 };
 
 int store_binding_put(struct store *s, const struct store_binding_row *row);

@@ -67,7 +67,7 @@ extern "C" {
  * changed to build against it, MINOR when something was added.
  * netd_client_version() gives the library's, for a run-time check. */
 #define NETD_CLIENT_VERSION_MAJOR 1
-#define NETD_CLIENT_VERSION_MINOR 0
+#define NETD_CLIENT_VERSION_MINOR 1
 #define NETD_CLIENT_VERSION (NETD_CLIENT_VERSION_MAJOR * 1000 + NETD_CLIENT_VERSION_MINOR)
 
 /* The default socket path, used when neither an explicit path nor the
@@ -80,6 +80,7 @@ extern "C" {
 #define NETD_ERROR_NO_SUCH_FILTER "io.netd.NoSuchFilter"
 #define NETD_ERROR_UNSUPPORTED_PORT "io.netd.UnsupportedPort"
 #define NETD_ERROR_INVALID_FILTER "io.netd.InvalidFilter"
+#define NETD_ERROR_INVALID_LEARNING "io.netd.InvalidLearning"
 #define NETD_ERROR_APPLY_FAILED "io.netd.ApplyFailed"
 #define NETD_ERROR_NO_SUCH_LINK "io.netd.NoSuchLink"
 #define NETD_ERROR_LINK_EXISTS "io.netd.LinkExists"

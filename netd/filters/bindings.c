@@ -130,6 +130,8 @@ void binding_store(struct filters *f, const struct binding *b)
 		.applied = b->applied_at[0] ? b->applied_at : NULL,
 		.backend = b->nft ? "nftables" : "xtables",
 		.nft_norm = b->nnorm,
+		.learning = b->learn == LEARN_NONE ? "" : learn_mode_name(b->learn),
+		.learned_at = b->learned_at[0] ? b->learned_at : NULL,
 	};
 	int r = store_binding_put(f->store, &row);
 
@@ -139,6 +141,7 @@ void binding_store(struct filters *f, const struct binding *b)
 
 void binding_free(struct filters *f, struct binding *b)
 {
+	b->learner = learn_close(b->learner);
 	tdelete(b, &f->by_port, cmp_binding);
 	TAILQ_REMOVE(b->nft ? &f->netdev_all : &f->all, b, entry);
 	f->nbindings--;
@@ -187,7 +190,10 @@ int binding_render(struct filters *f, struct binding *b, char **ret_error)
 	params_view(b->params, &v);
 	if (b->nft)
 		return netdev_render(f, b, &v.p, ret_error);
-	ret = rules_render(f->defs, b->filter, b->port, &v.p, &r, ret_error);
+	if (learn_pending(b))
+		ret = rules_render_learning(b->learn == LEARN_ANY, b->port, &v.p, &r, ret_error);
+	else
+		ret = rules_render(f->defs, b->filter, b->port, &v.p, &r, ret_error);
 	if (ret < 0)
 		return ret;
 	if (b->rendered)
@@ -202,13 +208,17 @@ int binding_render(struct filters *f, struct binding *b, char **ret_error)
 static int binding_set(struct filters *f, struct binding *b, const struct bind_req *req,
 		       char **ret_error)
 {
-	char *old_filter = b->filter, *old_owner = b->owner;
+	char *old_filter = b->filter, *old_owner = b->owner, old_learned[32];
 	json_t *old_params = b->params;
+	enum learn_mode old_learn = b->learn;
 	int r;
 
+	memcpy(old_learned, b->learned_at, sizeof(old_learned));
 	b->filter = strdup(req->filter);
 	b->owner = strdup(req->owner);
 	b->params = json_incref(req->params);
+	b->learn = req->learn;
+	snprintf(b->learned_at, sizeof(b->learned_at), "%s", req->learned_at ? req->learned_at : "");
 	r = b->filter && b->owner ? binding_render(f, b, ret_error) : -ENOMEM;
 	if (r < 0) {
 		free(b->filter);
@@ -217,6 +227,8 @@ static int binding_set(struct filters *f, struct binding *b, const struct bind_r
 		b->filter = old_filter;
 		b->owner = old_owner;
 		b->params = old_params;
+		b->learn = old_learn;
+		memcpy(b->learned_at, old_learned, sizeof(old_learned));
 		return r;
 	}
 	free(old_filter);
@@ -238,6 +250,8 @@ struct bundo {
 	enum bstate state;
 	char *error;
 	bool dirty, gone;
+	enum learn_mode learn;
+	char learned_at[32];
 	unsigned nwaiters;
 };
 
@@ -287,6 +301,8 @@ static int bundo_note(struct filters *f, const char *port, const struct binding 
 		u->state = b->state;
 		u->dirty = b->dirty;
 		u->gone = b->gone;
+		u->learn = b->learn;
+		memcpy(u->learned_at, b->learned_at, sizeof(u->learned_at));
 		for (struct waiter *w = b->waiters; w; w = w->next)
 			u->nwaiters++;
 		if (!u->filter || !u->owner || (b->error && !u->error)) {
@@ -315,10 +331,12 @@ static void bundo_apply(struct filters *f, struct binding *b, struct bundo *u,
 		return;
 	}
 	if (!streq(b->filter, u->filter) || !streq(b->owner, u->owner) ||
-	    !json_equal(b->params, u->params)) {
+	    !json_equal(b->params, u->params) || b->learn != u->learn ||
+	    !streq(b->learned_at, u->learned_at)) {
 		_cleanup_free_ char *error = NULL;
 		struct bind_req req = { .port = u->port, .filter = u->filter, .owner = u->owner,
-					.params = u->params };
+					.params = u->params, .learn = u->learn,
+					.learned_at = u->learned_at };
 
 		if (binding_set(f, b, &req, &error) < 0)
 			log_warn("%s: cannot render the binding as it was: %s", b->port,
@@ -330,6 +348,7 @@ static void bundo_apply(struct filters *f, struct binding *b, struct bundo *u,
 	free(b->error);
 	b->error = u->error;
 	u->error = NULL;
+	learn_sync(f, b);
 }
 
 void filters_storage_failed(struct filters *f, uint64_t txn, const char *reason)
@@ -408,9 +427,47 @@ void filters_rewrite_rows(struct filters *f)
 	log_info("filters: %u binding rows written again, %u stale ones removed", f->nbindings, s.n);
 }
 
+/* A re-bind that learns as b does and gives no IP keeps the address b
+ * learned: *req2 is req with b's IP (params in *ret_params, a new
+ * reference) and when it was learned. false when nothing is kept. */
+static bool bind_keep_learned(const struct binding *b, const struct bind_req *req,
+			      struct bind_req *req2, json_t **ret_params)
+{
+	json_t *params;
+
+	if (!b || req->learn == LEARN_NONE || b->learn != req->learn || !b->learned_at[0] ||
+	    json_array_size(json_object_get(req->params, "IP")) > 0)
+		return false;
+	params = json_deep_copy(req->params);
+	if (!params || json_object_set(params, "IP", json_object_get(b->params, "IP")) < 0) {
+		json_decref(params);
+		return false; /* without memory: learned again */
+	}
+	*req2 = *req;
+	req2->params = params;
+	req2->learned_at = b->learned_at;
+	*ret_params = params;
+	return true;
+}
+
+/* b's new parameters are set: its watch is req's learner, or none. */
+static void bind_learner(struct filters *f, struct binding *b, struct learner *l)
+{
+	if (l && learn_pending(b)) {
+		b->learner = learn_close(b->learner);
+		learn_attach(f, b, l);
+	} else {
+		learn_close(l);
+		learn_sync(f, b);
+	}
+}
+
 int bindings_bind(struct filters *f, const struct bind_req *req, const struct waiter *w,
 		  char **ret_error)
 {
+	struct learner *l = req->learner;
+	struct bind_req req2;
+	json_auto_t *kept = NULL;
 	struct binding *b;
 	bool created = false;
 
@@ -419,15 +476,17 @@ int bindings_bind(struct filters *f, const struct bind_req *req, const struct wa
 	assert(w && w->fn);
 	b = binding_find(f, req->port);
 	if (b && !streq(b->owner, req->owner))
-		return -EPERM;
+		return learn_close(l), -EPERM;
 	if (b && b->nft != req->nft)
-		return -EBUSY;
+		return learn_close(l), -EBUSY;
 	if (bundo_note(f, req->port, b) < 0)
-		return -ENOMEM;
+		return learn_close(l), -ENOMEM;
+	if (bind_keep_learned(b, req, &req2, &kept))
+		req = &req2;
 	if (!b) {
 		b = binding_new(f, req->port);
 		if (!b)
-			return -ENOMEM;
+			return learn_close(l), -ENOMEM;
 		if (req->nft)
 			netdev_adopt(f, b);
 		created = true;
@@ -435,10 +494,12 @@ int bindings_bind(struct filters *f, const struct bind_req *req, const struct wa
 	}
 	if (binding_set(f, b, req, ret_error) < 0) {
 		/* Refused: everything as it was. */
+		learn_close(l);
 		if (created)
 			binding_free(f, b);
 		return -EINVAL;
 	}
+	bind_learner(f, b, l);
 	if (!created && b->state == B_APPLIED && !b->in_batch && !b->dirty &&
 	    streq(b->applied_hash, b->want.hash)) {
 		/* Nothing changed: nothing to run. */
@@ -473,6 +534,7 @@ int bindings_unbind(struct filters *f, const char *port, const char *owner,
 		return -ENOMEM;
 	b->state = B_REMOVING;
 	b->dirty = true;
+	b->learner = learn_close(b->learner);
 	binding_store(f, b);
 	return waiters_add(&b->waiters, w);
 }
@@ -498,6 +560,7 @@ void filters_port_gone(void *userdata, const char *port)
 	b->state = B_REMOVING;
 	b->gone = true;
 	b->dirty = true;
+	b->learner = learn_close(b->learner);
 	binding_store(f, b);
 }
 
@@ -537,6 +600,9 @@ static void load_binding_row(void *userdata, const struct store_binding_row *row
 		snprintf(b->norm[i], sizeof(b->norm[i]), "%s", row->norm[i]);
 	snprintf(b->created, sizeof(b->created), "%s", row->created ? row->created : "");
 	snprintf(b->applied_at, sizeof(b->applied_at), "%s", row->applied ? row->applied : "");
+	if (row->learning && learn_mode_from_string(row->learning, &b->learn) < 0)
+		b->learn = LEARN_NONE; /* '' (the schema allows no other value) */
+	snprintf(b->learned_at, sizeof(b->learned_at), "%s", row->learned_at ? row->learned_at : "");
 	b->state = bstate_from_string(row->state);
 	if (row->error)
 		b->error = strdup(row->error); /* NULL without memory: no message, same state */
@@ -582,6 +648,9 @@ int bindings_load(struct filters *f)
 				b->state = B_REMOVING;
 				b->gone = true;
 			}
+	/* Bindings still learning watch their ports again. */
+	TAILQ_FOREACH(b, &f->all, entry)
+		learn_sync(f, b);
 	return 0;
 }
 

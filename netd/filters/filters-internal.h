@@ -21,6 +21,8 @@
  *   netdev-list.c  `nft list table netdev netd` read: chains, fingerprints
  *   methods.c   the io.netd methods: parameters in, replies out
  *   list.c      what a binding's reply says; ListBindings in pieces
+ *   learn.c     address learning: the packet socket watching a port
+ *   learn-pkt.c the frames it learns from, its BPF programs (pure)
  */
 #ifndef NETD_FILTERS_INTERNAL_H
 #define NETD_FILTERS_INTERNAL_H
@@ -32,6 +34,7 @@
 #include <sys/queue.h>
 
 #include "filters.h"
+#include "filters/learn-pkt.h"
 #include "rules/rules.h"
 #include "strbuf.h"
 
@@ -113,6 +116,12 @@ struct binding {
 	bool nft;
 	struct rules_nft nwant;    /* its rendering for table netdev netd */
 	char nnorm[65];            /* fingerprint of its chains after the last apply */
+	/* Address learning (learn.c): how its IP is learned (LEARN_NONE: it
+	 * is given, or not used), when it was ("" while learning: it holds
+	 * the learning rules then), and the watch on its port meanwhile. */
+	enum learn_mode learn;
+	char learned_at[32];
+	struct learner *learner;
 	TAILQ_ENTRY(binding) entry;
 };
 
@@ -320,6 +329,7 @@ struct filters {
 	struct netdev_state *netdev;    /* its batches, listings, counters */
 
 	TAILQ_HEAD(, list_job) lists;   /* ListBindings being encoded (list.c) */
+	uint64_t learned;               /* addresses learned since start (learn.c) */
 };
 
 /* --- bindings.c --- */
@@ -359,10 +369,15 @@ struct bind_req {
 	const char *owner;
 	json_t *params;   /* canonical; the binding takes its own reference */
 	bool nft;         /* the port is a macvtap/macvlan: the netdev backend */
+	enum learn_mode learn; /* learn $IP (then params has none), or not */
+	struct learner *learner; /* learn: the port's watch (learn_open()), taken */
+	const char *learned_at;  /* internal: an address learned before, kept */
 };
 
 /*
- * Bind (or re-bind) req->port. Returns 0 when nothing changed (already
+ * Bind (or re-bind) req->port. A binding that learns (req->learn) and
+ * re-binds with the same mode keeps the address it learned (its IP)
+ * instead of learning again. Returns 0 when nothing changed (already
  * applied as asked: nothing to run, the caller answers now), 1 when the
  * binding waits for a batch and w (a copy) will be told, or -EPERM
  * (another owner's), -EINVAL (does not render; *ret_error may explain),
@@ -621,6 +636,8 @@ struct binding_view {
 	bool netdev;               /* rules in table netdev netd */
 	bool nft;
 	char created[32], applied_at[32];
+	const char *learning;      /* static: "dhcp", "any", NULL: it does not learn */
+	char learned_at[32];       /* "" while learning */
 };
 
 /* Fill v from b, borrowing b's strings; verified: the kernel has been
@@ -633,6 +650,24 @@ json_t *binding_view_json(const struct binding_view *v);
 void filters_list_start(struct filters *f, struct ctl_call *call, const char *owner);
 /* Free the lists still being encoded (filters_free). */
 void filters_lists_free(struct filters *f);
+
+/* --- learn.c --- */
+
+struct learner;
+
+/* Open the watch of port for mode (not LEARN_NONE): a packet socket on
+ * its ifindex with the mode's BPF program, not yet read. 0 and *ret,
+ * -ENODEV (no such port), -EPERM (no CAP_NET_RAW), -errno. */
+int learn_open(struct filters *f, const char *port, enum learn_mode mode, struct learner **ret);
+/* Start reading l for b (b->learner = l). */
+void learn_attach(struct filters *f, struct binding *b, struct learner *l);
+/* Stop and free l; accepts NULL; returns NULL. */
+struct learner *learn_close(struct learner *l);
+/* Is b still learning its address (it holds the learning rules)? */
+bool learn_pending(const struct binding *b);
+/* Open or close b's watch as its state wants (learning and not being
+ * removed: open); an open that fails is logged, b keeps its rules. */
+void learn_sync(struct filters *f, struct binding *b);
 
 /* --- filters.c --- */
 

@@ -42,6 +42,13 @@ void binding_view_fill(struct binding_view *v, const struct binding *b, bool ver
 	v->owner = b->owner;
 	v->params = b->params;
 	v->state = filters_bstate_names[b->state];
+	/* Its learning rules are in the kernel; the filter's wait for the
+	 * address. */
+	if (b->state == B_APPLIED && learn_pending(b))
+		v->state = "learning";
+	if (b->learn != LEARN_NONE)
+		v->learning = learn_mode_name(b->learn);
+	memcpy(v->learned_at, b->learned_at, sizeof(v->learned_at));
 	if (b->rendered)
 		memcpy(v->hash, b->want.hash, sizeof(v->hash));
 	/* A pending binding is waiting for its rules to be (re)written, so
@@ -81,6 +88,10 @@ json_t *binding_view_json(const struct binding_view *v)
 		json_object_set_new(o, "error", json_string(v->error));
 	if (v->applied_at[0])
 		json_object_set_new(o, "applied_at", json_string(v->applied_at));
+	if (v->learning)
+		json_object_set_new(o, "learning", json_string(v->learning));
+	if (v->learned_at[0])
+		json_object_set_new(o, "learned_at", json_string(v->learned_at));
 	return o;
 }
 

@@ -155,6 +155,7 @@ struct bind_params {
 	const char *filter;
 	const char *owner;
 	json_t *parameters;
+	const char *learning;
 };
 
 /* Check a BindFilter's port, filter and owner, and find the port: false
@@ -189,6 +190,53 @@ static bool bind_check(struct filters *f, struct ctl_call *call, const struct bi
 	return true;
 }
 
+/* Refuse learning on port: io.netd.InvalidLearning with the reason. */
+static bool learning_refused(struct ctl_call *call, const char *port, const char *reason)
+{
+	ctl_call_error(call, "io.netd.InvalidLearning",
+		       json_pack("{s:s, s:s}", "port", port, "reason", reason));
+	return false;
+}
+
+/* Check a BindFilter's learning and open the watch of its port: false
+ * after answering the call (nothing changed). *ret_learner is NULL
+ * unless the binding learns. */
+static bool bind_learning(struct filters *f, struct ctl_call *call, const struct bind_params *p,
+			  json_t *canon, bool nft, enum learn_mode *ret_mode,
+			  struct learner **ret_learner)
+{
+	enum learn_mode m;
+	int r;
+
+	*ret_learner = NULL;
+	*ret_mode = LEARN_NONE;
+	if (!p->learning)
+		return true;
+	if (learn_mode_from_string(p->learning, &m) < 0) {
+		ctl_call_invalid_parameter(call, "learning"); /* not "dhcp", "any" or "none" */
+		return false;
+	}
+	if (m == LEARN_NONE)
+		return true;
+	if (nft)
+		return learning_refused(call, p->port, "address learning is not supported on macvtap or macvlan "
+					"ports (the nftables backend); give IP");
+	if (json_array_size(json_object_get(canon, "IP")) > 0)
+		return learning_refused(call, p->port, "learning and IP exclude each other: the address is "
+					"either given or learned");
+	if (!rules_filter_uses_ip(f->defs, p->filter))
+		return learning_refused(call, p->port, "the filter does not use $IP: there is no address to learn");
+	r = learn_open(f, p->port, m, ret_learner);
+	if (r < 0) {
+		ctl_call_error(call, "io.netd.KernelError",
+			       json_pack("{s:i, s:s, s:s}", "errno", -r, "message", strerror(-r),
+					 "link", p->port));
+		return false;
+	}
+	*ret_mode = m;
+	return true;
+}
+
 void filters_bind(struct filters *f, struct ctl_call *call, json_t *params)
 {
 	static const struct decode_field fields[] = {
@@ -196,11 +244,15 @@ void filters_bind(struct filters *f, struct ctl_call *call, json_t *params)
 		DECODE_FIELD("filter", DECODE_STRING, true, struct bind_params, filter),
 		DECODE_FIELD("owner", DECODE_STRING, true, struct bind_params, owner),
 		DECODE_FIELD("parameters", DECODE_OBJECT, false, struct bind_params, parameters),
+		DECODE_FIELD("learning", DECODE_STRING, false, struct bind_params, learning),
 	};
 	struct bind_params p = { 0 };
 	struct links_port lp;
 	json_auto_t *none = NULL, *canon = NULL;
 	_cleanup_free_ char *error = NULL;
+	enum learn_mode learn = LEARN_NONE;
+	struct learner *l = NULL;
+	bool nft;
 	int r;
 
 	assert(f);
@@ -217,10 +269,12 @@ void filters_bind(struct filters *f, struct ctl_call *call, json_t *params)
 	/* macvtap and macvlan traffic bypasses any bridge, so neither
 	 * ebtables nor iptables' physdev ever sees it: those ports go to the
 	 * nftables netdev backend (netdev.c), hooked on the device itself. */
+	nft = streq(lp.kind, "macvtap") || streq(lp.kind, "macvlan");
+	if (!bind_learning(f, call, &p, canon, nft, &learn, &l))
+		return;
 	r = bindings_bind(f, &(struct bind_req){ .port = p.port, .filter = p.filter,
-						 .owner = p.owner, .params = canon,
-						 .nft = streq(lp.kind, "macvtap") ||
-							streq(lp.kind, "macvlan") },
+						 .owner = p.owner, .params = canon, .nft = nft,
+						 .learn = learn, .learner = l },
 			  CALL_WAITER(call), &error);
 	switch (r) {
 	case 0: /* nothing changed: answered now */
@@ -392,12 +446,18 @@ void filters_status(const struct filters *f, json_t *reply)
 
 	assert(f);
 	assert(reply);
-	TAILQ_FOREACH(b, &f->all, entry)
+	unsigned learning = 0;
+
+	TAILQ_FOREACH(b, &f->all, entry) {
 		by_state[b->state]++;
+		learning += learn_pending(b) && b->state != B_REMOVING;
+	}
 	json_object_set_new(reply, "bindings", json_integer(f->nbindings));
 	json_object_set_new(reply, "bindings_now_applied", json_integer(by_state[B_APPLIED]));
 	json_object_set_new(reply, "bindings_now_pending", json_integer(by_state[B_PENDING]));
 	json_object_set_new(reply, "bindings_now_failed", json_integer(by_state[B_FAILED]));
+	json_object_set_new(reply, "bindings_now_learning", json_integer(learning));
+	json_object_set_new(reply, "addresses_learned", json_integer((json_int_t)f->learned));
 	json_object_set_new(reply, "last_resync", json_string(f->last_resync));
 	json_object_set_new(reply, "last_resync_skipped", json_integer(f->last_resync_skipped));
 	json_object_set_new(reply, "last_resync_reapplied", json_integer(f->last_resync_reapplied));

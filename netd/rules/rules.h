@@ -175,6 +175,21 @@ int rules_render(const struct rules_defs *d, const char *filter, const char *por
 /* Free the texts of a render and zero it. Accepts a zeroed render. */
 void rules_render_done(struct rules_render *r);
 
+/*
+ * Address learning (learn.c): render the rules a port holds while netd
+ * learns its address, instead of its filter's: DHCP only (any false), or
+ * DHCP, ARP and IPv4 from any source address (any true); frames from
+ * another MAC than p->mac dropped, everything else dropped; DHCP replies
+ * only from p->dhcpservers when there are any. As rules_render(), with
+ * the same errors; ebtables rules only.
+ */
+int rules_render_learning(bool any, const char *port, const struct rules_params *p,
+			  struct rules_render *ret, char **ret_error);
+
+/* Does filter, or a filter it references, use $IP (so that a binding of
+ * it has an address to learn)? false for an unknown filter. */
+bool rules_filter_uses_ip(const struct rules_defs *d, const char *filter);
+
 /* Hex SHA-256 (64 lowercase digits and a NUL) of n bytes at p: the hash
  * of renderings, and of saved chains for the daemon's fingerprints.
  * -ENOMEM if libcrypto fails; out is then untouched. */

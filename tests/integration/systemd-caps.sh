@@ -10,7 +10,7 @@
 # unit's DeviceAllow= names is the macvtap one of this kernel. Its
 # *tables-restore and *tables-save runs, which inherit the capabilities,
 # apply and verify bridge-family, IPv4 and IPv6 rules; a restart verifies
-# them again.
+# them again. Address learning, which needs CAP_NET_RAW, is refused.
 . "$(dirname "$0")/lib.sh"
 for t in setpriv systemd-socket-activate; do
 	command -v $t >/dev/null || skip "needs $t"
@@ -96,6 +96,15 @@ ls -A "$TMP/state" | grep -q '^\.netd-tap-' && fail "private tap nodes left: $(l
 	fail "netd keeps taps open: $(ls -l "/proc/$NETD_PID/fd")"
 ctl link delete --owner fds >/dev/null && ctl link delete --owner fds2 >/dev/null || fail "delete fds links"
 ok "CreateLinks with fds as uid $NUID: each link's own tap (major $tapmajor, macvtap)"
+
+# Address learning reads the port with a packet socket, which needs
+# CAP_NET_RAW (and AF_PACKET): the unit gives neither, so a learning bind
+# is refused and changes nothing (a drop-in adds them: netd(8)).
+out=$(ctl --json filter bind --port p1 --filter clean-traffic --owner g1 --learning dhcp 2>&1) &&
+	fail "learning accepted without CAP_NET_RAW"
+echo "$out" | grep -q 'io.netd.KernelError' || fail "learning without CAP_NET_RAW: $out"
+ctl filter show p1 >/dev/null 2>&1 && fail "a refused learning bind left a binding"
+ok "without CAP_NET_RAW a learning bind is refused (KernelError), nothing bound"
 
 ctl filter bind --port p1 --filter clean-traffic --owner g1 --param IP=192.0.2.10 >/dev/null || fail "bind clean-traffic"
 ctl filter bind --port p2 --filter my-ssh --owner g1 --param IP=192.0.2.11 >/dev/null || fail "bind my-ssh"

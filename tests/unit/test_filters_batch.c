@@ -12,8 +12,9 @@
  * itself), and what the waiting callers were told.
  *
  * links is replaced at its seam (-Wl,--wrap): every port exists and is a
- * plain device; links_port_unbound() calls are recorded. nf_tables is
- * replaced at its seam (filters_config.nft_ops): the generation counts
+ * plain device (a "learn*" port without an ifindex, so that address
+ * learning opens no packet socket); links_port_unbound() calls are
+ * recorded. nf_tables is replaced at its seam (filters_config.nft_ops): the generation counts
  * the restores that did their work, the chain-name dump reads the model.
  */
 #include "config.h"
@@ -48,7 +49,9 @@ static unsigned n_unbound;
 int __wrap_links_port_lookup(struct links *l, const char *name, struct links_port *ret);
 int __wrap_links_port_lookup(struct links *l, const char *name, struct links_port *ret)
 {
-	*ret = (struct links_port){ .ifindex = 7, .kind = "" };
+	/* "learn*" ports have no ifindex: address learning's watch cannot be
+	 * opened on them (no packet socket on the host in a unit test). */
+	*ret = (struct links_port){ .ifindex = strncmp(name, "learn", 5) ? 7 : 0, .kind = "" };
 	return 0;
 }
 
@@ -770,6 +773,72 @@ static void test_storage_failure_undoes(void **state)
 	assert_int_equal(bind("vnet1", "no-mac-spoofing"), 1);
 	pump();
 	assert_string_equal(row_of("vnet1", "state"), "applied");
+}
+
+
+/* A binding that learns its address (BindFilter's learning): the port
+ * gets the learning rules (DHCP only), not its filter's; its view says
+ * "learning"; its row keeps the mode across a restart (still learning);
+ * a re-bind with an IP in a transaction that fails is undone back to
+ * learning. (The watch itself: filters-learn.sh.) */
+static void test_learning(void **state)
+{
+	json_auto_t *learn = json_pack("{s:s, s:[], s:[]}", "MAC", MAC, "IP", "DHCPSERVER");
+	json_auto_t *given = json_pack("{s:s, s:[s], s:[]}", "MAC", MAC, "IP", "10.0.0.5", "DHCPSERVER");
+	struct binding_view v;
+	char *error = NULL, hash[65];
+	const char *in;
+	sqlite3 *other;
+	uint64_t txn;
+	struct binding *b;
+
+	started();
+	assert_int_equal(bindings_bind(F, &(struct bind_req){ .port = "learn0", .filter = "clean-traffic",
+							   .owner = "guest1", .params = learn,
+							   .learn = LEARN_DHCP },
+				       &(struct waiter){ .fn = tell }, &error), 1);
+	pump();
+	in = last_input("ebtables-restore");
+	assert_non_null(strstr(in, "-A N-O-learn0 -p IPv4 --ip-proto udp --ip-sport 68 --ip-dport 67 -j ACCEPT\n"));
+	assert_null(strstr(in, "--arp-ip-src")); /* none of clean-traffic's rules */
+	b = binding_find(F, "learn0");
+	assert_int_equal(b->state, B_APPLIED);
+	binding_view_fill(&v, b, true);
+	assert_string_equal(v.state, "learning");
+	assert_string_equal(v.learning, "dhcp");
+	assert_string_equal(row_of("learn0", "learning"), "dhcp");
+	assert_string_equal(row_of("learn0", "learned_at IS NULL"), "1");
+	snprintf(hash, sizeof(hash), "%s", b->want.hash);
+
+	/* A restart: still learning, the same rules, intact. */
+	F = filters_free(F);
+	runs_forget();
+	filters_start();
+	pump();
+	b = binding_find(F, "learn0");
+	assert_int_equal(b->learn, LEARN_DHCP);
+	assert_true(learn_pending(b));
+	assert_string_equal(b->want.hash, hash);
+	assert_int_equal(count_runs("ebtables-restore"), 0);
+
+	/* A re-bind with an IP whose transaction fails: learning again. */
+	assert_int_equal(sqlite3_open(db_path, &other), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+	txn = store_txn(S);
+	assert_int_equal(bindings_bind(F, &(struct bind_req){ .port = "learn0", .filter = "clean-traffic",
+							   .owner = "guest1", .params = given },
+				       &(struct waiter){ .fn = tell }, &error), 1);
+	assert_false(learn_pending(b));
+	assert_string_not_equal(b->want.hash, hash);
+	assert_int_equal(store_commit(S), -EBUSY);
+	assert_int_equal(sqlite3_exec(other, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(other);
+	filters_storage_failed(F, txn, "database is locked");
+	assert_int_equal(b->learn, LEARN_DHCP);
+	assert_true(learn_pending(b));
+	assert_string_equal(b->want.hash, hash);
+	assert_int_equal(json_array_size(json_object_get(b->params, "IP")), 0);
+	free(error);
 }
 
 /* Unbind: the chains are deleted, the caller told, the row gone, links
@@ -1864,6 +1933,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_free_cancels, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_job_cancel, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_job_process, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_learning, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_storage_failure_undoes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hook_drift, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backoff, setup, teardown),

@@ -1160,11 +1160,72 @@ static void test_chain_names(void **state)
 	rules_defs_free(d);
 }
 
+
+/* The rules of a port whose address is learned (learn.c): DHCP only, or
+ * DHCP, ARP and IPv4 from any source address; the MAC enforced; the rest
+ * dropped; DHCP replies only from DHCPSERVER when given. And which
+ * filters use $IP. */
+static void test_learning(void **state)
+{
+	struct rules_params p = { .mac = MAC };
+	struct rules_defs *d = defs_builtin();
+	struct rules_render r;
+	char *error = NULL, *in, *out;
+
+	(void)state;
+	assert_int_equal(rules_render_learning(false, "vnet0", &p, &r, &error), 0);
+	assert_null(r.text[RULES_IP4]);
+	assert_null(r.text[RULES_IP6]);
+	in = chain_lines(r.text[RULES_EB], "N-I-vnet0");
+	out = chain_lines(r.text[RULES_EB], "N-O-vnet0");
+	assert_string_equal(in, "-p IPv4 --ip-proto udp --ip-sport 67 --ip-dport 68 -j ACCEPT\n"
+				"-j DROP\n");
+	assert_string_equal(out, "-s ! 52:54:00:12:34:56 -j DROP\n"
+				 "-p IPv4 --ip-proto udp --ip-sport 68 --ip-dport 67 -j ACCEPT\n"
+				 "-j DROP\n");
+	free(in);
+	free(out);
+	rules_render_done(&r);
+
+	p.dhcpservers = std_dhcp;
+	p.n_dhcpservers = 1;
+	assert_int_equal(rules_render_learning(true, "vnet0", &p, &r, &error), 0);
+	in = chain_lines(r.text[RULES_EB], "N-I-vnet0");
+	out = chain_lines(r.text[RULES_EB], "N-O-vnet0");
+	assert_string_equal(in, "-p IPv4 --ip-src 192.168.122.1 --ip-proto udp --ip-sport 67 --ip-dport 68 -j ACCEPT\n"
+				"-p ARP -j ACCEPT\n"
+				"-p IPv4 -j ACCEPT\n"
+				"-j DROP\n");
+	assert_string_equal(out, "-s ! 52:54:00:12:34:56 -j DROP\n"
+				 "-p ARP --arp-mac-src ! 52:54:00:12:34:56 -j DROP\n"
+				 "-p IPv4 --ip-proto udp --ip-sport 68 --ip-dport 67 -j ACCEPT\n"
+				 "-p ARP -j ACCEPT\n"
+				 "-p IPv4 -j ACCEPT\n"
+				 "-j DROP\n");
+	free(in);
+	free(out);
+	rules_render_done(&r);
+
+	p.mac = "01:00:5e:00:00:01"; /* a bad MAC is refused as in any rendering */
+	assert_int_equal(rules_render_learning(false, "vnet0", &p, &r, &error), -EINVAL);
+	assert_non_null(strstr(error, "MAC"));
+	free(error);
+
+	assert_true(rules_filter_uses_ip(d, "clean-traffic"));
+	assert_true(rules_filter_uses_ip(d, "no-ip-spoofing"));
+	assert_true(rules_filter_uses_ip(d, "no-arp-spoofing")); /* through a reference */
+	assert_false(rules_filter_uses_ip(d, "no-mac-spoofing"));
+	assert_false(rules_filter_uses_ip(d, "allow-dhcp"));
+	assert_false(rules_filter_uses_ip(d, "no-such-filter"));
+	rules_defs_free(d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_builtins),
 		cmocka_unit_test(test_clean_traffic),
+		cmocka_unit_test(test_learning),
 		cmocka_unit_test(test_custom_dir),
 		cmocka_unit_test(test_filter_json),
 		cmocka_unit_test(test_validation),

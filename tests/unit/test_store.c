@@ -880,6 +880,56 @@ static void test_bindings_backend(void **state)
 	store_close(s);
 }
 
+
+/* A binding's learning and when its address was learned (db/009). */
+struct learning_seen {
+	char learning[2][8], learned_at[2][32];
+	bool null_at[2];
+	unsigned n;
+};
+
+static void learning_cb(void *userdata, const struct store_binding_row *row)
+{
+	struct learning_seen *l = userdata;
+	unsigned i = strcmp(row->port, "vnet1") == 0;
+
+	snprintf(l->learning[i], sizeof(l->learning[i]), "%s", row->learning);
+	l->null_at[i] = !row->learned_at;
+	snprintf(l->learned_at[i], sizeof(l->learned_at[i]), "%s", row->learned_at ? row->learned_at : "");
+	l->n++;
+}
+
+static void test_bindings_learning(void **state)
+{
+	const char *p = path_of("learning.db");
+	struct store *s = NULL;
+	char *err = NULL;
+	struct learning_seen seen = { 0 };
+	struct store_binding_row row = {
+		.port = "vnet0", .filter = "clean-traffic", .owner = "guest1",
+		.parameters = "{}", .desired_hash = "d0", .applied_hash = "",
+		.norm = { "", "", "" }, .state = "applied", .learning = "dhcp",
+	};
+
+	assert_int_equal(store_open(p, &s, &err), 0);
+	assert_int_equal(store_binding_put(s, &row), 0);
+	row.port = "vnet1";
+	row.learning = "any";
+	row.learned_at = "2026-01-01T00:00:00Z";
+	assert_int_equal(store_binding_put(s, &row), 0);
+	row.port = "vnet2";
+	row.learning = "arp"; /* not a mode */
+	assert_int_equal(store_binding_put(s, &row), -EEXIST);
+	assert_int_equal(store_commit(s), 0);
+	assert_int_equal(store_bindings_foreach(s, learning_cb, &seen), 0);
+	assert_int_equal(seen.n, 2);
+	assert_string_equal(seen.learning[0], "dhcp");
+	assert_true(seen.null_at[0]);
+	assert_string_equal(seen.learning[1], "any");
+	assert_string_equal(seen.learned_at[1], "2026-01-01T00:00:00Z");
+	store_close(s);
+}
+
 /* --- migrations --- */
 
 static void test_migrate_from_older(void **state)
@@ -888,7 +938,7 @@ static void test_migrate_from_older(void **state)
 	struct store *s = NULL;
 	char *err = NULL;
 	int latest = store_latest_version();
-	char sql[512];
+	char sql[640];
 
 	assert_true(latest >= 4);
 	assert_int_equal(store_open(p, &s, &err), 0);
@@ -898,7 +948,8 @@ static void test_migrate_from_older(void **state)
 		 " ALTER TABLE audit DROP COLUMN peer_comm; ALTER TABLE audit DROP COLUMN peer_unit;"
 		 " DROP INDEX links_op; ALTER TABLE links DROP COLUMN op;"
 		 " DROP TABLE filter_checkpoint; ALTER TABLE bindings DROP COLUMN backend;"
-		 " ALTER TABLE bindings DROP COLUMN nft_norm; PRAGMA user_version = 3");
+		 " ALTER TABLE bindings DROP COLUMN nft_norm; ALTER TABLE bindings DROP COLUMN learning;"
+		 " ALTER TABLE bindings DROP COLUMN learned_at; PRAGMA user_version = 3");
 	assert_int_equal(raw_exec(p, sql), SQLITE_OK);
 	assert_int_equal(store_open(p, &s, &err), 0);
 	assert_int_equal(store_version(s), latest);
@@ -906,6 +957,8 @@ static void test_migrate_from_older(void **state)
 	assert_int_equal(raw_int(p, "SELECT count(*) FROM sqlite_master WHERE name = 'filter_checkpoint'"), 1);
 	assert_int_equal(raw_int(p, "SELECT count(*) FROM pragma_table_info('bindings')"
 				    " WHERE name IN ('backend', 'nft_norm')"), 2);
+	assert_int_equal(raw_int(p, "SELECT count(*) FROM pragma_table_info('bindings')"
+				    " WHERE name IN ('learning', 'learned_at')"), 2);
 	assert_int_equal(raw_int(p, "PRAGMA user_version"), latest);
 }
 
@@ -1010,6 +1063,7 @@ int main(void)
 		cmocka_unit_test(test_full_rolls_back),
 		cmocka_unit_test(test_failed_begin_settles),
 		cmocka_unit_test(test_commit_fails),
+		cmocka_unit_test(test_bindings_learning),
 		cmocka_unit_test(test_migrate_from_older),
 		cmocka_unit_test(test_migration_fails),
 		cmocka_unit_test(test_wal_checkpoint_file),
