@@ -51,6 +51,14 @@ void batch_backoff(struct filters *f, bool failed)
 	ev_timer_start(f->loop, &f->backoff_timer);
 }
 
+void batch_resync_begin(struct filters *f)
+{
+	assert(f);
+	f->verify_wanted = true;
+	f->backoff_until = 0;
+	ev_timer_stop(f->loop, &f->backoff_timer);
+}
+
 /* Queue a group of bindings to be retried as a batch of its own. */
 static void retry_push(struct filters *f, struct binding **v, unsigned n, unsigned pair,
 		       bool second)

@@ -481,6 +481,12 @@ bool dispatch_exact(struct filters *f, enum rules_family fam, bool gen_still);
 void batch_backoff_init(struct filters *f);
 /* A batch failed / succeeded: the back-off grows / is reset. */
 void batch_backoff(struct filters *f, bool failed);
+
+/* A Resync asked for (bisect.c): a verification next, and the back-off of
+ * a failed or unconfirmed batch waived, so that what it finds wrong is
+ * repaired before its answer (an admin asking is not a tool failing in a
+ * loop; a repair that fails again backs off longer). */
+void batch_resync_begin(struct filters *f);
 /* PHASE_BISECT: bt's restores failed: split it, or fail its bindings. */
 void batch_bisect(struct filters *f, struct batch *bt);
 /* Start the first group of a bisection, if one is queued: true if so. */

@@ -433,7 +433,7 @@ void filters_resync(struct filters *f, struct ctl_call *call, json_t *params)
 	assert(call);
 	if (!ctl_call_decode(call, NULL, 0, NULL))
 		return;
-	f->verify_wanted = true;
+	batch_resync_begin(f);
 	netdev_resync(f);
 	if (waiters_add(&f->resync_waiters, CALL_WAITER(call)) < 0)
 		ctl_call_error(call, "io.netd.InternalError", NULL);
