@@ -208,7 +208,13 @@ struct batch {
 	unsigned pair;             /* a half of a bisection: see struct retry_group */
 	bool second;
 	bool hook_deletes[NFAM];   /* its input deletes hooks the last save showed */
-	unsigned restores;         /* restores that exited 0 */
+	/* Restores that exited 0 and must have committed (their input
+	 * adds, inserts or deletes something); those whose input only
+	 * declares chains may have committed nothing (see batch_render()),
+	 * and count in restores_maybe instead. */
+	unsigned restores;
+	unsigned restores_maybe;
+	bool decls_only[NFAM];     /* that family's input only declares chains */
 	bool gen_short;            /* the generation moved less than they should have */
 	bool gen_known;            /* gen_start read when the batch started */
 	uint32_t gen_start;
@@ -510,10 +516,12 @@ void verify_gen_init(struct filters *f);
 void verify_gen_begin(struct filters *f, struct batch *bt);
 void verify_gen_check(struct filters *f, struct batch *bt);
 /* After an apply's restores: did the generation move by at least one per
- * restore (when it can be read)? Sets bt->gen_short if not. */
+ * restore that must have committed (bt->restores; when it can be read)?
+ * Sets bt->gen_short if not. */
 void verify_gen_confirm(struct filters *f, struct batch *bt);
 /* After an apply's restores: did the generation move by exactly one per
- * restore (none by anyone else)? */
+ * restore that must have committed, none for those that may have
+ * committed nothing, and none by anyone else? */
 bool verify_gen_exact(struct filters *f, const struct batch *bt);
 /* Is the generation g now (false when it cannot be read)? */
 bool verify_gen_is(struct filters *f, uint32_t g);
