@@ -395,6 +395,28 @@ static void audit_reconcile(struct links *l, uint64_t vanished0, uint64_t rolled
  * not, the kernel never heard of the call, and its links are present
  * again (a crash between its first and last intent rows left only some).
  */
+/* The audit row of an unanswered delete: its id, owner, links, and
+ * whether it was finished or its links kept. */
+static void audit_delete_call(struct links *l, uint64_t op_id, const char *owner, unsigned n,
+			      bool finished)
+{
+	struct strbuf params = { 0 };
+	char *p;
+	int r;
+
+	strbuf_printf(&params, "{\"op\":%llu,\"owner\":",
+		      (unsigned long long)(op_id & ~LINKS_OP_DELETE));
+	json_quote_to(&params, owner);
+	strbuf_printf(&params, ",\"links\":%u}", n);
+	p = strbuf_steal(&params, NULL);
+	r = p ? store_audit_event(l->store, "netd.DeleteLinksUnanswered", p, "ok",
+				  finished ? "{\"finished\":true}" : "{\"finished\":false}") :
+		-ENOMEM;
+	if (r < 0)
+		log_error_errno(NULL, r, "cannot audit an unanswered delete");
+	free(p);
+}
+
 static void resolve_delete_call(struct links *l, struct link *first)
 {
 	uint64_t op_id = first->op_id;
@@ -413,6 +435,7 @@ static void resolve_delete_call(struct links *l, struct link *first)
 	begun |= gone == n;
 	log_warn("'%s': a delete of %u links was never answered (netd stopped first); %s",
 		 first->owner, n, begun ? "finishing it" : "the kernel had not begun it, keeping them");
+	audit_delete_call(l, op_id, first->owner, n, begun);
 	TAILQ_FOREACH_SAFE(k, &l->all, entry, tmp) {
 		if (k->op_id != op_id || k->op)
 			continue;

@@ -1363,6 +1363,9 @@ static void test_unanswered_delete_all_or_nothing(void **state)
 	assert_int_equal(rows(f, "links", "owner = 'guest' AND state = 'present'"), n);
 	assert_int_equal(rows(f, "names", "state = 'owned'"), n + 2);
 	assert_int_equal(rows(f, "links", "op IS NOT NULL"), 0);
+	assert_int_equal(rows(f, "audit", "method = 'netd.DeleteLinksUnanswered'"
+			      " AND parameters LIKE '%\"owner\":\"guest\",\"links\":128}'"
+			      " AND outcome = '{\"finished\":false}'"), 1);
 	assert_true(links_idle(f->l));
 
 	/* Again, killed once the kernel has moved a few into the group. */
@@ -1386,6 +1389,8 @@ static void test_unanswered_delete_all_or_nothing(void **state)
 	assert_int_equal(rows(f, "links", "1"), 2);
 	assert_int_equal(rows(f, "links", "owner = 'other' AND op IS NULL"), 2);
 	assert_int_equal(rows(f, "names", "1"), 2);
+	assert_int_equal(rows(f, "audit", "method = 'netd.DeleteLinksUnanswered'"
+			      " AND outcome = '{\"finished\":true}'"), 1);
 	assert_true(links_idle(f->l));
 }
 
