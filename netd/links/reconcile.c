@@ -386,15 +386,6 @@ static void audit_reconcile(struct links *l, uint64_t vanished0, uint64_t rolled
 		log_error_errno(NULL, r, "cannot audit the reconciliation, ignoring");
 }
 
-/*
- * A DeleteLinks call that never got its answer (its id on the rows of
- * first and its other links): all or nothing. Its moves into the delete
- * group left only once every intent row was committed, so if the kernel
- * had begun (a link of the call in the delete group, or every one gone)
- * every link of the call has its row, and the deletion is finished; if
- * not, the kernel never heard of the call, and its links are present
- * again (a crash between its first and last intent rows left only some).
- */
 /* The audit row of an unanswered delete: its id, owner, links, and
  * whether it was finished or its links kept. */
 static void audit_delete_call(struct links *l, uint64_t op_id, const char *owner, unsigned n,
@@ -417,12 +408,21 @@ static void audit_delete_call(struct links *l, uint64_t op_id, const char *owner
 	free(p);
 }
 
+/*
+ * A DeleteLinks call that never got its answer (its id on the rows of
+ * first and its other links): all or nothing. Its moves into the delete
+ * group left only once every intent row was committed, so if the kernel
+ * had begun (a link of the call in the delete group, or every one gone)
+ * every link of the call has its row, and the deletion is finished; if
+ * not, the kernel never heard of the call, and its links are present
+ * again (a crash between its first and last intent rows left only some).
+ */
 static void resolve_delete_call(struct links *l, struct link *first)
 {
 	uint64_t op_id = first->op_id;
 	unsigned n = 0, gone = 0;
 	bool begun = false;
-	struct link *k, *tmp;
+	struct link *k;
 
 	TAILQ_FOREACH(k, &l->all, entry)
 		if (k->op_id == op_id && !k->op) {
@@ -436,7 +436,7 @@ static void resolve_delete_call(struct links *l, struct link *first)
 	log_warn("'%s': a delete of %u links was never answered (netd stopped first); %s",
 		 first->owner, n, begun ? "finishing it" : "the kernel had not begun it, keeping them");
 	audit_delete_call(l, op_id, first->owner, n, begun);
-	TAILQ_FOREACH_SAFE(k, &l->all, entry, tmp) {
+	TAILQ_FOREACH(k, &l->all, entry) {
 		if (k->op_id != op_id || k->op)
 			continue;
 		k->op_id = 0;
