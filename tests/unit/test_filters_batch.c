@@ -1817,6 +1817,32 @@ static void test_nft_dispatch_mixed_families(void **state)
 }
 
 /*
+ * Someone else deletes one of netd's hooks after binds that wait for
+ * their record: the record cannot trust its save for the dispatch chains
+ * (nf_tables changed meanwhile) and has them rewritten, and that rewrite
+ * puts back the hook the same save shows missing. It used to leave the
+ * hooks alone (known good from before), so the record after the rewrite
+ * found the hook missing, counted a failed batch, and a Resync during its
+ * back-off was answered before any repair (filters-drift.sh under load).
+ */
+static void test_nft_hook_deleted_before_record(void **state)
+{
+	started();
+	assert_int_equal(bind("vnet0", "no-mac-spoofing"), 1);
+	settle_until_told("vnet0");
+	assert_int_equal(count_runs("ebtables-save"), 0);
+	/* ebtables -D FORWARD -j NETD-TO */
+	kernel_restore(F_EB, "-D FORWARD -j " RULES_ROOT_TO "\n");
+	kgen++;
+	pump();
+	assert_string_equal(kernel_chain(F_EB, "FORWARD"), HOOK_FROM HOOK_TO);
+	assert_true(F->hooks_ok[F_EB]);
+	assert_false(F->root_dirty[F_EB]);
+	assert_int_equal(F->failed_batches, 0);
+	assert_int_equal(F->backoff_until, 0);
+}
+
+/*
  * A family's restore that changes nothing commits nothing, and nf_tables
  * leaves the generation where it was: an honest no-op, not a lie. Here
  * netd was killed after the unbind of the last binding with ip4 rules,
@@ -1948,6 +1974,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_nft_confirmed_by_name, setup_nft, teardown),
 		cmocka_unit_test_setup_teardown(test_nft_dispatch_mixed_families, setup_nft, teardown),
 		cmocka_unit_test_setup_teardown(test_nft_noop_family, setup_nft, teardown),
+		cmocka_unit_test_setup_teardown(test_nft_hook_deleted_before_record, setup_nft, teardown),
 		cmocka_unit_test_setup_teardown(test_nft_record_coalesced, setup_nft, teardown),
 		cmocka_unit_test_setup_teardown(test_nft_record_gives_way, setup_nft, teardown),
 		cmocka_unit_test_setup_teardown(test_nft_record_overdue, setup_nft, teardown),
