@@ -287,19 +287,20 @@ void confirm_record_roots(struct filters *f, struct batch *bt)
 			bt->unconfirmed = true;
 			continue;
 		}
-		/* The hooks as the save shows them, whoever changed them:
-		 * a rewrite of the dispatch chains repairs them with it. */
-		chains_hooks_check(&bt->trees[i], i, &f->hooks[i]);
-		f->hooks_ok[i] = f->hooks[i].ok;
 		if (!bt->disp_full[i] && !dispatch_exact(f, i, still)) {
 			/* nf_tables changed by someone else since netd
 			 * wrote the dispatch chains line by line: the save
-			 * may show theirs. Rewritten whole, recorded then. */
+			 * may show theirs. Rewritten whole, recorded then,
+			 * with the hooks if the save shows them wrong (drift
+			 * too, as a verification would find it). */
 			log_debug("filters: %s: dispatch chains not recorded (nf_tables changed "
 				  "meanwhile); rewriting them", filters_fam_names[i]);
+			verify_hooks_drift(f, i, &bt->trees[i]);
 			f->root_dirty[i] = true;
 			continue;
 		}
+		chains_hooks_check(&bt->trees[i], i, &f->hooks[i]);
+		f->hooks_ok[i] = f->hooks[i].ok;
 		chains_root_norm(&bt->trees[i], f->root_norm[i]);
 		f->dispatch_ok[i] = false;
 		if (bt->gen_short || !f->hooks_ok[i] || !chains_present(&bt->trees[i], RULES_ROOT_FROM) ||

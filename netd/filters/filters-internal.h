@@ -262,7 +262,7 @@ struct filters {
 	bool root_dirty[NFAM];     /* dispatch chains or hooks need rewriting */
 	bool hooks_ok[NFAM];       /* hooks seen in the last save, once each and first */
 	struct hooks_seen hooks[NFAM]; /* what that save showed */
-	uint64_t hook_drift;       /* verifications that found the hooks wrong */
+	uint64_t hook_drift;       /* saves that found the hooks wrong */
 	char hook_drift_last[160]; /* what the last of them found */
 	char last_resync[32];      /* when the last Resync was answered, "" if none */
 	unsigned last_resync_skipped, last_resync_reapplied;
@@ -510,6 +510,11 @@ const char *chains_hooks_problem(const struct hooks_seen *seen);
 /* Are the chain declared in a parsed save? */
 bool chains_present(void **tree, const char *name);
 
+/* netd's hooks of family fam as a save's chains (tree) show them: when
+ * they are wrong (missing, duplicated, behind a foreign rule, where netd
+ * has dispatch chains), that is drift: logged, counted, audited, and the
+ * family's dispatch chains and hooks marked for rewriting. true then. */
+bool verify_hooks_drift(struct filters *f, enum rules_family fam, void **tree);
 /* Find out whether the generation can be used (the tools, the kernel). */
 void verify_gen_init(struct filters *f);
 /* An apply starts changing the kernel / ended: see verify.c. */

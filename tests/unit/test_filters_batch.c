@@ -1820,10 +1820,11 @@ static void test_nft_dispatch_mixed_families(void **state)
  * Someone else deletes one of netd's hooks after binds that wait for
  * their record: the record cannot trust its save for the dispatch chains
  * (nf_tables changed meanwhile) and has them rewritten, and that rewrite
- * puts back the hook the same save shows missing. It used to leave the
- * hooks alone (known good from before), so the record after the rewrite
- * found the hook missing, counted a failed batch, and a Resync during its
- * back-off was answered before any repair (filters-drift.sh under load).
+ * puts back the hook the same save shows missing, counted and audited as
+ * drift. It used to leave the hooks alone (known good from before), so
+ * the record after the rewrite found the hook missing, counted a failed
+ * batch, and a Resync during its back-off was answered before any repair
+ * (filters-drift.sh under load).
  */
 static void test_nft_hook_deleted_before_record(void **state)
 {
@@ -1840,6 +1841,11 @@ static void test_nft_hook_deleted_before_record(void **state)
 	assert_false(F->root_dirty[F_EB]);
 	assert_int_equal(F->failed_batches, 0);
 	assert_int_equal(F->backoff_until, 0);
+	/* drift, as a verification would have found it */
+	assert_int_equal(F->hook_drift, 1);
+	assert_string_equal(F->hook_drift_last, "eb: netd's hooks missing");
+	assert_string_equal(db_text("SELECT count(*) FROM audit WHERE method = 'kernel.FilterHookDrift'"),
+			    "1");
 }
 
 /*
