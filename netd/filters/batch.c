@@ -148,7 +148,15 @@ static int batch_spawn(struct batch *bt, int fam, bool save, const char *input, 
 }
 
 /* PHASE_RENDER, once the inputs are built: one restore per family with
- * changes. A family whose run cannot start counts as failed. */
+ * changes. A family whose run cannot start counts as failed.
+ *
+ * An input with no rule line at all, only chain declarations (the
+ * dispatch chains rewritten whole with no port there, say), changes
+ * nothing when those chains are there already, empty, with that policy:
+ * nf_tables then commits nothing and its generation does not move for
+ * that run. An honest no-op, not a restore that lied, so the generation
+ * is not asked to move for it (decls_only); every other input adds,
+ * inserts or deletes something, or fails. */
 static void batch_render(struct batch *bt)
 {
 	for (int i = 0; i < NFAM; i++) {
@@ -156,6 +164,7 @@ static void batch_render(struct batch *bt)
 
 		if (!bt->fam[i])
 			continue;
+		bt->decls_only[i] = !m->p || !memmem(m->p, m->len, "\n-", 2);
 		if (m->oom || batch_spawn(bt, i, false, m->p, m->len) < 0)
 			bt->status[i] = -1;
 		strbuf_done(m);
@@ -463,7 +472,13 @@ static bool batch_step(struct batch *bt)
 			return true;
 		}
 		for (int i = 0; i < NFAM; i++)
-			if (bt->fam[i]) {
+			if (bt->fam[i] && bt->decls_only[i]) {
+				/* One generation or none: should it be
+				 * one, the chain of generations ends
+				 * (gen_expect does not count it). */
+				bt->restores_maybe++;
+				f->root_norm[i][0] = '\0';
+			} else if (bt->fam[i]) {
 				bt->restores++;
 				bt->gen_expect++; /* each committed restore is one generation */
 				f->root_norm[i][0] = '\0';

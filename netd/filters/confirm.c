@@ -290,9 +290,12 @@ void confirm_record_roots(struct filters *f, struct batch *bt)
 		if (!bt->disp_full[i] && !dispatch_exact(f, i, still)) {
 			/* nf_tables changed by someone else since netd
 			 * wrote the dispatch chains line by line: the save
-			 * may show theirs. Rewritten whole, recorded then. */
+			 * may show theirs. Rewritten whole, recorded then,
+			 * with the hooks if the save shows them wrong (drift
+			 * too, as a verification would find it). */
 			log_debug("filters: %s: dispatch chains not recorded (nf_tables changed "
 				  "meanwhile); rewriting them", filters_fam_names[i]);
+			verify_hooks_drift(f, i, &bt->trees[i]);
 			f->root_dirty[i] = true;
 			continue;
 		}

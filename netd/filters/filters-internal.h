@@ -217,7 +217,13 @@ struct batch {
 	unsigned pair;             /* a half of a bisection: see struct retry_group */
 	bool second;
 	bool hook_deletes[NFAM];   /* its input deletes hooks the last save showed */
-	unsigned restores;         /* restores that exited 0 */
+	/* Restores that exited 0 and must have committed (their input
+	 * adds, inserts or deletes something); those whose input only
+	 * declares chains may have committed nothing (see batch_render()),
+	 * and count in restores_maybe instead. */
+	unsigned restores;
+	unsigned restores_maybe;
+	bool decls_only[NFAM];     /* that family's input only declares chains */
 	bool gen_short;            /* the generation moved less than they should have */
 	bool gen_known;            /* gen_start read when the batch started */
 	uint32_t gen_start;
@@ -265,7 +271,7 @@ struct filters {
 	bool root_dirty[NFAM];     /* dispatch chains or hooks need rewriting */
 	bool hooks_ok[NFAM];       /* hooks seen in the last save, once each and first */
 	struct hooks_seen hooks[NFAM]; /* what that save showed */
-	uint64_t hook_drift;       /* verifications that found the hooks wrong */
+	uint64_t hook_drift;       /* saves that found the hooks wrong */
 	char hook_drift_last[160]; /* what the last of them found */
 	char last_resync[32];      /* when the last Resync was answered, "" if none */
 	unsigned last_resync_skipped, last_resync_reapplied;
@@ -526,16 +532,23 @@ const char *chains_hooks_problem(const struct hooks_seen *seen);
 /* Are the chain declared in a parsed save? */
 bool chains_present(void **tree, const char *name);
 
+/* netd's hooks of family fam as a save's chains (tree) show them: when
+ * they are wrong (missing, duplicated, behind a foreign rule, where netd
+ * has dispatch chains), that is drift: logged, counted, audited, and the
+ * family's dispatch chains and hooks marked for rewriting. true then. */
+bool verify_hooks_drift(struct filters *f, enum rules_family fam, void **tree);
 /* Find out whether the generation can be used (the tools, the kernel). */
 void verify_gen_init(struct filters *f);
 /* An apply starts changing the kernel / ended: see verify.c. */
 void verify_gen_begin(struct filters *f, struct batch *bt);
 void verify_gen_check(struct filters *f, struct batch *bt);
 /* After an apply's restores: did the generation move by at least one per
- * restore (when it can be read)? Sets bt->gen_short if not. */
+ * restore that must have committed (bt->restores; when it can be read)?
+ * Sets bt->gen_short if not. */
 void verify_gen_confirm(struct filters *f, struct batch *bt);
 /* After an apply's restores: did the generation move by exactly one per
- * restore (none by anyone else)? */
+ * restore that must have committed, none for those that may have
+ * committed nothing, and none by anyone else? */
 bool verify_gen_exact(struct filters *f, const struct batch *bt);
 /* Is the generation g now (false when it cannot be read)? */
 bool verify_gen_is(struct filters *f, uint32_t g);

@@ -482,34 +482,40 @@ static void compare_checkpoint(struct filters *f, struct batch *bt, bool failed)
 /* The hooks of each family as the verification's saves show them: wrong
  * ones (missing, duplicated, behind a foreign rule) are drift, logged,
  * counted, audited and repaired by the next batch. */
+bool verify_hooks_drift(struct filters *f, enum rules_family fam, void **tree)
+{
+	struct hooks_seen *h = &f->hooks[fam];
+	char params[256];
+
+	assert(f);
+	assert(tree);
+	chains_hooks_check(tree, fam, h);
+	f->hooks_ok[fam] = h->ok;
+	/* No dispatch chains yet (nothing bound there): no hooks wanted. */
+	if (h->ok || (!f->root_norm[fam][0] && !h->count[0] && !h->count[1] && !h->count[2] &&
+		      !h->count[3]))
+		return false;
+	f->root_dirty[fam] = true;
+	f->hook_drift++;
+	snprintf(f->hook_drift_last, sizeof(f->hook_drift_last), "%s: netd's hooks %s",
+		 filters_fam_names[fam], chains_hooks_problem(h));
+	log_warn("filters: %s; repairing them", f->hook_drift_last);
+	snprintf(params, sizeof(params),
+		 "{\"family\":\"%s\",\"problem\":\"%s\",\"copies\":[%u,%u,%u,%u]}",
+		 filters_fam_names[fam], chains_hooks_problem(h), h->count[0], h->count[1],
+		 h->count[2], h->count[3]);
+	if (store_audit_append(f->store, &(struct store_peer){ .uid = (uid_t)-1,
+			       .gid = (gid_t)-1 }, "kernel.FilterHookDrift", params, "ok",
+			       NULL) < 0)
+		log_warn("filters: cannot audit the hook drift, ignoring");
+	return true;
+}
+
 static void compare_hooks(struct filters *f, struct batch *bt)
 {
-	for (int i = 0; i < NFAM; i++) {
-		struct hooks_seen *h = &f->hooks[i];
-		char params[256];
-
-		if (!bt->save[i])
-			continue;
-		chains_hooks_check(&bt->trees[i], i, h);
-		f->hooks_ok[i] = h->ok;
-		/* No dispatch chains yet (nothing bound there): no hooks wanted. */
-		if (h->ok || (!f->root_norm[i][0] && !h->count[0] && !h->count[1] && !h->count[2] &&
-			      !h->count[3]))
-			continue;
-		f->root_dirty[i] = true;
-		f->hook_drift++;
-		snprintf(f->hook_drift_last, sizeof(f->hook_drift_last), "%s: netd's hooks %s",
-			 filters_fam_names[i], chains_hooks_problem(h));
-		log_warn("filters: %s; repairing them", f->hook_drift_last);
-		snprintf(params, sizeof(params),
-			 "{\"family\":\"%s\",\"problem\":\"%s\",\"copies\":[%u,%u,%u,%u]}",
-			 filters_fam_names[i], chains_hooks_problem(h), h->count[0], h->count[1],
-			 h->count[2], h->count[3]);
-		if (store_audit_append(f->store, &(struct store_peer){ .uid = (uid_t)-1,
-				       .gid = (gid_t)-1 }, "kernel.FilterHookDrift", params, "ok",
-				       NULL) < 0)
-			log_warn("filters: cannot audit the hook drift, ignoring");
-	}
+	for (int i = 0; i < NFAM; i++)
+		if (bt->save[i])
+			verify_hooks_drift(f, i, &bt->trees[i]);
 }
 
 /* The first slice of a comparison: the saves, the hooks. */

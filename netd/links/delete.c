@@ -6,6 +6,13 @@
  * kernel synchronises once rather than once per link. An index becomes
  * free only when the kernel confirmed that its device is gone. A create's
  * rollback deletes the same way.
+ *
+ * A delete writes the intent rows of all its links first (LINKS_STEP per
+ * loop iteration), and only then queues the moves: no request leaves
+ * before the whole call's intent is committed. A DeleteLinks call's rows
+ * carry its id (with LINKS_OP_DELETE) until it is answered, so a start
+ * after a crash knows the call whole: finished if the kernel had begun
+ * it, else taken back (reconcile.c). All or nothing, as a create.
  */
 #include "config.h"
 
@@ -115,6 +122,7 @@ void delete_start(struct links *l, struct op *op)
 {
 	assert(l && op);
 	op->total = op->nlinks;
+	op->intents = 0;
 	op->stepped = 0;
 	op->all_queued = false;
 	for (unsigned i = 0; i < op->nlinks; i++)
@@ -124,21 +132,32 @@ void delete_start(struct links *l, struct op *op)
 	delete_step(op, LINKS_STEP);
 }
 
-/* Record the intent and queue the move into the delete group, link by
- * link; after the last, the one deletion of the group. */
+/* Record the intents of every link, then queue the moves into the delete
+ * group, link by link; after the last, the one deletion of the group. The
+ * intents written in this iteration commit before its flush sends the
+ * first moves. */
 unsigned delete_step(struct op *op, unsigned budget)
 {
 	struct links *l = op->l;
 	unsigned done = 0;
 
-	while (op->stepped < op->total && done < budget) {
-		struct link *k = op->links[op->stepped++];
+	while (op->intents < op->total && done < budget) {
+		struct link *k = op->links[op->intents++];
 
 		done++;
 		if (!k || k->state != LINK_DELETING)
 			continue;
 		store_link(l, k);
 		k->txn = store_txn(l->store);
+	}
+	if (op->intents < op->total)
+		return done;
+	while (op->stepped < op->total && done < budget) {
+		struct link *k = op->links[op->stepped++];
+
+		done++;
+		if (!k || k->state != LINK_DELETING)
+			continue;
 		if (l->nlo->queue_set_group(l->nl, k->ifindex, l->delete_group, group_done, k) == 0) {
 			k->nreq++;
 			op->pending++;
@@ -223,11 +242,13 @@ int links_op_delete(struct links *l, const char *owner, const char *const *names
 		return -ENOMEM;
 	op->done = done;
 	op->done_data = data;
+	op->id = l->next_op_id++ | LINKS_OP_DELETE;
 	if (names) {
 		for (size_t i = 0; i < n; i++) {
 			k = link_find(l, names[i]);
 			if (k->state == LINK_PRESENT) { /* not a name listed twice */
 				k->state = LINK_DELETING;
+				k->op_id = op->id;
 				op->links[op->nlinks++] = k;
 			}
 		}
@@ -235,6 +256,7 @@ int links_op_delete(struct links *l, const char *owner, const char *const *names
 		TAILQ_FOREACH(k, &l->all, entry)
 			if (streq(k->owner, owner)) {
 				k->state = LINK_DELETING;
+				k->op_id = op->id;
 				op->links[op->nlinks++] = k;
 			}
 	}

@@ -556,21 +556,30 @@ int links_op_create(struct links *l, const struct links_create_req *req,
 
 /* --- a failed store transaction --- */
 
+/* Does op have an intent row in transaction txn? */
+static bool op_in_txn(const struct op *op, uint64_t txn)
+{
+	for (unsigned i = 0; i < op->nlinks; i++)
+		if (op->links[i] && op->links[i]->op == op && op->links[i]->txn == txn)
+			return true;
+	return false;
+}
+
 /* Undo the links of op whose intent rows were in the failed transaction
  * txn: their requests are still queued (nothing leaves before its commit),
- * so cancelling them means the kernel never hears of them. true if op had
- * any. */
+ * so cancelling them means the kernel never hears of them. A delete's
+ * moves wait for all its intents, so none has left yet: all its links are
+ * undone, and the call changes nothing. true if op had any. */
 static bool op_undo_txn(struct op *op, uint64_t txn)
 {
 	struct links *l = op->l;
-	bool hit = false;
+	bool hit = op_in_txn(op, txn), all = hit && op->type == OP_DELETE;
 
-	for (unsigned i = 0; i < op->nlinks; i++) {
+	for (unsigned i = 0; i < op->nlinks && hit; i++) {
 		struct link *k = op->links[i];
 
-		if (!k || k->op != op || k->txn != txn)
+		if (!k || k->op != op || (!all && k->txn != txn))
 			continue;
-		hit = true;
 		if (k->nreq > 0) {
 			l->nlo->cancel(l->nl, k);
 			op->pending -= k->nreq;
@@ -581,6 +590,8 @@ static bool op_undo_txn(struct op *op, uint64_t txn)
 			link_release(l, k);
 		} else {
 			k->op = NULL;
+			if (k->op_id & LINKS_OP_DELETE)
+				k->op_id = 0; /* the call is over (a create's id stays) */
 			k->state = LINK_PRESENT;
 		}
 	}
@@ -607,7 +618,8 @@ void links_storage_failed(struct links *l, uint64_t txn, const char *reason)
 		if (!op->storage_error)
 			op->storage_error = strdup(reason);
 		if (op->type == OP_DELETE) {
-			/* The links not yet moved stay (delete_finish). */
+			/* Nothing more is queued; what is left stays
+			 * (delete_finish). */
 			op->total = op->stepped;
 		}
 		if (op->pending > 0 || !op->all_queued)

@@ -36,6 +36,10 @@ struct store;
 
 /* Links prepared or queued per loop iteration, all calls together. */
 #define LINKS_STEP 128
+/* The bit that marks a DeleteLinks call's id on its intent rows (a
+ * create's ids stay below it): a start tells the unanswered calls of the
+ * two kinds apart by it (db/006's links.op). */
+#define LINKS_OP_DELETE (UINT64_C(1) << 48)
 /* Tries per link when someone else keeps taking the name we chose. */
 #define LINKS_EEXIST_RETRIES 16
 #define LINKS_MAX_COUNT 4096
@@ -74,7 +78,7 @@ struct link {
 	struct alloc *alloc;      /* the bitmap its name is from, or NULL */
 	unsigned idx;
 	struct op *op;            /* the call creating or deleting it */
-	uint64_t op_id;           /* the create call not yet answered, 0: none */
+	uint64_t op_id;           /* the create or delete call not yet answered, 0: none */
 	unsigned retries;
 	unsigned nreq;            /* kernel requests carrying this link as data */
 	bool regrouped;           /* moved into the delete group */
@@ -138,7 +142,8 @@ typedef void (*links_done_fn)(void *data, const struct links_op_result *res);
 struct op {
 	enum op_type type;
 	struct links *l;
-	uint64_t id;             /* a create's id on its intent rows, else 0 */
+	uint64_t id;             /* a call's id on its intent rows (LINKS_OP_DELETE
+				  * set for DeleteLinks), else 0 */
 	links_done_fn done;      /* NULL: nobody to answer */
 	void *done_data;
 	struct link **links;     /* this call's links */
@@ -166,6 +171,7 @@ struct op {
 	 * iteration in all, so a call for thousands of links never makes one
 	 * long callback. */
 	unsigned total;          /* links to prepare (create) or queue (delete) */
+	unsigned intents;        /* a delete's intent rows written so far */
 	unsigned stepped;        /* how many so far */
 	bool all_queued;         /* every kernel request of the op is queued */
 	bool on_work_list;

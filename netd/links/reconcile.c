@@ -386,6 +386,66 @@ static void audit_reconcile(struct links *l, uint64_t vanished0, uint64_t rolled
 		log_error_errno(NULL, r, "cannot audit the reconciliation, ignoring");
 }
 
+/* The audit row of an unanswered delete: its id, owner, links, and
+ * whether it was finished or its links kept. */
+static void audit_delete_call(struct links *l, uint64_t op_id, const char *owner, unsigned n,
+			      bool finished)
+{
+	struct strbuf params = { 0 };
+	char *p;
+	int r;
+
+	strbuf_printf(&params, "{\"op\":%llu,\"owner\":",
+		      (unsigned long long)(op_id & ~LINKS_OP_DELETE));
+	json_quote_to(&params, owner);
+	strbuf_printf(&params, ",\"links\":%u}", n);
+	p = strbuf_steal(&params, NULL);
+	r = p ? store_audit_event(l->store, "netd.DeleteLinksUnanswered", p, "ok",
+				  finished ? "{\"finished\":true}" : "{\"finished\":false}") :
+		-ENOMEM;
+	if (r < 0)
+		log_error_errno(NULL, r, "cannot audit an unanswered delete");
+	free(p);
+}
+
+/*
+ * A DeleteLinks call that never got its answer (its id on the rows of
+ * first and its other links): all or nothing. Its moves into the delete
+ * group left only once every intent row was committed, so if the kernel
+ * had begun (a link of the call in the delete group, or every one gone)
+ * every link of the call has its row, and the deletion is finished; if
+ * not, the kernel never heard of the call, and its links are present
+ * again (a crash between its first and last intent rows left only some).
+ */
+static void resolve_delete_call(struct links *l, struct link *first)
+{
+	uint64_t op_id = first->op_id;
+	unsigned n = 0, gone = 0;
+	bool begun = false;
+	struct link *k;
+
+	TAILQ_FOREACH(k, &l->all, entry)
+		if (k->op_id == op_id && !k->op) {
+			struct kdev *d = kdev_by_name(l, k->name);
+
+			n++;
+			gone += !d || (k->ifindex && d->ifindex != k->ifindex);
+			begun |= d && d->group == l->delete_group;
+		}
+	begun |= gone == n;
+	log_warn("'%s': a delete of %u links was never answered (netd stopped first); %s",
+		 first->owner, n, begun ? "finishing it" : "the kernel had not begun it, keeping them");
+	audit_delete_call(l, op_id, first->owner, n, begun);
+	TAILQ_FOREACH(k, &l->all, entry) {
+		if (k->op_id != op_id || k->op)
+			continue;
+		k->op_id = 0;
+		/* Deleting: reconcile_link() finishes it. */
+		k->state = begun ? LINK_DELETING : LINK_PRESENT;
+		store_link(l, k);
+	}
+}
+
 static void reconcile(struct links *l)
 {
 	struct name_list gone = { .l = l };
@@ -400,7 +460,10 @@ static void reconcile(struct links *l)
 		again = false;
 		TAILQ_FOREACH(k, &l->all, entry)
 			if (k->op_id && !k->op) {
-				rollback_call(l, k, &repair);
+				if (k->op_id & LINKS_OP_DELETE)
+					resolve_delete_call(l, k);
+				else
+					rollback_call(l, k, &repair);
 				again = true;
 				break;
 			}
@@ -520,8 +583,8 @@ static void load_link_row(void *userdata, const struct store_link_row *row)
 	if (k->alloc && alloc_take(k->alloc, k->idx) < 0)
 		k->alloc = NULL;
 	k->op_id = row->op;
-	if (row->op >= l->next_op_id)
-		l->next_op_id = row->op + 1;
+	if ((row->op & ~LINKS_OP_DELETE) >= l->next_op_id)
+		l->next_op_id = (row->op & ~LINKS_OP_DELETE) + 1;
 	l->loaded_rows++;
 }
 

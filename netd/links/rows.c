@@ -42,7 +42,7 @@ static void stale_link(void *userdata, const struct store_link_row *row)
 
 	if (!k) {
 		name_list_add(&s->rows, row->name);
-	} else if (row->op && !k->op_id && !k->op) {
+	} else if (row->op && !(row->op & LINKS_OP_DELETE) && !k->op_id && !k->op) {
 		k->op_id = row->op;
 		s->unanswered++;
 	}

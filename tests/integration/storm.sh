@@ -23,7 +23,10 @@
 #
 # The storm checks what the interface promises across a crash (issue 9,
 # items 5 and 9): it failed before interrupted CreateLinks were rolled
-# back at start. NETD_STORM=0 skips it.
+# back at start, before an interrupted DeleteLinks was all or nothing
+# (seed 6980: 16 of 144 links left), and before a restore that changed
+# nothing was told from one that lied (seed 6980 under ASan: binds failed
+# with "the nf_tables generation did not move"). NETD_STORM=0 skips it.
 . "$(dirname "$0")/lib.sh"
 
 [ "${NETD_STORM:-1}" = 0 ] && skip "NETD_STORM=0"
@@ -205,20 +208,23 @@ check_all_or_nothing() {
 }
 
 check_filters() {
-	local fam port filter lines
-	db "SELECT port, filter FROM bindings ORDER BY port" >"$TMP/bindings"
+	local fam port filter state lines
+	db "SELECT port, filter, state FROM bindings ORDER BY port" >"$TMP/bindings"
 	for fam in "${FAMS[@]}"; do
 		save "$fam" >"$TMP/save-$fam"
-		# bindings without their rules
-		while IFS='|' read -r port filter; do
+		# bindings without their rules: every binding, whatever its
+		# state. The storm binds only valid filters to ports that
+		# exist, so once settled each must be applied; a "failed" one
+		# (counted as unsettled too) is netd failing a good bind.
+		while IFS='|' read -r port filter state; do
 			sed "s/@PORT@/$port/g" "$TMP/tpl-$filter.$fam" >"$TMP/want"
 			port_lines "$TMP/save-$fam" "$port" >"$TMP/have"
 			diff -q "$TMP/want" "$TMP/have" >/dev/null ||
-				count_fail "bindings without their rules" "$fam: $port ($filter): $(diff "$TMP/want" "$TMP/have" | grep -c '^[<>]') lines differ"
+				count_fail "bindings without their rules" "$fam: $port ($filter, $state): $(diff "$TMP/want" "$TMP/have" | grep -c '^[<>]') lines differ"
 			sed "s/@PORT@/$port/g" "$TMP/tpl-$filter.$fam.dispatch" >"$TMP/want"
 			dispatch_lines "$TMP/save-$fam" "$port" >"$TMP/have"
 			diff -q "$TMP/want" "$TMP/have" >/dev/null ||
-				count_fail "bindings without their rules" "$fam: $port ($filter): dispatch lines differ"
+				count_fail "bindings without their rules" "$fam: $port ($filter, $state): dispatch lines differ"
 		done <"$TMP/bindings"
 		# netd chains without a binding
 		for port in $(sed -n 's/^:N-[IO]-\([^ ]*\) .*/\1/p; s/^-A NETD-\(FROM\|TO\) .* -j N-[IO]-\(.*\)$/\2/p' \

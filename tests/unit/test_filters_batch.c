@@ -114,7 +114,7 @@ static void kchain_insert(struct kchain *c, const char *rest, size_t n)
 	c->text = t;
 }
 
-static void kchain_delete(struct kchain *c, const char *rest, size_t n)
+static bool kchain_delete(struct kchain *c, const char *rest, size_t n)
 {
 	char line[256];
 	char *p = c->text.p, *hit;
@@ -123,14 +123,20 @@ static void kchain_delete(struct kchain *c, const char *rest, size_t n)
 	for (hit = p ? strstr(p, line) : NULL; hit && hit != p && hit[-1] != '\n';)
 		hit = strstr(hit + 1, line);
 	if (!hit)
-		return;
+		return false;
 	memmove(hit, hit + strlen(line), strlen(hit + strlen(line)) + 1);
 	c->text.len -= strlen(line);
+	return true;
 }
 
-/* What a restore of this input would leave in the kernel. */
-static void kernel_restore(int fam, const char *input)
+/* What a restore of this input would leave in the kernel. True if it
+ * changed anything: as nf_tables, which commits nothing (and leaves the
+ * generation where it was) for a transaction without a change, such as
+ * declaring a chain that is there already, empty, with that policy. */
+static bool kernel_restore(int fam, const char *input)
 {
+	bool changed = false;
+
 	for (const char *p = input; *p;) {
 		const char *eol = strchr(p, '\n');
 		size_t n = eol ? (size_t)(eol - p) : strlen(p);
@@ -139,23 +145,30 @@ static void kernel_restore(int fam, const char *input)
 		struct kchain *c;
 
 		if (p[0] == ':') {
-			c = kchain(fam, name, k, true);
+			c = kchain(fam, name, k, false);
+			changed |= !c || !c->text.p || c->text.len != n + 1 ||
+				   memcmp(c->text.p, p, n + 1) != 0;
+			c = c ? c : kchain(fam, name, k, true);
 			strbuf_done(&c->text);
 			strbuf_append(&c->text, p, n + 1);
 		} else if (strncmp(p, "-A ", 3) == 0) {
 			strbuf_append(&kchain(fam, name, k, true)->text, p, n + 1);
+			changed = true;
 		} else if (strncmp(p, "-I ", 3) == 0 && (c = kchain(fam, name, k, false))) {
 			const char *rest = name + k + strspn(name + k, " 0123456789");
 
 			kchain_insert(c, rest - 1, (size_t)(p + n - rest) + 1);
+			changed = true;
 		} else if (strncmp(p, "-D ", 3) == 0 && (c = kchain(fam, name, k, false))) {
-			kchain_delete(c, name + k, (size_t)(p + n - (name + k)));
+			changed |= kchain_delete(c, name + k, (size_t)(p + n - (name + k)));
 		} else if (strncmp(p, "-X ", 3) == 0 && (c = kchain(fam, name, k, false))) {
 			strbuf_done(&c->text);
 			c->used = false;
+			changed = true;
 		}
 		p += n + (eol != NULL);
 	}
+	return changed;
 }
 
 /* What a save would print now. */
@@ -178,8 +191,8 @@ static bool kernel_has(int fam, const char *chain)
 
 /* --- nf_tables, at its seam --- */
 
-/* The ruleset generation: +1 per restore that did its work, +extra per
- * restore (someone else committing meanwhile), +1 per RUN_NOOP_BUMP. */
+/* The ruleset generation: +1 per restore that changed something, +extra
+ * per restore (someone else committing meanwhile), +1 per RUN_NOOP_BUMP. */
 static uint32_t kgen, kgen_extra;
 static unsigned n_dumps;
 
@@ -359,8 +372,7 @@ static int fake_start(struct job *j, struct ev_loop *l, char *const argv[], cons
 		if (save) {
 			fk->out = kernel_save(fam);
 		} else {
-			kernel_restore(fam, s->input);
-			kgen += 1 + kgen_extra;
+			kgen += kernel_restore(fam, s->input) + kgen_extra;
 		}
 		break;
 	case RUN_NOOP_BUMP:
@@ -1845,14 +1857,12 @@ static unsigned count_str(const char *hay, const char *needle)
 /* A batch whose ebtables part goes line by line while its iptables part
  * is the first there (rewritten whole): each family's input carries the
  * binding's rules once, and the dispatch lines it adds after them. */
-static void test_nft_dispatch_mixed_families(void **state)
+/* Filter "mixed": no-mac-spoofing (eb) and one iptables rule (ip4). */
+static void define_mixed(void)
 {
 	char path[400];
-	const char *eb, *ip;
-	const struct binding *b;
 	FILE *fp;
 
-	started();
 	snprintf(path, sizeof(path), "%s/mixed.json", filter_dir);
 	fp = fopen(path, "w");
 	assert_non_null(fp);
@@ -1861,6 +1871,15 @@ static void test_nft_dispatch_mixed_families(void **state)
 	      " \"priority\": 400}]}", fp);
 	fclose(fp);
 	json_decref(filters_reload(F, filter_dir));
+}
+
+static void test_nft_dispatch_mixed_families(void **state)
+{
+	const char *eb, *ip;
+	const struct binding *b;
+
+	started();
+	define_mixed();
 	assert_int_equal(bind("vnet0", "no-mac-spoofing"), 1);
 	settle_until_told("vnet0");
 	assert_int_equal(bind("vnet1", "mixed"), 1);
@@ -1876,6 +1895,86 @@ static void test_nft_dispatch_mixed_families(void **state)
 	assert_int_equal(count_str(eb, "-A N-O-vnet1 "), count_str(b->want.text[F_EB], "-A N-O-vnet1 "));
 	assert_int_equal(count_str(eb, "-A NETD-FROM -i vnet1 "), 1);
 	assert_true(strstr(eb, "-A NETD-FROM -i vnet1 ") > strrchr(eb, ':'));
+}
+
+/*
+ * Someone else deletes one of netd's hooks after binds that wait for
+ * their record: the record cannot trust its save for the dispatch chains
+ * (nf_tables changed meanwhile) and has them rewritten, and that rewrite
+ * puts back the hook the same save shows missing, counted and audited as
+ * drift. It used to leave the hooks alone (known good from before), so
+ * the record after the rewrite found the hook missing, counted a failed
+ * batch, and a Resync during its back-off was answered before any repair
+ * (filters-drift.sh under load).
+ */
+static void test_nft_hook_deleted_before_record(void **state)
+{
+	started();
+	assert_int_equal(bind("vnet0", "no-mac-spoofing"), 1);
+	settle_until_told("vnet0");
+	assert_int_equal(count_runs("ebtables-save"), 0);
+	/* ebtables -D FORWARD -j NETD-TO */
+	kernel_restore(F_EB, "-D FORWARD -j " RULES_ROOT_TO "\n");
+	kgen++;
+	pump();
+	assert_string_equal(kernel_chain(F_EB, "FORWARD"), HOOK_FROM HOOK_TO);
+	assert_true(F->hooks_ok[F_EB]);
+	assert_false(F->root_dirty[F_EB]);
+	assert_int_equal(F->failed_batches, 0);
+	assert_int_equal(F->backoff_until, 0);
+	/* drift, as a verification would have found it */
+	assert_int_equal(F->hook_drift, 1);
+	assert_string_equal(F->hook_drift_last, "eb: netd's hooks missing");
+	assert_string_equal(db_text("SELECT count(*) FROM audit WHERE method = 'kernel.FilterHookDrift'"),
+			    "1");
+}
+
+/*
+ * A family's restore that changes nothing commits nothing, and nf_tables
+ * leaves the generation where it was: an honest no-op, not a lie. Here
+ * netd was killed after the unbind of the last binding with ip4 rules,
+ * before the record saved the dispatch chains: at the restart the ip4
+ * dispatch chains differ from the record and are rewritten whole with
+ * the next bind (eb only), empty as they are. The bind is applied; the
+ * storm test saw it fail ("the nf_tables generation did not move") and
+ * every later batch with it, as the failure left ip4 to rewrite again.
+ */
+static void test_nft_noop_family(void **state)
+{
+	const char *ip;
+
+	started();
+	define_mixed();
+	assert_int_equal(bind("vnet0", "mixed"), 1);
+	pump();
+	assert_true(kernel_has(F_IP4, "N-I-vnet0"));
+	n_told = 0;
+	assert_int_equal(bindings_unbind(F, "vnet0", "guest1", &(struct waiter){ .fn = tell }), 0);
+	settle_until_told("vnet0");
+	assert_int_equal(told_of("vnet0")->kind, OUTCOME_REMOVED);
+	assert_false(kernel_has(F_IP4, "N-I-vnet0"));
+	F = filters_free(F); /* killed before the record */
+	runs_forget();
+	filters_start();
+	/* bound while the start's verification runs: the first batch */
+	assert_int_equal(bind("vnet1", "no-mac-spoofing"), 1);
+	pump();
+	assert_int_equal(count_runs("ebtables-restore"), 1);
+	assert_int_equal(count_runs("iptables-restore"), 1);
+	ip = last_input("iptables-restore");
+	assert_non_null(strstr(ip, ":NETD-FROM"));
+	assert_null(strstr(ip, "\n-")); /* declarations only: nothing to commit */
+	assert_non_null(strstr(last_input("ebtables-restore"), "-A NETD-FROM -i vnet1 "));
+	assert_int_equal(told_of("vnet1")->kind, OUTCOME_APPLIED);
+	assert_string_equal(row_of("vnet1", "state"), "applied");
+	assert_false(F->root_dirty[F_IP4]);
+	assert_false(F->root_dirty[F_EB]);
+
+	/* and the next bind is not taken for a lie either */
+	assert_int_equal(bind("vnet2", "no-mac-spoofing"), 1);
+	pump();
+	assert_int_equal(told_of("vnet2")->kind, OUTCOME_APPLIED);
+	assert_int_equal(F->failed_applies, 0);
 }
 
 /* Binds that never stop still get their fingerprints: once the oldest
@@ -1962,6 +2061,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_nft_dispatch_line_by_line, setup_nft, teardown),
 		cmocka_unit_test_setup_teardown(test_nft_confirmed_by_name, setup_nft, teardown),
 		cmocka_unit_test_setup_teardown(test_nft_dispatch_mixed_families, setup_nft, teardown),
+		cmocka_unit_test_setup_teardown(test_nft_noop_family, setup_nft, teardown),
+		cmocka_unit_test_setup_teardown(test_nft_hook_deleted_before_record, setup_nft, teardown),
 		cmocka_unit_test_setup_teardown(test_nft_record_coalesced, setup_nft, teardown),
 		cmocka_unit_test_setup_teardown(test_nft_record_gives_way, setup_nft, teardown),
 		cmocka_unit_test_setup_teardown(test_nft_record_overdue, setup_nft, teardown),

@@ -1319,6 +1319,81 @@ static void test_unanswered_create_rolled_back_at_start(void **state)
 	assert_int_equal(rows(f, "audit", "method = 'netd.CreateLinksRolledBack'"), 1);
 }
 
+/* A create of n links for owner, answered (over loop iterations). */
+static void create_many(struct fix *f, const char *owner, unsigned n)
+{
+	struct answer a = { 0 };
+
+	assert_int_equal(create(f, owner, n, NULL, &a, NULL), 0);
+	for (int i = 0; i < 100 && a.calls == 0; i++) {
+		ev_run(f->loop, EVRUN_NOWAIT);
+		kernel_run(f->nl);
+	}
+	assert_int_equal(a.calls, 1);
+	assert_int_equal(a.error, 0);
+}
+
+/*
+ * A DeleteLinks whose caller never heard back is all or nothing across a
+ * crash. Its moves into the delete group wait until the intent rows of
+ * all its links are written: killed after the first iteration's (the
+ * storm test's 144 links: 128 intents, then 16), the kernel never heard
+ * of the call, and the start keeps all of its links (it used to finish
+ * the 128 and leave 16). Killed once the moves began, the start finishes
+ * the whole call.
+ */
+static void test_unanswered_delete_all_or_nothing(void **state)
+{
+	struct fix *f = *state;
+	struct answer d = { 0 };
+	unsigned n = LINKS_STEP + 16, first;
+
+	links_start(f);
+	create_many(f, "guest", n);
+	create_many(f, "other", 2);
+	first = f->nl->nreqs;
+	assert_int_equal(links_op_delete(f->l, "guest", NULL, 0, on_done, &d,
+					 &(struct links_refusal){ 0 }), 0);
+	assert_int_equal(rows(f, "links", "state = 'deleting' AND op IS NOT NULL"), LINKS_STEP);
+	assert_int_equal(f->nl->nreqs, first); /* no move before every intent */
+	crash_and_restart(f);
+	kernel_run(f->nl);
+	assert_int_equal(d.calls, 0);
+	assert_int_equal(count_devs(f->nl, "macvtap"), n + 2);
+	assert_int_equal(rows(f, "links", "owner = 'guest' AND state = 'present'"), n);
+	assert_int_equal(rows(f, "names", "state = 'owned'"), n + 2);
+	assert_int_equal(rows(f, "links", "op IS NOT NULL"), 0);
+	assert_int_equal(rows(f, "audit", "method = 'netd.DeleteLinksUnanswered'"
+			      " AND parameters LIKE '%\"owner\":\"guest\",\"links\":128}'"
+			      " AND outcome = '{\"finished\":false}'"), 1);
+	assert_true(links_idle(f->l));
+
+	/* Again, killed once the kernel has moved a few into the group. */
+	assert_int_equal(links_op_delete(f->l, "guest", NULL, 0, on_done, &d,
+					 &(struct links_refusal){ 0 }), 0);
+	first = f->nl->nreqs;
+	for (int i = 0; i < 10 && f->nl->nreqs < first + 3; i++)
+		ev_run(f->loop, EVRUN_NOWAIT);
+	assert_int_equal(rows(f, "links", "state = 'deleting'"), n);
+	for (unsigned i = first; i < first + 3; i++) {
+		assert_int_equal(f->nl->reqs[i].type, REQ_SET_GROUP);
+		execute(f->nl, i);
+	}
+	crash_and_restart(f);
+	for (int i = 0; i < 20 && !links_idle(f->l); i++) {
+		kernel_run(f->nl);
+		ev_run(f->loop, EVRUN_NOWAIT);
+	}
+	assert_int_equal(d.calls, 0);
+	assert_int_equal(count_devs(f->nl, "macvtap"), 2);
+	assert_int_equal(rows(f, "links", "1"), 2);
+	assert_int_equal(rows(f, "links", "owner = 'other' AND op IS NULL"), 2);
+	assert_int_equal(rows(f, "names", "1"), 2);
+	assert_int_equal(rows(f, "audit", "method = 'netd.DeleteLinksUnanswered'"
+			      " AND outcome = '{\"finished\":true}'"), 1);
+	assert_true(links_idle(f->l));
+}
+
 /* A commit fails after the kernel made a create's links: the rows saying
  * they are present and that the call was answered are lost, the caller
  * hears StorageError. links_rewrite_rows() writes the rows again from
@@ -1802,6 +1877,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_free_with_requests_out_cancels, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_storage_failure_undoes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unanswered_create_rolled_back_at_start, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unanswered_delete_all_or_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_empty_database_readopts_tagged_links, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_created_links_are_tagged_before_the_answer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lost_acks_settled_from_a_dump, setup, teardown),
