@@ -47,16 +47,22 @@ frame() { # the frames by name: DST,KIND,ARGS
 n=0
 # send_all NAME...: each named frame from G1 (source MAC M1), all at once,
 # while G2 collects; $TMP/seen lists the names of those that arrived. Sent
-# twice, so that one lost frame does not fail a frame that must pass.
+# twice, so that one lost frame does not fail a frame that must pass. The
+# collector listens until 0.5 s after the sender has ended (a fixed window
+# from "ready" was once shorter than starting the sender on a loaded
+# machine), 60 s at most.
 send_all() {
 	local f specs=()
 	n=$((n + 1))
 	for f in "$@"; do specs+=("netd-frame-$n-$f-$$,$(frame "$f")"); done
-	ip netns exec "$G2" python3 "$FRAME" collect eth0 1 > "$TMP/recv" &
+	ip netns exec "$G2" python3 "$FRAME" collect eth0 60 > "$TMP/recv" &
 	local pid=$!
-	for _ in $(seq 100); do grep -q ready "$TMP/recv" && break; sleep 0.02; done
+	for _ in $(seq 1500); do grep -q ready "$TMP/recv" && break; sleep 0.02; done
+	grep -q ready "$TMP/recv" || fail "the collector did not start in 30 s: $(head -c 300 "$TMP/recv")"
 	ip netns exec "$G1" python3 "$FRAME" send eth0 $M1 "${specs[@]}" "${specs[@]}"
-	wait $pid
+	sleep 0.5
+	kill $pid 2>/dev/null
+	wait $pid 2>/dev/null
 	sed -n "s/^netd-frame-$n-\(.*\)-$$\$/\1/p" "$TMP/recv" > "$TMP/seen"
 }
 # check WHAT PASSING... -- DROPPED...
