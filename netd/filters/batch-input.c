@@ -30,8 +30,8 @@ static void put_lines(struct strbuf *m, const char *text, bool decls)
 }
 
 /* The dispatch lines of b (one per direction it has), sorted by port as
- * the list is: those in this batch as they will be, the others as they
- * are. */
+ * the list is: those in this batch as they will be, the others as the
+ * kernel has their chains. */
 static void put_dispatch(struct strbuf *m, struct batch *bt, struct binding *b,
 			 enum rules_family fam)
 {
@@ -47,8 +47,11 @@ static void put_dispatch(struct strbuf *m, struct batch *bt, struct binding *b,
 		in = it && !it->removing && it->want_in[fam];
 		out = it && !it->removing && it->want_out[fam];
 	} else {
-		in = b->have_in[fam] && b->state == B_APPLIED;
-		out = b->have_out[fam] && b->state == B_APPLIED;
+		/* Whatever its state: a binding whose re-bind failed (or is
+		 * still to come) keeps the chains the kernel has for it, and
+		 * the port stays behind them rather than unfiltered. */
+		in = b->have_in[fam];
+		out = b->have_out[fam];
 	}
 	b->disp_next = (uint8_t)((b->disp_next & ~DISP_FAM(fam)) | (out ? DISP_BIT(fam, false) : 0) |
 				 (in ? DISP_BIT(fam, true) : 0));

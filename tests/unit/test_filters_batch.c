@@ -1353,6 +1353,36 @@ static enum behaviour policy_fail_restores(const char *tool, const char *input)
 /* A batch that only rewrites the dispatch chains and keeps failing is
  * retried after a growing back-off, not every loop iteration; a success
  * resets it. */
+/* A re-bind that fails leaves the port's previous rules in force (the
+ * restore is all or nothing, so the kernel still has them): a later
+ * rewrite of the whole dispatch chains keeps the port's jumps to them
+ * instead of leaving the port unfiltered. */
+static void test_failed_rebind_keeps_rules(void **state)
+{
+	started();
+	assert_int_equal(bind("bad", "no-mac-spoofing"), 1);
+	assert_int_equal(bind("p1", "no-mac-spoofing"), 1);
+	pump();
+	assert_non_null(strstr(kernel_chain(F_EB, RULES_ROOT_FROM), "-i bad -j N-O-bad\n"));
+	policy = policy_refuse_bad;
+	assert_int_equal(bind("bad", "no-ip-spoofing"), 1);
+	pump();
+	assert_int_equal(told_of("bad")->kind, OUTCOME_FAILED);
+	assert_string_equal(row_of("bad", "state"), "failed");
+	assert_true(kernel_has(F_EB, "N-O-bad"));
+	/* The dispatch chains written whole (a repair, a full batch). */
+	policy = policy_ok;
+	F->backoff_until = 0; /* the failed batch's back-off */
+	runs_forget();
+	F->root_dirty[F_EB] = true;
+	pump();
+	assert_int_equal(count_runs("ebtables-restore"), 1);
+	assert_non_null(strstr(last_input("ebtables-restore"), ":" RULES_ROOT_FROM));
+	assert_non_null(strstr(kernel_chain(F_EB, RULES_ROOT_FROM), "-i bad -j N-O-bad\n"));
+	assert_non_null(strstr(kernel_chain(F_EB, RULES_ROOT_FROM), "-i p1 -j N-O-p1\n"));
+	assert_true(kernel_has(F_EB, "N-O-bad"));
+}
+
 static void test_backoff(void **state)
 {
 	uint64_t t0;
@@ -2047,6 +2077,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_learning, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_storage_failure_undoes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hook_drift, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_failed_rebind_keeps_rules, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backoff, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bisect_stops, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_render_sliced, setup, teardown),
