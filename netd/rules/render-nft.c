@@ -31,10 +31,12 @@
  * parameters of libvirt's <filterref> applied), libvirt's sub-chains are
  * folded into the one chain as for ebtables (rules_flatten()), and the
  * expansion of $MAC, $IP, $DHCPSERVER and $GATEWAY_MAC follows render.c's
- * contract (rules_render()) exactly. What only libvirt's XML filters have
- * and nft is not given here (other protocols and matches, listed in
- * unrendered_field()) is refused with a message naming it (nft_check()),
- * never left out; conntrack "state" can never be had at a netdev hook.
+ * contract (rules_render()) exactly. libvirt's other IP protocols (sctp,
+ * udplite, esp, ah, igmp, all), address ranges, dscp, tcp flags and ICMP
+ * codes are rendered too; what is not (802.1Q, ARP hwtype/protocoltype/
+ * gratuitous: unrendered_field()) is refused with a message naming it
+ * (nft_check()), never left out; conntrack "state" can never be had at a
+ * netdev hook.
  */
 #include "config.h"
 
@@ -304,17 +306,62 @@ static void match_l2(struct strbuf *b, const struct rules_rule *r)
 		put_l3(b, r, r->proto == RULES_P_IPV4, -1);
 }
 
+/* The IP protocol number of an iptables-level protocol; -1 for "all". */
+static int l4_number(enum rules_proto p)
+{
+	static const int nums[RULES_P_COUNT] = {
+		[RULES_P_TCP] = 6,      [RULES_P_TCP6] = 6,       [RULES_P_UDP] = 17,     [RULES_P_UDP6] = 17,
+		[RULES_P_ICMP] = 1,     [RULES_P_ICMP6] = 58,     [RULES_P_SCTP] = 132,   [RULES_P_SCTP6] = 132,
+		[RULES_P_UDPLITE] = 136, [RULES_P_UDPLITE6] = 136, [RULES_P_ESP] = 50,     [RULES_P_ESP6] = 50,
+		[RULES_P_AH] = 51,      [RULES_P_AH6] = 51,       [RULES_P_IGMP] = 2,     [RULES_P_ALLIP] = -1,
+		[RULES_P_ALLIP6] = -1,
+	};
+
+	return (unsigned)p < RULES_P_COUNT ? nums[p] : -1;
+}
+
+/* libvirt's matches beyond addresses and ports (iptables' -m iprange,
+ * -m dscp, --tcp-flags and an ICMP code), each negated on its own as
+ * iptables' "!" before each option does; an ICMP type with its code is
+ * one iptables option, so its negation is of both together (one 16-bit
+ * compare of the ICMP header's first two bytes). */
+static void match_l3_xml(struct strbuf *b, const struct rules_rule *r, const char *x)
+{
+	const struct rules_iprange *rg[2] = { &r->src_range, &r->dst_range };
+	static const char *const dir[2] = { "saddr", "daddr" };
+	char lo[INET6_ADDRSTRLEN], hi[INET6_ADDRSTRLEN];
+
+	for (int i = 0; i < 2; i++) {
+		if (!rg[i]->set)
+			continue;
+		if (!inet_ntop(rg[i]->af, rg[i]->lo, lo, sizeof(lo)) || !inet_ntop(rg[i]->af, rg[i]->hi, hi, sizeof(hi)))
+			assert(false);
+		strbuf_printf(b, " %s %s %s%s-%s", x, dir[i], cmp_op(r), lo, hi);
+	}
+	if (r->dscp.set)
+		strbuf_printf(b, " %s dscp %s0x%02x", x, cmp_op(r), r->dscp.v);
+	if (r->tcp_flags.set)
+		strbuf_printf(b, " tcp flags & 0x%02x %s 0x%02x", r->tcp_mask.v, r->match ? "==" : "!=",
+			      r->tcp_flags.v);
+}
+
 /* The match of an iptables/ip6tables-level rule. */
 static void match_l3(struct strbuf *b, const struct rules_rule *r)
 {
 	bool v4 = rules_proto_family(r->proto) == RULES_IP4;
-	int l4 = (r->proto == RULES_P_TCP || r->proto == RULES_P_TCP6) ? 6 :
-		 (r->proto == RULES_P_UDP || r->proto == RULES_P_UDP6) ? 17 : v4 ? 1 : 58;
+	const char *icmp = v4 ? "icmp" : "icmpv6";
 
 	strbuf_printf(b, " ether type %s", v4 ? "0x0800" : "0x86dd");
-	put_l3(b, r, v4, l4);
-	if (r->icmp_type.set && !(v4 && r->icmp_type.v == 255))
-		strbuf_printf(b, " %s type %s%u", v4 ? "icmp" : "icmpv6", cmp_op(r), r->icmp_type.v);
+	put_l3(b, r, v4, l4_number(r->proto));
+	match_l3_xml(b, r, v4 ? "ip" : "ip6");
+	if (!r->icmp_type.set || (v4 && r->icmp_type.v == 255))
+		return;
+	if (!r->icmp_code.set)
+		strbuf_printf(b, " %s type %s%u", icmp, cmp_op(r), r->icmp_type.v);
+	else if (r->match)
+		strbuf_printf(b, " %s type %u %s code %u", icmp, r->icmp_type.v, icmp, r->icmp_code.v);
+	else
+		strbuf_printf(b, " @th,0,16 != 0x%02x%02x", r->icmp_type.v, r->icmp_code.v);
 }
 
 /* One line of rule r (its variables already replaced) in chain. */
@@ -377,18 +424,11 @@ static void emit(struct strbuf *b, const char *chain, const struct rules_rule *r
 
 /* --- what this target cannot express --- */
 
-/* The name of a protocol only libvirt's XML filters have, or NULL. */
+/* The name of a protocol only libvirt's XML filters have that this
+ * target does not render, or NULL. */
 static const char *xml_only_proto(enum rules_proto p)
 {
-	static const char *const names[RULES_P_COUNT] = {
-		[RULES_P_SCTP] = "sctp",       [RULES_P_UDPLITE] = "udplite",   [RULES_P_ESP] = "esp",
-		[RULES_P_AH] = "ah",           [RULES_P_IGMP] = "igmp",         [RULES_P_ALLIP] = "all",
-		[RULES_P_SCTP6] = "sctp-ipv6", [RULES_P_UDPLITE6] = "udplite-ipv6",
-		[RULES_P_ESP6] = "esp-ipv6",   [RULES_P_AH6] = "ah-ipv6",       [RULES_P_ALLIP6] = "all-ipv6",
-		[RULES_P_VLAN] = "vlan",
-	};
-
-	return (unsigned)p < RULES_P_COUNT ? names[p] : NULL;
+	return p == RULES_P_VLAN ? "vlan" : NULL;
 }
 
 /* The first match field of r that no line of this target renders, or NULL. */
@@ -396,20 +436,14 @@ static const char *unrendered_field(const struct rules_rule *r)
 {
 	if (r->vlan_id.set || r->vlan_encap.set)
 		return "vlan";
-	if (r->icmp_code.set)
-		return "icmp code";
 	if (r->arp_htype.set || r->arp_ptype.set || r->arp_gratuitous.set)
 		return "arp hwtype/protocoltype/gratuitous";
-	if (r->src_range.set || r->dst_range.set)
-		return "address range (srcipfrom/dstipfrom)";
-	if (r->dscp.set)
-		return "dscp";
-	if (r->tcp_mask.set || r->tcp_flags.set)
-		return "tcp flags";
 	if (r->ct_state.set)
 		return "state";
-	if (r->icmp_type.set && rules_proto_family(r->proto) == RULES_EB)
-		return "icmp type on an ebtables-level protocol";
+	if (rules_proto_family(r->proto) == RULES_EB &&
+	    (r->icmp_type.set || r->icmp_code.set || r->src_range.set || r->dst_range.set || r->dscp.set ||
+	     r->tcp_flags.set))
+		return "icmp, address range, dscp or tcp flags on an ebtables-level protocol";
 	return NULL;
 }
 

@@ -359,7 +359,8 @@ static void test_refused(void **state)
 	struct rules_defs *d = defs_xml();
 
 	refused(d, "vlan-guard", "vlan");
-	refused(d, "ip-protocols", "protocol");
+	refused(d, "ip-protocols", "match state");
+	refused(d, "l2-arp-guard", "arp hwtype/protocoltype/gratuitous");
 	rules_defs_free(d);
 }
 
@@ -367,8 +368,9 @@ static void test_refused(void **state)
  * whose parameter replaces the binding's IP: guest-guard's chain 'ipv4'
  * (ipv4-source) lets the guest send IPv4 from 10.9.0.11 only; with its
  * iptables-level rule the L2 rules go to the -l2 chain, where the
- * sub-chain's return goes back to the base chain. Conntrack state is
- * refused, saying why. */
+ * sub-chain's return goes back to the base chain. libvirt's other IP
+ * protocols and iptables-only matches render (l3-matches); conntrack
+ * state is refused, saying why. */
 static void test_xml_chains(void **state)
 {
 	struct rules_defs *d = defs_xml();
@@ -390,6 +392,15 @@ static void test_xml_chains(void **state)
 	assert_non_null(strstr(r.text, "N-O-" PORT " ether type 0x0800 drop\n"));
 	rules_nft_done(&r);
 	refused(d, "stateful", "state is not supported");
+	/* libvirt's other protocols and iptables-only matches. */
+	assert_int_equal(rules_render_nft(d, "l3-matches", PORT, &std_params, &r, &err), 0);
+	assert_non_null(strstr(r.text, " ip saddr 10.0.0.0/8 meta l4proto 132 th dport 3868-3869 accept\n"));
+	assert_non_null(strstr(r.text, " meta l4proto 6 tcp flags & 0x06 != 0x00 drop\n"));
+	assert_non_null(strstr(r.text, " meta l4proto 1 icmp type 3 icmp code 4 accept\n"));
+	assert_non_null(strstr(r.text, " meta l4proto 58 @th,0,16 != 0x0103 drop\n"));
+	assert_non_null(strstr(r.text, " meta l4proto 6 ip6 daddr != 2001:db8::1-2001:db8::9 drop\n"));
+	assert_non_null(strstr(r.text, " meta l4proto 51 ip dscp != 0x2e accept\n"));
+	rules_nft_done(&r);
 	refused(d, "stateful", "connection tracking never sees");
 	rules_defs_free(d);
 }
