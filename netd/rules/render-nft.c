@@ -33,8 +33,8 @@
  * expansion of $MAC, $IP, $DHCPSERVER and $GATEWAY_MAC follows render.c's
  * contract (rules_render()) exactly. libvirt's other IP protocols (sctp,
  * udplite, esp, ah, igmp, all), address ranges, dscp, tcp flags and ICMP
- * codes are rendered too; what is not (802.1Q, ARP hwtype/protocoltype/
- * gratuitous: unrendered_field()) is refused with a message naming it
+ * codes are rendered too; what is not (802.1Q, ARP gratuitous:
+ * unrendered_field()) is refused with a message naming it
  * (nft_check()), never left out; conntrack "state" can never be had at a
  * netdev hook.
  */
@@ -211,6 +211,17 @@ static void put_arp_ip(struct strbuf *b, unsigned off_bits, const struct rules_r
 
 static void put_arp(struct strbuf *b, const struct rules_rule *r)
 {
+	/* libvirt's hwtype and protocoltype: the header's first two fields. */
+	if (r->arp_htype.set) {
+		uint8_t v[2] = { (uint8_t)(r->arp_htype.v >> 8), (uint8_t)r->arp_htype.v };
+
+		put_raw(b, 0, 2, v, NULL, r);
+	}
+	if (r->arp_ptype.set) {
+		uint8_t v[2] = { (uint8_t)(r->arp_ptype.v >> 8), (uint8_t)r->arp_ptype.v };
+
+		put_raw(b, 16, 2, v, NULL, r);
+	}
 	if (r->arp_op.set) {
 		uint8_t op[2] = { (uint8_t)(r->arp_op.v >> 8), (uint8_t)r->arp_op.v };
 
@@ -436,8 +447,10 @@ static const char *unrendered_field(const struct rules_rule *r)
 {
 	if (r->vlan_id.set || r->vlan_encap.set)
 		return "vlan";
-	if (r->arp_htype.set || r->arp_ptype.set || r->arp_gratuitous.set)
-		return "arp hwtype/protocoltype/gratuitous";
+	/* ebtables compares the sender's and the target's IP with each
+	 * other; nft compares a field with a constant only. */
+	if (r->arp_gratuitous.set)
+		return "arp gratuitous";
 	if (r->ct_state.set)
 		return "state";
 	if (rules_proto_family(r->proto) == RULES_EB &&

@@ -360,7 +360,7 @@ static void test_refused(void **state)
 
 	refused(d, "vlan-guard", "vlan");
 	refused(d, "ip-protocols", "match state");
-	refused(d, "l2-arp-guard", "arp hwtype/protocoltype/gratuitous");
+	refused(d, "l2-arp-guard", "arp gratuitous");
 	rules_defs_free(d);
 }
 
@@ -400,6 +400,9 @@ static void test_xml_chains(void **state)
 	assert_non_null(strstr(r.text, " meta l4proto 58 @th,0,16 != 0x0103 drop\n"));
 	assert_non_null(strstr(r.text, " meta l4proto 6 ip6 daddr != 2001:db8::1-2001:db8::9 drop\n"));
 	assert_non_null(strstr(r.text, " meta l4proto 51 ip dscp != 0x2e accept\n"));
+	rules_nft_done(&r);
+	assert_int_equal(rules_render_nft(d, "arp-fields", PORT, &std_params, &r, &err), 0);
+	assert_non_null(strstr(r.text, " ether type 0x0806 @nh,0,16 != 0x0001 @nh,16,16 != 0x0800 drop\n"));
 	rules_nft_done(&r);
 	refused(d, "stateful", "connection tracking never sees");
 	rules_defs_free(d);
