@@ -3,10 +3,12 @@
  * applied to the rules of the filters they reach when a binding is
  * rendered: a variable they give values for becomes those constants, the
  * others keep the binding's values; and the list of rules a binding's
- * filter brings, which holds those copies.
+ * filter brings, which holds those copies, collected for render.c and
+ * render-nft.c alike.
  */
 #include "config.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -198,4 +200,67 @@ void rules_items_done(struct rules_items *it)
 	free(it->v);
 	free(it->ctx);
 	memset(it, 0, sizeof(*it));
+}
+
+/* The rules of d->v[fi] and, recursively, of what it refers to, each
+ * filter once (seen), in definition order. */
+static int items_collect(const struct rules_defs *d, size_t fi, bool *seen, struct rules_items *it)
+{
+	const struct rules_filter *f = d->v[fi];
+	int r;
+
+	/* Under a reference's parameters a filter is taken with those
+	 * values, each time it is reached. */
+	if (it->nctx == 0)
+		seen[fi] = true;
+	for (size_t i = 0; i < f->n_rules; i++) {
+		r = rules_items_add(it, f, &f->rules[i]);
+		if (r < 0)
+			return r;
+	}
+	it->chained |= f->chain && f->n_rules > 0;
+	for (size_t i = 0; i < f->n_refs; i++) {
+		const struct rules_args *a = f->ref_args && f->ref_args[i].n > 0 ? &f->ref_args[i] : NULL;
+		size_t j;
+
+		/* Loading refused unknown references and cycles. */
+		if (!rules_defs_find(d, f->refs[i], &j) || (seen[j] && !a && it->nctx == 0))
+			continue;
+		if (a)
+			it->ctx[it->nctx++] = a;
+		r = items_collect(d, j, seen, it);
+		it->nctx -= a != NULL;
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int cmp_item(const void *a, const void *b)
+{
+	const struct rules_item *x = a, *y = b;
+
+	if (x->r->priority != y->r->priority)
+		return x->r->priority < y->r->priority ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+int rules_items_collect(const struct rules_defs *d, size_t fi, struct rules_items *it, char **ret_error)
+{
+	_cleanup_free_ bool *seen = calloc(d->n, sizeof(*seen));
+	int r;
+
+	assert(d && fi < d->n && it && it->n == 0 && !it->ctx);
+	it->ctx = calloc(d->n + 1, sizeof(*it->ctx)); /* no cycles: at most one per filter */
+	if (!seen || !it->ctx)
+		return -ENOMEM;
+	r = items_collect(d, fi, seen, it);
+	if (r == -E2BIG)
+		return rules_errorf(ret_error, "filter: the parameters of its references make more than 4096 "
+				    "copies of a rule");
+	if (r < 0)
+		return r;
+	if (it->n > 0)
+		qsort(it->v, it->n, sizeof(*it->v), cmp_item);
+	return 0;
 }

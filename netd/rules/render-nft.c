@@ -27,11 +27,16 @@
  * have. Values are formatted from their binary form; no input text is
  * copied.
  *
- * The rule collection and the expansion of $MAC, $IP, $DHCPSERVER and
- * $GATEWAY_MAC follow render.c's contract (rules_render()) exactly. What
- * only libvirt's XML filters have and nft is not given here (their
- * sub-chains, <filterref> parameters, other protocols and matches) is
- * refused with a message naming it (nft_check()), never left out.
+ * The rules are collected as for render.c (rules_items_collect(): the
+ * parameters of libvirt's <filterref> applied), libvirt's sub-chains are
+ * folded into the one chain as for ebtables (rules_flatten()), and the
+ * expansion of $MAC, $IP, $DHCPSERVER and $GATEWAY_MAC follows render.c's
+ * contract (rules_render()) exactly. libvirt's other IP protocols (sctp,
+ * udplite, esp, ah, igmp, all), address ranges, dscp, tcp flags and ICMP
+ * codes are rendered too; what is not (802.1Q, ARP gratuitous:
+ * unrendered_field()) is refused with a message naming it
+ * (nft_check()), never left out; conntrack "state" can never be had at a
+ * netdev hook.
  */
 #include "config.h"
 
@@ -206,6 +211,17 @@ static void put_arp_ip(struct strbuf *b, unsigned off_bits, const struct rules_r
 
 static void put_arp(struct strbuf *b, const struct rules_rule *r)
 {
+	/* libvirt's hwtype and protocoltype: the header's first two fields. */
+	if (r->arp_htype.set) {
+		uint8_t v[2] = { (uint8_t)(r->arp_htype.v >> 8), (uint8_t)r->arp_htype.v };
+
+		put_raw(b, 0, 2, v, NULL, r);
+	}
+	if (r->arp_ptype.set) {
+		uint8_t v[2] = { (uint8_t)(r->arp_ptype.v >> 8), (uint8_t)r->arp_ptype.v };
+
+		put_raw(b, 16, 2, v, NULL, r);
+	}
 	if (r->arp_op.set) {
 		uint8_t op[2] = { (uint8_t)(r->arp_op.v >> 8), (uint8_t)r->arp_op.v };
 
@@ -301,17 +317,62 @@ static void match_l2(struct strbuf *b, const struct rules_rule *r)
 		put_l3(b, r, r->proto == RULES_P_IPV4, -1);
 }
 
+/* The IP protocol number of an iptables-level protocol; -1 for "all". */
+static int l4_number(enum rules_proto p)
+{
+	static const int nums[RULES_P_COUNT] = {
+		[RULES_P_TCP] = 6,      [RULES_P_TCP6] = 6,       [RULES_P_UDP] = 17,     [RULES_P_UDP6] = 17,
+		[RULES_P_ICMP] = 1,     [RULES_P_ICMP6] = 58,     [RULES_P_SCTP] = 132,   [RULES_P_SCTP6] = 132,
+		[RULES_P_UDPLITE] = 136, [RULES_P_UDPLITE6] = 136, [RULES_P_ESP] = 50,     [RULES_P_ESP6] = 50,
+		[RULES_P_AH] = 51,      [RULES_P_AH6] = 51,       [RULES_P_IGMP] = 2,     [RULES_P_ALLIP] = -1,
+		[RULES_P_ALLIP6] = -1,
+	};
+
+	return (unsigned)p < RULES_P_COUNT ? nums[p] : -1;
+}
+
+/* libvirt's matches beyond addresses and ports (iptables' -m iprange,
+ * -m dscp, --tcp-flags and an ICMP code), each negated on its own as
+ * iptables' "!" before each option does; an ICMP type with its code is
+ * one iptables option, so its negation is of both together (one 16-bit
+ * compare of the ICMP header's first two bytes). */
+static void match_l3_xml(struct strbuf *b, const struct rules_rule *r, const char *x)
+{
+	const struct rules_iprange *rg[2] = { &r->src_range, &r->dst_range };
+	static const char *const dir[2] = { "saddr", "daddr" };
+	char lo[INET6_ADDRSTRLEN], hi[INET6_ADDRSTRLEN];
+
+	for (int i = 0; i < 2; i++) {
+		if (!rg[i]->set)
+			continue;
+		if (!inet_ntop(rg[i]->af, rg[i]->lo, lo, sizeof(lo)) || !inet_ntop(rg[i]->af, rg[i]->hi, hi, sizeof(hi)))
+			assert(false);
+		strbuf_printf(b, " %s %s %s%s-%s", x, dir[i], cmp_op(r), lo, hi);
+	}
+	if (r->dscp.set)
+		strbuf_printf(b, " %s dscp %s0x%02x", x, cmp_op(r), r->dscp.v);
+	if (r->tcp_flags.set)
+		strbuf_printf(b, " tcp flags & 0x%02x %s 0x%02x", r->tcp_mask.v, r->match ? "==" : "!=",
+			      r->tcp_flags.v);
+}
+
 /* The match of an iptables/ip6tables-level rule. */
 static void match_l3(struct strbuf *b, const struct rules_rule *r)
 {
 	bool v4 = rules_proto_family(r->proto) == RULES_IP4;
-	int l4 = (r->proto == RULES_P_TCP || r->proto == RULES_P_TCP6) ? 6 :
-		 (r->proto == RULES_P_UDP || r->proto == RULES_P_UDP6) ? 17 : v4 ? 1 : 58;
+	const char *icmp = v4 ? "icmp" : "icmpv6";
 
 	strbuf_printf(b, " ether type %s", v4 ? "0x0800" : "0x86dd");
-	put_l3(b, r, v4, l4);
-	if (r->icmp_type.set && !(v4 && r->icmp_type.v == 255))
-		strbuf_printf(b, " %s type %s%u", v4 ? "icmp" : "icmpv6", cmp_op(r), r->icmp_type.v);
+	put_l3(b, r, v4, l4_number(r->proto));
+	match_l3_xml(b, r, v4 ? "ip" : "ip6");
+	if (!r->icmp_type.set || (v4 && r->icmp_type.v == 255))
+		return;
+	if (!r->icmp_code.set)
+		strbuf_printf(b, " %s type %s%u", icmp, cmp_op(r), r->icmp_type.v);
+	else if (r->match)
+		strbuf_printf(b, " %s type %u %s code %u", icmp, r->icmp_type.v, icmp, r->icmp_code.v);
+	else
+		strbuf_printf(b, " @th,0,16 != 0x%02x%02x", r->icmp_type.v, r->icmp_code.v);
 }
 
 /* One line of rule r (its variables already replaced) in chain. */
@@ -374,18 +435,11 @@ static void emit(struct strbuf *b, const char *chain, const struct rules_rule *r
 
 /* --- what this target cannot express --- */
 
-/* The name of a protocol only libvirt's XML filters have, or NULL. */
+/* The name of a protocol only libvirt's XML filters have that this
+ * target does not render, or NULL. */
 static const char *xml_only_proto(enum rules_proto p)
 {
-	static const char *const names[RULES_P_COUNT] = {
-		[RULES_P_SCTP] = "sctp",       [RULES_P_UDPLITE] = "udplite",   [RULES_P_ESP] = "esp",
-		[RULES_P_AH] = "ah",           [RULES_P_IGMP] = "igmp",         [RULES_P_ALLIP] = "all",
-		[RULES_P_SCTP6] = "sctp-ipv6", [RULES_P_UDPLITE6] = "udplite-ipv6",
-		[RULES_P_ESP6] = "esp-ipv6",   [RULES_P_AH6] = "ah-ipv6",       [RULES_P_ALLIP6] = "all-ipv6",
-		[RULES_P_VLAN] = "vlan",
-	};
-
-	return (unsigned)p < RULES_P_COUNT ? names[p] : NULL;
+	return p == RULES_P_VLAN ? "vlan" : NULL;
 }
 
 /* The first match field of r that no line of this target renders, or NULL. */
@@ -393,116 +447,60 @@ static const char *unrendered_field(const struct rules_rule *r)
 {
 	if (r->vlan_id.set || r->vlan_encap.set)
 		return "vlan";
-	if (r->icmp_code.set)
-		return "icmp code";
-	if (r->arp_htype.set || r->arp_ptype.set || r->arp_gratuitous.set)
-		return "arp hwtype/protocoltype/gratuitous";
-	if (r->src_range.set || r->dst_range.set)
-		return "address range (srcipfrom/dstipfrom)";
-	if (r->dscp.set)
-		return "dscp";
-	if (r->tcp_mask.set || r->tcp_flags.set)
-		return "tcp flags";
+	/* ebtables compares the sender's and the target's IP with each
+	 * other; nft compares a field with a constant only. */
+	if (r->arp_gratuitous.set)
+		return "arp gratuitous";
 	if (r->ct_state.set)
 		return "state";
-	if (r->icmp_type.set && rules_proto_family(r->proto) == RULES_EB)
-		return "icmp type on an ebtables-level protocol";
+	if (rules_proto_family(r->proto) == RULES_EB &&
+	    (r->icmp_type.set || r->icmp_code.set || r->src_range.set || r->dst_range.set || r->dscp.set ||
+	     r->tcp_flags.set))
+		return "icmp, address range, dscp or tcp flags on an ebtables-level protocol";
 	return NULL;
 }
 
-/* 0, or -EINVAL with a message naming filter f's construct that the
- * netdev target cannot render: a binding is refused rather than given
- * fewer or different rules than its filter says. */
-static int nft_check(const struct rules_filter *f, char **ret_error)
+/* Why the netdev target cannot have r's construct, where that is not
+ * just a rendering netd lacks. */
+static const char *why_not(const struct rules_rule *r)
 {
-	char q[RULES_QUOTE_MAX], q2[RULES_QUOTE_MAX];
+	if (r->ct_state.set)
+		return ": connection tracking never sees a macvtap guest's frames, which bypass the "
+		       "host's IP stack, so no netdev hook has a conntrack state";
+	return "";
+}
+
+/* 0, or -EINVAL with a message naming the first construct of the
+ * binding's rules that the netdev target cannot render: a binding is
+ * refused rather than given fewer or different rules than its filter
+ * says. libvirt's sub-chains and <filterref> parameters are rendered
+ * (rules_items_collect(), rules_flatten()), as for ebtables. */
+static int nft_check(const struct rules_items *it, char **ret_error)
+{
+	char q[RULES_QUOTE_MAX];
 	const char *what;
 
-	if (f->chain && f->n_rules > 0)
-		return rules_errorf(ret_error, "filter: %s: rules in libvirt's chain %s are not supported "
-				    "by the nftables netdev backend (macvtap/macvlan ports)",
-				    rules_quote(f->name, q), rules_quote(f->chain, q2));
-	for (size_t i = 0; f->ref_args && i < f->n_refs; i++)
-		if (f->ref_args[i].n > 0)
-			return rules_errorf(ret_error, "filter: %s: <filterref> parameters are not supported "
-					    "by the nftables netdev backend (macvtap/macvlan ports)",
-					    rules_quote(f->name, q));
-	for (size_t i = 0; i < f->n_rules; i++) {
-		const struct rules_rule *r = &f->rules[i];
+	for (size_t i = 0; i < it->n; i++) {
+		const struct rules_rule *r = it->v[i].r;
+		const char *kind = "protocol";
 		char where[48];
 
-		if (r->line)
-			snprintf(where, sizeof(where), "line %u", r->line);
-		else
-			snprintf(where, sizeof(where), "rule %zu", i + 1);
 		what = xml_only_proto(r->proto);
-		if (what)
-			return rules_errorf(ret_error, "filter: %s, %s: protocol %s is not supported "
-					    "by the nftables netdev backend (macvtap/macvlan ports)",
-					    rules_quote(f->name, q), where, what);
-		what = unrendered_field(r);
-		if (what)
-			return rules_errorf(ret_error, "filter: %s, %s: match %s is not supported "
-					    "by the nftables netdev backend (macvtap/macvlan ports)",
-					    rules_quote(f->name, q), where, what);
-	}
-	return 0;
-}
-
-/* --- the rules of a filter --- */
-
-struct nitem {
-	const struct rules_rule *r;
-	size_t seq;
-};
-
-struct nitems {
-	struct nitem *v;
-	size_t n, cap;
-};
-
-static int collect(const struct rules_defs *d, size_t fi, bool *seen, struct nitems *it, char **ret_error)
-{
-	const struct rules_filter *f = d->v[fi];
-	int r0;
-
-	seen[fi] = true;
-	r0 = nft_check(f, ret_error);
-	if (r0 < 0)
-		return r0;
-	if (it->n + f->n_rules > it->cap) {
-		size_t cap = (it->n + f->n_rules) * 2;
-		struct nitem *v = realloc(it->v, cap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		it->v = v;
-		it->cap = cap;
-	}
-	for (size_t i = 0; i < f->n_rules; i++) {
-		it->v[it->n] = (struct nitem) { .r = &f->rules[i], .seq = it->n };
-		it->n++;
-	}
-	for (size_t i = 0; i < f->n_refs; i++) {
-		size_t j;
-		int r;
-
-		if (!rules_defs_find(d, f->refs[i], &j) || seen[j])
+		if (!what) {
+			kind = "match";
+			what = unrendered_field(r);
+		}
+		if (!what)
 			continue;
-		r = collect(d, j, seen, it, ret_error);
-		if (r < 0)
-			return r;
+		snprintf(where, sizeof(where), "line %u", r->line);
+		for (size_t k = 0; !r->line && k < it->v[i].f->n_rules; k++)
+			if (r == &it->v[i].f->rules[k])
+				snprintf(where, sizeof(where), "rule %zu", k + 1);
+		return rules_errorf(ret_error, "filter: %s, %s: %s %s is not supported by the nftables "
+				    "netdev backend (macvtap/macvlan ports)%s", rules_quote(it->v[i].f->name, q),
+				    where, kind, what, why_not(r));
 	}
 	return 0;
-}
-
-static int cmp_nitem(const void *a, const void *b)
-{
-	const struct nitem *x = a, *y = b;
-
-	if (x->r->priority != y->r->priority)
-		return x->r->priority < y->r->priority ? -1 : 1;
-	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
 /* --- chains --- */
@@ -562,14 +560,61 @@ static void drop_shadowed(struct strbuf *b)
 	b->p[out] = '\0';
 }
 
+static size_t count_values(const void *u, enum rules_var var, int af)
+{
+	const struct nvals *v = u;
+	size_t c = 0;
+
+	if (var == RULES_VAR_MAC)
+		return 1;
+	if (var == RULES_VAR_GATEWAY_MAC)
+		return v->has_gw;
+	var_at(v, var, af, 0, &c);
+	return c;
+}
+
+/* The L2 rules of one direction into l2, the L3 ones into l3: with
+ * libvirt's sub-chains folded into the one chain as for ebtables
+ * (flatten.c) when the filter has any. 0, -ENOMEM or -EINVAL. */
+static int emit_dir(struct strbuf *l2, struct strbuf *l3, const struct rules_items *it, unsigned dir,
+		    const char *chain, const char *sub, const struct nvals *v, bool both, char **ret_error)
+{
+	struct rules_rule *flat = NULL;
+	size_t n = 0;
+	int r;
+
+	for (size_t i = 0; i < it->n; i++) {
+		const struct rules_rule *rr = it->v[i].r;
+		bool is2 = rules_proto_family(rr->proto) == RULES_EB;
+
+		if (!(rr->dir & dir) || (is2 && it->chained))
+			continue;
+		if (is2)
+			emit(l2, both ? sub : chain, rr, v, both);
+		else
+			emit(l3, chain, rr, v, false);
+	}
+	if (!it->chained)
+		return 0;
+	r = rules_flatten(it->v, it->n, dir, count_values, v, &flat, &n, ret_error);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n; i++)
+		emit(l2, both ? sub : chain, &flat[i], v, both);
+	free(flat);
+	return 0;
+}
+
 /* One direction: the base chain declared and flushed, the -l2 chain
- * declared and flushed when used and removed when not, then the rules. */
-static void render_dir(struct strbuf *out, const struct nitems *it, unsigned dir, const char *chain,
-		       const char *port, const struct nvals *v, bool *ret_has)
+ * declared and flushed when used and removed when not, then the rules.
+ * 0, -ENOMEM or -EINVAL (flatten.c). */
+static int render_dir(struct strbuf *out, const struct rules_items *it, unsigned dir, const char *chain,
+		      const char *port, const struct nvals *v, bool *ret_has, char **ret_error)
 {
 	struct strbuf l2 = { 0 }, l3 = { 0 };
 	char sub[RULES_NFT_CHAIN_MAX];
-	bool both = false, any2 = false, any3 = false;
+	bool any2 = false, any3 = false;
+	int r;
 
 	snprintf(sub, sizeof(sub), "%s-l2", chain);
 	for (size_t i = 0; i < it->n; i++)
@@ -579,17 +624,7 @@ static void render_dir(struct strbuf *out, const struct nitems *it, unsigned dir
 			any2 |= is2;
 			any3 |= !is2;
 		}
-	both = any2 && any3;
-	for (size_t i = 0; i < it->n; i++) {
-		const struct rules_rule *r = it->v[i].r;
-
-		if (!(r->dir & dir))
-			continue;
-		if (rules_proto_family(r->proto) == RULES_EB)
-			emit(&l2, both ? sub : chain, r, v, both);
-		else
-			emit(&l3, chain, r, v, false);
-	}
+	r = emit_dir(&l2, &l3, it, dir, chain, sub, v, any2 && any3, ret_error);
 	drop_shadowed(&l2);
 	drop_shadowed(&l3);
 	put_base_decl(out, chain, dir == RULES_DIR_IN, port);
@@ -598,7 +633,7 @@ static void render_dir(struct strbuf *out, const struct nitems *it, unsigned dir
 	 * earlier rendering is not deleted here (4 lines a port, a fifth of
 	 * the input): nothing jumps to it any more once the base chain is
 	 * flushed, and the removal of the binding deletes it. */
-	if (both)
+	if (any2 && any3)
 		strbuf_printf(out, "add chain " T " %s\nflush chain " T " %s\nadd rule " T " %s jump %s\n",
 			      sub, sub, chain, sub);
 	strbuf_append(out, l2.p ? l2.p : "", l2.len);
@@ -608,6 +643,7 @@ static void render_dir(struct strbuf *out, const struct nitems *it, unsigned dir
 		out->oom = true;
 	strbuf_done(&l2);
 	strbuf_done(&l3);
+	return r;
 }
 
 void rules_nft_done(struct rules_nft *r)
@@ -621,21 +657,20 @@ void rules_nft_done(struct rules_nft *r)
 static int nft_build(const struct rules_defs *d, size_t fi, const char *port, const struct nvals *v,
 		     struct rules_nft *out, char **ret_error)
 {
-	_cleanup_free_ bool *seen = calloc(d->n, sizeof(*seen));
-	struct nitems it = { 0 };
+	struct rules_items it = { 0 };
 	struct strbuf b = { 0 }, h = { 0 };
 	int r;
 
-	if (!seen)
-		return -ENOMEM;
-	r = collect(d, fi, seen, &it, ret_error);
+	r = rules_items_collect(d, fi, &it, ret_error);
+	if (r == 0)
+		r = nft_check(&it, ret_error);
+	/* Ingress (to the guest) first, as the listing shows the chains. */
+	if (r == 0)
+		r = render_dir(&b, &it, RULES_DIR_IN, out->in_chain, port, v, &out->has_in, ret_error);
+	if (r == 0)
+		r = render_dir(&b, &it, RULES_DIR_OUT, out->out_chain, port, v, &out->has_out, ret_error);
 	if (r < 0)
 		goto done;
-	if (it.n > 0)
-		qsort(it.v, it.n, sizeof(*it.v), cmp_nitem);
-	/* Ingress (to the guest) first, as the listing shows the chains. */
-	render_dir(&b, &it, RULES_DIR_IN, out->in_chain, port, v, &out->has_in);
-	render_dir(&b, &it, RULES_DIR_OUT, out->out_chain, port, v, &out->has_out);
 	/* Not through printf: the text is most of the binding's cost. */
 	strbuf_printf(&h, "%s\n%zu\n", RULES_NFT_VERSION, b.len);
 	strbuf_append(&h, b.p, b.len);
@@ -645,7 +680,7 @@ static int nft_build(const struct rules_defs *d, size_t fi, const char *port, co
 done:
 	strbuf_done(&b);
 	strbuf_done(&h);
-	free(it.v);
+	rules_items_done(&it);
 	return r;
 }
 

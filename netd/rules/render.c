@@ -483,49 +483,6 @@ static void emit_rule(struct strbuf *b, enum rules_family fam, const char *chain
 		}
 }
 
-/* The rules of d->v[fi] and, recursively, of what it refers to, each
- * filter once (seen), in definition order. */
-static int collect(const struct rules_defs *d, size_t fi, bool *seen, struct rules_items *it)
-{
-	const struct rules_filter *f = d->v[fi];
-	int r;
-
-	/* Under a reference's parameters a filter is taken with those
-	 * values, each time it is reached. */
-	if (it->nctx == 0)
-		seen[fi] = true;
-	for (size_t i = 0; i < f->n_rules; i++) {
-		r = rules_items_add(it, f, &f->rules[i]);
-		if (r < 0)
-			return r;
-	}
-	it->chained |= f->chain && f->n_rules > 0;
-	for (size_t i = 0; i < f->n_refs; i++) {
-		const struct rules_args *a = f->ref_args && f->ref_args[i].n > 0 ? &f->ref_args[i] : NULL;
-		size_t j;
-
-		/* Loading refused unknown references and cycles. */
-		if (!rules_defs_find(d, f->refs[i], &j) || (seen[j] && !a && it->nctx == 0))
-			continue;
-		if (a)
-			it->ctx[it->nctx++] = a;
-		r = collect(d, j, seen, it);
-		it->nctx -= a != NULL;
-		if (r < 0)
-			return r;
-	}
-	return 0;
-}
-
-static int cmp_item(const void *a, const void *b)
-{
-	const struct rules_item *x = a, *y = b;
-
-	if (x->r->priority != y->r->priority)
-		return x->r->priority < y->r->priority ? -1 : 1;
-	return x->seq < y->seq ? -1 : x->seq > y->seq;
-}
-
 int rules_sha256_hex(const void *p, size_t n, char out[65])
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
@@ -655,7 +612,6 @@ int rules_render(const struct rules_defs *d, const char *filter, const char *por
 	struct rules_render out = { 0 };
 	struct pvals v = { 0 };
 	struct rules_items it = { 0 };
-	bool *seen = NULL;
 	char q[RULES_QUOTE_MAX];
 	size_t fi;
 	int r;
@@ -676,20 +632,9 @@ int rules_render(const struct rules_defs *d, const char *filter, const char *por
 	snprintf(out.in_chain, sizeof(out.in_chain), "N-I-%s", port);
 	snprintf(out.out_chain, sizeof(out.out_chain), "N-O-%s", port);
 
-	seen = calloc(d->n, sizeof(*seen));
-	it.ctx = calloc(d->n + 1, sizeof(*it.ctx)); /* no cycles: at most one per filter */
-	if (!seen || !it.ctx) {
-		r = -ENOMEM;
-		goto out;
-	}
-	r = collect(d, fi, seen, &it);
-	if (r == -E2BIG)
-		r = rules_errorf(ret_error, "filter: the parameters of its references make more than 4096 "
-				 "copies of a rule");
+	r = rules_items_collect(d, fi, &it, ret_error);
 	if (r < 0)
 		goto out;
-	if (it.n > 0)
-		qsort(it.v, it.n, sizeof(*it.v), cmp_item);
 
 	for (int fam = 0; fam < RULES_FAMILIES; fam++) {
 		r = render_family(&out, (enum rules_family)fam, &it, &v, ret_error);
@@ -704,7 +649,6 @@ int rules_render(const struct rules_defs *d, const char *filter, const char *por
 out:
 	rules_render_done(&out);
 	rules_items_done(&it);
-	free(seen);
 	free(v.ips);
 	free(v.dhcp);
 	return r;

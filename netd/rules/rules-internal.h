@@ -177,7 +177,7 @@ struct rules_item {
 	size_t seq; /* definition order, for a stable sort */
 };
 
-/* The rules a binding's filter brings (render.c's collect()). */
+/* The rules a binding's filter brings (rules_items_collect()). */
 struct rules_items {
 	struct rules_item *v;
 	size_t n, cap;
@@ -195,6 +195,15 @@ int rules_items_add(struct rules_items *it, const struct rules_filter *f, const 
 
 /* Free what it holds and zero it. */
 void rules_items_done(struct rules_items *it);
+
+/* args.c: into it (zeroed), the rules of filter d->v[fi] and,
+ * recursively, of the filters it refers to (each once, but once per
+ * reference with <filterref> parameters, which apply to its copies), in
+ * the order to render: by priority, then definition order (stable).
+ * it->chained tells whether any is in one of libvirt's sub-chains. 0,
+ * -ENOMEM, or -EINVAL with *ret_error "filter: ..." for too many copies.
+ * rules_items_done() frees it in every case. */
+int rules_items_collect(const struct rules_defs *d, size_t fi, struct rules_items *it, char **ret_error);
 
 /* How many values variable var has for address family af (0: MAC-like)
  * in the binding being rendered. */

@@ -2,7 +2,9 @@
  * rulesdump: a filter directory loaded and one of its filters rendered,
  * for tests/rules/libvirt.sh. Prints each load error on a line of its own
  * ("error: FILE: ..."), then "loaded N"; with a filter, writes the
- * rendering's families to OUT.eb, OUT.ip4 and OUT.ip6 (those it has).
+ * rendering's families to OUT.eb, OUT.ip4 and OUT.ip6 (those it has), and
+ * the nftables netdev rendering for the same port to OUT.nft, or the
+ * message of its refusal to OUT.nft-refused.
  *
  *   rulesdump [-b] DIR [FILTER PORT OUT MAC [KEY=VALUE...]]
  *
@@ -42,6 +44,7 @@ static int render(struct rules_defs *d, int argc, char **argv)
 	const char *ips[64], *dhcp[16];
 	struct rules_params p = { .mac = argv[3], .ips = ips, .dhcpservers = dhcp };
 	struct rules_render r = { 0 };
+	struct rules_nft nr = { 0 };
 	static const char *const ext[RULES_FAMILIES] = { "eb", "ip4", "ip6" };
 	char *error = NULL;
 
@@ -64,6 +67,18 @@ static int render(struct rules_defs *d, int argc, char **argv)
 		if (write_text(argv[2], ext[f], r.text[f]) < 0)
 			return 2;
 	rules_render_done(&r);
+	if (rules_render_nft(d, argv[0], argv[1], &p, &nr, &error) < 0) {
+		char *msg = NULL;
+
+		if (!error || asprintf(&msg, "%s\n", error) < 0 || write_text(argv[2], "nft-refused", msg) < 0)
+			return 2;
+		free(msg);
+		free(error);
+		return write_text(argv[2], "nft", NULL) < 0 ? 2 : 0;
+	}
+	if (write_text(argv[2], "nft", nr.text) < 0 || write_text(argv[2], "nft-refused", NULL) < 0)
+		return 2;
+	rules_nft_done(&nr);
 	return 0;
 }
 

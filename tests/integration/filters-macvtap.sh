@@ -12,7 +12,12 @@
 # of the table is found by Resync and repaired; deleting the link through
 # netd, or behind its back, removes its chains, and a new link of the same
 # name binds cleanly; a batch with a binding nft refuses is halved until
-# that one is alone; a bridge is refused.
+# that one is alone; a bridge is refused. Last, libvirt XML filters from
+# filter_dir: one with a conntrack state match is refused, naming it; one
+# with a sub-chain (chain 'ipv4') reached through a <filterref> whose
+# parameter gives the guest's IP is bound and drops a spoofed source MAC
+# and an IPv4 source other than the parameter's (the binding's own IP
+# included) while good frames pass.
 . "$(dirname "$0")/lib.sh"
 
 TAPFRAME=$top_builddir/tests/helpers/tapframe
@@ -202,16 +207,32 @@ ok "a bridge is refused with UnsupportedPort"
 stop_netd
 
 # What the netdev rendering cannot express is refused, naming it: a
-# libvirt XML filter with sctp rules is not bound with those rules left out.
+# libvirt XML filter with a conntrack state match (no netdev hook has
+# one) is not bound with that rule left out.
 mkdir -p "$TMP/filters"
-cp "$top_srcdir/tests/rules/xml/ip-protocols.xml" "$TMP/filters/"
+cp "$top_srcdir/tests/rules/xml/"{ip-protocols,guest-guard,ipv4-source}.xml "$TMP/filters/"
 printf '[netd]\nfilter_dir = %s\n' "$TMP/filters" >>"$CONF"
 start_netd
 P5=$(ctl link create --parent v0 --kind macvtap --mode bridge --owner vm5 --mac $M) || fail "create for XML"
 ctl filter bind --port "$P5" --filter ip-protocols --owner vm5 --param IP=$I 2>"$TMP/err" &&
-	fail "ip-protocols (sctp) bound on a macvtap"
-grep -q "InvalidParameter" "$TMP/err" && grep -q "protocol sctp is not supported by the nftables netdev backend" "$TMP/err" ||
-	fail "sctp on a macvtap: $(cat "$TMP/err")"
+	fail "ip-protocols (state) bound on a macvtap"
+grep -q "InvalidParameter" "$TMP/err" && grep -q "match state is not supported by the nftables netdev backend" "$TMP/err" ||
+	fail "state on a macvtap: $(cat "$TMP/err")"
 in_ns nft list table netdev netd 2>/dev/null | grep -q "N-.-$P5" && fail "chains of a refused binding"
-ok "an XML filter with a protocol nft cannot render here is refused, naming it"
+ok "an XML filter with a match no netdev hook has (state) is refused, naming it"
+
+# guest-guard: no-mac-spoofing, and chain 'ipv4' (ipv4-source) under a
+# <filterref> that sets IP=10.9.0.11 ($I); the binding's own IP is $J.
+ip -n "$NS" link set "$P5" up
+idx=$(in_ns cat "/sys/class/net/$P5/ifindex")
+dev=$(in_ns cat "/sys/class/net/$P5/macvtap/tap$idx/dev") || fail "no tap device for $P5"
+rm -f "$TMP/tap" && mknod "$TMP/tap" c "${dev%%:*}" "${dev##*:}" || fail "mknod for $P5"
+ctl filter bind --port "$P5" --filter guest-guard --owner vm5 --param IP=$J >"$TMP/bind" ||
+	fail "guest-guard not bound: $(cat "$TMP/bind")"
+in_ns nft list chain netdev netd "N-O-$P5-l2" | grep -q "ip saddr $I return" ||
+	fail "the reference's IP not in the rules: $(in_ns nft list table netdev netd)"
+check
+expect drop mac ip dhcp
+expect pass arp ipv4 arpip arpmac ipv6 rarp rarpx in-ipv4 in-ipv6
+ok "a libvirt XML sub-chain under a <filterref> parameter filters a macvtap: spoofed MAC and IPs dropped"
 stop_netd

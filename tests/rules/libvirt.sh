@@ -7,7 +7,11 @@
 # with parameters, the renderings must equal tests/rules/golden-libvirt/
 # (NETD_REGEN=1 writes them), and each goes through ebtables-restore /
 # iptables-restore / ip6tables-restore in a namespace of its own and must
-# be printed back the same by *-save (tests/rules/roundtrip.sh).
+# be printed back the same by *-save (tests/rules/roundtrip.sh). The
+# nftables netdev rendering of each (NAME.nft, or NAME.nft-refused with
+# the message where that target refuses the filter) is a golden file too,
+# and each NAME.nft goes through the real `nft -f` on a device vnet0 in a
+# namespace, where nft must list as many rules as it was given.
 # Skips (77) only without root or when the package cannot be installed.
 
 set -u
@@ -64,6 +68,27 @@ if [ "${NETD_REGEN:-}" = 1 ]; then
 fi
 diff -r -u "$GOLDEN" "$TMP/out" || fail "renderings differ from $GOLDEN"
 echo "ok: renderings equal the golden files"
+
+# nft takes each netdev rendering, every rule of it.
+command -v nft >/dev/null || fail "nft is required (scripts/check installs it)"
+NS="netd-rules-libvirt-$$"
+trap 'ip netns del "$NS" 2>/dev/null; rm -rf "$TMP"' EXIT
+ip netns add "$NS" 2>/dev/null || skip "cannot create a network namespace"
+ip -n "$NS" link add vnet0 type veth peer name vnet0p || fail "veth"
+for g in "$TMP"/out/*.nft; do
+	name=$(basename "$g")
+	{ echo "add table netdev netd"; cat "$g"; } | ip netns exec "$NS" nft -f - ||
+		fail "$name: nft -f refused it"
+	want=$(grep -c '^add rule ' "$g")
+	got=$(ip netns exec "$NS" nft -a list table netdev netd | grep -c '# handle [0-9]*$')
+	chains=$(grep -c '^add chain ' "$g")
+	# Every chain and rule line of the listing ends in "# handle N".
+	[ "$got" = $((want + chains + 1)) ] ||
+		fail "$name: nft lists $got handles, $want rules + $chains chains + the table expected"
+	ip netns exec "$NS" nft delete table netdev netd || fail "$name: table not deleted"
+done
+echo "ok: $(find "$TMP/out" -name '*.nft' | wc -l) netdev renderings loaded by nft," \
+	"$(find "$TMP/out" -name '*.nft-refused' | wc -l) refused"
 
 # The real tools take each and print it back the same.
 GOLDEN=$TMP/out bash "$top_srcdir/tests/rules/roundtrip.sh"

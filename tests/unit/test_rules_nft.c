@@ -4,7 +4,8 @@
  * tests/rules/custom/ rendered for a macvtap port and compared with the
  * golden files tests/rules/golden/<name>.nft (UPDATE_GOLDEN=1 rewrites
  * them), the hash, determinism, the parameters' effect, bad input refused
- * with nothing written, and the removal lines. Needs no nft:
+ * with nothing written, libvirt's sub-chains and <filterref> parameters
+ * of tests/rules/xml/, and the removal lines. Needs no nft:
  * tests/integration/filters-macvtap.sh loads the golden files into a real
  * kernel.
  */
@@ -358,7 +359,52 @@ static void test_refused(void **state)
 	struct rules_defs *d = defs_xml();
 
 	refused(d, "vlan-guard", "vlan");
-	refused(d, "ip-protocols", "protocol");
+	refused(d, "ip-protocols", "match state");
+	refused(d, "l2-arp-guard", "arp gratuitous");
+	rules_defs_free(d);
+}
+
+/* libvirt's sub-chains, folded as for ebtables, under a <filterref>
+ * whose parameter replaces the binding's IP: guest-guard's chain 'ipv4'
+ * (ipv4-source) lets the guest send IPv4 from 10.9.0.11 only; with its
+ * iptables-level rule the L2 rules go to the -l2 chain, where the
+ * sub-chain's return goes back to the base chain. libvirt's other IP
+ * protocols and iptables-only matches render (l3-matches); conntrack
+ * state is refused, saying why. */
+static void test_xml_chains(void **state)
+{
+	struct rules_defs *d = defs_xml();
+	struct rules_nft r;
+	char *err = NULL;
+
+	assert_int_equal(rules_render_nft(d, "guest-guard", PORT, &std_params, &r, &err), 0);
+	assert_string_equal(strstr(r.text, "add rule netdev netd N-O-" PORT " jump"),
+		"add rule netdev netd N-O-" PORT " jump N-O-" PORT "-l2\n"
+		"add rule netdev netd N-O-" PORT "-l2 ether saddr != 52:54:00:12:34:56 drop\n"
+		"add rule netdev netd N-O-" PORT "-l2 ether type 0x0800 ip saddr 10.9.0.11 return\n"
+		"add rule netdev netd N-O-" PORT "-l2 ether type 0x0800 drop\n"
+		"add rule netdev netd N-O-" PORT " ether type 0x0800 meta l4proto 6 th dport 23 drop\n");
+	assert_null(strstr(r.text, "192.168.122.10"));
+	rules_nft_done(&r);
+	/* Without the reference's parameter: the binding's addresses. */
+	assert_int_equal(rules_render_nft(d, "ipv4-source", PORT, &std_params, &r, &err), 0);
+	assert_non_null(strstr(r.text, "N-O-" PORT " ether type 0x0800 ip saddr 192.168.122.10 return\n"));
+	assert_non_null(strstr(r.text, "N-O-" PORT " ether type 0x0800 drop\n"));
+	rules_nft_done(&r);
+	refused(d, "stateful", "state is not supported");
+	/* libvirt's other protocols and iptables-only matches. */
+	assert_int_equal(rules_render_nft(d, "l3-matches", PORT, &std_params, &r, &err), 0);
+	assert_non_null(strstr(r.text, " ip saddr 10.0.0.0/8 meta l4proto 132 th dport 3868-3869 accept\n"));
+	assert_non_null(strstr(r.text, " meta l4proto 6 tcp flags & 0x06 != 0x00 drop\n"));
+	assert_non_null(strstr(r.text, " meta l4proto 1 icmp type 3 icmp code 4 accept\n"));
+	assert_non_null(strstr(r.text, " meta l4proto 58 @th,0,16 != 0x0103 drop\n"));
+	assert_non_null(strstr(r.text, " meta l4proto 6 ip6 daddr != 2001:db8::1-2001:db8::9 drop\n"));
+	assert_non_null(strstr(r.text, " meta l4proto 51 ip dscp != 0x2e accept\n"));
+	rules_nft_done(&r);
+	assert_int_equal(rules_render_nft(d, "arp-fields", PORT, &std_params, &r, &err), 0);
+	assert_non_null(strstr(r.text, " ether type 0x0806 @nh,0,16 != 0x0001 @nh,16,16 != 0x0800 drop\n"));
+	rules_nft_done(&r);
+	refused(d, "stateful", "connection tracking never sees");
 	rules_defs_free(d);
 }
 
@@ -390,6 +436,7 @@ int main(void)
 		cmocka_unit_test(test_bad_input),
 		cmocka_unit_test(test_every_filter),
 		cmocka_unit_test(test_refused),
+		cmocka_unit_test(test_xml_chains),
 		cmocka_unit_test(test_remove),
 	};
 
