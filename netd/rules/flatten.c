@@ -18,6 +18,12 @@
  *   the later rules get its condition negated;
  * - otherwise the binding is refused with the rule's line: netd has no
  *   rendering with the same meaning.
+ * libvirt makes those chains with ebtables' default policy, ACCEPT: a
+ * frame that reaches the end of one without a verdict is accepted there
+ * and never comes back to the root chain (allow-dhcp followed by a drop
+ * of everything lets all IPv4 through in libvirt). So a block ends with
+ * an accept of every frame that reaches its end, unless its last rule
+ * already takes them all (docs/libvirt-equivalence.md).
  * Root chain rules (all of a JSON filter's) keep their action.
  */
 #include "config.h"
@@ -336,9 +342,32 @@ static int fold_append(struct fold *fo, struct rules_rule r, const struct rules_
 	return fold_push(fo, &r);
 }
 
+/* The end of block at: the policy of libvirt's chain, an accept of every
+ * frame of the chain's protocol that gets there (with a pending negation:
+ * of those a return did not send back to the root chain). Left out when
+ * no later root rule or block may see such frames: they pass anyway. */
+static int fold_policy(struct fold *fo, const struct entry *e, size_t ne, size_t at, unsigned dir,
+		       const struct rules_item *last, char **ret_error)
+{
+	struct rules_rule x = { .dir = dir, .proto = rules_xml_chain_proto(e[at].chain), .action = RULES_A_ACCEPT,
+				.priority = e[at].prio, .match = true, .line = last->r->line };
+	unsigned p = e[at].ethertype;
+
+	for (size_t j = at + 1; j < ne; j++) {
+		unsigned q = e[j].r ? rule_ethertype(e[j].r, 0) : e[j].ethertype;
+
+		if (!p || !q || q == p)
+			return fold_append(fo, x, last, ret_error);
+	}
+	return 0;
+}
+
 static int fold_block(struct fold *fo, const struct entry *e, size_t ne, size_t at, const struct rules_item *it,
 		      size_t n, unsigned dir, rules_count_fn count, const void *u, char **ret_error)
 {
+	const struct rules_item *last = NULL;
+	bool closed = false; /* the last rule takes every frame that reaches it */
+	size_t c;
 	int r;
 
 	fo->neg_set = fo->neg_all = false;
@@ -349,9 +378,13 @@ static int fold_block(struct fold *fo, const struct entry *e, size_t ne, size_t 
 		if (!in_scope(&it[i], dir) || !it[i].f->chain || !streq(it[i].f->chain, e[at].chain))
 			continue;
 		x = *it[i].r;
+		last = &it[i];
 		if (x.action != RULES_A_RETURN) {
+			closed = cond_count(&x, &c) == 0 &&
+				 rule_ethertype(&x, e[at].ethertype) == e[at].ethertype;
 			r = fold_append(fo, x, &it[i], ret_error);
 		} else if (!fo->neg_all) {
+			closed = false;
 			/* With a negation pending the return would need it
 			 * too: only fold_return() can say whether it may. */
 			r = fo->neg_set ? 0 : inline_return(fo, e, ne, at, &x);
@@ -361,7 +394,7 @@ static int fold_block(struct fold *fo, const struct entry *e, size_t ne, size_t 
 		if (r < 0)
 			return r;
 	}
-	return 0;
+	return last && !closed ? fold_policy(fo, e, ne, at, dir, last, ret_error) : 0;
 }
 
 int rules_flatten(const struct rules_item *it, size_t n, unsigned dir, rules_count_fn count,

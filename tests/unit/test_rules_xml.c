@@ -286,6 +286,67 @@ static void test_fold(void **state)
 	rules_defs_free(d);
 }
 
+/* libvirt's sub-chains have ebtables' default policy, ACCEPT: a frame
+ * that reaches the end of one is accepted, not returned to the root chain
+ * (as scripts/libvirt-equivalence saw libvirtd do). */
+static void test_policy(void **state)
+{
+	struct rules_defs *d;
+	struct dir dir;
+	char **errors = NULL, out[2048];
+	size_t nerrors = 0;
+
+	dir_make(&dir);
+	/* Only accepts DHCP, in chain ipv4; then a drop of everything. */
+	dir_put(&dir, "dhcp.xml",
+		"<filter name='dhcp' chain='ipv4'>\n"
+		"  <rule action='accept' direction='out'><ip protocol='udp' srcportstart='68' dstportstart='67'/></rule>\n"
+		"</filter>\n");
+	dir_put(&dir, "guard.xml",
+		"<filter name='guard' chain='arp-g'>\n"
+		"  <rule action='return' direction='out' priority='1'><arp arpsrcipaddr='$IP'/></rule>\n"
+		"</filter>\n");
+	dir_put(&dir, "closed.xml",
+		"<filter name='closed' chain='ipv4'>\n"
+		"  <rule action='drop' direction='out'><ip dstipaddr='224.0.0.0' dstipmask='4'/></rule>\n"
+		"  <rule action='drop' direction='out'/>\n"
+		"</filter>\n");
+	dir_put(&dir, "a.xml", "<filter name='a'>\n  <filterref filter='dhcp'/>\n"
+		"  <rule action='drop' direction='out' priority='1000'/>\n</filter>\n");
+	dir_put(&dir, "b.xml", "<filter name='b'>\n  <filterref filter='guard'/>\n"
+		"  <rule action='drop' direction='out' priority='1000'/>\n</filter>\n");
+	dir_put(&dir, "c.xml", "<filter name='c'>\n  <filterref filter='closed'/>\n"
+		"  <rule action='drop' direction='out' priority='1000'/>\n</filter>\n");
+	assert_int_equal(rules_defs_new(&d), 0);
+	assert_int_equal(rules_defs_load_dir(d, dir.path, &errors, &nerrors), 6);
+	assert_int_equal(nerrors, 0);
+	dir_remove(&dir);
+
+	/* Other IPv4 is accepted at the end of the chain, before the drop. */
+	assert_int_equal(render(d, "a", one_ip, 1, out, sizeof(out)), 0);
+	assert_string_equal(out, ":N-O-vnet0 RETURN\n"
+			    "-A N-O-vnet0 -p IPv4 --ip-proto udp --ip-sport 68 --ip-dport 67 -j ACCEPT\n"
+			    "-A N-O-vnet0 -p IPv4 -j ACCEPT\n"
+			    "-A N-O-vnet0 -j DROP\n");
+	/* Returned frames go on to the drop, the others are accepted. */
+	assert_int_equal(render(d, "b", one_ip, 1, out, sizeof(out)), 0);
+	assert_string_equal(out, ":N-O-vnet0 RETURN\n"
+			    "-A N-O-vnet0 -p ARP --arp-ip-src 192.168.122.10 -j DROP\n"
+			    "-A N-O-vnet0 -p ARP -j ACCEPT\n"
+			    "-A N-O-vnet0 -j DROP\n");
+	/* A chain whose last rule takes every frame has no accept after it;
+	 * bound alone, nothing follows the chain and none is needed. */
+	assert_int_equal(render(d, "c", one_ip, 1, out, sizeof(out)), 0);
+	assert_string_equal(out, ":N-O-vnet0 RETURN\n"
+			    "-A N-O-vnet0 -p IPv4 --ip-dst 224.0.0.0/4 -j DROP\n"
+			    "-A N-O-vnet0 -p IPv4 -j DROP\n"
+			    "-A N-O-vnet0 -j DROP\n");
+	assert_int_equal(render(d, "dhcp", one_ip, 1, out, sizeof(out)), 0);
+	assert_string_equal(out, ":N-O-vnet0 RETURN\n"
+			    "-A N-O-vnet0 -p IPv4 --ip-proto udp --ip-sport 68 --ip-dport 67 -j ACCEPT\n");
+	rules_defs_free(d);
+}
+
 /* XML and JSON side by side, referring to each other; the definition
  * shown for an XML filter is its text. */
 static void test_mixed(void **state)
@@ -367,6 +428,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_fold),
+		cmocka_unit_test(test_policy),
 		cmocka_unit_test(test_mixed),
 		cmocka_unit_test(test_keep_previous),
 	};
