@@ -534,8 +534,9 @@ bool chains_present(void **tree, const char *name);
 
 /* netd's hooks of family fam as a save's chains (tree) show them: when
  * they are wrong (missing, duplicated, behind a foreign rule, where netd
- * has dispatch chains), that is drift: logged, counted, audited, and the
- * family's dispatch chains and hooks marked for rewriting. true then. */
+ * has dispatch chains), that is drift: logged, counted, audited (once,
+ * however many saves see it before its repair), and the family's
+ * dispatch chains and hooks marked for rewriting. true then. */
 bool verify_hooks_drift(struct filters *f, enum rules_family fam, void **tree);
 /* Find out whether the generation can be used (the tools, the kernel). */
 void verify_gen_init(struct filters *f);

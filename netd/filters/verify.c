@@ -485,6 +485,9 @@ static void compare_checkpoint(struct filters *f, struct batch *bt, bool failed)
 bool verify_hooks_drift(struct filters *f, enum rules_family fam, void **tree)
 {
 	struct hooks_seen *h = &f->hooks[fam];
+	/* Seen wrong already and not yet repaired (a record's save, then a
+	 * Resync's before the repair ran): the same drift, counted once. */
+	bool known = !f->hooks_ok[fam] && f->root_dirty[fam];
 	char params[256];
 
 	assert(f);
@@ -496,6 +499,8 @@ bool verify_hooks_drift(struct filters *f, enum rules_family fam, void **tree)
 		      !h->count[3]))
 		return false;
 	f->root_dirty[fam] = true;
+	if (known)
+		return true;
 	f->hook_drift++;
 	snprintf(f->hook_drift_last, sizeof(f->hook_drift_last), "%s: netd's hooks %s",
 		 filters_fam_names[fam], chains_hooks_problem(h));

@@ -1353,6 +1353,35 @@ static enum behaviour policy_fail_restores(const char *tool, const char *input)
 /* A batch that only rewrites the dispatch chains and keeps failing is
  * retried after a growing back-off, not every loop iteration; a success
  * resets it. */
+/* The same deleted hook seen by two saves before its repair (netd's own
+ * check held by a back-off, then a Resync): one drift, one audit row. */
+static void test_hook_drift_counted_once(void **state)
+{
+	started();
+	assert_int_equal(bind("vnet0", "no-mac-spoofing"), 1);
+	pump();
+	kernel_restore(F_EB, "-D FORWARD -j " RULES_ROOT_TO "\n");
+	batch_backoff(F, true);
+	F->verify_wanted = true;
+	for (int i = 0; i < 100000 && (F->verify_wanted || F->batch); i++) {
+		assert_int_equal(store_commit(S), 0);
+		filters_flush(F, false);
+		ev_run(loop, EVRUN_NOWAIT);
+		usleep(100);
+	}
+	assert_false(F->verify_wanted || F->batch);
+	assert_int_equal(F->hook_drift, 1);
+	assert_true(F->root_dirty[F_EB]);
+	assert_string_equal(kernel_chain(F_EB, "FORWARD"), HOOK_FROM);
+	resync();
+	pump();
+	assert_int_equal(told[n_told - 1].kind, OUTCOME_RESYNCED);
+	assert_string_equal(kernel_chain(F_EB, "FORWARD"), HOOK_FROM HOOK_TO);
+	assert_int_equal(F->hook_drift, 1);
+	assert_string_equal(db_text("SELECT count(*) FROM audit WHERE method = 'kernel.FilterHookDrift'"),
+			    "1");
+}
+
 /* A re-bind that fails leaves the port's previous rules in force (the
  * restore is all or nothing, so the kernel still has them): a later
  * rewrite of the whole dispatch chains keeps the port's jumps to them
@@ -2078,6 +2107,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_storage_failure_undoes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hook_drift, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failed_rebind_keeps_rules, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hook_drift_counted_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backoff, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bisect_stops, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_render_sliced, setup, teardown),
