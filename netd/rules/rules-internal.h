@@ -240,7 +240,7 @@ void rules_line_ip_other(struct strbuf *b, const struct rules_rule *r, const cha
 /* " [!] --tcp-flags MASK FLAGS" when r has them, as iptables-save names them. */
 void rules_line_tcp_flags(struct strbuf *b, const struct rules_rule *r, const char *neg);
 /* " -m iprange [!] --src-range A-B [!] --dst-range C-D",
- * " -m dscp [!] --dscp 0xNN" and " -m state [!] --state S,...", those of
+ * " -m dscp [!] --dscp 0xNN" and " -m conntrack [!] --ctstate S,...", those of
  * them r has. */
 void rules_line_ip_range(struct strbuf *b, const struct rules_rule *r, const char *neg);
 
