@@ -97,7 +97,8 @@ void rules_line_ip_range(struct strbuf *b, const struct rules_rule *r, const cha
 		static const char *const states[] = { "INVALID", "NEW", "RELATED", "ESTABLISHED" };
 		const char *sep = "";
 
-		strbuf_printf(b, " -m state %s--state ", neg);
+		/* The state of libvirt's statematch is never negated. */
+		strbuf_printf(b, " -m conntrack %s--ctstate ", r->ct_auto ? "" : neg);
 		for (unsigned i = 0; i < 4; i++)
 			if (r->ct_state.v & (1u << i)) {
 				strbuf_printf(b, "%s%s", sep, states[i]);

@@ -531,6 +531,25 @@ static size_t count_values(const void *u, enum rules_var var, int af)
 	return var_count(u, var, af);
 }
 
+/* The reply of an accept rule with libvirt's statematch (xml.c) in the
+ * other direction: its addresses and ports swapped, ESTABLISHED only.
+ * libvirt has none for an ICMP type (a reply's type differs). */
+static bool reply_of(const struct rules_rule *r, struct rules_rule *ret)
+{
+	if (!r->ct_auto || r->icmp_type.set)
+		return false;
+	*ret = *r;
+	ret->dir = r->dir ^ (RULES_DIR_IN | RULES_DIR_OUT);
+	ret->src_ip = r->dst_ip;
+	ret->dst_ip = r->src_ip;
+	ret->src_range = r->dst_range;
+	ret->dst_range = r->src_range;
+	ret->src_port = r->dst_port;
+	ret->dst_port = r->src_port;
+	ret->ct_state.v = RULES_CT_ESTABLISHED;
+	return true;
+}
+
 /* The lines of one direction: in ebtables with libvirt's sub-chains
  * folded into the one chain (flatten.c) when the filter has any. */
 static int emit_direction(struct strbuf *b, enum rules_family fam, const char *chain, unsigned dir,
@@ -543,9 +562,14 @@ static int emit_direction(struct strbuf *b, enum rules_family fam, const char *c
 	if (fam != RULES_EB || !it->chained) {
 		for (size_t i = 0; i < it->n; i++) {
 			const struct rules_rule *rr = it->v[i].r;
+			struct rules_rule reply;
 
-			if (rules_proto_family(rr->proto) == fam && (rr->dir & dir))
+			if (rules_proto_family(rr->proto) != fam)
+				continue;
+			if (rr->dir & dir)
 				emit_rule(b, fam, chain, rr, v);
+			else if (reply_of(rr, &reply))
+				emit_rule(b, fam, chain, &reply, v);
 		}
 		return 0;
 	}

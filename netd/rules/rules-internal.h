@@ -19,6 +19,12 @@
 #define RULES_DIR_IN 1u
 #define RULES_DIR_OUT 2u
 
+/* struct rules_rule's ct_state bits. */
+#define RULES_CT_INVALID 1u
+#define RULES_CT_NEW 2u
+#define RULES_CT_RELATED 4u
+#define RULES_CT_ESTABLISHED 8u
+
 enum rules_proto {
 	RULES_P_MAC,
 	RULES_P_ARP,
@@ -102,6 +108,10 @@ struct rules_rule {
 	struct rules_num tcp_mask, tcp_flags;                  /* libvirt's <tcp flags> (bits FIN 1 ... URG 32) */
 	struct rules_num ct_state;                             /* libvirt's state (INVALID 1, NEW 2, RELATED 4,
 								  ESTABLISHED 8), iptables only */
+	/* libvirt's default statematch for an accept rule in or out without a
+	 * state: NEW,ESTABLISHED in its own direction and, in the other, its
+	 * reply (addresses and ports swapped) ESTABLISHED; render.c. */
+	bool ct_auto; /* ct_state set so; never negated by match=false */
 	struct rules_range src_port, dst_port;
 	unsigned line; /* where an XML filter defines it (for messages); 0 in JSON */
 };
@@ -230,7 +240,7 @@ void rules_line_ip_other(struct strbuf *b, const struct rules_rule *r, const cha
 /* " [!] --tcp-flags MASK FLAGS" when r has them, as iptables-save names them. */
 void rules_line_tcp_flags(struct strbuf *b, const struct rules_rule *r, const char *neg);
 /* " -m iprange [!] --src-range A-B [!] --dst-range C-D",
- * " -m dscp [!] --dscp 0xNN" and " -m state [!] --state S,...", those of
+ * " -m dscp [!] --dscp 0xNN" and " -m conntrack [!] --ctstate S,...", those of
  * them r has. */
 void rules_line_ip_range(struct strbuf *b, const struct rules_rule *r, const char *neg);
 

@@ -218,11 +218,6 @@ static int parse_elem(const struct chain_kind *k, const xmlNode *n, struct rules
 						  S(n->name));
 		return rules_xml_errorf(ret_error, n, "<%s>: unknown protocol element", S(n->name));
 	}
-	/* netd's iptables rules are stateless. */
-	if ((ed->kind == E_TRANSPORT || ed->kind == E_ICMP || ed->kind == E_IPONLY) && !stateless)
-		return rules_xml_errorf(ret_error, n,
-				  "<%s>: connection state matching is not supported; give the rule "
-				  "statematch='false' for a stateless rule", S(n->name));
 	r->proto = ed->proto;
 	ret = rules_xml_attrs_read(n, &a, ret_error);
 	if (ret >= 0)
@@ -238,6 +233,15 @@ static int parse_elem(const struct chain_kind *k, const xmlNode *n, struct rules
 		return rules_xml_errorf(ret_error, n, "<%s>: ports need protocol tcp or udp", S(n->name));
 	if (ret >= 0)
 		ret = fit_chain(k, n, r, ret_error);
+	/* libvirt's statematch (on unless 'false'): an accept rule of one
+	 * direction without a state of its own lets its connection's replies
+	 * back; drop, reject, return and inout rules match without state. */
+	if (ret >= 0 && (ed->kind == E_TRANSPORT || ed->kind == E_ICMP || ed->kind == E_IPONLY) && !stateless &&
+	    !r->ct_state.set && r->action == RULES_A_ACCEPT && r->dir != (RULES_DIR_IN | RULES_DIR_OUT)) {
+		r->ct_state.set = true;
+		r->ct_state.v = RULES_CT_NEW | RULES_CT_ESTABLISHED;
+		r->ct_auto = true;
+	}
 	return ret;
 }
 

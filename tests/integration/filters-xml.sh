@@ -97,8 +97,8 @@ refused() {
 	[ $rc = 1 ] || fail "$file: want exit 1, got $rc"
 	grep -q "io.netd.InvalidFilter.*$want" "$TMP/err" || fail "$file: $(cat "$TMP/err"), want $want"
 }
-printf "<filter name='guest-web'>\n  <rule action='accept' direction='in'>\n    <tcp dstportstart='22'/>\n  </rule>\n</filter>\n" > "$TMP/d1.xml"
-refused "$TMP/d1.xml" "line 3: <tcp>: connection state matching is not supported"
+printf "<filter name='guest-web'>\n  <rule action='accept' direction='in'>\n    <tcp state='NEW,BOGUS'/>\n  </rule>\n</filter>\n" > "$TMP/d1.xml"
+refused "$TMP/d1.xml" "line 3: <tcp> state='NEW,BOGUS' is not a list of INVALID, NEW, RELATED"
 printf "<filter name='guest-web'>\n  <filterref filter='nowhere'/>\n</filter>\n" > "$TMP/d2.xml"
 refused "$TMP/d2.xml" "guest-web.xml: filters: unknown filter 'nowhere'"
 printf "<filter name='guest-web'>\n  <rule action='accept'\n" > "$TMP/d3.xml"

@@ -122,8 +122,6 @@ static void test_refusals(void **state)
 	refused(HEAD "  <rule action='drop' direction='out' statematch='false'>\n"
 		"    <udp dstipfrom='10.0.0.9' dstipto='10.0.0.1'/>\n  </rule>\n</filter>\n",
 		"x.xml: line 3: <udp> dstipto='10.0.0.1' is not an IPv4 address from dstipfrom on");
-	refused(HEAD "  <rule action='drop' direction='out'>\n    <all/>\n  </rule>\n</filter>\n",
-		"x.xml: line 3: <all>: connection state matching is not supported");
 	refused(HEAD "  <rule action='drop' direction='out'>\n    <ip dscp='3'/>\n  </rule>\n</filter>\n",
 		"x.xml: line 3: <ip> attribute 'dscp' is not supported by netd");
 	refused(HEAD "  <rule action='drop' direction='out' statematch='false'>\n    <tcp flags='SYN/ACK'/>\n"
@@ -138,9 +136,6 @@ static void test_refusals(void **state)
 		"</filter>\n", "x.xml: line 3: <tcp> dscp='64' is not 0..63");
 	refused(HEAD "  <rule action='drop' direction='out'>\n    <bogus/>\n  </rule>\n</filter>\n",
 		"x.xml: line 3: <bogus>: unknown protocol element");
-	refused(HEAD "  <rule action='accept' direction='in'>\n    <tcp dstportstart='22'/>\n  </rule>\n</filter>\n",
-		"x.xml: line 3: <tcp>: connection state matching is not supported; give the rule "
-		"statematch='false'");
 	refused(HEAD "  <rule action='continue' direction='in'/>\n</filter>\n",
 		"x.xml: line 2: <rule> action='continue' is not supported");
 	refused(HEAD "  <rule action='drop' direction='sideways'/>\n</filter>\n",
@@ -383,6 +378,76 @@ static void test_mixed(void **state)
 	dir_remove(&dir);
 }
 
+/* The iptables text of one rule of an XML filter (or the error) in out. */
+static void render_ip4(const char *rule, char *out, size_t n)
+{
+	struct rules_params p = { .mac = MAC, .ips = one_ip, .n_ips = 1 };
+	struct rules_render r = { 0 };
+	struct rules_defs *d = NULL;
+	char text[1024], err[256], *error = NULL;
+
+	snprintf(text, sizeof(text), HEAD "  %s\n</filter>\n", rule);
+	assert_int_equal(load_one("x.xml", text, err, sizeof(err), &d), 1);
+	if (rules_render(d, "x", "vnet0", &p, &r, &error) < 0) {
+		snprintf(out, n, "%s", error ? error : "?");
+		free(error);
+	} else {
+		snprintf(out, n, "%s", r.text[RULES_IP4] ? r.text[RULES_IP4] : "");
+	}
+	rules_render_done(&r);
+	rules_defs_free(d);
+}
+
+#define DECL ":N-I-vnet0 - [0:0]\n:N-O-vnet0 - [0:0]\n"
+
+/* libvirt's statematch: an accept rule of one direction matches
+ * NEW,ESTABLISHED there and lets its replies back (addresses and ports
+ * swapped, ESTABLISHED) in the other; not for statematch='false', inout,
+ * drop or an ICMP type; an explicit state only in its own direction. */
+static void test_statematch(void **state)
+{
+	char out[1024];
+
+	(void)state;
+	render_ip4("<rule action='accept' direction='in'><tcp srcipaddr='10.0.0.1' dstportstart='22'/></rule>", out,
+		   sizeof(out));
+	assert_string_equal(out, DECL "-A N-I-vnet0 -s 10.0.0.1/32 -p tcp -m tcp --dport 22 -m conntrack --ctstate "
+			    "NEW,ESTABLISHED -j ACCEPT\n"
+			    "-A N-O-vnet0 -d 10.0.0.1/32 -p tcp -m tcp --sport 22 -m conntrack --ctstate ESTABLISHED "
+			    "-j ACCEPT\n");
+	render_ip4("<rule action='accept' direction='out' statematch='true'><udp dstipaddr='$IP' "
+		   "srcportstart='68' dstportstart='67'/></rule>", out, sizeof(out));
+	assert_string_equal(out, DECL "-A N-I-vnet0 -s 192.168.122.10/32 -p udp -m udp --sport 67 --dport 68 "
+			    "-m conntrack --ctstate ESTABLISHED -j ACCEPT\n"
+			    "-A N-O-vnet0 -d 192.168.122.10/32 -p udp -m udp --sport 68 --dport 67 "
+			    "-m conntrack --ctstate NEW,ESTABLISHED -j ACCEPT\n");
+	render_ip4("<rule action='accept' direction='inout'><tcp dstportstart='80'/></rule>", out, sizeof(out));
+	assert_string_equal(out, DECL "-A N-I-vnet0 -p tcp -m tcp --dport 80 -j ACCEPT\n"
+			    "-A N-O-vnet0 -p tcp -m tcp --dport 80 -j ACCEPT\n");
+	render_ip4("<rule action='accept' direction='in' statematch='false'><tcp dstportstart='22'/></rule>", out,
+		   sizeof(out));
+	assert_string_equal(out, ":N-I-vnet0 - [0:0]\n-A N-I-vnet0 -p tcp -m tcp --dport 22 -j ACCEPT\n");
+	render_ip4("<rule action='drop' direction='in'><tcp dstportstart='23'/></rule>", out, sizeof(out));
+	assert_string_equal(out, ":N-I-vnet0 - [0:0]\n-A N-I-vnet0 -p tcp -m tcp --dport 23 -j DROP\n");
+	render_ip4("<rule action='accept' direction='in'><icmp type='8'/></rule>", out, sizeof(out));
+	assert_string_equal(out, ":N-I-vnet0 - [0:0]\n-A N-I-vnet0 -p icmp -m icmp --icmp-type 8 "
+			    "-m conntrack --ctstate NEW,ESTABLISHED -j ACCEPT\n");
+	render_ip4("<rule action='accept' direction='in'><all match='no' srcipaddr='10.0.0.0' srcipmask='8'/></rule>",
+		   out, sizeof(out));
+	assert_string_equal(out, DECL "-A N-I-vnet0 ! -s 10.0.0.0/8 -m conntrack --ctstate NEW,ESTABLISHED "
+			    "-j ACCEPT\n-A N-O-vnet0 ! -d 10.0.0.0/8 -m conntrack --ctstate ESTABLISHED -j ACCEPT\n");
+	render_ip4("<rule action='accept' direction='out'><tcp dstportstart='25' state='NEW'/></rule>", out,
+		   sizeof(out));
+	assert_string_equal(out, ":N-O-vnet0 - [0:0]\n-A N-O-vnet0 -p tcp -m tcp --dport 25 -m conntrack "
+			    "--ctstate NEW -j ACCEPT\n");
+	render_ip4("<rule action='accept' direction='inout'><tcp match='no' dstportstart='25' "
+		   "state='INVALID,RELATED'/></rule>", out, sizeof(out));
+	assert_string_equal(out, DECL "-A N-I-vnet0 -p tcp -m tcp ! --dport 25 -m conntrack ! --ctstate "
+			    "INVALID,RELATED -j ACCEPT\n"
+			    "-A N-O-vnet0 -p tcp -m tcp ! --dport 25 -m conntrack ! --ctstate INVALID,RELATED "
+			    "-j ACCEPT\n");
+}
+
 /* A reload keeps the previous definition of a filter whose file no longer
  * loads, and of those that refer to it; not of one whose file is gone. */
 static void test_keep_previous(void **state)
@@ -430,6 +495,7 @@ int main(void)
 		cmocka_unit_test(test_fold),
 		cmocka_unit_test(test_policy),
 		cmocka_unit_test(test_mixed),
+		cmocka_unit_test(test_statematch),
 		cmocka_unit_test(test_keep_previous),
 	};
 
