@@ -24,7 +24,9 @@ struct job;
 
 /* How a run ended: status is the exit code (0..255), or -ETIMEDOUT (killed
  * after the timeout), -EINTR (killed by a signal), -EFBIG (more standard
- * output than its cap), or -errno (could not be started). out/err hold
+ * output than its cap), -ECHILD (the spawner process died meanwhile: the
+ * run was killed, whatever it did is unknown), or -errno (could not be
+ * started). out/err hold
  * what the child printed, NUL-terminated, within the caps above. */
 typedef void (*job_done_fn)(void *data, int status, const char *out, size_t out_len,
 			      const char *err, size_t err_len);
@@ -43,8 +45,15 @@ struct job_ops {
 	void (*cancel)(struct job *j);
 };
 
-/* The real thing: posix_spawnp of argv[0] (looked up in PATH). */
+/* The real thing: argv[0] (looked up in PATH) started by the spawner
+ * process given to job_use_spawner(), or by posix_spawnp in the loop. */
 extern const struct job_ops job_process_ops;
+
+struct spawner;
+
+/* Start job_process_ops' children through sp from now on (NULL: with
+ * posix_spawnp in the loop). Runs already started keep their way. */
+void job_use_spawner(struct spawner *sp);
 
 /*
  * Start argv[0] with argv through ops (NULL: job_process_ops), feeding it
