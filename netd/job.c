@@ -169,10 +169,10 @@ static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	s->timed_out = true;
 	/* The whole process group: a wrapper script's children would
 	 * otherwise keep its output pipes open. */
-	if (s->spawned)
+	if (s->spawned && !s->exited)
 		spawner_kill(job_spawner, s->spawn_id);
-	else
-		kill(-s->pid, SIGKILL);
+	else if (s->pid > 0)
+		kill(-s->pid, SIGKILL); /* the rest of its group holds the pipes */
 }
 
 static void in_cb(struct ev_loop *loop, ev_io *w, int revents)

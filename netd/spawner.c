@@ -329,6 +329,7 @@ static void spawner_lost(struct spawner *sp)
 	ev_io_stop(sp->loop, &sp->io);
 	close(sp->fd);
 	sp->fd = -1;
+	waitpid(sp->pid, NULL, WNOHANG); /* unless libev's SIGCHLD handler did */
 	sp->pid = 0;
 	sp->restarts++;
 	k = spawner_fork(sp);

@@ -2,7 +2,9 @@
  * test_spawner.c: job_process_ops with the spawner process (real
  * processes, a real libev loop): a run's input, output, error and exit
  * status come back and its parent is the spawner, not the loop's
- * process; a timeout kills the run's whole process group; a program that
+ * process; a timeout kills the run's whole process group, also after
+ * its first process has exited and left a child holding the pipes; a
+ * program that
  * does not exist fails the run; a cancelled run is killed and its done
  * never called; a spawner killed with SIGKILL while a run is in flight
  * fails that run with -ECHILD (the run killed), another spawner is
@@ -149,6 +151,26 @@ static void test_timeout_kills_group(void **state)
 	assert_true(gone_within(bg, 2000));
 }
 
+/* The run's leader exits at once; a child it left holds the pipes until
+ * the timeout kills the group. */
+static void test_timeout_after_exit(void **state)
+{
+	struct ev_loop *loop = ev_default_loop(0);
+	char *const argv[] = { "sh", "-c", "sleep 30 & echo $!", NULL };
+	struct result r = { 0 };
+	uint64_t t0 = now_usec();
+	pid_t bg;
+
+	assert_int_equal(job_run(loop, NULL, argv, NULL, 0, 300, done_cb, NULL, &r, NULL), 0);
+	run_until(loop, &r.done, 5000);
+	assert_true(r.done);
+	assert_int_equal(r.status, -ETIMEDOUT);
+	assert_true(now_usec() - t0 < 3000000);
+	bg = (pid_t)atoi(r.out);
+	assert_true(bg > 0);
+	assert_true(gone_within(bg, 2000));
+}
+
 static void test_missing_program(void **state)
 {
 	struct ev_loop *loop = ev_default_loop(0);
@@ -270,6 +292,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_run_through_spawner, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_timeout_kills_group, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_timeout_after_exit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_program, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cancel_kills, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_spawner_killed, setup, teardown),
