@@ -27,6 +27,7 @@ PATH=$TMP/bin:$PATH start_netd
 
 ctl filter bind --port a1 --filter clean-traffic --owner o >/dev/null || fail "bind a1"
 sp=$(spawner_of "$NETD_PID") || fail "no spawner process under netd"
+[ "$(status_field spawner_restarts)" = 0 ] || fail "spawner_restarts is not 0"
 [ "$(cut -d' ' -f4 "/proc/$sp/stat")" = "$NETD_PID" ] || fail "the spawner is not netd's child"
 ok "a1 applied; the spawner is pid $sp"
 
@@ -46,6 +47,7 @@ kill -0 "$slow" 2>/dev/null && fail "the stalled restore (pid $slow) still runs"
 grep -q "the spawner process (pid $sp) is gone; starting another" "$NETD_LOG" || fail "the loss is not logged"
 sp2=$(spawner_of "$NETD_PID") || fail "no new spawner"
 [ "$sp2" != "$sp" ] || fail "the same spawner pid"
+[ "$(status_field spawner_restarts)" = 1 ] || fail "spawner_restarts is not 1: $(status_field spawner_restarts)"
 [ $rc = 1 ] && grep -q 'io.netd.ApplyFailed.*the spawner process died while it ran' "$TMP/err" ||
 	fail "the call: exit $rc: $(cat "$TMP/out" "$TMP/err")"
 ok "spawner killed during a restore: the call answered in $((t1 - t0)) s (exit $rc), the restore's group killed, a new spawner (pid $sp2)"
