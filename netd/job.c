@@ -49,8 +49,9 @@ struct proc {
 	struct job *job;
 	struct ev_loop *loop;
 	pid_t pid;      /* 0 while the spawner has not said */
+	struct spawner *sp; /* that started it, which reports its end; NULL: the loop did */
 	uint64_t spawn_id;
-	bool spawned;   /* by job_spawner, which reports its end */
+	bool spawned;   /* sp != NULL */
 	ev_child child;
 	ev_io in_w, out_w, err_w;
 	ev_timer timer;
@@ -170,7 +171,7 @@ static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	/* The whole process group: a wrapper script's children would
 	 * otherwise keep its output pipes open. */
 	if (s->spawned && !s->exited)
-		spawner_kill(job_spawner, s->spawn_id);
+		spawner_kill(s->sp, s->spawn_id);
 	else if (s->pid > 0)
 		kill(-s->pid, SIGKILL); /* the rest of its group holds the pipes */
 }
@@ -289,6 +290,7 @@ static int proc_start(struct job *j, struct ev_loop *loop, char *const argv[], c
 		r = spawner_run(job_spawner, argv, in[0], out[1], err[1], spawned_cb, s,
 				&s->spawn_id);
 	s->spawned = r == 0;
+	s->sp = s->spawned ? job_spawner : NULL;
 	if (!s->spawned) {
 		r = spawner_exec(argv, in[0], out[1], err[1], &s->pid);
 		if (r < 0)
@@ -336,7 +338,7 @@ static void proc_cancel(struct job *j)
 	if (s->exited) {
 		/* nothing left to kill */
 	} else if (s->spawned) {
-		spawner_forget(job_spawner, s->spawn_id);
+		spawner_forget(s->sp, s->spawn_id);
 	} else {
 		kill(-s->pid, SIGKILL);
 		ev_child_stop(s->loop, &s->child);

@@ -61,7 +61,9 @@ void job_use_spawner(struct spawner *sp);
  * unless the job is cancelled first; then free_data(data); the struct job
  * is freed after that. Returns 0 with *ret_job (may be NULL if the caller
  * does not keep it), or -errno if nothing was started (neither done nor
- * free_data is called then: data is still the caller's).
+ * free_data is called then: data is still the caller's). Through the
+ * spawner, a program that cannot be started (-ENOENT, ...) is reported
+ * later, as done's status.
  */
 int job_run(struct ev_loop *loop, const struct job_ops *ops, char *const argv[],
 	    const char *input, size_t input_len, unsigned timeout_ms, job_done_fn done,
