@@ -20,6 +20,7 @@
 #include "links.h"
 #include "log.h"
 #include "peerinfo.h"
+#include "spawner.h"
 #include "stats.h"
 #include "store.h"
 #include "util.h"
@@ -134,6 +135,8 @@ static void method_get_status(struct core *core, struct ctl_call *call)
 			    json_string(stats.longest_callback_cpu ? stats.longest_callback_cpu : ""));
 	json_object_set_new(r, "iterations", json_integer((json_int_t)stats.iterations));
 	json_object_set_new(r, "wal_checkpoints", json_integer((json_int_t)store_wal_checkpoints(core->wal)));
+	json_object_set_new(r, "spawner_restarts",
+			    json_integer((json_int_t)spawner_restarts(core->spawner)));
 	json_object_set_new(r, "longest_iteration_us",
 			    json_integer((json_int_t)stats.longest_iteration_us));
 	json_object_set_new(r, "config_reloads", json_integer((json_int_t)stats.config_reloads));

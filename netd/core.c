@@ -41,10 +41,12 @@
 #include "core.h"
 #include "ctl.h"
 #include "filters.h"
+#include "job.h"
 #include "links.h"
 #include "log.h"
 #include "safepath.h"
 #include "service.h"
+#include "spawner.h"
 #include "stats.h"
 #include "store.h"
 #include "util.h"
@@ -499,6 +501,10 @@ static int start_store(struct core *c)
 		errno = -r;
 		log_warn("cannot start the WAL helper: %m; the WAL is checkpointed at stop only");
 	}
+	r = spawner_start(c->loop, &c->spawner);
+	if (r < 0)
+		log_warn_errno(NULL, r, "cannot start the spawner; helpers start from the loop");
+	job_use_spawner(c->spawner);
 
 	r = store_open(c->cfg.db_path, &c->store, &error);
 	if (r < 0) {
@@ -667,6 +673,8 @@ void core_done(struct core *c)
 	c->filters = filters_free(c->filters);
 	c->links = links_free(c->links);
 	c->wal = store_wal_helper_stop(c->wal);
+	job_use_spawner(NULL);
+	c->spawner = spawner_stop(c->spawner);
 	c->store = store_close(c->store);
 	if (c->lock_fd >= 0) {
 		/* The file stays: removing a lock file races with the next

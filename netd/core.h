@@ -55,6 +55,7 @@ struct core {
 	bool ready_sent;           /* READY=1 told the service manager */
 
 	struct store_wal *wal;     /* the WAL helper process, NULL if none */
+	struct spawner *spawner;   /* starts helper programs; NULL: the loop does */
 	struct repair repair;      /* rows lost with a failed transaction */
 };
 

@@ -2,11 +2,13 @@
  * job.c: see job.h. The owner's struct job, and job_process_ops: a real
  * child process.
  *
- * posix_spawnp rather than fork+exec: the daemon's address space is not
- * copied, and the file actions say exactly what the child inherits. Every
- * descriptor netd opens is close-on-exec; closefrom(3) in the file actions
- * makes sure of it anyway, so a helper never holds a client socket, the
- * database or the lock.
+ * The child is started by the spawner process (spawner.c) when there is
+ * one: posix_spawn holds its caller until the child's exec, which took up
+ * to 10 ms of the loop on a loaded machine. The spawner then reports the
+ * child's exit instead of SIGCHLD. Without a spawner (unit tests, or none
+ * could be forked) the loop runs posix_spawnp itself. Either way the file
+ * actions say exactly what the child inherits: a helper never holds a
+ * client socket, the database or the lock.
  */
 #include "config.h"
 
@@ -23,10 +25,12 @@
 #include "frame.h"
 #include "log.h"
 #include "job.h"
+#include "spawner.h"
 #include "stats.h"
 #include "util.h"
 
-extern char **environ;
+/* Where children are started; NULL: by the loop (job_use_spawner()). */
+static struct spawner *job_spawner;
 
 /* What the owner holds; see job.h. */
 struct job {
@@ -44,7 +48,10 @@ struct job {
 struct proc {
 	struct job *job;
 	struct ev_loop *loop;
-	pid_t pid;
+	pid_t pid;      /* 0 while the spawner has not said */
+	struct spawner *sp; /* that started it, which reports its end; NULL: the loop did */
+	uint64_t spawn_id;
+	bool spawned;   /* sp != NULL */
 	ev_child child;
 	ev_io in_w, out_w, err_w;
 	ev_timer timer;
@@ -53,6 +60,7 @@ struct proc {
 	size_t out_dropped, err_dropped; /* read past the caps and thrown away */
 	bool exited, timed_out;
 	int status;
+	int error;      /* could not start, or the spawner died: -errno */
 };
 
 static void close_watched(struct proc *s, ev_io *w, int *fd)
@@ -83,6 +91,8 @@ static void maybe_finish(struct proc *s)
 
 	if (s->timed_out)
 		status = -ETIMEDOUT;
+	else if (s->error < 0)
+		status = s->error;
 	else if (WIFEXITED(s->status))
 		status = WEXITSTATUS(s->status);
 	else
@@ -101,20 +111,53 @@ static void maybe_finish(struct proc *s)
 	proc_free(s);
 }
 
+/* The child ended with wait status status, or error (-errno: it could
+ * not start, or nobody can tell any more). */
+static void proc_exited(struct proc *s, int status, int error)
+{
+	s->exited = true;
+	s->status = status;
+	s->error = error;
+	if (s->timed_out || error < 0) {
+		/* Killed, or never ran: whatever still holds its pipes has
+		 * nothing to say. */
+		close_watched(s, &s->out_w, &s->out_fd);
+		close_watched(s, &s->err_w, &s->err_fd);
+	}
+	maybe_finish(s);
+}
+
 static void child_cb(struct ev_loop *loop, ev_child *w, int revents)
 {
 	STATS_CALLBACK("helper exit");
 	struct proc *s = w->data;
 
 	ev_child_stop(loop, w);
-	s->exited = true;
-	s->status = w->rstatus;
-	if (s->timed_out) {
-		/* Killed: whatever still holds its pipes has nothing to say. */
-		close_watched(s, &s->out_w, &s->out_fd);
-		close_watched(s, &s->err_w, &s->err_fd);
+	proc_exited(s, w->rstatus, 0);
+}
+
+/* What the spawner says of the child. */
+static void spawned_cb(void *data, enum spawner_event ev, int value)
+{
+	struct proc *s = data;
+
+	switch (ev) {
+	case SPAWNER_STARTED:
+		s->pid = value;
+		break;
+	case SPAWNER_EXITED:
+		proc_exited(s, value, 0);
+		break;
+	case SPAWNER_FAILED:
+		log_warn("%s: cannot start: %s", job_name(s->job), strerror(-value));
+		proc_exited(s, 0, value);
+		break;
+	case SPAWNER_LOST:
+		log_warn("%s: the spawner died while it ran; its outcome is unknown",
+			 job_name(s->job));
+		proc_exited(s, 0, value);
+		break;
 	}
-	maybe_finish(s);
 }
 
 static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -127,7 +170,10 @@ static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	s->timed_out = true;
 	/* The whole process group: a wrapper script's children would
 	 * otherwise keep its output pipes open. */
-	kill(-s->pid, SIGKILL);
+	if (s->spawned && !s->exited)
+		spawner_kill(s->sp, s->spawn_id);
+	else if (s->pid > 0)
+		kill(-s->pid, SIGKILL); /* the rest of its group holds the pipes */
 }
 
 static void in_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -200,48 +246,17 @@ static void err_cb(struct ev_loop *loop, ev_io *w, int revents)
 	read_into(s, w, &s->err_fd, &s->err, s->job->err_max, &s->err_dropped);
 }
 
-/* Spawn argv with the pipes' ends as its stdin, stdout and stderr and
- * nothing else: 0 with *ret_pid, or -errno. */
-static int spawn_child(char *const argv[], int in, int out, int err, pid_t *ret_pid)
-{
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	sigset_t none, dfl;
-	pid_t pid;
-	int r;
-
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, in, STDIN_FILENO);
-	posix_spawn_file_actions_adddup2(&fa, out, STDOUT_FILENO);
-	posix_spawn_file_actions_adddup2(&fa, err, STDERR_FILENO);
-	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-	/* libev may block signals for its own handling; the helper must
-	 * start with none blocked and default handlers. */
-	posix_spawnattr_init(&attr);
-	sigemptyset(&none);
-	sigfillset(&dfl);
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setsigdefault(&attr, &dfl);
-	/* Its own process group, so a timeout kills all of it. */
-	posix_spawnattr_setpgroup(&attr, 0);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
-				 POSIX_SPAWN_SETPGROUP);
-	r = posix_spawnp(&pid, argv[0], &fa, &attr, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
-	if (r != 0)
-		return -r;
-	*ret_pid = pid;
-	return 0;
-}
-
 /* Watch the started child s with the loop. */
 static void proc_watch(struct proc *s, unsigned timeout_ms)
 {
 	fcntl(s->in_fd, F_SETFL, O_NONBLOCK);
 	fcntl(s->out_fd, F_SETFL, O_NONBLOCK);
 	fcntl(s->err_fd, F_SETFL, O_NONBLOCK);
-	ev_child_init(&s->child, child_cb, s->pid, 0);
+	if (!s->spawned) {
+		ev_child_init(&s->child, child_cb, s->pid, 0);
+		s->child.data = s;
+		ev_child_start(s->loop, &s->child);
+	}
 	ev_io_init(&s->in_w, in_cb, s->in_fd, EV_WRITE);
 	ev_io_init(&s->out_w, out_cb, s->out_fd, EV_READ);
 	ev_io_init(&s->err_w, err_cb, s->err_fd, EV_READ);
@@ -249,8 +264,7 @@ static void proc_watch(struct proc *s, unsigned timeout_ms)
 	 * clock, which may be a whole callback earlier. */
 	ev_now_update(s->loop);
 	ev_timer_init(&s->timer, timer_cb, timeout_ms / 1000.0, 0.);
-	s->child.data = s->in_w.data = s->out_w.data = s->err_w.data = s->timer.data = s;
-	ev_child_start(s->loop, &s->child);
+	s->in_w.data = s->out_w.data = s->err_w.data = s->timer.data = s;
 	ev_io_start(s->loop, &s->in_w);
 	ev_io_start(s->loop, &s->out_w);
 	ev_io_start(s->loop, &s->err_w);
@@ -271,9 +285,17 @@ static int proc_start(struct job *j, struct ev_loop *loop, char *const argv[], c
 		r = -errno;
 		goto fail;
 	}
-	r = spawn_child(argv, in[0], out[1], err[1], &s->pid);
-	if (r < 0)
-		goto fail;
+	r = -ENOTCONN;
+	if (job_spawner)
+		r = spawner_run(job_spawner, argv, in[0], out[1], err[1], spawned_cb, s,
+				&s->spawn_id);
+	s->spawned = r == 0;
+	s->sp = s->spawned ? job_spawner : NULL;
+	if (!s->spawned) {
+		r = spawner_exec(argv, in[0], out[1], err[1], &s->pid);
+		if (r < 0)
+			goto fail;
+	}
 	close(in[0]);
 	close(out[1]);
 	close(err[1]);
@@ -313,7 +335,11 @@ static void proc_cancel(struct job *j)
 {
 	struct proc *s = job_impl(j);
 
-	if (!s->exited) {
+	if (s->exited) {
+		/* nothing left to kill */
+	} else if (s->spawned) {
+		spawner_forget(s->sp, s->spawn_id);
+	} else {
 		kill(-s->pid, SIGKILL);
 		ev_child_stop(s->loop, &s->child);
 	}
@@ -328,6 +354,11 @@ const struct job_ops job_process_ops = {
 	.start = proc_start,
 	.cancel = proc_cancel,
 };
+
+void job_use_spawner(struct spawner *sp)
+{
+	job_spawner = sp;
+}
 
 /* --- the owner's side --- */
 

@@ -24,7 +24,9 @@ struct job;
 
 /* How a run ended: status is the exit code (0..255), or -ETIMEDOUT (killed
  * after the timeout), -EINTR (killed by a signal), -EFBIG (more standard
- * output than its cap), or -errno (could not be started). out/err hold
+ * output than its cap), -ECHILD (the spawner process died meanwhile: the
+ * run was killed, whatever it did is unknown), or -errno (could not be
+ * started). out/err hold
  * what the child printed, NUL-terminated, within the caps above. */
 typedef void (*job_done_fn)(void *data, int status, const char *out, size_t out_len,
 			      const char *err, size_t err_len);
@@ -43,8 +45,15 @@ struct job_ops {
 	void (*cancel)(struct job *j);
 };
 
-/* The real thing: posix_spawnp of argv[0] (looked up in PATH). */
+/* The real thing: argv[0] (looked up in PATH) started by the spawner
+ * process given to job_use_spawner(), or by posix_spawnp in the loop. */
 extern const struct job_ops job_process_ops;
+
+struct spawner;
+
+/* Start job_process_ops' children through sp from now on (NULL: with
+ * posix_spawnp in the loop). Runs already started keep their way. */
+void job_use_spawner(struct spawner *sp);
 
 /*
  * Start argv[0] with argv through ops (NULL: job_process_ops), feeding it
@@ -52,7 +61,9 @@ extern const struct job_ops job_process_ops;
  * unless the job is cancelled first; then free_data(data); the struct job
  * is freed after that. Returns 0 with *ret_job (may be NULL if the caller
  * does not keep it), or -errno if nothing was started (neither done nor
- * free_data is called then: data is still the caller's).
+ * free_data is called then: data is still the caller's). Through the
+ * spawner, a program that cannot be started (-ENOENT, ...) is reported
+ * later, as done's status.
  */
 int job_run(struct ev_loop *loop, const struct job_ops *ops, char *const argv[],
 	    const char *input, size_t input_len, unsigned timeout_ms, job_done_fn done,

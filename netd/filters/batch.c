@@ -96,6 +96,8 @@ static void run_done(void *data, int status, const char *out, size_t out_len,
 		free(bt->err[fam]);
 		if (status == -ETIMEDOUT)
 			bt->err[fam] = strdup("killed after the helper timeout");
+		else if (status == -ECHILD)
+			bt->err[fam] = strdup("killed: the spawner process died while it ran");
 		else
 			bt->err[fam] = strndup(err, err_len > 2000 ? 2000 : err_len);
 		/* NULL without memory: the binding gets a generic message. */
