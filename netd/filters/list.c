@@ -199,69 +199,20 @@ static bool put_field(struct strbuf *s, const char *key, const char *value)
 	return true;
 }
 
-/* A JSON value as json_dumps(JSON_COMPACT) writes it; jansson's strings
- * are UTF-8 already. A real number is left to jansson's own format.
- * false without memory. */
-static bool put_json(struct strbuf *s, const json_t *j)
-{
-	const char *key;
-	bool first = true;
-	json_t *x;
-	size_t i;
-	char *text;
-
-	switch (json_typeof(j)) {
-	case JSON_OBJECT:
-		strbuf_append(s, "{", 1);
-		json_object_foreach((json_t *)j, key, x) {
-			strbuf_puts(s, first ? "" : ",");
-			first = false;
-			put_string(s, key);
-			strbuf_append(s, ":", 1);
-			if (!put_json(s, x))
-				return false;
-		}
-		strbuf_append(s, "}", 1);
-		return true;
-	case JSON_ARRAY:
-		strbuf_append(s, "[", 1);
-		json_array_foreach(j, i, x) {
-			strbuf_puts(s, i ? "," : "");
-			if (!put_json(s, x))
-				return false;
-		}
-		strbuf_append(s, "]", 1);
-		return true;
-	case JSON_STRING:
-		put_string(s, json_string_value(j));
-		return true;
-	case JSON_INTEGER:
-		strbuf_printf(s, "%" JSON_INTEGER_FORMAT, json_integer_value(j));
-		return true;
-	case JSON_TRUE:
-	case JSON_FALSE:
-	case JSON_NULL:
-		strbuf_puts(s, json_is_true(j) ? "true" : json_is_false(j) ? "false" : "null");
-		return true;
-	default:
-		text = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
-		if (!text)
-			return false;
-		strbuf_puts(s, text);
-		free(text);
-		return true;
-	}
-}
-
 void binding_view_encode(struct strbuf *s, const struct binding_view *v)
 {
+	char *params;
 	bool first = true;
 
 	assert(s && v);
 	/* What json_pack() of binding_view_json() needs, or it fails. */
-	if (!v->filter || !v->owner || !v->state || !v->params || !utf8_valid(v->port) ||
+	if (!v->filter || !v->owner || !v->state || !utf8_valid(v->port) ||
 	    !utf8_valid(v->filter) || !utf8_valid(v->owner) || !utf8_valid(v->state) ||
-	    !utf8_valid(v->hash) || !utf8_valid(v->created)) {
+	    !utf8_valid(v->hash) || !utf8_valid(v->created))
+		params = NULL;
+	else
+		params = v->params ? json_dumps(v->params, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+	if (!params) {
 		s->oom = true;
 		return;
 	}
@@ -270,10 +221,8 @@ void binding_view_encode(struct strbuf *s, const struct binding_view *v)
 	put_field(s, "filter", v->filter);
 	put_field(s, "owner", v->owner);
 	strbuf_puts(s, ",\"parameters\":");
-	if (!put_json(s, v->params)) {
-		s->oom = true;
-		return;
-	}
+	strbuf_puts(s, params);
+	free(params);
 	put_field(s, "state", v->state);
 	put_field(s, "hash", v->hash);
 	strbuf_puts(s, v->applied ? ",\"applied\":true" : ",\"applied\":false");
