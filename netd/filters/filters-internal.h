@@ -665,9 +665,6 @@ struct binding_view {
 void binding_view_fill(struct binding_view *v, const struct binding *b, bool verified);
 /* A binding's reply object, or NULL without memory. */
 json_t *binding_view_json(const struct binding_view *v);
-/* Append to s exactly what json_dumps(binding_view_json(v), JSON_COMPACT)
- * gives, without building the object; s->oom without memory. */
-void binding_view_encode(struct strbuf *s, const struct binding_view *v);
 /* Answer call with the bindings of owner (NULL: all), copied now and
  * encoded over loop iterations. */
 void filters_list_start(struct filters *f, struct ctl_call *call, const char *owner);

@@ -6,17 +6,13 @@
  * iteration's budget, budget.h, is spent) and given already encoded, so
  * that listing 1,000 bindings never makes one long callback (building
  * and encoding them in one go took 21-34 ms). A short list is answered
- * at once. Each binding is written straight into the reply's text, the
- * bytes json_dumps() would write for binding_view_json(): building and
- * dumping a jansson object per binding was 30 % of netd's CPU time under
- * B5, a client listing 1,000 bindings in a loop.
+ * at once.
  * With methods.c, the only file of netd/filters/ that knows the wire
  * format.
  */
 #include "config.h"
 
 #include <assert.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -124,136 +120,19 @@ static void job_free(struct list_job *j)
 	free(j);
 }
 
-/* p as a JSON string, as jansson writes it: UTF-8 as it is (netd's
- * strings are checked UTF-8), '"', '\\' and control characters escaped. */
-static void put_string(struct strbuf *s, const char *p)
-{
-	const char *run = p;
-
-	strbuf_append(s, "\"", 1);
-	for (; *p; p++) {
-		unsigned char c = (unsigned char)*p;
-		char u[8];
-
-		if (c != '"' && c != '\\' && c >= 0x20)
-			continue;
-		strbuf_append(s, run, (size_t)(p - run));
-		run = p + 1;
-		switch (c) {
-		case '"': strbuf_puts(s, "\\\""); break;
-		case '\\': strbuf_puts(s, "\\\\"); break;
-		case '\b': strbuf_puts(s, "\\b"); break;
-		case '\f': strbuf_puts(s, "\\f"); break;
-		case '\n': strbuf_puts(s, "\\n"); break;
-		case '\r': strbuf_puts(s, "\\r"); break;
-		case '\t': strbuf_puts(s, "\\t"); break;
-		default:
-			snprintf(u, sizeof(u), "\\u%04X", c);
-			strbuf_puts(s, u);
-		}
-	}
-	strbuf_append(s, run, (size_t)(p - run));
-	strbuf_append(s, "\"", 1);
-}
-
-/* Whether p is UTF-8 that jansson takes for a string: no overlong
- * form, no surrogate, nothing past U+10FFFF. */
-static bool utf8_valid(const char *p)
-{
-	const unsigned char *u = (const unsigned char *)p;
-
-	while (*u) {
-		unsigned c = *u, n, cp;
-
-		if (c < 0x80) {
-			u++;
-			continue;
-		}
-		if (c < 0xC2 || c > 0xF4)
-			return false;
-		n = c < 0xE0 ? 1 : c < 0xF0 ? 2 : 3;
-		cp = c & (0x3Fu >> n);
-		for (unsigned i = 1; i <= n; i++) {
-			if ((u[i] & 0xC0) != 0x80)
-				return false; /* also the terminating NUL */
-			cp = cp << 6 | (u[i] & 0x3F);
-		}
-		if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10FFFF ||
-		    (cp >= 0xD800 && cp <= 0xDFFF))
-			return false;
-		u += n + 1;
-	}
-	return true;
-}
-
-/* ,"key":"value" when value is UTF-8; otherwise nothing and false (what
- * jansson does: no string, so no member, or no object at all). */
-static bool put_field(struct strbuf *s, const char *key, const char *value)
-{
-	if (!utf8_valid(value))
-		return false;
-	strbuf_puts(s, ",\"");
-	strbuf_puts(s, key);
-	strbuf_puts(s, "\":");
-	put_string(s, value);
-	return true;
-}
-
-void binding_view_encode(struct strbuf *s, const struct binding_view *v)
-{
-	char *params;
-	bool first = true;
-
-	assert(s && v);
-	/* What json_pack() of binding_view_json() needs, or it fails. */
-	if (!v->filter || !v->owner || !v->state || !utf8_valid(v->port) ||
-	    !utf8_valid(v->filter) || !utf8_valid(v->owner) || !utf8_valid(v->state) ||
-	    !utf8_valid(v->hash) || !utf8_valid(v->created))
-		params = NULL;
-	else
-		params = v->params ? json_dumps(v->params, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
-	if (!params) {
-		s->oom = true;
-		return;
-	}
-	strbuf_puts(s, "{\"port\":");
-	put_string(s, v->port);
-	put_field(s, "filter", v->filter);
-	put_field(s, "owner", v->owner);
-	strbuf_puts(s, ",\"parameters\":");
-	strbuf_puts(s, params);
-	free(params);
-	put_field(s, "state", v->state);
-	put_field(s, "hash", v->hash);
-	strbuf_puts(s, v->applied ? ",\"applied\":true" : ",\"applied\":false");
-	put_field(s, "created", v->created);
-	strbuf_puts(s, ",\"families\":[");
-	for (int i = 0; i <= NFAM; i++) {
-		if (i < NFAM ? !(v->fams & (1u << i)) : !v->netdev)
-			continue;
-		strbuf_puts(s, first ? "" : ",");
-		put_string(s, i < NFAM ? filters_fam_names[i] : "netdev");
-		first = false;
-	}
-	strbuf_puts(s, "]");
-	put_field(s, "backend", v->nft ? "nftables" : "xtables");
-	if (v->error)
-		put_field(s, "error", v->error); /* not UTF-8: left out, as jansson does */
-	if (v->applied_at[0])
-		put_field(s, "applied_at", v->applied_at);
-	if (v->learning)
-		put_field(s, "learning", v->learning);
-	if (v->learned_at[0])
-		put_field(s, "learned_at", v->learned_at);
-	strbuf_puts(s, "}");
-}
-
-/* Encode one binding of n into the reply being built (without memory,
- * s->oom: the reply is then InternalError). */
+/* Encode one binding of n into the reply being built. */
 static void encode_one(struct strbuf *s, const struct binding_view *v, unsigned i, unsigned n)
 {
+	json_t *o = binding_view_json(v);
+	char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+
+	json_decref(o);
 	strbuf_puts(s, i == 0 ? "{\"bindings\":[" : ",");
-	binding_view_encode(s, v);
+	if (text)
+		strbuf_puts(s, text);
+	else
+		s->oom = true; /* the reply is then InternalError */
+	free(text);
 	if (i == n - 1)
 		strbuf_puts(s, "]}");
 }
