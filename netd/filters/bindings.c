@@ -203,6 +203,35 @@ int binding_render(struct filters *f, struct binding *b, char **ret_error)
 	return 0;
 }
 
+void binding_drop_text(struct binding *b)
+{
+	assert(b);
+	for (int i = 0; i < RULES_FAMILIES; i++) {
+		free(b->want.text[i]);
+		b->want.text[i] = NULL;
+	}
+}
+
+int binding_need_text(struct filters *f, struct binding *b)
+{
+	_cleanup_free_ char *error = NULL;
+	bool dropped = false;
+	int r;
+
+	assert(f && b);
+	/* A family with chains has text unless it was dropped. */
+	for (int i = 0; i < RULES_FAMILIES; i++)
+		dropped |= b->rendered && !b->nft && !b->want.text[i] &&
+			   (b->want.has_in[i] || b->want.has_out[i]);
+	if (!dropped)
+		return 0;
+	r = binding_render(f, b, &error);
+	if (r < 0)
+		log_warn("%s: cannot render filter '%s' again: %s", b->port, b->filter,
+			 error ? error : strerror(-r));
+	return r;
+}
+
 /* Give b the filter, owner and parameters of req and render it; on any
  * failure b is left exactly as it was. */
 static int binding_set(struct filters *f, struct binding *b, const struct bind_req *req,
@@ -606,7 +635,11 @@ static void load_binding_row(void *userdata, const struct store_binding_row *row
 	b->state = bstate_from_string(row->state);
 	if (row->error)
 		b->error = strdup(row->error); /* NULL without memory: no message, same state */
-	if (binding_render(f, b, &error) < 0) {
+	/* Only the hash is compared at a start; a batch renders the text
+	 * again if the binding has to be written. */
+	if (binding_render(f, b, &error) == 0) {
+		binding_drop_text(b);
+	} else {
 		log_warn("%s: cannot render filter '%s' any more: %s", b->port, b->filter,
 			 error ? error : "?");
 		free(b->error);
