@@ -42,6 +42,8 @@
  *   vlbench lister SOCK STOPFILE            ListBindings calls one after
  *                                           another until STOPFILE exists;
  *                                           the most bindings one listed
+ *   vlbench resync SOCK                     one Resync call: its time and
+ *                                           its reply's skipped, reapplied
  *   vlbench status SOCK                     GetStatus's parameters
  *
  * Times are CLOCK_MONOTONIC, from just before the first byte of a call is
@@ -630,7 +632,8 @@ static int cmd_restart(char **a, char **netd_argv)
 {
 	static const char *const fields[] = { "restore_runs", "save_runs", "bindings_skipped",
 					      "bindings_applied", "links", "longest_callback_us",
-					      "longest_callback", "filters_verified_by" };
+					      "longest_callback", "longest_callback_cpu_us",
+					      "longest_callback_cpu", "filters_verified_by" };
 	_cleanup_conn_ struct conn c = CONN_NULL;
 	_cleanup_json_ json_t *reply = NULL, *status = NULL;
 	struct restart_seen seen = { .bindings = -1, .applied = -1 };
@@ -955,6 +958,23 @@ static int cmd_guest_stop(char **a)
 			      json_ms(now_usec() - t0), "errors", (json_int_t)n_errors));
 }
 
+static int cmd_resync(char **a)
+{
+	_cleanup_conn_ struct conn c = CONN_NULL;
+	_cleanup_json_ json_t *reply = NULL;
+	uint64_t usec = 0;
+	json_t *p;
+
+	if (open_or_complain(a[0], &c) < 0)
+		return 1;
+	timed_call(&c, "io.netd.Resync", json_object(), &reply, &usec);
+	p = params(reply);
+	return emit(json_pack("{s:s,s:o,s:I,s:I,s:i}", "mode", "resync", "ms", json_ms(usec),
+			      "skipped", json_integer_value(json_object_get(p, "skipped")),
+			      "reapplied", json_integer_value(json_object_get(p, "reapplied")),
+			      "errors", (json_int_t)n_errors));
+}
+
 static int cmd_status(char **a)
 {
 	_cleanup_conn_ struct conn c = CONN_NULL;
@@ -981,6 +1001,7 @@ static void usage(void)
 		"       vlbench latency SOCK STOPFILE\n"
 		"       vlbench churn SOCK PARENT OWNER COUNT STOPFILE\n"
 		"       vlbench lister SOCK STOPFILE\n"
+		"       vlbench resync SOCK\n"
 		"       vlbench status SOCK\n");
 }
 
@@ -1014,6 +1035,8 @@ int main(int argc, char **argv)
 		r = cmd_churn(a);
 	else if (strcmp(mode, "lister") == 0 && n == 2)
 		r = cmd_lister(a);
+	else if (strcmp(mode, "resync") == 0 && n == 1)
+		r = cmd_resync(a);
 	else if (strcmp(mode, "status") == 0 && n == 1)
 		r = cmd_status(a);
 	if (r < 0 || r == 2) {

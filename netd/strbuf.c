@@ -33,6 +33,38 @@ static bool strbuf_grow(struct strbuf *b, size_t need)
 	return true;
 }
 
+/* Whether fmt's only conversions are plain %s (and %%): those are
+ * appended piece by piece, without vsnprintf's set-up, which was most of
+ * the cost of rendering a binding's rules (a line is a dozen small
+ * formats). */
+static bool only_strings(const char *fmt)
+{
+	for (const char *p = strchr(fmt, '%'); p; p = strchr(p + 2, '%'))
+		if (p[1] != 's' && p[1] != '%')
+			return false;
+	return true;
+}
+
+/* Append fmt with its %s replaced by the arguments in turn, as
+ * vsnprintf would (a NULL argument as glibc prints it). */
+static void append_strings(struct strbuf *b, const char *fmt, va_list ap)
+{
+	const char *p;
+
+	while ((p = strchr(fmt, '%'))) {
+		strbuf_append(b, fmt, (size_t)(p - fmt));
+		if (p[1] == '%') {
+			strbuf_append(b, "%", 1);
+		} else {
+			const char *arg = va_arg(ap, const char *);
+
+			strbuf_puts(b, arg ? arg : "(null)");
+		}
+		fmt = p + 2;
+	}
+	strbuf_puts(b, fmt);
+}
+
 void strbuf_printf(struct strbuf *b, const char *fmt, ...)
 {
 	va_list ap;
@@ -42,6 +74,15 @@ void strbuf_printf(struct strbuf *b, const char *fmt, ...)
 	assert(fmt);
 	if (b->oom)
 		return;
+	if (only_strings(fmt)) {
+		va_start(ap, fmt);
+		append_strings(b, fmt, ap);
+		va_end(ap);
+		/* As vsnprintf's path does, an empty text still allocates. */
+		if (!b->p && strbuf_grow(b, 0))
+			b->p[0] = '\0';
+		return;
+	}
 	for (;;) {
 		size_t room = b->cap - b->len;
 

@@ -559,7 +559,7 @@ void batch_cancel(struct batch *bt)
 
 		if (it->b) {
 			it->b->in_batch = false;
-			it->b->dirty = true;
+			binding_set_dirty(f, it->b, true);
 			waiters_move(&it->b->waiters, &it->waiters);
 		}
 	}
@@ -601,7 +601,7 @@ static void batch_take(struct batch *bt, struct binding *b)
 	b->waiters = NULL;
 	b->item = bt->n - 1;
 	b->in_batch = true;
-	b->dirty = false;
+	binding_set_dirty(bt->f, b, false);
 }
 
 void batch_start_group(struct filters *f, struct binding **v, unsigned n, unsigned pair,

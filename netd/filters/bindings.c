@@ -142,6 +142,7 @@ void binding_store(struct filters *f, const struct binding *b)
 void binding_free(struct filters *f, struct binding *b)
 {
 	b->learner = learn_close(b->learner);
+	binding_set_dirty(f, b, false);
 	tdelete(b, &f->by_port, cmp_binding);
 	TAILQ_REMOVE(b->nft ? &f->netdev_all : &f->all, b, entry);
 	f->nbindings--;
@@ -201,6 +202,49 @@ int binding_render(struct filters *f, struct binding *b, char **ret_error)
 	b->want = r;
 	b->rendered = true;
 	return 0;
+}
+
+void binding_set_dirty(struct filters *f, struct binding *b, bool dirty)
+{
+	assert(f && b);
+	if (b->dirty == dirty)
+		return;
+	b->dirty = dirty;
+	if (dirty) {
+		f->ndirty++;
+	} else {
+		assert(f->ndirty > 0);
+		f->ndirty--;
+	}
+}
+
+void binding_drop_text(struct binding *b)
+{
+	assert(b);
+	for (int i = 0; i < RULES_FAMILIES; i++) {
+		free(b->want.text[i]);
+		b->want.text[i] = NULL;
+	}
+}
+
+int binding_need_text(struct filters *f, struct binding *b)
+{
+	_cleanup_free_ char *error = NULL;
+	bool dropped = false;
+	int r;
+
+	assert(f && b);
+	/* A family with chains has text unless it was dropped. */
+	for (int i = 0; i < RULES_FAMILIES; i++)
+		dropped |= b->rendered && !b->nft && !b->want.text[i] &&
+			   (b->want.has_in[i] || b->want.has_out[i]);
+	if (!dropped)
+		return 0;
+	r = binding_render(f, b, &error);
+	if (r < 0)
+		log_warn("%s: cannot render filter '%s' again: %s", b->port, b->filter,
+			 error ? error : strerror(-r));
+	return r;
 }
 
 /* Give b the filter, owner and parameters of req and render it; on any
@@ -343,7 +387,7 @@ static void bundo_apply(struct filters *f, struct binding *b, struct bundo *u,
 				 error ? error : "out of memory");
 	}
 	b->state = u->state;
-	b->dirty = u->dirty;
+	binding_set_dirty(f, b, u->dirty);
 	b->gone = u->gone;
 	free(b->error);
 	b->error = u->error;
@@ -508,7 +552,7 @@ int bindings_bind(struct filters *f, const struct bind_req *req, const struct wa
 	}
 	b->state = B_PENDING;
 	b->gone = false;
-	b->dirty = true;
+	binding_set_dirty(f, b, true);
 	free(b->error);
 	b->error = NULL;
 	binding_store(f, b);
@@ -533,7 +577,7 @@ int bindings_unbind(struct filters *f, const char *port, const char *owner,
 	if (bundo_note(f, port, b) < 0)
 		return -ENOMEM;
 	b->state = B_REMOVING;
-	b->dirty = true;
+	binding_set_dirty(f, b, true);
 	b->learner = learn_close(b->learner);
 	binding_store(f, b);
 	return waiters_add(&b->waiters, w);
@@ -559,7 +603,7 @@ void filters_port_gone(void *userdata, const char *port)
 	log_info("%s: the port is gone; removing its filter rules", port);
 	b->state = B_REMOVING;
 	b->gone = true;
-	b->dirty = true;
+	binding_set_dirty(f, b, true);
 	b->learner = learn_close(b->learner);
 	binding_store(f, b);
 }
@@ -606,7 +650,11 @@ static void load_binding_row(void *userdata, const struct store_binding_row *row
 	b->state = bstate_from_string(row->state);
 	if (row->error)
 		b->error = strdup(row->error); /* NULL without memory: no message, same state */
-	if (binding_render(f, b, &error) < 0) {
+	/* Only the hash is compared at a start; a batch renders the text
+	 * again if the binding has to be written. */
+	if (binding_render(f, b, &error) == 0) {
+		binding_drop_text(b);
+	} else {
 		log_warn("%s: cannot render filter '%s' any more: %s", b->port, b->filter,
 			 error ? error : "?");
 		free(b->error);
@@ -675,7 +723,7 @@ unsigned bindings_rerender(struct filters *f)
 			}
 			if (!streq(old, b->want.hash)) {
 				b->state = B_PENDING;
-				b->dirty = true;
+				binding_set_dirty(f, b, true);
 				binding_store(f, b);
 				changed++;
 			}

@@ -87,7 +87,7 @@ static void bisect_split(struct filters *f, struct batch *bt)
 		struct item *it = &bt->items[k];
 
 		it->b->in_batch = false;
-		it->b->dirty = true;
+		binding_set_dirty(f, it->b, true);
 		waiters_move(&it->b->waiters, &it->waiters);
 		if (a && k < half)
 			a[k] = it->b;
@@ -119,7 +119,7 @@ static void binding_failed(struct filters *f, struct binding *b, struct waiter *
 	char *error = strdup(msg);
 
 	b->in_batch = false;
-	b->dirty = false;
+	binding_set_dirty(f, b, false);
 	free(b->error);
 	b->error = error; /* NULL without memory: failed without a message */
 	b->state = B_FAILED;

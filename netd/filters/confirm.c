@@ -339,7 +339,7 @@ static void item_demote(struct filters *f, struct batch *bt, struct binding *b)
 	b->applied_hash[0] = '\0';
 	for (int i = 0; i < NFAM; i++)
 		b->norm[i][0] = '\0';
-	b->dirty = true;
+	binding_set_dirty(f, b, true);
 	log_warn("%s: filter '%s': %s", b->port, b->filter, why);
 }
 

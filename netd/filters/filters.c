@@ -104,8 +104,9 @@ static void record_preempt(struct filters *f)
 	if (!bt->record || bt->phase != PHASE_SAVING || record_due(f, false) ||
 	    (f->backoff_until && now_usec() < f->backoff_until))
 		return;
-	TAILQ_FOREACH(b, &f->all, entry)
-		work |= b->dirty;
+	if (f->ndirty > 0)
+		TAILQ_FOREACH(b, &f->all, entry)
+			work |= b->dirty;
 	if (!work)
 		return;
 	f->records_preempted++;
@@ -142,9 +143,10 @@ void filters_flush(struct filters *f, bool more_coming)
 		return;
 	for (int i = 0; i < NFAM; i++)
 		root |= f->root_dirty[i];
-	TAILQ_FOREACH(b, &f->all, entry)
-		if (b->dirty)
-			n++;
+	if (f->ndirty > 0)
+		TAILQ_FOREACH(b, &f->all, entry)
+			if (b->dirty)
+				n++;
 	/* Anything else waits out the back-off of the batch that failed
 	 * last (its timer wakes the loop), so that a batch that keeps
 	 * failing (a broken tool, someone holding the table) is not
@@ -197,6 +199,8 @@ bool filters_idle(const struct filters *f)
 	if (f->batch || f->nretry || f->verify_wanted || confirm_record_pending(f) ||
 	    !netdev_idle(f))
 		return false;
+	if (f->ndirty == 0)
+		return true;
 	TAILQ_FOREACH(b, &f->all, entry)
 		if (b->dirty)
 			return false;

@@ -171,7 +171,7 @@ static void learned(struct filters *f, struct binding *b, enum learn_mode mode,
 	json_decref(old);
 	f->learned++;
 	b->state = B_PENDING;
-	b->dirty = true;
+	binding_set_dirty(f, b, true);
 	free(b->error);
 	b->error = NULL;
 	binding_store(f, b);

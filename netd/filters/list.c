@@ -56,7 +56,7 @@ void binding_view_fill(struct binding_view *v, const struct binding *b, bool ver
 	v->applied = verified && b->state != B_PENDING && b->applied_hash[0] && b->rendered &&
 		     streq(b->applied_hash, b->want.hash);
 	for (int i = 0; i < NFAM; i++)
-		if (b->rendered && b->want.text[i])
+		if (b->rendered && (b->want.has_in[i] || b->want.has_out[i]))
 			v->fams |= 1u << i;
 	v->netdev = b->nft && b->rendered;
 	v->nft = b->nft;

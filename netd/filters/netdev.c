@@ -245,7 +245,7 @@ static void record_item(struct netdev_state *nd, struct nd_item *it)
 	}
 	log_warn("%s: the chains nft wrote are not listed; applying them again", b->port);
 	b->state = B_PENDING;
-	b->dirty = true;
+	binding_set_dirty(nd->f, b, true);
 	binding_store(nd->f, b);
 	nd->all_ok = false;
 }
@@ -291,7 +291,7 @@ static void compare_one(struct netdev_state *nd, struct binding *b)
 	bool intact;
 
 	if (b->state == B_REMOVING) {
-		b->dirty = true;
+		binding_set_dirty(nd->f, b, true);
 		nd->cmp_dirty++;
 		return;
 	}
@@ -306,7 +306,7 @@ static void compare_one(struct netdev_state *nd, struct binding *b)
 	if (b->state == B_APPLIED && b->nnorm[0])
 		drift_note(nd, b);
 	b->state = B_PENDING;
-	b->dirty = true;
+	binding_set_dirty(nd->f, b, true);
 	nd->cmp_dirty++;
 }
 
@@ -487,7 +487,7 @@ static void apply_failed(struct netdev_state *nd, int status, const char *err)
 		struct binding *b = nd->items[k].b;
 
 		b->in_batch = false;
-		b->dirty = true;
+		binding_set_dirty(nd->f, b, true);
 		waiters_move(&b->waiters, &nd->items[k].waiters);
 	}
 	/* The second half is pushed first: groups are taken from the end. */
@@ -545,7 +545,7 @@ static void apply_start(struct netdev_state *nd, struct binding **v, unsigned n)
 		it->waiters = b->waiters;
 		b->waiters = NULL;
 		b->in_batch = true;
-		b->dirty = false;
+		binding_set_dirty(f, b, false);
 		if (it->removing)
 			rules_nft_remove(b->port, &in);
 		else
@@ -642,8 +642,9 @@ bool netdev_flush(struct filters *f, bool more_coming)
 		return true;
 	/* A binding that does not render (its filter went) waits as it is,
 	 * unless it is being removed. */
-	TAILQ_FOREACH(b, &f->netdev_all, entry)
-		n += b->dirty && !b->in_batch && (b->rendered || b->state == B_REMOVING);
+	if (f->ndirty > 0)
+		TAILQ_FOREACH(b, &f->netdev_all, entry)
+			n += b->dirty && !b->in_batch && (b->rendered || b->state == B_REMOVING);
 	if (n == 0 || gather_more(nd, more_coming, n))
 		return false;
 	v = calloc(n, sizeof(*v));
@@ -666,6 +667,8 @@ bool netdev_idle(const struct filters *f)
 		return true;
 	if (nd->running || nd->verify_wanted || nd->ngroups)
 		return false;
+	if (f->ndirty == 0)
+		return true;
 	TAILQ_FOREACH(b, &f->netdev_all, entry)
 		if (b->dirty && (b->rendered || b->state == B_REMOVING))
 			return false;

@@ -612,12 +612,12 @@ bool verify_compare_step(struct filters *f, struct batch *bt)
 		bt->cmp_next = TAILQ_NEXT(b, entry);
 		ok = binding_intact(f, b, trees);
 		if (b->state == B_REMOVING || b->state == B_FAILED) {
-			b->dirty = true;
+			binding_set_dirty(f, b, true);
 		} else if (ok) {
 			bt->n_ok++;
 		} else {
 			b->state = B_PENDING;
-			b->dirty = true;
+			binding_set_dirty(f, b, true);
 			bt->n_dirty++;
 		}
 		if (++k % 32 == 0 && bt->cmp_next && budget_spent())

@@ -99,9 +99,17 @@ static const char *num_name(const struct num_name *t, size_t n, unsigned num)
 
 static const uint8_t mac_ones[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
 
+/* "%02x:...:%02x" without snprintf: a binding has a few MACs in most of
+ * its rules, and every binding is rendered at each start. */
 static void fmt_mac(char out[18], const uint8_t m[6])
 {
-	snprintf(out, 18, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
+	static const char digits[] = "0123456789abcdef";
+
+	for (int i = 0; i < 6; i++) {
+		out[3 * i] = digits[m[i] >> 4];
+		out[3 * i + 1] = digits[m[i] & 0xf];
+		out[3 * i + 2] = i < 5 ? ':' : '\0';
+	}
 }
 
 /* " -s X" / " --arp-mac-src ! X/M"; -s and -d know four pairs by name. */
@@ -483,6 +491,17 @@ static void emit_rule(struct strbuf *b, enum rules_family fam, const char *chain
 		}
 }
 
+static void hex_of(const unsigned char md[32], char out[65])
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (unsigned i = 0; i < 32; i++) {
+		out[2 * i] = digits[md[i] >> 4];
+		out[2 * i + 1] = digits[md[i] & 0xf];
+	}
+	out[64] = '\0';
+}
+
 int rules_sha256_hex(const void *p, size_t n, char out[65])
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
@@ -490,31 +509,44 @@ int rules_sha256_hex(const void *p, size_t n, char out[65])
 
 	if (!EVP_Digest(p, n, md, &len, EVP_sha256(), NULL) || len != 32)
 		return -ENOMEM;
-	for (unsigned i = 0; i < 32; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	hex_of(md, out);
 	return 0;
 }
 
+/* The hash of RULES_RENDER_VERSION and the texts, each length-prefixed
+ * so that no text can pose as another's end. The pieces are digested in
+ * turn rather than copied into one buffer first: at a start every
+ * binding is rendered and hashed, and that copy was a sixth of it. */
 static int render_hash(const struct rules_render *r, char out[65])
 {
-	struct strbuf b = { 0 };
-	int ret;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned len = 0;
+	char head[64];
+	bool ok;
+	int n;
 
-	strbuf_printf(&b, "%s\n", RULES_RENDER_VERSION);
-	for (int f = 0; f < RULES_FAMILIES; f++) {
-		/* Length-prefixed, so no text can pose as another's end. */
-		if (r->text[f])
-			strbuf_printf(&b, "%d %zu\n%s", f, strlen(r->text[f]), r->text[f]);
-		else
-			strbuf_printf(&b, "%d -\n", f);
-	}
-	if (b.oom) {
-		strbuf_done(&b);
+	if (!ctx)
 		return -ENOMEM;
+	n = snprintf(head, sizeof(head), "%s\n", RULES_RENDER_VERSION);
+	ok = n > 0 && (size_t)n < sizeof(head) && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) &&
+	     EVP_DigestUpdate(ctx, head, (size_t)n);
+	for (int f = 0; ok && f < RULES_FAMILIES; f++) {
+		size_t tl = r->text[f] ? strlen(r->text[f]) : 0;
+
+		if (r->text[f])
+			n = snprintf(head, sizeof(head), "%d %zu\n", f, tl);
+		else
+			n = snprintf(head, sizeof(head), "%d -\n", f);
+		ok = n > 0 && (size_t)n < sizeof(head) && EVP_DigestUpdate(ctx, head, (size_t)n) &&
+		     (tl == 0 || EVP_DigestUpdate(ctx, r->text[f], tl));
 	}
-	ret = rules_sha256_hex(b.p, b.len, out);
-	strbuf_done(&b);
-	return ret;
+	ok = ok && EVP_DigestFinal_ex(ctx, md, &len) && len == 32;
+	EVP_MD_CTX_free(ctx);
+	if (!ok)
+		return -ENOMEM;
+	hex_of(md, out);
+	return 0;
 }
 
 void rules_render_done(struct rules_render *r)
@@ -609,8 +641,7 @@ static int render_family(struct rules_render *out, enum rules_family fam, const 
 		if (lines[k].len > 0)
 			strbuf_printf(&text, ":%s %s\n", chains[k], fam == RULES_EB ? "RETURN" : "- [0:0]");
 	for (int k = 0; k < 2; k++)
-		if (lines[k].len > 0)
-			strbuf_printf(&text, "%s", lines[k].p);
+		strbuf_append(&text, lines[k].p, lines[k].len);
 	oom = lines[0].oom || lines[1].oom || text.oom;
 	strbuf_done(&lines[0]);
 	strbuf_done(&lines[1]);

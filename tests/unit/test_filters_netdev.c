@@ -222,16 +222,32 @@ static void start(void)
 			.job_ops = &fake_ops, .nft_ops = &fake_nft_ops }, &F), 0);
 }
 
+/* f->ndirty lets the flush skip its walks: it must count exactly the
+ * bindings marked dirty, after every step of every test. */
+static void check_ndirty(void)
+{
+	const struct binding *b;
+	unsigned n = 0;
+
+	TAILQ_FOREACH(b, &F->all, entry)
+		n += b->dirty;
+	TAILQ_FOREACH(b, &F->netdev_all, entry)
+		n += b->dirty;
+	assert_int_equal(F->ndirty, n);
+}
+
 static void pump(void)
 {
 	for (int i = 0; i < 100000; i++) {
 		assert_int_equal(store_commit(S), 0);
+		check_ndirty();
 		filters_flush(F, false);
 		if (filters_idle(F) && !F->resync_waiters) {
 			assert_int_equal(store_commit(S), 0);
 			return;
 		}
 		ev_run(loop, EVRUN_NOWAIT);
+		check_ndirty();
 		usleep(100);
 	}
 	fail_msg("the filters never became idle");

@@ -839,6 +839,39 @@ static void test_order(void **state)
 #undef V4
 }
 
+/* The hash is SHA-256 of exactly these bytes: the version line, then per
+ * family "INDEX LENGTH\n" and the text, or "INDEX -\n". Hashes stored by
+ * an earlier netd are compared with it at every start: a change in what
+ * is hashed would re-apply every binding once. */
+static void test_hash_input(void **state)
+{
+	struct rules_defs *d = defs_builtin();
+	static const char *const filters[] = { "clean-traffic", "no-mac-spoofing", "allow-dhcp" };
+
+	for (size_t i = 0; i < sizeof(filters) / sizeof(filters[0]); i++) {
+		struct rules_render r;
+		char *buf = NULL, want[65];
+		size_t len = 0;
+		FILE *m = open_memstream(&buf, &len);
+
+		assert_non_null(m);
+		render_ok(d, filters[i], "vnet0", &std_params, &r);
+		fprintf(m, "%s\n", RULES_RENDER_VERSION);
+		for (int f = 0; f < RULES_FAMILIES; f++)
+			if (r.text[f])
+				fprintf(m, "%d %zu\n%s", f, strlen(r.text[f]), r.text[f]);
+			else
+				fprintf(m, "%d -\n", f);
+		assert_int_equal(fclose(m), 0);
+		assert_int_equal(rules_sha256_hex(buf, len, want), 0);
+		assert_string_equal(r.hash, want);
+		free(buf);
+		rules_render_done(&r);
+	}
+	rules_defs_free(d);
+	(void)state;
+}
+
 static void test_determinism(void **state)
 {
 	struct rules_defs *d = defs_builtin(), *d2 = defs_builtin();
@@ -1232,6 +1265,7 @@ int main(void)
 		cmocka_unit_test(test_load_dir),
 		cmocka_unit_test(test_order),
 		cmocka_unit_test(test_determinism),
+		cmocka_unit_test(test_hash_input),
 		cmocka_unit_test(test_injection),
 		cmocka_unit_test(test_helpers),
 		cmocka_unit_test(test_chain_names),

@@ -1,7 +1,9 @@
 /*
  * test_strbuf.c: the growing string: appends of every kind, growth past
  * many doublings, text with NUL-free pieces of any length, stealing, and
- * an empty buffer staying NULL (rules/render.c relies on that).
+ * an empty buffer staying NULL (rules/render.c relies on that), and
+ * formats of %s only (appended without vsnprintf) giving what vsnprintf
+ * gives.
  */
 #include "config.h"
 
@@ -9,6 +11,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <cmocka.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,12 +78,52 @@ static void test_growth(void **state)
 	strbuf_done(&b);
 }
 
+/* Each format once through strbuf_printf and once through snprintf. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+static void check_same(const char *fmt, const char *a, const char *b2)
+{
+	struct strbuf b = { 0 };
+	char want[256];
+
+	strbuf_puts(&b, "[");
+	strbuf_printf(&b, fmt, a, b2);
+	want[0] = '[';
+	snprintf(want + 1, sizeof(want) - 1, fmt, a, b2);
+	assert_string_equal(b.p, want);
+	assert_int_equal(b.len, strlen(want));
+	strbuf_done(&b);
+}
+#pragma GCC diagnostic pop
+
+static void test_printf_strings(void **state)
+{
+	struct strbuf b = { 0 };
+
+	check_same("-A %s -p %sIPv4", "N-I-vnet0", "! ");
+	check_same("%s%s", "", "");
+	check_same("100%% %s", "sure", NULL);
+	check_same("%%s %s %%%%", "x", NULL);
+	check_same("no conversion", NULL, NULL);
+	check_same("%s %s\n", "tail", "end");
+	/* Not only %s: vsnprintf's path, the same result. */
+	check_same("%.3s|%5s", "abcdef", "ab");
+	/* An empty text allocates, as vsnprintf's path always did. */
+	strbuf_printf(&b, "%s", "");
+	assert_non_null(b.p);
+	assert_string_equal(b.p, "");
+	assert_int_equal(b.len, 0);
+	strbuf_done(&b);
+	(void)state;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_empty),
 		cmocka_unit_test(test_appends),
 		cmocka_unit_test(test_growth),
+		cmocka_unit_test(test_printf_strings),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
