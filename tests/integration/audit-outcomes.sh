@@ -10,7 +10,6 @@
 
 command -v sqlite3 >/dev/null || skip "needs sqlite3"
 command -v setpriv >/dev/null || skip "needs setpriv"
-REAL=$(command -v ebtables-restore) || fail "ebtables-restore is required"
 
 # q SQL: one value; want SQL VALUE WHAT: the value must be VALUE.
 q() { db "$1"; }
@@ -25,16 +24,12 @@ wait_row() {
 }
 
 # A restore that refuses the port p4's chains once $TMP/refuse exists.
-mkdir -p "$TMP/bin" "$TMP/filters"
-cat > "$TMP/bin/ebtables-restore" <<WRAP
-#!/bin/bash
-input=\$(cat)
+mkdir -p "$TMP/filters"
+wrap_restore ebtables-restore <<WRAP
 if [ -e "$TMP/refuse" ]; then
 	case \$input in *-p4*) echo "ebtables-restore: refused by the test's wrapper" >&2; exit 1 ;; esac
 fi
-printf '%s\n' "\$input" | exec "$REAL" "\$@"
 WRAP
-chmod +x "$TMP/bin/ebtables-restore"
 printf '[netd]\nfilter_dir = %s\n' "$TMP/filters" > "$CONF"
 cp "$CONF" "$TMP/conf.good"
 make_parent v0

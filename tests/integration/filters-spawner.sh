@@ -7,17 +7,11 @@
 # input that names the port "slow" and notes its pid.
 . "$(dirname "$0")/lib.sh"
 
-REAL=$(command -v ebtables-restore) || fail "ebtables-restore is required"
-mkdir -p "$TMP/bin"
-cat > "$TMP/bin/ebtables-restore" <<WRAP
-#!/bin/bash
-input=\$(cat)
+wrap_restore ebtables-restore <<WRAP
 case \$input in
 *N-O-slow*) echo \$\$ > "$TMP/slow.pid"; sleep 30 ;;
 esac
-printf '%s\n' "\$input" | exec "$REAL" "\$@"
 WRAP
-chmod +x "$TMP/bin/ebtables-restore"
 
 spawner_of() { pgrep -P "$1" -x netd-spawner; }
 

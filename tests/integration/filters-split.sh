@@ -7,18 +7,12 @@
 # the port "poison" (or "sleepy"), the way the real tool refuses a bad line.
 . "$(dirname "$0")/lib.sh"
 
-REAL=$(command -v ebtables-restore) || fail "ebtables-restore is required"
-mkdir -p "$TMP/bin"
-cat > "$TMP/bin/ebtables-restore" <<WRAP
-#!/bin/bash
-input=\$(cat)
+wrap_restore ebtables-restore <<WRAP
 case \$input in
 *N-O-poison*) echo "ebtables-restore: line 7 failed: refused by the test's wrapper" >&2; exit 1 ;;
 *N-O-sleepy*) sleep 30 ;;
 esac
-printf '%s\n' "\$input" | exec "$REAL" "\$@"
 WRAP
-chmod +x "$TMP/bin/ebtables-restore"
 
 printf '[netd]\nhelper_timeout_ms = 1000\n' > "$CONF"
 for p in a1 a2 a3 poison a5 a6 a7 a8 sleepy; do ip -n "$NS" link add "$p" type veth peer name "$p-p"; done

@@ -184,6 +184,22 @@ make_parent() {
 	ip -n "$NS" link set "$n-p" up
 }
 
+# wrap_restore TOOL: a $TMP/bin/TOOL in front of the real one. It reads
+# its input into $input, runs the test's lines given on stdin (which may
+# refuse, stall or note something), then hands the input to the real TOOL.
+# Start netd with PATH=$TMP/bin:$PATH to use it.
+wrap_restore() {
+	local real
+	real=$(command -v "$1") || fail "$1 is required"
+	mkdir -p "$TMP/bin"
+	{
+		printf '#!/bin/bash\ninput=$(cat)\n'
+		cat
+		printf 'printf "%%s\\n" "$input" | exec %q "$@"\n' "$real"
+	} > "$TMP/bin/$1"
+	chmod +x "$TMP/bin/$1"
+}
+
 # kview ARGS: the kernel's links as libnl-route-3 sees them (not netd).
 kview() { in_ns "$NLVIEW" "$@"; }
 
