@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "filters/filters-internal.h"
+#include "filters-test.h"
 #include "job.h"
 #include "links.h"
 #include "store.h"
@@ -509,27 +510,13 @@ static void filters_start(void)
 			.job_ops = &fake_ops, .nft_ops = &fake_nft_ops }, &F), 0);
 }
 
-/* f->ndirty lets the flush skip its walks: it must count exactly the
- * bindings marked dirty, after every step of every test. */
-static void check_ndirty(void)
-{
-	const struct binding *b;
-	unsigned n = 0;
-
-	TAILQ_FOREACH(b, &F->all, entry)
-		n += b->dirty;
-	TAILQ_FOREACH(b, &F->netdev_all, entry)
-		n += b->dirty;
-	assert_int_equal(F->ndirty, n);
-}
-
 /* What core does each iteration: commit, flush the filters, then run the
  * loop's callbacks; until the filters are idle with nothing running. */
 static void pump(void)
 {
 	for (int i = 0; i < 100000; i++) {
 		assert_int_equal(store_commit(S), 0);
-		check_ndirty();
+		filters_test_check_ndirty(F);
 		filters_flush(F, false);
 		note_phase();
 		if (filters_idle(F) && !F->resync_waiters) {
@@ -537,7 +524,7 @@ static void pump(void)
 			return;
 		}
 		ev_run(loop, EVRUN_NOWAIT);
-		check_ndirty();
+		filters_test_check_ndirty(F);
 		note_phase();
 		usleep(100);
 	}

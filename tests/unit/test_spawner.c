@@ -133,10 +133,13 @@ static void test_run_through_spawner(void **state)
 	assert_string_equal(r.err, "oops\n");
 }
 
-static void test_timeout_kills_group(void **state)
+/* Run script (which starts "sleep 30" in the background and prints its
+ * pid) with a 300 ms timeout: the run times out in time, and the
+ * background sleep, in the run's process group, is killed with it. */
+static void check_timeout_kills(const char *script)
 {
 	struct ev_loop *loop = ev_default_loop(0);
-	char *const argv[] = { "sh", "-c", "sleep 30 & echo $!; wait", NULL };
+	char *const argv[] = { "sh", "-c", (char *)script, NULL };
 	struct result r = { 0 };
 	uint64_t t0 = now_usec();
 	pid_t bg;
@@ -151,24 +154,16 @@ static void test_timeout_kills_group(void **state)
 	assert_true(gone_within(bg, 2000));
 }
 
+static void test_timeout_kills_group(void **state)
+{
+	check_timeout_kills("sleep 30 & echo $!; wait");
+}
+
 /* The run's leader exits at once; a child it left holds the pipes until
  * the timeout kills the group. */
 static void test_timeout_after_exit(void **state)
 {
-	struct ev_loop *loop = ev_default_loop(0);
-	char *const argv[] = { "sh", "-c", "sleep 30 & echo $!", NULL };
-	struct result r = { 0 };
-	uint64_t t0 = now_usec();
-	pid_t bg;
-
-	assert_int_equal(job_run(loop, NULL, argv, NULL, 0, 300, done_cb, NULL, &r, NULL), 0);
-	run_until(loop, &r.done, 5000);
-	assert_true(r.done);
-	assert_int_equal(r.status, -ETIMEDOUT);
-	assert_true(now_usec() - t0 < 3000000);
-	bg = (pid_t)atoi(r.out);
-	assert_true(bg > 0);
-	assert_true(gone_within(bg, 2000));
+	check_timeout_kills("sleep 30 & echo $!");
 }
 
 static void test_missing_program(void **state)
