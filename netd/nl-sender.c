@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <libmnl/libmnl.h>
@@ -18,6 +17,7 @@
 #include "log.h"
 #include "nl-internal.h"
 #include "stats.h"
+#include "subproc.h"
 
 /* A batch was sent: its requests whose acks a loss may have taken are
  * completed as lost now. true if there were any (a dump is due). */
@@ -96,8 +96,7 @@ static void sender_main(int pair_fd, int nl_fd)
 	char buf[NL_BATCH_MSGS * NL_MSG_MAX];
 	sigset_t all;
 
-	/* Die with netd; take no signals of its (libev blocks some). */
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	/* Take no signals of netd's (libev blocks some). */
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
 	for (;;) {
@@ -122,37 +121,20 @@ static void sender_main(int pair_fd, int nl_fd)
 
 void nl_sender_start(struct nl *nl, int hold_fd)
 {
-	int sv[2];
-	pid_t pid;
+	/* Only what the sender needs (and hold_fd), so that it holds no
+	 * socket or client of netd's. */
+	const int keep[] = { mnl_socket_get_fd(nl->req_sock), hold_fd > 2 ? hold_fd : -1 };
+	int fd;
+	pid_t pid = subproc_fork(keep, 2, SIGKILL, &fd);
 
 	nl->sender_fd = -1;
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
-		log_warn("netlink: socketpair: %m; sending from the main loop");
-		return;
-	}
-	pid = fork();
 	if (pid < 0) {
-		log_warn("netlink: fork: %m; sending from the main loop");
-		close(sv[0]);
-		close(sv[1]);
+		log_warn_errno(NULL, pid, "netlink: cannot start the sender process; sending from the main loop");
 		return;
 	}
-	if (pid == 0) {
-		/* Keep only what the sender needs (and hold_fd), so it holds
-		 * no socket or client of netd's. Each is first moved above
-		 * the numbers it goes to, so that no dup2() overwrites one
-		 * still to be moved. */
-		int pair = fcntl(sv[1], F_DUPFD, 16), nl_fd = fcntl(mnl_socket_get_fd(nl->req_sock), F_DUPFD, 16);
-		int hold = hold_fd > 2 ? fcntl(hold_fd, F_DUPFD, 16) : -1;
-
-		if (pair < 0 || nl_fd < 0 || dup2(pair, 3) < 0 || dup2(nl_fd, 4) < 0 ||
-		    (hold_fd > 2 && (hold < 0 || dup2(hold, 5) < 0)))
-			_exit(1);
-		close_range(hold_fd > 2 ? 6 : 5, ~0U, 0);
-		sender_main(3, 4);
-	}
-	close(sv[1]);
-	nl->sender_fd = sv[0];
+	if (pid == 0)
+		sender_main(3, 4); /* hold_fd, if any, at 5 */
+	nl->sender_fd = fd;
 	nl->sender_pid = pid;
 	fcntl(nl->sender_fd, F_SETFL, O_NONBLOCK);
 	ev_io_init(&nl->sender_io, sender_read_cb, nl->sender_fd, EV_READ);

@@ -29,6 +29,7 @@
 #include "log.h"
 #include "spawner.h"
 #include "stats.h"
+#include "subproc.h"
 #include "util.h"
 
 extern char **environ;
@@ -223,23 +224,18 @@ static void helper_reap(int fd, int sfd, struct kids *k)
 }
 
 /* The spawner process: never returns. */
-static _Noreturn void helper_main(int pair, pid_t parent)
+static _Noreturn void helper_main(void)
 {
 	struct kids k = { 0 };
 	sigset_t all, chld;
 	int sfd;
 
-	/* Die with netd; take no signal of its (libev's handlers are
-	 * still installed in this copy). */
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	/* Take no signal of netd's (libev's handlers are still installed
+	 * in this copy). */
 	prctl(PR_SET_NAME, "netd-spawner");
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
 	signal(SIGCHLD, SIG_DFL);
-	if (getppid() != parent || dup2(pair, 3) < 0)
-		_exit(0);
-	/* Nothing of netd's but the socket. */
-	close_range(4, ~0U, 0);
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
 	sfd = signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
@@ -264,22 +260,14 @@ static void spawner_read_cb(struct ev_loop *loop, ev_io *w, int revents);
 /* Fork a spawner process and watch it: 0, or -errno. */
 static int spawner_fork(struct spawner *sp)
 {
-	pid_t parent = getpid(), pid;
-	int sv[2], r;
+	int fd;
+	pid_t pid = subproc_fork(NULL, 0, SIGKILL, &fd);
 
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
-		return -errno;
-	pid = fork();
-	if (pid < 0) {
-		r = -errno;
-		close(sv[0]);
-		close(sv[1]);
-		return r;
-	}
+	if (pid < 0)
+		return pid;
 	if (pid == 0)
-		helper_main(sv[1], parent);
-	close(sv[1]);
-	sp->fd = sv[0];
+		helper_main(); /* its socket at 3, nothing else of netd's */
+	sp->fd = fd;
 	sp->pid = pid;
 	sp->gen++;
 	fcntl(sp->fd, F_SETFL, O_NONBLOCK);

@@ -21,7 +21,6 @@
 #include <ev.h>
 #include <signal.h>
 #include <stdlib.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -29,6 +28,7 @@
 #include "log.h"
 #include "stats.h"
 #include "store.h"
+#include "subproc.h"
 #include "util.h"
 
 /* WAL frames (pages) past which the helper is asked to checkpoint. */
@@ -47,15 +47,11 @@ struct store_wal {
 	uint64_t checkpoints;
 };
 
-/* The helper process: never returns. */
-static void helper_main(int fd, const char *db_path)
+/* The helper process, its socket at 3: never returns. */
+static void helper_main(const char *db_path)
 {
 	char cmd, res;
 
-	if (dup2(fd, 3) < 0)
-		_exit(1);
-	close_range(4, ~0U, 0);
-	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGINT, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);
@@ -105,7 +101,7 @@ static void helper_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 int store_wal_helper_start(struct ev_loop *loop, const char *db_path, struct store_wal **ret)
 {
 	struct store_wal *h;
-	int sv[2], r;
+	int fd;
 	pid_t pid;
 
 	assert(loop);
@@ -115,24 +111,15 @@ int store_wal_helper_start(struct ev_loop *loop, const char *db_path, struct sto
 	h = calloc(1, sizeof(*h));
 	if (!h)
 		return -ENOMEM;
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
-		r = -errno;
-		free(h);
-		return r;
-	}
-	pid = fork();
+	pid = subproc_fork(NULL, 0, SIGTERM, &fd);
 	if (pid < 0) {
-		r = -errno;
-		close(sv[0]);
-		close(sv[1]);
 		free(h);
-		return r;
+		return pid;
 	}
 	if (pid == 0)
-		helper_main(sv[1], db_path);
-	close(sv[1]);
+		helper_main(db_path);
 	h->loop = loop;
-	h->fd = sv[0];
+	h->fd = fd;
 	h->pid = pid;
 	ev_io_init(&h->io, helper_io_cb, h->fd, EV_READ);
 	h->io.data = h;
