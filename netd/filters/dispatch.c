@@ -117,6 +117,13 @@ void dispatch_commit(struct filters *f, struct batch *bt, bool exact)
 		f->disp_gen = bt->gen_start + bt->restores;
 }
 
+void dispatch_own_run(struct filters *f, uint32_t before)
+{
+	assert(f);
+	if (f->disp_gen == before)
+		f->disp_gen = before + 1;
+}
+
 void dispatch_forget(struct filters *f, const struct batch *bt)
 {
 	assert(f);

@@ -490,6 +490,10 @@ void dispatch_put_item(struct strbuf *m, struct item *it, enum rules_family fam,
 /* bt's restores committed: the dispatch chains hold what they wrote;
  * exact: the generation moved by them alone. */
 void dispatch_commit(struct filters *f, struct batch *bt, bool exact);
+/* nf_tables moved from generation before to before + 1 by a run of netd's
+ * own that left the dispatch chains alone (the netdev backend's nft -f):
+ * if they were exact at before, they still are. */
+void dispatch_own_run(struct filters *f, uint32_t before);
 /* What the chains of bt's families (all: bt NULL) hold is unknown. */
 void dispatch_forget(struct filters *f, const struct batch *bt);
 /* Can a save of fam be trusted to show the dispatch chains as netd wrote

@@ -508,6 +508,9 @@ static void apply_done(void *data, int status, const char *out, size_t out_len, 
 		return;
 	}
 	if (apply_early(nd)) {
+		/* Not someone else's change to the *tables dispatch chains:
+		 * a record of them waiting meanwhile still trusts them. */
+		dispatch_own_run(nd->f, nd->gen0);
 		work_begin(nd, W_EARLY);
 		return;
 	}
