@@ -397,6 +397,11 @@ static void emit(struct strbuf *b, const char *chain, const struct rules_rule *r
 	size_t nv = 0, cnt[2] = { 1, 1 };
 	int af = rules_proto_af(r->proto);
 
+	/* iptables' "! --icmp-type any" matches no packet, so the rule
+	 * matches none either: it is left out. */
+	if (!r->match && r->icmp_type.set && r->icmp_type.v == 255 &&
+	    rules_proto_family(r->proto) == RULES_IP4)
+		return;
 	for (size_t i = 0; i < ELEMENTSOF(macf); i++) {
 		if (!macf[i]->set || macf[i]->var == RULES_VAR_NONE)
 			continue;

@@ -398,6 +398,8 @@ static void test_xml_chains(void **state)
 	assert_non_null(strstr(r.text, " meta l4proto 6 tcp flags & 0x06 != 0x00 drop\n"));
 	assert_non_null(strstr(r.text, " meta l4proto 1 icmp type 3 icmp code 4 accept\n"));
 	assert_non_null(strstr(r.text, " meta l4proto 58 @th,0,16 != 0x0103 drop\n"));
+	/* iptables' "! --icmp-type any" matches nothing: no rule at all. */
+	assert_null(strstr(r.text, "10.1.1.1"));
 	assert_non_null(strstr(r.text, " meta l4proto 6 ip6 daddr != 2001:db8::1-2001:db8::9 drop\n"));
 	assert_non_null(strstr(r.text, " meta l4proto 51 ip dscp != 0x2e accept\n"));
 	rules_nft_done(&r);
