@@ -370,6 +370,7 @@ static void parse_done(struct filters *f, struct batch *bt)
 static void work_cb(struct ev_loop *loop, ev_check *w, int revents)
 {
 	STATS_CALLBACK("filters settle");
+	BUDGET_SLICE();
 	struct filters *f = w->data;
 	struct batch *bt = f->batch;
 	bool done;
@@ -444,6 +445,8 @@ void batch_work_init(struct filters *f)
 	ev_check_init(&f->work_check, work_cb);
 	f->work_check.data = f;
 	ev_idle_init(&f->work_idle, work_idle_cb);
+	ev_set_priority(&f->work_check, BUDGET_PRIO_SLICES);
+	ev_set_priority(&f->work_idle, BUDGET_PRIO_SLICES);
 }
 
 /* --- the phases --- */

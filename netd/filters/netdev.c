@@ -385,6 +385,7 @@ static void work_end(struct netdev_state *nd)
 
 static void work_cb(struct ev_loop *loop, ev_check *w, int revents)
 {
+	BUDGET_SLICE();
 	struct netdev_state *nd = w->data;
 
 	do {
@@ -737,6 +738,8 @@ int netdev_init(struct filters *f)
 	ev_check_init(&nd->work_check, work_cb);
 	nd->work_check.data = nd;
 	ev_idle_init(&nd->work_idle, work_idle_cb);
+	ev_set_priority(&nd->work_check, BUDGET_PRIO_SLICES);
+	ev_set_priority(&nd->work_idle, BUDGET_PRIO_SLICES);
 	f->netdev = nd;
 	/* Without a verification the checkpoint vouched for the kernel; a
 	 * netdev binding it cannot vouch for (not applied as recorded) is
