@@ -235,7 +235,7 @@ static void item_unconfirmed(struct filters *f, struct batch *bt, struct item *i
 	free(b->error);
 	b->error = error; /* NULL without memory: failed without a message */
 	if (!it->removing) {
-		b->state = B_FAILED;
+		binding_set_state(f, b, B_FAILED);
 		f->failed_applies++;
 	}
 	log_warn("%s: filter '%s' %s: %s", b->port, b->filter,
@@ -294,7 +294,7 @@ static void apply_item(struct filters *f, struct batch *bt, unsigned k)
 	free(b->error);
 	b->error = NULL;
 	if (!b->dirty)
-		b->state = B_APPLIED;
+		binding_set_state(f, b, B_APPLIED);
 	f->applied++;
 	/* Confirmed by the dumps: the fingerprints come with the save
 	 * (RECORD); until then none, so a crash in between makes the next

@@ -159,7 +159,7 @@ static void item_fail(struct netdev_state *nd, struct nd_item *it, const char *w
 	free(b->error);
 	b->error = strdup(why); /* NULL without memory: failed without a message */
 	if (!it->removing && !b->dirty)
-		b->state = B_FAILED;
+		binding_set_state(nd->f, b, B_FAILED);
 	nd->failed++;
 	nd->f->failed_applies++;
 	log_warn("%s: filter '%s' could not be %s in table netdev netd: %s", b->port, b->filter,
@@ -199,7 +199,7 @@ static void item_applied(struct netdev_state *nd, struct nd_item *it, const char
 	free(b->error);
 	b->error = NULL;
 	if (!b->dirty)
-		b->state = B_APPLIED;
+		binding_set_state(nd->f, b, B_APPLIED);
 	nd->applied++;
 	nd->f->applied++;
 	binding_store(nd->f, b);
@@ -244,7 +244,7 @@ static void record_item(struct netdev_state *nd, struct nd_item *it)
 		return;
 	}
 	log_warn("%s: the chains nft wrote are not listed; applying them again", b->port);
-	b->state = B_PENDING;
+	binding_set_state(nd->f, b, B_PENDING);
 	binding_set_dirty(nd->f, b, true);
 	binding_store(nd->f, b);
 	nd->all_ok = false;
@@ -305,7 +305,7 @@ static void compare_one(struct netdev_state *nd, struct binding *b)
 	}
 	if (b->state == B_APPLIED && b->nnorm[0])
 		drift_note(nd, b);
-	b->state = B_PENDING;
+	binding_set_state(nd->f, b, B_PENDING);
 	binding_set_dirty(nd->f, b, true);
 	nd->cmp_dirty++;
 }
@@ -691,6 +691,7 @@ void netdev_resync(struct filters *f)
 void netdev_adopt(struct filters *f, struct binding *b)
 {
 	assert(f && b && !b->nft);
+	binding_count(f, b, -1);
 	TAILQ_REMOVE(&f->all, b, entry);
 	TAILQ_INSERT_TAIL(&f->netdev_all, b, entry);
 	b->nft = true;
