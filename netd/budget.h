@@ -1,7 +1,8 @@
 /*
- * budget.h: the time budget of one loop iteration. Each iteration has a
- * budget of time for work that can be split (reading calls, settling
- * batches): a client waiting for an answer waits at most for the
+ * budget.h: the time budget of one loop iteration, and the order of the
+ * work in it. Each iteration has a budget of time for reading calls, and
+ * each slice of work done over iterations (a step, a batch's phase) one
+ * of its own: a client waiting for an answer waits at most for the
  * iteration in progress, so a long one is its latency. Work that can be
  * split does at least one piece, then stops once budget_spent() says so
  * and continues in the next iteration.
