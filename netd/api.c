@@ -291,6 +291,13 @@ bool api_method_deferrable(const char *method)
 	return false;
 }
 
+bool api_method_immediate(const char *method)
+{
+	assert(method);
+	return streq(method, "io.netd.GetStatus") || streq(method, "org.varlink.service.GetInfo") ||
+	       streq(method, "org.varlink.service.GetInterfaceDescription");
+}
+
 void api_refused(const struct ucred *cred, const char *method, const char *error,
 		 void *userdata)
 {

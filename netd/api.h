@@ -25,6 +25,11 @@ void api_dispatch(struct ctl_call *call, void *userdata);
  * change things and the long lists; never the quick lookups and status. */
 bool api_method_deferrable(const char *method);
 
+/* Whether a call of this method is answered at once (ctl_server_set_
+ * immediate()): GetStatus, GetInfo and GetInterfaceDescription, whose
+ * replies report counters and constants, not state a commit makes true. */
+bool api_method_immediate(const char *method);
+
 /* Names of the interfaces served, NULL-terminated. */
 extern const char *const api_interfaces[];
 

@@ -10,6 +10,8 @@
 /* µs (monotonic) at which the running iteration began; 0 between
  * iterations. */
 static uint64_t iteration_start;
+/* µs (monotonic) at which the running slice began; 0 outside one. */
+static uint64_t slice_start;
 
 void budget_iteration_begin(void)
 {
@@ -26,5 +28,21 @@ void budget_iteration_end(void)
 
 bool budget_spent(void)
 {
-	return now_usec() - iteration_start >= BUDGET_ITERATION_US;
+	uint64_t now = now_usec();
+
+	if (!iteration_start)
+		return true;
+	if (slice_start)
+		return now - slice_start >= BUDGET_SLICE_US;
+	return now - iteration_start >= BUDGET_ITERATION_US;
+}
+
+void budget_slice_begin(void)
+{
+	slice_start = now_usec();
+}
+
+void budget_slice_end(void)
+{
+	slice_start = 0;
 }

@@ -576,6 +576,7 @@ static int start_serving(struct core *c)
 			return r;
 	}
 	ctl_server_set_deferrable(c->ctl, api_method_deferrable);
+	ctl_server_set_immediate(c->ctl, api_method_immediate);
 	ctl_server_set_refusal_hook(c->ctl, api_refused, c);
 	ctl_server_hold_finished(c->ctl, true);
 	apply_admin_group(c);

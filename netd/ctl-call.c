@@ -87,6 +87,7 @@ struct ctl_call *ctl_call_free(struct ctl_call *call)
 static void call_emit_text(struct ctl_call *call, char *text)
 {
 	struct ctl_conn *c = call->conn;
+	bool write_now = false;
 	int r;
 
 	if (!c || call->oneway || c->drop) {
@@ -98,6 +99,7 @@ static void call_emit_text(struct ctl_call *call, char *text)
 		return;
 	}
 	if (TAILQ_FIRST(&c->calls) == call) {
+		write_now = call->immediate && call->done && frame_len(&c->out) == 0;
 		r = frame_append_msg(&c->out, text, strlen(text));
 		if (r >= 0 && call->done)
 			call_fds_to_conn(call, c);
@@ -120,6 +122,10 @@ static void call_emit_text(struct ctl_call *call, char *text)
 	 * over many calls: the cap is per connection. */
 	if (ctl_conn_check_buffer(c))
 		return;
+	/* Alone in the output: it reports nothing a commit makes true, so
+	 * it need not wait for the iteration's end (ctl_immediate_fn). */
+	if (write_now)
+		ctl_conn_write(c);
 	ctl_conn_mark_dirty(c);
 }
 
@@ -547,6 +553,7 @@ void ctl_conn_handle_message(struct ctl_conn *c, const char *msg, size_t len)
 	}
 	call->more = dc.more;
 	call->oneway = dc.oneway;
+	call->immediate = c->srv->immediate && c->srv->immediate(call->method);
 	call->parameters = json_incref(dc.parameters);
 	json_decref(root);
 

@@ -49,6 +49,7 @@ struct ctl_call {
 	void *finish_data;
 	bool deferred;
 	TAILQ_ENTRY(ctl_call) defer_link; /* on srv->deferred */
+	bool immediate;     /* its reply is written at once (ctl_immediate_fn) */
 	/* The final reply, held until the iteration's commit is settled (see
 	 * ctl_server_settle()). */
 	struct ctl_server *srv;
@@ -122,6 +123,7 @@ struct ctl_server {
 	TAILQ_HEAD(, ctl_call) deferred;
 	unsigned ndeferred;
 	ctl_deferrable_fn deferrable;
+	ctl_immediate_fn immediate;
 	ctl_refusal_fn refusal;
 	void *refusal_data;
 	bool hold_finished;   /* see ctl_server_hold_finished() */
@@ -134,6 +136,10 @@ struct ctl_server {
 };
 
 /* --- ctl.c: connections --- */
+
+/* Write as much of c's queued output as its socket takes now (the rest
+ * when it is writable); a write error drops c. Never frees c. */
+void ctl_conn_write(struct ctl_conn *c);
 
 /* Put c on the server's flush list (ctl_server_flush() writes its output
  * and closes it if it is finished or dropped). */

@@ -314,8 +314,7 @@ static ssize_t conn_send(struct ctl_conn *c)
 	return n;
 }
 
-/* Write as much queued output as the socket takes. */
-static void conn_write(struct ctl_conn *c)
+void ctl_conn_write(struct ctl_conn *c)
 {
 	while (frame_len(&c->out) > 0) {
 		ssize_t n = conn_send(c);
@@ -341,7 +340,7 @@ static void conn_write_cb(struct ev_loop *loop, ev_io *w, int revents)
 	STATS_CALLBACK("client write");
 	struct ctl_conn *c = w->data;
 
-	conn_write(c);
+	ctl_conn_write(c);
 	ctl_conn_mark_dirty(c); /* let flush decide whether to close */
 }
 
@@ -358,7 +357,7 @@ void ctl_server_flush(struct ctl_server *srv)
 		c->dirty = false;
 
 		if (!c->drop)
-			conn_write(c);
+			ctl_conn_write(c);
 		if (c->drop || (c->eof && !c->paused && !c->backlog &&
 				TAILQ_EMPTY(&c->calls) && frame_len(&c->out) == 0))
 			conn_free(c);
@@ -406,6 +405,9 @@ static void conn_new(struct ctl_server *srv, int fd)
 	peerinfo_read(c->cred.pid, &c->peer);
 	ev_io_init(&c->rio, conn_read_cb, fd, EV_READ);
 	ev_io_init(&c->wio, conn_write_cb, fd, EV_WRITE);
+	/* Calls before the iteration's other work (see budget.h). */
+	ev_set_priority(&c->rio, BUDGET_PRIO_CLIENTS);
+	ev_set_priority(&c->wio, BUDGET_PRIO_CLIENTS);
 	c->rio.data = c->wio.data = c;
 	TAILQ_INSERT_TAIL(&srv->conns, c, link);
 	srv->nconns++;
@@ -696,6 +698,12 @@ void ctl_server_set_deferrable(struct ctl_server *srv, ctl_deferrable_fn fn)
 {
 	assert(srv);
 	srv->deferrable = fn;
+}
+
+void ctl_server_set_immediate(struct ctl_server *srv, ctl_immediate_fn fn)
+{
+	assert(srv);
+	srv->immediate = fn;
 }
 
 unsigned ctl_server_clients(const struct ctl_server *srv)

@@ -95,7 +95,8 @@ void ctl_server_set_admin_group(struct ctl_server *srv, bool has_group, gid_t gi
 
 /* Send what is queued, resume paused readers, close finished or dropped
  * connections. The daemon calls this once per loop iteration, after the
- * store has committed, so no reply goes out before the state it reports. */
+ * store has committed, so no reply goes out before the state it reports
+ * (only those of ctl_server_set_immediate() leave earlier). */
 void ctl_server_flush(struct ctl_server *srv);
 
 /* Begin a graceful stop: close the listener and remove the socket, read no
@@ -134,6 +135,16 @@ bool ctl_server_more_coming(const struct ctl_server *srv);
  * name. Without it, every call is dispatched as soon as it is read. */
 typedef bool (*ctl_deferrable_fn)(const char *method);
 void ctl_server_set_deferrable(struct ctl_server *srv, ctl_deferrable_fn fn);
+
+/* Which calls are answered at once: a final reply of such a method that
+ * is first in its connection's queue, with nothing else waiting in the
+ * connection's output, is written to the socket as soon as it is given,
+ * not with the others at the end of the loop iteration (after its
+ * commit). For calls whose reply reports nothing a commit makes true
+ * (GetStatus, GetInfo). Without it, every reply waits for the
+ * iteration's end. */
+typedef bool (*ctl_immediate_fn)(const char *method);
+void ctl_server_set_immediate(struct ctl_server *srv, ctl_immediate_fn fn);
 
 /* See ctl_refusal_fn; NULL: nobody is told. */
 void ctl_server_set_refusal_hook(struct ctl_server *srv, ctl_refusal_fn fn, void *userdata);

@@ -5,6 +5,7 @@
 
 #include <assert.h>
 
+#include "budget.h"
 #include "stats.h"
 #include "step.h"
 
@@ -12,6 +13,7 @@ static void check_cb(struct ev_loop *loop, ev_check *w, int revents)
 {
 	struct step *s = w->data;
 	STATS_CALLBACK(s->name);
+	BUDGET_SLICE();
 
 	s->fn(s);
 }
@@ -28,6 +30,9 @@ void step_init(struct step *s, struct ev_loop *loop, const char *name, step_fn f
 	ev_check_init(&s->check, check_cb);
 	s->check.data = s;
 	ev_idle_init(&s->idle, idle_cb);
+	/* After the clients' calls and the events of the iteration. */
+	ev_set_priority(&s->check, BUDGET_PRIO_SLICES);
+	ev_set_priority(&s->idle, BUDGET_PRIO_SLICES);
 	s->loop = loop;
 	s->name = name;
 	s->fn = fn;

@@ -3,8 +3,10 @@
  * function after each poll (an ev_check) and keeps the poll from blocking
  * meanwhile (an ev_idle), so that a long piece of work (a list of
  * thousands, a backlog of calls) never makes one long callback while the
- * loop still serves everything else between two steps. Each step is
- * timed under its name (stats.h).
+ * loop still serves everything else between two steps. A step runs after
+ * the iteration's other callbacks (BUDGET_PRIO_SLICES), as one slice of
+ * BUDGET_SLICE_US for budget_spent() (budget.h). Each step is timed
+ * under its name (stats.h).
  */
 #ifndef NETD_STEP_H
 #define NETD_STEP_H

@@ -235,7 +235,7 @@ static void item_unconfirmed(struct filters *f, struct batch *bt, struct item *i
 	free(b->error);
 	b->error = error; /* NULL without memory: failed without a message */
 	if (!it->removing) {
-		b->state = B_FAILED;
+		binding_set_state(f, b, B_FAILED);
 		f->failed_applies++;
 	}
 	log_warn("%s: filter '%s' %s: %s", b->port, b->filter,
@@ -294,7 +294,7 @@ static void apply_item(struct filters *f, struct batch *bt, unsigned k)
 	free(b->error);
 	b->error = NULL;
 	if (!b->dirty)
-		b->state = B_APPLIED;
+		binding_set_state(f, b, B_APPLIED);
 	f->applied++;
 	/* Confirmed by the dumps: the fingerprints come with the save
 	 * (RECORD); until then none, so a crash in between makes the next
@@ -370,6 +370,7 @@ static void parse_done(struct filters *f, struct batch *bt)
 static void work_cb(struct ev_loop *loop, ev_check *w, int revents)
 {
 	STATS_CALLBACK("filters settle");
+	BUDGET_SLICE();
 	struct filters *f = w->data;
 	struct batch *bt = f->batch;
 	bool done;
@@ -444,6 +445,8 @@ void batch_work_init(struct filters *f)
 	ev_check_init(&f->work_check, work_cb);
 	f->work_check.data = f;
 	ev_idle_init(&f->work_idle, work_idle_cb);
+	ev_set_priority(&f->work_check, BUDGET_PRIO_SLICES);
+	ev_set_priority(&f->work_idle, BUDGET_PRIO_SLICES);
 }
 
 /* --- the phases --- */

@@ -57,7 +57,37 @@ struct binding *binding_new(struct filters *f, const char *port)
 	}
 	TAILQ_INSERT_TAIL(&f->all, b, entry);
 	f->nbindings++;
+	binding_count(f, b, +1);
 	return b;
+}
+
+void binding_count(struct filters *f, const struct binding *b, int sign)
+{
+	assert(f && b && (sign == 1 || sign == -1));
+	if (b->nft)
+		return;
+	f->nstate[b->state] += (unsigned)sign;
+	if (learn_pending(b) && b->state != B_REMOVING)
+		f->nlearning += (unsigned)sign;
+}
+
+void binding_set_state(struct filters *f, struct binding *b, enum bstate state)
+{
+	assert(f && b);
+	binding_count(f, b, -1);
+	b->state = state;
+	binding_count(f, b, +1);
+}
+
+void bindings_recount(struct filters *f)
+{
+	struct binding *b;
+
+	assert(f);
+	memset(f->nstate, 0, sizeof(f->nstate));
+	f->nlearning = 0;
+	TAILQ_FOREACH(b, &f->all, entry)
+		binding_count(f, b, +1);
 }
 
 int waiters_add(struct waiter **list, const struct waiter *w)
@@ -143,6 +173,7 @@ void binding_free(struct filters *f, struct binding *b)
 {
 	b->learner = learn_close(b->learner);
 	binding_set_dirty(f, b, false);
+	binding_count(f, b, -1);
 	tdelete(b, &f->by_port, cmp_binding);
 	TAILQ_REMOVE(b->nft ? &f->netdev_all : &f->all, b, entry);
 	f->nbindings--;
@@ -258,6 +289,7 @@ static int binding_set(struct filters *f, struct binding *b, const struct bind_r
 	int r;
 
 	memcpy(old_learned, b->learned_at, sizeof(old_learned));
+	binding_count(f, b, -1);
 	b->filter = strdup(req->filter);
 	b->owner = strdup(req->owner);
 	b->params = json_incref(req->params);
@@ -273,8 +305,10 @@ static int binding_set(struct filters *f, struct binding *b, const struct bind_r
 		b->params = old_params;
 		b->learn = old_learn;
 		memcpy(b->learned_at, old_learned, sizeof(old_learned));
+		binding_count(f, b, +1);
 		return r;
 	}
+	binding_count(f, b, +1);
 	free(old_filter);
 	free(old_owner);
 	json_decref(old_params);
@@ -386,7 +420,7 @@ static void bundo_apply(struct filters *f, struct binding *b, struct bundo *u,
 			log_warn("%s: cannot render the binding as it was: %s", b->port,
 				 error ? error : "out of memory");
 	}
-	b->state = u->state;
+	binding_set_state(f, b, u->state);
 	binding_set_dirty(f, b, u->dirty);
 	b->gone = u->gone;
 	free(b->error);
@@ -550,7 +584,7 @@ int bindings_bind(struct filters *f, const struct bind_req *req, const struct wa
 		binding_store(f, b);
 		return 0;
 	}
-	b->state = B_PENDING;
+	binding_set_state(f, b, B_PENDING);
 	b->gone = false;
 	binding_set_dirty(f, b, true);
 	free(b->error);
@@ -576,7 +610,7 @@ int bindings_unbind(struct filters *f, const char *port, const char *owner,
 		return -EPERM;
 	if (bundo_note(f, port, b) < 0)
 		return -ENOMEM;
-	b->state = B_REMOVING;
+	binding_set_state(f, b, B_REMOVING);
 	binding_set_dirty(f, b, true);
 	b->learner = learn_close(b->learner);
 	binding_store(f, b);
@@ -601,7 +635,7 @@ void filters_port_gone(void *userdata, const char *port)
 	if (!b || b->state == B_REMOVING)
 		return;
 	log_info("%s: the port is gone; removing its filter rules", port);
-	b->state = B_REMOVING;
+	binding_set_state(f, b, B_REMOVING);
 	b->gone = true;
 	binding_set_dirty(f, b, true);
 	b->learner = learn_close(b->learner);
@@ -699,6 +733,7 @@ int bindings_load(struct filters *f)
 	/* Bindings still learning watch their ports again. */
 	TAILQ_FOREACH(b, &f->all, entry)
 		learn_sync(f, b);
+	bindings_recount(f);
 	return 0;
 }
 
@@ -722,7 +757,7 @@ unsigned bindings_rerender(struct filters *f)
 				continue;
 			}
 			if (!streq(old, b->want.hash)) {
-				b->state = B_PENDING;
+				binding_set_state(f, b, B_PENDING);
 				binding_set_dirty(f, b, true);
 				binding_store(f, b);
 				changed++;

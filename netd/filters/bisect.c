@@ -122,7 +122,7 @@ static void binding_failed(struct filters *f, struct binding *b, struct waiter *
 	binding_set_dirty(f, b, false);
 	free(b->error);
 	b->error = error; /* NULL without memory: failed without a message */
-	b->state = B_FAILED;
+	binding_set_state(f, b, B_FAILED);
 	f->failed_applies++;
 	log_warn("%s: filter '%s' could not be applied: %s", b->port, b->filter,
 		 b->error ? b->error : "?");

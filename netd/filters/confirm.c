@@ -335,7 +335,7 @@ static void item_demote(struct filters *f, struct batch *bt, struct binding *b)
 	bt->unconfirmed = true;
 	free(b->error);
 	b->error = strdup(why); /* NULL without memory: no message */
-	b->state = B_PENDING;
+	binding_set_state(f, b, B_PENDING);
 	b->applied_hash[0] = '\0';
 	for (int i = 0; i < NFAM; i++)
 		b->norm[i][0] = '\0';

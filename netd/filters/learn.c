@@ -161,6 +161,7 @@ static void learned(struct filters *f, struct binding *b, enum learn_mode mode,
 	}
 	b->learner = learn_close(b->learner);
 	b->params = params;
+	binding_count(f, b, -1); /* learned: no longer learning */
 	now_iso(b->learned_at, sizeof(b->learned_at));
 	if (binding_render(f, b, &error) < 0) {
 		/* Its filter no longer renders (redefined meanwhile): the
@@ -171,6 +172,7 @@ static void learned(struct filters *f, struct binding *b, enum learn_mode mode,
 	json_decref(old);
 	f->learned++;
 	b->state = B_PENDING;
+	binding_count(f, b, +1);
 	binding_set_dirty(f, b, true);
 	free(b->error);
 	b->error = NULL;

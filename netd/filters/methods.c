@@ -441,22 +441,14 @@ void filters_resync(struct filters *f, struct ctl_call *call, json_t *params)
 
 void filters_status(const struct filters *f, json_t *reply)
 {
-	unsigned by_state[B_REMOVING + 1] = { 0 };
-	const struct binding *b;
-
 	assert(f);
 	assert(reply);
-	unsigned learning = 0;
-
-	TAILQ_FOREACH(b, &f->all, entry) {
-		by_state[b->state]++;
-		learning += learn_pending(b) && b->state != B_REMOVING;
-	}
+	/* Counts kept as states change (binding_count()): no walk. */
 	json_object_set_new(reply, "bindings", json_integer(f->nbindings));
-	json_object_set_new(reply, "bindings_now_applied", json_integer(by_state[B_APPLIED]));
-	json_object_set_new(reply, "bindings_now_pending", json_integer(by_state[B_PENDING]));
-	json_object_set_new(reply, "bindings_now_failed", json_integer(by_state[B_FAILED]));
-	json_object_set_new(reply, "bindings_now_learning", json_integer(learning));
+	json_object_set_new(reply, "bindings_now_applied", json_integer(f->nstate[B_APPLIED]));
+	json_object_set_new(reply, "bindings_now_pending", json_integer(f->nstate[B_PENDING]));
+	json_object_set_new(reply, "bindings_now_failed", json_integer(f->nstate[B_FAILED]));
+	json_object_set_new(reply, "bindings_now_learning", json_integer(f->nlearning));
 	json_object_set_new(reply, "addresses_learned", json_integer((json_int_t)f->learned));
 	json_object_set_new(reply, "last_resync", json_string(f->last_resync));
 	json_object_set_new(reply, "last_resync_skipped", json_integer(f->last_resync_skipped));

@@ -159,7 +159,7 @@ static void item_fail(struct netdev_state *nd, struct nd_item *it, const char *w
 	free(b->error);
 	b->error = strdup(why); /* NULL without memory: failed without a message */
 	if (!it->removing && !b->dirty)
-		b->state = B_FAILED;
+		binding_set_state(nd->f, b, B_FAILED);
 	nd->failed++;
 	nd->f->failed_applies++;
 	log_warn("%s: filter '%s' could not be %s in table netdev netd: %s", b->port, b->filter,
@@ -199,7 +199,7 @@ static void item_applied(struct netdev_state *nd, struct nd_item *it, const char
 	free(b->error);
 	b->error = NULL;
 	if (!b->dirty)
-		b->state = B_APPLIED;
+		binding_set_state(nd->f, b, B_APPLIED);
 	nd->applied++;
 	nd->f->applied++;
 	binding_store(nd->f, b);
@@ -244,7 +244,7 @@ static void record_item(struct netdev_state *nd, struct nd_item *it)
 		return;
 	}
 	log_warn("%s: the chains nft wrote are not listed; applying them again", b->port);
-	b->state = B_PENDING;
+	binding_set_state(nd->f, b, B_PENDING);
 	binding_set_dirty(nd->f, b, true);
 	binding_store(nd->f, b);
 	nd->all_ok = false;
@@ -305,7 +305,7 @@ static void compare_one(struct netdev_state *nd, struct binding *b)
 	}
 	if (b->state == B_APPLIED && b->nnorm[0])
 		drift_note(nd, b);
-	b->state = B_PENDING;
+	binding_set_state(nd->f, b, B_PENDING);
 	binding_set_dirty(nd->f, b, true);
 	nd->cmp_dirty++;
 }
@@ -385,6 +385,7 @@ static void work_end(struct netdev_state *nd)
 
 static void work_cb(struct ev_loop *loop, ev_check *w, int revents)
 {
+	BUDGET_SLICE();
 	struct netdev_state *nd = w->data;
 
 	do {
@@ -690,6 +691,7 @@ void netdev_resync(struct filters *f)
 void netdev_adopt(struct filters *f, struct binding *b)
 {
 	assert(f && b && !b->nft);
+	binding_count(f, b, -1);
 	TAILQ_REMOVE(&f->all, b, entry);
 	TAILQ_INSERT_TAIL(&f->netdev_all, b, entry);
 	b->nft = true;
@@ -737,6 +739,8 @@ int netdev_init(struct filters *f)
 	ev_check_init(&nd->work_check, work_cb);
 	nd->work_check.data = nd;
 	ev_idle_init(&nd->work_idle, work_idle_cb);
+	ev_set_priority(&nd->work_check, BUDGET_PRIO_SLICES);
+	ev_set_priority(&nd->work_idle, BUDGET_PRIO_SLICES);
 	f->netdev = nd;
 	/* Without a verification the checkpoint vouched for the kernel; a
 	 * netdev binding it cannot vouch for (not applied as recorded) is

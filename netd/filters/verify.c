@@ -616,7 +616,7 @@ bool verify_compare_step(struct filters *f, struct batch *bt)
 		} else if (ok) {
 			bt->n_ok++;
 		} else {
-			b->state = B_PENDING;
+			binding_set_state(f, b, B_PENDING);
 			binding_set_dirty(f, b, true);
 			bt->n_dirty++;
 		}

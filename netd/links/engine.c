@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "alloc/alloc.h"
+#include "budget.h"
 #include "links-internal.h"
 #include "log.h"
 #include "stats.h"
@@ -721,4 +722,6 @@ void links_work_init(struct links *l)
 	ev_check_init(&l->work_check, work_check_cb);
 	l->work_check.data = l;
 	ev_idle_init(&l->work_idle, work_idle_cb);
+	ev_set_priority(&l->work_check, BUDGET_PRIO_SLICES);
+	ev_set_priority(&l->work_idle, BUDGET_PRIO_SLICES);
 }

@@ -516,7 +516,7 @@ static void pump(void)
 {
 	for (int i = 0; i < 100000; i++) {
 		assert_int_equal(store_commit(S), 0);
-		filters_test_check_ndirty(F);
+		filters_test_check_counts(F);
 		filters_flush(F, false);
 		note_phase();
 		if (filters_idle(F) && !F->resync_waiters) {
@@ -524,7 +524,7 @@ static void pump(void)
 			return;
 		}
 		ev_run(loop, EVRUN_NOWAIT);
-		filters_test_check_ndirty(F);
+		filters_test_check_counts(F);
 		note_phase();
 		usleep(100);
 	}

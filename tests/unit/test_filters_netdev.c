@@ -227,14 +227,14 @@ static void pump(void)
 {
 	for (int i = 0; i < 100000; i++) {
 		assert_int_equal(store_commit(S), 0);
-		filters_test_check_ndirty(F);
+		filters_test_check_counts(F);
 		filters_flush(F, false);
 		if (filters_idle(F) && !F->resync_waiters) {
 			assert_int_equal(store_commit(S), 0);
 			return;
 		}
 		ev_run(loop, EVRUN_NOWAIT);
-		filters_test_check_ndirty(F);
+		filters_test_check_counts(F);
 		usleep(100);
 	}
 	fail_msg("the filters never became idle");

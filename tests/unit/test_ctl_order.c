@@ -1,0 +1,224 @@
+/*
+ * test_ctl_order.c: the order of work in one loop iteration, through the
+ * control server on a real socket and a real libev loop. A client's call
+ * is read before the iteration's work done in slices (a step), and the
+ * reply of a call answered at once (ctl_server_set_immediate(), as
+ * GetStatus is) is in the client's socket before that step runs, while
+ * the replies of other calls still wait for the iteration's end
+ * (ctl_server_flush(), after the commit) and replies keep their
+ * connection's call order.
+ */
+#include "config.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <ev.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "budget.h"
+#include "ctl.h"
+#include "step.h"
+#include "util.h"
+
+struct fixture {
+	struct ev_loop *loop;
+	struct ctl_server *srv;
+	char dir[64], path[128];
+	int client;
+	ev_check begin;
+	ev_prepare end;
+	struct step heavy;
+	int heavy_runs;
+	int dispatched, dispatched_before_heavy;
+	ssize_t seen_by_heavy; /* reply bytes waiting for the client when it ran */
+};
+
+static bool immediate(const char *method)
+{
+	return streq(method, "io.netd.GetStatus");
+}
+
+static void dispatch(struct ctl_call *call, void *userdata)
+{
+	struct fixture *fx = userdata;
+
+	fx->dispatched++;
+	ctl_call_reply(call, json_pack("{s:s}", "method", ctl_call_method(call)));
+}
+
+/* Bytes waiting in the client's socket, without reading them. */
+static ssize_t waiting(int fd)
+{
+	char buf[4096];
+	ssize_t n = recv(fd, buf, sizeof(buf), MSG_PEEK | MSG_DONTWAIT);
+
+	return n < 0 ? 0 : n;
+}
+
+/* The long work of an iteration (a list's encoding, a batch's phase). */
+static void heavy_fn(struct step *s)
+{
+	struct fixture *fx = s->data;
+
+	fx->heavy_runs++;
+	fx->dispatched_before_heavy = fx->dispatched;
+	fx->seen_by_heavy = waiting(fx->client);
+	step_stop(s);
+}
+
+/* The iteration's budget as core.c keeps it. */
+static void begin_cb(struct ev_loop *loop, ev_check *w, int revents)
+{
+	budget_iteration_begin();
+}
+
+static void end_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	budget_iteration_end();
+}
+
+static int setup(void **state)
+{
+	struct fixture *fx = calloc(1, sizeof(*fx));
+	struct ctl_limits limits = { .max_clients = 8, .max_message_size = 65536,
+				     .max_output_buffer = 1 << 20 };
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+
+	assert_non_null(fx);
+	snprintf(fx->dir, sizeof(fx->dir), "/tmp/test_ctl_order.XXXXXX");
+	assert_non_null(mkdtemp(fx->dir));
+	snprintf(fx->path, sizeof(fx->path), "%s/s", fx->dir);
+	fx->loop = ev_loop_new(EVFLAG_AUTO);
+	assert_int_equal(ctl_server_new(fx->loop, fx->path, 0600, &limits, dispatch, fx, &fx->srv), 0);
+	ctl_server_set_immediate(fx->srv, immediate);
+	step_init(&fx->heavy, fx->loop, "heavy", heavy_fn, fx);
+	ev_check_init(&fx->begin, begin_cb);
+	ev_set_priority(&fx->begin, EV_MAXPRI);
+	ev_check_start(fx->loop, &fx->begin);
+	ev_prepare_init(&fx->end, end_cb);
+	ev_prepare_start(fx->loop, &fx->end);
+
+	fx->client = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(fx->client >= 0);
+	strcpy(addr.sun_path, fx->path);
+	assert_int_equal(connect(fx->client, (struct sockaddr *)&addr, sizeof(addr)), 0);
+	for (int i = 0; i < 100 && ctl_server_clients(fx->srv) == 0; i++)
+		ev_run(fx->loop, EVRUN_NOWAIT);
+	assert_int_equal(ctl_server_clients(fx->srv), 1);
+	*state = fx;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *fx = *state;
+
+	step_stop(&fx->heavy);
+	ev_check_stop(fx->loop, &fx->begin);
+	ev_prepare_stop(fx->loop, &fx->end);
+	close(fx->client);
+	ctl_server_free(fx->srv);
+	ev_loop_destroy(fx->loop);
+	rmdir(fx->dir);
+	free(fx);
+	return 0;
+}
+
+/* Send the calls (methods, one message each) in one write, then run one
+ * iteration with the heavy step pending in it. */
+static void send_and_iterate(struct fixture *fx, const char *const *methods, size_t n)
+{
+	char buf[1024];
+	size_t len = 0;
+
+	for (size_t i = 0; i < n; i++)
+		len += (size_t)snprintf(buf + len, sizeof(buf) - len, "{\"method\":\"%s\"}%c",
+					methods[i], '\0');
+	assert_int_equal(write(fx->client, buf, len), (ssize_t)len);
+	/* The call is readable before the poll: one iteration sees both. */
+	step_start(&fx->heavy);
+	ev_run(fx->loop, EVRUN_ONCE);
+	assert_int_equal(fx->heavy_runs, 1);
+}
+
+/* The replies read: each message's method, in order, space-separated. */
+static void read_replies(struct fixture *fx, char *out, size_t size)
+{
+	char buf[4096];
+	ssize_t n = recv(fx->client, buf, sizeof(buf) - 1, MSG_DONTWAIT);
+
+	out[0] = '\0';
+	for (ssize_t i = 0; n > 0 && i < n; i += (ssize_t)strlen(buf + i) + 1) {
+		json_t *m = json_loads(buf + i, 0, NULL);
+		const char *method = json_string_value(
+			json_object_get(json_object_get(m, "parameters"), "method"));
+
+		assert_non_null(method);
+		snprintf(out + strlen(out), size - strlen(out), "%s%s", out[0] ? " " : "", method);
+		json_decref(m);
+	}
+}
+
+static void test_status_before_slices(void **state)
+{
+	struct fixture *fx = *state;
+	const char *const calls[] = { "io.netd.GetStatus" };
+	char got[256];
+
+	send_and_iterate(fx, calls, 1);
+	/* Read and answered before the step, written at once. */
+	assert_true(fx->seen_by_heavy > 0);
+	read_replies(fx, got, sizeof(got));
+	assert_string_equal(got, "io.netd.GetStatus");
+}
+
+static void test_others_wait_for_flush(void **state)
+{
+	struct fixture *fx = *state;
+	const char *const calls[] = { "io.netd.GetLink" };
+	char got[256];
+
+	send_and_iterate(fx, calls, 1);
+	/* Read and answered before the step, but held for the iteration's
+	 * end (the commit). */
+	assert_int_equal(fx->dispatched_before_heavy, 1);
+	assert_int_equal(fx->seen_by_heavy, 0);
+	assert_int_equal(waiting(fx->client), 0);
+	ctl_server_flush(fx->srv);
+	read_replies(fx, got, sizeof(got));
+	assert_string_equal(got, "io.netd.GetLink");
+}
+
+static void test_order_kept(void **state)
+{
+	struct fixture *fx = *state;
+	const char *const calls[] = { "io.netd.GetLink", "io.netd.GetStatus" };
+	char got[256];
+
+	send_and_iterate(fx, calls, 2);
+	/* GetStatus's reply follows GetLink's, which waits for the flush. */
+	assert_int_equal(fx->seen_by_heavy, 0);
+	assert_int_equal(waiting(fx->client), 0);
+	ctl_server_flush(fx->srv);
+	read_replies(fx, got, sizeof(got));
+	assert_string_equal(got, "io.netd.GetLink io.netd.GetStatus");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_status_before_slices, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_others_wait_for_flush, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_order_kept, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
