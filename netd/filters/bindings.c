@@ -132,6 +132,8 @@ void binding_store(struct filters *f, const struct binding *b)
 		.nft_norm = b->nnorm,
 		.learning = b->learn == LEARN_NONE ? "" : learn_mode_name(b->learn),
 		.learned_at = b->learned_at[0] ? b->learned_at : NULL,
+		.input_hash = b->rendered ? b->input_hash : "",
+		.chains = binding_chain_bits(b),
 	};
 	int r = store_binding_put(f->store, &row);
 
@@ -189,8 +191,12 @@ int binding_render(struct filters *f, struct binding *b, char **ret_error)
 	int ret;
 
 	params_view(b->params, &v);
-	if (b->nft)
-		return netdev_render(f, b, &v.p, ret_error);
+	if (b->nft) {
+		ret = netdev_render(f, b, &v.p, ret_error);
+		if (ret == 0)
+			binding_inputs_note(f, b);
+		return ret;
+	}
 	if (learn_pending(b))
 		ret = rules_render_learning(b->learn == LEARN_ANY, b->port, &v.p, &r, ret_error);
 	else
@@ -201,6 +207,7 @@ int binding_render(struct filters *f, struct binding *b, char **ret_error)
 		rules_render_done(&b->want);
 	b->want = r;
 	b->rendered = true;
+	binding_inputs_note(f, b);
 	return 0;
 }
 
@@ -230,21 +237,33 @@ void binding_drop_text(struct binding *b)
 int binding_need_text(struct filters *f, struct binding *b)
 {
 	_cleanup_free_ char *error = NULL;
-	bool dropped = false;
+	bool dropped = b->rendered && b->nft && !b->nwant.text;
+	char before[65];
 	int r;
 
 	assert(f && b);
-	/* A family with chains has text unless it was dropped. */
+	/* A family with chains has text unless it was dropped, or never
+	 * rendered (its stored rendering taken at start: inputs.c). */
 	for (int i = 0; i < RULES_FAMILIES; i++)
 		dropped |= b->rendered && !b->nft && !b->want.text[i] &&
 			   (b->want.has_in[i] || b->want.has_out[i]);
 	if (!dropped)
 		return 0;
+	memcpy(before, b->want.hash, sizeof(before));
 	r = binding_render(f, b, &error);
-	if (r < 0)
+	if (r < 0) {
 		log_warn("%s: cannot render filter '%s' again: %s", b->port, b->filter,
 			 error ? error : strerror(-r));
-	return r;
+		return r;
+	}
+	if (!streq(before, b->want.hash)) {
+		/* Its inputs looked unchanged, its rendering is not: what
+		 * is being written carries the old hash, so once more. */
+		log_warn("%s: filter '%s' renders differently from its stored rendering; "
+			 "applying it again", b->port, b->filter);
+		binding_set_dirty(f, b, true);
+	}
+	return 0;
 }
 
 /* Give b the filter, owner and parameters of req and render it; on any
@@ -617,9 +636,32 @@ static enum bstate bstate_from_string(const char *s)
 	       streq(s, "failed") ? B_FAILED : B_PENDING;
 }
 
+/* Bindings loaded whose rows are written again once the rows are read
+ * (writing them while reading would make the read see them again). */
+struct load_ctx {
+	struct filters *f;
+	struct binding **rewrite;
+	unsigned n, cap;
+};
+
+static void load_note_rewrite(struct load_ctx *ctx, struct binding *b)
+{
+	if (ctx->n == ctx->cap) {
+		unsigned cap = ctx->cap ? ctx->cap * 2 : 64;
+		struct binding **v = reallocarray(ctx->rewrite, cap, sizeof(*v));
+
+		if (!v)
+			return; /* rendered again at the next start */
+		ctx->rewrite = v;
+		ctx->cap = cap;
+	}
+	ctx->rewrite[ctx->n++] = b;
+}
+
 static void load_binding_row(void *userdata, const struct store_binding_row *row)
 {
-	struct filters *f = userdata;
+	struct load_ctx *ctx = userdata;
+	struct filters *f = ctx->f;
 	struct binding *b = binding_new(f, row->port);
 	char *error = NULL;
 
@@ -650,10 +692,19 @@ static void load_binding_row(void *userdata, const struct store_binding_row *row
 	b->state = bstate_from_string(row->state);
 	if (row->error)
 		b->error = strdup(row->error); /* NULL without memory: no message, same state */
-	/* Only the hash is compared at a start; a batch renders the text
-	 * again if the binding has to be written. */
+	/* Only the hash is compared at a start: taken as stored if the
+	 * inputs it was rendered from are the same (inputs.c), else
+	 * rendered; a batch renders the text again if the binding has to be
+	 * written. */
+	if (binding_take_stored(f, b, row))
+		return;
+	f->start_renders++;
 	if (binding_render(f, b, &error) == 0) {
 		binding_drop_text(b);
+		/* Its row gets the inputs (a row of an older netd, a changed
+		 * filter), so that the next start need not render it. */
+		if (b->input_hash[0] && !streq(row->input_hash ? row->input_hash : "", b->input_hash))
+			load_note_rewrite(ctx, b);
 	} else {
 		log_warn("%s: cannot render filter '%s' any more: %s", b->port, b->filter,
 			 error ? error : "?");
@@ -678,12 +729,16 @@ static void load_root_row(void *userdata, const char *family, const char *norm)
 
 int bindings_load(struct filters *f)
 {
+	struct load_ctx ctx = { .f = f };
 	struct binding *b;
 	struct links_port lp;
 	int r;
 
 	assert(f);
-	r = store_bindings_foreach(f->store, load_binding_row, f);
+	r = store_bindings_foreach(f->store, load_binding_row, &ctx);
+	for (unsigned i = 0; i < ctx.n && r >= 0; i++)
+		binding_store(f, ctx.rewrite[i]);
+	free(ctx.rewrite);
 	if (r < 0)
 		return r;
 	r = store_roots_foreach(f->store, load_root_row, f);
@@ -710,11 +765,12 @@ unsigned bindings_rerender(struct filters *f)
 	assert(f);
 	for (int k = 0; k < 2; k++) {
 		TAILQ_FOREACH(b, k ? &f->netdev_all : &f->all, entry) {
-			char old[65], *error = NULL;
+			char old[65], old_inputs[65], *error = NULL;
 
 			if (b->state == B_REMOVING)
 				continue;
 			snprintf(old, sizeof(old), "%s", b->rendered ? b->want.hash : "");
+			memcpy(old_inputs, b->input_hash, sizeof(old_inputs));
 			if (binding_render(f, b, &error) < 0) {
 				log_warn("%s: filter '%s' no longer renders (%s); its rules stay as they are",
 					 b->port, b->filter, error ? error : "?");
@@ -726,6 +782,8 @@ unsigned bindings_rerender(struct filters *f)
 				binding_set_dirty(f, b, true);
 				binding_store(f, b);
 				changed++;
+			} else if (!streq(old_inputs, b->input_hash)) {
+				binding_store(f, b); /* its row's inputs, for the next start */
 			}
 		}
 	}

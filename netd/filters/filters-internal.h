@@ -95,6 +95,7 @@ struct binding {
 	struct rules_render want;  /* rendered now */
 	bool rendered;
 	char applied_hash[65];     /* "" if never applied */
+	char input_hash[65];       /* what want was rendered from (inputs.c); "" unknown */
 	char norm[NFAM][65];       /* fingerprint recorded after the last apply */
 	bool have_in[NFAM], have_out[NFAM]; /* chains in the kernel, as far as we know */
 	enum bstate state;
@@ -334,6 +335,7 @@ struct filters {
 	bool mark_valid;           /* the kernel matched every fingerprint at mark */
 	uint32_t mark;
 	bool verified_by_generation; /* the start needed no save */
+	unsigned start_renders;      /* bindings the start rendered (the rest: inputs.c) */
 
 	struct binding_list netdev_all; /* the bindings netdev.c holds */
 	struct netdev_state *netdev;    /* its batches, listings, counters */
@@ -364,10 +366,30 @@ void binding_set_dirty(struct filters *f, struct binding *b, bool dirty);
  * which chains it has: an applied binding needs only those, and the text
  * was a third of netd's memory at 10,000 bindings. */
 void binding_drop_text(struct binding *b);
-/* Make sure b's restore text is there (rendered again, the same text for
- * the same definitions, if binding_drop_text() freed it): 0, or -errno
- * (logged) with b unchanged. */
+/* Make sure b's restore text (nft: its nft text) is there: rendered
+ * again if binding_drop_text() freed it or the start took its stored
+ * rendering (inputs.c); the same text for the same definitions. Should
+ * the hash come out different from the one b had, b is dirty again (what
+ * a batch took carries the old hash). 0, or -errno (logged) with b
+ * unchanged. */
 int binding_need_text(struct filters *f, struct binding *b);
+/* --- inputs.c --- */
+
+struct store_binding_row;
+
+/* b's input hash (db/010) with params, the canonical text of its
+ * parameters: 0 and out; -EINVAL when b has none (it learns its address:
+ * it holds the learning rules), -ENOENT (its filter is unknown), -ENOMEM. */
+int binding_input_hash(struct filters *f, const struct binding *b, const char *params, char out[65]);
+/* b was just rendered: note its input hash ("" when it has none). */
+void binding_inputs_note(struct filters *f, struct binding *b);
+/* The chains of b's rendering as stored (db/010's chains). */
+unsigned binding_chain_bits(const struct binding *b);
+/* At load: if row's input hash is what b's inputs give now, b takes
+ * row's rendering hash and chains as its rendering, without text (see
+ * binding_need_text()): true. false: b must be rendered. */
+bool binding_take_stored(struct filters *f, struct binding *b, const struct store_binding_row *row);
+
 /* Write b's row (inside the grouped transaction); failures are logged. */
 void binding_store(struct filters *f, const struct binding *b);
 /* An audit row of netd's own about b (no caller waits for it): method,
@@ -684,6 +706,10 @@ struct binding_view {
 void binding_view_fill(struct binding_view *v, const struct binding *b, bool verified);
 /* A binding's reply object, or NULL without memory. */
 json_t *binding_view_json(const struct binding_view *v);
+/* The same object appended to s as compact JSON text (ListBindings),
+ * without building it: what json_dumps(binding_view_json(v),
+ * JSON_COMPACT) gives for valid UTF-8 (other bytes become U+FFFD). */
+void binding_view_encode(struct strbuf *s, const struct binding_view *v);
 /* Answer call with the bindings of owner (NULL: all), copied now and
  * encoded over loop iterations. */
 void filters_list_start(struct filters *f, struct ctl_call *call, const char *owner);
