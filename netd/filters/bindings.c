@@ -50,7 +50,7 @@ struct binding *binding_new(struct filters *f, const char *port)
 
 	if (!b)
 		return NULL;
-	snprintf(b->port, sizeof(b->port), "%s", port);
+	str_copy(b->port, sizeof(b->port), port);
 	if (!tsearch(b, &f->by_port, cmp_binding)) {
 		free(b);
 		return NULL;
@@ -676,19 +676,19 @@ static void load_binding_row(void *userdata, const struct store_binding_row *row
 	}
 	if (row->backend && streq(row->backend, "nftables")) {
 		netdev_adopt(f, b);
-		snprintf(b->nnorm, sizeof(b->nnorm), "%s", row->nft_norm ? row->nft_norm : "");
+		str_copy(b->nnorm, sizeof(b->nnorm), row->nft_norm);
 	}
 	b->params = json_loads(row->parameters, 0, NULL);
 	if (!b->params)
 		b->params = json_object();
-	snprintf(b->applied_hash, sizeof(b->applied_hash), "%s", row->applied_hash);
+	str_copy(b->applied_hash, sizeof(b->applied_hash), row->applied_hash);
 	for (int i = 0; i < NFAM; i++)
-		snprintf(b->norm[i], sizeof(b->norm[i]), "%s", row->norm[i]);
-	snprintf(b->created, sizeof(b->created), "%s", row->created ? row->created : "");
-	snprintf(b->applied_at, sizeof(b->applied_at), "%s", row->applied ? row->applied : "");
+		str_copy(b->norm[i], sizeof(b->norm[i]), row->norm[i]);
+	str_copy(b->created, sizeof(b->created), row->created);
+	str_copy(b->applied_at, sizeof(b->applied_at), row->applied);
 	if (row->learning && learn_mode_from_string(row->learning, &b->learn) < 0)
 		b->learn = LEARN_NONE; /* '' (the schema allows no other value) */
-	snprintf(b->learned_at, sizeof(b->learned_at), "%s", row->learned_at ? row->learned_at : "");
+	str_copy(b->learned_at, sizeof(b->learned_at), row->learned_at);
 	b->state = bstate_from_string(row->state);
 	if (row->error)
 		b->error = strdup(row->error); /* NULL without memory: no message, same state */

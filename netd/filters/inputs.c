@@ -99,12 +99,7 @@ unsigned binding_chain_bits(const struct binding *b)
 
 static bool hash_valid(const char *h)
 {
-	size_t n = 0;
-
-	for (; h && h[n]; n++)
-		if (!((h[n] >= '0' && h[n] <= '9') || (h[n] >= 'a' && h[n] <= 'f')))
-			return false;
-	return n == 64;
+	return h && strspn(h, "0123456789abcdef") == 64 && h[64] == '\0';
 }
 
 /* A chain's name (at least 32 bytes: "N-I-" and a port of at most 15). */

@@ -117,41 +117,61 @@ void kc_remove(struct kcache *kc, struct kdev *k)
 	free(k);
 }
 
-/* Index k under its name, replacing a stale entry of that name. */
+/* Index k under its name, replacing a stale entry of that name. One
+ * tree search: the node of the stale entry takes k (the same name, so
+ * the same place in the tree). */
 static void kc_name_insert(struct kcache *kc, struct kdev *k)
 {
-	struct kdev *other = kc_by_name(kc, k->name);
+	void **p = tsearch(k, &kc->by_name, cmp_kdev_name);
 
-	if (other && other != k)
-		tdelete(other, &kc->by_name, cmp_kdev_name);
-	if (other != k)
-		tsearch(k, &kc->by_name, cmp_kdev_name);
+	if (p && *p != k)
+		*p = k;
+}
+
+/* The device of nlk's ifindex, added if new: one tree search for a new
+ * one, which is every one of a dump (30,000 at a start). NULL without
+ * memory. */
+static struct kdev *kc_take(struct kcache *kc, const struct nl_link *nlk, bool *ret_new)
+{
+	struct kdev *n = calloc(1, sizeof(*n));
+	void **p;
+
+	if (!n)
+		return NULL;
+	n->ifindex = nlk->ifindex;
+	p = tsearch(n, &kc->by_index, cmp_kdev_index);
+	if (!p) {
+		free(n);
+		return NULL;
+	}
+	*ret_new = *p == n;
+	if (*p != n)
+		free(n);
+	return *p;
 }
 
 void kc_update(struct kcache *kc, const struct nl_link *nlk)
 {
-	struct kdev *k = kc_by_index(kc, nlk->ifindex);
+	bool fresh = false;
+	struct kdev *k = kc_take(kc, nlk, &fresh);
 
-	if (k && !streq(k->name, nlk->name)) {
+	if (!k) {
+		/* The next resync (events lost, or a restart) fills the
+		 * gap; nothing here can do better. */
+		log_warn("%s: no memory to record the device, ignoring", nlk->name);
+		return;
+	}
+	if (fresh) {
+		str_copy(k->name, sizeof(k->name), nlk->name);
+		kc_name_insert(kc, k);
+	} else if (!streq(k->name, nlk->name)) {
 		if (kc_by_name(kc, k->name) == k)
 			tdelete(k, &kc->by_name, cmp_kdev_name);
-		snprintf(k->name, sizeof(k->name), "%s", nlk->name);
-		kc_name_insert(kc, k);
-	} else if (!k) {
-		k = calloc(1, sizeof(*k));
-		if (!k) {
-			/* The next resync (events lost, or a restart) fills
-			 * the gap; nothing here can do better. */
-			log_warn("%s: no memory to record the device, ignoring", nlk->name);
-			return;
-		}
-		k->ifindex = nlk->ifindex;
-		snprintf(k->name, sizeof(k->name), "%s", nlk->name);
-		tsearch(k, &kc->by_index, cmp_kdev_index);
+		str_copy(k->name, sizeof(k->name), nlk->name);
 		kc_name_insert(kc, k);
 	}
 	if (nlk->kind[0])
-		snprintf(k->kind, sizeof(k->kind), "%s", nlk->kind);
+		str_copy(k->kind, sizeof(k->kind), nlk->kind);
 	if (nlk->has_mac) {
 		memcpy(k->mac, nlk->mac, NL_MAC_LEN);
 		k->has_mac = true;
@@ -163,7 +183,7 @@ void kc_update(struct kcache *kc, const struct nl_link *nlk)
 	k->flags = nlk->flags;
 	if (nlk->mtu)
 		k->mtu = nlk->mtu;
-	snprintf(k->alias, sizeof(k->alias), "%s", nlk->alias);
+	str_copy(k->alias, sizeof(k->alias), nlk->alias);
 }
 
 void kc_clear(struct kcache *kc)

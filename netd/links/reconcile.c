@@ -569,14 +569,14 @@ static void load_link_row(void *userdata, const struct store_link_row *row)
 		log_error("%s: no memory to load the link, ignoring it", row->name);
 		return;
 	}
-	snprintf(k->kind, sizeof(k->kind), "%s", row->kind);
+	str_copy(k->kind, sizeof(k->kind), row->kind);
 	nl_macvlan_mode_from_string(row->mode, &mode);
 	k->mode = mode;
-	snprintf(k->parent, sizeof(k->parent), "%s", row->parent);
+	str_copy(k->parent, sizeof(k->parent), row->parent);
 	k->ifindex = row->ifindex;
 	if (row->mac && mac_parse(row->mac, k->mac) == 0)
 		k->has_mac = true;
-	snprintf(k->created, sizeof(k->created), "%s", row->created ? row->created : "");
+	str_copy(k->created, sizeof(k->created), row->created);
 	k->state = streq(row->state, "present") ? LINK_PRESENT :
 		   streq(row->state, "deleting") ? LINK_DELETING : LINK_CREATING;
 	k->alloc = alloc_of_name(l, k->name, &k->idx);
