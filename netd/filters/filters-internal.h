@@ -15,6 +15,8 @@
  *   bisect.c    a failed batch: halves, stopping, back-off
  *   verify.c    save output to fingerprints, start-up and Resync
  *               comparison, the nf_tables generation checkpoint
+ *   inputs.c    what a binding's rendering was made from: a start
+ *               renders only the bindings whose inputs changed
  *   nftgen.c    the nf_tables generation query, the chain-name dump
  *   netdev.c    the nftables netdev backend: bindings on macvtap and
  *               macvlan ports, their `nft -f` batches and listings
@@ -279,6 +281,11 @@ struct filters {
 	uint64_t hook_drift;       /* saves that found the hooks wrong */
 	char hook_drift_last[160]; /* what the last of them found */
 	char last_resync[32];      /* when the last Resync was answered, "" if none */
+	/* How the Resync being answered verified, and the last one did:
+	 * "generation" (verify_resync_by_generation(): no save) or "save". */
+	bool resync_by_generation;
+	const char *last_resync_by;  /* static; "" if none */
+	uint64_t resyncs_by_generation;
 	unsigned last_resync_skipped, last_resync_reapplied;
 	/* Failing batches back off: the next non-bisection batch waits until
 	 * backoff_until (µs); reset by a batch that succeeds. */
@@ -604,6 +611,13 @@ bool verify_compare_step(struct filters *f, struct batch *bt);
 /* At start: true if the checkpoint shows the kernel untouched, so no
  * verification is needed. */
 bool verify_from_checkpoint(struct filters *f);
+/* A Resync (the caller waits in f->resync_waiters): true if it needs no
+ * save because nf_tables is still at the generation of netd's checkpoint
+ * (the kernel holds exactly what netd fingerprinted: any change, a flush
+ * or a deleted chain, moves it), nothing runs or waits, and every binding
+ * is applied as recorded: every binding counted skipped, audited as a
+ * verification by "generation", answered by filters_answer_resync(). */
+bool verify_resync_by_generation(struct filters *f);
 
 /* --- nftgen.c --- */
 
@@ -738,5 +752,10 @@ void learn_sync(struct filters *f, struct binding *b);
 
 /* Answer Resync callers if nothing is left to do. */
 void filters_answer_resync(struct filters *f);
+/* A Resync: w (copied) hears the outcome once the kernel is verified and
+ * what differed re-applied; at once when the nf_tables generation shows
+ * nothing changed (verify_resync_by_generation()), unless full (the saves
+ * and the comparison all the same). 0, or -ENOMEM (nothing started). */
+int filters_resync_start(struct filters *f, bool full, const struct waiter *w);
 
 #endif

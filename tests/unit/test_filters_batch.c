@@ -2347,6 +2347,101 @@ static void test_view_encoded(void **state)
 	strbuf_done(&s);
 }
 
+/* --- Resync by the generation --- */
+
+static void resync_call(bool full)
+{
+	assert_int_equal(filters_resync_start(F, full, &(struct waiter){ .fn = tell }), 0);
+}
+
+static unsigned saves(void)
+{
+	return count_runs("ebtables-save") + count_runs("iptables-save") +
+	       count_runs("ip6tables-save");
+}
+
+/* A Resync while nf_tables is at netd's checkpoint is answered at once,
+ * every binding skipped, no run, audited as verified by the generation
+ * and counted; with full, the saves run all the same. Once someone
+ * deletes a port's chain or flushes the table (the generation moves), it
+ * saves and repairs; after the repair the checkpoint vouches again. */
+static void test_nft_resync_by_generation(void **state)
+{
+	started();
+	assert_int_equal(bind("vnet0", "no-mac-spoofing"), 1);
+	assert_int_equal(bind("vnet1", "clean-traffic"), 1);
+	pump();
+	assert_true(F->mark_valid);
+	runs_forget();
+
+	resync_call(false);
+	assert_int_equal(n_told, 3);
+	assert_int_equal(told[2].kind, OUTCOME_RESYNCED);
+	assert_int_equal(told[2].skipped, 2);
+	assert_int_equal(told[2].reapplied, 0);
+	assert_null(F->resync_waiters);
+	assert_int_equal(n_runs, 0);
+	assert_string_equal(F->last_resync_by, "generation");
+	assert_int_equal(F->resyncs_by_generation, 1);
+	assert_int_equal(store_commit(S), 0);
+	assert_string_equal(db_text("SELECT parameters || ' ' || json_extract(outcome, '$.by') || ' ' ||"
+				    " json_extract(outcome, '$.intact') FROM audit WHERE method ="
+				    " 'netd.FiltersVerified' ORDER BY id DESC LIMIT 1"),
+			    "{\"trigger\":\"resync\"} generation 2");
+
+	resync_call(true);
+	pump();
+	assert_int_equal(saves(), 3);
+	assert_int_equal(restores(), 0);
+	assert_int_equal(told[n_told - 1].skipped, 2);
+	assert_string_equal(F->last_resync_by, "save");
+	assert_int_equal(F->resyncs_by_generation, 1);
+
+	/* Someone deletes one port's chain. */
+	runs_forget();
+	kernel_restore(F_EB, "-X N-O-vnet0\n");
+	kgen++;
+	resync_call(false);
+	pump();
+	assert_int_equal(saves() > 0, true);
+	assert_int_equal(told[n_told - 1].reapplied, 1);
+	assert_int_equal(told[n_told - 1].skipped, 1);
+	assert_true(kernel_has(F_EB, "N-O-vnet0"));
+	assert_string_equal(F->last_resync_by, "save");
+
+	/* Someone flushes the table. */
+	kernel_reset();
+	kgen++;
+	resync_call(false);
+	pump();
+	assert_int_equal(told[n_told - 1].reapplied, 2);
+	assert_true(kernel_has(F_EB, "N-O-vnet1"));
+
+	/* Repaired and recorded: nothing to save again. */
+	assert_true(F->mark_valid);
+	runs_forget();
+	resync_call(false);
+	assert_int_equal(n_runs, 0);
+	assert_int_equal(told[n_told - 1].skipped, 2);
+	assert_int_equal(F->resyncs_by_generation, 2);
+}
+
+/* Without the nf_tables tools there is no generation to trust: a Resync
+ * always saves. So it does while a batch is still running. */
+static void test_resync_saves_without_generation(void **state)
+{
+	started();
+	assert_int_equal(bind("vnet0", "no-mac-spoofing"), 1);
+	pump();
+	runs_forget();
+	resync_call(false);
+	assert_non_null(F->resync_waiters);
+	pump();
+	assert_int_equal(saves(), 3);
+	assert_string_equal(F->last_resync_by, "save");
+	assert_int_equal(F->resyncs_by_generation, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2396,6 +2491,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reload_records_inputs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stored_rendering_wrong, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_view_encoded, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_nft_resync_by_generation, setup_nft, teardown),
+		cmocka_unit_test_setup_teardown(test_resync_saves_without_generation, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
