@@ -17,6 +17,7 @@
  *               comparison, the nf_tables generation checkpoint
  *   inputs.c    what a binding's rendering was made from: a start
  *               renders only the bindings whose inputs changed
+ *   load.c      the bindings loaded at a start, parameters as text
  *   nftgen.c    the nf_tables generation query, the chain-name dump
  *   netdev.c    the nftables netdev backend: bindings on macvtap and
  *               macvlan ports, their `nft -f` batches and listings
@@ -93,7 +94,11 @@ struct binding {
 	char port[16];
 	char *filter;
 	char *owner;
-	json_t *params;            /* canonical: MAC, IP [...], DHCPSERVER [...] */
+	/* Canonical: MAC, IP [...], DHCPSERVER [...]. A binding loaded at a
+	 * start has them as the row's text (params_text, params NULL) until
+	 * binding_params() parses them. */
+	json_t *params;
+	char *params_text;
 	struct rules_render want;  /* rendered now */
 	bool rendered;
 	char applied_hash[65];     /* "" if never applied */
@@ -396,6 +401,17 @@ unsigned binding_chain_bits(const struct binding *b);
  * row's rendering hash and chains as its rendering, without text (see
  * binding_need_text()): true. false: b must be rendered. */
 bool binding_take_stored(struct filters *f, struct binding *b, const struct store_binding_row *row);
+
+/* --- load.c --- */
+
+/* b's parameters as JSON (parsed from params_text on first use), NULL
+ * only without memory. Borrowed. */
+json_t *binding_params(struct binding *b);
+/* b's parameters as canonical JSON text (malloc'd), NULL without memory. */
+char *binding_params_dump(const struct binding *b);
+/* Does b have ip (an IPv4 address as text) as one of its IP values?
+ * Without parsing a loaded binding's text. */
+bool binding_has_ip(struct binding *b, const char *ip);
 
 /* Write b's row (inside the grouped transaction); failures are logged. */
 void binding_store(struct filters *f, const struct binding *b);
@@ -704,6 +720,7 @@ struct binding_view {
 	char port[16];
 	char *filter, *owner, *error;
 	json_t *params;
+	char *params_text;         /* instead of params: its canonical text */
 	const char *state;         /* static */
 	char hash[65];             /* "" if not rendered */
 	bool applied;

@@ -41,6 +41,7 @@ void binding_view_fill(struct binding_view *v, const struct binding *b, bool ver
 	v->filter = b->filter;
 	v->owner = b->owner;
 	v->params = b->params;
+	v->params_text = b->params_text;
 	v->state = filters_bstate_names[b->state];
 	/* Its learning rules are in the kernel; the filter's wait for the
 	 * address. */
@@ -67,10 +68,12 @@ void binding_view_fill(struct binding_view *v, const struct binding *b, bool ver
 
 json_t *binding_view_json(const struct binding_view *v)
 {
-	json_t *o = json_pack("{s:s, s:s, s:s, s:O, s:s, s:s, s:b, s:s}",
-			      "port", v->port, "filter", v->filter, "owner", v->owner,
-			      "parameters", v->params, "state", v->state, "hash", v->hash,
-			      "applied", v->applied, "created", v->created);
+	json_t *params = v->params ? json_incref(v->params) :
+			 json_loads(v->params_text ? v->params_text : "{}", 0, NULL);
+	json_t *o = params ? json_pack("{s:s, s:s, s:s, s:o, s:s, s:s, s:b, s:s}",
+				       "port", v->port, "filter", v->filter, "owner", v->owner,
+				       "parameters", params, "state", v->state, "hash", v->hash,
+				       "applied", v->applied, "created", v->created) : NULL;
 	json_t *fams;
 
 	assert(v);
@@ -106,6 +109,7 @@ static void view_done(struct binding_view *v)
 	free(v->owner);
 	free(v->error);
 	json_decref(v->params);
+	free(v->params_text);
 }
 
 static void job_free(struct list_job *j)
@@ -186,7 +190,11 @@ void binding_view_encode(struct strbuf *s, const struct binding_view *v)
 	put_member(s, "filter", v->filter);
 	put_member(s, "owner", v->owner);
 	strbuf_puts(s, ",\"parameters\":");
-	put_json(s, v->params);
+	/* A loaded binding's text: canonical JSON, checked at the load. */
+	if (v->params)
+		put_json(s, v->params);
+	else
+		strbuf_puts(s, v->params_text ? v->params_text : "{}");
 	put_member(s, "state", v->state);
 	put_member(s, "hash", v->hash);
 	strbuf_puts(s, v->applied ? ",\"applied\":true" : ",\"applied\":false");
@@ -262,8 +270,10 @@ static int job_copy(struct list_job *j, const struct binding *b)
 	v->owner = strdup(b->owner);
 	v->error = b->error ? strdup(b->error) : NULL;
 	json_incref(v->params);
+	v->params_text = b->params_text ? strdup(b->params_text) : NULL;
 	j->n++;
-	return v->filter && v->owner && (v->error || !b->error) ? 0 : -ENOMEM;
+	return v->filter && v->owner && (v->error || !b->error) &&
+	       (v->params_text || !b->params_text) ? 0 : -ENOMEM;
 }
 
 /* The bindings of owner (or all), copied in port order into j. */

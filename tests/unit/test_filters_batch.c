@@ -852,7 +852,7 @@ static void test_learning(void **state)
 	assert_int_equal(b->learn, LEARN_DHCP);
 	assert_true(learn_pending(b));
 	assert_string_equal(b->want.hash, hash);
-	assert_int_equal(json_array_size(json_object_get(b->params, "IP")), 0);
+	assert_int_equal(json_array_size(json_object_get(binding_params(b), "IP")), 0);
 	free(error);
 }
 
@@ -2347,6 +2347,70 @@ static void test_view_encoded(void **state)
 	strbuf_done(&s);
 }
 
+/* A loaded binding keeps its parameters as the row's text until they
+ * are needed as JSON: the reply writes the text, an address check reads
+ * it; a row whose text is not as netd writes it is parsed at the load,
+ * rendered, and written back canonical. */
+static void test_params_loaded_as_text(void **state)
+{
+	json_auto_t *params = json_pack("{s:s, s:[s, s], s:[s]}", "MAC", MAC, "IP", "10.0.0.5",
+					"10.0.0.7", "DHCPSERVER", "10.0.0.1");
+	struct binding_view v;
+	struct strbuf s = { 0 };
+	struct binding *b;
+	json_t *want, *got;
+	char *error = NULL, *text;
+	sqlite3 *db;
+
+	started();
+	assert_int_equal(bindings_bind(F, &(struct bind_req){ .port = "vnet0", .filter = "clean-traffic",
+			 .owner = "guest1", .params = params }, &(struct waiter){ .fn = tell }, &error), 1);
+	pump();
+	restart();
+	b = binding_find(F, "vnet0");
+	assert_null(b->params);
+	assert_string_equal(b->params_text, row_of("vnet0", "parameters"));
+	assert_true(binding_has_ip(b, "10.0.0.5"));
+	assert_true(binding_has_ip(b, "10.0.0.7"));
+	assert_false(binding_has_ip(b, "10.0.0.1"));
+	assert_false(binding_has_ip(b, "10.0.0.50"));
+	binding_view_fill(&v, b, true);
+	binding_view_encode(&s, &v);
+	want = binding_view_json(&v);
+	text = json_dumps(want, JSON_COMPACT);
+	assert_string_equal(s.p, text);
+	assert_true(json_equal(json_object_get(want, "parameters"), params));
+	free(text);
+	json_decref(want);
+	strbuf_done(&s);
+	assert_true(json_equal(binding_params(b), params));
+	assert_null(b->params_text);
+	assert_true(binding_has_ip(b, "10.0.0.7"));
+
+	/* Written by hand, not canonical: parsed at the load. */
+	F = filters_free(F);
+	assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "UPDATE bindings SET parameters = '{\"MAC\": \"" MAC "\","
+				      " \"IP\": [\"10.0.0.5\", \"10.0.0.7\"], \"DHCPSERVER\": [\"10.0.0.1\"]}'",
+				      NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	runs_forget();
+	filters_start();
+	b = binding_find(F, "vnet0");
+	assert_non_null(b->params);
+	assert_int_equal(F->start_renders, 1);
+	pump();
+	assert_int_equal(restores(), 0);
+	got = json_loads(row_of("vnet0", "parameters"), 0, NULL);
+	assert_true(json_equal(got, params));
+	json_decref(got);
+	assert_null(strchr(row_of("vnet0", "parameters"), ' '));
+	restart();
+	assert_int_equal(F->start_renders, 0);
+	assert_non_null(binding_find(F, "vnet0")->params_text);
+	free(error);
+}
+
 /* --- Resync by the generation --- */
 
 static void resync_call(bool full)
@@ -2491,6 +2555,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reload_records_inputs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stored_rendering_wrong, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_view_encoded, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_params_loaded_as_text, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_nft_resync_by_generation, setup_nft, teardown),
 		cmocka_unit_test_setup_teardown(test_resync_saves_without_generation, setup, teardown),
 	};
