@@ -43,7 +43,10 @@
  *   vlbench lister SOCK STOPFILE            ListBindings calls one after
  *                                           another until STOPFILE exists;
  *                                           the most bindings one listed
- *   vlbench resync SOCK                     one Resync call: its time and
+ *   vlbench resync SOCK [full]              one Resync call (full: with
+ *                                           "full": true, the saves even
+ *                                           when nf_tables is at netd's
+ *                                           checkpoint): its time and
  *                                           its reply's skipped, reapplied
  *   vlbench status SOCK                     GetStatus's parameters
  *
@@ -961,7 +964,7 @@ static int cmd_guest_stop(char **a)
 			      json_ms(now_usec() - t0), "errors", (json_int_t)n_errors));
 }
 
-static int cmd_resync(char **a)
+static int cmd_resync(char **a, bool full)
 {
 	_cleanup_conn_ struct conn c = CONN_NULL;
 	_cleanup_json_ json_t *reply = NULL;
@@ -970,7 +973,8 @@ static int cmd_resync(char **a)
 
 	if (open_or_complain(a[0], &c) < 0)
 		return 1;
-	timed_call(&c, "io.netd.Resync", json_object(), &reply, &usec);
+	timed_call(&c, "io.netd.Resync", full ? json_pack("{s:b}", "full", true) : json_object(),
+		   &reply, &usec);
 	p = params(reply);
 	return emit(json_pack("{s:s,s:o,s:I,s:I,s:i}", "mode", "resync", "ms", json_ms(usec),
 			      "skipped", json_integer_value(json_object_get(p, "skipped")),
@@ -1004,7 +1008,7 @@ static void usage(void)
 		"       vlbench latency SOCK STOPFILE\n"
 		"       vlbench churn SOCK PARENT OWNER COUNT STOPFILE\n"
 		"       vlbench lister SOCK STOPFILE\n"
-		"       vlbench resync SOCK\n"
+		"       vlbench resync SOCK [full]\n"
 		"       vlbench status SOCK\n");
 }
 
@@ -1039,7 +1043,9 @@ int main(int argc, char **argv)
 	else if (strcmp(mode, "lister") == 0 && n == 2)
 		r = cmd_lister(a);
 	else if (strcmp(mode, "resync") == 0 && n == 1)
-		r = cmd_resync(a);
+		r = cmd_resync(a, false);
+	else if (strcmp(mode, "resync") == 0 && n == 2 && strcmp(a[1], "full") == 0)
+		r = cmd_resync(a, true);
 	else if (strcmp(mode, "status") == 0 && n == 1)
 		r = cmd_status(a);
 	if (r < 0 || r == 2) {

@@ -314,17 +314,28 @@ int cmd_filter(struct ctl_opts *o, int argc, char **argv)
 	return dispatch(o, "filter", subs, ELEMENTSOF(subs), argc, argv);
 }
 
+static int resync_opt(int opt, const char *arg, void *data)
+{
+	*(bool *)data = true; /* --full */
+	return 0;
+}
+
 int cmd_resync(struct ctl_opts *o, int argc, char **argv)
 {
+	static const struct option opts[] = {
+		{ "full", no_argument, NULL, 'f' },
+		{ 0 },
+	};
 	struct netd_reply rep;
+	bool full = false;
 	int r;
 
-	r = sub_getopt(o, "resync", argc, argv, NULL, NULL, NULL);
+	r = sub_getopt(o, "resync", argc, argv, opts, resync_opt, &full);
 	if (r < 0)
 		return SUB_EXIT(r);
 	if (r != argc)
 		return usage_error(o);
-	r = do_call(o, "io.netd.Resync", NULL, &rep);
+	r = do_call(o, "io.netd.Resync", full ? json_pack("{s:b}", "full", true) : NULL, &rep);
 	if (r)
 		return r;
 	if (o->json)

@@ -47,7 +47,8 @@ static const struct cmd_help helps[] = {
 	{ "filter def", "NAME", "print a filter's definition (JSON)" },
 	{ "filter import", "FILE", "define or redefine a filter from a file (netd's JSON or libvirt's\n"
 	  "nwfilter XML); rebinds the ports that use it" },
-	{ "resync", "", "compare the firewall with what netd applied; repair" },
+	{ "resync", "[--full]", "compare the firewall with what netd applied; repair (nothing to\n"
+	  "compare while nf_tables is as netd left it; --full: compare all the same)" },
 };
 
 static const char global_options[] =

@@ -281,8 +281,9 @@ static void status_state(json_t *p)
 	printf("%-18s %lld found%s%s\n", "hook drift", LL(p, "filter_hook_drift"),
 	       drift && *drift ? ", last: " : "", drift && *drift ? drift : "");
 	if (resync && *resync)
-		printf("%-18s %s: %lld intact, %lld re-applied\n", "last resync", resync,
-		       LL(p, "last_resync_skipped"), LL(p, "last_resync_reapplied"));
+		printf("%-18s %s: %lld intact, %lld re-applied (by %s)\n", "last resync", resync,
+		       LL(p, "last_resync_skipped"), LL(p, "last_resync_reapplied"),
+		       gets_(p, "last_resync_by"));
 	else
 		printf("%-18s none since start\n", "last resync");
 	if (LL(p, "storage_failures") > 0)

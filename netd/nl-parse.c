@@ -9,7 +9,6 @@
 #include <linux/if_link.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "nl.h"
@@ -59,7 +58,7 @@ static int parse_linkinfo(const struct nlattr *a, void *data)
 	switch (mnl_attr_get_type(a)) {
 	case IFLA_INFO_KIND:
 		if (mnl_attr_validate(a, MNL_TYPE_STRING) == 0)
-			snprintf(l->kind, sizeof(l->kind), "%s", mnl_attr_get_str(a));
+			str_copy(l->kind, sizeof(l->kind), mnl_attr_get_str(a));
 		break;
 	case IFLA_INFO_DATA:
 		if (mnl_attr_validate(a, MNL_TYPE_NESTED) == 0)
@@ -76,7 +75,7 @@ static int parse_link_attr(const struct nlattr *a, void *data)
 	switch (mnl_attr_get_type(a)) {
 	case IFLA_IFNAME:
 		if (mnl_attr_validate(a, MNL_TYPE_NUL_STRING) == 0)
-			snprintf(l->name, sizeof(l->name), "%s", mnl_attr_get_str(a));
+			str_copy(l->name, sizeof(l->name), mnl_attr_get_str(a));
 		break;
 	case IFLA_LINK:
 		if (mnl_attr_validate(a, MNL_TYPE_U32) == 0)
@@ -104,7 +103,7 @@ static int parse_link_attr(const struct nlattr *a, void *data)
 		/* Truncated, a long alias could read as netd's tag. */
 		if (mnl_attr_validate(a, MNL_TYPE_NUL_STRING) == 0 &&
 		    strlen(mnl_attr_get_str(a)) < sizeof(l->alias))
-			snprintf(l->alias, sizeof(l->alias), "%s", mnl_attr_get_str(a));
+			str_copy(l->alias, sizeof(l->alias), mnl_attr_get_str(a));
 		break;
 	}
 	return MNL_CB_OK;

@@ -30,14 +30,14 @@ static const char *const stmt_sql[_STMT_MAX] = {
 	[STMT_BINDING_PUT] =
 		"INSERT OR REPLACE INTO bindings (port, filter, owner, parameters, desired_hash,"
 		" applied_hash, eb_norm, ip4_norm, ip6_norm, state, error, created, applied,"
-		" backend, nft_norm, learning, learned_at)"
+		" backend, nft_norm, learning, learned_at, input_hash, chains)"
 		" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
-		" coalesce(?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now')), ?, ?, ?, ?, ?)",
+		" coalesce(?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now')), ?, ?, ?, ?, ?, ?, ?)",
 	[STMT_BINDING_DELETE] = "DELETE FROM bindings WHERE port = ?",
 	[STMT_BINDINGS_ALL] =
 		"SELECT port, filter, owner, parameters, desired_hash, applied_hash, eb_norm,"
 		" ip4_norm, ip6_norm, state, error, created, applied, backend, nft_norm, learning,"
-		" learned_at FROM bindings",
+		" learned_at, input_hash, chains FROM bindings",
 	[STMT_ROOT_PUT] = "INSERT OR REPLACE INTO roots (family, norm) VALUES (?, ?)",
 	[STMT_ROOTS_ALL] = "SELECT family, norm FROM roots",
 	[STMT_CHECKPOINT_PUT] =
@@ -232,6 +232,8 @@ int store_binding_put(struct store *s, const struct store_binding_row *row)
 	sqlite3_bind_text(st, 15, row->nft_norm ? row->nft_norm : "", -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 16, row->learning ? row->learning : "", -1, SQLITE_STATIC);
 	bind_text_or_null(st, 17, row->learned_at);
+	sqlite3_bind_text(st, 18, row->input_hash ? row->input_hash : "", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 19, row->chains);
 	return store_step_write(s, st);
 }
 
@@ -272,6 +274,8 @@ int store_bindings_foreach(struct store *s, store_binding_fn fn, void *userdata)
 			.nft_norm = col_text(st, 14),
 			.learning = col_text(st, 15),
 			.learned_at = col_text(st, 16),
+			.input_hash = col_text(st, 17),
+			.chains = (unsigned)sqlite3_column_int64(st, 18),
 		};
 		fn(userdata, &row);
 	}

@@ -176,6 +176,8 @@ struct store_binding_row {
 	const char *nft_norm;     /* nftables: fingerprint of its chains; NULL: "" */
 	const char *learning;     /* "", "dhcp", "any" (db/009); NULL: "" */
 	const char *learned_at;   /* when its address was learned; NULL: not (yet) */
+	const char *input_hash;   /* what desired_hash was rendered from (db/010); NULL: "" */
+	unsigned chains;          /* the chains of that rendering (db/010 says which bit) */
 };
 
 int store_binding_put(struct store *s, const struct store_binding_row *row);

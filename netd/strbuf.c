@@ -119,6 +119,71 @@ void strbuf_puts(struct strbuf *b, const char *s)
 	strbuf_append(b, s, strlen(s));
 }
 
+/* The length of the valid UTF-8 sequence at s, 0 if there is none:
+ * overlong forms, surrogates and values past U+10FFFF are invalid. The
+ * NUL ending s is no continuation byte, so nothing past it is read. */
+static size_t utf8_len(const unsigned char *s)
+{
+	unsigned c = s[0], need, v;
+
+	if (c < 0xc2 || c > 0xf4)
+		return 0;
+	need = c < 0xe0 ? 1 : c < 0xf0 ? 2 : 3;
+	v = c & (0x3f >> need);
+	for (unsigned i = 1; i <= need; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		v = (v << 6) | (s[i] & 0x3f);
+	}
+	if ((need == 2 && (v < 0x800 || (v >= 0xd800 && v <= 0xdfff))) ||
+	    (need == 3 && (v < 0x10000 || v > 0x10ffff)))
+		return 0;
+	return need + 1;
+}
+
+void strbuf_json_string(struct strbuf *b, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF", from[] = "\"\\\b\f\n\r\t",
+			  to[] = "\"\\bfnrt";
+	const unsigned char *p = (const unsigned char *)s, *run;
+
+	assert(b && s);
+	strbuf_append(b, "\"", 1);
+	run = p;
+	while (*p) {
+		unsigned char c = *p;
+		const char *q;
+		char u[7] = "\\u00";
+		size_t k;
+
+		if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
+			p++;
+			continue;
+		}
+		if (c >= 0x80 && (k = utf8_len(p)) > 0) {
+			p += k;
+			continue;
+		}
+		strbuf_append(b, (const char *)run, (size_t)(p - run));
+		if ((q = strchr(from, c))) {
+			u[1] = to[q - from];
+			u[2] = '\0';
+		} else if (c >= 0x80) {
+			/* No part of valid UTF-8: replaced, so that the
+			 * output stays valid JSON. */
+			memcpy(u, "\\ufffd", 7);
+		} else {
+			u[4] = hex[c >> 4];
+			u[5] = hex[c & 15];
+			u[6] = '\0';
+		}
+		strbuf_puts(b, u);
+		run = ++p;
+	}
+	strbuf_append(b, (const char *)run, (size_t)(p - run));
+	strbuf_append(b, "\"", 1);
+}
+
 char *strbuf_steal(struct strbuf *b, size_t *ret_len)
 {
 	char *p;

@@ -85,6 +85,17 @@ static inline bool streq(const char *a, const char *b)
 	return strcmp(a, b) == 0;
 }
 
+/* Copy src (NULL: "") into dst of size bytes, cut to fit: what
+ * snprintf(dst, size, "%s", src) does, without its formatting (a start
+ * copies a dozen fields of 10,000 rows). */
+static inline void str_copy(char *dst, size_t size, const char *src)
+{
+	size_t n = src ? strnlen(src, size - 1) : 0;
+
+	memcpy(dst, src ? src : "", n);
+	dst[n] = '\0';
+}
+
 /* Parse a whole decimal unsigned number within [min, max]; -EINVAL or
  * -ERANGE otherwise. Leading '+', '-', spaces and trailing junk refused. */
 static inline int parse_uint(const char *s, unsigned long long min,

@@ -50,7 +50,7 @@ struct binding *binding_new(struct filters *f, const char *port)
 
 	if (!b)
 		return NULL;
-	snprintf(b->port, sizeof(b->port), "%s", port);
+	str_copy(b->port, sizeof(b->port), port);
 	if (!tsearch(b, &f->by_port, cmp_binding)) {
 		free(b);
 		return NULL;
@@ -145,7 +145,7 @@ void binding_audit(struct filters *f, const struct binding *b, const char *metho
 
 void binding_store(struct filters *f, const struct binding *b)
 {
-	_cleanup_free_ char *params = json_dumps(b->params, JSON_COMPACT | JSON_SORT_KEYS);
+	_cleanup_free_ char *params = binding_params_dump(b);
 	struct store_binding_row row = {
 		.port = b->port,
 		.filter = b->filter,
@@ -162,6 +162,8 @@ void binding_store(struct filters *f, const struct binding *b)
 		.nft_norm = b->nnorm,
 		.learning = b->learn == LEARN_NONE ? "" : learn_mode_name(b->learn),
 		.learned_at = b->learned_at[0] ? b->learned_at : NULL,
+		.input_hash = b->rendered ? b->input_hash : "",
+		.chains = binding_chain_bits(b),
 	};
 	int r = store_binding_put(f->store, &row);
 
@@ -182,6 +184,7 @@ void binding_free(struct filters *f, struct binding *b)
 	rules_render_done(&b->want);
 	rules_nft_done(&b->nwant);
 	json_decref(b->params);
+	free(b->params_text);
 	free(b->filter);
 	free(b->owner);
 	free(b->error);
@@ -219,9 +222,13 @@ int binding_render(struct filters *f, struct binding *b, char **ret_error)
 	struct param_view v;
 	int ret;
 
-	params_view(b->params, &v);
-	if (b->nft)
-		return netdev_render(f, b, &v.p, ret_error);
+	params_view(binding_params(b), &v);
+	if (b->nft) {
+		ret = netdev_render(f, b, &v.p, ret_error);
+		if (ret == 0)
+			binding_inputs_note(f, b);
+		return ret;
+	}
 	if (learn_pending(b))
 		ret = rules_render_learning(b->learn == LEARN_ANY, b->port, &v.p, &r, ret_error);
 	else
@@ -232,6 +239,7 @@ int binding_render(struct filters *f, struct binding *b, char **ret_error)
 		rules_render_done(&b->want);
 	b->want = r;
 	b->rendered = true;
+	binding_inputs_note(f, b);
 	return 0;
 }
 
@@ -261,21 +269,33 @@ void binding_drop_text(struct binding *b)
 int binding_need_text(struct filters *f, struct binding *b)
 {
 	_cleanup_free_ char *error = NULL;
-	bool dropped = false;
+	bool dropped = b->rendered && b->nft && !b->nwant.text;
+	char before[65];
 	int r;
 
 	assert(f && b);
-	/* A family with chains has text unless it was dropped. */
+	/* A family with chains has text unless it was dropped, or never
+	 * rendered (its stored rendering taken at start: inputs.c). */
 	for (int i = 0; i < RULES_FAMILIES; i++)
 		dropped |= b->rendered && !b->nft && !b->want.text[i] &&
 			   (b->want.has_in[i] || b->want.has_out[i]);
 	if (!dropped)
 		return 0;
+	memcpy(before, b->want.hash, sizeof(before));
 	r = binding_render(f, b, &error);
-	if (r < 0)
+	if (r < 0) {
 		log_warn("%s: cannot render filter '%s' again: %s", b->port, b->filter,
 			 error ? error : strerror(-r));
-	return r;
+		return r;
+	}
+	if (!streq(before, b->want.hash)) {
+		/* Its inputs looked unchanged, its rendering is not: what
+		 * is being written carries the old hash, so once more. */
+		log_warn("%s: filter '%s' renders differently from its stored rendering; "
+			 "applying it again", b->port, b->filter);
+		binding_set_dirty(f, b, true);
+	}
+	return 0;
 }
 
 /* Give b the filter, owner and parameters of req and render it; on any
@@ -284,12 +304,15 @@ static int binding_set(struct filters *f, struct binding *b, const struct bind_r
 		       char **ret_error)
 {
 	char *old_filter = b->filter, *old_owner = b->owner, old_learned[32];
-	json_t *old_params = b->params;
+	json_t *old_params;
 	enum learn_mode old_learn = b->learn;
 	int r;
 
 	memcpy(old_learned, b->learned_at, sizeof(old_learned));
+	if (b->params_text && !binding_params(b))
+		return -ENOMEM;
 	binding_count(f, b, -1);
+	old_params = b->params;
 	b->filter = strdup(req->filter);
 	b->owner = strdup(req->owner);
 	b->params = json_incref(req->params);
@@ -355,7 +378,7 @@ void bindings_undo_clear(struct filters *f)
 /* Remember b (about to be changed by a call, port) as it is, once per
  * transaction. Without memory the undo cannot be kept: -ENOMEM, and the
  * call is refused before it changes anything. */
-static int bundo_note(struct filters *f, const char *port, const struct binding *b)
+static int bundo_note(struct filters *f, const char *port, struct binding *b)
 {
 	uint64_t txn = store_txn(f->store);
 	struct bundo *u;
@@ -374,7 +397,7 @@ static int bundo_note(struct filters *f, const char *port, const struct binding 
 	if (b) {
 		u->filter = strdup(b->filter);
 		u->owner = strdup(b->owner);
-		u->params = json_incref(b->params);
+		u->params = json_incref(binding_params(b));
 		u->error = b->error ? strdup(b->error) : NULL;
 		u->state = b->state;
 		u->dirty = b->dirty;
@@ -383,7 +406,7 @@ static int bundo_note(struct filters *f, const char *port, const struct binding 
 		memcpy(u->learned_at, b->learned_at, sizeof(u->learned_at));
 		for (struct waiter *w = b->waiters; w; w = w->next)
 			u->nwaiters++;
-		if (!u->filter || !u->owner || (b->error && !u->error)) {
+		if (!u->filter || !u->owner || !u->params || (b->error && !u->error)) {
 			bundo_free(u);
 			return -ENOMEM;
 		}
@@ -409,7 +432,7 @@ static void bundo_apply(struct filters *f, struct binding *b, struct bundo *u,
 		return;
 	}
 	if (!streq(b->filter, u->filter) || !streq(b->owner, u->owner) ||
-	    !json_equal(b->params, u->params) || b->learn != u->learn ||
+	    !json_equal(binding_params(b), u->params) || b->learn != u->learn ||
 	    !streq(b->learned_at, u->learned_at)) {
 		_cleanup_free_ char *error = NULL;
 		struct bind_req req = { .port = u->port, .filter = u->filter, .owner = u->owner,
@@ -508,7 +531,7 @@ void filters_rewrite_rows(struct filters *f)
 /* A re-bind that learns as b does and gives no IP keeps the address b
  * learned: *req2 is req with b's IP (params in *ret_params, a new
  * reference) and when it was learned. false when nothing is kept. */
-static bool bind_keep_learned(const struct binding *b, const struct bind_req *req,
+static bool bind_keep_learned(struct binding *b, const struct bind_req *req,
 			      struct bind_req *req2, json_t **ret_params)
 {
 	json_t *params;
@@ -517,7 +540,7 @@ static bool bind_keep_learned(const struct binding *b, const struct bind_req *re
 	    json_array_size(json_object_get(req->params, "IP")) > 0)
 		return false;
 	params = json_deep_copy(req->params);
-	if (!params || json_object_set(params, "IP", json_object_get(b->params, "IP")) < 0) {
+	if (!params || json_object_set(params, "IP", json_object_get(binding_params(b), "IP")) < 0) {
 		json_decref(params);
 		return false; /* without memory: learned again */
 	}
@@ -642,101 +665,6 @@ void filters_port_gone(void *userdata, const char *port)
 	binding_store(f, b);
 }
 
-/* --- loading at start --- */
-
-static enum bstate bstate_from_string(const char *s)
-{
-	return streq(s, "applied") ? B_APPLIED :
-	       streq(s, "removing") ? B_REMOVING :
-	       streq(s, "failed") ? B_FAILED : B_PENDING;
-}
-
-static void load_binding_row(void *userdata, const struct store_binding_row *row)
-{
-	struct filters *f = userdata;
-	struct binding *b = binding_new(f, row->port);
-	char *error = NULL;
-
-	if (!b)
-		return;
-	b->filter = strdup(row->filter);
-	b->owner = strdup(row->owner);
-	if (!b->filter || !b->owner) {
-		log_error_errno(b->port, -ENOMEM, "cannot load the binding");
-		binding_free(f, b);
-		return;
-	}
-	if (row->backend && streq(row->backend, "nftables")) {
-		netdev_adopt(f, b);
-		snprintf(b->nnorm, sizeof(b->nnorm), "%s", row->nft_norm ? row->nft_norm : "");
-	}
-	b->params = json_loads(row->parameters, 0, NULL);
-	if (!b->params)
-		b->params = json_object();
-	snprintf(b->applied_hash, sizeof(b->applied_hash), "%s", row->applied_hash);
-	for (int i = 0; i < NFAM; i++)
-		snprintf(b->norm[i], sizeof(b->norm[i]), "%s", row->norm[i]);
-	snprintf(b->created, sizeof(b->created), "%s", row->created ? row->created : "");
-	snprintf(b->applied_at, sizeof(b->applied_at), "%s", row->applied ? row->applied : "");
-	if (row->learning && learn_mode_from_string(row->learning, &b->learn) < 0)
-		b->learn = LEARN_NONE; /* '' (the schema allows no other value) */
-	snprintf(b->learned_at, sizeof(b->learned_at), "%s", row->learned_at ? row->learned_at : "");
-	b->state = bstate_from_string(row->state);
-	if (row->error)
-		b->error = strdup(row->error); /* NULL without memory: no message, same state */
-	/* Only the hash is compared at a start; a batch renders the text
-	 * again if the binding has to be written. */
-	if (binding_render(f, b, &error) == 0) {
-		binding_drop_text(b);
-	} else {
-		log_warn("%s: cannot render filter '%s' any more: %s", b->port, b->filter,
-			 error ? error : "?");
-		free(b->error);
-		b->error = error;
-		if (b->state != B_REMOVING)
-			b->state = B_FAILED;
-		/* Chain names still known, so a removal can find them. */
-		snprintf(b->want.in_chain, sizeof(b->want.in_chain), "N-I-%s", b->port);
-		snprintf(b->want.out_chain, sizeof(b->want.out_chain), "N-O-%s", b->port);
-	}
-}
-
-static void load_root_row(void *userdata, const char *family, const char *norm)
-{
-	struct filters *f = userdata;
-
-	for (int i = 0; i < NFAM; i++)
-		if (streq(family, filters_fam_names[i]))
-			snprintf(f->root_norm[i], sizeof(f->root_norm[i]), "%s", norm);
-}
-
-int bindings_load(struct filters *f)
-{
-	struct binding *b;
-	struct links_port lp;
-	int r;
-
-	assert(f);
-	r = store_bindings_foreach(f->store, load_binding_row, f);
-	if (r < 0)
-		return r;
-	r = store_roots_foreach(f->store, load_root_row, f);
-	if (r < 0)
-		return r;
-	/* Ports that went while netd was down. */
-	for (int k = 0; k < 2; k++)
-		TAILQ_FOREACH(b, k ? &f->netdev_all : &f->all, entry)
-			if (links_port_lookup(f->links, b->port, &lp) < 0 && b->state != B_REMOVING) {
-				b->state = B_REMOVING;
-				b->gone = true;
-			}
-	/* Bindings still learning watch their ports again. */
-	TAILQ_FOREACH(b, &f->all, entry)
-		learn_sync(f, b);
-	bindings_recount(f);
-	return 0;
-}
-
 unsigned bindings_rerender(struct filters *f)
 {
 	struct binding *b;
@@ -745,11 +673,12 @@ unsigned bindings_rerender(struct filters *f)
 	assert(f);
 	for (int k = 0; k < 2; k++) {
 		TAILQ_FOREACH(b, k ? &f->netdev_all : &f->all, entry) {
-			char old[65], *error = NULL;
+			char old[65], old_inputs[65], *error = NULL;
 
 			if (b->state == B_REMOVING)
 				continue;
 			snprintf(old, sizeof(old), "%s", b->rendered ? b->want.hash : "");
+			memcpy(old_inputs, b->input_hash, sizeof(old_inputs));
 			if (binding_render(f, b, &error) < 0) {
 				log_warn("%s: filter '%s' no longer renders (%s); its rules stay as they are",
 					 b->port, b->filter, error ? error : "?");
@@ -761,6 +690,8 @@ unsigned bindings_rerender(struct filters *f)
 				binding_set_dirty(f, b, true);
 				binding_store(f, b);
 				changed++;
+			} else if (!streq(old_inputs, b->input_hash)) {
+				binding_store(f, b); /* its row's inputs, for the next start */
 			}
 		}
 	}

@@ -15,6 +15,9 @@
  *   bisect.c    a failed batch: halves, stopping, back-off
  *   verify.c    save output to fingerprints, start-up and Resync
  *               comparison, the nf_tables generation checkpoint
+ *   inputs.c    what a binding's rendering was made from: a start
+ *               renders only the bindings whose inputs changed
+ *   load.c      the bindings loaded at a start, parameters as text
  *   nftgen.c    the nf_tables generation query, the chain-name dump
  *   netdev.c    the nftables netdev backend: bindings on macvtap and
  *               macvlan ports, their `nft -f` batches and listings
@@ -91,10 +94,15 @@ struct binding {
 	char port[16];
 	char *filter;
 	char *owner;
-	json_t *params;            /* canonical: MAC, IP [...], DHCPSERVER [...] */
+	/* Canonical: MAC, IP [...], DHCPSERVER [...]. A binding loaded at a
+	 * start has them as the row's text (params_text, params NULL) until
+	 * binding_params() parses them. */
+	json_t *params;
+	char *params_text;
 	struct rules_render want;  /* rendered now */
 	bool rendered;
 	char applied_hash[65];     /* "" if never applied */
+	char input_hash[65];       /* what want was rendered from (inputs.c); "" unknown */
 	char norm[NFAM][65];       /* fingerprint recorded after the last apply */
 	bool have_in[NFAM], have_out[NFAM]; /* chains in the kernel, as far as we know */
 	enum bstate state;
@@ -284,6 +292,11 @@ struct filters {
 	uint64_t hook_drift;       /* saves that found the hooks wrong */
 	char hook_drift_last[160]; /* what the last of them found */
 	char last_resync[32];      /* when the last Resync was answered, "" if none */
+	/* How the Resync being answered verified, and the last one did:
+	 * "generation" (verify_resync_by_generation(): no save) or "save". */
+	bool resync_by_generation;
+	const char *last_resync_by;  /* static; "" if none */
+	uint64_t resyncs_by_generation;
 	unsigned last_resync_skipped, last_resync_reapplied;
 	/* Failing batches back off: the next non-bisection batch waits until
 	 * backoff_until (µs); reset by a batch that succeeds. */
@@ -340,6 +353,7 @@ struct filters {
 	bool mark_valid;           /* the kernel matched every fingerprint at mark */
 	uint32_t mark;
 	bool verified_by_generation; /* the start needed no save */
+	unsigned start_renders;      /* bindings the start rendered (the rest: inputs.c) */
 
 	struct binding_list netdev_all; /* the bindings netdev.c holds */
 	struct netdev_state *netdev;    /* its batches, listings, counters */
@@ -379,10 +393,41 @@ void binding_set_dirty(struct filters *f, struct binding *b, bool dirty);
  * which chains it has: an applied binding needs only those, and the text
  * was a third of netd's memory at 10,000 bindings. */
 void binding_drop_text(struct binding *b);
-/* Make sure b's restore text is there (rendered again, the same text for
- * the same definitions, if binding_drop_text() freed it): 0, or -errno
- * (logged) with b unchanged. */
+/* Make sure b's restore text (nft: its nft text) is there: rendered
+ * again if binding_drop_text() freed it or the start took its stored
+ * rendering (inputs.c); the same text for the same definitions. Should
+ * the hash come out different from the one b had, b is dirty again (what
+ * a batch took carries the old hash). 0, or -errno (logged) with b
+ * unchanged. */
 int binding_need_text(struct filters *f, struct binding *b);
+/* --- inputs.c --- */
+
+struct store_binding_row;
+
+/* b's input hash (db/010) with params, the canonical text of its
+ * parameters: 0 and out; -EINVAL when b has none (it learns its address:
+ * it holds the learning rules), -ENOENT (its filter is unknown), -ENOMEM. */
+int binding_input_hash(struct filters *f, const struct binding *b, const char *params, char out[65]);
+/* b was just rendered: note its input hash ("" when it has none). */
+void binding_inputs_note(struct filters *f, struct binding *b);
+/* The chains of b's rendering as stored (db/010's chains). */
+unsigned binding_chain_bits(const struct binding *b);
+/* At load: if row's input hash is what b's inputs give now, b takes
+ * row's rendering hash and chains as its rendering, without text (see
+ * binding_need_text()): true. false: b must be rendered. */
+bool binding_take_stored(struct filters *f, struct binding *b, const struct store_binding_row *row);
+
+/* --- load.c --- */
+
+/* b's parameters as JSON (parsed from params_text on first use), NULL
+ * only without memory. Borrowed. */
+json_t *binding_params(struct binding *b);
+/* b's parameters as canonical JSON text (malloc'd), NULL without memory. */
+char *binding_params_dump(const struct binding *b);
+/* Does b have ip (an IPv4 address as text) as one of its IP values?
+ * Without parsing a loaded binding's text. */
+bool binding_has_ip(struct binding *b, const char *ip);
+
 /* Write b's row (inside the grouped transaction); failures are logged. */
 void binding_store(struct filters *f, const struct binding *b);
 /* An audit row of netd's own about b (no caller waits for it): method,
@@ -597,6 +642,13 @@ bool verify_compare_step(struct filters *f, struct batch *bt);
 /* At start: true if the checkpoint shows the kernel untouched, so no
  * verification is needed. */
 bool verify_from_checkpoint(struct filters *f);
+/* A Resync (the caller waits in f->resync_waiters): true if it needs no
+ * save because nf_tables is still at the generation of netd's checkpoint
+ * (the kernel holds exactly what netd fingerprinted: any change, a flush
+ * or a deleted chain, moves it), nothing runs or waits, and every binding
+ * is applied as recorded: every binding counted skipped, audited as a
+ * verification by "generation", answered by filters_answer_resync(). */
+bool verify_resync_by_generation(struct filters *f);
 
 /* --- nftgen.c --- */
 
@@ -683,6 +735,7 @@ struct binding_view {
 	char port[16];
 	char *filter, *owner, *error;
 	json_t *params;
+	char *params_text;         /* instead of params: its canonical text */
 	const char *state;         /* static */
 	char hash[65];             /* "" if not rendered */
 	bool applied;
@@ -699,6 +752,10 @@ struct binding_view {
 void binding_view_fill(struct binding_view *v, const struct binding *b, bool verified);
 /* A binding's reply object, or NULL without memory. */
 json_t *binding_view_json(const struct binding_view *v);
+/* The same object appended to s as compact JSON text (ListBindings),
+ * without building it: what json_dumps(binding_view_json(v),
+ * JSON_COMPACT) gives for valid UTF-8 (other bytes become U+FFFD). */
+void binding_view_encode(struct strbuf *s, const struct binding_view *v);
 /* Answer call with the bindings of owner (NULL: all), copied now and
  * encoded over loop iterations. */
 void filters_list_start(struct filters *f, struct ctl_call *call, const char *owner);
@@ -727,5 +784,10 @@ void learn_sync(struct filters *f, struct binding *b);
 
 /* Answer Resync callers if nothing is left to do. */
 void filters_answer_resync(struct filters *f);
+/* A Resync: w (copied) hears the outcome once the kernel is verified and
+ * what differed re-applied; at once when the nf_tables generation shows
+ * nothing changed (verify_resync_by_generation()), unless full (the saves
+ * and the comparison all the same). 0, or -ENOMEM (nothing started). */
+int filters_resync_start(struct filters *f, bool full, const struct waiter *w);
 
 #endif

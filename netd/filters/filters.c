@@ -229,11 +229,29 @@ void filters_answer_resync(struct filters *f)
 	if (root && !f->backoff_until)
 		return;
 	now_iso(f->last_resync, sizeof(f->last_resync));
+	f->last_resync_by = f->resync_by_generation ? "generation" : "save";
+	f->resync_by_generation = false;
 	f->last_resync_skipped = f->resync_skipped;
 	f->last_resync_reapplied = f->resync_reapply;
 	waiters_answer(&f->resync_waiters,
 		       &(struct outcome){ .kind = OUTCOME_RESYNCED, .skipped = f->resync_skipped,
 					  .reapplied = f->resync_reapply });
+}
+
+int filters_resync_start(struct filters *f, bool full, const struct waiter *w)
+{
+	assert(f && w);
+	if (waiters_add(&f->resync_waiters, w) < 0)
+		return -ENOMEM;
+	/* Unless asked for the saves: nothing to save while nf_tables is
+	 * at netd's checkpoint (answered at once). */
+	if (!full && verify_resync_by_generation(f)) {
+		filters_answer_resync(f);
+		return 0;
+	}
+	batch_resync_begin(f);
+	netdev_resync(f);
+	return 0;
 }
 
 /* Load the built-ins and dir's files; each file that does not load is
@@ -297,6 +315,7 @@ int filters_new(struct ev_loop *loop, struct store *store, struct links *links,
 	ev_init(&f->gather_timer, gather_cb);
 	ev_init(&f->record_timer, gather_cb);
 	f->record_idle_us = FILTERS_RECORD_IDLE_US;
+	f->last_resync_by = "";
 	f->record_max_us = FILTERS_RECORD_MAX_US;
 	batch_work_init(f);
 	batch_backoff_init(f);

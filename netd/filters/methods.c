@@ -427,15 +427,22 @@ void filters_get_filter(struct filters *f, struct ctl_call *call, json_t *params
 	ctl_call_reply(call, json_pack("{s:o}", "filter", def));
 }
 
+struct resync_params {
+	bool full;
+};
+
 void filters_resync(struct filters *f, struct ctl_call *call, json_t *params)
 {
+	static const struct decode_field fields[] = {
+		DECODE_FIELD("full", DECODE_BOOL, false, struct resync_params, full),
+	};
+	struct resync_params p = { 0 };
+
 	assert(f);
 	assert(call);
-	if (!ctl_call_decode(call, NULL, 0, NULL))
+	if (!ctl_call_decode(call, fields, ELEMENTSOF(fields), &p))
 		return;
-	batch_resync_begin(f);
-	netdev_resync(f);
-	if (waiters_add(&f->resync_waiters, CALL_WAITER(call)) < 0)
+	if (filters_resync_start(f, p.full, CALL_WAITER(call)) < 0)
 		ctl_call_error(call, "io.netd.InternalError", NULL);
 }
 
@@ -453,6 +460,9 @@ void filters_status(const struct filters *f, json_t *reply)
 	json_object_set_new(reply, "last_resync", json_string(f->last_resync));
 	json_object_set_new(reply, "last_resync_skipped", json_integer(f->last_resync_skipped));
 	json_object_set_new(reply, "last_resync_reapplied", json_integer(f->last_resync_reapplied));
+	json_object_set_new(reply, "last_resync_by", json_string(f->last_resync_by));
+	json_object_set_new(reply, "resyncs_by_generation",
+			    json_integer((json_int_t)f->resyncs_by_generation));
 	json_object_set_new(reply, "restore_runs", json_integer((json_int_t)f->restore_runs));
 	json_object_set_new(reply, "save_runs", json_integer((json_int_t)f->save_runs));
 	json_object_set_new(reply, "bindings_applied", json_integer((json_int_t)f->applied));
@@ -461,6 +471,7 @@ void filters_status(const struct filters *f, json_t *reply)
 	json_object_set_new(reply, "filter_batches", json_integer((json_int_t)f->batches));
 	json_object_set_new(reply, "filter_errors", json_integer(f->filter_errors));
 	json_object_set_new(reply, "filters_verified", json_boolean(f->ready));
+	json_object_set_new(reply, "bindings_rendered_at_start", json_integer(f->start_renders));
 	json_object_set_new(reply, "filters_verified_by",
 			    json_string(!f->ready ? "" : f->verified_by_generation ? "generation" : "save"));
 	json_object_set_new(reply, "filter_batches_failed", json_integer((json_int_t)f->failed_batches));

@@ -552,7 +552,7 @@ static void apply_start(struct netdev_state *nd, struct binding **v, unsigned n)
 		binding_set_dirty(f, b, false);
 		if (it->removing)
 			rules_nft_remove(b->port, &in);
-		else
+		else if (binding_need_text(f, b) == 0)
 			rules_nft_put(&b->nwant, nd->gen_chain && !b->applied_hash[0], &in);
 	}
 	nd->n = n;

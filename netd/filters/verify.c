@@ -627,6 +627,23 @@ bool verify_compare_step(struct filters *f, struct batch *bt)
 	return true;
 }
 
+/* Every binding applied as it is now, with the fingerprints of its
+ * chains recorded (and, netdev: the fingerprint of its table's chains):
+ * what the checkpoint vouches for. */
+static bool bindings_as_recorded(struct filters *f)
+{
+	struct binding *b;
+
+	TAILQ_FOREACH(b, &f->all, entry) {
+		if (b->state != B_APPLIED || !b->rendered || !streq(b->applied_hash, b->want.hash))
+			return false;
+		for (int i = 0; i < NFAM; i++)
+			if ((b->want.has_in[i] || b->want.has_out[i]) && !b->norm[i][0])
+				return false;
+	}
+	return true;
+}
+
 /* At start: if the generation is the checkpoint's and every binding was
  * applied as it is now, the kernel holds exactly what netd recorded, and
  * the verification's saves are skipped. */
@@ -639,15 +656,9 @@ bool verify_from_checkpoint(struct filters *f)
 
 	if (!f->gen_usable ||
 	    store_checkpoint_get(f->store, kernel, sizeof(kernel), &saved) < 0 ||
-	    !streq(kernel, f->kernel_id) || !gen_now(f, &now) || now != saved)
+	    !streq(kernel, f->kernel_id) || !gen_now(f, &now) || now != saved ||
+	    !bindings_as_recorded(f))
 		return false;
-	TAILQ_FOREACH(b, &f->all, entry) {
-		if (b->state != B_APPLIED || !b->rendered || !streq(b->applied_hash, b->want.hash))
-			return false;
-		for (int i = 0; i < NFAM; i++)
-			if ((b->want.has_in[i] || b->want.has_out[i]) && !b->norm[i][0])
-				return false;
-	}
 	TAILQ_FOREACH(b, &f->all, entry)
 		for (int i = 0; i < NFAM; i++) {
 			b->have_in[i] = b->want.has_in[i];
@@ -666,6 +677,35 @@ bool verify_from_checkpoint(struct filters *f)
 	f->ready = true;
 	f->verified_by_generation = true;
 	log_info("filters: nf_tables generation %u is the one recorded: %u bindings intact, "
+		 "nothing to save or apply", now, f->nbindings);
+	return true;
+}
+
+bool verify_resync_by_generation(struct filters *f)
+{
+	struct binding *b;
+	uint32_t now;
+
+	assert(f);
+	/* Nothing running or waiting (a batch, a record, a verification,
+	 * a netdev run), the checkpoint valid and the generation still its. */
+	if (!f->gen_usable || !f->mark_valid || !f->ready || !filters_idle(f) ||
+	    !gen_now(f, &now) || now != f->mark || !bindings_as_recorded(f))
+		return false;
+	for (int i = 0; i < NFAM; i++)
+		if (f->root_dirty[i] || (f->root_norm[i][0] && !f->hooks_ok[i]))
+			return false;
+	TAILQ_FOREACH(b, &f->netdev_all, entry)
+		if (b->state != B_APPLIED || !b->rendered || !b->nnorm[0] ||
+		    !streq(b->applied_hash, b->want.hash))
+			return false;
+	f->skipped += f->nbindings;
+	f->resync_skipped = f->nbindings;
+	f->resync_reapply = 0;
+	f->resyncs_by_generation++;
+	f->resync_by_generation = true;
+	audit_verified(f, "generation", f->nbindings, 0, false);
+	log_info("filters: Resync: nf_tables generation %u is the one recorded: %u bindings intact, "
 		 "nothing to save or apply", now, f->nbindings);
 	return true;
 }

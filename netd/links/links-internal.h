@@ -105,12 +105,20 @@ struct kdev {
 	char alias[NL_ALIAS_MAX]; /* "netd:<owner>" on the links netd made */
 	uint32_t flags;           /* IFF_UP, ... */
 	uint32_t mtu;             /* 0: not known */
+	/* Its place in the kcache (kcache.c): the chains of its buckets, and
+	 * whether it is the one found under its name (a stale device of the
+	 * same name is not). */
+	struct kdev *next_index, *next_name;
+	bool named;
 };
 
-/* All devices, by ifindex and by name (trees of struct kdev). */
+/* All devices, by ifindex and by name (kcache.c: chained hash tables).
+ * Zero-initialised: empty. */
 struct kcache {
-	void *by_index;
-	void *by_name;
+	struct kdev **by_index;
+	struct kdev **by_name;
+	unsigned nbuckets;        /* a power of two, or 0 */
+	unsigned count;
 };
 
 enum op_type { OP_CREATE, OP_DELETE, OP_SET };
@@ -259,6 +267,9 @@ void kc_remove(struct kcache *kc, struct kdev *k);
 void kc_clear(struct kcache *kc);
 /* Number of devices in kc. */
 unsigned kc_count(const struct kcache *kc);
+/* fn for each device found by its name (stale ones of a taken name
+ * left out), in no particular order; fn must not change kc. */
+void kc_foreach(const struct kcache *kc, void (*fn)(struct kdev *d, void *data), void *data);
 
 void mac_to_string(const uint8_t *m, char *buf, size_t n);
 /* aa:bb:cc:dd:ee:ff, unicast and not all zero; -EINVAL else. */
@@ -310,6 +321,8 @@ struct name_list {
 	unsigned n, cap;
 };
 void name_list_add(struct name_list *nl, const char *name);
+/* In name order (bytewise). */
+void name_list_sort(struct name_list *nl);
 void name_list_free(struct name_list *nl);
 /* Foreign names that have no device in the kernel's picture. */
 void foreign_collect_gone(struct links *l, struct name_list *ret);

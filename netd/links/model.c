@@ -47,18 +47,6 @@ static int cmp_link_name(const void *a, const void *b)
 	return strcmp(((const struct link *)a)->name, ((const struct link *)b)->name);
 }
 
-static int cmp_kdev_index(const void *a, const void *b)
-{
-	int x = ((const struct kdev *)a)->ifindex, y = ((const struct kdev *)b)->ifindex;
-
-	return x < y ? -1 : x > y;
-}
-
-static int cmp_kdev_name(const void *a, const void *b)
-{
-	return strcmp(((const struct kdev *)a)->name, ((const struct kdev *)b)->name);
-}
-
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(a, b);
@@ -77,26 +65,6 @@ struct link *link_find(struct links *l, const char *name)
 	return p ? *p : NULL;
 }
 
-struct kdev *kc_by_name(struct kcache *kc, const char *name)
-{
-	struct kdev key = { 0 };
-	void **p;
-
-	if (strlen(name) >= sizeof(key.name))
-		return NULL;
-	strcpy(key.name, name);
-	p = tfind(&key, &kc->by_name, cmp_kdev_name);
-	return p ? *p : NULL;
-}
-
-struct kdev *kc_by_index(struct kcache *kc, int ifindex)
-{
-	struct kdev key = { .ifindex = ifindex };
-	void **p = tfind(&key, &kc->by_index, cmp_kdev_index);
-
-	return p ? *p : NULL;
-}
-
 struct kdev *kdev_by_name(struct links *l, const char *name)
 {
 	return kc_by_name(&l->kc, name);
@@ -107,84 +75,10 @@ struct kdev *kdev_by_index(struct links *l, int ifindex)
 	return kc_by_index(&l->kc, ifindex);
 }
 
-/* --- the kernel's devices --- */
-
-void kc_remove(struct kcache *kc, struct kdev *k)
-{
-	tdelete(k, &kc->by_index, cmp_kdev_index);
-	if (kc_by_name(kc, k->name) == k)
-		tdelete(k, &kc->by_name, cmp_kdev_name);
-	free(k);
-}
-
-/* Index k under its name, replacing a stale entry of that name. */
-static void kc_name_insert(struct kcache *kc, struct kdev *k)
-{
-	struct kdev *other = kc_by_name(kc, k->name);
-
-	if (other && other != k)
-		tdelete(other, &kc->by_name, cmp_kdev_name);
-	if (other != k)
-		tsearch(k, &kc->by_name, cmp_kdev_name);
-}
-
-void kc_update(struct kcache *kc, const struct nl_link *nlk)
-{
-	struct kdev *k = kc_by_index(kc, nlk->ifindex);
-
-	if (k && !streq(k->name, nlk->name)) {
-		if (kc_by_name(kc, k->name) == k)
-			tdelete(k, &kc->by_name, cmp_kdev_name);
-		snprintf(k->name, sizeof(k->name), "%s", nlk->name);
-		kc_name_insert(kc, k);
-	} else if (!k) {
-		k = calloc(1, sizeof(*k));
-		if (!k) {
-			/* The next resync (events lost, or a restart) fills
-			 * the gap; nothing here can do better. */
-			log_warn("%s: no memory to record the device, ignoring", nlk->name);
-			return;
-		}
-		k->ifindex = nlk->ifindex;
-		snprintf(k->name, sizeof(k->name), "%s", nlk->name);
-		tsearch(k, &kc->by_index, cmp_kdev_index);
-		kc_name_insert(kc, k);
-	}
-	if (nlk->kind[0])
-		snprintf(k->kind, sizeof(k->kind), "%s", nlk->kind);
-	if (nlk->has_mac) {
-		memcpy(k->mac, nlk->mac, NL_MAC_LEN);
-		k->has_mac = true;
-	}
-	/* Events and dumps carry the whole device: no alias means none. */
-	k->parent_ifindex = nlk->parent_ifindex;
-	k->mode = nlk->macvlan_mode;
-	k->group = nlk->group;
-	k->flags = nlk->flags;
-	if (nlk->mtu)
-		k->mtu = nlk->mtu;
-	snprintf(k->alias, sizeof(k->alias), "%s", nlk->alias);
-}
-
-void kc_clear(struct kcache *kc)
-{
-	while (kc->by_index)
-		kc_remove(kc, *(struct kdev **)kc->by_index);
-	kc->by_name = NULL;
-}
-
 static void count_walk(const void *node, VISIT v, void *userdata)
 {
 	if (v == postorder || v == leaf)
 		(*(unsigned *)userdata)++;
-}
-
-unsigned kc_count(const struct kcache *kc)
-{
-	unsigned n = 0;
-
-	twalk_r(kc->by_index, count_walk, &n);
-	return n;
 }
 
 /* --- names and addresses --- */
@@ -503,6 +397,17 @@ void name_list_add(struct name_list *nl, const char *name)
 		nl->n++;
 	else
 		log_warn("%s: no memory to list the name, skipping it", name);
+}
+
+static int cmp_name_ptr(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void name_list_sort(struct name_list *nl)
+{
+	if (nl->n > 1)
+		qsort(nl->names, nl->n, sizeof(*nl->names), cmp_name_ptr);
 }
 
 void name_list_free(struct name_list *nl)

@@ -302,14 +302,11 @@ static void adopt_one(struct links *l, const struct kdev *d)
 	links_notify(l, LINKS_EVENT_ADDED, k, NULL);
 }
 
-/* twalk_r action: collect the names of tagged devices netd has no link for. */
-static void collect_tagged(const void *node, VISIT v, void *userdata)
+/* kc_foreach action: collect the names of tagged devices netd has no link for. */
+static void collect_tagged(struct kdev *d, void *userdata)
 {
 	struct name_list *nl = userdata;
-	const struct kdev *d = *(struct kdev *const *)node;
 
-	if (v != postorder && v != leaf)
-		return;
 	if (strncmp(d->alias, LINKS_TAG_PREFIX, strlen(LINKS_TAG_PREFIX)) != 0 ||
 	    !valid_owner(d->alias + strlen(LINKS_TAG_PREFIX)) ||
 	    (!streq(d->kind, "macvtap") && !streq(d->kind, "macvlan")) ||
@@ -328,7 +325,8 @@ static void adopt_tagged(struct links *l)
 	bool empty = !l->reconciled && l->loaded_rows == 0;
 	int r;
 
-	twalk_r(l->kc.by_name, collect_tagged, &tagged);
+	kc_foreach(&l->kc, collect_tagged, &tagged);
+	name_list_sort(&tagged);
 	for (unsigned i = 0; i < tagged.n; i++) {
 		struct kdev *d = kdev_by_name(l, tagged.names[i]);
 
@@ -350,12 +348,11 @@ static void adopt_tagged(struct links *l)
 	name_list_free(&tagged);
 }
 
-/* twalk_r action: every device of our prefixes not ours is foreign.
- * (mark_foreign changes other trees, never the one walked.) */
-static void mark_foreign_walk(const void *node, VISIT v, void *userdata)
+/* kc_foreach action: every device of our prefixes not ours is foreign.
+ * (mark_foreign changes other trees, never the cache walked.) */
+static void mark_foreign_walk(struct kdev *d, void *userdata)
 {
-	if (v == postorder || v == leaf)
-		mark_foreign(userdata, (*(struct kdev *const *)node)->name);
+	mark_foreign(userdata, d->name);
 }
 
 /* Bring netd's links and names in line with the kernel's devices, after
@@ -479,7 +476,7 @@ static void reconcile(struct links *l)
 	foreign_freed = gone.n;
 	name_list_free(&gone);
 	adopt_tagged(l);
-	twalk_r(l->kc.by_name, mark_foreign_walk, l);
+	kc_foreach(&l->kc, mark_foreign_walk, l);
 	audit_reconcile(l, vanished0, rolled0, adopted0, foreign_freed,
 			repair ? repair->nlinks : 0);
 	if (repair) {
@@ -490,15 +487,13 @@ static void reconcile(struct links *l)
 		links_notify(l, LINKS_EVENT_RESYNC, NULL, NULL);
 }
 
-/* twalk_r action: names of the current picture missing from the dump. */
-static void collect_gone_ports(const void *node, VISIT v, void *userdata)
+/* kc_foreach action: names of the current picture missing from the dump. */
+static void collect_gone_ports(struct kdev *d, void *userdata)
 {
 	struct name_list *nl = userdata;
-	const char *name = (*(struct kdev *const *)node)->name;
 
-	if ((v != postorder && v != leaf) || kc_by_name(&nl->l->dump, name))
-		return;
-	name_list_add(nl, name);
+	if (!kc_by_name(&nl->l->dump, d->name))
+		name_list_add(nl, d->name);
 }
 
 static void on_dump_done(void *userdata, int error)
@@ -526,7 +521,8 @@ static void on_dump_done(void *userdata, int error)
 	if (l->port_gone) {
 		struct name_list gone = { .l = l };
 
-		twalk_r(l->kc.by_name, collect_gone_ports, &gone);
+		kc_foreach(&l->kc, collect_gone_ports, &gone);
+		name_list_sort(&gone);
 		for (unsigned i = 0; i < gone.n; i++)
 			l->port_gone(l->port_data, gone.names[i]);
 		name_list_free(&gone);
@@ -569,14 +565,14 @@ static void load_link_row(void *userdata, const struct store_link_row *row)
 		log_error("%s: no memory to load the link, ignoring it", row->name);
 		return;
 	}
-	snprintf(k->kind, sizeof(k->kind), "%s", row->kind);
+	str_copy(k->kind, sizeof(k->kind), row->kind);
 	nl_macvlan_mode_from_string(row->mode, &mode);
 	k->mode = mode;
-	snprintf(k->parent, sizeof(k->parent), "%s", row->parent);
+	str_copy(k->parent, sizeof(k->parent), row->parent);
 	k->ifindex = row->ifindex;
 	if (row->mac && mac_parse(row->mac, k->mac) == 0)
 		k->has_mac = true;
-	snprintf(k->created, sizeof(k->created), "%s", row->created ? row->created : "");
+	str_copy(k->created, sizeof(k->created), row->created);
 	k->state = streq(row->state, "present") ? LINK_PRESENT :
 		   streq(row->state, "deleting") ? LINK_DELETING : LINK_CREATING;
 	k->alloc = alloc_of_name(l, k->name, &k->idx);

@@ -186,6 +186,7 @@ int rules_defs_keep_previous(struct rules_defs *d, const struct rules_defs *prev
 			changed = true;
 		}
 	} while (changed && r >= 0);
+	rules_defs_digests_forget(d);
 	if (r < 0) {
 		for (size_t i = 0; i < n; i++)
 			free(names[i]);

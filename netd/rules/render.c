@@ -504,10 +504,13 @@ static void hex_of(const unsigned char md[32], char out[65])
 
 int rules_sha256_hex(const void *p, size_t n, char out[65])
 {
+	static EVP_MD *sha256; /* fetched once: EVP_sha256() looks it up each call */
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned len = 0;
 
-	if (!EVP_Digest(p, n, md, &len, EVP_sha256(), NULL) || len != 32)
+	if (!sha256)
+		sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+	if (!sha256 || !EVP_Digest(p, n, md, &len, sha256, NULL) || len != 32)
 		return -ENOMEM;
 	hex_of(md, out);
 	return 0;

@@ -144,6 +144,9 @@ struct rules_filter {
 	char *chain;
 	int chain_prio;
 	struct rules_args *ref_args; /* per reference, its parameters; NULL: none at all */
+	/* rules_filter_digest() of each target (0: xtables, 1: nft), ""
+	 * until asked for: valid as long as the set does not change. */
+	char digest[2][65];
 };
 
 struct rules_defs {

@@ -190,6 +190,22 @@ int rules_render_learning(bool any, const char *port, const struct rules_params 
  * it has an address to learn)? false for an unknown filter. */
 bool rules_filter_uses_ip(const struct rules_defs *d, const char *filter);
 
+/*
+ * A digest of everything the renderings of filter depend on besides a
+ * binding's port and parameters (digest.c): the renderer's version
+ * (RULES_RENDER_VERSION, or RULES_NFT_VERSION when nft), the definitions
+ * of filter and of every filter it references, as given, and its
+ * rendering with fixed parameters. Two sets of definitions that give
+ * filter the same digest render every binding of it alike. 0 and out
+ * (64 hex digits and a NUL), -ENOENT for an unknown filter, -ENOMEM.
+ * Kept in d once computed (d must not change meanwhile:
+ * rules_defs_digests_forget() after a change).
+ */
+int rules_filter_digest(struct rules_defs *d, const char *filter, bool nft, char out[65]);
+
+/* Forget the digests d keeps (its filters changed). */
+void rules_defs_digests_forget(struct rules_defs *d);
+
 /* Hex SHA-256 (64 lowercase digits and a NUL) of n bytes at p: the hash
  * of renderings, and of saved chains for the daemon's fingerprints.
  * -ENOMEM if libcrypto fails; out is then untouched. */

@@ -50,6 +50,31 @@ verified_after_restart() {
 # recorded, so not even a save runs.
 verified_after_restart generation 0
 ok "restart: 0 restore runs, 0 save runs, $N skipped (nf_tables generation unchanged)"
+[ "$(status_field bindings_rendered_at_start)" = 0 ] || fail "the start rendered $(status_field bindings_rendered_at_start)"
+ok "and rendered none of them (their inputs unchanged)"
+
+# Resync with nothing changed: the generation is still netd's, nothing to
+# save; --full saves all the same; someone deleting a port's chain moves
+# the generation, and Resync saves and repairs it.
+ctl resync > "$TMP/resync" || fail "resync"
+grep -q "^$N intact, 0 re-applied$" "$TMP/resync" || fail "resync said: $(cat "$TMP/resync")"
+[ "$(status_field save_runs)" = 0 ] || fail "resync with nothing changed ran $(status_field save_runs) saves"
+[ "$(status_field last_resync_by)" = generation ] || fail "resync by $(status_field last_resync_by)"
+ctl resync --full > "$TMP/resync" || fail "resync --full"
+grep -q "^$N intact, 0 re-applied$" "$TMP/resync" || fail "resync --full said: $(cat "$TMP/resync")"
+[ "$(status_field save_runs)" = 3 ] || fail "resync --full ran $(status_field save_runs) saves, want 3"
+[ "$(status_field last_resync_by)" = save ] || fail "resync --full by $(status_field last_resync_by)"
+ctl call io.netd.Resync '{"full": "yes"}' > "$TMP/resync" 2>&1 && fail "full: a string was taken"
+grep -q "InvalidParameter" "$TMP/resync" || fail "full as a string: $(cat "$TMP/resync")"
+in_ns ebtables -D NETD-FROM -i p3 -j N-O-p3 || fail "ebtables -D"
+in_ns ebtables -F N-O-p3 && in_ns ebtables -X N-O-p3 || fail "ebtables -X"
+ctl resync > "$TMP/resync" || fail "resync after a deleted chain"
+grep -q "^$((N - 1)) intact, 1 re-applied$" "$TMP/resync" || fail "resync said: $(cat "$TMP/resync")"
+[ "$(status_field save_runs)" -ge 6 ] || fail "resync after a deleted chain ran no save"
+in_ns ebtables -L N-O-p3 > /dev/null || fail "N-O-p3 not repaired"
+[ "$(status_field last_resync_by)" = save ] || fail "resync by $(status_field last_resync_by)"
+ctl status | grep -q "^last resync .*(by save)$" || fail "status: $(ctl status | grep 'last resync')"
+ok "resync: nothing changed, 0 saves; --full, 3 saves; a deleted chain: saved and re-applied"
 
 # Someone changes an unrelated table while netd is down: the generation
 # moves, so netd checks with one save per family, finds its chains intact,
@@ -103,4 +128,18 @@ for i in $(seq 100); do [ "$(status_field bindings_applied)" -gt "$before" ] && 
 [ $(( $(status_field bindings_applied) - before )) = 10 ] || fail "re-applied $(( $(status_field bindings_applied) - before )), want 10"
 in_ns iptables-save | grep -q 'dport 2222' || fail "the change is not in the kernel"
 ok "custom filter changed: only its 10 bindings re-applied ($(( $(status_field restore_runs) - runs )) restore run(s))"
+
+# The same while netd is down: the start renders and re-applies only the
+# bindings of that filter.
+stop_netd
+sed -i 's/"2222"/"2223"/' "$TMP/filters/guest-ssh.json"
+start_netd
+for i in $(seq 100); do [ "$(status_field bindings_applied)" -ge 10 ] && netd_idle && break; sleep 0.1; done
+sleep 0.3
+[ "$(status_field bindings_rendered_at_start)" = 10 ] || fail "the start rendered $(status_field bindings_rendered_at_start), want 10"
+[ "$(status_field bindings_applied)" = 10 ] || fail "re-applied $(status_field bindings_applied), want 10"
+in_ns iptables-save | grep -q 'dport 2223' || fail "the change is not in the kernel"
+verified_after_restart generation 0
+[ "$(status_field bindings_rendered_at_start)" = 0 ] || fail "the next start rendered $(status_field bindings_rendered_at_start)"
+ok "custom filter changed while netd was down: the start rendered and re-applied its 10 bindings only"
 stop_netd

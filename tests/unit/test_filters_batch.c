@@ -852,7 +852,7 @@ static void test_learning(void **state)
 	assert_int_equal(b->learn, LEARN_DHCP);
 	assert_true(learn_pending(b));
 	assert_string_equal(b->want.hash, hash);
-	assert_int_equal(json_array_size(json_object_get(b->params, "IP")), 0);
+	assert_int_equal(json_array_size(json_object_get(binding_params(b), "IP")), 0);
 	free(error);
 }
 
@@ -2132,6 +2132,380 @@ static void test_gather_after_several(void **state)
 	assert_int_equal(told_of("vnet3")->kind, OUTCOME_APPLIED);
 }
 
+/* --- what a start renders (inputs.c) --- */
+
+/* Filter "mine": one iptables rule accepting tcp to port, at priority;
+ * loaded by a reload when reload, else only written (for a start). */
+static void write_mine(const char *port, int priority, bool reload)
+{
+	char path[400];
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/mine.json", filter_dir);
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	fprintf(fp, "{\"name\": \"mine\", \"rules\": [{\"direction\": \"in\", \"protocol\": \"tcp\","
+		" \"action\": \"accept\", \"dst_port\": \"%s\", \"priority\": %d}]}", port, priority);
+	fclose(fp);
+	if (reload)
+		json_decref(filters_reload(F, filter_dir));
+}
+
+static void restart(void)
+{
+	F = filters_free(F);
+	runs_forget();
+	filters_start();
+}
+
+static unsigned restores(void)
+{
+	return count_runs("ebtables-restore") + count_runs("iptables-restore") +
+	       count_runs("ip6tables-restore");
+}
+
+/* A restart renders no binding whose inputs are the ones its rendering
+ * was made from: it keeps the stored hash and chains, without text, and
+ * renders the text when it is written again (the same text). A binding
+ * whose filter changed while netd was down is rendered, and only it is
+ * applied again; its row then has the new inputs. */
+static void test_restart_renders_changed_only(void **state)
+{
+	struct binding *b;
+	char hash0[65], hash1[65], first[4096];
+
+	started();
+	write_mine("22", 400, true);
+	assert_int_equal(bind("vnet0", "clean-traffic"), 1);
+	assert_int_equal(bind("vnet1", "mine"), 1);
+	pump();
+	snprintf(first, sizeof(first), "%s", last_input("ebtables-restore"));
+	snprintf(hash0, sizeof(hash0), "%s", binding_find(F, "vnet0")->want.hash);
+	snprintf(hash1, sizeof(hash1), "%s", binding_find(F, "vnet1")->want.hash);
+	assert_int_equal(strlen(row_of("vnet0", "input_hash")), 64);
+	assert_string_equal(row_of("vnet1", "chains"), "4"); /* N-I-vnet1 in ip4 */
+
+	restart();
+	assert_int_equal(F->start_renders, 0);
+	b = binding_find(F, "vnet0");
+	assert_true(b->rendered);
+	assert_string_equal(b->want.hash, hash0);
+	assert_null(b->want.text[F_EB]);
+	assert_true(b->want.has_in[F_EB] && b->want.has_out[F_EB]);
+	assert_string_equal(b->want.in_chain, "N-I-vnet0");
+	b = binding_find(F, "vnet1");
+	assert_true(b->want.has_in[F_IP4] && !b->want.has_out[F_IP4] && !b->want.has_in[F_EB]);
+	pump();
+	assert_int_equal(restores(), 0);
+	assert_int_equal(F->skipped, 2);
+
+	/* Written again: rendered now, to the same text, and once. */
+	kernel_reset();
+	resync();
+	pump();
+	assert_int_equal(told[n_told - 1].reapplied, 2);
+	assert_int_equal(count_runs("ebtables-restore"), 1);
+	assert_string_equal(strstr(last_input("ebtables-restore"), ":N-I-vnet0"),
+			    strstr(first, ":N-I-vnet0"));
+	assert_string_equal(binding_find(F, "vnet0")->applied_hash, hash0);
+
+	/* "mine" changes while netd is down. */
+	F = filters_free(F);
+	write_mine("2222", 400, false);
+	runs_forget();
+	filters_start();
+	assert_int_equal(F->start_renders, 1);
+	assert_string_equal(binding_find(F, "vnet0")->want.hash, hash0);
+	assert_string_not_equal(binding_find(F, "vnet1")->want.hash, hash1);
+	pump();
+	assert_int_equal(count_runs("ebtables-restore"), 0);
+	assert_int_equal(count_runs("iptables-restore"), 1);
+	assert_non_null(strstr(last_input("iptables-restore"), "2222"));
+	assert_int_equal(F->applied, 1);
+	assert_int_equal(F->skipped, 1);
+	restart();
+	assert_int_equal(F->start_renders, 0);
+	pump();
+	assert_int_equal(restores(), 0);
+}
+
+/* A reload that changes a filter's definition but not what it renders
+ * (a lone rule's priority) changes no binding, and records the new
+ * inputs: the next start renders nothing. One that changes what it
+ * renders applies the binding again, and the start after it neither
+ * renders nor applies. */
+static void test_reload_records_inputs(void **state)
+{
+	char inputs[65], hash[65];
+
+	started();
+	write_mine("22", 400, true);
+	assert_int_equal(bind("vnet1", "mine"), 1);
+	pump();
+	snprintf(inputs, sizeof(inputs), "%s", row_of("vnet1", "input_hash"));
+	snprintf(hash, sizeof(hash), "%s", binding_find(F, "vnet1")->want.hash);
+
+	write_mine("22", 401, true);
+	pump();
+	assert_int_equal(restores(), 1);
+	assert_string_equal(binding_find(F, "vnet1")->want.hash, hash);
+	assert_string_not_equal(row_of("vnet1", "input_hash"), inputs);
+	restart();
+	assert_int_equal(F->start_renders, 0);
+
+	write_mine("23", 401, true);
+	pump();
+	assert_int_equal(restores(), 1);
+	assert_string_not_equal(binding_find(F, "vnet1")->want.hash, hash);
+	snprintf(hash, sizeof(hash), "%s", binding_find(F, "vnet1")->want.hash);
+	restart();
+	assert_int_equal(F->start_renders, 0);
+	assert_string_equal(binding_find(F, "vnet1")->want.hash, hash);
+	pump();
+	assert_int_equal(restores(), 0);
+}
+
+/* Should a binding render to another hash than the stored one although
+ * its inputs look the same (a renderer change its digest missed: here
+ * the row's hashes are changed behind netd's back), the batch that
+ * writes it finds out and applies it again: it does not keep the wrong
+ * hash. */
+static void test_stored_rendering_wrong(void **state)
+{
+	static const char fake[] = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+	char hash[65], sql[300];
+	sqlite3 *db;
+
+	started();
+	assert_int_equal(bind("vnet0", "no-mac-spoofing"), 1);
+	pump();
+	snprintf(hash, sizeof(hash), "%s", binding_find(F, "vnet0")->want.hash);
+	F = filters_free(F);
+	snprintf(sql, sizeof(sql), "UPDATE bindings SET desired_hash = '%s', applied_hash = '%s'",
+		 fake, fake);
+	assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	runs_forget();
+	filters_start();
+	assert_int_equal(F->start_renders, 0);
+	assert_string_equal(binding_find(F, "vnet0")->want.hash, fake);
+	pump();
+	assert_int_equal(restores(), 0);
+
+	kernel_reset();
+	resync();
+	pump();
+	assert_int_equal(count_runs("ebtables-restore"), 2);
+	assert_string_equal(binding_find(F, "vnet0")->applied_hash, hash);
+	assert_string_equal(row_of("vnet0", "applied_hash"), hash);
+	assert_string_equal(row_of("vnet0", "desired_hash"), hash);
+}
+
+/* ListBindings writes each binding's reply object itself: the same JSON
+ * as jansson's encoding of binding_view_json(), and valid JSON where a
+ * tool's message is not UTF-8. */
+static void test_view_encoded(void **state)
+{
+	struct binding_view v;
+	struct binding *b;
+	struct strbuf s = { 0 };
+	json_t *want, *got;
+	char *text;
+
+	started();
+	write_mine("22", 400, true);
+	assert_int_equal(bind("vnet0", "clean-traffic"), 1);
+	assert_int_equal(bind("vnet1", "mine"), 1);
+	pump();
+	b = binding_find(F, "vnet1");
+	free(b->error);
+	b->error = strdup("line 1: \"x\"\\\n\t\x01 caf\xc3\xa9");
+	for (int k = 0; k < 2; k++) {
+		binding_view_fill(&v, binding_find(F, k ? "vnet1" : "vnet0"), k == 0);
+		want = binding_view_json(&v);
+		binding_view_encode(&s, &v);
+		got = json_loads(s.p, JSON_REJECT_DUPLICATES, NULL);
+		assert_non_null(got);
+		assert_true(json_equal(want, got));
+		text = json_dumps(want, JSON_COMPACT);
+		assert_string_equal(s.p, text);
+		free(text);
+		json_decref(want);
+		json_decref(got);
+		strbuf_done(&s);
+	}
+	free(b->error);
+	b->error = strdup("bad \xff\xc3 byte");
+	binding_view_fill(&v, b, true);
+	binding_view_encode(&s, &v);
+	got = json_loads(s.p, 0, NULL);
+	assert_non_null(got);
+	assert_string_equal(json_string_value(json_object_get(got, "error")),
+			    "bad \xef\xbf\xbd\xef\xbf\xbd byte");
+	json_decref(got);
+	strbuf_done(&s);
+}
+
+/* A loaded binding keeps its parameters as the row's text until they
+ * are needed as JSON: the reply writes the text, an address check reads
+ * it; a row whose text is not as netd writes it is parsed at the load,
+ * rendered, and written back canonical. */
+static void test_params_loaded_as_text(void **state)
+{
+	json_auto_t *params = json_pack("{s:s, s:[s, s], s:[s]}", "MAC", MAC, "IP", "10.0.0.5",
+					"10.0.0.7", "DHCPSERVER", "10.0.0.1");
+	struct binding_view v;
+	struct strbuf s = { 0 };
+	struct binding *b;
+	json_t *want, *got;
+	char *error = NULL, *text;
+	sqlite3 *db;
+
+	started();
+	assert_int_equal(bindings_bind(F, &(struct bind_req){ .port = "vnet0", .filter = "clean-traffic",
+			 .owner = "guest1", .params = params }, &(struct waiter){ .fn = tell }, &error), 1);
+	pump();
+	restart();
+	b = binding_find(F, "vnet0");
+	assert_null(b->params);
+	assert_string_equal(b->params_text, row_of("vnet0", "parameters"));
+	assert_true(binding_has_ip(b, "10.0.0.5"));
+	assert_true(binding_has_ip(b, "10.0.0.7"));
+	assert_false(binding_has_ip(b, "10.0.0.1"));
+	assert_false(binding_has_ip(b, "10.0.0.50"));
+	binding_view_fill(&v, b, true);
+	binding_view_encode(&s, &v);
+	want = binding_view_json(&v);
+	text = json_dumps(want, JSON_COMPACT);
+	assert_string_equal(s.p, text);
+	assert_true(json_equal(json_object_get(want, "parameters"), params));
+	free(text);
+	json_decref(want);
+	strbuf_done(&s);
+	assert_true(json_equal(binding_params(b), params));
+	assert_null(b->params_text);
+	assert_true(binding_has_ip(b, "10.0.0.7"));
+
+	/* Written by hand, not canonical: parsed at the load. */
+	F = filters_free(F);
+	assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "UPDATE bindings SET parameters = '{\"MAC\": \"" MAC "\","
+				      " \"IP\": [\"10.0.0.5\", \"10.0.0.7\"], \"DHCPSERVER\": [\"10.0.0.1\"]}'",
+				      NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	runs_forget();
+	filters_start();
+	b = binding_find(F, "vnet0");
+	assert_non_null(b->params);
+	assert_int_equal(F->start_renders, 1);
+	pump();
+	assert_int_equal(restores(), 0);
+	got = json_loads(row_of("vnet0", "parameters"), 0, NULL);
+	assert_true(json_equal(got, params));
+	json_decref(got);
+	assert_null(strchr(row_of("vnet0", "parameters"), ' '));
+	restart();
+	assert_int_equal(F->start_renders, 0);
+	assert_non_null(binding_find(F, "vnet0")->params_text);
+	free(error);
+}
+
+/* --- Resync by the generation --- */
+
+static void resync_call(bool full)
+{
+	assert_int_equal(filters_resync_start(F, full, &(struct waiter){ .fn = tell }), 0);
+}
+
+static unsigned saves(void)
+{
+	return count_runs("ebtables-save") + count_runs("iptables-save") +
+	       count_runs("ip6tables-save");
+}
+
+/* A Resync while nf_tables is at netd's checkpoint is answered at once,
+ * every binding skipped, no run, audited as verified by the generation
+ * and counted; with full, the saves run all the same. Once someone
+ * deletes a port's chain or flushes the table (the generation moves), it
+ * saves and repairs; after the repair the checkpoint vouches again. */
+static void test_nft_resync_by_generation(void **state)
+{
+	started();
+	assert_int_equal(bind("vnet0", "no-mac-spoofing"), 1);
+	assert_int_equal(bind("vnet1", "clean-traffic"), 1);
+	pump();
+	assert_true(F->mark_valid);
+	runs_forget();
+
+	resync_call(false);
+	assert_int_equal(n_told, 3);
+	assert_int_equal(told[2].kind, OUTCOME_RESYNCED);
+	assert_int_equal(told[2].skipped, 2);
+	assert_int_equal(told[2].reapplied, 0);
+	assert_null(F->resync_waiters);
+	assert_int_equal(n_runs, 0);
+	assert_string_equal(F->last_resync_by, "generation");
+	assert_int_equal(F->resyncs_by_generation, 1);
+	assert_int_equal(store_commit(S), 0);
+	assert_string_equal(db_text("SELECT parameters || ' ' || json_extract(outcome, '$.by') || ' ' ||"
+				    " json_extract(outcome, '$.intact') FROM audit WHERE method ="
+				    " 'netd.FiltersVerified' ORDER BY id DESC LIMIT 1"),
+			    "{\"trigger\":\"resync\"} generation 2");
+
+	resync_call(true);
+	pump();
+	assert_int_equal(saves(), 3);
+	assert_int_equal(restores(), 0);
+	assert_int_equal(told[n_told - 1].skipped, 2);
+	assert_string_equal(F->last_resync_by, "save");
+	assert_int_equal(F->resyncs_by_generation, 1);
+
+	/* Someone deletes one port's chain. */
+	runs_forget();
+	kernel_restore(F_EB, "-X N-O-vnet0\n");
+	kgen++;
+	resync_call(false);
+	pump();
+	assert_int_equal(saves() > 0, true);
+	assert_int_equal(told[n_told - 1].reapplied, 1);
+	assert_int_equal(told[n_told - 1].skipped, 1);
+	assert_true(kernel_has(F_EB, "N-O-vnet0"));
+	assert_string_equal(F->last_resync_by, "save");
+
+	/* Someone flushes the table. */
+	kernel_reset();
+	kgen++;
+	resync_call(false);
+	pump();
+	assert_int_equal(told[n_told - 1].reapplied, 2);
+	assert_true(kernel_has(F_EB, "N-O-vnet1"));
+
+	/* Repaired and recorded: nothing to save again. */
+	assert_true(F->mark_valid);
+	runs_forget();
+	resync_call(false);
+	assert_int_equal(n_runs, 0);
+	assert_int_equal(told[n_told - 1].skipped, 2);
+	assert_int_equal(F->resyncs_by_generation, 2);
+}
+
+/* Without the nf_tables tools there is no generation to trust: a Resync
+ * always saves. So it does while a batch is still running. */
+static void test_resync_saves_without_generation(void **state)
+{
+	started();
+	assert_int_equal(bind("vnet0", "no-mac-spoofing"), 1);
+	pump();
+	runs_forget();
+	resync_call(false);
+	assert_non_null(F->resync_waiters);
+	pump();
+	assert_int_equal(saves(), 3);
+	assert_string_equal(F->last_resync_by, "save");
+	assert_int_equal(F->resyncs_by_generation, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2177,6 +2551,13 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_nft_record_overdue, setup_nft, teardown),
 		cmocka_unit_test_setup_teardown(test_nft_record_after_foreign_change, setup_nft,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_restart_renders_changed_only, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reload_records_inputs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stored_rendering_wrong, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_view_encoded, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_params_loaded_as_text, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_nft_resync_by_generation, setup_nft, teardown),
+		cmocka_unit_test_setup_teardown(test_resync_saves_without_generation, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

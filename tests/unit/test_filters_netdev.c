@@ -536,6 +536,55 @@ static void test_filter_gone(void **state)
 	free(error);
 }
 
+/* A Resync while nf_tables is at netd's checkpoint runs nothing (no
+ * listing) and finds the binding intact, unless asked for the full
+ * comparison; once the table changed behind netd's back (the generation
+ * moved) it lists and repairs. A restart takes the binding's stored
+ * rendering (inputs.c, no nft text) and renders it only when the repair
+ * writes it. */
+static void test_resync_by_generation(void **state)
+{
+	const struct waiter w = { .fn = tell };
+	unsigned lists;
+
+	F->gen_usable = true;
+	F->mark_valid = true;
+	F->mark = kgen;
+	assert_int_equal(bind("mv0"), 1);
+	pump();
+	assert_true(F->mark_valid);
+	lists = n_list;
+	assert_int_equal(filters_resync_start(F, false, &w), 0);
+	assert_int_equal(told[n_told - 1].kind, OUTCOME_RESYNCED);
+	assert_null(F->resync_waiters);
+	assert_int_equal(n_list, lists);
+	assert_string_equal(F->last_resync_by, "generation");
+	assert_int_equal(F->last_resync_skipped, 1);
+
+	assert_int_equal(filters_resync_start(F, true, &w), 0);
+	pump();
+	assert_int_equal(n_list, lists + 1);
+	assert_string_equal(F->last_resync_by, "save");
+	assert_int_equal(F->last_resync_skipped, 1);
+
+	/* A restart: not rendered; then the table is flushed. */
+	F = filters_free(F);
+	start();
+	assert_int_equal(F->start_renders, 0);
+	assert_null(binding_find(F, "mv0")->nwant.text);
+	F->gen_usable = true;
+	model_apply("delete chain netdev netd N-I-mv0\ndelete chain netdev netd N-O-mv0\n");
+	kgen++;
+	n_apply = 0;
+	assert_int_equal(filters_resync_start(F, false, &w), 0);
+	pump();
+	assert_string_equal(F->last_resync_by, "save");
+	assert_int_equal(F->last_resync_reapplied, 1);
+	assert_int_equal(n_apply, 1);
+	assert_non_null(strstr(last_input, "add chain netdev netd N-O-mv0 {"));
+	assert_int_equal(n_chains, 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -548,6 +597,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_unbind, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restart, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_filter_gone, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_resync_by_generation, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

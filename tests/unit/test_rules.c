@@ -1253,6 +1253,56 @@ static void test_learning(void **state)
 	rules_defs_free(d);
 }
 
+/* rules_filter_digest(): the same for the same definitions (another set
+ * loaded from the same files), another when the filter or one it
+ * references changes, even where the change does not show in the
+ * rendering of the filter with the digest's own parameters (a rule for
+ * a port not used); one per target; kept until forgotten. */
+static void test_digest(void **state)
+{
+	static const char top[] = "{\"name\": \"top\", \"filters\": [\"leaf\"], \"rules\": []}";
+	struct tmpdir t;
+	char **errors;
+	size_t n;
+	struct rules_defs *a, *b;
+	char da[65], db[65], dn[65], dt[65];
+
+	tmpdir_new(&t);
+	tmpdir_put(&t, "top.json", top);
+	tmpdir_put(&t, "leaf.json", "{\"name\": \"leaf\", \"rules\": [{\"direction\": \"in\", \"protocol\":"
+		   " \"tcp\", \"action\": \"accept\", \"dst_port\": \"22\", \"priority\": 400}]}");
+	a = defs_dir(t.path, 2, &errors, &n);
+	b = defs_dir(t.path, 2, &errors, &n);
+	assert_int_equal(rules_filter_digest(a, "top", false, da), 0);
+	assert_int_equal(strlen(da), 64);
+	assert_int_equal(rules_filter_digest(b, "top", false, db), 0);
+	assert_string_equal(da, db);
+	assert_int_equal(rules_filter_digest(a, "top", true, dn), 0);
+	assert_string_not_equal(da, dn);
+	assert_int_equal(rules_filter_digest(a, "clean-traffic", false, dt), 0);
+	assert_string_not_equal(da, dt);
+	assert_int_equal(rules_filter_digest(a, "no-such", false, dt), -ENOENT);
+	rules_defs_free(b);
+
+	/* The referenced filter changes its priority only: the same
+	 * rendering, another definition. */
+	tmpdir_put(&t, "leaf.json", "{\"name\": \"leaf\", \"rules\": [{\"direction\": \"in\", \"protocol\":"
+		   " \"tcp\", \"action\": \"accept\", \"dst_port\": \"22\", \"priority\": 401}]}");
+	b = defs_dir(t.path, 2, &errors, &n);
+	assert_int_equal(rules_filter_digest(b, "top", false, db), 0);
+	assert_string_not_equal(da, db);
+	/* a keeps its digest (its definitions did not change). */
+	assert_int_equal(rules_filter_digest(a, "top", false, dt), 0);
+	assert_string_equal(da, dt);
+	rules_defs_digests_forget(a);
+	assert_int_equal(rules_filter_digest(a, "top", false, dt), 0);
+	assert_string_equal(da, dt);
+	rules_defs_free(a);
+	rules_defs_free(b);
+	tmpdir_free(&t);
+	(void)state;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1269,6 +1319,7 @@ int main(void)
 		cmocka_unit_test(test_injection),
 		cmocka_unit_test(test_helpers),
 		cmocka_unit_test(test_chain_names),
+		cmocka_unit_test(test_digest),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

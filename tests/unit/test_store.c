@@ -930,6 +930,54 @@ static void test_bindings_learning(void **state)
 	store_close(s);
 }
 
+/* What a binding was rendered from and which chains it has (db/010)
+ * come back as written; a row without them (written by an older netd)
+ * reads as "" and 0. */
+struct inputs_seen {
+	unsigned n;
+	char input_hash[2][70];
+	unsigned chains[2];
+};
+
+static void inputs_cb(void *userdata, const struct store_binding_row *row)
+{
+	struct inputs_seen *s = userdata;
+
+	if (s->n < 2) {
+		snprintf(s->input_hash[s->n], sizeof(s->input_hash[0]), "%s", row->input_hash);
+		s->chains[s->n] = row->chains;
+	}
+	s->n++;
+}
+
+static void test_bindings_inputs(void **state)
+{
+	const char *p = path_of("inputs.db");
+	struct store *s = NULL;
+	char *err = NULL;
+	struct inputs_seen seen = { 0 };
+	struct store_binding_row row = {
+		.port = "vnet0", .filter = "clean-traffic", .owner = "guest1",
+		.parameters = "{}", .desired_hash = "d0", .applied_hash = "",
+		.norm = { "", "", "" }, .state = "applied", .input_hash = "i0", .chains = 0x83,
+	};
+
+	assert_int_equal(store_open(p, &s, &err), 0);
+	assert_int_equal(store_binding_put(s, &row), 0);
+	row.port = "vnet1";
+	row.input_hash = NULL;
+	row.chains = 0;
+	assert_int_equal(store_binding_put(s, &row), 0);
+	assert_int_equal(store_commit(s), 0);
+	assert_int_equal(store_bindings_foreach(s, inputs_cb, &seen), 0);
+	assert_int_equal(seen.n, 2);
+	assert_string_equal(seen.input_hash[0], "i0");
+	assert_int_equal(seen.chains[0], 0x83);
+	assert_string_equal(seen.input_hash[1], "");
+	assert_int_equal(seen.chains[1], 0);
+	store_close(s);
+}
+
 /* --- migrations --- */
 
 static void test_migrate_from_older(void **state)
@@ -938,7 +986,7 @@ static void test_migrate_from_older(void **state)
 	struct store *s = NULL;
 	char *err = NULL;
 	int latest = store_latest_version();
-	char sql[640];
+	char sql[800];
 
 	assert_true(latest >= 4);
 	assert_int_equal(store_open(p, &s, &err), 0);
@@ -949,7 +997,8 @@ static void test_migrate_from_older(void **state)
 		 " DROP INDEX links_op; ALTER TABLE links DROP COLUMN op;"
 		 " DROP TABLE filter_checkpoint; ALTER TABLE bindings DROP COLUMN backend;"
 		 " ALTER TABLE bindings DROP COLUMN nft_norm; ALTER TABLE bindings DROP COLUMN learning;"
-		 " ALTER TABLE bindings DROP COLUMN learned_at; PRAGMA user_version = 3");
+		 " ALTER TABLE bindings DROP COLUMN learned_at; ALTER TABLE bindings DROP COLUMN input_hash;"
+		 " ALTER TABLE bindings DROP COLUMN chains; PRAGMA user_version = 3");
 	assert_int_equal(raw_exec(p, sql), SQLITE_OK);
 	assert_int_equal(store_open(p, &s, &err), 0);
 	assert_int_equal(store_version(s), latest);
@@ -959,6 +1008,8 @@ static void test_migrate_from_older(void **state)
 				    " WHERE name IN ('backend', 'nft_norm')"), 2);
 	assert_int_equal(raw_int(p, "SELECT count(*) FROM pragma_table_info('bindings')"
 				    " WHERE name IN ('learning', 'learned_at')"), 2);
+	assert_int_equal(raw_int(p, "SELECT count(*) FROM pragma_table_info('bindings')"
+				    " WHERE name IN ('input_hash', 'chains')"), 2);
 	assert_int_equal(raw_int(p, "PRAGMA user_version"), latest);
 }
 
@@ -1064,6 +1115,7 @@ int main(void)
 		cmocka_unit_test(test_failed_begin_settles),
 		cmocka_unit_test(test_commit_fails),
 		cmocka_unit_test(test_bindings_learning),
+		cmocka_unit_test(test_bindings_inputs),
 		cmocka_unit_test(test_migrate_from_older),
 		cmocka_unit_test(test_migration_fails),
 		cmocka_unit_test(test_wal_checkpoint_file),

@@ -1,0 +1,264 @@
+/*
+ * load.c: the bindings loaded at a start. Each row becomes a binding;
+ * its parameters stay the canonical text of the row until something
+ * needs them as JSON (binding_params(): a render, a re-bind, address
+ * learning), since a start with 10,000 bindings spent 25 ms parsing
+ * what only the ListBindings reply reads, and that reply writes the
+ * text as it is. A binding whose inputs are those of its stored
+ * rendering is not rendered (inputs.c).
+ */
+#include "config.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "filters-internal.h"
+#include "links.h"
+#include "log.h"
+#include "store.h"
+#include "util.h"
+
+/* --- parameters --- */
+
+/* A JSON string of printable ASCII without escapes at *p: past it. */
+static const char *plain_string(const char *p)
+{
+	if (*p++ != '"')
+		return NULL;
+	while (*p >= 0x20 && *p < 0x7f && *p != '"' && *p != '\\')
+		p++;
+	return *p == '"' ? p + 1 : NULL;
+}
+
+/* Is s parameters as netd writes them, an object of plain strings and
+ * arrays of them (what every value of MAC, IP, DHCPSERVER, GATEWAY_MAC
+ * is), so that it can be written into a reply as it is? Anything else
+ * is parsed and written again. */
+static bool params_text_ok(const char *s)
+{
+	const char *p = s;
+
+	if (!p || *p++ != '{')
+		return false;
+	if (*p == '}')
+		return p[1] == '\0';
+	for (;;) {
+		if (!(p = plain_string(p)) || *p++ != ':')
+			return false;
+		if (*p == '[') {
+			p++;
+			while (*p != ']') {
+				if (!(p = plain_string(p)) || (*p != ',' && *p != ']'))
+					return false;
+				p += *p == ',' && p[1] != ']';
+			}
+			p++;
+		} else if (!(p = plain_string(p))) {
+			return false;
+		}
+		if (*p == '}')
+			return p[1] == '\0';
+		if (*p++ != ',')
+			return false;
+	}
+}
+
+json_t *binding_params(struct binding *b)
+{
+	assert(b);
+	if (!b->params && b->params_text) {
+		b->params = json_loads(b->params_text, 0, NULL);
+		if (b->params) {
+			free(b->params_text);
+			b->params_text = NULL;
+		}
+	}
+	return b->params;
+}
+
+char *binding_params_dump(const struct binding *b)
+{
+	assert(b);
+	if (!b->params)
+		return strdup(b->params_text ? b->params_text : "{}");
+	return json_dumps(b->params, JSON_COMPACT | JSON_SORT_KEYS);
+}
+
+bool binding_has_ip(struct binding *b, const char *ip)
+{
+	const char *p, *end;
+	size_t n = strlen(ip);
+	json_t *x;
+	size_t i;
+
+	assert(b && ip);
+	if (!b->params && b->params_text) {
+		/* Plain strings (params_text_ok()): the IP list's items. */
+		p = strstr(b->params_text, "\"IP\":[");
+		end = p ? strchr(p, ']') : NULL;
+		for (p = p ? p + 6 : NULL; p && p < end; p = strchr(p + 1, '"')) {
+			if (p[0] == '"' && strncmp(p + 1, ip, n) == 0 && p[n + 1] == '"')
+				return true;
+			p = strchr(p + 1, '"'); /* the end of this item */
+		}
+		return false;
+	}
+	json_array_foreach(json_object_get(b->params, "IP"), i, x)
+		if (streq(json_string_value(x), ip))
+			return true;
+	return false;
+}
+
+/* --- rows --- */
+
+static enum bstate bstate_from_string(const char *s)
+{
+	return streq(s, "applied") ? B_APPLIED :
+	       streq(s, "removing") ? B_REMOVING :
+	       streq(s, "failed") ? B_FAILED : B_PENDING;
+}
+
+/* Bindings loaded whose rows are written again once the rows are read
+ * (writing them while reading would make the read see them again). */
+struct load_ctx {
+	struct filters *f;
+	struct binding **rewrite;
+	unsigned n, cap;
+};
+
+static void load_note_rewrite(struct load_ctx *ctx, struct binding *b)
+{
+	if (ctx->n == ctx->cap) {
+		unsigned cap = ctx->cap ? ctx->cap * 2 : 64;
+		struct binding **v = reallocarray(ctx->rewrite, cap, sizeof(*v));
+
+		if (!v)
+			return; /* rendered again at the next start */
+		ctx->rewrite = v;
+		ctx->cap = cap;
+	}
+	ctx->rewrite[ctx->n++] = b;
+}
+
+/* b's parameters from row: its text as it is when netd wrote it (true),
+ * else parsed now (false: its row is written again, canonical). -ENOMEM. */
+static int load_params(struct binding *b, const struct store_binding_row *row)
+{
+	if (params_text_ok(row->parameters)) {
+		b->params_text = strdup(row->parameters);
+		return b->params_text ? 1 : -ENOMEM;
+	}
+	b->params = json_loads(row->parameters ? row->parameters : "", 0, NULL);
+	if (!b->params)
+		b->params = json_object();
+	return b->params ? 0 : -ENOMEM;
+}
+
+/* Only the hash is compared at a start: b takes row's if the inputs it
+ * was rendered from are the same (inputs.c), else it is rendered (and
+ * its row written again with its inputs when they are new, or rewrite:
+ * so that the next start need not render it); a batch renders the text
+ * again if the binding has to be written. */
+static void load_rendering(struct load_ctx *ctx, struct binding *b,
+			   const struct store_binding_row *row, bool rewrite)
+{
+	struct filters *f = ctx->f;
+	char *error = NULL;
+
+	if (!rewrite && binding_take_stored(f, b, row))
+		return;
+	f->start_renders++;
+	if (binding_render(f, b, &error) == 0) {
+		binding_drop_text(b);
+		if (b->input_hash[0] &&
+		    (rewrite || !streq(row->input_hash ? row->input_hash : "", b->input_hash)))
+			load_note_rewrite(ctx, b);
+		return;
+	}
+	log_warn("%s: cannot render filter '%s' any more: %s", b->port, b->filter, error ? error : "?");
+	free(b->error);
+	b->error = error;
+	if (b->state != B_REMOVING)
+		b->state = B_FAILED;
+	/* Chain names still known, so a removal can find them. */
+	snprintf(b->want.in_chain, sizeof(b->want.in_chain), "N-I-%s", b->port);
+	snprintf(b->want.out_chain, sizeof(b->want.out_chain), "N-O-%s", b->port);
+}
+
+static void load_binding_row(void *userdata, const struct store_binding_row *row)
+{
+	struct load_ctx *ctx = userdata;
+	struct filters *f = ctx->f;
+	struct binding *b = binding_new(f, row->port);
+	int canonical;
+
+	if (!b)
+		return;
+	b->filter = strdup(row->filter);
+	b->owner = strdup(row->owner);
+	canonical = b->filter && b->owner ? load_params(b, row) : -ENOMEM;
+	if (canonical < 0) {
+		log_error_errno(b->port, -ENOMEM, "cannot load the binding");
+		binding_free(f, b);
+		return;
+	}
+	if (row->backend && streq(row->backend, "nftables")) {
+		netdev_adopt(f, b);
+		str_copy(b->nnorm, sizeof(b->nnorm), row->nft_norm);
+	}
+	str_copy(b->applied_hash, sizeof(b->applied_hash), row->applied_hash);
+	for (int i = 0; i < NFAM; i++)
+		str_copy(b->norm[i], sizeof(b->norm[i]), row->norm[i]);
+	str_copy(b->created, sizeof(b->created), row->created);
+	str_copy(b->applied_at, sizeof(b->applied_at), row->applied);
+	if (row->learning && learn_mode_from_string(row->learning, &b->learn) < 0)
+		b->learn = LEARN_NONE; /* '' (the schema allows no other value) */
+	str_copy(b->learned_at, sizeof(b->learned_at), row->learned_at);
+	b->state = bstate_from_string(row->state);
+	if (row->error)
+		b->error = strdup(row->error); /* NULL without memory: no message, same state */
+	load_rendering(ctx, b, row, !canonical);
+}
+
+static void load_root_row(void *userdata, const char *family, const char *norm)
+{
+	struct filters *f = userdata;
+
+	for (int i = 0; i < NFAM; i++)
+		if (streq(family, filters_fam_names[i]))
+			snprintf(f->root_norm[i], sizeof(f->root_norm[i]), "%s", norm);
+}
+
+int bindings_load(struct filters *f)
+{
+	struct load_ctx ctx = { .f = f };
+	struct binding *b;
+	struct links_port lp;
+	int r;
+
+	assert(f);
+	r = store_bindings_foreach(f->store, load_binding_row, &ctx);
+	for (unsigned i = 0; i < ctx.n && r >= 0; i++)
+		binding_store(f, ctx.rewrite[i]);
+	free(ctx.rewrite);
+	if (r < 0)
+		return r;
+	r = store_roots_foreach(f->store, load_root_row, f);
+	if (r < 0)
+		return r;
+	/* Ports that went while netd was down. */
+	for (int k = 0; k < 2; k++)
+		TAILQ_FOREACH(b, k ? &f->netdev_all : &f->all, entry)
+			if (links_port_lookup(f->links, b->port, &lp) < 0 && b->state != B_REMOVING) {
+				b->state = B_REMOVING;
+				b->gone = true;
+			}
+	/* Bindings still learning watch their ports again. */
+	TAILQ_FOREACH(b, &f->all, entry)
+		learn_sync(f, b);
+	bindings_recount(f);
+	return 0;
+}
+
