@@ -29,11 +29,6 @@ void strbuf_append(struct strbuf *b, const char *s, size_t n);
 /* Append the NUL-terminated s. */
 void strbuf_puts(struct strbuf *b, const char *s);
 
-/* Append s as a JSON string: quoted, with '"', '\\' and control
- * characters escaped as jansson escapes them, valid UTF-8 copied as it
- * is, and each byte that is no part of valid UTF-8 written as U+FFFD. */
-void strbuf_json_string(struct strbuf *b, const char *s);
-
 /* Hand the text to the caller (NULL if empty or out of memory; then
  * nothing is handed over) and leave b empty. ret_len: its length, written
  * only when text is returned. */

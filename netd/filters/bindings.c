@@ -145,7 +145,7 @@ void binding_audit(struct filters *f, const struct binding *b, const char *metho
 
 void binding_store(struct filters *f, const struct binding *b)
 {
-	_cleanup_free_ char *params = binding_params_dump(b);
+	_cleanup_free_ char *params = json_dumps(b->params, JSON_COMPACT | JSON_SORT_KEYS);
 	struct store_binding_row row = {
 		.port = b->port,
 		.filter = b->filter,
@@ -184,7 +184,6 @@ void binding_free(struct filters *f, struct binding *b)
 	rules_render_done(&b->want);
 	rules_nft_done(&b->nwant);
 	json_decref(b->params);
-	free(b->params_text);
 	free(b->filter);
 	free(b->owner);
 	free(b->error);
@@ -222,7 +221,7 @@ int binding_render(struct filters *f, struct binding *b, char **ret_error)
 	struct param_view v;
 	int ret;
 
-	params_view(binding_params(b), &v);
+	params_view(b->params, &v);
 	if (b->nft) {
 		ret = netdev_render(f, b, &v.p, ret_error);
 		if (ret == 0)
@@ -304,15 +303,12 @@ static int binding_set(struct filters *f, struct binding *b, const struct bind_r
 		       char **ret_error)
 {
 	char *old_filter = b->filter, *old_owner = b->owner, old_learned[32];
-	json_t *old_params;
+	json_t *old_params = b->params;
 	enum learn_mode old_learn = b->learn;
 	int r;
 
 	memcpy(old_learned, b->learned_at, sizeof(old_learned));
-	if (b->params_text && !binding_params(b))
-		return -ENOMEM;
 	binding_count(f, b, -1);
-	old_params = b->params;
 	b->filter = strdup(req->filter);
 	b->owner = strdup(req->owner);
 	b->params = json_incref(req->params);
@@ -378,7 +374,7 @@ void bindings_undo_clear(struct filters *f)
 /* Remember b (about to be changed by a call, port) as it is, once per
  * transaction. Without memory the undo cannot be kept: -ENOMEM, and the
  * call is refused before it changes anything. */
-static int bundo_note(struct filters *f, const char *port, struct binding *b)
+static int bundo_note(struct filters *f, const char *port, const struct binding *b)
 {
 	uint64_t txn = store_txn(f->store);
 	struct bundo *u;
@@ -397,7 +393,7 @@ static int bundo_note(struct filters *f, const char *port, struct binding *b)
 	if (b) {
 		u->filter = strdup(b->filter);
 		u->owner = strdup(b->owner);
-		u->params = json_incref(binding_params(b));
+		u->params = json_incref(b->params);
 		u->error = b->error ? strdup(b->error) : NULL;
 		u->state = b->state;
 		u->dirty = b->dirty;
@@ -406,7 +402,7 @@ static int bundo_note(struct filters *f, const char *port, struct binding *b)
 		memcpy(u->learned_at, b->learned_at, sizeof(u->learned_at));
 		for (struct waiter *w = b->waiters; w; w = w->next)
 			u->nwaiters++;
-		if (!u->filter || !u->owner || !u->params || (b->error && !u->error)) {
+		if (!u->filter || !u->owner || (b->error && !u->error)) {
 			bundo_free(u);
 			return -ENOMEM;
 		}
@@ -432,7 +428,7 @@ static void bundo_apply(struct filters *f, struct binding *b, struct bundo *u,
 		return;
 	}
 	if (!streq(b->filter, u->filter) || !streq(b->owner, u->owner) ||
-	    !json_equal(binding_params(b), u->params) || b->learn != u->learn ||
+	    !json_equal(b->params, u->params) || b->learn != u->learn ||
 	    !streq(b->learned_at, u->learned_at)) {
 		_cleanup_free_ char *error = NULL;
 		struct bind_req req = { .port = u->port, .filter = u->filter, .owner = u->owner,
@@ -531,7 +527,7 @@ void filters_rewrite_rows(struct filters *f)
 /* A re-bind that learns as b does and gives no IP keeps the address b
  * learned: *req2 is req with b's IP (params in *ret_params, a new
  * reference) and when it was learned. false when nothing is kept. */
-static bool bind_keep_learned(struct binding *b, const struct bind_req *req,
+static bool bind_keep_learned(const struct binding *b, const struct bind_req *req,
 			      struct bind_req *req2, json_t **ret_params)
 {
 	json_t *params;
@@ -540,7 +536,7 @@ static bool bind_keep_learned(struct binding *b, const struct bind_req *req,
 	    json_array_size(json_object_get(req->params, "IP")) > 0)
 		return false;
 	params = json_deep_copy(req->params);
-	if (!params || json_object_set(params, "IP", json_object_get(binding_params(b), "IP")) < 0) {
+	if (!params || json_object_set(params, "IP", json_object_get(b->params, "IP")) < 0) {
 		json_decref(params);
 		return false; /* without memory: learned again */
 	}

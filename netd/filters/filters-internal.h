@@ -17,7 +17,7 @@
  *               comparison, the nf_tables generation checkpoint
  *   inputs.c    what a binding's rendering was made from: a start
  *               renders only the bindings whose inputs changed
- *   load.c      the bindings loaded at a start, parameters as text
+ *   load.c      the bindings loaded at a start
  *   nftgen.c    the nf_tables generation query, the chain-name dump
  *   netdev.c    the nftables netdev backend: bindings on macvtap and
  *               macvlan ports, their `nft -f` batches and listings
@@ -94,11 +94,7 @@ struct binding {
 	char port[16];
 	char *filter;
 	char *owner;
-	/* Canonical: MAC, IP [...], DHCPSERVER [...]. A binding loaded at a
-	 * start has them as the row's text (params_text, params NULL) until
-	 * binding_params() parses them. */
-	json_t *params;
-	char *params_text;
+	json_t *params;            /* canonical: MAC, IP [...], DHCPSERVER [...] */
 	struct rules_render want;  /* rendered now */
 	bool rendered;
 	char applied_hash[65];     /* "" if never applied */
@@ -417,16 +413,6 @@ unsigned binding_chain_bits(const struct binding *b);
  * binding_need_text()): true. false: b must be rendered. */
 bool binding_take_stored(struct filters *f, struct binding *b, const struct store_binding_row *row);
 
-/* --- load.c --- */
-
-/* b's parameters as JSON (parsed from params_text on first use), NULL
- * only without memory. Borrowed. */
-json_t *binding_params(struct binding *b);
-/* b's parameters as canonical JSON text (malloc'd), NULL without memory. */
-char *binding_params_dump(const struct binding *b);
-/* Does b have ip (an IPv4 address as text) as one of its IP values?
- * Without parsing a loaded binding's text. */
-bool binding_has_ip(struct binding *b, const char *ip);
 
 /* Write b's row (inside the grouped transaction); failures are logged. */
 void binding_store(struct filters *f, const struct binding *b);
@@ -735,7 +721,6 @@ struct binding_view {
 	char port[16];
 	char *filter, *owner, *error;
 	json_t *params;
-	char *params_text;         /* instead of params: its canonical text */
 	const char *state;         /* static */
 	char hash[65];             /* "" if not rendered */
 	bool applied;
@@ -752,10 +737,6 @@ struct binding_view {
 void binding_view_fill(struct binding_view *v, const struct binding *b, bool verified);
 /* A binding's reply object, or NULL without memory. */
 json_t *binding_view_json(const struct binding_view *v);
-/* The same object appended to s as compact JSON text (ListBindings),
- * without building it: what json_dumps(binding_view_json(v),
- * JSON_COMPACT) gives for valid UTF-8 (other bytes become U+FFFD). */
-void binding_view_encode(struct strbuf *s, const struct binding_view *v);
 /* Answer call with the bindings of owner (NULL: all), copied now and
  * encoded over loop iterations. */
 void filters_list_start(struct filters *f, struct ctl_call *call, const char *owner);

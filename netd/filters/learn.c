@@ -136,9 +136,9 @@ static bool server_allowed(json_t *params, uint32_t server)
 
 /* The binding's MAC in binary: false if it has none (cannot happen: a
  * binding always has one). */
-static bool binding_mac(struct binding *b, uint8_t mac[6])
+static bool binding_mac(const struct binding *b, uint8_t mac[6])
 {
-	const char *s = json_string_value(json_object_get(binding_params(b), "MAC"));
+	const char *s = json_string_value(json_object_get(b->params, "MAC"));
 
 	return s && sscanf(s, "%2hhx:%2hhx:%2hhx:%2hhx:%2hhx:%2hhx", &mac[0], &mac[1], &mac[2],
 			   &mac[3], &mac[4], &mac[5]) == 6;
@@ -149,7 +149,7 @@ static void learned(struct filters *f, struct binding *b, enum learn_mode mode,
 		    const struct learn_result *res)
 {
 	char addr[INET_ADDRSTRLEN], server[INET_ADDRSTRLEN];
-	json_t *params = json_deep_copy(binding_params(b)), *old = b->params;
+	json_t *params = json_deep_copy(b->params), *old = b->params;
 	_cleanup_free_ char *error = NULL;
 
 	inet_ntop(AF_INET, &res->addr, addr, sizeof(addr));
@@ -192,12 +192,19 @@ static void learned(struct filters *f, struct binding *b, enum learn_mode mode,
 static bool addr_taken(struct filters *f, const struct binding *b, uint32_t addr)
 {
 	char text[INET_ADDRSTRLEN];
-	struct binding *o;
+	const struct binding *o;
 
 	inet_ntop(AF_INET, &addr, text, sizeof(text));
-	TAILQ_FOREACH(o, &f->all, entry)
-		if (o != b && o->state != B_REMOVING && binding_has_ip(o, text))
-			return true;
+	TAILQ_FOREACH(o, &f->all, entry) {
+		json_t *x;
+		size_t i;
+
+		if (o == b || o->state == B_REMOVING)
+			continue;
+		json_array_foreach(json_object_get(o->params, "IP"), i, x)
+			if (streq(json_string_value(x), text))
+				return true;
+	}
 	return false;
 }
 
@@ -213,7 +220,7 @@ static bool learner_frame(struct learner *l, const uint8_t *buf, size_t n,
 		return false;
 	if (l->mode == LEARN_DHCP) {
 		if (!out || learn_parse_dhcp_ack(buf, n, mac, &res) < 0 ||
-		    !server_allowed(binding_params(l->b), res.server))
+		    !server_allowed(l->b->params, res.server))
 			return false;
 	} else if (out || learn_parse_any(buf, n, mac, &res) < 0) {
 		return false;

@@ -1,11 +1,7 @@
 /*
- * load.c: the bindings loaded at a start. Each row becomes a binding;
- * its parameters stay the canonical text of the row until something
- * needs them as JSON (binding_params(): a render, a re-bind, address
- * learning), since a start with 10,000 bindings spent 25 ms parsing
- * what only the ListBindings reply reads, and that reply writes the
- * text as it is. A binding whose inputs are those of its stored
- * rendering is not rendered (inputs.c).
+ * load.c: the bindings loaded at a start. Each row becomes a binding. A
+ * binding whose inputs are those of its stored rendering is not rendered
+ * (inputs.c): only its stored hash is compared.
  */
 #include "config.h"
 
@@ -19,97 +15,6 @@
 #include "log.h"
 #include "store.h"
 #include "util.h"
-
-/* --- parameters --- */
-
-/* A JSON string of printable ASCII without escapes at *p: past it. */
-static const char *plain_string(const char *p)
-{
-	if (*p++ != '"')
-		return NULL;
-	while (*p >= 0x20 && *p < 0x7f && *p != '"' && *p != '\\')
-		p++;
-	return *p == '"' ? p + 1 : NULL;
-}
-
-/* Is s parameters as netd writes them, an object of plain strings and
- * arrays of them (what every value of MAC, IP, DHCPSERVER, GATEWAY_MAC
- * is), so that it can be written into a reply as it is? Anything else
- * is parsed and written again. */
-static bool params_text_ok(const char *s)
-{
-	const char *p = s;
-
-	if (!p || *p++ != '{')
-		return false;
-	if (*p == '}')
-		return p[1] == '\0';
-	for (;;) {
-		if (!(p = plain_string(p)) || *p++ != ':')
-			return false;
-		if (*p == '[') {
-			p++;
-			while (*p != ']') {
-				if (!(p = plain_string(p)) || (*p != ',' && *p != ']'))
-					return false;
-				p += *p == ',' && p[1] != ']';
-			}
-			p++;
-		} else if (!(p = plain_string(p))) {
-			return false;
-		}
-		if (*p == '}')
-			return p[1] == '\0';
-		if (*p++ != ',')
-			return false;
-	}
-}
-
-json_t *binding_params(struct binding *b)
-{
-	assert(b);
-	if (!b->params && b->params_text) {
-		b->params = json_loads(b->params_text, 0, NULL);
-		if (b->params) {
-			free(b->params_text);
-			b->params_text = NULL;
-		}
-	}
-	return b->params;
-}
-
-char *binding_params_dump(const struct binding *b)
-{
-	assert(b);
-	if (!b->params)
-		return strdup(b->params_text ? b->params_text : "{}");
-	return json_dumps(b->params, JSON_COMPACT | JSON_SORT_KEYS);
-}
-
-bool binding_has_ip(struct binding *b, const char *ip)
-{
-	const char *p, *end;
-	size_t n = strlen(ip);
-	json_t *x;
-	size_t i;
-
-	assert(b && ip);
-	if (!b->params && b->params_text) {
-		/* Plain strings (params_text_ok()): the IP list's items. */
-		p = strstr(b->params_text, "\"IP\":[");
-		end = p ? strchr(p, ']') : NULL;
-		for (p = p ? p + 6 : NULL; p && p < end; p = strchr(p + 1, '"')) {
-			if (p[0] == '"' && strncmp(p + 1, ip, n) == 0 && p[n + 1] == '"')
-				return true;
-			p = strchr(p + 1, '"'); /* the end of this item */
-		}
-		return false;
-	}
-	json_array_foreach(json_object_get(b->params, "IP"), i, x)
-		if (streq(json_string_value(x), ip))
-			return true;
-	return false;
-}
 
 /* --- rows --- */
 
@@ -142,38 +47,45 @@ static void load_note_rewrite(struct load_ctx *ctx, struct binding *b)
 	ctx->rewrite[ctx->n++] = b;
 }
 
-/* b's parameters from row: its text as it is when netd wrote it (true),
- * else parsed now (false: its row is written again, canonical). -ENOMEM. */
+/* b's parameters from row (an empty object if they do not parse). */
 static int load_params(struct binding *b, const struct store_binding_row *row)
 {
-	if (params_text_ok(row->parameters)) {
-		b->params_text = strdup(row->parameters);
-		return b->params_text ? 1 : -ENOMEM;
-	}
 	b->params = json_loads(row->parameters ? row->parameters : "", 0, NULL);
 	if (!b->params)
 		b->params = json_object();
 	return b->params ? 0 : -ENOMEM;
 }
 
+/* Is text the parameters of b as netd writes them? */
+static bool params_canonical(const struct binding *b, const char *text)
+{
+	char *c = json_dumps(b->params, JSON_COMPACT | JSON_SORT_KEYS);
+	bool same = c && text && streq(c, text);
+
+	free(c);
+	return same;
+}
+
 /* Only the hash is compared at a start: b takes row's if the inputs it
  * was rendered from are the same (inputs.c), else it is rendered (and
- * its row written again with its inputs when they are new, or rewrite:
- * so that the next start need not render it); a batch renders the text
- * again if the binding has to be written. */
+ * its row written again, canonical, when its inputs are new or its
+ * parameters' text is not as netd writes it, so that the next start
+ * need not render it); a batch renders the text again if the
+ * binding has to be written. */
 static void load_rendering(struct load_ctx *ctx, struct binding *b,
-			   const struct store_binding_row *row, bool rewrite)
+			   const struct store_binding_row *row)
 {
 	struct filters *f = ctx->f;
 	char *error = NULL;
 
-	if (!rewrite && binding_take_stored(f, b, row))
+	if (binding_take_stored(f, b, row))
 		return;
 	f->start_renders++;
 	if (binding_render(f, b, &error) == 0) {
 		binding_drop_text(b);
 		if (b->input_hash[0] &&
-		    (rewrite || !streq(row->input_hash ? row->input_hash : "", b->input_hash)))
+		    (!streq(row->input_hash ? row->input_hash : "", b->input_hash) ||
+		     !params_canonical(b, row->parameters)))
 			load_note_rewrite(ctx, b);
 		return;
 	}
@@ -192,14 +104,14 @@ static void load_binding_row(void *userdata, const struct store_binding_row *row
 	struct load_ctx *ctx = userdata;
 	struct filters *f = ctx->f;
 	struct binding *b = binding_new(f, row->port);
-	int canonical;
+	int r;
 
 	if (!b)
 		return;
 	b->filter = strdup(row->filter);
 	b->owner = strdup(row->owner);
-	canonical = b->filter && b->owner ? load_params(b, row) : -ENOMEM;
-	if (canonical < 0) {
+	r = b->filter && b->owner ? load_params(b, row) : -ENOMEM;
+	if (r < 0) {
 		log_error_errno(b->port, -ENOMEM, "cannot load the binding");
 		binding_free(f, b);
 		return;
@@ -219,7 +131,7 @@ static void load_binding_row(void *userdata, const struct store_binding_row *row
 	b->state = bstate_from_string(row->state);
 	if (row->error)
 		b->error = strdup(row->error); /* NULL without memory: no message, same state */
-	load_rendering(ctx, b, row, !canonical);
+	load_rendering(ctx, b, row);
 }
 
 static void load_root_row(void *userdata, const char *family, const char *norm)

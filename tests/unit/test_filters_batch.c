@@ -852,7 +852,7 @@ static void test_learning(void **state)
 	assert_int_equal(b->learn, LEARN_DHCP);
 	assert_true(learn_pending(b));
 	assert_string_equal(b->want.hash, hash);
-	assert_int_equal(json_array_size(json_object_get(binding_params(b), "IP")), 0);
+	assert_int_equal(json_array_size(json_object_get(b->params, "IP")), 0);
 	free(error);
 }
 
@@ -2302,64 +2302,16 @@ static void test_stored_rendering_wrong(void **state)
 	assert_string_equal(row_of("vnet0", "desired_hash"), hash);
 }
 
-/* ListBindings writes each binding's reply object itself: the same JSON
- * as jansson's encoding of binding_view_json(), and valid JSON where a
- * tool's message is not UTF-8. */
-static void test_view_encoded(void **state)
-{
-	struct binding_view v;
-	struct binding *b;
-	struct strbuf s = { 0 };
-	json_t *want, *got;
-	char *text;
-
-	started();
-	write_mine("22", 400, true);
-	assert_int_equal(bind("vnet0", "clean-traffic"), 1);
-	assert_int_equal(bind("vnet1", "mine"), 1);
-	pump();
-	b = binding_find(F, "vnet1");
-	free(b->error);
-	b->error = strdup("line 1: \"x\"\\\n\t\x01 caf\xc3\xa9");
-	for (int k = 0; k < 2; k++) {
-		binding_view_fill(&v, binding_find(F, k ? "vnet1" : "vnet0"), k == 0);
-		want = binding_view_json(&v);
-		binding_view_encode(&s, &v);
-		got = json_loads(s.p, JSON_REJECT_DUPLICATES, NULL);
-		assert_non_null(got);
-		assert_true(json_equal(want, got));
-		text = json_dumps(want, JSON_COMPACT);
-		assert_string_equal(s.p, text);
-		free(text);
-		json_decref(want);
-		json_decref(got);
-		strbuf_done(&s);
-	}
-	free(b->error);
-	b->error = strdup("bad \xff\xc3 byte");
-	binding_view_fill(&v, b, true);
-	binding_view_encode(&s, &v);
-	got = json_loads(s.p, 0, NULL);
-	assert_non_null(got);
-	assert_string_equal(json_string_value(json_object_get(got, "error")),
-			    "bad \xef\xbf\xbd\xef\xbf\xbd byte");
-	json_decref(got);
-	strbuf_done(&s);
-}
-
-/* A loaded binding keeps its parameters as the row's text until they
- * are needed as JSON: the reply writes the text, an address check reads
- * it; a row whose text is not as netd writes it is parsed at the load,
- * rendered, and written back canonical. */
-static void test_params_loaded_as_text(void **state)
+/* A loaded binding's parameters are those bound; a row whose text is
+ * not as netd writes it is rendered at the load and written back
+ * canonical, so that the next start need not render it. */
+static void test_params_row_rewritten(void **state)
 {
 	json_auto_t *params = json_pack("{s:s, s:[s, s], s:[s]}", "MAC", MAC, "IP", "10.0.0.5",
 					"10.0.0.7", "DHCPSERVER", "10.0.0.1");
-	struct binding_view v;
-	struct strbuf s = { 0 };
 	struct binding *b;
-	json_t *want, *got;
-	char *error = NULL, *text;
+	json_t *got;
+	char *error = NULL;
 	sqlite3 *db;
 
 	started();
@@ -2368,24 +2320,8 @@ static void test_params_loaded_as_text(void **state)
 	pump();
 	restart();
 	b = binding_find(F, "vnet0");
-	assert_null(b->params);
-	assert_string_equal(b->params_text, row_of("vnet0", "parameters"));
-	assert_true(binding_has_ip(b, "10.0.0.5"));
-	assert_true(binding_has_ip(b, "10.0.0.7"));
-	assert_false(binding_has_ip(b, "10.0.0.1"));
-	assert_false(binding_has_ip(b, "10.0.0.50"));
-	binding_view_fill(&v, b, true);
-	binding_view_encode(&s, &v);
-	want = binding_view_json(&v);
-	text = json_dumps(want, JSON_COMPACT);
-	assert_string_equal(s.p, text);
-	assert_true(json_equal(json_object_get(want, "parameters"), params));
-	free(text);
-	json_decref(want);
-	strbuf_done(&s);
-	assert_true(json_equal(binding_params(b), params));
-	assert_null(b->params_text);
-	assert_true(binding_has_ip(b, "10.0.0.7"));
+	assert_true(json_equal(b->params, params));
+	assert_int_equal(F->start_renders, 0);
 
 	/* Written by hand, not canonical: parsed at the load. */
 	F = filters_free(F);
@@ -2407,7 +2343,6 @@ static void test_params_loaded_as_text(void **state)
 	assert_null(strchr(row_of("vnet0", "parameters"), ' '));
 	restart();
 	assert_int_equal(F->start_renders, 0);
-	assert_non_null(binding_find(F, "vnet0")->params_text);
 	free(error);
 }
 
@@ -2554,8 +2489,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_restart_renders_changed_only, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reload_records_inputs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stored_rendering_wrong, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_view_encoded, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_params_loaded_as_text, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_params_row_rewritten, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_nft_resync_by_generation, setup_nft, teardown),
 		cmocka_unit_test_setup_teardown(test_resync_saves_without_generation, setup, teardown),
 	};

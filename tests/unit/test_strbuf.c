@@ -3,7 +3,7 @@
  * many doublings, text with NUL-free pieces of any length, stealing, and
  * an empty buffer staying NULL (rules/render.c relies on that), and
  * formats of %s only (appended without vsnprintf) giving what vsnprintf
- * gives; JSON strings written as jansson writes them.
+ * gives.
  */
 #include "config.h"
 
@@ -13,7 +13,6 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <cmocka.h>
-#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -118,72 +117,6 @@ static void test_printf_strings(void **state)
 	(void)state;
 }
 
-/* strbuf_json_string() writes what jansson writes for a valid UTF-8
- * string, random ones included (bytes 1..255: jansson refuses those
- * that are not UTF-8), and valid JSON (U+FFFD) for bytes of no
- * valid UTF-8 sequence. */
-static void check_json(const char *s)
-{
-	struct strbuf b = { 0 };
-	json_t *v = json_string(s);
-	char *want;
-
-	assert_non_null(v);
-	want = json_dumps(v, JSON_ENCODE_ANY);
-	strbuf_json_string(&b, s);
-	assert_string_equal(b.p, want);
-	free(want);
-	json_decref(v);
-	strbuf_done(&b);
-}
-
-static void test_json_string(void **state)
-{
-	static const char *const valid[] = {
-		"", "vnet0", "a\"b\\c/d", "\b\f\n\r\t\x01\x1f\x7f", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",
-	};
-	static const char *const invalid[][2] = {
-		{ "\xff", "\"\\ufffd\"" },
-		{ "a\xc3", "\"a\\ufffd\"" },
-		{ "\xc0\xaf", "\"\\ufffd\\ufffd\"" },             /* overlong */
-		{ "\xed\xa0\x80", "\"\\ufffd\\ufffd\\ufffd\"" },  /* a surrogate */
-		{ "\xf4\x90\x80\x80", "\"\\ufffd\\ufffd\\ufffd\\ufffd\"" }, /* past U+10FFFF */
-	};
-	char buf[16];
-
-	for (size_t i = 0; i < ELEMENTSOF(valid); i++)
-		check_json(valid[i]);
-	srand(7);
-	for (int k = 0; k < 2000; k++) {
-		size_t n = (size_t)(rand() % (sizeof(buf) - 1));
-		json_t *v;
-
-		for (size_t i = 0; i < n; i++)
-			buf[i] = (char)(rand() % 255 + 1);
-		buf[n] = '\0';
-		v = json_string(buf);
-		if (v) {
-			check_json(buf);
-		} else {
-			struct strbuf b = { 0 };
-
-			strbuf_json_string(&b, buf);
-			v = json_loads(b.p, JSON_DECODE_ANY, NULL);
-			assert_non_null(v);
-			strbuf_done(&b);
-		}
-		json_decref(v);
-	}
-	for (size_t i = 0; i < ELEMENTSOF(invalid); i++) {
-		struct strbuf b = { 0 };
-
-		strbuf_json_string(&b, invalid[i][0]);
-		assert_string_equal(b.p, invalid[i][1]);
-		strbuf_done(&b);
-	}
-	(void)state;
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -191,7 +124,6 @@ int main(void)
 		cmocka_unit_test(test_appends),
 		cmocka_unit_test(test_growth),
 		cmocka_unit_test(test_printf_strings),
-		cmocka_unit_test(test_json_string),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
