@@ -1427,6 +1427,33 @@ static void test_hook_drift_counted_once(void **state)
 			    "1");
 }
 
+/* A failed binding's view carries its message, also when a tool wrote
+ * bytes that are not UTF-8 (jansson refuses those): each as '?'. */
+static void test_view_error_not_utf8(void **state)
+{
+	struct binding_view v;
+	struct binding *b;
+	json_t *o;
+
+	started();
+	assert_int_equal(bind("vnet0", "clean-traffic"), 1);
+	pump();
+	b = binding_find(F, "vnet0");
+	free(b->error);
+	b->error = strdup("line 1: caf\xc3\xa9 \xff\xc3 bad");
+	binding_view_fill(&v, b, true);
+	o = binding_view_json(&v);
+	assert_non_null(o);
+	assert_string_equal(json_string_value(json_object_get(o, "error")), "line 1: caf?? ?? bad");
+	json_decref(o);
+	free(b->error);
+	b->error = strdup("caf\xc3\xa9");
+	binding_view_fill(&v, b, true);
+	o = binding_view_json(&v);
+	assert_string_equal(json_string_value(json_object_get(o, "error")), "caf\xc3\xa9");
+	json_decref(o);
+}
+
 /* A re-bind that fails leaves the port's previous rules in force (the
  * restore is all or nothing, so the kernel still has them): a later
  * rewrite of the whole dispatch chains keeps the port's jumps to them
@@ -2462,6 +2489,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_learning, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_storage_failure_undoes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hook_drift, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_view_error_not_utf8, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failed_rebind_keeps_rules, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hook_drift_counted_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backoff, setup, teardown),
