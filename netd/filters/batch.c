@@ -99,7 +99,7 @@ static void run_done(void *data, int status, const char *out, size_t out_len,
 		else if (status == -ECHILD)
 			bt->err[fam] = strdup("killed: the spawner process died while it ran");
 		else
-			bt->err[fam] = strndup(err, err_len > 2000 ? 2000 : err_len);
+			bt->err[fam] = filters_message(err, err_len > 2000 ? 2000 : err_len);
 		/* NULL without memory: the binding gets a generic message. */
 		log_warn("%s: exit %d%s%s", tool, status, bt->err[fam] && *bt->err[fam] ? ": " : "",
 			 bt->err[fam] ? bt->err[fam] : "");

@@ -737,6 +737,11 @@ struct binding_view {
 void binding_view_fill(struct binding_view *v, const struct binding *b, bool verified);
 /* A binding's reply object, or NULL without memory. */
 json_t *binding_view_json(const struct binding_view *v);
+/* A tool's message (at most len bytes of s) as a binding keeps it
+ * (malloc'd, NULL without memory): as it is if it is UTF-8, else each
+ * byte past ASCII as '?', since jansson takes no other string and the
+ * message goes into replies and audit rows. */
+char *filters_message(const char *s, size_t len);
 /* Answer call with the bindings of owner (NULL: all), copied now and
  * encoded over loop iterations. */
 void filters_list_start(struct filters *f, struct ctl_call *call, const char *owner);

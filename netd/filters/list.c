@@ -65,22 +65,17 @@ void binding_view_fill(struct binding_view *v, const struct binding *b, bool ver
 	memcpy(v->applied_at, b->applied_at, sizeof(v->applied_at));
 }
 
-/* s as a JSON string; a tool's message that is not UTF-8 (jansson
- * refuses it) with each byte past ASCII as '?', so that the reply still
- * says it. */
-static json_t *message_json(const char *s)
+char *filters_message(const char *s, size_t len)
 {
-	json_t *j = json_string(s);
-	char *copy;
+	char *copy = strndup(s, len);
+	json_t *j = copy ? json_string(copy) : NULL;
 
-	if (j || !(copy = strdup(s)))
-		return j;
-	for (char *p = copy; *p; p++)
-		if ((unsigned char)*p >= 0x80)
-			*p = '?';
-	j = json_string(copy);
-	free(copy);
-	return j;
+	if (copy && !j)
+		for (char *p = copy; *p; p++)
+			if ((unsigned char)*p >= 0x80)
+				*p = '?';
+	json_decref(j);
+	return copy;
 }
 
 json_t *binding_view_json(const struct binding_view *v)
@@ -103,7 +98,7 @@ json_t *binding_view_json(const struct binding_view *v)
 	json_object_set_new(o, "families", fams);
 	json_object_set_new(o, "backend", json_string(v->nft ? "nftables" : "xtables"));
 	if (v->error)
-		json_object_set_new(o, "error", message_json(v->error));
+		json_object_set_new(o, "error", json_string(v->error));
 	if (v->applied_at[0])
 		json_object_set_new(o, "applied_at", json_string(v->applied_at));
 	if (v->learning)

@@ -130,7 +130,9 @@ static void load_binding_row(void *userdata, const struct store_binding_row *row
 	str_copy(b->learned_at, sizeof(b->learned_at), row->learned_at);
 	b->state = bstate_from_string(row->state);
 	if (row->error)
-		b->error = strdup(row->error); /* NULL without memory: no message, same state */
+		/* A row of an older netd may hold any bytes. NULL without
+		 * memory: no message, same state. */
+		b->error = filters_message(row->error, strlen(row->error));
 	load_rendering(ctx, b, row);
 }
 

@@ -468,15 +468,17 @@ static void group_push(struct netdev_state *nd, struct nd_item *v, unsigned n)
  * tried on its own, the callers waiting with their bindings again. */
 static void apply_failed(struct netdev_state *nd, int status, const char *err)
 {
-	char why[512];
+	char why[512], *text = NULL;
 
 	nd->failed_batches++;
 	nd->f->failed_batches++;
 	if (status < 0)
 		snprintf(why, sizeof(why), "nft could not run: %s", strerror(-status));
+	else if (err && *err && (text = filters_message(err, strcspn(err, "\n"))))
+		snprintf(why, sizeof(why), "%s", text);
 	else
-		snprintf(why, sizeof(why), "%s", err && *err ? err : "nft failed");
-	why[strcspn(why, "\n")] = '\0';
+		snprintf(why, sizeof(why), "nft failed");
+	free(text);
 	if (nd->n == 1 || status < 0) {
 		for (unsigned k = 0; k < nd->n; k++)
 			item_fail(nd, &nd->items[k], why);
