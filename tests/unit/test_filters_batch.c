@@ -1398,9 +1398,6 @@ static enum behaviour policy_fail_restores(const char *tool, const char *input)
 	return strstr(tool, "-restore") ? RUN_FAIL : RUN_OK;
 }
 
-/* A batch that only rewrites the dispatch chains and keeps failing is
- * retried after a growing back-off, not every loop iteration; a success
- * resets it. */
 /* The same deleted hook seen by two saves before its repair (netd's own
  * check held by a back-off, then a Resync): one drift, one audit row. */
 static void test_hook_drift_counted_once(void **state)
@@ -1489,6 +1486,9 @@ static void test_failed_rebind_keeps_rules(void **state)
 	assert_true(kernel_has(F_EB, "N-O-bad"));
 }
 
+/* A batch that only rewrites the dispatch chains and keeps failing is
+ * retried after a growing back-off, not every loop iteration; a success
+ * resets it. */
 static void test_backoff(void **state)
 {
 	uint64_t t0;
