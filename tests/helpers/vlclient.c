@@ -11,7 +11,9 @@
  *                                        first AT bytes, a pause of
  *                                        PAUSE_MS, then the rest (a client
  *                                        whose socket filled mid-call and
- *                                        that got the CPU back later)
+ *                                        that got the CPU back later).
+ *                                        With $VLCLIENT_RAW_ANSWERED set: ends
+ *                                        (OPEN) once every call is answered
  *   vlclient many SOCKET N               N connections at once, one
  *                                        GetStatus each
  *   vlclient pipeline SOCKET N           N calls in one write, replies
@@ -194,6 +196,7 @@ static int cmd_raw(const char *path, int wait_ms, size_t at, int pause_ms)
 	size_t n = 0, start = 0;
 	ssize_t r;
 	int fd = connect_to(path);
+	bool answered_stop = getenv("VLCLIENT_RAW_ANSWERED") != NULL;
 
 	while ((r = read(STDIN_FILENO, in + n, sizeof(in) - n)) > 0)
 		n += (size_t)r;
@@ -226,6 +229,12 @@ static int cmd_raw(const char *path, int wait_ms, size_t at, int pause_ms)
 				putchar('\n');
 				raw_check(&rc, in + start, n - start);
 				start = n = 0;
+				/* VLCLIENT_RAW_ANSWERED: done once every call is
+				 * answered, so a long WAIT_MS costs nothing then. */
+				if (answered_stop && rc.head >= rc.n) {
+					puts("OPEN");
+					return 0;
+				}
 			} else if (n < sizeof(in)) {
 				in[n++] = buf[i];
 			}
