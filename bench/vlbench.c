@@ -32,8 +32,11 @@
  *   vlbench guest-stop SOCK OWNER PORTPREFIX FIRST
  *                                           undo guest: its 8 UnbindFilter
  *                                           calls, then DeleteLinks of OWNER
- *   vlbench restart SOCK N NETD_ARGV...     start netd and poll ListBindings
- *                                           every 1 ms until N bindings are
+ *   vlbench restart SOCK N NETD_ARGV...     start netd and poll GetStatus
+ *                                           every 1 ms until it reports N
+ *                                           bindings, all applied, and the
+ *                                           rules verified; then one
+ *                                           ListBindings must list them all
  *                                           applied; netd is left running
  *   vlbench latency SOCK STOPFILE           GetStatus round trips, 1 ms
  *                                           apart, until STOPFILE exists
@@ -54,7 +57,8 @@
  * sent to the moment its last reply has been read; the messages are built
  * and the connection is made before the clock starts. restart is the
  * exception: its clock starts just before fork() and stops when the
- * ListBindings reply that shows every binding applied has been read.
+ * GetStatus reply that reports every binding applied has been read
+ * ("ms"); "listed_ms" is when the ListBindings that follows was read.
  *
  * restart's child writes to the file named by $VLBENCH_LOG, or else to
  * vlbench's own stdout and stderr, which then stay open after vlbench
@@ -577,13 +581,32 @@ static int cmd_bind_or_unbind(char **a, bool bind)
 /* What restart saw last, for stderr when it gives up. */
 struct restart_seen {
 	int connect_error;      /* last failed connect, -errno */
-	int call_error;         /* last failed ListBindings on a connection */
-	json_t *error_reply;    /* last ListBindings answered with an error */
-	long bindings, applied; /* in the last ListBindings reply; -1: none yet */
+	int call_error;         /* last failed GetStatus on a connection */
+	json_t *error_reply;    /* last GetStatus answered with an error */
+	long bindings, applied; /* in the last GetStatus reply; -1: none yet */
+	bool verified;          /* its filters_verified */
 };
 
-/* Whether a ListBindings reply lists at least n bindings, all applied. */
-static bool all_applied(json_t *reply, unsigned n, struct restart_seen *seen)
+static long param_int(json_t *reply, const char *name)
+{
+	json_t *v = json_object_get(params(reply), name);
+
+	return json_is_integer(v) ? (long)json_integer_value(v) : -1;
+}
+
+/* Whether a GetStatus reply says the first check of the kernel's rules is
+ * done and at least n bindings are there, every one applied. */
+static bool status_all_applied(json_t *reply, unsigned n, struct restart_seen *seen)
+{
+	seen->bindings = param_int(reply, "bindings");
+	seen->applied = param_int(reply, "bindings_now_applied");
+	seen->verified = json_is_true(json_object_get(params(reply), "filters_verified"));
+	return seen->verified && seen->bindings >= (long)n && seen->applied == seen->bindings;
+}
+
+/* How many bindings a ListBindings reply lists, and how many of them
+ * say they are applied. */
+static void list_count_applied(json_t *reply, size_t *ret_n, size_t *ret_ok)
 {
 	json_t *list = json_object_get(params(reply), "bindings"), *b;
 	size_t i, ok = 0;
@@ -592,9 +615,8 @@ static bool all_applied(json_t *reply, unsigned n, struct restart_seen *seen)
 		if (json_is_true(json_object_get(b, "applied")) &&
 		    strcmp(json_string_value(json_object_get(b, "state")) ?: "", "applied") == 0)
 			ok++;
-	seen->bindings = (long)json_array_size(list);
-	seen->applied = (long)ok;
-	return json_is_array(list) && json_array_size(list) >= n && ok == json_array_size(list);
+	*ret_n = json_array_size(list);
+	*ret_ok = ok;
 }
 
 /* SIGTERM, then SIGKILL if the child has not gone within 5 s. */
@@ -621,8 +643,8 @@ static void restart_complain(const struct restart_seen *seen, unsigned polls, ui
 	else if (exited && WIFSIGNALED(wstatus))
 		fprintf(stderr, "; netd was killed by signal %d", WTERMSIG(wstatus));
 	if (seen->bindings >= 0)
-		fprintf(stderr, "; last ListBindings: %ld bindings, %ld applied", seen->bindings,
-			seen->applied);
+		fprintf(stderr, "; last GetStatus: %ld bindings, %ld applied, %sverified",
+			seen->bindings, seen->applied, seen->verified ? "" : "not ");
 	if (seen->connect_error)
 		fprintf(stderr, "; last connect: %s", strerror(-seen->connect_error));
 	if (seen->call_error)
@@ -632,39 +654,25 @@ static void restart_complain(const struct restart_seen *seen, unsigned polls, ui
 	fputc('\n', stderr);
 }
 
-static int cmd_restart(char **a, char **netd_argv)
+/* fork and exec netd_argv, its output to the file $VLBENCH_LOG names (if
+ * set). The child's pid, or -1 (said on stderr). */
+static pid_t restart_spawn(char **netd_argv)
 {
-	static const char *const fields[] = { "restore_runs", "save_runs", "bindings_skipped",
-					      "bindings_applied", "links", "longest_callback_us",
-					      "longest_callback", "longest_callback_cpu_us",
-					      "longest_callback_cpu", "filters_verified_by" };
-	_cleanup_conn_ struct conn c = CONN_NULL;
-	_cleanup_json_ json_t *reply = NULL, *status = NULL;
-	struct restart_seen seen = { .bindings = -1, .applied = -1 };
 	const char *log = getenv("VLBENCH_LOG");
-	unsigned n, polls = 0;
-	uint64_t t0, t1 = 0, deadline;
-	int logfd = -1, wstatus = 0, r;
-	bool done = false, exited = false;
-	json_t *out;
+	int logfd = -1;
 	pid_t pid;
 
-	if (parse_uint(a[1], 1000000000, &n) < 0)
-		return 2;
 	if (log) {
 		logfd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 		if (logfd < 0) {
 			fprintf(stderr, "vlbench: open \"%s\": %s\n", log, strerror(errno));
-			return 1;
+			return -1;
 		}
 	}
 	fflush(NULL);
-	t0 = now_usec();
 	pid = fork();
-	if (pid < 0) {
+	if (pid < 0)
 		fprintf(stderr, "vlbench: fork: %s\n", strerror(errno));
-		return 1;
-	}
 	if (pid == 0) {
 		if (logfd >= 0 && (dup2(logfd, STDOUT_FILENO) < 0 || dup2(logfd, STDERR_FILENO) < 0))
 			_exit(127);
@@ -676,8 +684,22 @@ static int cmd_restart(char **a, char **netd_argv)
 	}
 	if (logfd >= 0)
 		close(logfd);
+	return pid;
+}
 
-	deadline = t0 + RESTART_TIMEOUT_MS * 1000ull;
+/* Poll pid's GetStatus on sock every 1 ms until it reports n bindings
+ * applied (*ret_usec: when that reply was read), netd exits, or the
+ * deadline. True when reported. */
+static bool restart_wait(const char *sock, pid_t pid, unsigned n, struct conn *c,
+			 uint64_t *ret_usec)
+{
+	_cleanup_json_ json_t *reply = NULL;
+	struct restart_seen seen = { .bindings = -1, .applied = -1 };
+	uint64_t t0 = now_usec(), deadline = t0 + RESTART_TIMEOUT_MS * 1000ull;
+	unsigned polls = 0;
+	int wstatus = 0, r;
+	bool exited = false;
+
 	for (;;) {
 		uint64_t now = now_usec();
 
@@ -687,50 +709,80 @@ static int cmd_restart(char **a, char **netd_argv)
 		}
 		if (now >= deadline)
 			break;
-		if (c.fd < 0) {
-			r = conn_open(a[0], &c);
-			if (r < 0) {
-				seen.connect_error = r;
-				sleep_ms(1);
-				continue;
-			}
+		if (c->fd < 0 && (r = conn_open(sock, c)) < 0) {
+			seen.connect_error = r;
+			sleep_ms(1);
+			continue;
 		}
 		polls++;
 		json_decref(reply);
 		reply = NULL;
-		r = conn_roundtrip(&c, "io.netd.ListBindings", json_object(),
+		r = conn_roundtrip(c, "io.netd.GetStatus", json_object(),
 				   (int)((deadline - now) / 1000) + 1, &reply, NULL);
 		if (r < 0) {
 			/* netd went away (an old one stopping?): connect anew. */
 			seen.call_error = r;
-			conn_close(&c);
+			conn_close(c);
 		} else if (json_object_get(reply, "error")) {
 			json_decref(seen.error_reply);
 			seen.error_reply = json_incref(reply);
-		} else if (all_applied(reply, n, &seen)) {
-			t1 = c.read_usec;
-			done = true;
-			break;
+		} else if (status_all_applied(reply, n, &seen)) {
+			*ret_usec = c->read_usec;
+			json_decref(seen.error_reply);
+			return true;
 		}
 		sleep_ms(1);
 	}
-	if (!done) {
-		restart_complain(&seen, polls, now_usec() - t0, exited, wstatus);
-		json_decref(seen.error_reply);
-		if (!exited)
-			child_stop(pid);
+	restart_complain(&seen, polls, now_usec() - t0, exited, wstatus);
+	json_decref(seen.error_reply);
+	if (!exited)
+		child_stop(pid);
+	return false;
+}
+
+/* restart: the clock runs from fork to the GetStatus reply that first
+ * reports every binding applied; then one ListBindings must list them all
+ * applied (listed_ms: when its reply was read). */
+static int cmd_restart(char **a, char **netd_argv)
+{
+	static const char *const fields[] = { "restore_runs", "save_runs", "bindings_skipped",
+					      "bindings_applied", "links", "longest_callback_us",
+					      "longest_callback", "longest_callback_cpu_us",
+					      "longest_callback_cpu", "filters_verified_by" };
+	_cleanup_conn_ struct conn c = CONN_NULL;
+	_cleanup_json_ json_t *list = NULL, *status = NULL;
+	uint64_t t0, t1 = 0, t2;
+	size_t listed = 0, ok = 0;
+	unsigned n;
+	json_t *out;
+	pid_t pid;
+
+	if (parse_uint(a[1], 1000000000, &n) < 0)
+		return 2;
+	t0 = now_usec();
+	pid = restart_spawn(netd_argv);
+	if (pid < 0)
+		return 1;
+	if (!restart_wait(a[0], pid, n, &c, &t1))
+		return 1;
+	if (timed_call(&c, "io.netd.ListBindings", json_object(), &list, NULL) == 0)
+		list_count_applied(list, &listed, &ok);
+	t2 = c.read_usec;
+	if (listed < n || ok != listed) {
+		fprintf(stderr, "vlbench: restart: GetStatus reported every binding applied, "
+			"but ListBindings then listed %zu, %zu of them applied\n", listed, ok);
+		child_stop(pid);
 		return 1;
 	}
-	json_decref(seen.error_reply);
-
 	timed_call(&c, "io.netd.GetStatus", json_object(), &status, NULL);
 	/* Not an error with a wrapper that forks, but it may be an old netd. */
 	if (json_integer_value(json_object_get(params(status), "pid")) != pid)
 		fprintf(stderr, "vlbench: restart: the netd that answered has pid %" JSON_INTEGER_FORMAT
 			", the child is %d\n", json_integer_value(json_object_get(params(status), "pid")),
 			(int)pid);
-	out = json_pack("{s:s,s:i,s:o,s:i,s:i}", "mode", "restart", "n", (json_int_t)n,
-			"ms", json_ms(t1 - t0), "pid", (json_int_t)pid, "polls", (json_int_t)polls);
+	out = json_pack("{s:s,s:i,s:o,s:o,s:i}", "mode", "restart", "n", (json_int_t)n,
+			"ms", json_ms(t1 - t0), "listed_ms", json_ms(t2 - t0),
+			"pid", (json_int_t)pid);
 	for (size_t i = 0; out && i < sizeof(fields) / sizeof(fields[0]); i++) {
 		json_t *v = json_object_get(params(status), fields[i]);
 
