@@ -737,6 +737,19 @@ struct binding_view {
 void binding_view_fill(struct binding_view *v, const struct binding *b, bool verified);
 /* A binding's reply object, or NULL without memory. */
 json_t *binding_view_json(const struct binding_view *v);
+
+/* What encoding many views in a row reuses: one reply object, its
+ * members replaced for each view (building and dumping an object per
+ * binding was most of a long list's cost), and the families arrays. */
+struct view_encoder {
+	json_t *obj;
+	json_t *fams[1u << (NFAM + 1)]; /* by mask: a bit per family, netdev's last */
+};
+/* Append v's reply object, as binding_view_json() gives it, to s as
+ * compact JSON (s->oom without memory). */
+void view_encode(struct view_encoder *e, const struct binding_view *v, struct strbuf *s);
+/* Free what e holds (it may be used again). */
+void view_encoder_done(struct view_encoder *e);
 /* A tool's message (at most len bytes of s) as a binding keeps it
  * (malloc'd, NULL without memory): as it is if it is UTF-8, else each
  * byte past ASCII as '?', since jansson takes no other string and the

@@ -29,6 +29,7 @@ struct list_job {
 	struct binding_view *snap; /* copies, in port order */
 	unsigned n, next;
 	struct strbuf text;
+	struct view_encoder enc;
 	struct step step;          /* the encoding, a step per iteration */
 	TAILQ_ENTRY(list_job) entry;
 };
@@ -78,33 +79,88 @@ char *filters_message(const char *s, size_t len)
 	return copy;
 }
 
+/* v's families: a bit per family, and netdev's after them. */
+static unsigned view_fams_mask(const struct binding_view *v)
+{
+	return v->fams | (v->netdev ? 1u << NFAM : 0);
+}
+
+/* The families of mask as a reply lists them (a new array, NULL without
+ * memory). */
+static json_t *view_families(unsigned mask)
+{
+	json_t *fams = json_array();
+	int r = 0;
+
+	for (int i = 0; fams && i < NFAM; i++)
+		if (mask & (1u << i))
+			r |= json_array_append_new(fams, json_string_nocheck(filters_fam_names[i]));
+	if (fams && mask & (1u << NFAM))
+		r |= json_array_append_new(fams, json_string_nocheck("netdev"));
+	if (r < 0) {
+		json_decref(fams);
+		return NULL;
+	}
+	return fams;
+}
+
+/* A member that only some bindings have, set if value is not "" or NULL.
+ * 0, or -1 without memory. */
+static int set_optional(json_t *o, const char *key, const char *value, bool check)
+{
+	if (!value || !value[0])
+		return 0;
+	return json_object_set_new_nocheck(o, key, check ? json_string(value) :
+						       json_string_nocheck(value));
+}
+
+/* Set o's members to what v says: o new, or the object of the binding
+ * before (each member replaced in place, the optional ones removed and
+ * set again, so an object reused over a list allocates little more than
+ * its values). fams: v's families array (a reference is
+ * taken). Strings netd makes (state, hash, times) are ASCII and go
+ * unchecked; a client's and a tool's are checked. 0, or -1 without
+ * memory (some members may then be the last binding's). */
+static int view_set(json_t *o, const struct binding_view *v, json_t *fams)
+{
+	int r = 0;
+
+	r |= json_object_set_new_nocheck(o, "port", json_string(v->port));
+	r |= json_object_set_new_nocheck(o, "filter", json_string(v->filter));
+	r |= json_object_set_new_nocheck(o, "owner", json_string(v->owner));
+	r |= json_object_set_nocheck(o, "parameters", v->params);
+	r |= json_object_set_new_nocheck(o, "state", json_string_nocheck(v->state));
+	r |= json_object_set_new_nocheck(o, "hash", json_string_nocheck(v->hash));
+	r |= json_object_set_new_nocheck(o, "applied", json_boolean(v->applied));
+	r |= json_object_set_new_nocheck(o, "created", json_string_nocheck(v->created));
+	r |= json_object_set_nocheck(o, "families", fams);
+	r |= json_object_set_new_nocheck(o, "backend",
+					 json_string_nocheck(v->nft ? "nftables" : "xtables"));
+	/* The optional ones after the others, always in this order. */
+	json_object_del(o, "error"); /* each -1 if it was not there */
+	json_object_del(o, "applied_at");
+	json_object_del(o, "learning");
+	json_object_del(o, "learned_at");
+	r |= set_optional(o, "error", v->error, true);
+	r |= set_optional(o, "applied_at", v->applied_at, false);
+	r |= set_optional(o, "learning", v->learning, false);
+	r |= set_optional(o, "learned_at", v->learned_at, false);
+	return r < 0 ? -1 : 0;
+}
+
 json_t *binding_view_json(const struct binding_view *v)
 {
-	json_t *o = json_pack("{s:s, s:s, s:s, s:O, s:s, s:s, s:b, s:s}",
-			      "port", v->port, "filter", v->filter, "owner", v->owner,
-			      "parameters", v->params, "state", v->state, "hash", v->hash,
-			      "applied", v->applied, "created", v->created);
-	json_t *fams;
+	json_t *o, *fams;
 
 	assert(v);
-	if (!o)
+	o = json_object();
+	fams = view_families(view_fams_mask(v));
+	if (!o || !fams || view_set(o, v, fams) < 0) {
+		json_decref(fams);
+		json_decref(o);
 		return NULL;
-	fams = json_array();
-	for (int i = 0; i < NFAM; i++)
-		if (v->fams & (1u << i))
-			json_array_append_new(fams, json_string(filters_fam_names[i]));
-	if (v->netdev)
-		json_array_append_new(fams, json_string("netdev"));
-	json_object_set_new(o, "families", fams);
-	json_object_set_new(o, "backend", json_string(v->nft ? "nftables" : "xtables"));
-	if (v->error)
-		json_object_set_new(o, "error", json_string(v->error));
-	if (v->applied_at[0])
-		json_object_set_new(o, "applied_at", json_string(v->applied_at));
-	if (v->learning)
-		json_object_set_new(o, "learning", json_string(v->learning));
-	if (v->learned_at[0])
-		json_object_set_new(o, "learned_at", json_string(v->learned_at));
+	}
+	json_decref(fams);
 	return o;
 }
 
@@ -130,24 +186,52 @@ static void job_free(struct list_job *j)
 		view_done(&j->snap[i]);
 	free(j->snap);
 	strbuf_done(&j->text);
+	view_encoder_done(&j->enc);
 	free(j);
 }
 
-/* Encode one binding of n into the reply being built. */
-static void encode_one(struct strbuf *s, const struct binding_view *v, unsigned i, unsigned n)
+/* json_dump_callback()'s writer: into a strbuf. */
+static int append_cb(const char *buf, size_t size, void *data)
 {
-	json_t *o = binding_view_json(v);
-	char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	struct strbuf *s = data;
 
-	json_decref(o);
-	strbuf_puts(s, i == 0 ? "{\"bindings\":[" : ",");
-	if (text)
-		strbuf_puts(s, text);
-	else
-		s->oom = true; /* the reply is then InternalError */
-	free(text);
+	strbuf_append(s, buf, size);
+	return s->oom ? -1 : 0;
+}
+
+void view_encode(struct view_encoder *e, const struct binding_view *v, struct strbuf *s)
+{
+	unsigned mask = view_fams_mask(v);
+
+	assert(e && v && s);
+	if (!e->fams[mask])
+		e->fams[mask] = view_families(mask);
+	if (!e->obj)
+		e->obj = json_object();
+	if (!e->obj || !e->fams[mask] || view_set(e->obj, v, e->fams[mask]) < 0 ||
+	    json_dump_callback(e->obj, append_cb, s, JSON_COMPACT) < 0)
+		s->oom = true;
+}
+
+void view_encoder_done(struct view_encoder *e)
+{
+	assert(e);
+	json_decref(e->obj);
+	e->obj = NULL;
+	for (unsigned i = 0; i < ELEMENTSOF(e->fams); i++) {
+		json_decref(e->fams[i]);
+		e->fams[i] = NULL;
+	}
+}
+
+/* Encode binding i of n into j's reply (out of memory: the reply is
+ * then InternalError). */
+static void encode_one(struct list_job *j, const struct binding_view *v, unsigned i, unsigned n)
+{
+	strbuf_puts(&j->text, i == 0 ? "{\"bindings\":[" : ",");
+	view_encode(&j->enc, v, &j->text);
 	if (i == n - 1)
-		strbuf_puts(s, "]}");
+		strbuf_puts(&j->text, "]}");
 }
 
 /* Encode more bindings (freeing each copy once encoded): at least one,
@@ -163,7 +247,7 @@ static bool job_step(struct list_job *j)
 	if (j->n == 0)
 		strbuf_puts(&j->text, "{\"bindings\":[]}");
 	while (j->next < stop) {
-		encode_one(&j->text, &j->snap[j->next], j->next, j->n);
+		encode_one(j, &j->snap[j->next], j->next, j->n);
 		view_done(&j->snap[j->next]);
 		j->next++;
 		if (budget_spent())

@@ -1456,6 +1456,74 @@ static void test_view_error_not_utf8(void **state)
 	assert_string_equal(binding_find(F, "vnet1")->error, "caf\xc3\xa9");
 }
 
+/* One view as the test wants it: port, state, error, applied_at,
+ * learning, families and netdev. */
+static struct binding_view test_view(const char *port, const char *state, const char *error,
+				     const char *applied_at, const char *learning, unsigned fams,
+				     bool netdev, json_t *params)
+{
+	struct binding_view v = { .filter = (char *)"clean-traffic", .owner = (char *)"guest1",
+				  .params = params, .state = state, .error = (char *)error,
+				  .learning = learning, .fams = fams, .netdev = netdev,
+				  .nft = netdev, .applied = applied_at != NULL };
+
+	snprintf(v.port, sizeof(v.port), "%s", port);
+	snprintf(v.created, sizeof(v.created), "2026-12-03T10:00:00Z");
+	snprintf(v.applied_at, sizeof(v.applied_at), "%s", applied_at ? applied_at : "");
+	if (learning && applied_at)
+		snprintf(v.learned_at, sizeof(v.learned_at), "2026-12-03T10:00:02Z");
+	if (applied_at)
+		memset(v.hash, 'a', 64);
+	return v;
+}
+
+/* A list encodes its bindings through one reused object (view_encode):
+ * each binding's text is exactly its own object's, members and order,
+ * whatever the binding before it had (an optional member of the one
+ * before is not left in, nor moved). */
+static void test_view_encode_reused(void **state)
+{
+	json_auto_t *params = json_pack("{s:s}", "IP", "10.0.0.1");
+	const struct binding_view v[] = {
+		test_view("p1", "applied", NULL, "2026-12-03T10:00:01Z", "dhcp", 1, false, params),
+		test_view("p2", "failed", "line 1: bad", NULL, NULL, 0, true, params),
+		test_view("p3", "pending", NULL, NULL, NULL, 0, false, params),
+		test_view("p4", "applied", "old error", "2026-12-03T10:00:03Z", "any", 7, false, params),
+		test_view("p5", "applied", NULL, "2026-12-03T10:00:01Z", "dhcp", 1, false, params),
+	};
+	struct view_encoder e = { 0 };
+	struct strbuf got = { 0 }, want = { 0 };
+	_cleanup_free_ char *g = NULL, *w = NULL;
+
+	for (size_t i = 0; i < ELEMENTSOF(v); i++) {
+		json_t *o = binding_view_json(&v[i]);
+		char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+
+		assert_non_null(text);
+		strbuf_puts(&want, text);
+		strbuf_puts(&want, "\n");
+		free(text);
+		json_decref(o);
+		view_encode(&e, &v[i], &got);
+		strbuf_puts(&got, "\n");
+	}
+	view_encoder_done(&e);
+	g = strbuf_steal(&got, NULL);
+	w = strbuf_steal(&want, NULL);
+	assert_non_null(g);
+	assert_string_equal(g, w);
+	/* What a reply says, for the record. */
+	assert_non_null(strstr(w, "{\"port\":\"p2\",\"filter\":\"clean-traffic\",\"owner\":\"guest1\","
+				  "\"parameters\":{\"IP\":\"10.0.0.1\"},\"state\":\"failed\",\"hash\":\"\","
+				  "\"applied\":false,\"created\":\"2026-12-03T10:00:00Z\","
+				  "\"families\":[\"netdev\"],\"backend\":\"nftables\","
+				  "\"error\":\"line 1: bad\"}\n"));
+	assert_non_null(strstr(w, "\"families\":[\"eb\",\"ip4\",\"ip6\"],"
+				  "\"backend\":\"xtables\",\"error\":\"old error\","
+				  "\"applied_at\":\"2026-12-03T10:00:03Z\",\"learning\":\"any\","
+				  "\"learned_at\":\"2026-12-03T10:00:02Z\"}\n"));
+}
+
 /* A re-bind that fails leaves the port's previous rules in force (the
  * restore is all or nothing, so the kernel still has them): a later
  * rewrite of the whole dispatch chains keeps the port's jumps to them
@@ -2495,6 +2563,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_storage_failure_undoes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hook_drift, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_view_error_not_utf8, setup, teardown),
+		cmocka_unit_test(test_view_encode_reused),
 		cmocka_unit_test_setup_teardown(test_failed_rebind_keeps_rules, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hook_drift_counted_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backoff, setup, teardown),
