@@ -474,7 +474,7 @@ static void apply_failed(struct netdev_state *nd, int status, const char *err)
 	nd->f->failed_batches++;
 	if (status < 0)
 		snprintf(why, sizeof(why), "nft could not run: %s", strerror(-status));
-	else if (err && *err && (text = filters_message(err, strcspn(err, "\n"))))
+	else if (err && *err && (text = filters_message(err, MIN(strcspn(err, "\n"), sizeof(why) - 1))))
 		snprintf(why, sizeof(why), "%s", text);
 	else
 		snprintf(why, sizeof(why), "nft failed");

@@ -56,6 +56,7 @@ static char chains[256][40];
 static unsigned n_chains;
 static uint32_t kgen;
 static const char *fail_port; /* nft -f refuses input holding this port's chains */
+static const char *fail_msg;  /* with this on stderr (NULL: the usual) */
 static bool lie, list_fails;
 static unsigned n_apply, n_list;
 static char last_input[1 << 16];
@@ -147,7 +148,7 @@ static int fake_start(struct job *j, struct ev_loop *l, char *const argv[], cons
 		snprintf(want, sizeof(want), "N-O-%s {", fail_port ? fail_port : "");
 		if (fail_port && strstr(last_input, want)) {
 			fk->status = 1;
-			fk->err = "Error: refused by the test\n";
+			fk->err = fail_msg ? fail_msg : "Error: refused by the test\n";
 		} else if (!lie) {
 			model_apply(last_input);
 			kgen++;
@@ -257,6 +258,7 @@ static int setup(void **state)
 	n_chains = n_apply = n_list = n_told = n_unbound = 0;
 	kgen = 100;
 	fail_port = NULL;
+	fail_msg = NULL;
 	lie = list_fails = false;
 	start();
 	pump();
@@ -362,6 +364,27 @@ static void test_lying_nft(void **state)
 	pump();
 	assert_int_equal(told_of("mv1")->kind, OUTCOME_FAILED);
 	assert_non_null(strstr(told_of("mv1")->message, "cannot be listed"));
+}
+
+/* nft's first line, longer than a binding keeps, is cut before it is
+ * made valid UTF-8: a cut through a character leaves no broken byte. */
+static void test_long_message_cut(void **state)
+{
+	char msg[700];
+	json_t *j;
+
+	memset(msg, 'x', 510);
+	strcpy(msg + 510, "\xc3\xa9 and more\nsecond line\n"); /* é at bytes 510-511 */
+	fail_port = "mv0";
+	fail_msg = msg;
+	assert_int_equal(bind("mv0"), 1);
+	pump();
+	assert_int_equal(told_of("mv0")->kind, OUTCOME_FAILED);
+	assert_int_equal(strlen(binding_find(F, "mv0")->error), 511);
+	j = json_string(binding_find(F, "mv0")->error);
+	assert_non_null(j); /* valid UTF-8 */
+	json_decref(j);
+	assert_int_equal(binding_find(F, "mv0")->error[510], '?');
 }
 
 /* One bad binding among four: halves until it is alone. */
@@ -591,6 +614,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_batch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lying_nft, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_split, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_long_message_cut, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fresh_no_flush, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_drift, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_own_run_keeps_dispatch, setup, teardown),
