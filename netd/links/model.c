@@ -236,6 +236,8 @@ void link_release(struct links *l, struct link *k)
 		store_name_free(l, k->alloc, k->idx, k->name);
 	}
 	tdelete(k, &l->by_name, cmp_link_name);
+	if (l->rec.cursor == k)
+		l->rec.cursor = TAILQ_NEXT(k, entry); /* the reconciliation's next link */
 	TAILQ_REMOVE(&l->all, k, entry);
 	l->nlinks--;
 	free(k->owner);
