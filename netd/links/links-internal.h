@@ -229,7 +229,7 @@ struct name_list {
 enum rec_phase {
 	REC_OLD,      /* the replaced picture: names gone from the new one, freed */
 	REC_GONE,     /* those ports gone for the filters */
-	REC_CALLS,    /* calls a stop left unanswered (unanswered.c), one a piece */
+	REC_CALLS,    /* calls a stop left unanswered (unanswered.c), whole */
 	REC_LINKS,    /* each link against the picture (vanished, interrupted) */
 	REC_FOREIGN,  /* foreign names without a device freed */
 	REC_DEVICES,  /* each device: foreign, or tagged as netd's without a link */
@@ -244,7 +244,8 @@ struct reconcile {
 	unsigned bucket;         /* next bucket of old (REC_OLD) or of links.kc */
 	struct name_list names;  /* REC_GONE, REC_FOREIGN, REC_ADOPT: collected */
 	unsigned next;           /* next of names */
-	struct link *cursor;     /* REC_LINKS: the next link (link_release moves it) */
+	struct link *cursor;     /* REC_CALLS, REC_LINKS: the next link (link_release
+				  * moves it) */
 	struct op *repair;       /* deletions to finish, made on first use */
 	unsigned repair_cap;     /* room in repair */
 	bool first;              /* the first reconciliation since netd started */

@@ -310,23 +310,36 @@ static void rec_phase(struct reconcile *rec, enum rec_phase phase)
 	rec->phase = phase;
 }
 
-/* The first call a stop left unanswered, or NULL. Its links keep the
- * call's id until they are handled (a handled one has an op). */
-static struct link *first_unanswered(struct links *l)
+/* REC_CALLS: up to RECONCILE_CHUNK links from the cursor on, or up to
+ * the first of a call a stop left unanswered, handled whole (its links
+ * keep the call's id until they are handled: a handled one has an op).
+ * true once every link was seen. */
+static bool calls_piece(struct links *l, struct reconcile *rec)
 {
-	struct link *k;
+	for (unsigned i = 0; i < RECONCILE_CHUNK && rec->cursor; i++) {
+		struct link *k = rec->cursor;
 
-	TAILQ_FOREACH(k, &l->all, entry)
-		if (k->op_id && !k->op)
-			return k;
-	return NULL;
+		/* The call's links may go, the next among them: link_release
+		 * moves the cursor on. */
+		rec->cursor = TAILQ_NEXT(k, entry);
+		/* Made since the dump began (a create answered in a failed
+		 * transaction): the picture may lack it; the dump that
+		 * rewriting its rows asks for settles it. */
+		if (!k->op_id || k->op || k->made_dump >= rec->dump)
+			continue;
+		if (k->op_id & LINKS_OP_DELETE)
+			resolve_delete_call(l, k);
+		else
+			rollback_call(l, k);
+		return !rec->cursor;
+	}
+	return !rec->cursor;
 }
 
 /* One piece of REC_OLD, REC_GONE or REC_CALLS. */
 static void rec_piece_before(struct links *l, struct reconcile *rec)
 {
 	const char *name;
-	struct link *k;
 
 	switch (rec->phase) {
 	case REC_OLD:
@@ -343,6 +356,7 @@ static void rec_piece_before(struct links *l, struct reconcile *rec)
 		for (unsigned i = 0; i < RECONCILE_CHUNK; i++) {
 			if (!(name = rec_next_name(rec))) {
 				rec_phase(rec, REC_CALLS);
+				rec->cursor = TAILQ_FIRST(&l->all);
 				break;
 			}
 			/* Not if an event brought it back meanwhile. */
@@ -352,13 +366,9 @@ static void rec_piece_before(struct links *l, struct reconcile *rec)
 		break;
 	case REC_CALLS:
 		/* Whole calls at a time: all or nothing. */
-		if (!(k = first_unanswered(l))) {
+		if (calls_piece(l, rec)) {
 			rec->cursor = TAILQ_FIRST(&l->all);
 			rec->phase = REC_LINKS;
-		} else if (k->op_id & LINKS_OP_DELETE) {
-			resolve_delete_call(l, k);
-		} else {
-			rollback_call(l, k);
 		}
 		break;
 	default:

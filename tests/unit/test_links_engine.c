@@ -2186,6 +2186,15 @@ static void test_reconcile_stopped_midway(void **state)
 	assert_string_equal(link_find(f->l, "macvtap2000")->owner, "carol");
 	assert_int_equal(foreign_count(f->l), 300);
 	assert_false(f->l->kc.frozen);
+
+	/* And while the replaced picture is half freed. */
+	links_nl_callbacks.events_lost(f->l);
+	dump_end(f->nl, f->l, 0);
+	ev_run(f->loop, EVRUN_NOWAIT);
+	assert_int_equal(f->l->rec.phase, REC_OLD);
+	assert_true(f->l->rec.bucket > 0);
+	crash_and_restart(f);
+	assert_int_equal(f->l->nlinks, REC_LINKS_N + 3 - 1 + 1);
 }
 
 int main(void)
