@@ -68,7 +68,8 @@ void links_storage_failed(struct links *l, uint64_t txn, const char *reason);
  * present, one that vanished, a name found foreign). */
 void links_rewrite_rows(struct links *l);
 
-/* True while no kernel request is queued or in flight. */
+/* True while no kernel request is queued or in flight and no
+ * reconciliation with the kernel is under way. */
 bool links_idle(const struct links *l);
 
 /* End every Monitor call (on shutdown). */

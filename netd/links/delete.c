@@ -31,7 +31,13 @@ void delete_confirmed(struct op *op, unsigned i)
 {
 	struct links *l = op->l;
 	struct link *k = op->links[i];
+	struct kdev *d = kdev_by_name(l, k->name);
 
+	/* Its RTM_DELLINK may still be unread: until then the device is in
+	 * the picture without a link, which a reconciliation under way must
+	 * not take for a foreign or tagged device of its own. */
+	if (d && d->ifindex == k->ifindex)
+		d->deleted = true;
 	snprintf(op->deleted[op->ndeleted++], IFNAMSIZ, "%s", k->name);
 	l->deleted++;
 	links_notify(l, LINKS_EVENT_REMOVED, k, "deleted");

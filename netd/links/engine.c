@@ -310,6 +310,8 @@ void create_made(struct links *l, struct link *k, const struct nl_link *echo)
 			k->ifindex = d->ifindex;
 	}
 	k->state = LINK_PRESENT;
+	/* The picture may lack it until its event is read. */
+	k->made_dump = l->dumps_started;
 	store_link(l, k);
 	l->created++;
 	links_notify(l, LINKS_EVENT_ADDED, k, NULL);

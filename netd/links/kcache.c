@@ -4,7 +4,10 @@
  * that double as they fill. A start's dump puts 30,000 devices in one: in
  * search trees that was two descents of fifteen levels per device (a
  * strcmp and a cache miss at each), a third of what netd spent on the
- * dump; a link event or a lookup is one bucket now.
+ * dump; a link event or a lookup is one bucket now. A walk over it can be
+ * done a few buckets at a time (the reconciliation after a dump spreads
+ * its walks over loop iterations): the tables do not grow while one is
+ * under way (kc_freeze()), so a bucket index stays a place in them.
  */
 #include "config.h"
 
@@ -91,8 +94,8 @@ static bool kc_room(struct kcache *kc)
 	unsigned n = kc->nbuckets ? kc->nbuckets * 2 : KC_MIN_BUCKETS;
 	struct kcache grown = { .nbuckets = n, .count = kc->count };
 
-	if (kc->count < kc->nbuckets)
-		return true;
+	if (kc->count < kc->nbuckets || (kc->frozen && kc->nbuckets))
+		return true; /* frozen: longer chains until the walk is over */
 	grown.by_index = calloc(n, sizeof(*grown.by_index));
 	grown.by_name = calloc(n, sizeof(*grown.by_name));
 	if (!grown.by_index || !grown.by_name) {
@@ -200,12 +203,49 @@ unsigned kc_count(const struct kcache *kc)
 	return kc->count;
 }
 
-void kc_foreach(const struct kcache *kc, void (*fn)(struct kdev *d, void *data), void *data)
+void kc_freeze(struct kcache *kc, bool frozen)
 {
-	assert(kc && fn);
-	for (unsigned b = 0; b < kc->nbuckets; b++)
-		for (struct kdev *k = kc->by_name[b], *next; k; k = next) {
-			next = k->next_name;
-			fn(k, data);
+	assert(kc);
+	kc->frozen = frozen;
+}
+
+bool kc_walk(const struct kcache *kc, unsigned *bucket, unsigned max,
+	     void (*fn)(struct kdev *d, void *data), void *data)
+{
+	unsigned seen = 0;
+
+	assert(kc && bucket && fn);
+	/* By ifindex: a rename moves a device between the name buckets. */
+	for (; *bucket < kc->nbuckets && seen < max; (*bucket)++)
+		for (struct kdev *k = kc->by_index[*bucket], *next; k; k = next) {
+			next = k->next_index;
+			seen++;
+			if (k->named)
+				fn(k, data);
 		}
+	return *bucket >= kc->nbuckets;
+}
+
+bool kc_drain(struct kcache *kc, unsigned *bucket, unsigned max,
+	      void (*fn)(struct kdev *d, void *data), void *data)
+{
+	unsigned seen = 0;
+
+	assert(kc && bucket);
+	for (; *bucket < kc->nbuckets && seen < max; (*bucket)++) {
+		for (struct kdev *k = kc->by_index[*bucket], *next; k; k = next) {
+			next = k->next_index;
+			seen++;
+			if (k->named && fn)
+				fn(k, data);
+			free(k);
+		}
+		kc->by_index[*bucket] = NULL;
+	}
+	if (*bucket < kc->nbuckets)
+		return false;
+	free(kc->by_index);
+	free(kc->by_name);
+	*kc = (struct kcache){ 0 };
+	return true;
 }

@@ -9,7 +9,9 @@
  *  set.c        changes of up/down, MTU and MAC, set back on failure
  *  settle.c     requests whose acks were lost, settled from a dump
  *  reconcile.c  start-up load from the store, dumps, link events,
- *               reconciliation with the kernel
+ *               reconciliation with the kernel, in steps
+ *  unanswered.c what a reconciliation does with the calls a stop left
+ *               unanswered (rollback of creates, deletes resolved)
  *  links.c      creation and destruction of struct links, the kernel seam
  *  methods.c    the varlink side: parameters in, replies and events out
  *               (the only file that knows ctl and JSON requests)
@@ -29,6 +31,7 @@
 
 #include "links.h"
 #include "nl.h"
+#include "step.h"
 #include "strbuf.h"
 
 struct alloc;
@@ -40,6 +43,10 @@ struct store;
  * create's ids stay below it): a start tells the unanswered calls of the
  * two kinds apart by it (db/006's links.op). */
 #define LINKS_OP_DELETE (UINT64_C(1) << 48)
+/* Links, devices or names the reconciliation after a dump handles per
+ * piece; a step does pieces until its slice of the iteration is spent
+ * (one piece at least, and one only during start-up). */
+#define RECONCILE_CHUNK 256
 /* Tries per link when someone else keeps taking the name we chose. */
 #define LINKS_EEXIST_RETRIES 16
 #define LINKS_MAX_COUNT 4096
@@ -87,6 +94,9 @@ struct link {
 	enum link_lost lost;      /* its request in flight lost its ack */
 	bool untagged;            /* made, its ownership tag not yet queued */
 	bool setting;             /* a set (set.c) waits for the kernel */
+	uint64_t made_dump;       /* dumps_started when the kernel made it (0: before
+				   * netd started): a later dump may not show it */
+	struct link *next_name;   /* its bucket's chain (model.c) */
 	TAILQ_ENTRY(link) entry;
 };
 
@@ -105,6 +115,7 @@ struct kdev {
 	char alias[NL_ALIAS_MAX]; /* "netd:<owner>" on the links netd made */
 	uint32_t flags;           /* IFF_UP, ... */
 	uint32_t mtu;             /* 0: not known */
+	bool deleted;             /* netd deleted it; its RTM_DELLINK is yet to come */
 	/* Its place in the kcache (kcache.c): the chains of its buckets, and
 	 * whether it is the one found under its name (a stale device of the
 	 * same name is not). */
@@ -119,6 +130,7 @@ struct kcache {
 	struct kdev **by_name;
 	unsigned nbuckets;        /* a power of two, or 0 */
 	unsigned count;
+	bool frozen;              /* a walk is under way: the tables do not grow */
 };
 
 enum op_type { OP_CREATE, OP_DELETE, OP_SET };
@@ -200,6 +212,50 @@ struct op {
 
 TAILQ_HEAD(op_list, op);
 
+/* A growable list of copied names: a tree cannot change during its walk,
+ * so walks collect names and act afterwards. */
+struct name_list {
+	struct links *l;
+	char **names;
+	unsigned n, cap;
+};
+
+/*
+ * The reconciliation after a full dump, done in pieces over loop
+ * iterations (reconcile.c) by its phases, in this order. Between two
+ * steps link events, acks and calls are handled as at any time; each
+ * phase looks again at what it collected before it acts on it.
+ */
+enum rec_phase {
+	REC_OLD,      /* the replaced picture: names gone from the new one, freed */
+	REC_GONE,     /* those ports gone for the filters */
+	REC_CALLS,    /* calls a stop left unanswered (unanswered.c), whole */
+	REC_LINKS,    /* each link against the picture (vanished, interrupted) */
+	REC_FOREIGN,  /* foreign names without a device freed */
+	REC_DEVICES,  /* each device: foreign, or tagged as netd's without a link */
+	REC_ADOPT,    /* those tagged devices taken back */
+	REC_FINISH,   /* audit, the repair's deletions, settle lost acks, ready */
+};
+
+struct reconcile {
+	struct step step;        /* runs while a reconciliation is under way */
+	enum rec_phase phase;
+	struct kcache old;       /* the picture the dump replaced, freed in REC_OLD */
+	unsigned bucket;         /* next bucket of old (REC_OLD) or of links.kc */
+	struct name_list names;  /* REC_GONE, REC_FOREIGN, REC_ADOPT: collected */
+	unsigned next;           /* next of names */
+	struct link *cursor;     /* REC_CALLS, REC_LINKS: the next link (link_release
+				  * moves it) */
+	struct op *repair;       /* deletions to finish, made on first use */
+	unsigned repair_cap;     /* room in repair */
+	bool first;              /* the first reconciliation since netd started */
+	uint64_t dump;           /* the dump it follows (links.dumps_started) */
+	/* What it did, for its audit row (not what events did meanwhile). */
+	uint64_t vanished, rolled_back, adopted;
+	unsigned foreign_freed, tagged;
+	uint64_t steps;          /* steps taken so far (tests) */
+};
+
 struct monitor;
 TAILQ_HEAD(monitor_list, monitor);
 struct set_op;
@@ -214,12 +270,17 @@ struct links {
 	uint32_t delete_group;
 	char *tap_dir;            /* links_config's, NULL: none */
 
-	void *by_name;            /* tree of struct link, by name */
+	/* netd's links by name: a chained hash table (model.c) that doubles
+	 * as it fills; a search tree of 10,000 took 1 us a lookup, and a
+	 * start looks each link up several times. */
+	struct link **link_buckets;
+	unsigned link_nbuckets;   /* a power of two, or 0 */
 	struct link_list all;
 	unsigned nlinks;
 
 	struct kcache kc;         /* the kernel's devices now */
 	struct kcache dump;       /* being filled by a dump */
+	struct reconcile rec;     /* after a dump (reconcile.c) */
 	void *foreign;            /* names (char *) of devices of our prefixes we did not make */
 	void *held;               /* names (char *) of gone links whose filter rules are not yet removed */
 
@@ -267,9 +328,20 @@ void kc_remove(struct kcache *kc, struct kdev *k);
 void kc_clear(struct kcache *kc);
 /* Number of devices in kc. */
 unsigned kc_count(const struct kcache *kc);
-/* fn for each device found by its name (stale ones of a taken name
- * left out), in no particular order; fn must not change kc. */
-void kc_foreach(const struct kcache *kc, void (*fn)(struct kdev *d, void *data), void *data);
+/* While frozen the tables keep their size (longer chains as devices are
+ * added), so that a walk can go on from a bucket index across changes. */
+void kc_freeze(struct kcache *kc, bool frozen);
+/* fn for each device found by its name (stale ones of a taken name left
+ * out) in buckets *bucket onwards, until max devices were seen; *bucket is
+ * moved past them. true once the walk reached the end. fn must not change
+ * kc; between two calls kc may change, frozen: a device added or renamed
+ * meanwhile may be missed or seen twice, one removed is not seen. */
+bool kc_walk(const struct kcache *kc, unsigned *bucket, unsigned max,
+	     void (*fn)(struct kdev *d, void *data), void *data);
+/* The same, freeing each device after fn (NULL: none) saw it, and the
+ * tables at the end (kc is then empty). Once begun, kc is only drained. */
+bool kc_drain(struct kcache *kc, unsigned *bucket, unsigned max,
+	      void (*fn)(struct kdev *d, void *data), void *data);
 
 void mac_to_string(const uint8_t *m, char *buf, size_t n);
 /* aa:bb:cc:dd:ee:ff, unicast and not all zero; -EINVAL else. */
@@ -313,13 +385,6 @@ unsigned foreign_count(const struct links *l);
 void foreign_add_loaded(struct links *l, const char *name);
 void held_add(struct links *l, const char *name);
 
-/* A growable list of copied names: a tree cannot change during its walk,
- * so walks collect names and act afterwards. */
-struct name_list {
-	struct links *l;
-	char **names;
-	unsigned n, cap;
-};
 void name_list_add(struct name_list *nl, const char *name);
 /* In name order (bytewise). */
 void name_list_sort(struct name_list *nl);
@@ -458,9 +523,28 @@ void links_work_init(struct links *l);
 
 /* The callbacks the kernel side (nl.c or a test's fake) drives. */
 extern const struct nl_callbacks links_nl_callbacks;
-/* Start a dump (or note that one is wanted after the running one:
- * -EBUSY). 0 if it started, else -errno. */
+/* Start a dump (or note that one is wanted after the running one, or
+ * after the reconciliation under way: -EBUSY). 0 if it started, else
+ * -errno. */
 int start_dump(struct links *l);
+/* Set up l->rec (links_alloc); free what a reconciliation under way holds
+ * and stop it (links_free: nothing more is done). */
+void reconcile_init(struct links *l);
+void reconcile_free(struct links *l);
+/* Is a reconciliation under way (begun by a dump's end, not finished)? */
+bool reconcile_running(const struct links *l);
+
+/* --- unanswered.c --- */
+
+/* k (state DELETING, its device d) joins the reconciliation's repair op,
+ * made on first use; false (logged) if there is no room or memory: the
+ * next reconciliation tries again. */
+bool repair_add(struct links *l, struct link *k, struct kdev *d);
+/* A create (a delete) that a stop left unanswered, first being one of
+ * its links: rolled back whole (finished or taken back whole), with its
+ * audit row. */
+void rollback_call(struct links *l, struct link *first);
+void resolve_delete_call(struct links *l, struct link *first);
 /* Load links and names from the store (links_new). */
 int links_load(struct links *l);
 

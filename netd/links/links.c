@@ -35,6 +35,7 @@ static int links_alloc(struct ev_loop *loop, struct store *store,
 	TAILQ_INIT(&l->lists);
 	TAILQ_INIT(&l->sets);
 	links_work_init(l);
+	reconcile_init(l);
 	r = alloc_new(cfg->macvtap_prefix, &l->macvtap);
 	if (r == 0)
 		r = alloc_new(cfg->macvlan_prefix, &l->macvlan);
@@ -101,6 +102,8 @@ struct links *links_free(struct links *l)
 		return NULL;
 	links_stop_monitors(l);
 	links_lists_free(l);
+	/* A reconciliation under way stops; its repair op is among the ops. */
+	reconcile_free(l);
 	/* Ops still waiting for the kernel (their requests are cancelled:
 	 * nobody will be answered any more). */
 	while (!TAILQ_EMPTY(&l->ops))
@@ -137,5 +140,5 @@ void links_flush(struct links *l)
 bool links_idle(const struct links *l)
 {
 	assert(l);
-	return TAILQ_EMPTY(&l->work) && l->nlo->idle(l->nl);
+	return TAILQ_EMPTY(&l->work) && !reconcile_running(l) && l->nlo->idle(l->nl);
 }

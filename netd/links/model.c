@@ -42,9 +42,54 @@ const char *link_state_to_string(enum link_state s)
 
 /* --- lookups --- */
 
-static int cmp_link_name(const void *a, const void *b)
+/* FNV-1a, over links' buckets. */
+static unsigned link_slot(unsigned nbuckets, const char *name)
 {
-	return strcmp(((const struct link *)a)->name, ((const struct link *)b)->name);
+	uint32_t h = 2166136261u;
+
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		h = (h ^ *p) * 16777619u;
+	return h & (nbuckets - 1);
+}
+
+static void link_hash_add(struct links *l, struct link *k)
+{
+	unsigned i = link_slot(l->link_nbuckets, k->name);
+
+	k->next_name = l->link_buckets[i];
+	l->link_buckets[i] = k;
+}
+
+static void link_hash_remove(struct links *l, struct link *k)
+{
+	for (struct link **p = &l->link_buckets[link_slot(l->link_nbuckets, k->name)]; *p;
+	     p = &(*p)->next_name)
+		if (*p == k) {
+			*p = k->next_name;
+			break;
+		}
+	k->next_name = NULL;
+}
+
+/* Room for one more link: the table doubled when full, every link put
+ * in again. false only when there is no table and none can be had. */
+static bool link_hash_room(struct links *l)
+{
+	unsigned n = l->link_nbuckets ? l->link_nbuckets * 2 : 64;
+	struct link **b;
+	struct link *k;
+
+	if (l->nlinks < l->link_nbuckets)
+		return true;
+	b = calloc(n, sizeof(*b));
+	if (!b)
+		return l->link_nbuckets > 0; /* longer chains, still right */
+	free(l->link_buckets);
+	l->link_buckets = b;
+	l->link_nbuckets = n;
+	TAILQ_FOREACH(k, &l->all, entry)
+		link_hash_add(l, k);
+	return true;
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -54,15 +99,14 @@ static int cmp_str(const void *a, const void *b)
 
 struct link *link_find(struct links *l, const char *name)
 {
-	struct link key;
-	void **p;
-
 	assert(l && name);
-	if (strlen(name) >= sizeof(key.name))
+	if (!l->link_nbuckets)
 		return NULL;
-	strcpy(key.name, name);
-	p = tfind(&key, &l->by_name, cmp_link_name);
-	return p ? *p : NULL;
+	for (struct link *k = l->link_buckets[link_slot(l->link_nbuckets, name)]; k;
+	     k = k->next_name)
+		if (streq(k->name, name))
+			return k;
+	return NULL;
 }
 
 struct kdev *kdev_by_name(struct links *l, const char *name)
@@ -178,11 +222,12 @@ struct link *link_add(struct links *l, const char *name, const char *owner)
 		return NULL;
 	snprintf(k->name, sizeof(k->name), "%s", name);
 	k->owner = strdup(owner);
-	if (!k->owner || !tsearch(k, &l->by_name, cmp_link_name)) {
+	if (!k->owner || !link_hash_room(l)) {
 		free(k->owner);
 		free(k);
 		return NULL;
 	}
+	link_hash_add(l, k);
 	TAILQ_INSERT_TAIL(&l->all, k, entry);
 	l->nlinks++;
 	return k;
@@ -190,10 +235,9 @@ struct link *link_add(struct links *l, const char *name, const char *owner)
 
 void link_rename(struct links *l, struct link *k, const char *name)
 {
-	tdelete(k, &l->by_name, cmp_link_name);
+	link_hash_remove(l, k);
 	snprintf(k->name, sizeof(k->name), "%s", name);
-	/* The node was just freed, so there is memory for one again. */
-	tsearch(k, &l->by_name, cmp_link_name);
+	link_hash_add(l, k);
 }
 
 /* Keep k's name taken while filter rules hang on it. */
@@ -235,7 +279,9 @@ void link_release(struct links *l, struct link *k)
 		alloc_release(k->alloc, k->idx);
 		store_name_free(l, k->alloc, k->idx, k->name);
 	}
-	tdelete(k, &l->by_name, cmp_link_name);
+	link_hash_remove(l, k);
+	if (l->rec.cursor == k)
+		l->rec.cursor = TAILQ_NEXT(k, entry); /* the reconciliation's next link */
 	TAILQ_REMOVE(&l->all, k, entry);
 	l->nlinks--;
 	free(k->owner);
@@ -282,10 +328,12 @@ void links_model_free(struct links *l)
 
 	while ((k = TAILQ_FIRST(&l->all))) {
 		TAILQ_REMOVE(&l->all, k, entry);
-		tdelete(k, &l->by_name, cmp_link_name);
 		free(k->owner);
 		free(k);
 	}
+	free(l->link_buckets);
+	l->link_buckets = NULL;
+	l->link_nbuckets = 0;
 	kc_clear(&l->kc);
 	kc_clear(&l->dump);
 	free_names(&l->foreign);

@@ -3,7 +3,10 @@
  * start-up load from the store, link dumps (at start, after lost events,
  * again when interrupted), link events in between, and the reconciliation
  * that follows each dump (release what vanished, finish what a crash
- * interrupted, mark foreign names).
+ * interrupted, mark foreign names). The reconciliation is done in pieces
+ * over loop iterations (a step, enum rec_phase): at 10,000 links and
+ * 30,000 devices it was one callback of 15-21 ms. netd is ready (at
+ * start) once it is over; a dump wanted meanwhile starts after it.
  */
 #include "config.h"
 
@@ -16,6 +19,7 @@
 #include <string.h>
 
 #include "alloc/alloc.h"
+#include "budget.h"
 #include "links-internal.h"
 #include "log.h"
 #include "store.h"
@@ -88,7 +92,14 @@ static void on_link_event(void *userdata, bool added, const struct nl_link *nlk)
 
 int start_dump(struct links *l)
 {
-	int r = l->nlo->dump_links(l->nl);
+	int r;
+
+	/* One picture at a time: the next dump after this reconciliation. */
+	if (reconcile_running(l)) {
+		l->resync_wanted = true;
+		return -EBUSY;
+	}
+	r = l->nlo->dump_links(l->nl);
 
 	if (r == 0) {
 		kc_clear(&l->dump); /* no reply can arrive before we return */
@@ -123,113 +134,11 @@ static void on_dump_link(void *userdata, const struct nl_link *nlk)
 	kc_update(&l->dump, nlk);
 }
 
-/* --- reconciliation --- */
-
-/* Add k to the repair op (made on first use): its device is deleted. */
-static void repair_add(struct links *l, struct link *k, struct kdev *d, struct op **repair)
-{
-	if (!*repair)
-		*repair = op_new(l, OP_DELETE, l->nlinks);
-	if (*repair) {
-		k->ifindex = d->ifindex;
-		(*repair)->links[(*repair)->nlinks++] = k;
-	} else {
-		log_warn("%s: no memory to finish its deletion now, retrying at the next resync",
-			 k->name);
-	}
-}
-
-/* s as a JSON string: owners are printable ASCII and names plainer still,
- * so quotes and backslashes are all there is to escape. */
-static void json_quote_to(struct strbuf *b, const char *s)
-{
-	strbuf_puts(b, "\"");
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			strbuf_puts(b, "\\");
-		strbuf_append(b, s, 1);
-	}
-	strbuf_puts(b, "\"");
-}
-
-/* One audit row per rolled-back call: its id, owner, links and names. */
-static void audit_rollback(struct links *l, uint64_t op_id, const char *owner,
-			   const struct name_list *names, unsigned ndevices)
-{
-	struct store_peer self = { .uid = (uid_t)-1, .gid = (gid_t)-1, .pid = 0 };
-	struct strbuf params = { 0 }, detail = { 0 };
-	char *p, *d;
-	int r;
-
-	strbuf_printf(&params, "{\"op\":%llu,\"owner\":", (unsigned long long)op_id);
-	json_quote_to(&params, owner);
-	strbuf_printf(&params, ",\"links\":%u,\"devices_deleted\":%u}", names->n, ndevices);
-	strbuf_puts(&detail, "{\"names\":[");
-	for (unsigned i = 0; i < names->n; i++) {
-		if (i)
-			strbuf_puts(&detail, ",");
-		json_quote_to(&detail, names->names[i]);
-	}
-	strbuf_puts(&detail, "]}");
-	p = strbuf_steal(&params, NULL);
-	d = strbuf_steal(&detail, NULL);
-	if (p && d) {
-		r = store_audit_append(l->store, &self, "netd.CreateLinksRolledBack", p, "ok", d);
-		if (r < 0)
-			log_error_errno(NULL, r, "cannot audit the rollback of an unanswered create");
-	}
-	free(p);
-	free(d);
-}
-
-/* A create whose caller never got its answer (netd died first): all or
- * nothing, so every link of it goes, the devices made deleted. k's call
- * is found by its op id; all its links are handled here at once. */
-static void rollback_call(struct links *l, struct link *first, struct op **repair)
-{
-	uint64_t op_id = first->op_id;
-	struct name_list names = { .l = l };
-	struct link *k, *tmp;
-	unsigned ndevices = 0;
-	char *owner = strdup(first->owner);
-
-	/* The first link's own op is not involved: k->op marks the links
-	 * handled (the repair op's, set again by delete_start). */
-	TAILQ_FOREACH_SAFE(k, &l->all, entry, tmp) {
-		char tag[NL_ALIAS_MAX];
-		struct kdev *d;
-
-		if (k->op_id != op_id || k->op)
-			continue;
-		d = kdev_by_name(l, k->name);
-		link_tag(k->owner, tag);
-		/* Tagged by someone else: not the device this call made (ours
-		 * is tagged, or untagged if netd died before the tag). */
-		if (d && d->alias[0] && !streq(d->alias, tag))
-			d = NULL;
-		name_list_add(&names, k->name);
-		l->rolled_back++;
-		if (d && streq(d->kind, k->kind) && (!k->ifindex || k->ifindex == d->ifindex)) {
-			k->state = LINK_DELETING;
-			ndevices++;
-			repair_add(l, k, d, repair);
-			k->op = *repair;
-			if (!k->op)
-				k->op_id = 0; /* no memory: its row keeps the id for the next start */
-		} else {
-			link_release(l, k);
-		}
-	}
-	log_warn("'%s': a create of %u links was never answered (netd stopped first); "
-		 "rolling it back, %u devices to delete", owner ? owner : "?", names.n, ndevices);
-	audit_rollback(l, op_id, owner ? owner : "", &names, ndevices);
-	name_list_free(&names);
-	free(owner);
-}
+/* --- reconciliation, in steps --- */
 
 /* Bring one link in line with the kernel's picture; a link whose deletion
- * a crash interrupted joins *repair. */
-static void reconcile_link(struct links *l, struct link *k, struct op **repair)
+ * a crash interrupted joins the repair op. */
+static void reconcile_link(struct links *l, struct link *k)
 {
 	struct kdev *d = kdev_by_name(l, k->name);
 
@@ -264,7 +173,7 @@ static void reconcile_link(struct links *l, struct link *k, struct op **repair)
 			break;
 		}
 		/* Finish the interrupted deletion. */
-		repair_add(l, k, d, repair);
+		repair_add(l, k, d);
 		break;
 	}
 }
@@ -302,198 +211,334 @@ static void adopt_one(struct links *l, const struct kdev *d)
 	links_notify(l, LINKS_EVENT_ADDED, k, NULL);
 }
 
-/* kc_foreach action: collect the names of tagged devices netd has no link for. */
-static void collect_tagged(struct kdev *d, void *userdata)
+static bool tagged_as_ours(const struct kdev *d)
 {
-	struct name_list *nl = userdata;
-
-	if (strncmp(d->alias, LINKS_TAG_PREFIX, strlen(LINKS_TAG_PREFIX)) != 0 ||
-	    !valid_owner(d->alias + strlen(LINKS_TAG_PREFIX)) ||
-	    (!streq(d->kind, "macvtap") && !streq(d->kind, "macvlan")) ||
-	    link_find(nl->l, d->name))
-		return;
-	name_list_add(nl, d->name);
+	return strncmp(d->alias, LINKS_TAG_PREFIX, strlen(LINKS_TAG_PREFIX)) == 0 &&
+	       valid_owner(d->alias + strlen(LINKS_TAG_PREFIX)) &&
+	       (streq(d->kind, "macvtap") || streq(d->kind, "macvlan"));
 }
 
-/* Re-adopt every tagged device without a link, loudly: the database did
- * not know links netd made. */
-static void adopt_tagged(struct links *l)
+/* kc_walk action (REC_DEVICES): a device netd has no link for is tagged
+ * as netd's (collected, re-adopted in REC_ADOPT), or foreign if its name
+ * is of our prefixes. One lookup of netd's links per tagged device or
+ * name of our prefixes, none for the others (most of 30,000). */
+static void device_walk(struct kdev *d, void *userdata)
 {
-	struct name_list tagged = { .l = l };
+	struct links *l = userdata;
+
+	if (d->deleted)
+		return; /* netd's, gone but for its event */
+	if (!tagged_as_ours(d))
+		mark_foreign(l, d->name);
+	else if (!link_find(l, d->name))
+		name_list_add(&l->rec.names, d->name);
+}
+
+/* The audit row of the re-adoption, if there was one: loudly, the
+ * database did not know links netd made. */
+static void audit_adopted(struct links *l)
+{
 	struct store_peer self = { .uid = (uid_t)-1, .gid = (gid_t)-1, .pid = 0 };
+	bool empty = l->rec.first && l->loaded_rows == 0;
+	unsigned n = l->rec.tagged;
 	char params[96];
-	bool empty = !l->reconciled && l->loaded_rows == 0;
 	int r;
 
-	kc_foreach(&l->kc, collect_tagged, &tagged);
-	name_list_sort(&tagged);
-	for (unsigned i = 0; i < tagged.n; i++) {
-		struct kdev *d = kdev_by_name(l, tagged.names[i]);
-
-		if (d)
-			adopt_one(l, d);
-	}
-	if (tagged.n > 0) {
-		if (empty)
-			l->empty_db_adopted = true;
-		log_error("%u links tagged as netd's were missing from the database%s; "
-			  "re-adopted them with their owners", tagged.n,
-			  empty ? " (the database is empty: lost, emptied or replaced?)" : "");
-		snprintf(params, sizeof(params), "{\"links\":%u,\"database_empty\":%s}",
-			 tagged.n, empty ? "true" : "false");
-		r = store_audit_append(l->store, &self, "netd.LinksAdopted", params, "ok", NULL);
-		if (r < 0)
-			log_error_errno(NULL, r, "cannot audit the re-adoption");
-	}
-	name_list_free(&tagged);
+	if (n == 0)
+		return;
+	if (empty)
+		l->empty_db_adopted = true;
+	log_error("%u links tagged as netd's were missing from the database%s; "
+		  "re-adopted them with their owners", n,
+		  empty ? " (the database is empty: lost, emptied or replaced?)" : "");
+	snprintf(params, sizeof(params), "{\"links\":%u,\"database_empty\":%s}", n,
+		 empty ? "true" : "false");
+	r = store_audit_append(l->store, &self, "netd.LinksAdopted", params, "ok", NULL);
+	if (r < 0)
+		log_error_errno(NULL, r, "cannot audit the re-adoption");
 }
 
-/* kc_foreach action: every device of our prefixes not ours is foreign.
- * (mark_foreign changes other trees, never the cache walked.) */
-static void mark_foreign_walk(struct kdev *d, void *userdata)
-{
-	mark_foreign(userdata, d->name);
-}
-
-/* Bring netd's links and names in line with the kernel's devices, after
- * a full dump. */
 /* One audit row per reconciliation with the kernel after link events
  * were lost, and at the start when it repaired anything: what it
- * repaired, counted from the counters' moves. */
-static void audit_reconcile(struct links *l, uint64_t vanished0, uint64_t rolled0,
-			    uint64_t adopted0, unsigned foreign_freed, unsigned deletions)
+ * repaired (not what link events did while it ran). */
+static void audit_reconcile(struct links *l)
 {
+	const struct reconcile *rec = &l->rec;
+	unsigned deletions = rec->repair ? rec->repair->nlinks : 0;
 	char params[64], outcome[256];
 	int r;
 
 	/* A start with nothing to repair leaves no row. */
-	if (!l->reconciled && l->vanished == vanished0 && l->rolled_back == rolled0 &&
-	    l->adopted == adopted0 && foreign_freed == 0 && deletions == 0)
+	if (rec->first && rec->vanished == 0 && rec->rolled_back == 0 && rec->adopted == 0 &&
+	    rec->foreign_freed == 0 && deletions == 0)
 		return;
 	snprintf(params, sizeof(params), "{\"trigger\":\"%s\"}",
-		 l->reconciled ? "events lost" : "start");
+		 rec->first ? "start" : "events lost");
 	snprintf(outcome, sizeof(outcome),
 		 "{\"links\":%u,\"vanished\":%llu,\"rolled_back\":%llu,\"adopted\":%llu,"
 		 "\"foreign_freed\":%u,\"deletions_finished\":%u}",
-		 l->nlinks, (unsigned long long)(l->vanished - vanished0),
-		 (unsigned long long)(l->rolled_back - rolled0),
-		 (unsigned long long)(l->adopted - adopted0), foreign_freed, deletions);
+		 l->nlinks, (unsigned long long)rec->vanished,
+		 (unsigned long long)rec->rolled_back, (unsigned long long)rec->adopted,
+		 rec->foreign_freed, deletions);
 	r = store_audit_event(l->store, "netd.LinksReconciled", params, "ok", outcome);
 	if (r < 0)
 		log_error_errno(NULL, r, "cannot audit the reconciliation, ignoring");
 }
 
-/* The audit row of an unanswered delete: its id, owner, links, and
- * whether it was finished or its links kept. */
-static void audit_delete_call(struct links *l, uint64_t op_id, const char *owner, unsigned n,
-			      bool finished)
+/* kc_drain action (REC_OLD): a device of the replaced picture whose name
+ * the new one lacks. */
+static void old_walk(struct kdev *d, void *userdata)
 {
-	struct strbuf params = { 0 };
-	char *p;
-	int r;
+	struct links *l = userdata;
 
-	strbuf_printf(&params, "{\"op\":%llu,\"owner\":",
-		      (unsigned long long)(op_id & ~LINKS_OP_DELETE));
-	json_quote_to(&params, owner);
-	strbuf_printf(&params, ",\"links\":%u}", n);
-	p = strbuf_steal(&params, NULL);
-	r = p ? store_audit_event(l->store, "netd.DeleteLinksUnanswered", p, "ok",
-				  finished ? "{\"finished\":true}" : "{\"finished\":false}") :
-		-ENOMEM;
-	if (r < 0)
-		log_error_errno(NULL, r, "cannot audit an unanswered delete");
-	free(p);
+	if (!kdev_by_name(l, d->name))
+		name_list_add(&l->rec.names, d->name);
 }
 
-/*
- * A DeleteLinks call that never got its answer (its id on the rows of
- * first and its other links): all or nothing. Its moves into the delete
- * group left only once every intent row was committed, so if the kernel
- * had begun (a link of the call in the delete group, or every one gone)
- * every link of the call has its row, and the deletion is finished; if
- * not, the kernel never heard of the call, and its links are present
- * again (a crash between its first and last intent rows left only some).
- */
-static void resolve_delete_call(struct links *l, struct link *first)
+/* The next of the collected names (NULL: none left). */
+static const char *rec_next_name(struct reconcile *rec)
 {
-	uint64_t op_id = first->op_id;
-	unsigned n = 0, gone = 0;
-	bool begun = false;
-	struct link *k;
+	return rec->next < rec->names.n ? rec->names.names[rec->next++] : NULL;
+}
 
-	TAILQ_FOREACH(k, &l->all, entry)
-		if (k->op_id == op_id && !k->op) {
-			struct kdev *d = kdev_by_name(l, k->name);
+/* Done with the collected names: on to phase. */
+static void rec_phase(struct reconcile *rec, enum rec_phase phase)
+{
+	name_list_free(&rec->names);
+	rec->next = 0;
+	rec->bucket = 0;
+	rec->phase = phase;
+}
 
-			n++;
-			gone += !d || (k->ifindex && d->ifindex != k->ifindex);
-			begun |= d && d->group == l->delete_group;
-		}
-	begun |= gone == n;
-	log_warn("'%s': a delete of %u links was never answered (netd stopped first); %s",
-		 first->owner, n, begun ? "finishing it" : "the kernel had not begun it, keeping them");
-	audit_delete_call(l, op_id, first->owner, n, begun);
-	TAILQ_FOREACH(k, &l->all, entry) {
-		if (k->op_id != op_id || k->op)
+/* REC_CALLS: up to RECONCILE_CHUNK links from the cursor on, or up to
+ * the first of a call a stop left unanswered, handled whole (its links
+ * keep the call's id until they are handled: a handled one has an op).
+ * true once every link was seen. */
+static bool calls_piece(struct links *l, struct reconcile *rec)
+{
+	for (unsigned i = 0; i < RECONCILE_CHUNK && rec->cursor; i++) {
+		struct link *k = rec->cursor;
+
+		/* The call's links may go, the next among them: link_release
+		 * moves the cursor on. */
+		rec->cursor = TAILQ_NEXT(k, entry);
+		/* Made since the dump began (a create answered in a failed
+		 * transaction): the picture may lack it; the dump that
+		 * rewriting its rows asks for settles it. */
+		if (!k->op_id || k->op || k->made_dump >= rec->dump)
 			continue;
-		k->op_id = 0;
-		/* Deleting: reconcile_link() finishes it. */
-		k->state = begun ? LINK_DELETING : LINK_PRESENT;
-		store_link(l, k);
+		if (k->op_id & LINKS_OP_DELETE)
+			resolve_delete_call(l, k);
+		else
+			rollback_call(l, k);
+		return !rec->cursor;
 	}
+	return !rec->cursor;
 }
 
-static void reconcile(struct links *l)
+/* One piece of REC_OLD, REC_GONE or REC_CALLS. */
+static void rec_piece_before(struct links *l, struct reconcile *rec)
 {
-	struct name_list gone = { .l = l };
-	struct link *k, *tmp;
-	struct op *repair = NULL;
-	uint64_t vanished0 = l->vanished, rolled0 = l->rolled_back, adopted0 = l->adopted;
-	unsigned foreign_freed;
+	const char *name;
 
-	/* Unanswered creates first, whole calls at a time (a walk that
-	 * releases links cannot go on from a link it freed: restart it). */
-	for (bool again = true; again;) {
-		again = false;
-		TAILQ_FOREACH(k, &l->all, entry)
-			if (k->op_id && !k->op) {
-				if (k->op_id & LINKS_OP_DELETE)
-					resolve_delete_call(l, k);
-				else
-					rollback_call(l, k, &repair);
-				again = true;
+	switch (rec->phase) {
+	case REC_OLD:
+		/* The devices that went while events were lost are gone for
+		 * the filters too (whoever watches ports). */
+		if (kc_drain(&rec->old, &rec->bucket, RECONCILE_CHUNK,
+			     l->port_gone ? old_walk : NULL, l)) {
+			name_list_sort(&rec->names);
+			rec->bucket = 0;
+			rec->phase = REC_GONE;
+		}
+		break;
+	case REC_GONE:
+		for (unsigned i = 0; i < RECONCILE_CHUNK; i++) {
+			if (!(name = rec_next_name(rec))) {
+				rec_phase(rec, REC_CALLS);
+				rec->cursor = TAILQ_FIRST(&l->all);
 				break;
 			}
+			/* Not if an event brought it back meanwhile. */
+			if (l->port_gone && !kdev_by_name(l, name))
+				l->port_gone(l->port_data, name);
+		}
+		break;
+	case REC_CALLS:
+		/* Whole calls at a time: all or nothing. */
+		if (calls_piece(l, rec)) {
+			rec->cursor = TAILQ_FIRST(&l->all);
+			rec->phase = REC_LINKS;
+		}
+		break;
+	default:
+		assert(false);
 	}
-	TAILQ_FOREACH_SAFE(k, &l->all, entry, tmp)
-		if (!k->op) /* else a request in flight settles it */
-			reconcile_link(l, k, &repair);
-	/* Names: every foreign name without a device is free again; every
-	 * device of our prefixes is ours or foreign. */
-	foreign_collect_gone(l, &gone);
-	for (unsigned i = 0; i < gone.n; i++)
-		unmark_foreign(l, gone.names[i]);
-	foreign_freed = gone.n;
-	name_list_free(&gone);
-	adopt_tagged(l);
-	kc_foreach(&l->kc, mark_foreign_walk, l);
-	audit_reconcile(l, vanished0, rolled0, adopted0, foreign_freed,
-			repair ? repair->nlinks : 0);
-	if (repair) {
-		log_info("finishing %u interrupted deletions", repair->nlinks);
-		delete_start(l, repair);
-	}
-	if (l->ready)
-		links_notify(l, LINKS_EVENT_RESYNC, NULL, NULL);
 }
 
-/* kc_foreach action: names of the current picture missing from the dump. */
-static void collect_gone_ports(struct kdev *d, void *userdata)
+/* One piece of REC_LINKS, REC_FOREIGN, REC_DEVICES or REC_ADOPT. */
+static void rec_piece_after(struct links *l, struct reconcile *rec)
 {
-	struct name_list *nl = userdata;
+	const char *name;
+	struct kdev *d;
 
-	if (!kc_by_name(&nl->l->dump, d->name))
-		name_list_add(nl, d->name);
+	switch (rec->phase) {
+	case REC_LINKS:
+		for (unsigned i = 0; i < RECONCILE_CHUNK && rec->cursor; i++) {
+			struct link *k = rec->cursor;
+
+			rec->cursor = TAILQ_NEXT(k, entry);
+			/* In flight: its request settles it. Made since the
+			 * dump began: the picture may not show it yet. */
+			if (!k->op && !(k->state == LINK_PRESENT && k->made_dump >= rec->dump))
+				reconcile_link(l, k);
+		}
+		if (!rec->cursor) {
+			/* Every foreign name without a device is free again. */
+			foreign_collect_gone(l, &rec->names);
+			rec->phase = REC_FOREIGN;
+		}
+		break;
+	case REC_FOREIGN:
+		for (unsigned i = 0; i < RECONCILE_CHUNK; i++) {
+			if (!(name = rec_next_name(rec))) {
+				rec_phase(rec, REC_DEVICES);
+				kc_freeze(&l->kc, true);
+				break;
+			}
+			if (is_foreign(l, name) && !kdev_by_name(l, name)) {
+				unmark_foreign(l, name);
+				rec->foreign_freed++;
+			}
+		}
+		break;
+	case REC_DEVICES:
+		/* Every device of our prefixes is ours, tagged as ours, or
+		 * foreign. */
+		if (kc_walk(&l->kc, &rec->bucket, RECONCILE_CHUNK, device_walk, l)) {
+			kc_freeze(&l->kc, false);
+			name_list_sort(&rec->names);
+			rec->tagged = rec->names.n;
+			rec->phase = REC_ADOPT;
+		}
+		break;
+	case REC_ADOPT:
+		for (unsigned i = 0; i < RECONCILE_CHUNK; i++) {
+			if (!(name = rec_next_name(rec))) {
+				audit_adopted(l);
+				rec_phase(rec, REC_FINISH);
+				break;
+			}
+			d = kdev_by_name(l, name);
+			if (!d || d->deleted || link_find(l, name))
+				continue; /* gone, or made ours, meanwhile */
+			if (tagged_as_ours(d))
+				adopt_one(l, d);
+			if (!link_find(l, name))
+				mark_foreign(l, name);
+		}
+		break;
+	default:
+		assert(false);
+	}
+}
+
+/* The reconciliation is over: the repair's deletions start, waiting
+ * callers are told, the next dump (if wanted) starts. */
+static void rec_finish(struct links *l, struct reconcile *rec)
+{
+	audit_reconcile(l);
+	if (rec->repair) {
+		log_info("finishing %u interrupted deletions", rec->repair->nlinks);
+		delete_start(l, rec->repair);
+		rec->repair = NULL;
+	}
+	step_stop(&rec->step);
+	if (l->ready)
+		links_notify(l, LINKS_EVENT_RESYNC, NULL, NULL);
+	l->reconciled = true;
+	l->ready = true;
+	/* This dump began after the lost acks (dumps_started counts it):
+	 * the kernel's answer to each is in it. */
+	if (l->nlost_ops > 0 && l->dumps_started > l->lost_after)
+		settle_lost(l);
+	if (l->resync_wanted) {
+		l->resync_wanted = false;
+		if (start_dump(l) == 0)
+			l->resyncs++;
+	}
+}
+
+/* One step: pieces until the slice is spent; what they did counted for
+ * the audit row (events between steps are not theirs). */
+static void rec_step(struct step *s)
+{
+	struct links *l = s->data;
+	struct reconcile *rec = &l->rec;
+
+	rec->steps++;
+	do {
+		uint64_t vanished = l->vanished, rolled = l->rolled_back, adopted = l->adopted;
+
+		if (rec->phase == REC_FINISH) {
+			rec_finish(l, rec);
+			return;
+		}
+		if (rec->phase < REC_LINKS)
+			rec_piece_before(l, rec);
+		else
+			rec_piece_after(l, rec);
+		rec->vanished += l->vanished - vanished;
+		rec->rolled_back += l->rolled_back - rolled;
+		rec->adopted += l->adopted - adopted;
+	} while (!budget_spent());
+}
+
+/* A full dump ended: it is the new picture (events go on updating it),
+ * and the reconciliation with it starts, in steps from the next loop
+ * iteration on. */
+static void reconcile_begin(struct links *l)
+{
+	struct reconcile *rec = &l->rec;
+
+	assert(!reconcile_running(l));
+	rec->old = l->kc;
+	l->kc = l->dump;
+	l->dump = (struct kcache){ 0 };
+	rec_phase(rec, REC_OLD);
+	rec->cursor = NULL;
+	rec->first = !l->reconciled;
+	rec->dump = l->dumps_started;
+	rec->vanished = rec->rolled_back = rec->adopted = 0;
+	rec->foreign_freed = rec->tagged = 0;
+	step_start(&rec->step);
+}
+
+void reconcile_init(struct links *l)
+{
+	step_init(&l->rec.step, l->loop, "links reconcile", rec_step, l);
+	l->rec.names.l = l;
+}
+
+void reconcile_free(struct links *l)
+{
+	struct reconcile *rec = &l->rec;
+
+	if (!rec->step.loop)
+		return; /* never set up */
+	step_stop(&rec->step);
+	kc_clear(&rec->old);
+	kc_freeze(&l->kc, false);
+	name_list_free(&rec->names);
+	rec->cursor = NULL;
+	/* The repair op is on l->ops: links_free frees it. */
+	rec->repair = NULL;
+}
+
+bool reconcile_running(const struct links *l)
+{
+	assert(l);
+	return l->rec.step.loop && step_running(&l->rec.step);
 }
 
 static void on_dump_done(void *userdata, int error)
@@ -516,32 +561,7 @@ static void on_dump_done(void *userdata, int error)
 		}
 		return;
 	}
-	/* The dump is the new picture; events go on updating it. Devices
-	 * that went while events were lost are gone for the filters too. */
-	if (l->port_gone) {
-		struct name_list gone = { .l = l };
-
-		kc_foreach(&l->kc, collect_gone_ports, &gone);
-		name_list_sort(&gone);
-		for (unsigned i = 0; i < gone.n; i++)
-			l->port_gone(l->port_data, gone.names[i]);
-		name_list_free(&gone);
-	}
-	kc_clear(&l->kc);
-	l->kc = l->dump;
-	l->dump = (struct kcache){ 0 };
-	reconcile(l);
-	l->reconciled = true;
-	l->ready = true;
-	/* This dump began after the lost acks (dumps_started counts it):
-	 * the kernel's answer to each is in it. */
-	if (l->nlost_ops > 0 && l->dumps_started > l->lost_after)
-		settle_lost(l);
-	if (l->resync_wanted) {
-		l->resync_wanted = false;
-		if (start_dump(l) == 0)
-			l->resyncs++;
-	}
+	reconcile_begin(l);
 }
 
 const struct nl_callbacks links_nl_callbacks = {

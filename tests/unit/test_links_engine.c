@@ -28,7 +28,7 @@
 #include "util.h"
 
 #define DELETE_GROUP 4242
-#define MAX_DEVS 512
+#define MAX_DEVS 2048
 #define MAX_REQS 1024
 
 /* --- the fake kernel --- */
@@ -350,8 +350,9 @@ static unsigned kernel_run(struct nl *nl)
 	return n;
 }
 
-/* The running dump ends: every present device, then dump_done(error). */
-static void dump_finish(struct nl *nl, struct links *l, int error)
+/* The running dump ends: every present device, then dump_done(error);
+ * the reconciliation that follows is left to the loop's steps. */
+static void dump_end(struct nl *nl, struct links *l, int error)
 {
 	assert_true(nl->dumping);
 	for (int i = 0; i < MAX_DEVS; i++)
@@ -359,6 +360,15 @@ static void dump_finish(struct nl *nl, struct links *l, int error)
 			links_nl_callbacks.dump_link(l, &nl->devs[i].link);
 	nl->dumping = false;
 	links_nl_callbacks.dump_done(l, error);
+}
+
+/* The running dump ends and the reconciliation after it is done at once,
+ * its steps taken here without the loop (nothing else runs between). */
+static void dump_finish(struct nl *nl, struct links *l, int error)
+{
+	dump_end(nl, l, error);
+	while (reconcile_running(l))
+		l->rec.step.fn(&l->rec.step);
 }
 
 /* --- fixture --- */
@@ -1855,6 +1865,338 @@ static void test_empty_database_readopts_tagged_links(void **state)
 	assert_int_equal(rows(f, "audit", "method = 'netd.LinksAdopted'"), 1);
 }
 
+/* --- the reconciliation after a dump, in steps --- */
+
+/* Names of ports the filters were told are gone (links_set_port_hooks). */
+struct ports_gone {
+	char names[16][IFNAMSIZ];
+	unsigned n;
+};
+
+static bool port_never_bound(void *data, const char *port)
+{
+	return false;
+}
+
+static void port_gone_record(void *data, const char *port)
+{
+	struct ports_gone *g = data;
+
+	assert_true(g->n < 16);
+	snprintf(g->names[g->n++], IFNAMSIZ, "%s", port);
+}
+
+static struct fake_dev *dev_add_tagged(struct fix *f, const char *name, const char *owner)
+{
+	struct fake_dev *d = dev_add(f->nl, name, "macvtap");
+
+	d->link.parent_ifindex = f->parent_ifindex;
+	snprintf(d->link.alias, sizeof(d->link.alias), "netd:%s", owner);
+	return d;
+}
+
+static void put_row_op(struct fix *f, const char *name, const char *state, uint64_t op)
+{
+	struct store_link_row row = {
+		.name = name, .kind = "macvtap", .mode = "bridge", .parent = "eth0",
+		.owner = "old", .state = state, .created = "2026-01-01T00:00:00.000Z", .op = op,
+	};
+
+	assert_int_equal(store_link_put(f->store, &row), 0);
+	assert_int_equal(store_name_put(f->store, "macvtap", (unsigned)atoi(name + 7), name,
+					"owned"), 0);
+}
+
+#define REC_LINKS_N (RECONCILE_CHUNK * 2 + 10)
+
+/*
+ * What a start finds, big enough for several pieces of each phase:
+ * REC_LINKS_N links of 'old' with their devices, 10 whose device went,
+ * an unanswered create of 3 (2 devices made), 10 foreign names without
+ * a device, 300 foreign macvlans, 3 tagged devices without rows and 300
+ * veth devices.
+ */
+static void big_start_state(struct fix *f)
+{
+	char name[IFNAMSIZ];
+
+	for (unsigned i = 0; i < REC_LINKS_N + 10; i++) {
+		snprintf(name, sizeof(name), "macvtap%u", i);
+		put_row_op(f, name, "present", 0);
+		if (i < REC_LINKS_N)
+			dev_add_tagged(f, name, "old");
+	}
+	for (unsigned i = 0; i < 3; i++) {
+		snprintf(name, sizeof(name), "macvtap%u", 1000 + i);
+		put_row_op(f, name, "creating", 7);
+		if (i < 2)
+			dev_add_tagged(f, name, "old");
+	}
+	for (unsigned i = 0; i < 10; i++) {
+		snprintf(name, sizeof(name), "macvtap%u", 1100 + i);
+		assert_int_equal(store_name_put(f->store, "macvtap", 1100 + i, name, "foreign"), 0);
+	}
+	assert_int_equal(store_commit(f->store), 0);
+	for (unsigned i = 0; i < 303; i++) {
+		snprintf(name, sizeof(name), "macvlan%u", i);
+		if (i < 300)
+			dev_add(f->nl, name, "macvlan");
+		else
+			dev_add_tagged(f, name, "bob");
+	}
+	for (unsigned i = 0; i < 300; i++) {
+		snprintf(name, sizeof(name), "p%u", i);
+		dev_add(f->nl, name, "veth");
+	}
+}
+
+/* Loop iterations until l is ready (at most max). */
+static unsigned run_until_ready(struct fix *f, unsigned max)
+{
+	unsigned n = 0;
+
+	while (!links_ready(f->l) && n < max) {
+		ev_run(f->loop, EVRUN_NOWAIT);
+		n++;
+	}
+	return n;
+}
+
+/* The start's reconciliation is spread over loop iterations, a piece
+ * each (the budget is spent at once outside the loop's iterations), and
+ * does what it did in one callback: vanished links released, the
+ * unanswered create rolled back, foreign names freed and marked, tagged
+ * devices re-adopted, its audit row. */
+static void test_reconcile_spread_over_iterations(void **state)
+{
+	struct fix *f = *state;
+	unsigned iterations;
+
+	big_start_state(f);
+	f->nl->freed = &f->nl_freed;
+	assert_int_equal(links_new_with_kernel(f->loop, f->store, &cfg, &fake_ops, f->nl, &f->l), 0);
+	dump_end(f->nl, f->l, 0);
+	/* The dump's end only swapped the pictures. */
+	assert_true(reconcile_running(f->l));
+	assert_false(links_ready(f->l));
+	assert_false(links_idle(f->l));
+	assert_int_equal(f->l->vanished, 0);
+	assert_int_equal(foreign_count(f->l), 10);
+	assert_int_equal(links_port_lookup(f->l, "p7", &(struct links_port){ 0 }), 0);
+
+	iterations = run_until_ready(f, 1000);
+	assert_true(links_ready(f->l));
+	assert_false(reconcile_running(f->l));
+	/* Three pieces of links, eight of the 2,048 buckets, six more phases. */
+	assert_true(iterations >= 15);
+	assert_int_equal(f->l->rec.steps, iterations);
+
+	assert_int_equal(f->l->vanished, 10);
+	assert_null(link_find(f->l, "macvtap522"));
+	assert_non_null(link_find(f->l, "macvtap521"));
+	assert_int_equal(rows(f, "audit", "method = 'kernel.LinkRemoved'"), 10);
+	assert_int_equal(f->l->rolled_back, 3);
+	assert_int_equal(rows(f, "audit", "method = 'netd.CreateLinksRolledBack'"), 1);
+	assert_int_equal(link_find(f->l, "macvtap1000")->state, LINK_DELETING);
+	assert_null(link_find(f->l, "macvtap1002"));
+	assert_int_equal(f->l->adopted, 3);
+	assert_string_equal(link_find(f->l, "macvlan301")->owner, "bob");
+	assert_int_equal(foreign_count(f->l), 300);
+	assert_true(is_foreign(f->l, "macvlan299"));
+	assert_false(is_foreign(f->l, "macvtap1105"));
+	assert_false(alloc_is_taken(f->l->macvtap, 1105));
+	assert_int_equal(rows(f, "names", "state = 'foreign'"), 300);
+	assert_int_equal(rows(f, "audit", "method = 'netd.LinksReconciled' AND parameters LIKE "
+			      "'%\"start\"%' AND outcome LIKE '%\"vanished\":10,\"rolled_back\":3,"
+			      "\"adopted\":3,\"foreign_freed\":10,\"deletions_finished\":2}'"), 1);
+	/* The rolled-back devices are deleted through the delete group. */
+	kernel_run(f->nl);
+	for (int i = 0; i < 10 && !links_idle(f->l); i++)
+		ev_run(f->loop, EVRUN_NOWAIT);
+	assert_null(link_find(f->l, "macvtap1000"));
+	assert_null(dev_by_name(f->nl, "macvtap1001"));
+	assert_int_equal(f->l->nlinks, REC_LINKS_N + 3);
+	assert_int_equal(rows(f, "links", "state = 'present'"), REC_LINKS_N + 3);
+	assert_true(links_idle(f->l));
+}
+
+/* Steps of the reconciliation after events were lost until phase (and,
+ * for REC_LINKS, one piece into it). */
+static void step_until(struct fix *f, enum rec_phase phase)
+{
+	for (int i = 0; i < 1000 && f->l->rec.phase != phase; i++)
+		ev_run(f->loop, EVRUN_NOWAIT);
+	assert_int_equal(f->l->rec.phase, phase);
+	if (phase == REC_LINKS)
+		ev_run(f->loop, EVRUN_NOWAIT);
+	assert_true(reconcile_running(f->l));
+}
+
+/* Between two steps of a resync's reconciliation: link events, another
+ * loss of events, a CreateLinks call, the removal of the link it would
+ * look at next. Each is handled as at any time, and the reconciliation
+ * still ends with the kernel's picture. */
+static void test_reconcile_events_and_calls_between_steps(void **state)
+{
+	struct fix *f = *state;
+	struct ports_gone gone = { 0 };
+	struct answer a = { 0 };
+	struct fake_dev *d;
+	struct link *k;
+	uint64_t dumps;
+
+	big_start_state(f);
+	links_start(f);
+	links_set_port_hooks(f->l, port_never_bound, port_gone_record, &gone);
+	kernel_run(f->nl); /* the rollback's deletions */
+	for (int i = 0; i < 10 && !links_idle(f->l); i++)
+		ev_run(f->loop, EVRUN_NOWAIT);
+	/* While events are lost: one of ours goes, two ports go, one
+	 * foreign macvlan comes. */
+	dev_by_name(f->nl, "macvtap5")->present = false;
+	dev_by_name(f->nl, "p1")->present = false;
+	dev_by_name(f->nl, "p2")->present = false;
+	dev_add(f->nl, "macvlan400", "macvlan");
+	links_nl_callbacks.events_lost(f->l);
+	dumps = f->nl->dumps;
+	dump_end(f->nl, f->l, 0);
+	assert_true(links_ready(f->l)); /* it was, and stays */
+	assert_true(reconcile_running(f->l));
+
+	/* p2 comes back before the filters hear of it: not gone for them. */
+	step_until(f, REC_GONE);
+	d = dev_add(f->nl, "p2", "veth");
+	links_nl_callbacks.link_event(f->l, true, &d->link);
+	/* Lost again: the next dump waits for this reconciliation. */
+	links_nl_callbacks.events_lost(f->l);
+	links_nl_callbacks.events_lost(f->l);
+	assert_int_equal(f->nl->dumps, dumps);
+	assert_false(f->nl->dumping);
+
+	/* The link the reconciliation looks at next is removed. */
+	step_until(f, REC_LINKS);
+	k = f->l->rec.cursor;
+	assert_non_null(k);
+	assert_int_equal(k->state, LINK_PRESENT);
+	char next_name[IFNAMSIZ];
+
+	snprintf(next_name, sizeof(next_name), "%s", k->name);
+	d = dev_by_name(f->nl, next_name);
+	d->present = false;
+	links_nl_callbacks.link_event(f->l, false, &d->link);
+	assert_null(link_find(f->l, next_name));
+	assert_ptr_not_equal(f->l->rec.cursor, k);
+
+	/* A call is served meanwhile; its links are not the reconciliation's. */
+	assert_int_equal(create(f, "guest2", 2, NULL, &a, NULL), 0);
+	links_flush(f->l);
+	kernel_run(f->nl);
+	assert_int_equal(a.calls, 1);
+	assert_int_equal(a.error, 0);
+	/* And a delete, its device's RTM_DELLINK still unread: the picture
+	 * shows a device tagged as netd's without a link. */
+	const char *victim[] = { "macvtap7" };
+	struct answer del = { 0 };
+
+	assert_int_equal(links_op_delete(f->l, "old", victim, 1, on_done, &del,
+					 &(struct links_refusal){ 0 }), 0);
+	for (int i = 0; i < 10 && del.calls == 0; i++) {
+		links_flush(f->l);
+		kernel_run(f->nl);
+		ev_run(f->loop, EVRUN_NOWAIT);
+	}
+	assert_int_equal(del.calls, 1);
+	assert_int_equal(del.error, 0);
+	assert_null(link_find(f->l, "macvtap7"));
+	assert_non_null(kdev_by_name(f->l, "macvtap7"));
+	assert_true(f->l->rec.phase < REC_DEVICES);
+	/* A foreign device comes and one goes. */
+	d = dev_add(f->nl, "macvlan401", "macvlan");
+	links_nl_callbacks.link_event(f->l, true, &d->link);
+	d = dev_by_name(f->nl, "macvlan3");
+	d->present = false;
+	links_nl_callbacks.link_event(f->l, false, &d->link);
+
+	for (int i = 0; i < 1000 && reconcile_running(f->l); i++)
+		ev_run(f->loop, EVRUN_NOWAIT);
+	assert_false(reconcile_running(f->l));
+	/* The dump wanted meanwhile started once it was over. */
+	assert_true(f->nl->dumping);
+	assert_int_equal(f->nl->dumps, dumps + 1);
+	assert_int_equal(f->l->resyncs, 2);
+
+	/* The ports the dump lacked (the rollback's two deleted devices
+	 * among them), in name order, not p2; then those of the events. */
+	assert_int_equal(gone.n, 6);
+	assert_string_equal(gone.names[0], "macvtap1000");
+	assert_string_equal(gone.names[1], "macvtap1001");
+	assert_string_equal(gone.names[2], "macvtap5");
+	assert_string_equal(gone.names[3], "p1");
+	assert_string_equal(gone.names[4], next_name);
+	assert_string_equal(gone.names[5], "macvlan3");
+	assert_int_equal(f->l->vanished, 10 + 2);
+	/* The call took the names freed: macvtap5's (reconciled before the
+	 * call) and the removed link's; the reconciliation left them alone
+	 * (the picture does not show them: the fake sends no events). */
+	assert_string_equal(a.names[0], "macvtap5");
+	assert_string_equal(a.names[1], next_name);
+	for (int i = 0; i < 2; i++) {
+		k = link_find(f->l, a.names[i]);
+		assert_non_null(k);
+		assert_string_equal(k->owner, "guest2");
+		assert_int_equal(k->state, LINK_PRESENT);
+	}
+	assert_true(is_foreign(f->l, "macvlan400"));
+	assert_true(is_foreign(f->l, "macvlan401"));
+	assert_false(is_foreign(f->l, "macvlan3"));
+	/* The deleted link is neither re-adopted nor foreign. */
+	assert_null(link_find(f->l, "macvtap7"));
+	assert_false(is_foreign(f->l, "macvtap7"));
+	assert_int_equal(f->l->adopted, 3);
+	/* Its audit row counts its own repairs, not the event's. */
+	assert_int_equal(rows(f, "audit", "method = 'netd.LinksReconciled' AND parameters LIKE "
+			      "'%events lost%' AND outcome LIKE '%\"vanished\":1,%'"), 1);
+	dump_finish(f->nl, f->l, 0);
+	assert_int_equal(f->l->vanished, 10 + 2);
+	assert_int_equal(foreign_count(f->l), 301);
+	assert_int_equal(f->l->nlinks, REC_LINKS_N + 3 - 3 + 2);
+	assert_true(links_idle(f->l));
+}
+
+/* netd stops in the middle of a reconciliation: everything it holds is
+ * freed (the sanitizers' build checks), and the next start reconciles. */
+static void test_reconcile_stopped_midway(void **state)
+{
+	struct fix *f = *state;
+
+	big_start_state(f);
+	links_start(f);
+	kernel_run(f->nl);
+	for (int i = 0; i < 10 && !links_idle(f->l); i++)
+		ev_run(f->loop, EVRUN_NOWAIT);
+	dev_by_name(f->nl, "macvtap5")->present = false;
+	dev_add_tagged(f, "macvtap2000", "carol");
+	links_nl_callbacks.events_lost(f->l);
+	dump_end(f->nl, f->l, 0);
+	step_until(f, REC_DEVICES);
+	ev_run(f->loop, EVRUN_NOWAIT);
+	assert_true(f->l->kc.frozen);
+	crash_and_restart(f);
+	assert_null(link_find(f->l, "macvtap5"));
+	assert_string_equal(link_find(f->l, "macvtap2000")->owner, "carol");
+	assert_int_equal(foreign_count(f->l), 300);
+	assert_false(f->l->kc.frozen);
+
+	/* And while the replaced picture is half freed. */
+	links_nl_callbacks.events_lost(f->l);
+	dump_end(f->nl, f->l, 0);
+	ev_run(f->loop, EVRUN_NOWAIT);
+	assert_int_equal(f->l->rec.phase, REC_OLD);
+	assert_true(f->l->rec.bucket > 0);
+	crash_and_restart(f);
+	assert_int_equal(f->l->nlinks, REC_LINKS_N + 3 - 1 + 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1891,6 +2233,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_set_links_freed_in_flight, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_set_links_lost_ack_is_set_back, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_create_acked_without_echo_learns_ifindex, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reconcile_spread_over_iterations, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reconcile_events_and_calls_between_steps, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reconcile_stopped_midway, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
