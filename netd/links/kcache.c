@@ -27,14 +27,9 @@ static unsigned index_slot(const struct kcache *kc, int ifindex)
 	return ((uint32_t)ifindex * 2654435761u) & (kc->nbuckets - 1);
 }
 
-/* FNV-1a. */
 static unsigned name_slot(const struct kcache *kc, const char *name)
 {
-	uint32_t h = 2166136261u;
-
-	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
-		h = (h ^ *p) * 16777619u;
-	return h & (kc->nbuckets - 1);
+	return links_name_slot(kc->nbuckets, name);
 }
 
 struct kdev *kc_by_index(struct kcache *kc, int ifindex)

@@ -123,6 +123,17 @@ struct kdev {
 	bool named;
 };
 
+/* The bucket of name among nbuckets (a power of two): FNV-1a. Both of
+ * links' tables by name use it (kcache.c, model.c). */
+static inline unsigned links_name_slot(unsigned nbuckets, const char *name)
+{
+	uint32_t h = 2166136261u;
+
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		h = (h ^ *p) * 16777619u;
+	return h & (nbuckets - 1);
+}
+
 /* All devices, by ifindex and by name (kcache.c: chained hash tables).
  * Zero-initialised: empty. */
 struct kcache {

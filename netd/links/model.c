@@ -42,19 +42,9 @@ const char *link_state_to_string(enum link_state s)
 
 /* --- lookups --- */
 
-/* FNV-1a, over links' buckets. */
-static unsigned link_slot(unsigned nbuckets, const char *name)
-{
-	uint32_t h = 2166136261u;
-
-	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
-		h = (h ^ *p) * 16777619u;
-	return h & (nbuckets - 1);
-}
-
 static void link_hash_add(struct links *l, struct link *k)
 {
-	unsigned i = link_slot(l->link_nbuckets, k->name);
+	unsigned i = links_name_slot(l->link_nbuckets, k->name);
 
 	k->next_name = l->link_buckets[i];
 	l->link_buckets[i] = k;
@@ -62,7 +52,7 @@ static void link_hash_add(struct links *l, struct link *k)
 
 static void link_hash_remove(struct links *l, struct link *k)
 {
-	for (struct link **p = &l->link_buckets[link_slot(l->link_nbuckets, k->name)]; *p;
+	for (struct link **p = &l->link_buckets[links_name_slot(l->link_nbuckets, k->name)]; *p;
 	     p = &(*p)->next_name)
 		if (*p == k) {
 			*p = k->next_name;
@@ -102,7 +92,7 @@ struct link *link_find(struct links *l, const char *name)
 	assert(l && name);
 	if (!l->link_nbuckets)
 		return NULL;
-	for (struct link *k = l->link_buckets[link_slot(l->link_nbuckets, name)]; k;
+	for (struct link *k = l->link_buckets[links_name_slot(l->link_nbuckets, name)]; k;
 	     k = k->next_name)
 		if (streq(k->name, name))
 			return k;
