@@ -143,9 +143,15 @@ void binding_audit(struct filters *f, const struct binding *b, const char *metho
 		log_error_errno(b->port, r, "cannot write the audit row");
 }
 
+char *binding_params_text(const struct binding *b)
+{
+	assert(b);
+	return json_dumps(b->params, JSON_COMPACT | JSON_SORT_KEYS);
+}
+
 void binding_store(struct filters *f, const struct binding *b)
 {
-	_cleanup_free_ char *params = json_dumps(b->params, JSON_COMPACT | JSON_SORT_KEYS);
+	_cleanup_free_ char *params = binding_params_text(b);
 	struct store_binding_row row = {
 		.port = b->port,
 		.filter = b->filter,

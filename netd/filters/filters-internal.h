@@ -413,7 +413,10 @@ unsigned binding_chain_bits(const struct binding *b);
  * binding_need_text()): true. false: b must be rendered. */
 bool binding_take_stored(struct filters *f, struct binding *b, const struct store_binding_row *row);
 
-
+/* The canonical text of b's parameters (compact, keys sorted; malloc'd,
+ * NULL without memory): what its row stores and what its input hash
+ * covers (inputs.c), made here alone so that the two always agree. */
+char *binding_params_text(const struct binding *b);
 /* Write b's row (inside the grouped transaction); failures are logged. */
 void binding_store(struct filters *f, const struct binding *b);
 /* An audit row of netd's own about b (no caller waits for it): method,

@@ -78,7 +78,7 @@ void binding_inputs_note(struct filters *f, struct binding *b)
 	b->input_hash[0] = '\0';
 	if (learn_pending(b))
 		return;
-	params = json_dumps(b->params, JSON_COMPACT | JSON_SORT_KEYS);
+	params = binding_params_text(b);
 	if (!params || binding_input_hash(f, b, params, b->input_hash) < 0)
 		b->input_hash[0] = '\0'; /* rendered again at the next start */
 }

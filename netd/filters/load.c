@@ -59,7 +59,7 @@ static int load_params(struct binding *b, const struct store_binding_row *row)
 /* Is text the parameters of b as netd writes them? */
 static bool params_canonical(const struct binding *b, const char *text)
 {
-	char *c = json_dumps(b->params, JSON_COMPACT | JSON_SORT_KEYS);
+	char *c = binding_params_text(b);
 	bool same = c && text && streq(c, text);
 
 	free(c);
