@@ -16,7 +16,6 @@
 
 #include <assert.h>
 #include <errno.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "filters-internal.h"
@@ -102,15 +101,6 @@ static bool hash_valid(const char *h)
 	return h && strspn(h, "0123456789abcdef") == 64 && h[64] == '\0';
 }
 
-/* A chain's name (at least 32 bytes: "N-I-" and a port of at most 15). */
-static void chain_name(char *out, const char *prefix, const char *port)
-{
-	size_t n = strlen(port);
-
-	memcpy(out, prefix, 4);
-	memcpy(out + 4, port, n + 1);
-}
-
 bool binding_take_stored(struct filters *f, struct binding *b, const struct store_binding_row *row)
 {
 	char now[65];
@@ -123,12 +113,10 @@ bool binding_take_stored(struct filters *f, struct binding *b, const struct stor
 		rules_render_done(&b->want);
 	rules_nft_done(&b->nwant);
 	memcpy(b->want.hash, row->desired_hash, 65);
-	chain_name(b->want.in_chain, "N-I-", b->port);
-	chain_name(b->want.out_chain, "N-O-", b->port);
+	rules_chain_names(b->port, b->want.in_chain, b->want.out_chain);
 	if (b->nft) {
 		memcpy(b->nwant.hash, row->desired_hash, 65);
-		chain_name(b->nwant.in_chain, "N-I-", b->port);
-		chain_name(b->nwant.out_chain, "N-O-", b->port);
+		rules_chain_names(b->port, b->nwant.in_chain, b->nwant.out_chain);
 		b->nwant.has_in = row->chains & CHAIN_BIT_NFT_IN;
 		b->nwant.has_out = row->chains & CHAIN_BIT_NFT_OUT;
 	} else {

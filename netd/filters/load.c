@@ -95,8 +95,7 @@ static void load_rendering(struct load_ctx *ctx, struct binding *b,
 	if (b->state != B_REMOVING)
 		b->state = B_FAILED;
 	/* Chain names still known, so a removal can find them. */
-	snprintf(b->want.in_chain, sizeof(b->want.in_chain), "N-I-%s", b->port);
-	snprintf(b->want.out_chain, sizeof(b->want.out_chain), "N-O-%s", b->port);
+	rules_chain_names(b->port, b->want.in_chain, b->want.out_chain);
 }
 
 static void load_binding_row(void *userdata, const struct store_binding_row *row)

@@ -709,8 +709,7 @@ int rules_render_nft(const struct rules_defs *d, const char *filter, const char 
 				    RULES_PORT_MAX);
 	r = nvals_parse(p, &v, ret_error);
 	if (r == 0) {
-		snprintf(out.in_chain, sizeof(out.in_chain), "N-I-%s", port);
-		snprintf(out.out_chain, sizeof(out.out_chain), "N-O-%s", port);
+		rules_chain_names(port, out.in_chain, out.out_chain);
 		r = nft_build(d, fi, port, &v, &out, ret_error);
 	}
 	free(v.ips);
@@ -745,21 +744,19 @@ void rules_nft_put(const struct rules_nft *r, bool fresh, struct strbuf *b)
 
 int rules_nft_remove(const char *port, struct strbuf *b)
 {
-	static const char *const pfx[2] = { "N-I-", "N-O-" };
+	char chain[2][RULES_NFT_CHAIN_MAX];
 
 	if (!rules_port_valid(port))
 		return -EINVAL;
+	rules_chain_names(port, chain[0], chain[1]);
 	/* "add" first, so that a chain already gone is no error; the base
 	 * chains first, which drops their jumps into the -l2 chains. */
 	for (int k = 0; k < 2; k++) {
-		char chain[RULES_NFT_CHAIN_MAX];
-
-		snprintf(chain, sizeof(chain), "%s%s", pfx[k], port);
-		put_base_decl(b, chain, k == 0, port);
-		strbuf_printf(b, "delete chain " T " %s\n", chain);
+		put_base_decl(b, chain[k], k == 0, port);
+		strbuf_printf(b, "delete chain " T " %s\n", chain[k]);
 	}
 	for (int k = 0; k < 2; k++)
-		strbuf_printf(b, "add chain " T " %s%s-l2\ndelete chain " T " %s%s-l2\n", pfx[k], port,
-			      pfx[k], port);
+		strbuf_printf(b, "add chain " T " %s-l2\ndelete chain " T " %s-l2\n", chain[k],
+			      chain[k]);
 	return b->oom ? -ENOMEM : 0;
 }

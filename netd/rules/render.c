@@ -687,8 +687,7 @@ int rules_render(const struct rules_defs *d, const char *filter, const char *por
 	if (r < 0)
 		goto out;
 
-	snprintf(out.in_chain, sizeof(out.in_chain), "N-I-%s", port);
-	snprintf(out.out_chain, sizeof(out.out_chain), "N-O-%s", port);
+	rules_chain_names(port, out.in_chain, out.out_chain);
 
 	r = rules_items_collect(d, fi, &it, ret_error);
 	if (r < 0)

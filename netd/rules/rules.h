@@ -18,6 +18,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 
 #define RULES_RENDER_VERSION "netd-rules-1" /* part of every hash */
 #define RULES_ROOT_FROM "NETD-FROM"         /* root chain for traffic from guests (direction out) */
@@ -25,6 +26,20 @@
 
 #define RULES_PORT_MAX 15 /* longest port name (the kernel's IFNAMSIZ - 1) */
 #define RULES_NAME_MAX 64 /* longest filter name */
+
+/* A port's two chains, "N-I-<port>" and "N-O-<port>", into in and out
+ * (each of at least 5 + RULES_PORT_MAX bytes; port cut to
+ * RULES_PORT_MAX). Without formatting: a start names 10,000 of them. */
+static inline void rules_chain_names(const char *port, char *in, char *out)
+{
+	size_t n = strnlen(port, RULES_PORT_MAX);
+
+	memcpy(in, "N-I-", 4);
+	memcpy(out, "N-O-", 4);
+	memcpy(in + 4, port, n);
+	memcpy(out + 4, port, n);
+	in[4 + n] = out[4 + n] = '\0';
+}
 
 enum rules_family { RULES_EB, RULES_IP4, RULES_IP6, RULES_FAMILIES };
 
