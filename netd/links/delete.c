@@ -207,9 +207,8 @@ static int delete_check(struct links *l, const char *owner, const char *const *n
 			refusal->owner = k->owner;
 			return -EPERM;
 		}
-		if (k->state != LINK_PRESENT) {
+		if ((refusal->state = link_busy(k))) {
 			refusal->name = names[i];
-			refusal->state = link_state_to_string(k->state);
 			return -EBUSY;
 		}
 	}
@@ -219,9 +218,8 @@ static int delete_check(struct links *l, const char *owner, const char *const *n
 	}
 	TAILQ_FOREACH(k, &l->all, entry)
 		if (streq(k->owner, owner)) {
-			if (k->state != LINK_PRESENT) {
+			if ((refusal->state = link_busy(k))) {
 				refusal->name = k->name;
-				refusal->state = link_state_to_string(k->state);
 				return -EBUSY;
 			}
 			count++;

@@ -40,6 +40,17 @@ const char *link_state_to_string(enum link_state s)
 	return state_names[s];
 }
 
+const char *link_busy(const struct link *k)
+{
+	assert(k);
+	if (k->state != LINK_PRESENT)
+		return link_state_to_string(k->state);
+	/* Made, but its create call is not answered yet. */
+	if (k->op)
+		return k->op->type == OP_CREATE ? "creating" : "deleting";
+	return NULL;
+}
+
 /* --- lookups --- */
 
 static void link_hash_add(struct links *l, struct link *k)

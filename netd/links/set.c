@@ -195,6 +195,7 @@ static int set_check(struct links *l, const struct links_set_req *req,
 	for (unsigned i = 0; i < req->n; i++) {
 		struct link *k = link_find(l, req->names[i]);
 		struct kdev *parent;
+		const char *busy;
 
 		refusal->name = req->names[i];
 		if (!k)
@@ -203,8 +204,9 @@ static int set_check(struct links *l, const struct links_set_req *req,
 			refusal->owner = k->owner;
 			return -EPERM;
 		}
-		if (k->state != LINK_PRESENT || k->ifindex <= 0 || k->setting) {
-			refusal->state = k->setting ? "setting" : link_state_to_string(k->state);
+		busy = k->setting ? "setting" : link_busy(k);
+		if (busy || k->ifindex <= 0) {
+			refusal->state = busy ? busy : link_state_to_string(k->state);
 			return -EBUSY;
 		}
 		parent = k->parent_ifindex > 0 ? kdev_by_index(l, k->parent_ifindex) : NULL;

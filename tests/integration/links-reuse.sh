@@ -24,11 +24,12 @@ ok "create during a delete got macvtap10..12, none of the doomed names"
 [ "$(kview names macvtap | sort -V | tr '\n' ' ')" = "macvtap0 macvtap1 macvtap10 macvtap11 macvtap12 " ] || fail "kernel: $(kview names macvtap | tr '\n' ' ')"
 ok "after the delete's reply, the lowest names are reused"
 
-# A link being created cannot be deleted yet: LinkBusy, not a race. The
-# reply waits behind the create's (replies keep their order); in the full
-# ASan run 50 macvtaps took over 15 s twice (the kernel may still be
-# tearing down earlier tests' namespaces), so wait up to 120 s, ending as
-# soon as both are answered.
+# A link being created cannot be deleted yet: LinkBusy, not a race, also
+# when the kernel has acked it and the create call is not answered yet
+# (a delete dispatched an iteration later, as in the ASan build, took it
+# then, and the create was never answered). The reply waits behind the
+# create's (replies keep their order): wait up to 120 s, ending as soon
+# as both are answered.
 out=$(printf '{"method":"io.netd.CreateLinks","parameters":{"parent":"v0","kind":"macvtap","owner":"busy","count":50}}\0{"method":"io.netd.DeleteLinks","parameters":{"owner":"busy","names":["macvtap2"]}}\0' |
 	VLCLIENT_RAW_ANSWERED=1 "$VLCLIENT" raw "$SOCK" 120000)
 second=$(printf '%s\n' "$out" | sed -n 2p)

@@ -1640,6 +1640,56 @@ static void test_set_links_refusals(void **state)
 	assert_int_equal(set(f, "alice", 1, mine, down, &a, &refusal), 0);
 }
 
+/* A link whose create the kernel acked while its call is not answered
+ * yet (the other links' acks, its tag, the reply to come) is still the
+ * create's: a delete or a set of it is LinkBusy, "creating". Taken by a
+ * delete there, its tag's ack went to the delete and the create was never
+ * answered (links-reuse.sh hung so in the ASan run). */
+static void test_link_busy_until_its_create_is_answered(void **state)
+{
+	struct fix *f = *state;
+	struct answer c = { 0 }, d = { 0 }, s = { 0 };
+	struct links_refusal refusal = { 0 };
+	const char *first[] = { "macvtap0" };
+	struct nl_link_change down[1] = { { .set_up = true } };
+
+	links_start(f);
+	assert_int_equal(create(f, "guest1", 2, NULL, &c, NULL), 0);
+	links_flush(f->l);
+	execute(f->nl, 0); /* macvtap0 made; macvtap1's ack still to come */
+	events_for_all(f);
+	assert_int_equal(link_find(f->l, "macvtap0")->state, LINK_PRESENT);
+
+	assert_int_equal(links_op_delete(f->l, "guest1", first, 1, on_done, &d, &refusal), -EBUSY);
+	assert_string_equal(refusal.name, "macvtap0");
+	assert_string_equal(refusal.state, "creating");
+	memset(&refusal, 0, sizeof(refusal));
+	assert_int_equal(links_op_delete(f->l, "guest1", NULL, 0, on_done, &d, &refusal), -EBUSY);
+	assert_string_equal(refusal.state, "creating");
+	memset(&refusal, 0, sizeof(refusal));
+	assert_int_equal(set(f, "guest1", 1, first, down, &s, &refusal), -EBUSY);
+	assert_string_equal(refusal.state, "creating");
+
+	/* The create goes on to its answer, both links tagged. */
+	kernel_run(f->nl);
+	assert_int_equal(c.calls, 1);
+	assert_int_equal(c.error, 0);
+	assert_int_equal(c.n, 2);
+	assert_string_equal(dev_by_name(f->nl, "macvtap0")->link.alias, "netd:guest1");
+	assert_string_equal(dev_by_name(f->nl, "macvtap1")->link.alias, "netd:guest1");
+	assert_null(link_find(f->l, "macvtap0")->op);
+
+	/* Answered: now it is free for another call. */
+	assert_int_equal(links_op_delete(f->l, "guest1", first, 1, on_done, &d, &refusal), 0);
+	links_flush(f->l);
+	kernel_run(f->nl);
+	assert_int_equal(d.calls, 1);
+	assert_int_equal(d.error, 0);
+	assert_string_equal(d.names[0], "macvtap0");
+	assert_int_equal(s.calls, 0);
+	assert_true(links_idle(f->l));
+}
+
 static void test_set_links_batched(void **state)
 {
 	struct fix *f = *state;
@@ -2207,6 +2257,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_eexist_retries_are_bounded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delete_by_group, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delete_refusals, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_link_busy_until_its_create_is_answered, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_events_foreign_device, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_events_ours_vanishes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_events_lost_redumps_and_reconciles, setup, teardown),
