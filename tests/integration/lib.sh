@@ -14,7 +14,23 @@ NLVIEW=$top_builddir/tests/helpers/nlview
 TEST_NAME=$(basename "$0" .sh)
 
 skip() { echo "SKIP: $*"; exit 77; }
-fail() { echo "FAIL: $*" >&2; [ -n "${NETD_LOG:-}" ] && [ -f "$NETD_LOG" ] && { echo "--- netd log:" >&2; tail -n 30 "$NETD_LOG" >&2; }; exit 1; }
+fail() { echo "FAIL: $*" >&2; [ -n "${NETD_LOG:-}" ] && [ -f "$NETD_LOG" ] && { echo "--- netd log:" >&2; tail -n 30 "$NETD_LOG" >&2; }; netd_diag >&2; exit 1; }
+
+# netd_diag: what a failure leaves to explain it, when netd still runs:
+# its status (5 s at most), where netd and its helper processes wait in
+# the kernel, and how many links the namespace has.
+netd_diag() {
+	local p
+	[ -n "${NETD_PID:-}" ] && kill -0 "$NETD_PID" 2>/dev/null || return 0
+	echo "--- netd status:"
+	timeout 5 "$NETDCTL" --socket "$SOCK" status --json 2>&1 | tr -s ' \n' ' ' | cut -c1-4000
+	echo
+	for p in "$NETD_PID" $(cat /proc/"$NETD_PID"/task/*/children 2>/dev/null); do
+		echo "--- pid $p ($(cat /proc/"$p"/comm 2>/dev/null)) $(cut -d' ' -f3 /proc/"$p"/stat 2>/dev/null) wchan $(cat /proc/"$p"/wchan 2>/dev/null):"
+		head -n 12 /proc/"$p"/stack 2>/dev/null
+	done
+	echo "--- links in $NS: $(ip -n "$NS" -o link 2>/dev/null | wc -l)"
+}
 ok() { echo "ok: $*"; }
 
 [ "$(id -u)" = 0 ] || skip "needs root (network namespaces)"
