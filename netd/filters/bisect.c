@@ -112,14 +112,28 @@ static const char *batch_error(const struct batch *bt)
 	return "the restore run failed";
 }
 
-/* Binding b failed with msg; its callers (ws) are told. */
+/* Binding b failed with msg; its callers (ws) are told. Changed while
+ * the run of a batch item was out (bound again, unbound, its port gone):
+ * the item's callers hear why the run failed, and the change, still
+ * dirty, goes out next for the callers waiting on it (b->waiters). A
+ * retry group's binding is dirty for the retry itself, its callers on
+ * b->waiters: it fails. */
 static void binding_failed(struct filters *f, struct binding *b, struct waiter **ws,
 			   const char *msg)
 {
-	char *error = strdup(msg);
+	char *error;
 
 	b->in_batch = false;
+	if (b->dirty && ws != &b->waiters) {
+		f->failed_applies++;
+		log_warn("%s: filter run failed, changed meanwhile; applying the change: %s",
+			 b->port, msg);
+		waiters_answer(ws, &(struct outcome){ .kind = OUTCOME_FAILED, .port = b->port,
+						      .b = b, .message = msg });
+		return;
+	}
 	binding_set_dirty(f, b, false);
+	error = strdup(msg);
 	free(b->error);
 	b->error = error; /* NULL without memory: failed without a message */
 	binding_set_state(f, b, B_FAILED);

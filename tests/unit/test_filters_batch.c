@@ -922,6 +922,58 @@ static void test_bisect(void **state)
 	assert_int_equal(F->applied, ELEMENTSOF(good));
 }
 
+/* The first restore run fails, every later one succeeds. */
+static unsigned restores_seen;
+
+static enum behaviour policy_fail_first(const char *tool, const char *input)
+{
+	if (!strstr(tool, "-restore"))
+		return RUN_OK;
+	return restores_seen++ == 0 ? RUN_FAIL : RUN_OK;
+}
+
+/* A binding changed while its batch of one fails (unbound, or bound
+ * again, while the restore ran): the failed run's caller hears why, and
+ * the change made meanwhile is not lost with it. It runs next and its
+ * caller is answered (failing the binding answered only the first one
+ * and dropped the change: an UnbindFilter waited for ever and the port's
+ * link name stayed held). */
+static void test_change_while_batch_fails(void **state)
+{
+	for (int rebind = 0; rebind < 2; rebind++) {
+		teardown(state);
+		setup(state);
+		started();
+		restores_seen = 0;
+		policy = policy_fail_first;
+		assert_int_equal(bind("vnet0", "no-mac-spoofing"), 1);
+		assert_int_equal(store_commit(S), 0);
+		filters_flush(F, false);
+		filters_flush(F, false); /* the second look ends the gathering */
+		assert_non_null(F->batch);
+		assert_int_equal(F->batch->phase, PHASE_RESTORING);
+		if (rebind)
+			assert_true(bind("vnet0", "clean-traffic") >= 0);
+		else
+			assert_int_equal(bindings_unbind(F, "vnet0", "guest1",
+							 &(struct waiter){ .fn = tell }), 0);
+		pump();
+		assert_int_equal(n_told, 2);
+		assert_int_equal(told[0].kind, OUTCOME_FAILED);
+		assert_string_equal(told[0].port, "vnet0");
+		if (rebind) {
+			assert_int_equal(told[1].kind, OUTCOME_APPLIED);
+			assert_string_equal(binding_find(F, "vnet0")->filter, "clean-traffic");
+			assert_string_equal(row_of("vnet0", "state"), "applied");
+		} else {
+			assert_int_equal(told[1].kind, OUTCOME_REMOVED);
+			assert_null(binding_find(F, "vnet0"));
+			assert_string_equal(row_of("vnet0", "state"), "<none>");
+			assert_int_equal(n_unbound, 1);
+		}
+	}
+}
+
 static enum behaviour policy_hang(const char *tool, const char *input)
 {
 	return strstr(tool, "-restore") ? RUN_HANG : RUN_OK;
@@ -2548,6 +2600,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_apply_phases, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unbind, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bisect, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_change_while_batch_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cannot_start, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_save_cannot_start, setup, teardown),
