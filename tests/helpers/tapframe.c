@@ -15,8 +15,10 @@
  *     MARKER (8 hex digits) is written into the frame's payload or padding.
  *   tapframe count IN MS MARKER...
  *     Reads frames from IN (a path: the macvtap's device; an interface:
- *     AF_PACKET) for MS milliseconds, then prints "MARKER N" per marker:
- *     how many frames carried it.
+ *     AF_PACKET) for MS milliseconds, or until COUNT_GRACE_MS after a
+ *     SIGUSR1 (the sender is done: on a loaded machine its processes may
+ *     take longer than any fixed window), then prints "MARKER N" per
+ *     marker: how many frames carried it.
  *
  * Exit 0, or 1 with a message on standard error.
  */
@@ -29,6 +31,7 @@
 #include <linux/if_packet.h>
 #include <net/if.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -183,8 +186,20 @@ static long long now_ms(void)
 	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
 }
 
+/* After the sender's SIGUSR1: frames still on their way (they cross a
+ * macvtap and a veth in the sender's call, so this is generous). */
+#define COUNT_GRACE_MS 300
+
+static volatile sig_atomic_t sender_done;
+
+static void on_sender_done(int sig)
+{
+	sender_done = 1;
+}
+
 static int cmd_count(int argc, char **argv)
 {
+	struct sigaction sa = { .sa_handler = on_sender_done };
 	bool tap = argv[2][0] == '/';
 	int fd = tap ? open(argv[2], O_RDWR | O_CLOEXEC | O_NONBLOCK) : open_packet(argv[2]);
 	long long end = now_ms() + atoi(argv[3]);
@@ -196,12 +211,21 @@ static int cmd_count(int argc, char **argv)
 		die(argv[2]);
 	for (int i = 0; i < nm; i++)
 		marker(argv[4 + i], mk[i]);
+	if (sigaction(SIGUSR1, &sa, NULL) < 0)
+		die("sigaction");
 	/* Ready: the caller may send now. */
 	fprintf(stderr, "tapframe: listening on %s\n", argv[2]);
 	for (long long left; (left = end - now_ms()) > 0;) {
 		struct pollfd p = { .fd = fd, .events = POLLIN };
 		uint8_t buf[65536];
 		ssize_t r;
+
+		if (sender_done == 1) {
+			sender_done = 2;
+			if (end > now_ms() + COUNT_GRACE_MS)
+				end = now_ms() + COUNT_GRACE_MS;
+			continue;
+		}
 
 		if (poll(&p, 1, (int)left) <= 0)
 			continue;

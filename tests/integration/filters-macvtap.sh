@@ -42,6 +42,13 @@ dev=$(in_ns cat "/sys/class/net/$PORT/macvtap/tap$idx/dev") || fail "no tap devi
 mknod "$TMP/tap" c "${dev%%:*}" "${dev##*:}" || fail "mknod"
 TAP=$TMP/tap
 
+# wait_listening ERRFILE: until the counter says it listens (10 s at most;
+# its window is 30 s, ended by SIGUSR1 once everything is sent).
+wait_listening() {
+	local i
+	for i in $(seq 500); do grep -q listening "$1" 2>/dev/null && return 0; sleep 0.02; done
+	fail "the frame counter did not start: $(cat "$1")"
+}
 # from_guest: send every frame from the guest, count each on the peer;
 # prints "NAME N" per frame. The frames: name, marker, tapframe arguments.
 FRAMES="
@@ -60,14 +67,15 @@ from_guest() {
 	rm -f "$TMP/count" "$TMP/count.err"
 	markers=$(echo "$FRAMES" | awk 'NF { print $2 }')
 	# shellcheck disable=SC2086
-	ip netns exec "$PEER" "$TAPFRAME" count eth0 1200 $markers >"$TMP/count" 2>"$TMP/count.err" &
-	local pid=$! i
-	for i in $(seq 50); do grep -q listening "$TMP/count.err" 2>/dev/null && break; sleep 0.02; done
+	ip netns exec "$PEER" "$TAPFRAME" count eth0 30000 $markers >"$TMP/count" 2>"$TMP/count.err" &
+	local pid=$!
+	wait_listening "$TMP/count.err"
 	echo "$FRAMES" | while read -r name mk kind rest; do
 		[ -n "$name" ] || continue
 		# shellcheck disable=SC2086
 		in_ns "$TAPFRAME" send "$TAP" "$kind" "$mk" $rest || echo "send $name failed" >&2
 	done
+	kill -USR1 $pid # all sent: the counter ends shortly after
 	wait $pid
 	echo "$FRAMES" | awk 'NF { print $1, $2 }' | while read -r name mk; do
 		echo "$name $(awk -v m="$mk" '$1 == m { print $2 }' "$TMP/count")"
@@ -77,11 +85,12 @@ from_guest() {
 # counted on the guest's fd.
 to_guest() {
 	rm -f "$TMP/tcount" "$TMP/tcount.err"
-	in_ns "$TAPFRAME" count "$TAP" 1000 b0000001 b0000002 >"$TMP/tcount" 2>"$TMP/tcount.err" &
-	local pid=$! i
-	for i in $(seq 50); do grep -q listening "$TMP/tcount.err" 2>/dev/null && break; sleep 0.02; done
+	ip netns exec "$NS" "$TAPFRAME" count "$TAP" 30000 b0000001 b0000002 >"$TMP/tcount" 2>"$TMP/tcount.err" &
+	local pid=$!
+	wait_listening "$TMP/tcount.err"
 	ip netns exec "$PEER" "$TAPFRAME" send eth0 ipv4 b0000001 02:00:00:00:02:22 $M 10.9.0.1 $I 9 5000
 	ip netns exec "$PEER" "$TAPFRAME" send eth0 ipv6 b0000002 02:00:00:00:02:22 $M
+	kill -USR1 $pid
 	wait $pid
 	sed 's/^b0000001/in-ipv4/; s/^b0000002/in-ipv6/' "$TMP/tcount"
 }
