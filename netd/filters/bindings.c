@@ -98,6 +98,7 @@ int waiters_add(struct waiter **list, const struct waiter *w)
 		return -ENOMEM;
 	n->fn = w->fn;
 	n->data = w->data;
+	n->txn = w->txn;
 	while (*p)
 		p = &(*p)->next;
 	*p = n;
@@ -355,7 +356,6 @@ struct bundo {
 	bool dirty, gone;
 	enum learn_mode learn;
 	char learned_at[32];
-	unsigned nwaiters;
 };
 
 static void bundo_free(struct bundo *u)
@@ -406,8 +406,6 @@ static int bundo_note(struct filters *f, const char *port, const struct binding 
 		u->gone = b->gone;
 		u->learn = b->learn;
 		memcpy(u->learned_at, b->learned_at, sizeof(u->learned_at));
-		for (struct waiter *w = b->waiters; w; w = w->next)
-			u->nwaiters++;
 		if (!u->filter || !u->owner || (b->error && !u->error)) {
 			bundo_free(u);
 			return -ENOMEM;
@@ -418,16 +416,25 @@ static int bundo_note(struct filters *f, const char *port, const struct binding 
 	return 0;
 }
 
-/* Put b back as u says; the callers that came since hear o. */
-static void bundo_apply(struct filters *f, struct binding *b, struct bundo *u,
+/* Put b back as u says; the callers of transaction txn hear o (by their
+ * stamp: a failed batch run may have put older callers back meanwhile). */
+static void bundo_apply(struct filters *f, struct binding *b, struct bundo *u, uint64_t txn,
 			const struct outcome *o)
 {
-	struct waiter **p = &b->waiters, *since;
+	struct waiter **p = &b->waiters, *since = NULL, **tail = &since;
 
-	for (unsigned i = 0; i < u->nwaiters && *p; i++)
-		p = &(*p)->next;
-	since = *p;
-	*p = NULL;
+	while (*p) {
+		struct waiter *w = *p;
+
+		if (w->txn != txn) {
+			p = &w->next;
+			continue;
+		}
+		*p = w->next;
+		w->next = NULL;
+		*tail = w;
+		tail = &w->next;
+	}
 	waiters_answer(&since, o);
 	if (u->created) {
 		binding_free(f, b);
@@ -451,6 +458,11 @@ static void bundo_apply(struct filters *f, struct binding *b, struct bundo *u,
 	free(b->error);
 	b->error = u->error;
 	u->error = NULL;
+	/* A batch may have settled it since the note, in this transaction
+	 * (a removal or an apply run that the call had made stale): pending
+	 * or removing, it goes out again (the runs are idempotent). */
+	if (!b->in_batch && (b->state == B_PENDING || b->state == B_REMOVING))
+		binding_set_dirty(f, b, true);
 	learn_sync(f, b);
 }
 
@@ -467,7 +479,7 @@ void filters_storage_failed(struct filters *f, uint64_t txn, const char *reason)
 
 			f->undo = u->next;
 			if (b)
-				bundo_apply(f, b, u, &o);
+				bundo_apply(f, b, u, txn, &o);
 			bundo_free(u);
 		}
 	}
@@ -615,7 +627,8 @@ int bindings_bind(struct filters *f, const struct bind_req *req, const struct wa
 	free(b->error);
 	b->error = NULL;
 	binding_store(f, b);
-	if (waiters_add(&b->waiters, w) < 0)
+	if (waiters_add(&b->waiters, &(struct waiter){ .fn = w->fn, .data = w->data,
+						     .txn = store_txn(f->store) }) < 0)
 		return -ENOMEM;
 	return 1;
 }
@@ -639,7 +652,8 @@ int bindings_unbind(struct filters *f, const char *port, const char *owner,
 	binding_set_dirty(f, b, true);
 	b->learner = learn_close(b->learner);
 	binding_store(f, b);
-	return waiters_add(&b->waiters, w);
+	return waiters_add(&b->waiters, &(struct waiter){ .fn = w->fn, .data = w->data,
+						       .txn = store_txn(f->store) });
 }
 
 bool filters_port_bound(void *userdata, const char *port)

@@ -88,6 +88,7 @@ struct waiter {
 	waiter_fn fn;
 	void *data;
 	struct waiter *next;
+	uint64_t txn;              /* on a binding: the transaction of its call */
 };
 
 struct binding {

@@ -794,6 +794,116 @@ static void test_storage_failure_undoes(void **state)
 }
 
 
+/* Run the loop (no commit) until the batch is in phase, or the bisection
+ * of a failed one is queued (PHASE_DONE: F->nretry). */
+static void run_until(enum phase phase)
+{
+	for (int i = 0; i < 100000; i++) {
+		if (phase == PHASE_DONE ? F->nretry > 0 : F->batch && F->batch->phase == phase)
+			return;
+		ev_run(loop, EVRUN_NOWAIT);
+		usleep(100);
+	}
+	fail_msg("phase %d never came", (int)phase);
+}
+
+/* A call changes a binding whose batch run is out, the batch settles it
+ * in the same iteration, and that iteration's transaction fails: the
+ * call is undone (StorageError) without undoing what the batch did. The
+ * removal run done (item 0) or the apply run done (item 1) is not left
+ * "removing" or "pending" for ever; it goes out again and settles. */
+static void test_storage_failure_after_batch_settled(void **state)
+{
+	for (int apply = 0; apply < 2; apply++) {
+		sqlite3 *other;
+		uint64_t txn;
+
+		teardown(state);
+		setup(state);
+		started();
+		if (!apply) {
+			assert_int_equal(bind("vnet0", "no-mac-spoofing"), 1);
+			pump();
+			assert_int_equal(bindings_unbind(F, "vnet0", "guest1",
+							 &(struct waiter){ .fn = tell }), 0);
+		} else {
+			assert_int_equal(bind("vnet0", "no-mac-spoofing"), 1);
+		}
+		n_told = 0;
+		assert_int_equal(store_commit(S), 0);
+		filters_flush(F, false);
+		filters_flush(F, false);
+		run_until(PHASE_APPLY);
+		assert_true(binding_find(F, "vnet0")->in_batch);
+		assert_int_equal(store_commit(S), 0); /* the iteration's end */
+
+		assert_int_equal(sqlite3_open(db_path, &other), SQLITE_OK);
+		assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+		txn = store_txn(S);
+		assert_int_equal(bind("vnet0", "allow-arp"), 1);
+		while (F->batch)
+			ev_run(loop, EVRUN_NOWAIT); /* the batch settles vnet0 */
+		assert_int_equal(n_told, 1);
+		assert_int_equal(told[0].kind, apply ? OUTCOME_APPLIED : OUTCOME_REMOVED);
+		assert_int_equal(store_commit(S), -EBUSY);
+		assert_int_equal(sqlite3_exec(other, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+		sqlite3_close(other);
+		filters_storage_failed(F, txn, "database is locked");
+		assert_int_equal(n_told, 2);
+		assert_int_equal(told[1].kind, OUTCOME_STORAGE);
+
+		pump();
+		if (apply) {
+			assert_string_equal(binding_find(F, "vnet0")->filter, "no-mac-spoofing");
+			assert_int_equal(binding_find(F, "vnet0")->state, B_APPLIED);
+			assert_string_equal(row_of("vnet0", "state"), "applied");
+		} else {
+			assert_null(binding_find(F, "vnet0"));
+			assert_string_equal(row_of("vnet0", "state"), "<none>");
+			assert_int_equal(n_unbound, 1);
+		}
+	}
+}
+
+static enum behaviour policy_refuse_bad(const char *tool, const char *input);
+
+/* A call re-binds a binding whose batch (of two) is failing, and its
+ * transaction fails while the bisection has put the batch's earlier
+ * caller back on the binding: only the call is told StorageError; the
+ * earlier caller hears its own run's outcome (it failed: "bad" is
+ * refused). */
+static void test_storage_failure_spares_earlier_callers(void **state)
+{
+	sqlite3 *other;
+	uint64_t txn;
+
+	started();
+	policy = policy_refuse_bad;
+	assert_int_equal(bind("bad", "no-mac-spoofing"), 1);
+	assert_int_equal(bind("vnet1", "no-mac-spoofing"), 1);
+	assert_int_equal(store_commit(S), 0);
+	filters_flush(F, false);
+	filters_flush(F, false);
+	run_until(PHASE_RESTORING);
+
+	assert_int_equal(sqlite3_open(db_path, &other), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+	txn = store_txn(S);
+	assert_int_equal(bind("bad", "allow-arp"), 1);
+	run_until(PHASE_DONE); /* failed, split: the callers back on their bindings */
+	assert_int_equal(store_commit(S), -EBUSY);
+	assert_int_equal(sqlite3_exec(other, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(other);
+	filters_storage_failed(F, txn, "database is locked");
+	assert_int_equal(n_told, 1);
+	assert_int_equal(told[0].kind, OUTCOME_STORAGE);
+
+	pump();
+	assert_int_equal(told_of("bad")->kind, OUTCOME_FAILED);
+	assert_int_equal(told_of("vnet1")->kind, OUTCOME_APPLIED);
+	assert_int_equal(n_told, 3);
+}
+
 /* A binding that learns its address (BindFilter's learning): the port
  * gets the learning rules (DHCP only), not its filter's; its view says
  * "learning"; its row keeps the mode across a restart (still learning);
@@ -2614,6 +2724,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_job_process, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_learning, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_storage_failure_undoes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_storage_failure_after_batch_settled, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_storage_failure_spares_earlier_callers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hook_drift, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_view_error_not_utf8, setup, teardown),
 		cmocka_unit_test(test_view_encode_reused),
