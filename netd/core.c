@@ -667,11 +667,19 @@ void core_done(struct core *c)
 		ev_timer_stop(c->loop, &c->shutdown_timer);
 		repair_stop(&c->repair);
 	}
-	c->ctl = ctl_server_free(c->ctl);
-	c->audit = audit_free(c->audit);
 	if (c->links)
 		links_set_port_hooks(c->links, NULL, NULL, NULL);
+	/* Calls still waiting on filter runs (the stop's timeout ran out)
+	 * are answered ShuttingDown as the filters go: while the server and
+	 * the audit trail are there to take the answers, committed and sent
+	 * before they go. */
 	c->filters = filters_free(c->filters);
+	if (c->ctl && c->store && store_commit(c->store) == 0) {
+		ctl_server_settle(c->ctl, NULL);
+		ctl_server_flush(c->ctl);
+	}
+	c->ctl = ctl_server_free(c->ctl);
+	c->audit = audit_free(c->audit);
 	c->links = links_free(c->links);
 	c->wal = store_wal_helper_stop(c->wal);
 	job_use_spawner(NULL);

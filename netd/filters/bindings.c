@@ -186,8 +186,9 @@ void binding_free(struct filters *f, struct binding *b)
 	tdelete(b, &f->by_port, cmp_binding);
 	TAILQ_REMOVE(b->nft ? &f->netdev_all : &f->all, b, entry);
 	f->nbindings--;
-	waiters_answer(&b->waiters, &(struct outcome){ .kind = OUTCOME_NO_BINDING, .port = b->port,
-						       .message = "the binding was removed" });
+	waiters_answer(&b->waiters, &(struct outcome){
+		.kind = f->stopping ? OUTCOME_SHUTDOWN : OUTCOME_NO_BINDING, .port = b->port,
+		.message = "the binding was removed" });
 	rules_render_done(&b->want);
 	rules_nft_done(&b->nwant);
 	json_decref(b->params);

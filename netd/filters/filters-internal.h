@@ -69,6 +69,7 @@ enum outcome_kind {
 	OUTCOME_NO_BINDING,   /* the binding went away meanwhile: message */
 	OUTCOME_RESYNCED,     /* a Resync: skipped, reapplied */
 	OUTCOME_STORAGE,      /* the database failed, the call was undone: message */
+	OUTCOME_SHUTDOWN,     /* netd stops before the outcome is known */
 };
 
 struct binding;
@@ -312,6 +313,7 @@ struct filters {
 	struct waiter *resync_waiters;  /* answered when verified and re-applied */
 	unsigned resync_skipped, resync_reapply;
 	bool ready;
+	bool stopping;             /* filters_free(): callers hear OUTCOME_SHUTDOWN */
 	unsigned filter_errors;
 	uint64_t gather_since;     /* first deferral of the pending batch, µs */
 	unsigned gather_n;         /* pending bindings at the last look */

@@ -343,6 +343,10 @@ struct filters *filters_free(struct filters *f)
 {
 	if (!f)
 		return NULL;
+	/* Callers still waiting (the stop's timeout ran out) hear that netd
+	 * stops, as their bindings or the Resync go. */
+	f->stopping = true;
+	waiters_answer(&f->resync_waiters, &(struct outcome){ .kind = OUTCOME_SHUTDOWN });
 	ev_timer_stop(f->loop, &f->gather_timer);
 	ev_timer_stop(f->loop, &f->record_timer);
 	ev_timer_stop(f->loop, &f->backoff_timer);
@@ -350,7 +354,7 @@ struct filters *filters_free(struct filters *f)
 	filters_lists_free(f);
 	/* Shutdown with a batch running: its runs are cancelled and their
 	 * results never looked at; the callers it carries wait with their
-	 * bindings again, answered as those are freed. */
+	 * bindings again, answered (ShuttingDown) as those are freed. */
 	if (f->batch)
 		batch_cancel(f->batch);
 	netdev_free(f);

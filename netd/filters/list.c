@@ -327,8 +327,12 @@ void filters_list_start(struct filters *f, struct ctl_call *call, const char *ow
 void filters_lists_free(struct filters *f)
 {
 	assert(f);
-	/* A graceful stop answered them (it waits for every call), and
-	 * after ctl's end nobody can be. */
-	while (!TAILQ_EMPTY(&f->lists))
-		job_free(TAILQ_FIRST(&f->lists));
+	/* A graceful stop answered them (it waits for every call); one
+	 * whose timeout ran out hears that netd stops (ctl goes after us). */
+	while (!TAILQ_EMPTY(&f->lists)) {
+		struct list_job *j = TAILQ_FIRST(&f->lists);
+
+		ctl_call_error(j->call, "io.netd.ShuttingDown", NULL);
+		job_free(j);
+	}
 }

@@ -52,6 +52,9 @@ static void answer_call(void *data, const struct outcome *o)
 		ctl_call_error(call, "io.netd.StorageError",
 			       json_pack("{s:s}", "reason", o->message ? o->message : ""));
 		break;
+	case OUTCOME_SHUTDOWN:
+		ctl_call_error(call, "io.netd.ShuttingDown", NULL);
+		break;
 	case OUTCOME_RESYNCED:
 		ctl_call_reply(call, json_pack("{s:i, s:i}", "skipped", o->skipped, "reapplied",
 					       o->reapplied));

@@ -45,4 +45,24 @@ grep -q 'io.netd.ApplyFailed.*killed after the helper timeout' "$TMP/err" || fai
 grep -q "still running after its timeout, killing it" "$NETD_LOG" || fail "kill not logged"
 ctl status >/dev/null || fail "netd stopped serving"
 ok "a hung restore run killed after 1 s and reported ($((t1 - t0)) s for the call)"
+ctl filter unbind --port sleepy --owner o >/dev/null || fail "unbind sleepy"
 stop_netd
+
+# A stop whose shutdown_timeout_ms runs out with a call still waiting on a
+# run: the call is answered ShuttingDown (and audited so) before the
+# server goes, and netd exits cleanly (the answer used to reach a freed
+# server: a use-after-free the sanitizer build catches here).
+printf '[netd]\nhelper_timeout_ms = 30000\nshutdown_timeout_ms = 500\n' > "$CONF"
+PATH=$TMP/bin:$PATH start_netd
+runs=$(status_field restore_runs)
+printf '{"method":"io.netd.BindFilter","parameters":{"port":"sleepy","filter":"clean-traffic","owner":"o"}}\0' |
+	"$VLCLIENT" raw "$SOCK" 20000 > "$TMP/stopped" &
+client=$!
+for i in $(seq 100); do [ "$(status_field restore_runs)" -gt "$runs" ] && break; sleep 0.1; done
+[ "$(status_field restore_runs)" -gt "$runs" ] || fail "the sleepy run did not start"
+stop_netd
+wait $client
+grep -q '"error":"io.netd.ShuttingDown"' "$TMP/stopped" || fail "the waiting call at stop: $(cat "$TMP/stopped")"
+[ "$(db "SELECT result FROM audit WHERE method = 'io.netd.BindFilter' ORDER BY id DESC LIMIT 1")" = io.netd.ShuttingDown ] ||
+	fail "audit of the call cut by the stop: $(db "SELECT method, result FROM audit ORDER BY id DESC LIMIT 3")"
+ok "a call still waiting when the stop's timeout ran out: answered ShuttingDown, audited, clean exit"

@@ -1373,7 +1373,7 @@ static enum behaviour policy_hang_all(const char *tool, const char *input)
 
 /* filters_free() with a batch running: its run is cancelled (the fake's
  * cancel runs, its done never does), and the caller waiting on the batch
- * is told the binding went away rather than left hanging. */
+ * is told netd stops (ShuttingDown) rather than left hanging. */
 static void test_free_cancels(void **state)
 {
 	started();
@@ -1390,7 +1390,7 @@ static void test_free_cancels(void **state)
 	assert_true(runs[0].cancelled);
 	assert_false(runs[0].finished);
 	assert_int_equal(n_told, 1);
-	assert_int_equal(told[0].kind, OUTCOME_NO_BINDING);
+	assert_int_equal(told[0].kind, OUTCOME_SHUTDOWN);
 	/* Nothing left on the loop: a pending fake end would fire here. */
 	ev_run(loop, EVRUN_NOWAIT);
 	assert_int_equal(n_told, 1);
