@@ -502,6 +502,18 @@ static void conn_protocol_error(struct ctl_conn *c, const char *reason)
 	ctl_call_error(call, "io.netd.ProtocolError", json_pack("{s:s}", "reason", reason));
 }
 
+/* Hand call to the server's dispatcher. A stream (more) that would begin
+ * after the stop began is refused: the streams were ended then, and this
+ * one would hold the stop until its timeout. */
+static void call_dispatch(struct ctl_server *srv, struct ctl_call *call)
+{
+	if (srv->shutting_down && call->more) {
+		ctl_call_error(call, "io.netd.ShuttingDown", NULL);
+		return;
+	}
+	srv->dispatch(call, srv->userdata);
+}
+
 void ctl_conn_handle_message(struct ctl_conn *c, const char *msg, size_t len)
 {
 	json_error_t jerr;
@@ -580,7 +592,7 @@ void ctl_conn_handle_message(struct ctl_conn *c, const char *msg, size_t len)
 		ctl_backlog_update(c->srv);
 		return;
 	}
-	c->srv->dispatch(call, c->srv->userdata);
+	call_dispatch(c->srv, call);
 }
 
 /* Dispatch deferred calls, oldest first: at least one, then while the
@@ -596,7 +608,7 @@ unsigned ctl_deferred_dispatch(struct ctl_server *srv)
 		srv->ndeferred--;
 		call->deferred = false;
 		call->conn->ndeferred--; /* a gone client's deferred calls are freed */
-		srv->dispatch(call, srv->userdata);
+		call_dispatch(srv, call);
 		n++;
 	}
 	ctl_backlog_update(srv);

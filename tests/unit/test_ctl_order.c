@@ -212,12 +212,51 @@ static void test_order_kept(void **state)
 	assert_string_equal(got, "io.netd.GetLink io.netd.GetStatus");
 }
 
+/* Calls read before a stop are still answered, but a stream (Monitor)
+ * that the backlog dispatches after the stop began is refused with
+ * ShuttingDown: begun then, it would hold the stop until its timeout. */
+static void test_stream_after_stop_refused(void **state)
+{
+	struct fixture *fx = *state;
+	char buf[2048], in[8192], *last = in;
+	size_t len = 0;
+	ssize_t n = 0, r;
+	unsigned msgs = 0;
+
+	for (int i = 0; i < 17; i++)
+		len += (size_t)snprintf(buf + len, sizeof(buf) - len,
+					"{\"method\":\"io.netd.GetLink\"}%c", '\0');
+	len += (size_t)snprintf(buf + len, sizeof(buf) - len,
+				"{\"method\":\"io.netd.Monitor\",\"more\":true}%c", '\0');
+	assert_int_equal(write(fx->client, buf, len), (ssize_t)len);
+	for (int i = 0; i < 100 && fx->dispatched == 0; i++)
+		ev_run(fx->loop, EVRUN_NOWAIT);
+	assert_int_equal(fx->dispatched, 16); /* one slice; the rest waits */
+	ctl_server_shutdown(fx->srv);
+	for (int i = 0; i < 100 && !ctl_server_idle(fx->srv); i++) {
+		ev_run(fx->loop, EVRUN_NOWAIT);
+		ctl_server_flush(fx->srv);
+	}
+	assert_true(ctl_server_idle(fx->srv));
+	assert_int_equal(fx->dispatched, 17);
+	while ((r = recv(fx->client, in + n, sizeof(in) - 1 - (size_t)n, MSG_DONTWAIT)) > 0)
+		n += r;
+	in[n] = '\0';
+	for (ssize_t i = 0; i < n; i += (ssize_t)strlen(in + i) + 1) {
+		last = in + i;
+		msgs++;
+	}
+	assert_int_equal(msgs, 18);
+	assert_non_null(strstr(last, "\"error\":\"io.netd.ShuttingDown\""));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_status_before_slices, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_others_wait_for_flush, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_order_kept, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stream_after_stop_refused, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
