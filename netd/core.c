@@ -669,11 +669,13 @@ void core_done(struct core *c)
 	}
 	if (c->links)
 		links_set_port_hooks(c->links, NULL, NULL, NULL);
-	/* Calls still waiting on filter runs (the stop's timeout ran out)
-	 * are answered ShuttingDown as the filters go: while the server and
-	 * the audit trail are there to take the answers, committed and sent
-	 * before they go. */
+	/* Calls still waiting on filter runs or the kernel (the stop's
+	 * timeout ran out) are answered ShuttingDown, as the filters go and
+	 * by the links: while the server and the audit trail are there to
+	 * take the answers, committed and sent before they go. */
 	c->filters = filters_free(c->filters);
+	if (c->links)
+		links_stop_calls(c->links);
 	if (c->ctl && c->store && store_commit(c->store) == 0) {
 		ctl_server_settle(c->ctl, NULL);
 		ctl_server_flush(c->ctl);

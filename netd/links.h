@@ -75,6 +75,12 @@ bool links_idle(const struct links *l);
 /* End every Monitor call (on shutdown). */
 void links_stop_monitors(struct links *l);
 
+/* netd stops with calls still waiting on the kernel (the stop's timeout
+ * ran out): each (ops, sets, lists, monitors) is answered
+ * io.netd.ShuttingDown, while the server can take the answers. An op's
+ * rows keep its call: the next start settles it as after a crash. */
+void links_stop_calls(struct links *l);
+
 /* Add the link counters to a GetStatus reply. */
 void links_status(const struct links *l, json_t *reply);
 

@@ -451,6 +451,9 @@ struct ctl_call;
 void links_list_start(struct links *l, struct ctl_call *call, const char *owner);
 /* Free the lists still being encoded, unanswered (netd is ending). */
 void links_lists_free(struct links *l);
+/* Answer every list still being encoded ShuttingDown and free it
+ * (links_stop_calls()). */
+void links_lists_stop(struct links *l);
 
 /* Append the i-th of n links of a create's reply to b (methods.c): the
  * parameters object's head before the first, its tail after the last. */
@@ -527,6 +530,8 @@ int links_op_set(struct links *l, const struct links_set_req *req, links_done_fn
 		 void *data, struct links_refusal *refusal);
 /* Drop every set without answering (links_free). */
 void links_sets_free(struct links *l);
+/* Answer every set still waiting with -ESHUTDOWN (links_stop_calls()). */
+void links_sets_stop(struct links *l);
 
 /* --- settle.c --- */
 

@@ -119,6 +119,23 @@ struct links *links_free(struct links *l)
 	return NULL;
 }
 
+void links_stop_calls(struct links *l)
+{
+	struct links_op_result res = { .l = l, .error = -ESHUTDOWN };
+	struct op *op;
+
+	assert(l);
+	links_stop_monitors(l);
+	links_lists_stop(l);
+	links_sets_stop(l);
+	TAILQ_FOREACH(op, &l->ops, entry)
+		if (op->done) {
+			res.type = op->type;
+			op->done(op->done_data, &res);
+			op->done = NULL; /* freed unanswered by links_free() */
+		}
+}
+
 bool links_ready(const struct links *l)
 {
 	assert(l);

@@ -112,7 +112,19 @@ void links_lists_free(struct links *l)
 {
 	assert(l);
 	/* Like the ops: a graceful stop answered them (it waits for every
-	 * call), and after ctl's end nobody can be. */
+	 * call), links_stop_calls() the rest, and after ctl's end nobody
+	 * can be. */
 	while (!TAILQ_EMPTY(&l->lists))
 		job_free(TAILQ_FIRST(&l->lists));
+}
+
+void links_lists_stop(struct links *l)
+{
+	assert(l);
+	while (!TAILQ_EMPTY(&l->lists)) {
+		struct list_job *j = TAILQ_FIRST(&l->lists);
+
+		ctl_call_error(j->call, "io.netd.ShuttingDown", NULL);
+		job_free(j);
+	}
 }

@@ -209,6 +209,8 @@ static void op_reply(void *data, const struct links_op_result *res)
 	struct ctl_call *call = data;
 	json_t *arr, *p;
 
+	if (res->error == -ESHUTDOWN)
+		return ctl_call_error(call, "io.netd.ShuttingDown", NULL);
 	if (res->storage_error)
 		return ctl_call_error(call, "io.netd.StorageError",
 				      json_pack("{s:s}", "reason", res->storage_error));

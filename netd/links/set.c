@@ -285,6 +285,19 @@ int links_op_set(struct links *l, const struct links_set_req *req, links_done_fn
 	return 0;
 }
 
+void links_sets_stop(struct links *l)
+{
+	struct links_op_result res = { .type = OP_SET, .l = l, .error = -ESHUTDOWN };
+	struct set_op *op;
+
+	assert(l);
+	TAILQ_FOREACH(op, &l->sets, entry)
+		if (op->done) {
+			op->done(op->done_data, &res);
+			op->done = NULL;
+		}
+}
+
 void links_sets_free(struct links *l)
 {
 	assert(l);

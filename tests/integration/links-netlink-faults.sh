@@ -5,7 +5,10 @@
 # caller gets its links, none of them "foreign"; (2) the netlink sender
 # process is killed during a create: a new sender starts, the requests it
 # held are settled from a dump, and the caller gets an answer, all or
-# nothing.
+# nothing; (3) netd stops while the sender is stopped (SIGSTOP) with a
+# create in it: once shutdown_timeout_ms runs out, the caller is answered
+# io.netd.ShuttingDown and netd exits cleanly; the next start settles
+# the call as after a crash (all or nothing).
 . "$(dirname "$0")/lib.sh"
 
 command -v sqlite3 >/dev/null || fail "sqlite3 is required"
@@ -78,3 +81,32 @@ for at in 1 100; do
 	check_agree "cleanup"
 	stop_netd
 done
+
+# --- (3) a stop that times out with a create waiting on the kernel ---
+printf '[netd]\nshutdown_timeout_ms = 500\n' > "$CONF"
+start_netd
+sender=$(sender_of)
+[ -n "$sender" ] || fail "no sender process holds the lock"
+kill -STOP "$sender"
+printf '{"method":"io.netd.CreateLinks","parameters":{"parent":"v0","kind":"macvtap","owner":"cut","count":3}}\0' |
+	"$VLCLIENT" raw "$SOCK" 20000 > "$TMP/cut" &
+client=$!
+for i in $(seq 100); do [ "$(db "SELECT count(*) FROM links WHERE owner = 'cut'")" = 3 ] && break; sleep 0.1; done
+[ "$(db "SELECT count(*) FROM links WHERE owner = 'cut'")" = 3 ] || fail "the create's intents were not written"
+# The stop's timeout runs out: the caller is answered, then netd waits
+# for its sender (which holds the lock until the kernel took what it
+# holds): let it go once the answer is out.
+kill -TERM "$NETD_PID"
+for i in $(seq 300); do grep -q ShuttingDown "$TMP/cut" 2>/dev/null && break; sleep 0.1; done
+kill -CONT "$sender"
+wait "$NETD_PID"
+rc=$?
+NETD_PID=
+[ "$rc" = 0 ] || fail "netd exited with status $rc after a stop that timed out"
+wait $client
+grep -q '"error":"io.netd.ShuttingDown"' "$TMP/cut" || fail "the create cut by the stop: $(cat "$TMP/cut")"
+start_netd
+check_agree "after a stop that cut a create"
+[ "$(db "SELECT count(*) FROM links WHERE owner = 'cut'")" = 0 ] || fail "the cut create's links are still there"
+ok "a stop that timed out with a create waiting on the kernel: answered ShuttingDown, clean exit, rolled back at the next start"
+stop_netd
