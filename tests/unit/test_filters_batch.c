@@ -661,6 +661,16 @@ static void started(void)
 	runs_forget();
 }
 
+/* Commit what was asked and start its batch: the restore runs. */
+static void batch_out(void)
+{
+	assert_int_equal(store_commit(S), 0);
+	filters_flush(F, false);
+	filters_flush(F, false); /* the second look ends the gathering */
+	assert_non_null(F->batch);
+	assert_int_equal(F->batch->phase, PHASE_RESTORING);
+}
+
 static void assert_seen(const enum phase *want, unsigned n)
 {
 	if (n_seen != n || memcmp(seen, want, n * sizeof(*want)) != 0)
@@ -742,6 +752,27 @@ static void test_apply_phases(void **state)
 	assert_int_equal(F->batches, 1);
 }
 
+/* Another writer takes the database (as a full disk would fail the
+ * commit): returns its connection; *ret_txn is the transaction that fails. */
+static sqlite3 *db_lock(uint64_t *ret_txn)
+{
+	sqlite3 *other;
+
+	assert_int_equal(sqlite3_open(db_path, &other), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+	*ret_txn = store_txn(S);
+	return other;
+}
+
+/* The commit of txn fails; the other writer lets go; the filters undo. */
+static void commit_fails(sqlite3 *other, uint64_t txn)
+{
+	assert_int_equal(store_commit(S), -EBUSY);
+	assert_int_equal(sqlite3_exec(other, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(other);
+	filters_storage_failed(F, txn, "database is locked");
+}
+
 /* The store's transaction fails (another writer holds the lock, as a full
  * disk would fail it): the binds and unbinds of that transaction are
  * undone (a new binding gone, a rebound or unbound one as it was), their
@@ -759,16 +790,11 @@ static void test_storage_failure_undoes(void **state)
 	restores = count_runs("ebtables-restore");
 	n_told = 0;
 
-	assert_int_equal(sqlite3_open(db_path, &other), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
-	txn = store_txn(S);
+	other = db_lock(&txn);
 	assert_int_equal(bind("vnet1", "no-mac-spoofing"), 1);   /* new */
 	assert_int_equal(bind("vnet0", "allow-arp"), 1);         /* rebind */
 	assert_int_equal(bindings_unbind(F, "vnet0", "guest1", &(struct waiter){ .fn = tell }), 0);
-	assert_int_equal(store_commit(S), -EBUSY);
-	assert_int_equal(sqlite3_exec(other, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
-	sqlite3_close(other);
-	filters_storage_failed(F, txn, "database is locked");
+	commit_fails(other, txn);
 
 	assert_int_equal(n_told, 3);
 	for (unsigned i = 0; i < 3; i++) {
@@ -837,18 +863,13 @@ static void test_storage_failure_after_batch_settled(void **state)
 		assert_true(binding_find(F, "vnet0")->in_batch);
 		assert_int_equal(store_commit(S), 0); /* the iteration's end */
 
-		assert_int_equal(sqlite3_open(db_path, &other), SQLITE_OK);
-		assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
-		txn = store_txn(S);
+		other = db_lock(&txn);
 		assert_int_equal(bind("vnet0", "allow-arp"), 1);
 		while (F->batch)
 			ev_run(loop, EVRUN_NOWAIT); /* the batch settles vnet0 */
 		assert_int_equal(n_told, 1);
 		assert_int_equal(told[0].kind, apply ? OUTCOME_APPLIED : OUTCOME_REMOVED);
-		assert_int_equal(store_commit(S), -EBUSY);
-		assert_int_equal(sqlite3_exec(other, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
-		sqlite3_close(other);
-		filters_storage_failed(F, txn, "database is locked");
+		commit_fails(other, txn);
 		assert_int_equal(n_told, 2);
 		assert_int_equal(told[1].kind, OUTCOME_STORAGE);
 
@@ -881,20 +902,12 @@ static void test_storage_failure_spares_earlier_callers(void **state)
 	policy = policy_refuse_bad;
 	assert_int_equal(bind("bad", "no-mac-spoofing"), 1);
 	assert_int_equal(bind("vnet1", "no-mac-spoofing"), 1);
-	assert_int_equal(store_commit(S), 0);
-	filters_flush(F, false);
-	filters_flush(F, false);
-	run_until(PHASE_RESTORING);
+	batch_out();
 
-	assert_int_equal(sqlite3_open(db_path, &other), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
-	txn = store_txn(S);
+	other = db_lock(&txn);
 	assert_int_equal(bind("bad", "allow-arp"), 1);
 	run_until(PHASE_DONE); /* failed, split: the callers back on their bindings */
-	assert_int_equal(store_commit(S), -EBUSY);
-	assert_int_equal(sqlite3_exec(other, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
-	sqlite3_close(other);
-	filters_storage_failed(F, txn, "database is locked");
+	commit_fails(other, txn);
 	assert_int_equal(n_told, 1);
 	assert_int_equal(told[0].kind, OUTCOME_STORAGE);
 
@@ -950,18 +963,13 @@ static void test_learning(void **state)
 	assert_int_equal(count_runs("ebtables-restore"), 0);
 
 	/* A re-bind with an IP whose transaction fails: learning again. */
-	assert_int_equal(sqlite3_open(db_path, &other), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
-	txn = store_txn(S);
+	other = db_lock(&txn);
 	assert_int_equal(bindings_bind(F, &(struct bind_req){ .port = "learn0", .filter = "clean-traffic",
 							   .owner = "guest1", .params = given },
 				       &(struct waiter){ .fn = tell }, &error), 1);
 	assert_false(learn_pending(b));
 	assert_string_not_equal(b->want.hash, hash);
-	assert_int_equal(store_commit(S), -EBUSY);
-	assert_int_equal(sqlite3_exec(other, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
-	sqlite3_close(other);
-	filters_storage_failed(F, txn, "database is locked");
+	commit_fails(other, txn);
 	assert_int_equal(b->learn, LEARN_DHCP);
 	assert_true(learn_pending(b));
 	assert_string_equal(b->want.hash, hash);
@@ -1057,11 +1065,7 @@ static void test_change_while_batch_fails(void **state)
 		restores_seen = 0;
 		policy = policy_fail_first;
 		assert_int_equal(bind("vnet0", "no-mac-spoofing"), 1);
-		assert_int_equal(store_commit(S), 0);
-		filters_flush(F, false);
-		filters_flush(F, false); /* the second look ends the gathering */
-		assert_non_null(F->batch);
-		assert_int_equal(F->batch->phase, PHASE_RESTORING);
+		batch_out();
 		if (rebind)
 			assert_true(bind("vnet0", "clean-traffic") >= 0);
 		else
@@ -1379,11 +1383,7 @@ static void test_free_cancels(void **state)
 	started();
 	policy = policy_hang_all;
 	assert_int_equal(bind("vnet0", "no-mac-spoofing"), 1);
-	assert_int_equal(store_commit(S), 0);
-	filters_flush(F, false);
-	filters_flush(F, false); /* the second look ends the gathering */
-	assert_non_null(F->batch);
-	assert_int_equal(F->batch->phase, PHASE_RESTORING);
+	batch_out();
 	assert_int_equal(n_runs, 1);
 	F = filters_free(F);
 	assert_int_equal(n_cancelled, 1);
