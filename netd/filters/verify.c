@@ -447,7 +447,11 @@ static bool binding_intact(struct filters *f, struct binding *b, void **trees)
 		chains_binding_norm(&trees[i], b, now);
 		b->have_in[i] = chains_present(&trees[i], b->want.in_chain);
 		b->have_out[i] = chains_present(&trees[i], b->want.out_chain);
-		if (!streq(now, b->norm[i]))
+		/* No fingerprint recorded (confirmed by the generation, the
+		 * record not made yet) proves nothing: absent chains have an
+		 * empty one too. */
+		if (!streq(now, b->norm[i]) ||
+		    ((b->want.has_in[i] || b->want.has_out[i]) && !b->norm[i][0]))
 			ok = false;
 		/* Hooks that are missing, duplicated or behind a foreign rule
 		 * are repaired with the dispatch chains (root_dirty), not by

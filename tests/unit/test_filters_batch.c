@@ -2275,6 +2275,33 @@ static void test_nft_dispatch_mixed_families(void **state)
  * batch, and a Resync during its back-off was answered before any repair
  * (filters-drift.sh under load).
  */
+/* Applied and confirmed by the generation, netd stops before the record
+ * (its fingerprint still empty), and the kernel comes back empty (a
+ * reboot): the next start re-applies the binding. An empty fingerprint
+ * matched the empty one of its absent chains: it was counted intact and
+ * the port was left without rules while reported applied. */
+static void test_nft_unrecorded_not_intact(void **state)
+{
+	started();
+	assert_int_equal(bind("vnet0", "no-mac-spoofing"), 1);
+	settle_until_told("vnet0");
+	assert_int_equal(count_runs("ebtables-save"), 0);
+	assert_string_equal(row_of("vnet0", "eb_norm"), "");
+	F = filters_free(F);
+	kernel_reset();
+	kgen += 10;
+	runs_forget();
+	n_told = 0;
+
+	filters_start();
+	pump();
+	assert_true(F->ready);
+	assert_int_equal(count_runs("ebtables-restore"), 1);
+	assert_true(kernel_has(F_EB, "N-O-vnet0"));
+	assert_int_equal(binding_find(F, "vnet0")->state, B_APPLIED);
+	assert_string_equal(row_of("vnet0", "state"), "applied");
+}
+
 static void test_nft_hook_deleted_before_record(void **state)
 {
 	started();
@@ -2748,6 +2775,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_text_dropped_once_applied, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_nft_noop_family, setup_nft, teardown),
 		cmocka_unit_test_setup_teardown(test_nft_hook_deleted_before_record, setup_nft, teardown),
+		cmocka_unit_test_setup_teardown(test_nft_unrecorded_not_intact, setup_nft, teardown),
 		cmocka_unit_test_setup_teardown(test_nft_record_coalesced, setup_nft, teardown),
 		cmocka_unit_test_setup_teardown(test_nft_record_gives_way, setup_nft, teardown),
 		cmocka_unit_test_setup_teardown(test_nft_record_overdue, setup_nft, teardown),
