@@ -174,6 +174,13 @@ static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		spawner_kill(s->sp, s->spawn_id);
 	else if (s->pid > 0)
 		kill(-s->pid, SIGKILL); /* the rest of its group holds the pipes */
+	if (s->exited) {
+		/* What holds the pipes may be out of the group's reach (a
+		 * session of its own): nothing more is worth waiting for. */
+		close_watched(s, &s->out_w, &s->out_fd);
+		close_watched(s, &s->err_w, &s->err_fd);
+		maybe_finish(s); /* s is freed */
+	}
 }
 
 static void in_cb(struct ev_loop *loop, ev_io *w, int revents)

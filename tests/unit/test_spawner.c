@@ -166,6 +166,28 @@ static void test_timeout_after_exit(void **state)
 	check_timeout_kills("sleep 30 & echo $!");
 }
 
+/* The run's leader exits at once, leaving a child in a session of its
+ * own (out of the group kill's reach) that holds the pipes: the run still
+ * ends at its timeout. It waited for ever (and every filter call with
+ * it). */
+static void test_timeout_after_exit_detached(void **state)
+{
+	struct ev_loop *loop = ev_default_loop(0);
+	char *const argv[] = { "sh", "-c", "setsid sleep 30 & echo $!", NULL };
+	struct result r = { 0 };
+	uint64_t t0 = now_usec();
+	pid_t bg;
+
+	assert_int_equal(job_run(loop, NULL, argv, NULL, 0, 300, done_cb, NULL, &r, NULL), 0);
+	run_until(loop, &r.done, 5000);
+	bg = (pid_t)atoi(r.out);
+	if (bg > 0)
+		kill(bg, SIGKILL);
+	assert_true(r.done);
+	assert_int_equal(r.status, -ETIMEDOUT);
+	assert_true(now_usec() - t0 < 3000000);
+}
+
 static void test_missing_program(void **state)
 {
 	struct ev_loop *loop = ev_default_loop(0);
@@ -288,6 +310,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_run_through_spawner, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_timeout_kills_group, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_timeout_after_exit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_timeout_after_exit_detached, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_program, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cancel_kills, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_spawner_killed, setup, teardown),
