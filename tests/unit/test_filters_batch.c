@@ -1187,6 +1187,34 @@ static void test_save_lacks_chains(void **state)
 	assert_true(F->hooks_ok[F_EB]);
 }
 
+/* An unbind whose save after the restore exits 0 but shows no chains at
+ * all (empty, cut short): the removal is not confirmed (the caller hears
+ * ApplyFailed), the binding and its row stay, still removing, and the
+ * port's name is not given back until a Resync with a working save
+ * finishes the removal. It was taken for a removal done: the row went
+ * while the chains could still be there, unknown to netd. */
+static void test_save_lacks_chains_at_unbind(void **state)
+{
+	started();
+	assert_int_equal(bind("vnet0", "no-mac-spoofing"), 1);
+	pump();
+	policy = policy_empty_save;
+	assert_int_equal(bindings_unbind(F, "vnet0", "guest1", &(struct waiter){ .fn = tell }), 0);
+	pump();
+	assert_int_equal(told_of("vnet0")->kind, OUTCOME_FAILED);
+	assert_non_null(binding_find(F, "vnet0"));
+	assert_string_equal(row_of("vnet0", "state"), "removing");
+	assert_int_equal(n_unbound, 0);
+
+	policy = policy_ok;
+	F->backoff_until = 0;
+	resync();
+	pump();
+	assert_null(binding_find(F, "vnet0"));
+	assert_string_equal(row_of("vnet0", "state"), "<none>");
+	assert_int_equal(n_unbound, 1);
+}
+
 static enum behaviour policy_noop_restore(const char *tool, const char *input)
 {
 	return strstr(tool, "-restore") ? RUN_NOOP : RUN_OK;
@@ -2742,6 +2770,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_cannot_start, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_save_cannot_start, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_save_lacks_chains, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_save_lacks_chains_at_unbind, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restore_lies, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_resync, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_verify_without_saves, setup, teardown),
