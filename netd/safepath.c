@@ -62,7 +62,8 @@ static int dir_check(const char *path, const struct stat *st, bool final, char *
 }
 
 /* Open the component name of the directory dfd (at path), creating it with
- * mode if missing; a symbolic link only when owned by root or us. */
+ * mode if missing (mode 0: not); a symbolic link only when owned by root
+ * or us. */
 static int open_component(int dfd, const char *name, const char *path, mode_t mode,
 			  char **ret_error)
 {
@@ -70,7 +71,7 @@ static int open_component(int dfd, const char *name, const char *path, mode_t mo
 	int fd;
 
 	fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 && errno == ENOENT) {
+	if (fd < 0 && errno == ENOENT && mode != 0) {
 		if (mkdirat(dfd, name, mode) < 0 && errno != EEXIST)
 			return fail(ret_error, -errno, "'%s' cannot be created: %s", path,
 				    strerror(errno));

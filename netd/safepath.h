@@ -23,7 +23,8 @@
  * such as /tmp. A symbolic link on the way is followed only when it is
  * owned by root or by us (it lies in a directory already checked); its
  * target is checked the same. 0, or -errno with *ret_error (caller frees)
- * naming the path and what is wrong.
+ * naming the path and what is wrong. With mode 0 nothing is created: a
+ * missing component is -ENOENT.
  */
 int safepath_dir(const char *dir, mode_t mode, char **ret_error);
 

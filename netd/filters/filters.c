@@ -15,6 +15,7 @@
 #include "filters-internal.h"
 #include "job.h"
 #include "log.h"
+#include "safepath.h"
 #include "util.h"
 
 const char *const filters_fam_names[NFAM] = { "eb", "ip4", "ip6" };
@@ -258,11 +259,21 @@ int filters_resync_start(struct filters *f, bool full, const struct waiter *w)
  * logged and, when errs is not NULL, its message appended there. */
 static int load_defs(const char *dir, struct rules_defs **ret, unsigned *ret_errors, json_t *errs)
 {
+	_cleanup_free_ char *unsafe = NULL;
 	struct rules_defs *d = NULL;
 	char **errors = NULL;
 	size_t nerrors = 0;
 	int r;
 
+	/* A filter there is trusted as root's: only root or netd may be
+	 * able to change the directory (none at all: the built-ins). */
+	r = safepath_dir(dir, 0, &unsafe);
+	if (r < 0 && r != -ENOENT) {
+		log_error("filter directory: %s", unsafe ? unsafe : strerror(-r));
+		if (errs)
+			json_array_append_new(errs, json_string(unsafe ? unsafe : strerror(-r)));
+		return r;
+	}
 	r = rules_defs_new(&d);
 	if (r < 0)
 		return r;
@@ -324,7 +335,7 @@ int filters_new(struct ev_loop *loop, struct store *store, struct links *links,
 	if (r >= 0)
 		r = bindings_load(f);
 	if (r < 0) {
-		log_error_errno(NULL, r, "cannot load filter bindings");
+		log_error_errno(NULL, r, "cannot start the filters");
 		filters_free(f);
 		return r;
 	}

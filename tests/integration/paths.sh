@@ -1,7 +1,9 @@
 #!/bin/bash
 # The paths netd trusts: a socket directory an unprivileged user made, or
 # one anyone can write to, is refused with a message naming it; so is a
-# database reached through a symbolic link; a fresh start makes the
+# database reached through a symbolic link, and a filter_dir others can
+# write (a filter there is trusted as root's; at a reload the running
+# filters stay); a fresh start makes the
 # database, WAL, SHM and lock files 0600, db_group makes them 0640 and of
 # that group, and wider modes left from before are narrowed.
 . "$(dirname "$0")/lib.sh"
@@ -108,3 +110,25 @@ ok "db_group gives 0640 and the group"
 
 printf "[netd]\ndb_group = no-such-group-netd\n" > "$CONF"
 refused "unknown db_group" "no group named 'no-such-group-netd'" --socket "$SOCK" --db "$DB"
+
+# filter_dir: one anyone can write, or one an unprivileged user made, is
+# refused at start; a reload to such a one keeps the running filters.
+DB=$TMP/state3/netd.db
+mkdir -m 0777 "$TMP/openfilters"
+printf '[netd]\nfilter_dir = %s\n' "$TMP/openfilters" > "$CONF"
+refused "world-writable filter_dir" "$TMP/openfilters' is writable by others" --socket "$SOCK" --db "$DB"
+setpriv --reuid=65534 --regid=65534 --clear-groups mkdir -m 0755 "$PUB/filters" || fail "mkdir as nobody"
+printf '[netd]\nfilter_dir = %s\n' "$PUB/filters" > "$CONF"
+refused "filter_dir made by nobody" "$PUB/filters' is owned by uid 65534" --socket "$SOCK" --db "$DB"
+mkdir -m 0755 "$TMP/filters"
+printf '{"name": "mine", "filters": ["clean-traffic"], "rules": []}' > "$TMP/filters/mine.json"
+printf '[netd]\nfilter_dir = %s\n' "$TMP/filters" > "$CONF"
+start_netd
+ctl filter defs | grep -q '^mine ' || fail "the custom filter is not loaded: $(ctl filter defs)"
+printf '[netd]\nfilter_dir = %s\n' "$TMP/openfilters" > "$CONF"
+kill -HUP "$NETD_PID"
+for i in $(seq 50); do grep -q "filter directory: .*openfilters' is writable by others" "$NETD_LOG" && break; sleep 0.1; done
+grep -q "filter directory: .*openfilters' is writable by others" "$NETD_LOG" || fail "the reload did not refuse the open filter_dir"
+ctl filter defs | grep -q '^mine ' || fail "the running filters were dropped at the refused reload"
+stop_netd
+ok "filter_dir others can write: refused at start, and at a reload (the running filters kept)"
