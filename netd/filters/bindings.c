@@ -578,6 +578,14 @@ static void bind_learner(struct filters *f, struct binding *b, struct learner *l
 	}
 }
 
+/* w waits on b, stamped with its call's transaction (what a failed
+ * commit's undo answers: bundo_apply()). */
+static int binding_wait(struct filters *f, struct binding *b, const struct waiter *w)
+{
+	return waiters_add(&b->waiters, &(struct waiter){ .fn = w->fn, .data = w->data,
+							  .txn = store_txn(f->store) });
+}
+
 int bindings_bind(struct filters *f, const struct bind_req *req, const struct waiter *w,
 		  char **ret_error)
 {
@@ -628,8 +636,7 @@ int bindings_bind(struct filters *f, const struct bind_req *req, const struct wa
 	free(b->error);
 	b->error = NULL;
 	binding_store(f, b);
-	if (waiters_add(&b->waiters, &(struct waiter){ .fn = w->fn, .data = w->data,
-						     .txn = store_txn(f->store) }) < 0)
+	if (binding_wait(f, b, w) < 0)
 		return -ENOMEM;
 	return 1;
 }
@@ -653,8 +660,7 @@ int bindings_unbind(struct filters *f, const char *port, const char *owner,
 	binding_set_dirty(f, b, true);
 	b->learner = learn_close(b->learner);
 	binding_store(f, b);
-	return waiters_add(&b->waiters, &(struct waiter){ .fn = w->fn, .data = w->data,
-						       .txn = store_txn(f->store) });
+	return binding_wait(f, b, w);
 }
 
 bool filters_port_bound(void *userdata, const char *port)
