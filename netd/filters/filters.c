@@ -269,9 +269,11 @@ static int load_defs(const char *dir, struct rules_defs **ret, unsigned *ret_err
 	 * able to change the directory (none at all: the built-ins). */
 	r = safepath_dir(dir, 0, &unsafe);
 	if (r < 0 && r != -ENOENT) {
-		log_error("filter directory: %s", unsafe ? unsafe : strerror(-r));
+		const char *why = unsafe ? unsafe : strerror(-r);
+
+		log_error("filter directory: %s", why);
 		if (errs)
-			json_array_append_new(errs, json_string(unsafe ? unsafe : strerror(-r)));
+			json_array_append_new(errs, json_string(why));
 		return r;
 	}
 	r = rules_defs_new(&d);
