@@ -56,6 +56,7 @@ struct binding *binding_new(struct filters *f, const char *port)
 		return NULL;
 	}
 	TAILQ_INSERT_TAIL(&f->all, b, entry);
+	b->seq = ++f->next_seq;
 	f->nbindings++;
 	binding_count(f, b, +1);
 	return b;
@@ -258,9 +259,13 @@ void binding_set_dirty(struct filters *f, struct binding *b, bool dirty)
 	b->dirty = dirty;
 	if (dirty) {
 		f->ndirty++;
+		if (!b->nft)
+			TAILQ_INSERT_TAIL(&f->dirty, b, dirty_entry);
 	} else {
 		assert(f->ndirty > 0);
 		f->ndirty--;
+		if (!b->nft)
+			TAILQ_REMOVE(&f->dirty, b, dirty_entry);
 	}
 }
 

@@ -98,21 +98,23 @@ static bool record_due(struct filters *f, bool idle)
 static void record_preempt(struct filters *f)
 {
 	struct batch *bt = f->batch;
-	struct binding *b;
-	bool work = false;
 
 	/* Not for an apply that would wait out a back-off anyway. */
 	if (!bt->record || bt->phase != PHASE_SAVING || record_due(f, false) ||
 	    (f->backoff_until && now_usec() < f->backoff_until))
 		return;
-	if (f->ndirty > 0)
-		TAILQ_FOREACH(b, &f->all, entry)
-			work |= b->dirty;
-	if (!work)
+	if (TAILQ_EMPTY(&f->dirty))
 		return;
 	f->records_preempted++;
 	log_debug("filters: the record gives way to an apply");
 	batch_cancel(bt);
+}
+
+static int cmp_seq(const void *a, const void *b)
+{
+	uint64_t x = (*(struct binding *const *)a)->seq, y = (*(struct binding *const *)b)->seq;
+
+	return x < y ? -1 : x > y;
 }
 
 void filters_flush(struct filters *f, bool more_coming)
@@ -144,10 +146,8 @@ void filters_flush(struct filters *f, bool more_coming)
 		return;
 	for (int i = 0; i < NFAM; i++)
 		root |= f->root_dirty[i];
-	if (f->ndirty > 0)
-		TAILQ_FOREACH(b, &f->all, entry)
-			if (b->dirty)
-				n++;
+	TAILQ_FOREACH(b, &f->dirty, dirty_entry)
+		n++;
 	/* Anything else waits out the back-off of the batch that failed
 	 * last (its timer wakes the loop), so that a batch that keeps
 	 * failing (a broken tool, someone holding the table) is not
@@ -186,26 +186,20 @@ void filters_flush(struct filters *f, bool more_coming)
 	if (!v)
 		return;
 	n = 0;
-	TAILQ_FOREACH(b, &f->all, entry)
-		if (b->dirty)
-			v[n++] = b;
+	TAILQ_FOREACH(b, &f->dirty, dirty_entry)
+		v[n++] = b;
+	/* In f->all's order, as a batch always took them. */
+	qsort(v, n, sizeof(*v), cmp_seq);
 	batch_start_apply(f, v, n);
 }
 
 bool filters_idle(const struct filters *f)
 {
-	struct binding *b;
-
 	assert(f);
 	if (f->batch || f->nretry || f->verify_wanted || confirm_record_pending(f) ||
 	    !netdev_idle(f))
 		return false;
-	if (f->ndirty == 0)
-		return true;
-	TAILQ_FOREACH(b, &f->all, entry)
-		if (b->dirty)
-			return false;
-	return true;
+	return TAILQ_EMPTY(&f->dirty);
 }
 
 bool filters_started(const struct filters *f)
@@ -323,6 +317,7 @@ int filters_new(struct ev_loop *loop, struct store *store, struct links *links,
 	f->job_ops = cfg->job_ops;
 	f->nft_ops = cfg->nft_ops ? cfg->nft_ops : &nftgen_ops;
 	TAILQ_INIT(&f->all);
+	TAILQ_INIT(&f->dirty);
 	TAILQ_INIT(&f->netdev_all);
 	TAILQ_INIT(&f->lists);
 	ev_init(&f->gather_timer, gather_cb);

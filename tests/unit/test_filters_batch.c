@@ -1008,6 +1008,37 @@ static enum behaviour policy_refuse_bad(const char *tool, const char *input)
 /* RESTORING -> BISECT: a restore that exits 1 with a message. The batch
  * is split until the bad binding is alone; the good ones apply, the bad
  * one fails with the tool's message and no applied hash. */
+/* A batch carries its bindings in the order they were made, whatever
+ * the order they changed in (filters_flush() takes them from the list of
+ * dirty bindings, in the order they became dirty). */
+static void test_batch_in_binding_order(void **state)
+{
+	static const char *const ports[] = { "p1", "p2", "p3" };
+	const char *in, *at[ELEMENTSOF(ports)];
+
+	started();
+	for (size_t i = 0; i < ELEMENTSOF(ports); i++)
+		assert_int_equal(bind(ports[i], "no-mac-spoofing"), 1);
+	pump();
+	assert_int_equal(bind("p3", "allow-arp"), 1);
+	assert_int_equal(bind("p1", "allow-arp"), 1);
+	assert_int_equal(bind("p2", "allow-arp"), 1);
+	batch_out();
+	in = last_input("ebtables-restore");
+	for (size_t i = 0; i < ELEMENTSOF(ports); i++) {
+		char decl[32];
+
+		snprintf(decl, sizeof(decl), ":N-O-%s RETURN", ports[i]);
+		at[i] = strstr(in, decl);
+		assert_non_null(at[i]);
+	}
+	assert_true(at[0] < at[1]);
+	assert_true(at[1] < at[2]);
+	pump();
+	for (size_t i = 0; i < ELEMENTSOF(ports); i++)
+		assert_string_equal(row_of(ports[i], "filter"), "allow-arp");
+}
+
 static void test_bisect(void **state)
 {
 	static const char *const good[] = { "p1", "p2", "p3", "p5", "p6" };
@@ -2764,6 +2795,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_verify_at_start, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_apply_phases, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unbind, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_batch_in_binding_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bisect, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_change_while_batch_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
