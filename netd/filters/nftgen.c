@@ -10,6 +10,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
@@ -40,50 +41,79 @@ static int gen_cb(const struct nlmsghdr *h, void *data)
 	return MNL_CB_STOP;
 }
 
+/* The socket the generation and single chains are asked on, kept open:
+ * a BindFilter asks five times, and opening and binding a netfilter
+ * socket each time was most of what asking cost. Closed on any failure,
+ * so that an answer left unread is never taken for the next question's
+ * (each question has its own sequence number too). */
+static struct mnl_socket *gen_sock;
+static unsigned gen_seq;
+
+static void gen_sock_drop(void)
+{
+	if (gen_sock)
+		mnl_socket_close(gen_sock);
+	gen_sock = NULL;
+}
+
+static int gen_sock_get(struct mnl_socket **ret)
+{
+	struct mnl_socket *s;
+	int r;
+
+	if (!gen_sock) {
+		s = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
+		if (!s)
+			return -errno;
+		if (mnl_socket_bind(s, 0, MNL_SOCKET_AUTOPID) < 0) {
+			r = -errno;
+			mnl_socket_close(s);
+			return r;
+		}
+		gen_sock = s;
+	}
+	*ret = gen_sock;
+	return 0;
+}
+
 static int nftgen_get(uint32_t *ret_gen)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct mnl_socket *s;
+	struct mnl_socket *s = NULL;
 	struct nlmsghdr *h;
 	struct nfgenmsg *g;
 	uint32_t gen = 0;
+	unsigned seq;
 	ssize_t n;
-	int r = -EIO;
+	int r;
 
 	assert(ret_gen);
-	s = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
-	if (!s)
-		return -errno;
-	if (mnl_socket_bind(s, 0, MNL_SOCKET_AUTOPID) < 0) {
-		r = -errno;
-		goto out;
-	}
+	r = gen_sock_get(&s);
+	if (r < 0)
+		return r;
+	seq = ++gen_seq ?: ++gen_seq;
 	h = mnl_nlmsg_put_header(buf);
 	h->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETGEN;
 	h->nlmsg_flags = NLM_F_REQUEST;
-	h->nlmsg_seq = 1;
+	h->nlmsg_seq = seq;
 	g = mnl_nlmsg_put_extra_header(h, sizeof(*g));
 	g->nfgen_family = AF_UNSPEC;
 	g->version = NFNETLINK_V0;
 	g->res_id = 0;
-	if (mnl_socket_sendto(s, h, h->nlmsg_len) < 0) {
-		r = -errno;
-		goto out;
-	}
+	if (mnl_socket_sendto(s, h, h->nlmsg_len) < 0)
+		goto fail;
 	n = mnl_socket_recvfrom(s, buf, sizeof(buf));
-	if (n < 0) {
-		r = -errno;
-		goto out;
-	}
+	if (n < 0)
+		goto fail;
 	/* An error answer (nf_tables missing) comes back as -errno. */
-	if (mnl_cb_run(buf, (size_t)n, 1, mnl_socket_get_portid(s), gen_cb, &gen) < 0) {
-		r = errno ? -errno : -EIO;
-		goto out;
-	}
+	errno = 0;
+	if (mnl_cb_run(buf, (size_t)n, seq, mnl_socket_get_portid(s), gen_cb, &gen) < 0)
+		goto fail;
 	*ret_gen = gen;
-	r = 0;
-out:
-	mnl_socket_close(s);
+	return 0;
+fail:
+	r = errno ? -errno : -EIO;
+	gen_sock_drop();
 	return r;
 }
 
@@ -228,16 +258,20 @@ static void chain_get_put(char *buf, size_t *len, enum rules_family fam, const c
 	*len += h->nlmsg_len;
 }
 
-/* The answers in buf (n bytes): seen[seq - 1] set for a chain, left for
- * ENOENT; the count of answers, or -errno for another error. */
-static int chain_get_answers(const char *buf, size_t n, unsigned portid, unsigned count, bool *seen)
+/* The answers in buf (n bytes) to the questions of sequence base + 1 to
+ * base + count: seen[i] set for a chain, left for ENOENT; the count of
+ * answers, or -errno for another error. */
+static int chain_get_answers(const char *buf, size_t n, unsigned portid, unsigned base,
+			     unsigned count, bool *seen)
 {
 	int got = 0;
 	int left = (int)n;
 
 	for (const struct nlmsghdr *h = (const void *)buf; mnl_nlmsg_ok(h, left);
 	     h = mnl_nlmsg_next(h, &left)) {
-		if (h->nlmsg_pid != portid || h->nlmsg_seq < 1 || h->nlmsg_seq > count)
+		unsigned i = h->nlmsg_seq - base - 1;
+
+		if (h->nlmsg_pid != portid || i >= count)
 			continue;
 		if (h->nlmsg_type == NLMSG_ERROR) {
 			const struct nlmsgerr *e = mnl_nlmsg_get_payload(h);
@@ -245,7 +279,7 @@ static int chain_get_answers(const char *buf, size_t n, unsigned portid, unsigne
 			if (e->error != -ENOENT && e->error != 0)
 				return e->error;
 		} else {
-			seen[h->nlmsg_seq - 1] = true;
+			seen[i] = true;
 		}
 		got++;
 	}
@@ -256,47 +290,49 @@ static int nftgen_chains_have(enum rules_family fam, const char *const *names, u
 			      bool *seen)
 {
 	_cleanup_free_ char *buf = NULL;
-	struct mnl_socket *s;
-	unsigned portid, got = 0;
+	struct mnl_socket *s = NULL;
+	unsigned portid, base, got = 0;
 	size_t len = 0;
-	int r = 0;
+	int r;
 
 	assert(fam < NFAM);
 	assert(count <= NFT_GET_MAX);
 	buf = malloc(NFT_DUMP_BUF);
 	if (!buf)
 		return -ENOMEM;
-	s = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
-	if (!s)
-		return -errno;
-	if (mnl_socket_bind(s, 0, MNL_SOCKET_AUTOPID) < 0) {
-		r = -errno;
-		goto out;
-	}
+	r = gen_sock_get(&s);
+	if (r < 0)
+		return r;
 	portid = mnl_socket_get_portid(s);
+	/* Sequence numbers of their own, never 0, not reused soon. */
+	if (gen_seq > UINT_MAX - NFT_GET_MAX - 1)
+		gen_seq = 0;
+	base = gen_seq;
+	gen_seq += count;
 	for (unsigned i = 0; i < count; i++) {
 		seen[i] = false;
-		chain_get_put(buf, &len, fam, names[i], i + 1);
+		chain_get_put(buf, &len, fam, names[i], base + i + 1);
 	}
 	if (mnl_socket_sendto(s, buf, len) < 0) {
 		r = -errno;
-		goto out;
+		goto fail;
 	}
 	while (got < count) {
 		ssize_t n = mnl_socket_recvfrom(s, buf, NFT_DUMP_BUF);
 
 		if (n < 0) {
 			r = -errno;
-			goto out;
+			goto fail;
 		}
-		r = chain_get_answers(buf, (size_t)n, portid, count, seen);
+		r = chain_get_answers(buf, (size_t)n, portid, base, count, seen);
 		if (r < 0)
-			goto out;
+			goto fail;
 		got += (unsigned)r;
-		r = 0;
 	}
-out:
-	mnl_socket_close(s);
+	return 0;
+fail:
+	/* Answers may be left unread. */
+	gen_sock_drop();
 	return r;
 }
 
