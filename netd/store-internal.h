@@ -46,6 +46,9 @@ struct store {
 	uint64_t failures;       /* transactions that failed, settled */
 	char last_reason[160];   /* why the last of them failed */
 	sqlite3_stmt *audit_insert;
+	/* BEGIN IMMEDIATE and COMMIT, prepared once: parsing them again
+	 * for each of a BindFilter's two transactions was 4 % of its CPU. */
+	sqlite3_stmt *begin, *commit;
 	sqlite3_stmt *stmts[_STMT_MAX];
 };
 

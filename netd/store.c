@@ -242,6 +242,12 @@ int store_open(const char *path, struct store **ret, char **ret_error)
 				" detail, outcome, peer_comm, peer_unit)"
 				" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 				-1, SQLITE_PREPARE_PERSISTENT, &s->audit_insert, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v3(s->db, "BEGIN IMMEDIATE", -1, SQLITE_PREPARE_PERSISTENT,
+					&s->begin, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v3(s->db, "COMMIT", -1, SQLITE_PREPARE_PERSISTENT,
+					&s->commit, NULL);
 	if (rc != SQLITE_OK) {
 		set_error(ret_error, path, "cannot prepare statements", sqlite3_errmsg(s->db));
 		r = store_errno_from_sqlite(rc) ?: -EIO;
@@ -251,6 +257,9 @@ int store_open(const char *path, struct store **ret, char **ret_error)
 	*ret = s;
 	return 0;
 fail:
+	sqlite3_finalize(s->audit_insert);
+	sqlite3_finalize(s->begin);
+	sqlite3_finalize(s->commit);
 	sqlite3_close_v2(s->db);
 	free(s);
 	return r;
@@ -262,6 +271,8 @@ struct store *store_close(struct store *s)
 		return NULL;
 	store_commit(s);
 	sqlite3_finalize(s->audit_insert);
+	sqlite3_finalize(s->begin);
+	sqlite3_finalize(s->commit);
 	for (int i = 0; i < _STMT_MAX; i++)
 		sqlite3_finalize(s->stmts[i]);
 	sqlite3_close_v2(s->db);
@@ -285,6 +296,17 @@ static int fail_txn(struct store *s, int rc)
 	return r;
 }
 
+/* Run one of the prepared transaction statements: an SQLite result
+ * code, SQLITE_OK when done. The reset leaves a failure's message on the
+ * connection for fail_txn(). */
+static int txn_step(sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
 int store_begin(struct store *s)
 {
 	int rc;
@@ -294,7 +316,7 @@ int store_begin(struct store *s)
 		return s->failed;
 	if (s->in_txn)
 		return 0;
-	rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	rc = txn_step(s->begin);
 	if (rc != SQLITE_OK)
 		return fail_txn(s, rc);
 	s->in_txn = true;
@@ -307,7 +329,7 @@ int store_commit(struct store *s)
 
 	assert(s);
 	if (s->in_txn && !s->failed) {
-		rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+		rc = txn_step(s->commit);
 		if (rc != SQLITE_OK)
 			fail_txn(s, rc);
 		else
