@@ -99,7 +99,10 @@ static void chains_append(struct chain_lines *c, const char *line, size_t n)
 
 /* 17,000 lines take about 8 ms; the lines of a chain come together in
  * save output, so the chain of the line before (*last) is tried before
- * the tree. */
+ * the tree. Only table filter's lines are read: ebtables-save prints
+ * every table (nat, broute), and a chain of another table with the name
+ * of one of netd's, or a built-in chain of the same name, must not be
+ * taken for netd's. Another table is skipped whole, to the next. */
 bool chains_parse_step(void **tree, const char **pos, struct chain_lines **last)
 {
 	const char *p;
@@ -112,6 +115,13 @@ bool chains_parse_step(void **tree, const char **pos, struct chain_lines **last)
 		size_t n = eol ? (size_t)(eol - p) : strlen(p);
 		const char *name = NULL;
 
+		if (p[0] == '*' && !(n == 7 && strncmp(p, "*filter", 7) == 0)) {
+			const char *next = strstr(p, "\n*");
+
+			*last = NULL;
+			p = next ? next + 1 : NULL;
+			continue;
+		}
 		if (n > 1 && p[0] == ':')
 			name = p + 1;
 		else if (n > 3 && strncmp(p, "-A ", 3) == 0)

@@ -172,6 +172,10 @@ static bool kernel_restore(int fam, const char *input)
 	return changed;
 }
 
+/* What ebtables-save prints of the kernel's other tables (nat, broute)
+ * after table filter, if a test sets it. */
+static char *eb_other_tables;
+
 /* What a save would print now. */
 static char *kernel_save(int fam)
 {
@@ -182,6 +186,8 @@ static char *kernel_save(int fam)
 		if (kernel[fam][i].used && kernel[fam][i].text.p)
 			strbuf_puts(&b, kernel[fam][i].text.p);
 	strbuf_puts(&b, "COMMIT\n");
+	if (fam == F_EB && eb_other_tables)
+		strbuf_puts(&b, eb_other_tables);
 	return strbuf_steal(&b, NULL);
 }
 
@@ -1315,6 +1321,43 @@ static void test_resync(void **state)
 	assert_true(kernel_has(F_EB, "N-O-vnet0"));
 	assert_non_null(strstr(last_input("ebtables-restore"), "-I FORWARD 1 -j " RULES_ROOT_FROM "\n"));
 	assert_int_equal(strlen(row_of("vnet0", "eb_norm")), 64);
+}
+
+/* ebtables-save prints table nat after table filter. Chains there with
+ * the names (and the very lines) of a binding's chains, which someone
+ * removed from table filter, do not pass for them: the Resync re-applies
+ * the binding. */
+static void test_other_table_not_read(void **state)
+{
+	static const char *const names[] = { "N-I-vnet0", "N-O-vnet0" };
+	struct strbuf nat = { 0 };
+	unsigned moved = 0;
+
+	started();
+	assert_int_equal(bind("vnet0", "no-mac-spoofing"), 1);
+	pump();
+	strbuf_puts(&nat, "*nat\n:PREROUTING ACCEPT\n");
+	for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+		/* Moved to table nat, as they were. */
+		struct kchain *c = kchain(F_EB, names[i], strlen(names[i]), false);
+
+		if (!c)
+			continue;
+		strbuf_puts(&nat, c->text.p);
+		strbuf_done(&c->text);
+		c->used = false;
+		moved++;
+	}
+	assert_int_equal(moved, 1); /* no-mac-spoofing has one chain */
+	strbuf_puts(&nat, "COMMIT\n");
+	eb_other_tables = strbuf_steal(&nat, NULL);
+	resync();
+	pump();
+	free(eb_other_tables);
+	eb_other_tables = NULL;
+	assert_int_equal(told[n_told - 1].kind, OUTCOME_RESYNCED);
+	assert_int_equal(told[n_told - 1].reapplied, 1);
+	assert_true(kernel_has(F_EB, "N-O-vnet0"));
 }
 
 /* An applied binding keeps its hash and chain names, not its restore
@@ -2796,6 +2839,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_apply_phases, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unbind, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batch_in_binding_order, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_other_table_not_read, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bisect, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_change_while_batch_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
