@@ -60,10 +60,11 @@ enum link_state {
 /* "creating", "present", "deleting": the store's and the replies' words. */
 const char *link_state_to_string(enum link_state s);
 /* Why k cannot join another call, as the state a LinkBusy names; NULL if
- * it can. A link is busy until the call creating or deleting it is
- * answered, not only until the kernel's ack: that call still holds it
- * (its tag and reply to come, k->op), and another taking it would leave
- * the first waiting for ever. */
+ * it can. A link is busy until the call creating, deleting or setting it
+ * is answered, not only until the kernel's ack: that call still holds it
+ * (its tag and reply to come, k->op; a set's k->setting), and another
+ * taking it would leave the first waiting for ever, or delete a link a
+ * set may still set back. */
 struct link;
 const char *link_busy(const struct link *k);
 

@@ -47,7 +47,11 @@ const char *link_busy(const struct link *k)
 		return link_state_to_string(k->state);
 	/* Made, but its create call is not answered yet. */
 	if (k->op)
-		return k->op->type == OP_CREATE ? "creating" : "deleting";
+		return k->op->type == OP_CREATE ? "creating" : k->op->type == OP_SET ? "setting" :
+										 "deleting";
+	/* A SetLinks of it is out (set.c holds it by k->setting). */
+	if (k->setting)
+		return "setting";
 	return NULL;
 }
 

@@ -204,7 +204,7 @@ static int set_check(struct links *l, const struct links_set_req *req,
 			refusal->owner = k->owner;
 			return -EPERM;
 		}
-		busy = k->setting ? "setting" : link_busy(k);
+		busy = link_busy(k);
 		if (busy || k->ifindex <= 0) {
 			refusal->state = busy ? busy : link_state_to_string(k->state);
 			return -EBUSY;

@@ -1798,6 +1798,40 @@ static void test_set_links_all_or_nothing(void **state)
 	assert_false(link_find(f->l, "macvtap1")->setting);
 }
 
+/* A link whose SetLinks is still out is busy for a delete too (the
+ * interface's LinkBusy "setting"), by name and by owner, until that call
+ * is answered. */
+static void test_delete_refused_while_set(void **state)
+{
+	struct fix *f = *state;
+	struct answer a = { 0 }, b = { 0 }, d = { 0 };
+	struct links_refusal refusal = { 0 };
+	const char *names[] = { "macvtap0" };
+	struct nl_link_change c[1] = { { .set_mtu = true, .mtu = 1400 } };
+
+	links_start(f);
+	create_ok(f, "alice", 1, &a);
+	events_for_all(f);
+	assert_int_equal(set(f, "alice", 1, names, c, &b, &refusal), 0);
+	assert_int_equal(links_op_delete(f->l, "alice", names, 1, on_done, &d, &refusal), -EBUSY);
+	assert_string_equal(refusal.name, "macvtap0");
+	assert_string_equal(refusal.state, "setting");
+	memset(&refusal, 0, sizeof(refusal));
+	assert_int_equal(links_op_delete(f->l, "alice", NULL, 0, on_done, &d, &refusal), -EBUSY);
+	assert_string_equal(refusal.state, "setting");
+
+	links_flush(f->l);
+	kernel_run(f->nl);
+	assert_int_equal(b.calls, 1);
+	assert_int_equal(b.error, 0);
+	assert_int_equal(links_op_delete(f->l, "alice", names, 1, on_done, &d, &refusal), 0);
+	links_flush(f->l);
+	kernel_run(f->nl);
+	assert_int_equal(d.calls, 1);
+	assert_int_equal(d.error, 0);
+	assert_true(links_idle(f->l));
+}
+
 static void test_set_links_freed_in_flight(void **state)
 {
 	struct fix *f = *state;
@@ -2258,6 +2292,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_delete_by_group, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delete_refusals, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_link_busy_until_its_create_is_answered, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_delete_refused_while_set, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_events_foreign_device, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_events_ours_vanishes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_events_lost_redumps_and_reconciles, setup, teardown),
