@@ -269,6 +269,16 @@ void binding_set_dirty(struct filters *f, struct binding *b, bool dirty)
 	}
 }
 
+void binding_move_to_netdev(struct filters *f, struct binding *b)
+{
+	binding_count(f, b, -1);
+	if (b->dirty)
+		TAILQ_REMOVE(&f->dirty, b, dirty_entry);
+	TAILQ_REMOVE(&f->all, b, entry);
+	TAILQ_INSERT_TAIL(&f->netdev_all, b, entry);
+	b->nft = true;
+}
+
 void binding_drop_text(struct binding *b)
 {
 	assert(b);

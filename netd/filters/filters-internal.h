@@ -272,7 +272,7 @@ struct filters {
 	/* The dirty bindings of f->all, in the order they became dirty:
 	 * a flush takes them from here (at 1,000 bindings a walk of f->all
 	 * for them was a tenth of the CPU netd spent on a lone BindFilter).
-	 * Kept by binding_set_dirty() and netdev_adopt(). */
+	 * Kept by binding_set_dirty() and binding_move_to_netdev(). */
 	struct binding_list dirty;
 	uint64_t next_seq;
 	unsigned nbindings;
@@ -396,6 +396,9 @@ void bindings_recount(struct filters *f);
 /* Set or clear b's dirty flag, keeping f->ndirty: the only writer of
  * b->dirty. */
 void binding_set_dirty(struct filters *f, struct binding *b, bool dirty);
+/* Move b from f->all (and f->dirty) to f->netdev_all, out of the counts
+ * by state: see netdev_adopt(). */
+void binding_move_to_netdev(struct filters *f, struct binding *b);
 /* Free b's rendered restore text, keeping its hash, chain names and
  * which chains it has: an applied binding needs only those, and the text
  * was a third of netd's memory at 10,000 bindings. */

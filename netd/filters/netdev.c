@@ -693,12 +693,7 @@ void netdev_resync(struct filters *f)
 void netdev_adopt(struct filters *f, struct binding *b)
 {
 	assert(f && b && !b->nft);
-	binding_count(f, b, -1);
-	if (b->dirty)
-		TAILQ_REMOVE(&f->dirty, b, dirty_entry);
-	TAILQ_REMOVE(&f->all, b, entry);
-	TAILQ_INSERT_TAIL(&f->netdev_all, b, entry);
-	b->nft = true;
+	binding_move_to_netdev(f, b);
 }
 
 int netdev_render(struct filters *f, struct binding *b, const struct rules_params *p,
