@@ -1798,6 +1798,20 @@ static void test_set_links_all_or_nothing(void **state)
 	assert_false(link_find(f->l, "macvtap1")->setting);
 }
 
+/* alice's one link, macvtap0, made (made answered); a SetLinks of its
+ * MTU to 1400 out (set to be answered). */
+static void mtu_set_out(struct fix *f, struct answer *made, struct answer *set_answer)
+{
+	struct links_refusal refusal = { 0 };
+	const char *names[] = { "macvtap0" };
+	struct nl_link_change c[1] = { { .set_mtu = true, .mtu = 1400 } };
+
+	links_start(f);
+	create_ok(f, "alice", 1, made);
+	events_for_all(f);
+	assert_int_equal(set(f, "alice", 1, names, c, set_answer, &refusal), 0);
+}
+
 /* A link whose SetLinks is still out is busy for a delete too (the
  * interface's LinkBusy "setting"), by name and by owner, until that call
  * is answered. */
@@ -1807,12 +1821,8 @@ static void test_delete_refused_while_set(void **state)
 	struct answer a = { 0 }, b = { 0 }, d = { 0 };
 	struct links_refusal refusal = { 0 };
 	const char *names[] = { "macvtap0" };
-	struct nl_link_change c[1] = { { .set_mtu = true, .mtu = 1400 } };
 
-	links_start(f);
-	create_ok(f, "alice", 1, &a);
-	events_for_all(f);
-	assert_int_equal(set(f, "alice", 1, names, c, &b, &refusal), 0);
+	mtu_set_out(f, &a, &b);
 	assert_int_equal(links_op_delete(f->l, "alice", names, 1, on_done, &d, &refusal), -EBUSY);
 	assert_string_equal(refusal.name, "macvtap0");
 	assert_string_equal(refusal.state, "setting");
@@ -1863,14 +1873,8 @@ static void test_set_links_lost_ack_is_set_back(void **state)
 {
 	struct fix *f = *state;
 	struct answer a = { 0 }, b = { 0 };
-	struct links_refusal refusal = { 0 };
-	const char *names[] = { "macvtap0" };
-	struct nl_link_change c[1] = { { .set_mtu = true, .mtu = 1400 } };
 
-	links_start(f);
-	create_ok(f, "alice", 1, &a);
-	events_for_all(f);
-	assert_int_equal(set(f, "alice", 1, names, c, &b, &refusal), 0);
+	mtu_set_out(f, &a, &b);
 	/* The kernel did it, the ack was lost: the outcome is made known by
 	 * setting it back, and the caller hears of the loss. */
 	lose_acks(f->nl, f->l, 1);
