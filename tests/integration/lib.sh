@@ -105,10 +105,13 @@ schema_fetch() {
 		fail "cannot fetch the interfaces netd serves"
 }
 
-# wait_ready: until netdctl status succeeds (10 s at most).
+# wait_ready: until netdctl status succeeds (60 s at most; at once if
+# netd exits). A start waits for the kernel's RTNL lock for its first
+# link dump: beside a test deleting 4,096 links, or namespaces being torn
+# down, that took over 10 s once.
 wait_ready() {
 	local i
-	for i in $(seq 100); do
+	for i in $(seq 600); do
 		"$NETDCTL" --socket "$SOCK" status >/dev/null 2>&1 && return 0
 		[ -n "$NETD_PID" ] && ! kill -0 "$NETD_PID" 2>/dev/null && return 1
 		sleep 0.1
