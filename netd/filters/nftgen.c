@@ -56,6 +56,19 @@ static void gen_sock_drop(void)
 	gen_sock = NULL;
 }
 
+/* Sequence numbers for count questions: base + 1 to base + count (the
+ * base returned), never 0, not reused soon. */
+static unsigned gen_seq_take(unsigned count)
+{
+	unsigned base;
+
+	if (gen_seq > UINT_MAX - NFT_GET_MAX - 1)
+		gen_seq = 0;
+	base = gen_seq;
+	gen_seq += count;
+	return base;
+}
+
 static int gen_sock_get(struct mnl_socket **ret)
 {
 	struct mnl_socket *s;
@@ -91,7 +104,7 @@ static int nftgen_get(uint32_t *ret_gen)
 	r = gen_sock_get(&s);
 	if (r < 0)
 		return r;
-	seq = ++gen_seq ?: ++gen_seq;
+	seq = gen_seq_take(1) + 1;
 	h = mnl_nlmsg_put_header(buf);
 	h->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETGEN;
 	h->nlmsg_flags = NLM_F_REQUEST;
@@ -304,11 +317,7 @@ static int nftgen_chains_have(enum rules_family fam, const char *const *names, u
 	if (r < 0)
 		return r;
 	portid = mnl_socket_get_portid(s);
-	/* Sequence numbers of their own, never 0, not reused soon. */
-	if (gen_seq > UINT_MAX - NFT_GET_MAX - 1)
-		gen_seq = 0;
-	base = gen_seq;
-	gen_seq += count;
+	base = gen_seq_take(count);
 	for (unsigned i = 0; i < count; i++) {
 		seen[i] = false;
 		chain_get_put(buf, &len, fam, names[i], base + i + 1);
