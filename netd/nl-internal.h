@@ -60,6 +60,11 @@ struct nl {
 	pid_t sender_pid;
 	int hold_fd;              /* handed to every sender (see nl_new) */
 	ev_io sender_io;
+	/* The link dump process (nl-dumper.c); -1: dumps are read here,
+	 * from dump_sock. */
+	int dumper_fd;
+	pid_t dumper_pid;
+	ev_io dumper_io;
 	uint32_t seq;
 	unsigned req_portid;
 	struct req_list queue;
@@ -84,5 +89,16 @@ void nl_req_complete(struct nl *nl, struct nl_req *r, int error, const char *mes
 void nl_lose_in_flight(struct nl *nl, const char *why);
 /* Fork the sender. Failure is not fatal: the loop then sends itself. */
 void nl_sender_start(struct nl *nl, int hold_fd);
+/* Fork the link dump process; false (logged) if it cannot be: the loop
+ * then reads dumps itself. */
+bool nl_dumper_start(struct nl *nl);
+/* End it (if there is one); dumper_fd is -1 after. */
+void nl_dumper_stop(struct nl *nl);
+/* Ask it for a dump numbered seq, starting another once if it is gone:
+ * 0, or -ESRCH if there is none (the loop dumps itself). */
+int nl_dumper_request(struct nl *nl, uint32_t seq);
+/* The running dump is over with error (0, -EINTR to dump again, -errno):
+ * link events are read again, then the owner is told. */
+void nl_dump_end(struct nl *nl, int error);
 
 #endif

@@ -15,6 +15,13 @@
  * takes each batch over a SOCK_SEQPACKET pair, sends it, and says whether
  * the send itself failed. The acks still arrive on the shared socket,
  * read by the loop. No threads, no locks: a pipe-like handoff.
+ *
+ * A dump is built by the kernel inside the recvmsg() of its reader, so a
+ * second process forked at start, the link dump process (nl-dumper.c),
+ * reads and parses each dump on its own socket while the loop goes on;
+ * the loop files the links it sends. Link events are left in their
+ * socket while a dump runs and read after it, so that each changes the
+ * picture the dump built, not the one it replaces.
  */
 #include "config.h"
 
@@ -331,10 +338,7 @@ static void handle_dump_msg(struct nl *nl, const struct nlmsghdr *nlh)
 		if (nlh->nlmsg_type == NLMSG_ERROR &&
 		    nlh->nlmsg_len >= NLMSG_LENGTH(sizeof(struct nlmsgerr)))
 			err = ((const struct nlmsgerr *)mnl_nlmsg_get_payload(nlh))->error;
-		nl->dumping = false;
-		nl->dump_seq = 0;
-		if (nl->cb.dump_done)
-			nl->cb.dump_done(nl->userdata, err ? err : nl->dump_intr ? -EINTR : 0);
+		nl_dump_end(nl, err ? err : nl->dump_intr ? -EINTR : 0);
 		return;
 	}
 	if (nlh->nlmsg_type == RTM_NEWLINK && nl_parse_link(nlh, &l) == 0 && nl->cb.dump_link)
@@ -386,12 +390,8 @@ static void dump_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 			if (errno == EAGAIN || errno == EINTR)
 				return;
 			/* A dump lost a part: it is incomplete; say so. */
-			if (nl->dumping) {
-				nl->dumping = false;
-				nl->dump_seq = 0;
-				if (nl->cb.dump_done)
-					nl->cb.dump_done(nl->userdata, -EINTR);
-			}
+			if (nl->dumping)
+				nl_dump_end(nl, -EINTR);
 			return;
 		}
 		len = (int)n;
@@ -486,21 +486,23 @@ static void ev_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 	}
 }
 
-int nl_dump_links(struct nl *nl)
+void nl_dump_end(struct nl *nl, int error)
+{
+	nl->dumping = false;
+	nl->dump_seq = 0;
+	ev_io_start(nl->loop, &nl->ev_io_w);
+	if (nl->cb.dump_done)
+		nl->cb.dump_done(nl->userdata, error);
+}
+
+static int dump_here(struct nl *nl)
 {
 	char buf[NL_MSG_MAX];
-	struct nlmsghdr *nlh;
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	struct ifinfomsg *ifi;
 
-	assert(nl);
-	if (nl->dumping)
-		return -EBUSY;
-	nlh = mnl_nlmsg_put_header(buf);
 	nlh->nlmsg_type = RTM_GETLINK;
 	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	do
-		nl->dump_seq = ++nl->seq;
-	while (nl->dump_seq == 0 || nl->in_flight[nl->dump_seq % NL_MAX_IN_FLIGHT]);
 	nlh->nlmsg_seq = nl->dump_seq;
 	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
 	ifi->ifi_family = AF_UNSPEC;
@@ -508,12 +510,33 @@ int nl_dump_links(struct nl *nl)
 		int r = -errno;
 
 		log_warn("netlink: link dump: %m");
+		return r;
+	}
+	return 0;
+}
+
+int nl_dump_links(struct nl *nl)
+{
+	int r;
+
+	assert(nl);
+	if (nl->dumping)
+		return -EBUSY;
+	do
+		nl->dump_seq = ++nl->seq;
+	while (nl->dump_seq == 0 || nl->in_flight[nl->dump_seq % NL_MAX_IN_FLIGHT]);
+	if (nl_dumper_request(nl, nl->dump_seq) < 0 && (r = dump_here(nl)) < 0) {
 		nl->dump_seq = 0;
 		return r;
 	}
 	nl->dumping = true;
 	nl->dump_intr = false;
 	nl->stats.dumps++;
+	/* Link events wait in their socket until the dump is in: read
+	 * after it, each applies to the picture it built, whose devices it
+	 * may change (one read before would change the picture the dump
+	 * replaces, and be lost). */
+	ev_io_stop(nl->loop, &nl->ev_io_w);
 	return 0;
 }
 
@@ -581,6 +604,7 @@ int nl_new(struct ev_loop *loop, const struct nl_callbacks *cb, void *userdata,
 	if (!nl)
 		return -ENOMEM;
 	nl->sender_fd = -1;
+	nl->dumper_fd = -1;
 	nl->hold_fd = hold_fd;
 	nl->loop = loop;
 	nl->cb = *cb;
@@ -606,6 +630,7 @@ int nl_new(struct ev_loop *loop, const struct nl_callbacks *cb, void *userdata,
 	ev_io_start(loop, &nl->req_io);
 	ev_io_start(loop, &nl->ev_io_w);
 	nl_sender_start(nl, hold_fd);
+	nl_dumper_start(nl);
 	*ret = nl;
 	return 0;
 fail:
@@ -627,6 +652,7 @@ struct nl *nl_free(struct nl *nl)
 		close(nl->sender_fd);
 		waitpid(nl->sender_pid, NULL, 0);
 	}
+	nl_dumper_stop(nl);
 	if (nl->req_sock) {
 		ev_io_stop(nl->loop, &nl->req_io);
 		mnl_socket_close(nl->req_sock);

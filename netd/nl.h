@@ -1,9 +1,9 @@
 /*
  * nl.h: netd's rtnetlink, the only module that includes libmnl.
  *
- * Two sockets: one for requests (creates, group changes, deletions, dumps)
+ * Two sockets: one for requests (creates, group changes, deletions)
  * whose acks are matched back to their request by sequence number, and one
- * subscribed to link events. Requests are queued and sent in batches (many
+ * subscribed to link events. Dumps are read by a process of their own. Requests are queued and sent in batches (many
  * messages per sendmsg) by nl_flush(), which the loop calls once per
  * iteration after the database commit, so every kernel change follows the
  * intent recorded for it. The loop never waits on the kernel: acks, echoes,
@@ -80,6 +80,7 @@ struct nl_stats {
 	int event_rcvbuf;        /* SO_RCVBUF of the event socket, as read back */
 	uint64_t acks_lost;      /* times the acks in flight were lost (overflow, dead sender) */
 	uint64_t sender_restarts; /* sender processes started again after one died */
+	uint64_t dumper_restarts; /* link dump processes started again after one died */
 };
 
 /*
@@ -145,7 +146,7 @@ void nl_cancel(struct nl *nl, void *data);
 void nl_flush(struct nl *nl);
 
 /* Start a dump of all links (results through the callbacks). -EBUSY if
- * one is already running. */
+ * one is already running. Link events are not read until it is over. */
 int nl_dump_links(struct nl *nl);
 
 /* True while nothing is queued, in flight or being dumped. */

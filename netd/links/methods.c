@@ -647,4 +647,6 @@ void links_status(const struct links *l, json_t *reply)
 	json_object_set_new(reply, "netlink_acks_lost", json_integer((json_int_t)ns.acks_lost));
 	json_object_set_new(reply, "netlink_sender_restarts",
 			    json_integer((json_int_t)ns.sender_restarts));
+	json_object_set_new(reply, "netlink_dumper_restarts",
+			    json_integer((json_int_t)ns.dumper_restarts));
 }

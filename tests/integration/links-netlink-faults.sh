@@ -8,7 +8,9 @@
 # nothing; (3) netd stops while the sender is stopped (SIGSTOP) with a
 # create in it: once shutdown_timeout_ms runs out, the caller is answered
 # io.netd.ShuttingDown and netd exits cleanly; the next start settles
-# the call as after a crash (all or nothing).
+# the call as after a crash (all or nothing); (4) the link dump process
+# is killed holding the dump that settles an ack overflow: a new one
+# starts, the dump is asked for again, the caller gets its links.
 . "$(dirname "$0")/lib.sh"
 
 command -v sqlite3 >/dev/null || fail "sqlite3 is required"
@@ -110,3 +112,34 @@ check_agree "after a stop that cut a create"
 [ "$(db "SELECT count(*) FROM links WHERE owner = 'cut'")" = 0 ] || fail "the cut create's links are still there"
 ok "a stop that timed out with a create waiting on the kernel: answered ShuttingDown, clean exit, rolled back at the next start"
 stop_netd
+
+# --- (4) the link dump process dies holding a dump ---
+dumper_of() { pgrep -P "$NETD_PID" -x netd-linkdump | head -n 1; }
+printf "[netd]\nnetlink_request_rcvbuf = 4096\n" > "$CONF"
+start_netd
+dumper=$(dumper_of)
+[ -n "$dumper" ] || fail "no link dump process (netd-linkdump) among netd's children"
+kill -STOP "$dumper"
+dumps=$(status_field netlink_dumps)
+timeout 60 "$NETDCTL" --socket "$SOCK" link create --parent v0 --kind macvtap --owner dk --count 300 > "$TMP/out" 2>&1 &
+client=$!
+# The acks overflow: the dump that settles them goes to the stopped process.
+for i in $(seq 300); do [ "$(status_field netlink_dumps)" -gt "$dumps" ] && break; sleep 0.1; done
+[ "$(status_field netlink_dumps)" -gt "$dumps" ] || fail "no dump was asked for: the test proves nothing"
+sleep 0.5
+kill -0 "$client" 2>/dev/null || fail "the create was answered without its dump: the test proves nothing"
+kill -KILL "$dumper"
+wait $client
+rc=$?
+[ "$rc" != 124 ] || fail "dump process killed: the caller got no answer in 60 s"
+[ "$rc" = 0 ] || fail "dump process killed: the create failed: $(cat "$TMP/out")"
+check_agree "dump process killed"
+[ "$(db "SELECT count(*) FROM links WHERE owner = 'dk' AND state = 'present'")" = 300 ] || fail "dump process killed: not 300 links owned"
+[ "$(status_field netlink_dumper_restarts)" = 1 ] || fail "netlink_dumper_restarts is $(status_field netlink_dumper_restarts), not 1"
+new=$(dumper_of)
+[ -n "$new" ] && [ "$new" != "$dumper" ] || fail "no new link dump process after the kill"
+ok "the link dump process killed holding a dump: a new one (pid $new) dumped again, the create of 300 succeeded"
+ctl link delete --owner dk > /dev/null || fail "dump process killed: the delete failed"
+check_agree "dump process killed, delete"
+stop_netd
+: > "$CONF"

@@ -2,7 +2,9 @@
  * test_nl.c: what of nl can be checked without changing any kernel state:
  * the queue and nl_cancel(), which ties a request's completion to the
  * lifetime of its data. Requests are queued but never flushed, so nothing
- * is sent; only the sockets are opened (and the sender forked).
+ * is sent; only the sockets are opened (and the sender forked). And, in a
+ * network namespace of its own (skipped where one cannot be made), that
+ * link events wait for the dump under way.
  */
 #include "config.h"
 
@@ -14,9 +16,13 @@
 #include <errno.h>
 #include <ev.h>
 #include <linux/if_link.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "nl.h"
+#include "nl-internal.h"
 
 static unsigned completions;
 
@@ -91,6 +97,64 @@ static void test_cancel_drops_queued(void **state)
 	ev_loop_destroy(loop);
 }
 
+static unsigned events, dumped, dumps_done, events_while_dumping;
+
+static void on_event(void *userdata, bool added, const struct nl_link *l)
+{
+	events++;
+	if (dumps_done == 0)
+		events_while_dumping++;
+}
+
+static void on_dump_link(void *userdata, const struct nl_link *l)
+{
+	dumped++;
+}
+
+static void on_dump_done(void *userdata, int error)
+{
+	assert_int_equal(error, 0);
+	dumps_done++;
+}
+
+/* A link event that comes while a dump is out is read after the dump is
+ * in: read before, it would change the picture the dump replaces. The
+ * dump process is stopped so that the event is there first. */
+static void test_events_wait_for_the_dump(void **state)
+{
+	static const struct nl_callbacks cbs = {
+		.link_event = on_event, .dump_link = on_dump_link, .dump_done = on_dump_done,
+	};
+	struct ev_loop *loop;
+	struct nl *nl = NULL;
+	unsigned early;
+
+	if (unshare(CLONE_NEWNET) < 0)
+		skip();
+	loop = ev_loop_new(EVFLAG_AUTO);
+	assert_non_null(loop);
+	assert_int_equal(nl_new(loop, &cbs, NULL, 0, 0, &nl), 0);
+	assert_true(nl->dumper_fd >= 0);
+	assert_int_equal(kill(nl->dumper_pid, SIGSTOP), 0);
+	assert_int_equal(nl_dump_links(nl), 0);
+	assert_int_equal(system("ip link add nltest0 type veth peer name nltest1"), 0);
+	for (int i = 0; i < 50; i++)
+		ev_run(loop, EVRUN_NOWAIT);
+	early = events_while_dumping;
+	/* Going on before any check, so that none leaves it stopped. */
+	assert_int_equal(kill(nl->dumper_pid, SIGCONT), 0);
+	assert_int_equal(early, 0);
+	while (dumps_done == 0)
+		ev_run(loop, EVRUN_ONCE);
+	assert_true(dumped >= 1); /* lo, and the pair if it was in time */
+	for (int i = 0; i < 1000 && events < 2; i++)
+		ev_run(loop, EVRUN_NOWAIT);
+	assert_true(events >= 2);
+	assert_int_equal(events_while_dumping, 0);
+	assert_null(nl_free(nl));
+	ev_loop_destroy(loop);
+}
+
 static void test_rtnetlink_ops_are_nl(void **state)
 {
 	assert_ptr_equal(nl_rtnetlink_ops.queue_create, nl_queue_create);
@@ -111,6 +175,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cancel_drops_queued),
 		cmocka_unit_test(test_rtnetlink_ops_are_nl),
+		/* Last: it moves the process to a namespace of its own. */
+		cmocka_unit_test(test_events_wait_for_the_dump),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
