@@ -537,17 +537,22 @@ static int start_links_filters(struct core *c)
 		}, &c->links);
 	if (r < 0)
 		return r;
-	while (!links_ready(c->links))
-		ev_run(c->loop, EVRUN_ONCE);
-	r = links_start_error(c->links);
-	if (r < 0)
-		return log_error_errno(NULL, r, "cannot read the kernel's links, not starting");
-	r = filters_new(c->loop, c->store, c->links, &(struct filters_config){
+	/* The bindings load while the link dump process reads the kernel's
+	 * links; they are checked against them once those are in. */
+	r = filters_load(c->loop, c->store, c->links, &(struct filters_config){
 			.filter_dir = c->cfg.filter_dir,
 			.helper_timeout_ms = c->cfg.helper_timeout_ms,
 		}, &c->filters);
 	if (r < 0)
 		return r;
+	while (!links_ready(c->links))
+		ev_run(c->loop, EVRUN_ONCE);
+	r = links_start_error(c->links);
+	if (r < 0)
+		return log_error_errno(NULL, r, "cannot read the kernel's links, not starting");
+	r = filters_start(c->filters);
+	if (r < 0)
+		return log_error_errno(NULL, r, "cannot start the filters");
 	links_set_port_hooks(c->links, filters_port_bound, filters_port_gone, c->filters);
 	links_release_unheld(c->links);
 	r = store_commit(c->store);

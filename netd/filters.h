@@ -27,7 +27,8 @@ struct filters_config {
 };
 
 /*
- * Load the filter definitions and the bindings. Unless the nf_tables
+ * Load the filter definitions and the bindings, then start them
+ * (filters_load() and filters_start()). Unless the nf_tables
  * generation shows the kernel untouched since netd's checkpoint, the first
  * filters_flush() starts verifying them against the kernel (one *-save per
  * family); the daemon serves meanwhile, and GetStatus says
@@ -35,6 +36,16 @@ struct filters_config {
  */
 int filters_new(struct ev_loop *loop, struct store *store, struct links *links,
 		const struct filters_config *cfg, struct filters **ret);
+/* The first half: the definitions and the bindings read from the store,
+ * nothing asked of the links (their picture of the kernel may still be
+ * coming: a start loads the bindings while the link dump runs). */
+int filters_load(struct ev_loop *loop, struct store *store, struct links *links,
+		 const struct filters_config *cfg, struct filters **ret);
+/* The second half, once the links are ready: bindings whose ports went
+ * while netd was down are to be removed, learning ports are watched
+ * again, the checkpoint is looked at. Logs and returns -errno on failure
+ * (the caller frees f). */
+int filters_start(struct filters *f);
 /* Cancel a running batch (its helpers are killed, their results never
  * looked at), tell the calls waiting on a binding that it is gone (a
  * waiting Resync is not answered), free everything. Accepts NULL;

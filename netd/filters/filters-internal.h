@@ -477,8 +477,12 @@ int bindings_unbind(struct filters *f, const char *port, const char *owner,
 		    const struct waiter *w);
 
 /* Load the bindings and the dispatch chains' fingerprints from the
- * store: 0 or -errno. */
+ * store: 0 or -errno. Asks nothing of the links. */
 int bindings_load(struct filters *f);
+/* Once the links are ready: bindings whose ports went while netd was
+ * down are removing, learning bindings watch their ports, every binding
+ * is counted. */
+void bindings_check_ports(struct filters *f);
 
 /* Render every binding again (new definitions): the number whose
  * rendering changed (they are pending again). */

@@ -297,8 +297,8 @@ static void gather_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	/* Nothing: waking the loop runs filters_flush() again. */
 }
 
-int filters_new(struct ev_loop *loop, struct store *store, struct links *links,
-		const struct filters_config *cfg, struct filters **ret)
+int filters_load(struct ev_loop *loop, struct store *store, struct links *links,
+		 const struct filters_config *cfg, struct filters **ret)
 {
 	struct filters *f;
 	int r;
@@ -336,9 +336,28 @@ int filters_new(struct ev_loop *loop, struct store *store, struct links *links,
 		filters_free(f);
 		return r;
 	}
+	*ret = f;
+	return 0;
+}
+
+int filters_start(struct filters *f)
+{
+	assert(f && !f->netdev);
+	bindings_check_ports(f);
 	verify_gen_init(f);
 	f->verify_wanted = !verify_from_checkpoint(f);
-	r = netdev_init(f);
+	return netdev_init(f);
+}
+
+int filters_new(struct ev_loop *loop, struct store *store, struct links *links,
+		const struct filters_config *cfg, struct filters **ret)
+{
+	struct filters *f;
+	int r = filters_load(loop, store, links, cfg, &f);
+
+	if (r < 0)
+		return r;
+	r = filters_start(f);
 	if (r < 0) {
 		filters_free(f);
 		return r;

@@ -147,8 +147,6 @@ static void load_root_row(void *userdata, const char *family, const char *norm)
 int bindings_load(struct filters *f)
 {
 	struct load_ctx ctx = { .f = f };
-	struct binding *b;
-	struct links_port lp;
 	int r;
 
 	assert(f);
@@ -158,9 +156,15 @@ int bindings_load(struct filters *f)
 	free(ctx.rewrite);
 	if (r < 0)
 		return r;
-	r = store_roots_foreach(f->store, load_root_row, f);
-	if (r < 0)
-		return r;
+	return store_roots_foreach(f->store, load_root_row, f);
+}
+
+void bindings_check_ports(struct filters *f)
+{
+	struct binding *b;
+	struct links_port lp;
+
+	assert(f);
 	/* Ports that went while netd was down. */
 	for (int k = 0; k < 2; k++)
 		TAILQ_FOREACH(b, k ? &f->netdev_all : &f->all, entry)
@@ -172,6 +176,5 @@ int bindings_load(struct filters *f)
 	TAILQ_FOREACH(b, &f->all, entry)
 		learn_sync(f, b);
 	bindings_recount(f);
-	return 0;
 }
 

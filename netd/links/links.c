@@ -44,13 +44,21 @@ static int links_alloc(struct ev_loop *loop, struct store *store,
 		links_free(l);
 		return r;
 	}
-	r = links_load(l);
-	if (r < 0) {
-		links_free(l);
-		return r;
-	}
 	*ret = l;
 	return 0;
+}
+
+/* The dump first: its reader works while the rows load (the records
+ * are read by the loop, after this). */
+static int links_begin(struct links *l)
+{
+	int r;
+
+	start_dump(l);
+	r = links_load(l);
+	if (r < 0)
+		links_free(l);
+	return r;
 }
 
 int links_new(struct ev_loop *loop, struct store *store, const struct links_config *cfg,
@@ -71,9 +79,10 @@ int links_new(struct ev_loop *loop, struct store *store, const struct links_conf
 	l->nlo = &nl_rtnetlink_ops;
 	if (cfg->request_rcvbuf > 0)
 		nl_set_request_rcvbuf(l->nl, cfg->request_rcvbuf);
-	start_dump(l);
-	*ret = l;
-	return 0;
+	r = links_begin(l);
+	if (r == 0)
+		*ret = l;
+	return r;
 }
 
 int links_new_with_kernel(struct ev_loop *loop, struct store *store,
@@ -91,9 +100,10 @@ int links_new_with_kernel(struct ev_loop *loop, struct store *store,
 	}
 	l->nlo = ops;
 	l->nl = nl;
-	start_dump(l);
-	*ret = l;
-	return 0;
+	r = links_begin(l);
+	if (r == 0)
+		*ret = l;
+	return r;
 }
 
 struct links *links_free(struct links *l)

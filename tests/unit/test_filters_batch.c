@@ -511,7 +511,7 @@ static void note_phase(void)
 	}
 }
 
-static void filters_start(void)
+static void start_filters(void)
 {
 	assert_int_equal(filters_new(loop, S, NULL, &(struct filters_config){
 			.filter_dir = filter_dir, .helper_timeout_ms = TIMEOUT_MS,
@@ -559,7 +559,7 @@ static int setup(void **state)
 	kgen = 1000;
 	kgen_extra = 0;
 	kernel_reset();
-	filters_start();
+	start_filters();
 	return 0;
 }
 
@@ -585,7 +585,7 @@ static int setup_nft(void **state)
 		snprintf(path, sizeof(path), "%s/%s", dir, tools[i]);
 		assert_int_equal(symlink("xtables-nft-multi", path), 0);
 	}
-	filters_start();
+	start_filters();
 	assert_true(F->gen_usable);
 	return 0;
 }
@@ -960,7 +960,7 @@ static void test_learning(void **state)
 	/* A restart: still learning, the same rules, intact. */
 	F = filters_free(F);
 	runs_forget();
-	filters_start();
+	start_filters();
 	pump();
 	b = binding_find(F, "learn0");
 	assert_int_equal(b->learn, LEARN_DHCP);
@@ -1393,7 +1393,7 @@ static void test_text_dropped_once_applied(void **state)
 
 	F = filters_free(F);
 	runs_forget();
-	filters_start();
+	start_filters();
 	b = binding_find(F, "vnet0");
 	assert_non_null(b);
 	assert_null(b->want.text[F_EB]);
@@ -1411,7 +1411,7 @@ static void test_restart_skips_intact(void **state)
 	pump();
 	F = filters_free(F);
 	runs_forget();
-	filters_start();
+	start_filters();
 	assert_non_null(binding_find(F, "vnet0"));
 	pump();
 	assert_int_equal(count_runs("ebtables-restore"), 0);
@@ -2395,7 +2395,7 @@ static void test_nft_unrecorded_not_intact(void **state)
 	runs_forget();
 	n_told = 0;
 
-	filters_start();
+	start_filters();
 	pump();
 	assert_true(F->ready);
 	assert_int_equal(count_runs("ebtables-restore"), 1);
@@ -2452,7 +2452,7 @@ static void test_nft_noop_family(void **state)
 	assert_false(kernel_has(F_IP4, "N-I-vnet0"));
 	F = filters_free(F); /* killed before the record */
 	runs_forget();
-	filters_start();
+	start_filters();
 	/* bound while the start's verification runs: the first batch */
 	assert_int_equal(bind("vnet1", "no-mac-spoofing"), 1);
 	pump();
@@ -2546,7 +2546,7 @@ static void restart(void)
 {
 	F = filters_free(F);
 	runs_forget();
-	filters_start();
+	start_filters();
 }
 
 static unsigned restores(void)
@@ -2604,7 +2604,7 @@ static void test_restart_renders_changed_only(void **state)
 	F = filters_free(F);
 	write_mine("2222", 400, false);
 	runs_forget();
-	filters_start();
+	start_filters();
 	assert_int_equal(F->start_renders, 1);
 	assert_string_equal(binding_find(F, "vnet0")->want.hash, hash0);
 	assert_string_not_equal(binding_find(F, "vnet1")->want.hash, hash1);
@@ -2678,7 +2678,7 @@ static void test_stored_rendering_wrong(void **state)
 	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 	runs_forget();
-	filters_start();
+	start_filters();
 	assert_int_equal(F->start_renders, 0);
 	assert_string_equal(binding_find(F, "vnet0")->want.hash, fake);
 	pump();
@@ -2722,7 +2722,7 @@ static void test_params_row_rewritten(void **state)
 				      NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 	runs_forget();
-	filters_start();
+	start_filters();
 	b = binding_find(F, "vnet0");
 	assert_non_null(b->params);
 	assert_int_equal(F->start_renders, 1);
