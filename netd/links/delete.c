@@ -135,7 +135,7 @@ void delete_start(struct links *l, struct op *op)
 		if (op->links[i])
 			op->links[i]->op = op;
 	work_add(op);
-	delete_step(op, LINKS_STEP);
+	delete_step(op, LINKS_PIECE);
 }
 
 /* Record the intents of every link, then queue the moves into the delete

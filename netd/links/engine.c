@@ -247,7 +247,7 @@ void create_finish(struct op *op)
 		op->encoding = true;
 		op->encode_next = 0;
 		work_add(op);
-		encode_step(op, LINKS_STEP);
+		encode_step(op, LINKS_PIECE);
 		return;
 	}
 	if (op->error && !op->rolling_back) {
@@ -553,7 +553,7 @@ int links_op_create(struct links *l, const struct links_create_req *req,
 	snprintf(op->parent, sizeof(op->parent), "%s", parent->name);
 	op->parent_ifindex = parent->ifindex;
 	work_add(op);
-	create_step(op, LINKS_STEP);
+	create_step(op, LINKS_PIECE);
 	return 0;
 }
 
@@ -703,12 +703,16 @@ static void work_check_cb(struct ev_loop *loop, ev_check *w, int revents)
 {
 	STATS_CALLBACK("links work");
 	struct links *l = w->data;
+	uint64_t start = now_usec();
 	unsigned budget = LINKS_STEP;
 	struct op *op;
 
 	/* Oldest call first: finish it before starting on the next. */
-	while (budget > 0 && (op = TAILQ_FIRST(&l->work)))
-		budget -= op_step(op, budget);
+	while (budget > 0 && (op = TAILQ_FIRST(&l->work))) {
+		budget -= op_step(op, budget < LINKS_PIECE ? budget : LINKS_PIECE);
+		if (now_usec() - start >= LINKS_STEP_US)
+			break;
+	}
 }
 
 static void work_idle_cb(struct ev_loop *loop, ev_idle *w, int revents)
