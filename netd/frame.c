@@ -96,6 +96,24 @@ int frame_append_msg(struct frame *f, const char *text, size_t n)
 	return 0;
 }
 
+int frame_append_msg_owned(struct frame *f, char *text, size_t n)
+{
+	int r;
+
+	assert(f);
+	assert(text && text[n] == '\0');
+	if (frame_len(f) > 0) {
+		r = frame_append_msg(f, text, n);
+		free(text);
+		return r;
+	}
+	free(f->data);
+	f->data = text;
+	f->start = f->scanned = 0;
+	f->end = f->cap = n + 1;
+	return 0;
+}
+
 void frame_consume(struct frame *f, size_t n)
 {
 	assert(f);

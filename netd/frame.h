@@ -42,6 +42,12 @@ int frame_append(struct frame *f, const void *p, size_t n);
 /* Append one message: text of length n plus the terminating NUL. */
 int frame_append_msg(struct frame *f, const char *text, size_t n);
 
+/* The same with a message text (malloc'd, NUL at text[n]) whose
+ * ownership passes to f: an empty f takes the buffer itself, so a reply
+ * of megabytes is not copied (nor its pages touched anew). Frees text
+ * in any case; 0 or -ENOMEM. */
+int frame_append_msg_owned(struct frame *f, char *text, size_t n);
+
 /* Drop n bytes from the front (after a write). */
 void frame_consume(struct frame *f, size_t n);
 

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "frame.h"
@@ -174,6 +175,29 @@ static void test_output(void **state)
 	frame_done(&f);
 }
 
+/* An owned message: an empty frame takes the buffer, one holding bytes
+ * copies it after them; either way the messages come out in order. */
+static void test_output_owned(void **state)
+{
+	struct frame f;
+	char *a = strdup("{\"a\":1}"), *b = strdup("{\"b\":2}");
+
+	frame_init(&f);
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_int_equal(frame_append_msg_owned(&f, a, strlen(a)), 0);
+	assert_ptr_equal(f.data, a);
+	assert_int_equal(frame_len(&f), 8);
+	assert_int_equal(frame_append_msg_owned(&f, b, strlen(b)), 0);
+	assert_int_equal(frame_len(&f), 16);
+	assert_memory_equal(f.data + f.start, "{\"a\":1}\0{\"b\":2}\0", 16);
+	frame_consume(&f, 16);
+	assert_int_equal(frame_len(&f), 0);
+	assert_int_equal(frame_append(&f, "x", 1), 0);
+	assert_memory_equal(f.data + f.start, "x", 1);
+	frame_done(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -184,6 +208,7 @@ int main(void)
 		cmocka_unit_test(test_oversize),
 		cmocka_unit_test(test_compaction),
 		cmocka_unit_test(test_output),
+		cmocka_unit_test(test_output_owned),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
