@@ -96,22 +96,28 @@ int frame_append_msg(struct frame *f, const char *text, size_t n)
 	return 0;
 }
 
-int frame_append_msg_owned(struct frame *f, char *text, size_t n)
+int frame_append_owned(struct frame *f, char *buf, size_t n)
 {
 	int r;
 
 	assert(f);
-	assert(text && text[n] == '\0');
+	assert(buf);
 	if (frame_len(f) > 0) {
-		r = frame_append_msg(f, text, n);
-		free(text);
+		r = frame_append(f, buf, n);
+		free(buf);
 		return r;
 	}
 	free(f->data);
-	f->data = text;
+	f->data = buf;
 	f->start = f->scanned = 0;
-	f->end = f->cap = n + 1;
+	f->end = f->cap = n;
 	return 0;
+}
+
+int frame_append_msg_owned(struct frame *f, char *text, size_t n)
+{
+	assert(text && text[n] == '\0');
+	return frame_append_owned(f, text, n + 1);
 }
 
 void frame_consume(struct frame *f, size_t n)

@@ -42,6 +42,11 @@ int frame_append(struct frame *f, const void *p, size_t n);
 /* Append one message: text of length n plus the terminating NUL. */
 int frame_append_msg(struct frame *f, const char *text, size_t n);
 
+/* Append n bytes of a malloc'd buffer whose ownership passes to f: an
+ * empty f takes the buffer itself (no copy, no new pages touched), one
+ * holding bytes copies it. Frees buf in any case; 0 or -ENOMEM. */
+int frame_append_owned(struct frame *f, char *buf, size_t n);
+
 /* The same with a message text (malloc'd, NUL at text[n]) whose
  * ownership passes to f: an empty f takes the buffer itself, so a reply
  * of megabytes is not copied (nor its pages touched anew). Frees text

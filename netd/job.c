@@ -42,6 +42,7 @@ struct job {
 	void *data;
 	size_t out_max, err_max;
 	char *out_buf;  /* the buffer out points into, while done runs: see job_take_out() */
+	char *input_owned; /* job_run_owned_input()'s, until a run takes it */
 };
 
 /* A real child: job_process_ops' state. */
@@ -315,7 +316,10 @@ static int proc_start(struct job *j, struct ev_loop *loop, char *const argv[], c
 	frame_init(&s->input);
 	frame_init(&s->out);
 	frame_init(&s->err);
-	if (input_len && frame_append(&s->input, input, input_len) < 0) {
+	if (input_len && input == j->input_owned) {
+		j->input_owned = NULL;
+		frame_append_owned(&s->input, (char *)input, input_len); /* cannot fail: empty */
+	} else if (input_len && frame_append(&s->input, input, input_len) < 0) {
 		/* The child runs with empty input; its status says so. */
 		log_warn("%s: out of memory for its input", argv[0]);
 	}
@@ -373,13 +377,14 @@ static void job_free(struct job *j)
 {
 	if (j->free_data)
 		j->free_data(j->data);
+	free(j->input_owned);
 	free(j->name);
 	free(j);
 }
 
-int job_run(struct ev_loop *loop, const struct job_ops *ops, char *const argv[],
-	    const char *input, size_t input_len, unsigned timeout_ms, job_done_fn done,
-	    job_free_fn free_data, void *data, struct job **ret_job)
+static int job_start(struct ev_loop *loop, const struct job_ops *ops, char *const argv[],
+		     const char *input, char *input_owned, size_t input_len, unsigned timeout_ms,
+		     job_done_fn done, job_free_fn free_data, void *data, struct job **ret_job)
 {
 	struct job *j;
 	int r;
@@ -390,10 +395,13 @@ int job_run(struct ev_loop *loop, const struct job_ops *ops, char *const argv[],
 	if (!ops)
 		ops = &job_process_ops;
 	j = calloc(1, sizeof(*j));
-	if (!j)
+	if (!j) {
+		free(input_owned);
 		return -ENOMEM;
+	}
 	j->name = strdup(argv[0]);
 	if (!j->name) {
+		free(input_owned);
 		free(j);
 		return -ENOMEM;
 	}
@@ -402,8 +410,10 @@ int job_run(struct ev_loop *loop, const struct job_ops *ops, char *const argv[],
 	j->err_max = JOB_ERR_MAX;
 	j->done = done;
 	j->data = data;
+	j->input_owned = input_owned;
 	r = ops->start(j, loop, argv, input, input_len, timeout_ms);
 	if (r < 0) {
+		free(j->input_owned);
 		free(j->name);
 		free(j);
 		return r;
@@ -413,6 +423,22 @@ int job_run(struct ev_loop *loop, const struct job_ops *ops, char *const argv[],
 	if (ret_job)
 		*ret_job = j;
 	return 0;
+}
+
+int job_run(struct ev_loop *loop, const struct job_ops *ops, char *const argv[],
+	    const char *input, size_t input_len, unsigned timeout_ms, job_done_fn done,
+	    job_free_fn free_data, void *data, struct job **ret_job)
+{
+	return job_start(loop, ops, argv, input, NULL, input_len, timeout_ms, done, free_data,
+			 data, ret_job);
+}
+
+int job_run_owned_input(struct ev_loop *loop, const struct job_ops *ops, char *const argv[],
+			char *input, size_t input_len, unsigned timeout_ms, job_done_fn done,
+			job_free_fn free_data, void *data, struct job **ret_job)
+{
+	return job_start(loop, ops, argv, input, input, input_len, timeout_ms, done, free_data,
+			 data, ret_job);
 }
 
 void job_cancel(struct job *j)

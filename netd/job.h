@@ -68,6 +68,13 @@ void job_use_spawner(struct spawner *sp);
 int job_run(struct ev_loop *loop, const struct job_ops *ops, char *const argv[],
 	    const char *input, size_t input_len, unsigned timeout_ms, job_done_fn done,
 	    job_free_fn free_data, void *data, struct job **ret_job);
+/* job_run() with a malloc'd input that becomes the job's (freed in any
+ * case, also when nothing was started): a real child is fed from it,
+ * with no copy. A batch's restore input of 10,000 bindings is megabytes;
+ * copying it into fresh memory was a 36 ms callback. */
+int job_run_owned_input(struct ev_loop *loop, const struct job_ops *ops, char *const argv[],
+			char *input, size_t input_len, unsigned timeout_ms, job_done_fn done,
+			job_free_fn free_data, void *data, struct job **ret_job);
 
 /*
  * Cancel a running job: its run is stopped (a child is killed with its

@@ -120,21 +120,24 @@ static size_t save_out_max(struct filters *f)
 	return FILTERS_SAVE_MIN + (size_t)f->nbindings * FILTERS_SAVE_PER_BINDING;
 }
 
-/* Start the restore (input) or the save (save) of family fam. */
-static int batch_spawn(struct batch *bt, int fam, bool save, const char *input, size_t len)
+/* Start the restore (input, malloc'd: the run's, freed in any case) or
+ * the save (save) of family fam. */
+static int batch_spawn(struct batch *bt, int fam, bool save, char *input, size_t len)
 {
 	struct filters *f = bt->f;
 	char *const *argv = save ? filters_save_argv[fam] : filters_restore_argv[fam];
 	struct run_ctx *rc = calloc(1, sizeof(*rc));
 	int r;
 
-	if (!rc)
+	if (!rc) {
+		free(input);
 		return -ENOMEM;
+	}
 	rc->bt = bt;
 	rc->fam = fam;
 	rc->save = save;
-	r = job_run(f->loop, f->job_ops, argv, input, len, f->timeout_ms, run_done, free, rc,
-		    &bt->jobs[fam]);
+	r = job_run_owned_input(f->loop, f->job_ops, argv, input, len, f->timeout_ms, run_done,
+				free, rc, &bt->jobs[fam]);
 	if (r < 0) {
 		free(rc);
 		return log_error_errno(argv[0], r, "cannot start");
@@ -166,8 +169,12 @@ static void batch_render(struct batch *bt)
 
 		if (!bt->fam[i])
 			continue;
+		size_t len = 0;
+		char *input;
+
 		bt->decls_only[i] = !m->p || !memmem(m->p, m->len, "\n-", 2);
-		if (m->oom || batch_spawn(bt, i, false, m->p, m->len) < 0)
+		input = m->p && !m->oom ? strbuf_steal(m, &len) : NULL;
+		if (m->oom || batch_spawn(bt, i, false, input, len) < 0)
 			bt->status[i] = -1;
 		strbuf_done(m);
 	}
