@@ -208,12 +208,16 @@ static void in_cb(struct ev_loop *loop, ev_io *w, int revents)
  * callback, so a chatty child cannot hold the loop. Past max bytes, what
  * it prints is read and thrown away (only counted in *dropped): a tool
  * writing 50 MB to stderr must not grow netd by as much. */
+/* Reads per callback: 256 KiB at most (a save of 10,000 bindings is
+ * megabytes, and each read fills fresh pages). */
+#define READS_PER_CB 4
+
 static void read_into(struct proc *s, ev_io *w, int *fd, struct frame *f, size_t max,
 		      size_t *dropped)
 {
 	static char sink[65536];
 
-	for (int i = 0; i < 16; i++) {
+	for (int i = 0; i < READS_PER_CB; i++) {
 		size_t room = frame_len(f) < max ? max - frame_len(f) : 0;
 		char *p = sink;
 		ssize_t n;
@@ -231,7 +235,7 @@ static void read_into(struct proc *s, ev_io *w, int *fd, struct frame *f, size_t
 			frame_commit(f, (size_t)n);
 		else
 			*dropped += (size_t)n;
-		if (i == 15)
+		if (i == READS_PER_CB - 1)
 			return; /* more next time */
 	}
 	close_watched(s, w, fd);

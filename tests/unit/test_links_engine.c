@@ -1102,13 +1102,14 @@ static void test_work_spread_over_iterations(void **state)
 	/* One piece at once, the rest in the loop's next iterations. */
 	assert_int_equal(f->nl->nreqs, LINKS_PIECE);
 	assert_false(links_idle(f->l));
-	for (int i = 0; i < 10 && f->nl->nreqs < LINKS_STEP * 2 + 5; i++)
+	/* A step a loop iteration, fewer links once LINKS_STEP_US ran out. */
+	for (int i = 0; i < 1000 && f->nl->nreqs < LINKS_STEP * 2 + 5; i++)
 		ev_run(f->loop, EVRUN_NOWAIT);
 	assert_int_equal(f->nl->nreqs, LINKS_STEP * 2 + 5);
 	kernel_run(f->nl);
 	/* The reply too is encoded step by step, then given. */
 	assert_int_equal(a.calls, 0);
-	for (int i = 0; i < 10 && a.calls == 0; i++)
+	for (int i = 0; i < 1000 && a.calls == 0; i++)
 		ev_run(f->loop, EVRUN_NOWAIT);
 	assert_int_equal(a.calls, 1);
 	assert_int_equal(a.error, 0);
@@ -1121,7 +1122,7 @@ static void test_work_spread_over_iterations(void **state)
 
 	assert_int_equal(links_op_delete(f->l, "big", NULL, 0, on_done, &d,
 					 &(struct links_refusal){ 0 }), 0);
-	for (int i = 0; i < 10; i++)
+	for (int i = 0; i < 1000; i++)
 		ev_run(f->loop, EVRUN_NOWAIT);
 	kernel_run(f->nl);
 	assert_int_equal(count_devs(f->nl, "macvtap"), 0);
@@ -1132,7 +1133,7 @@ static void test_work_spread_over_iterations(void **state)
 	/* At most a step, at least a piece (fewer than a step once
 	 * LINKS_STEP_US ran out: a slow machine, a sanitizer build). */
 	assert_in_range(f->l->nlinks, LINKS_STEP + 5, LINKS_STEP * 2 + 5 - LINKS_PIECE);
-	for (int i = 0; i < 10 && d.calls == 0; i++)
+	for (int i = 0; i < 1000 && d.calls == 0; i++)
 		ev_run(f->loop, EVRUN_NOWAIT);
 	assert_int_equal(d.calls, 1);
 	assert_int_equal(d.error, 0);
