@@ -204,14 +204,14 @@ static void in_cb(struct ev_loop *loop, ev_io *w, int revents)
 	close_watched(s, &s->in_w, &s->in_fd);
 }
 
-/* Read what the child printed; close at EOF. At most 16 reads per
- * callback, so a chatty child cannot hold the loop. Past max bytes, what
- * it prints is read and thrown away (only counted in *dropped): a tool
- * writing 50 MB to stderr must not grow netd by as much. */
 /* Reads per callback: 256 KiB at most (a save of 10,000 bindings is
  * megabytes, and each read fills fresh pages). */
 #define READS_PER_CB 4
 
+/* Read what the child printed; close at EOF. At most READS_PER_CB reads per
+ * callback, so a chatty child cannot hold the loop. Past max bytes, what
+ * it prints is read and thrown away (only counted in *dropped): a tool
+ * writing 50 MB to stderr must not grow netd by as much. */
 static void read_into(struct proc *s, ev_io *w, int *fd, struct frame *f, size_t max,
 		      size_t *dropped)
 {

@@ -73,18 +73,12 @@ static void batch_send(int pair_fd, struct dumper_batch *b)
 static int dump_one(struct mnl_socket *s, uint32_t seq, int pair_fd, char *buf,
 		    struct dumper_batch *b)
 {
-	char req[NLMSG_ALIGN(sizeof(struct nlmsghdr)) + NLMSG_ALIGN(sizeof(struct ifinfomsg))];
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(req);
-	struct ifinfomsg *ifi;
+	const struct nlmsghdr *nlh;
 	bool intr = false;
+	int r = nl_send_dump_request(s, seq);
 
-	nlh->nlmsg_type = RTM_GETLINK;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	nlh->nlmsg_seq = seq;
-	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
-	ifi->ifi_family = AF_UNSPEC;
-	if (mnl_socket_sendto(s, nlh, nlh->nlmsg_len) < 0)
-		return -errno;
+	if (r < 0)
+		return r;
 	for (;;) {
 		ssize_t n = mnl_socket_recvfrom(s, buf, NL_RECV_BUF);
 		int len = (int)n;
@@ -94,7 +88,7 @@ static int dump_one(struct mnl_socket *s, uint32_t seq, int pair_fd, char *buf,
 				continue;
 			return -EINTR; /* a lost part: the dump is incomplete */
 		}
-		for (nlh = (struct nlmsghdr *)buf; mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {
+		for (nlh = (const struct nlmsghdr *)buf; mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {
 			if (nlh->nlmsg_seq != seq)
 				continue; /* the rest of a dump given up on */
 			if (nlh->nlmsg_flags & NLM_F_DUMP_INTR)

@@ -89,6 +89,8 @@ void nl_req_complete(struct nl *nl, struct nl_req *r, int error, const char *mes
 void nl_lose_in_flight(struct nl *nl, const char *why);
 /* Fork the sender. Failure is not fatal: the loop then sends itself. */
 void nl_sender_start(struct nl *nl, int hold_fd);
+/* Send an RTM_GETLINK dump request numbered seq on s: 0 or -errno. */
+int nl_send_dump_request(struct mnl_socket *s, uint32_t seq);
 /* Fork the link dump process; false (logged) if it cannot be: the loop
  * then reads dumps itself. */
 bool nl_dumper_start(struct nl *nl);

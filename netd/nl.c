@@ -495,7 +495,7 @@ void nl_dump_end(struct nl *nl, int error)
 		nl->cb.dump_done(nl->userdata, error);
 }
 
-static int dump_here(struct nl *nl)
+int nl_send_dump_request(struct mnl_socket *s, uint32_t seq)
 {
 	char buf[NL_MSG_MAX];
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
@@ -503,16 +503,21 @@ static int dump_here(struct nl *nl)
 
 	nlh->nlmsg_type = RTM_GETLINK;
 	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	nlh->nlmsg_seq = nl->dump_seq;
+	nlh->nlmsg_seq = seq;
 	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
 	ifi->ifi_family = AF_UNSPEC;
-	if (mnl_socket_sendto(nl->dump_sock, nlh, nlh->nlmsg_len) < 0) {
-		int r = -errno;
+	return mnl_socket_sendto(s, nlh, nlh->nlmsg_len) < 0 ? -errno : 0;
+}
 
+static int dump_here(struct nl *nl)
+{
+	int r = nl_send_dump_request(nl->dump_sock, nl->dump_seq);
+
+	if (r < 0) {
+		errno = -r;
 		log_warn("netlink: link dump: %m");
-		return r;
 	}
-	return 0;
+	return r;
 }
 
 int nl_dump_links(struct nl *nl)
