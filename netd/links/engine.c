@@ -233,14 +233,61 @@ static unsigned encode_step(struct op *op, unsigned budget)
 	return done ? done : 1;
 }
 
+/* Write up to budget rows of op's links made since the last step; op
+ * may be finished (and freed) when the last is written. Returns at least
+ * 1 (progress). */
+static unsigned rows_step(struct op *op, unsigned budget)
+{
+	unsigned done = 0;
+
+	while (op->rows_next < op->nlinks && done < budget) {
+		struct link *k = op->links[op->rows_next++];
+
+		if (k && k->row_stale) {
+			k->row_stale = false;
+			store_link(op->l, k);
+			done++;
+		}
+	}
+	if (op->rows_next < op->nlinks)
+		return done ? done : 1;
+	op->writing_rows = false;
+	work_remove(op);
+	if (op->pending == 0 && op->all_queued)
+		create_finish(op);
+	return done ? done : 1;
+}
+
+static bool rows_stale(const struct op *op)
+{
+	for (unsigned i = 0; i < op->nlinks; i++)
+		if (op->links[i] && op->links[i]->row_stale)
+			return true;
+	return false;
+}
+
 void create_finish(struct op *op)
 {
 	unsigned present = 0;
+	bool tags;
 
+	if (op->writing_rows)
+		return; /* rows_step() calls again after its last row */
 	/* The tags go out once every create of the call is acked, all in
 	 * one go: queued as each ack came in, they left one small batch per
-	 * loop iteration (80 batches for 82 links). */
-	if (!op->error && tags_queue(op))
+	 * loop iteration (80 batches for 82 links). The rows are written
+	 * in the steps that follow, while the kernel tags. */
+	tags = !op->error && tags_queue(op);
+	if (!op->error && rows_stale(op)) {
+		op->writing_rows = true;
+		op->rows_next = 0;
+		work_add(op);
+		/* The first piece now, as a call's first piece of creates;
+		 * op may be answered and freed by it. */
+		rows_step(op, LINKS_PIECE);
+		return;
+	}
+	if (tags)
 		return;
 	if (!op->error && op->done && op->nlinks > 0) {
 		/* The reply, in pieces: the links stay the op's meanwhile. */
@@ -312,7 +359,15 @@ void create_made(struct links *l, struct link *k, const struct nl_link *echo)
 	k->state = LINK_PRESENT;
 	/* The picture may lack it until its event is read. */
 	k->made_dump = l->dumps_started;
-	store_link(l, k);
+	/* A call's links are written once all are made, a piece a step
+	 * (rows_step): a row per ack made a transaction per loop
+	 * iteration. Until then the intent row stands, which is what a
+	 * start after a crash needs: an unanswered create is rolled back
+	 * whole either way. */
+	if (k->op && !k->op->rolling_back)
+		k->row_stale = true;
+	else
+		store_link(l, k);
 	l->created++;
 	links_notify(l, LINKS_EVENT_ADDED, k, NULL);
 }
@@ -692,6 +747,8 @@ static unsigned op_step(struct op *op, unsigned budget)
 {
 	if (op->encoding)
 		return encode_step(op, budget);
+	if (op->writing_rows)
+		return rows_step(op, budget);
 	if (op->confirming)
 		return delete_confirm_step(op, budget);
 	if (op->type == OP_CREATE && !op->rolling_back)

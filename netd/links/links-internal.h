@@ -107,6 +107,7 @@ struct link {
 	uint64_t txn;             /* store transaction of its last intent row */
 	enum link_lost lost;      /* its request in flight lost its ack */
 	bool untagged;            /* made, its ownership tag not yet queued */
+	bool row_stale;           /* made, its row not yet rewritten (rows_step) */
 	bool setting;             /* a set (set.c) waits for the kernel */
 	uint64_t made_dump;       /* dumps_started when the kernel made it (0: before
 				   * netd started): a later dump may not show it */
@@ -210,6 +211,8 @@ struct op {
 	 * link is made and tagged (4,096 links' JSON takes tens of ms). */
 	bool encoding;
 	unsigned encode_next;
+	bool writing_rows;        /* made links' rows written a piece a step */
+	unsigned rows_next;
 	struct strbuf reply;
 
 	/* The work is spread over loop iterations, LINKS_STEP links per
