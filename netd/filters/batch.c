@@ -42,8 +42,11 @@
 #include "strbuf.h"
 #include "util.h"
 
-/* Bindings in a batch above which its end gives the heap back. */
-#define FILTERS_TRIM_BATCH 256
+/* Bindings in a batch from which its end gives the heap back (as does a
+ * verification's). The trim costs milliseconds of the loop (2-10 ms at
+ * 1,000 under load here), for the few megabytes a smaller batch frees,
+ * which the next batch takes again. */
+#define FILTERS_TRIM_BATCH 2048
 /* A save's output kept at least (see save_out_max()). */
 #define FILTERS_SAVE_MIN (16u << 20)
 #define FILTERS_SAVE_PER_BINDING (32u << 10)
@@ -54,6 +57,7 @@ static void batch_free(struct batch *bt)
 	 * and their parsed chains: megabytes, now free, that malloc would
 	 * otherwise keep. Give them back to the system. */
 	bool trim = bt->verify || bt->n >= FILTERS_TRIM_BATCH;
+	struct filters *f = bt->f;
 
 	for (int i = 0; i < NFAM; i++) {
 		assert(!bt->jobs[i]);
@@ -68,7 +72,7 @@ static void batch_free(struct batch *bt)
 	free(bt->items);
 	free(bt);
 	if (trim)
-		malloc_trim(0);
+		ev_idle_start(f->loop, &f->trim_idle);
 }
 
 /* --- helper runs --- */
@@ -454,6 +458,17 @@ static void work_idle_cb(struct ev_loop *loop, ev_idle *w, int revents)
 	 * work_cb has work. */
 }
 
+/* Giving free memory back takes milliseconds (a madvise a free range,
+ * each a TLB flush on every CPU): in a callback of its own, once nothing
+ * else is pending, not at the end of the batch's last slice. */
+static void trim_idle_cb(struct ev_loop *loop, ev_idle *w, int revents)
+{
+	STATS_CALLBACK("memory trim");
+
+	ev_idle_stop(loop, w);
+	malloc_trim(0);
+}
+
 void batch_work_init(struct filters *f)
 {
 	ev_check_init(&f->work_check, work_cb);
@@ -461,6 +476,8 @@ void batch_work_init(struct filters *f)
 	ev_idle_init(&f->work_idle, work_idle_cb);
 	ev_set_priority(&f->work_check, BUDGET_PRIO_SLICES);
 	ev_set_priority(&f->work_idle, BUDGET_PRIO_SLICES);
+	ev_idle_init(&f->trim_idle, trim_idle_cb);
+	ev_set_priority(&f->trim_idle, EV_MINPRI);
 }
 
 /* --- the phases --- */

@@ -329,6 +329,7 @@ struct filters {
 	ev_timer gather_timer;
 	ev_check work_check;       /* settles the running batch step by step */
 	ev_idle work_idle;         /* keeps the poll from blocking meanwhile */
+	ev_idle trim_idle;         /* a big batch's memory back to the system */
 
 	uint64_t restore_runs, save_runs, batches, applied, skipped, failed_applies;
 

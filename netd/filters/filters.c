@@ -384,6 +384,7 @@ struct filters *filters_free(struct filters *f)
 	 * bindings again, answered (ShuttingDown) as those are freed. */
 	if (f->batch)
 		batch_cancel(f->batch);
+	ev_idle_stop(f->loop, &f->trim_idle);
 	netdev_free(f);
 	while (!TAILQ_EMPTY(&f->all))
 		binding_free(f, TAILQ_FIRST(&f->all));
