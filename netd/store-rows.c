@@ -16,12 +16,23 @@
 #include "store.h"
 #include "util.h"
 
+/* STORE_MARK_MAX places for names, after ?1. */
+#define MARK_4 "?,?,?,?"
+#define MARK_16 MARK_4 "," MARK_4 "," MARK_4 "," MARK_4
+#define MARK_PLACES MARK_16 "," MARK_16 "," MARK_16 "," MARK_16
+
 static const char *const stmt_sql[_STMT_MAX] = {
 	[STMT_LINK_PUT] =
 		"INSERT OR REPLACE INTO links (name, ifindex, kind, mode, parent, mac, owner, state, created, op)"
 		" VALUES (?, ?, ?, ?, ?, ?, ?, ?, coalesce(?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now')), ?)",
 	[STMT_LINK_DELETE] = "DELETE FROM links WHERE name = ?",
 	[STMT_LINKS_SETTLE] = "UPDATE links SET op = NULL WHERE op = ?",
+	[STMT_LINKS_MARK_DELETING] =
+		"UPDATE links SET state = 'deleting', op = ?1 WHERE state = 'present' AND op IS NULL"
+		" AND name IN (" MARK_PLACES ")",
+	[STMT_NAMES_MARK_RELEASING] =
+		"UPDATE names SET state = 'releasing' WHERE state = 'owned' AND ?1 > 0"
+		" AND name IN (" MARK_PLACES ")",
 	[STMT_NAME_PUT] = "INSERT OR REPLACE INTO names (prefix, idx, name, state) VALUES (?, ?, ?, ?)",
 	[STMT_NAME_DELETE] = "DELETE FROM names WHERE prefix = ? AND idx = ?",
 	[STMT_LINKS_ALL] =
@@ -116,6 +127,31 @@ int store_links_settle(struct store *s, uint64_t op)
 		return r;
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)op);
 	return store_step_write(s, st);
+}
+
+int store_links_mark_deleting(struct store *s, uint64_t op, const char *const *names, unsigned n)
+{
+	sqlite3_stmt *st;
+	unsigned changed;
+	int r;
+
+	assert(op > 0 && names && n <= STORE_MARK_MAX);
+	for (int pass = 0; pass < 2; pass++) {
+		r = write_stmt(s, pass ? STMT_NAMES_MARK_RELEASING : STMT_LINKS_MARK_DELETING, &st);
+		if (r < 0)
+			return r;
+		/* Unused places stay NULL: "name IN (NULL)" matches nothing. */
+		for (unsigned i = 0; i < n; i++)
+			sqlite3_bind_text(st, (int)i + 2, names[i], -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 1, (sqlite3_int64)op);
+		r = store_step_write(s, st);
+		if (r < 0)
+			return r;
+		changed = (unsigned)sqlite3_changes(s->db);
+		if (pass == 0 && changed != n)
+			return -ESTALE;
+	}
+	return 0;
 }
 
 int store_link_delete(struct store *s, const char *name)

@@ -144,6 +144,12 @@ int store_link_delete(struct store *s, const char *name);
 /* The call op was answered: its rows no longer belong to it (op NULL),
  * in the transaction that carries its reply. */
 int store_links_settle(struct store *s, uint64_t op);
+/* The intent of deleting the links named (up to STORE_MARK_MAX), as op,
+ * in two statements: their rows 'deleting' with op, their names
+ * 'releasing'. -ESTALE (after the first statement) unless every row was
+ * present and in no call: write those rows whole then. */
+#define STORE_MARK_MAX 64
+int store_links_mark_deleting(struct store *s, uint64_t op, const char *const *names, unsigned n);
 
 /* Insert or replace the row of (prefix, idx); state "owned", "foreign" or
  * "releasing". */

@@ -1398,11 +1398,19 @@ static void test_unanswered_delete_all_or_nothing(void **state)
 	unsigned n = LINKS_STEP + 16, first;
 	char where[192];
 
+	const char *names[LINKS_STEP + 16];
+	struct link *k;
+	unsigned nn = 0;
+
 	links_start(f);
 	create_many(f, "guest", n);
 	create_many(f, "other", 2);
+	TAILQ_FOREACH(k, &f->l->all, entry)
+		if (streq(k->owner, "guest"))
+			names[nn++] = k->name;
+	assert_int_equal(nn, n);
 	first = f->nl->nreqs;
-	assert_int_equal(links_op_delete(f->l, "guest", NULL, 0, on_done, &d,
+	assert_int_equal(links_op_delete(f->l, "guest", names, n, on_done, &d,
 					 &(struct links_refusal){ 0 }), 0);
 	/* The call's first piece of intents, written at once. */
 	assert_int_equal(rows(f, "links", "state = 'deleting' AND op IS NOT NULL"), LINKS_PIECE);
@@ -1444,6 +1452,61 @@ static void test_unanswered_delete_all_or_nothing(void **state)
 	assert_int_equal(rows(f, "audit", "method = 'netd.DeleteLinksUnanswered'"
 			      " AND outcome = '{\"finished\":true}'"), 1);
 	assert_true(links_idle(f->l));
+}
+
+/* A DeleteLinks call's intents are marked by name, STORE_MARK_MAX links
+ * a statement: every row 'deleting' with the call's id, every name
+ * 'releasing', the other owner's untouched; none leaves before the
+ * commit, and a crash then keeps them all. A row not as its link says
+ * (here 'creating') makes its piece be written whole. */
+static void test_delete_intents_marked(void **state)
+{
+	struct fix *f = *state;
+	struct answer d = { 0 };
+	unsigned n = LINKS_STEP + 16, first;
+	sqlite3 *other;
+
+	links_start(f);
+	create_many(f, "guest", n);
+	create_many(f, "other", 2);
+	assert_int_equal(store_commit(f->store), 0);
+	first = f->nl->nreqs;
+	assert_int_equal(links_op_delete(f->l, "guest", NULL, 0, on_done, &d,
+					 &(struct links_refusal){ 0 }), 0);
+	for (int i = 0; i < 1000 && f->nl->nreqs == first; i++)
+		ev_run(f->loop, EVRUN_NOWAIT);
+	assert_int_equal(rows(f, "links", "owner = 'guest' AND state = 'deleting' AND op IS NOT NULL"), n);
+	assert_int_equal(rows(f, "names", "state = 'releasing'"), n);
+	assert_int_equal(rows(f, "links", "owner = 'other' AND state = 'present' AND op IS NULL"), 2);
+	assert_int_equal(rows(f, "names", "state = 'owned'"), 2);
+	/* Killed before the moves left: the kernel heard nothing. */
+	crash_and_restart(f);
+	kernel_run(f->nl);
+	assert_int_equal(d.calls, 0);
+	assert_int_equal(count_devs(f->nl, "macvtap"), n + 2);
+	assert_int_equal(rows(f, "links", "owner = 'guest' AND state = 'present' AND op IS NULL"), n);
+	assert_int_equal(rows(f, "names", "state = 'owned'"), n + 2);
+
+	/* A row not as its link says: its piece is written whole. */
+	assert_int_equal(sqlite3_open(f->path, &other), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(other, "UPDATE links SET state = 'creating', ifindex = 0"
+				      " WHERE name = (SELECT min(name) FROM links WHERE owner = 'guest')",
+				      NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(other);
+	assert_int_equal(links_op_delete(f->l, "guest", NULL, 0, on_done, &d,
+					 &(struct links_refusal){ 0 }), 0);
+	for (int i = 0; i < 1000 && rows(f, "links", "state = 'deleting'") < (int)n; i++)
+		ev_run(f->loop, EVRUN_NOWAIT);
+	assert_int_equal(rows(f, "links", "owner = 'guest' AND state = 'deleting' AND ifindex > 0"), n);
+	for (int i = 0; i < 1000 && d.calls == 0; i++) {
+		ev_run(f->loop, EVRUN_NOWAIT);
+		kernel_run(f->nl);
+	}
+	assert_int_equal(d.calls, 1);
+	assert_int_equal(d.error, 0);
+	assert_int_equal(count_devs(f->nl, "macvtap"), 2);
+	assert_int_equal(rows(f, "links", "1"), 2);
+	assert_int_equal(rows(f, "names", "1"), 2);
 }
 
 /* A commit fails after the kernel made a create's links: the rows saying
@@ -2353,6 +2416,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_storage_failure_undoes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unanswered_create_rolled_back_at_start, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unanswered_delete_all_or_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_delete_intents_marked, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_empty_database_readopts_tagged_links, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_created_links_are_tagged_before_the_answer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lost_acks_settled_from_a_dump, setup, teardown),
