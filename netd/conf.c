@@ -47,7 +47,7 @@ int conf_init(struct netd_config *c)
 	c->max_output_buffer = 8u << 20;
 	c->shutdown_timeout_ms = 5000;
 	c->delete_group = 0x6e657464; /* 'netd' */
-	c->event_rcvbuf = 16 << 20;
+	c->event_rcvbuf = 4 << 20;
 	c->helper_timeout_ms = 30000;
 	c->max_clients_per_uid = 64;
 	c->reserved_clients = 16;

@@ -22,10 +22,6 @@
 #define NL_MAX_IN_FLIGHT 512
 #define NL_REQ_RCVBUF (8 << 20)
 #define NL_MSG_MAX 256
-/* Event socket room a deleted device's events take (three of ~2.3 KB of
- * buffer each: its group's move is read before, its going down and its
- * RTM_DELLINK after, measured on 6.18). */
-#define NL_EVENT_BYTES_PER_DELETE 8192
 /* Receive buffer for one recv: large enough for a dump's multipart skb. */
 #define NL_RECV_BUF 65536
 /* recv calls per read callback, to bound its length. */
@@ -40,7 +36,6 @@ struct nl_req {
 	bool has_echo;
 	bool sent;                /* the sender reported its sendmsg done */
 	bool lost;                /* its ack may be lost; completed once sent */
-	bool quiet;               /* link events wait while it is out */
 	struct nl_link echo;
 	TAILQ_ENTRY(nl_req) link;
 };
@@ -61,7 +56,6 @@ struct nl {
 	 * socket, the dump that settles them must not stall behind them. */
 	struct mnl_socket *dump_sock;
 	ev_io req_io, ev_io_w, dump_io;
-	unsigned quiet;            /* requests out holding the link events back */
 	int sender_fd;            /* our end of the pair; -1: send directly */
 	pid_t sender_pid;
 	int hold_fd;              /* handed to every sender (see nl_new) */

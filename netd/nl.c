@@ -174,39 +174,7 @@ int nl_queue_set_group(struct nl *nl, int ifindex, uint32_t group, nl_done_fn do
 	return 0;
 }
 
-/* Link events wait in their socket while a quiet request is out, or a
- * dump (nl_dump_start()). */
-static void events_hold(struct nl *nl)
-{
-	if (nl->quiet++ == 0)
-		ev_io_stop(nl->loop, &nl->ev_io_w);
-}
-
-static void events_release(struct nl *nl)
-{
-	assert(nl->quiet > 0);
-	if (--nl->quiet == 0 && !nl->dumping)
-		ev_io_start(nl->loop, &nl->ev_io_w);
-}
-
-/* Acks lost: the events held are read from now on, as they come, while
- * the requests out are settled from a dump (as without a hold). */
-static void events_release_all(struct nl *nl)
-{
-	struct nl_req *r;
-
-	for (unsigned s = 0; s < NL_MAX_IN_FLIGHT; s++)
-		if (nl->in_flight[s])
-			nl->in_flight[s]->quiet = false;
-	TAILQ_FOREACH(r, &nl->queue, link)
-		r->quiet = false;
-	if (nl->quiet && !nl->dumping)
-		ev_io_start(nl->loop, &nl->ev_io_w);
-	nl->quiet = 0;
-}
-
-int nl_queue_delete_group(struct nl *nl, uint32_t group, unsigned devices, nl_done_fn done,
-			  void *data)
+int nl_queue_delete_group(struct nl *nl, uint32_t group, nl_done_fn done, void *data)
 {
 	struct nlmsghdr *nlh;
 	struct ifinfomsg *ifi;
@@ -218,16 +186,6 @@ int nl_queue_delete_group(struct nl *nl, uint32_t group, unsigned devices, nl_do
 		return -ENOMEM;
 	/* ifi_index 0 and no name: the kernel deletes by IFLA_GROUP. */
 	mnl_attr_put_u32(nlh, IFLA_GROUP, group);
-	/* Read while the kernel unregisters the devices, their events wake
-	 * the loop one by one, and the kernel's work takes a sixth longer
-	 * (groupdel of 1,000 here: 164.7 ms, 188.7 with a listener reading,
-	 * 168.5 with one not reading). They wait for the ack, when half the
-	 * socket holds them: an overflow would cost a dump of every link. */
-	if (devices > 0 &&
-	    (uint64_t)devices * NL_EVENT_BYTES_PER_DELETE <= (uint64_t)nl->stats.event_rcvbuf / 2) {
-		r->quiet = true;
-		events_hold(nl);
-	}
 	req_enqueue(nl, r, nlh, done, data);
 	return 0;
 }
@@ -241,8 +199,6 @@ void nl_cancel(struct nl *nl, void *data)
 		if (r->data == data) {
 			TAILQ_REMOVE(&nl->queue, r, link);
 			nl->n_queued--;
-			if (r->quiet)
-				events_release(nl);
 			free(r);
 		}
 	/* In flight: the kernel answers anyway, and the slot must stay
@@ -256,8 +212,6 @@ void nl_req_complete(struct nl *nl, struct nl_req *r, int error, const char *mes
 {
 	nl->in_flight[r->seq % NL_MAX_IN_FLIGHT] = NULL;
 	nl->n_in_flight--;
-	if (r->quiet)
-		events_release(nl);
 	if (r->done)
 		r->done(r->data, error, message, r->has_echo ? &r->echo : NULL);
 	free(r);
@@ -276,7 +230,6 @@ void nl_lose_in_flight(struct nl *nl, const char *why)
 	log_error("netlink: %s: %u requests in flight have an unknown outcome; "
 		  "settling them from a fresh dump", why, nl->n_in_flight);
 	nl->stats.acks_lost++;
-	events_release_all(nl);
 	/* One not yet sent is settled only after its send (see
 	 * sender_read_cb): a dump started before it would not show it. */
 	for (unsigned s = 0; s < NL_MAX_IN_FLIGHT; s++) {
@@ -537,8 +490,7 @@ void nl_dump_end(struct nl *nl, int error)
 {
 	nl->dumping = false;
 	nl->dump_seq = 0;
-	if (!nl->quiet)
-		ev_io_start(nl->loop, &nl->ev_io_w);
+	ev_io_start(nl->loop, &nl->ev_io_w);
 	if (nl->cb.dump_done)
 		nl->cb.dump_done(nl->userdata, error);
 }

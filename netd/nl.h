@@ -132,12 +132,9 @@ int nl_queue_set_alias(struct nl *nl, int ifindex, const char *alias, nl_done_fn
 int nl_queue_set_group(struct nl *nl, int ifindex, uint32_t group, nl_done_fn done,
 		       void *data);
 
-/* Queue one RTM_DELLINK deleting every link in group (devices of them):
- * the kernel unregisters them together, paying its synchronisation cost
- * once. Link events are read after its ack when they fit the event
- * socket. */
-int nl_queue_delete_group(struct nl *nl, uint32_t group, unsigned devices, nl_done_fn done,
-			  void *data);
+/* Queue one RTM_DELLINK deleting every link in group: the kernel
+ * unregisters them together, paying its synchronisation cost once. */
+int nl_queue_delete_group(struct nl *nl, uint32_t group, nl_done_fn done, void *data);
 
 /* Drop the completions of every request queued or in flight whose data
  * is data: its object is being freed. Queued ones are not sent; ones in
@@ -173,8 +170,7 @@ struct nl_ops {
 			       void *data);
 	int (*queue_set_group)(struct nl *nl, int ifindex, uint32_t group, nl_done_fn done,
 			       void *data);
-	int (*queue_delete_group)(struct nl *nl, uint32_t group, unsigned devices, nl_done_fn done,
-				  void *data);
+	int (*queue_delete_group)(struct nl *nl, uint32_t group, nl_done_fn done, void *data);
 	void (*cancel)(struct nl *nl, void *data);
 	void (*flush)(struct nl *nl);
 	int (*dump_links)(struct nl *nl);

@@ -169,17 +169,6 @@ static unsigned intents_write(struct op *op, unsigned budget)
 	return seen;
 }
 
-/* The links op is deleting: the devices its group delete removes. */
-static unsigned op_deleting(const struct op *op)
-{
-	unsigned n = 0;
-
-	for (unsigned i = 0; i < op->nlinks; i++)
-		if (op->links[i] && op->links[i]->state == LINK_DELETING)
-			n++;
-	return n;
-}
-
 /* Record the intents of every link, then queue the moves into the delete
  * group, link by link; after the last, the one deletion of the group. The
  * intents written in this iteration commit before its flush sends the
@@ -211,8 +200,7 @@ unsigned delete_step(struct op *op, unsigned budget)
 	work_remove(op);
 	op->all_queued = true;
 	if (op->pending > 0 &&
-	    l->nlo->queue_delete_group(l->nl, l->delete_group, op_deleting(op), delete_group_done,
-				       op) == 0) {
+	    l->nlo->queue_delete_group(l->nl, l->delete_group, delete_group_done, op) == 0) {
 		op->nreq++;
 		op->pending++;
 		return done;

@@ -182,8 +182,7 @@ static int fake_queue_set_alias(struct nl *nl, int ifindex, const char *alias,
 	return 0;
 }
 
-static int fake_queue_delete_group(struct nl *nl, uint32_t group, unsigned devices, nl_done_fn done,
-				   void *data)
+static int fake_queue_delete_group(struct nl *nl, uint32_t group, nl_done_fn done, void *data)
 {
 	struct fake_req *r = req_add(nl, REQ_DELETE_GROUP, done, data);
 

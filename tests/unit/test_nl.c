@@ -58,7 +58,7 @@ static void test_cancel_drops_queued(void **state)
 	assert_int_equal(nl_queue_set_group(nl, 1, 7, done, &b), 0);
 	assert_int_equal(nl_queue_create(nl, "nltest1", "macvlan", 1, MACVLAN_MODE_BRIDGE,
 					 NULL, true, done, &a), 0);
-	assert_int_equal(nl_queue_delete_group(nl, 7, 0, done, &b), 0);
+	assert_int_equal(nl_queue_delete_group(nl, 7, done, &b), 0);
 	assert_int_equal(queued(nl), 4);
 	assert_false(nl_idle(nl));
 
@@ -155,57 +155,6 @@ static void test_events_wait_for_the_dump(void **state)
 	ev_loop_destroy(loop);
 }
 
-static unsigned group_deletes, events_at_ack;
-
-static void on_group_deleted(void *data, int error, const char *message,
-			     const struct nl_link *echo)
-{
-	assert_int_equal(error, 0);
-	group_deletes++;
-	events_at_ack = events;
-}
-
-/* The link events of a group delete wait in their socket until its ack
- * (read meanwhile, they wake the loop once each and slow the kernel's
- * work); more than half the socket would hold are read as they come. */
-static void test_events_wait_for_a_group_delete(void **state)
-{
-	static const struct nl_callbacks cbs = { .link_event = on_event };
-	struct ev_loop *loop;
-	struct nl *nl = NULL;
-	unsigned before;
-
-	if (unshare(CLONE_NEWNET) < 0)
-		skip();
-	loop = ev_loop_new(EVFLAG_AUTO);
-	assert_non_null(loop);
-	dumps_done = 1; /* no dump in this test */
-	assert_int_equal(nl_new(loop, &cbs, NULL, 0, 0, &nl), 0);
-	assert_int_equal(system("ip link add nltest0 type veth peer name nltest1 && "
-				"ip link set nltest0 group 7 && ip link set nltest1 group 7"), 0);
-	for (int i = 0; i < 1000 && events < 4; i++)
-		ev_run(loop, EVRUN_NOWAIT);
-	assert_true(events >= 4);
-	/* More devices than fit: nothing held. */
-	assert_int_equal(nl_queue_delete_group(nl, 8, 1u << 30, NULL, NULL), 0);
-	assert_true(ev_is_active(&nl->ev_io_w));
-	nl_cancel(nl, NULL);
-	assert_int_equal(nl_queue_delete_group(nl, 7, 2, on_group_deleted, &group_deletes), 0);
-	assert_false(ev_is_active(&nl->ev_io_w));
-	before = events;
-	nl_flush(nl);
-	for (int i = 0; i < 100000 && group_deletes == 0; i++)
-		ev_run(loop, EVRUN_NOWAIT);
-	assert_int_equal(group_deletes, 1);
-	assert_int_equal(events_at_ack, before);
-	assert_true(ev_is_active(&nl->ev_io_w));
-	for (int i = 0; i < 1000 && events < before + 2; i++)
-		ev_run(loop, EVRUN_NOWAIT);
-	assert_true(events >= before + 2); /* the two RTM_DELLINKs, after */
-	assert_null(nl_free(nl));
-	ev_loop_destroy(loop);
-}
-
 static void test_rtnetlink_ops_are_nl(void **state)
 {
 	assert_ptr_equal(nl_rtnetlink_ops.queue_create, nl_queue_create);
@@ -226,9 +175,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cancel_drops_queued),
 		cmocka_unit_test(test_rtnetlink_ops_are_nl),
-		/* Last: they move the process to a namespace of its own. */
+		/* Last: it moves the process to a namespace of its own. */
 		cmocka_unit_test(test_events_wait_for_the_dump),
-		cmocka_unit_test(test_events_wait_for_a_group_delete),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
