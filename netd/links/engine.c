@@ -240,6 +240,9 @@ static unsigned rows_step(struct op *op, unsigned budget)
 {
 	unsigned done = 0;
 
+	/* A failed call's links are rolled back: no row to write. */
+	if (op->error)
+		op->rows_next = op->nlinks;
 	while (op->rows_next < op->nlinks && done < budget) {
 		struct link *k = op->links[op->rows_next++];
 
