@@ -41,6 +41,7 @@ struct job {
 	job_free_fn free_data;
 	void *data;
 	size_t out_max, err_max;
+	size_t out_hint; /* see job_set_out_hint() */
 	char *out_buf;  /* the buffer out points into, while done runs: see job_take_out() */
 	char *input_owned; /* job_run_owned_input()'s, until a run takes it */
 };
@@ -213,9 +214,15 @@ static void in_cb(struct ev_loop *loop, ev_io *w, int revents)
  * it prints is read and thrown away (only counted in *dropped): a tool
  * writing 50 MB to stderr must not grow netd by as much. */
 static void read_into(struct proc *s, ev_io *w, int *fd, struct frame *f, size_t max,
-		      size_t *dropped)
+		      size_t hint, size_t *dropped)
 {
 	static char sink[65536];
+	char *unused;
+
+	/* Its expected size at once (job_set_out_hint()); without memory for
+	 * that, it grows as it comes. */
+	if (!f->data && hint > sizeof(sink))
+		(void)frame_reserve(f, hint < max ? hint : max, &unused);
 
 	for (int i = 0; i < READS_PER_CB; i++) {
 		size_t room = frame_len(f) < max ? max - frame_len(f) : 0;
@@ -247,7 +254,7 @@ static void out_cb(struct ev_loop *loop, ev_io *w, int revents)
 	STATS_CALLBACK("helper output");
 	struct proc *s = w->data;
 
-	read_into(s, w, &s->out_fd, &s->out, s->job->out_max, &s->out_dropped);
+	read_into(s, w, &s->out_fd, &s->out, s->job->out_max, s->job->out_hint, &s->out_dropped);
 }
 
 static void err_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -255,7 +262,7 @@ static void err_cb(struct ev_loop *loop, ev_io *w, int revents)
 	STATS_CALLBACK("helper output");
 	struct proc *s = w->data;
 
-	read_into(s, w, &s->err_fd, &s->err, s->job->err_max, &s->err_dropped);
+	read_into(s, w, &s->err_fd, &s->err, s->job->err_max, 0, &s->err_dropped);
 }
 
 /* Watch the started child s with the loop. */
@@ -471,6 +478,12 @@ void job_set_out_max(struct job *j, size_t max)
 {
 	assert(j);
 	j->out_max = max;
+}
+
+void job_set_out_hint(struct job *j, size_t size)
+{
+	assert(j);
+	j->out_hint = size;
 }
 
 size_t job_out_max(const struct job *j)

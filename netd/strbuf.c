@@ -5,6 +5,7 @@
 
 #include <assert.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,6 +111,21 @@ void strbuf_append(struct strbuf *b, const char *s, size_t n)
 		return;
 	memcpy(b->p + b->len, s, n);
 	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+void strbuf_reserve(struct strbuf *b, size_t n)
+{
+	char *p;
+
+	assert(b);
+	if (b->oom || b->cap - b->len > n || n > SIZE_MAX / 2)
+		return;
+	p = realloc(b->p, b->len + n + 1);
+	if (!p)
+		return;
+	b->p = p;
+	b->cap = b->len + n + 1;
 	b->p[b->len] = '\0';
 }
 

@@ -50,6 +50,9 @@
 /* A save's output kept at least (see save_out_max()). */
 #define FILTERS_SAVE_MIN (16u << 20)
 #define FILTERS_SAVE_PER_BINDING (32u << 10)
+/* A save's expected size before the first: clean-traffic prints 1.1 KiB
+ * a binding in ebtables-save. */
+#define FILTERS_SAVE_GUESS_PER_BINDING (2u << 10)
 
 static void batch_free(struct batch *bt)
 {
@@ -108,6 +111,7 @@ static void run_done(void *data, int status, const char *out, size_t out_len,
 		log_warn("%s: exit %d%s%s", tool, status, bt->err[fam] && *bt->err[fam] ? ": " : "",
 			 bt->err[fam] ? bt->err[fam] : "");
 	} else if (rc->save) {
+		bt->f->save_len[fam] = out_len;
 		/* NULL without memory: as if the save had failed. */
 		bt->save[fam] = taken ? taken : strndup(out, out_len);
 	}
@@ -122,6 +126,16 @@ static void run_done(void *data, int status, const char *out, size_t out_len,
 static size_t save_out_max(struct filters *f)
 {
 	return FILTERS_SAVE_MIN + (size_t)f->nbindings * FILTERS_SAVE_PER_BINDING;
+}
+
+/* What a save of family fam is expected to print: its last with a
+ * quarter more, or a guess by the bindings before the first. */
+static size_t save_out_hint(struct filters *f, int fam)
+{
+	size_t guess = (size_t)f->nbindings * FILTERS_SAVE_GUESS_PER_BINDING;
+	size_t last = f->save_len[fam] + f->save_len[fam] / 4;
+
+	return (last > guess ? last : guess) + (64u << 10);
 }
 
 /* Start the restore (input, malloc'd: the run's, freed in any case) or
@@ -146,12 +160,13 @@ static int batch_spawn(struct batch *bt, int fam, bool save, char *input, size_t
 		free(rc);
 		return log_error_errno(argv[0], r, "cannot start");
 	}
-	if (save)
+	if (save) {
 		job_set_out_max(bt->jobs[fam], save_out_max(f));
-	if (save)
+		job_set_out_hint(bt->jobs[fam], save_out_hint(f, fam));
 		f->save_runs++;
-	else
+	} else {
 		f->restore_runs++;
+	}
 	bt->running++;
 	return 0;
 }

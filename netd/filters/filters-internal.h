@@ -332,6 +332,7 @@ struct filters {
 	ev_idle trim_idle;         /* a big batch's memory back to the system */
 
 	uint64_t restore_runs, save_runs, batches, applied, skipped, failed_applies;
+	size_t save_len[NFAM];     /* each family's last save printed, bytes */
 
 	/* The dispatch chains: where disp_known, each binding's disp says
 	 * what they hold, so a batch adds and deletes its own lines instead
@@ -736,6 +737,9 @@ struct ctl_call;
 
 /* Bindings a ListBindings reply encodes per loop iteration. */
 #define BINDINGS_LIST_STEP 128
+/* A listed binding's reply object, bytes, as reserved ahead: 350 for
+ * clean-traffic with an IP, more with more parameters. */
+#define BINDINGS_LIST_BYTES 512
 
 /* What a binding's reply says. Filled by binding_view_fill(), its
  * strings and params are the binding's (borrowed). */

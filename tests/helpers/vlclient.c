@@ -127,19 +127,27 @@ static void write_all(int fd, const char *p, size_t n)
 /* The calls of a raw input that get a reply, in order: each method name,
  * or NULL for a message that is not a call (its reply must be an error). */
 struct raw_calls {
-	char *method[4096];
-	size_t n, head;
+	char **method; /* n of them, room for cap */
+	size_t n, cap, head;
 };
 
 static void raw_calls_parse(struct raw_calls *rc, const char *in, size_t n)
 {
 	size_t start = 0;
 
-	for (size_t i = 0; i < n && rc->n < 4096; i++) {
+	for (size_t i = 0; i < n; i++) {
 		json_t *m, *meth, *params;
 
 		if (in[i] != '\0')
 			continue;
+		if (rc->n == rc->cap) {
+			rc->cap = rc->cap ? 2 * rc->cap : 4096;
+			rc->method = realloc(rc->method, rc->cap * sizeof(*rc->method));
+			if (!rc->method) {
+				fprintf(stderr, "vlclient: out of memory\n");
+				exit(1);
+			}
+		}
 		m = json_loadb(in + start, i - start, JSON_REJECT_DUPLICATES, NULL);
 		start = i + 1;
 		meth = json_object_get(m, "method");

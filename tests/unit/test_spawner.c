@@ -9,11 +9,13 @@
  * never called; a spawner killed with SIGKILL while a run is in flight
  * fails that run with -ECHILD (the run killed), another spawner is
  * forked and the next run goes through it; without a spawner the loop
- * starts the child itself.
+ * starts the child itself; an output hint takes the room for that much
+ * output at the first read.
  */
 #include "config.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -131,6 +133,66 @@ static void test_run_through_spawner(void **state)
 	snprintf(want, sizeof(want), "in\n%d\n", (int)spawner_pid(sp));
 	assert_string_equal(r.out, want);
 	assert_string_equal(r.err, "oops\n");
+}
+
+struct taken {
+	struct job *j;
+	bool done;
+	int status;
+	char *out;
+	size_t out_len;
+};
+
+static void take_cb(void *data, int status, const char *out, size_t out_len, const char *err,
+		    size_t err_len)
+{
+	struct taken *t = data;
+
+	t->done = true;
+	t->status = status;
+	t->out = job_take_out(t->j);
+	t->out_len = out_len;
+}
+
+/* Run sh printing n bytes ('x') with output hint hint and max max; the
+ * output taken as it was read. */
+static void run_printing(size_t n, size_t hint, size_t max, struct taken *t)
+{
+	struct ev_loop *loop = ev_default_loop(0);
+	char script[96];
+	char *const argv[] = { "sh", "-c", script, NULL };
+
+	snprintf(script, sizeof(script), "head -c %zu /dev/zero | tr '\\0' x", n);
+	*t = (struct taken){ 0 };
+	assert_int_equal(job_run(loop, NULL, argv, NULL, 0, 10000, take_cb, NULL, t, &t->j), 0);
+	job_set_out_max(t->j, max);
+	job_set_out_hint(t->j, hint);
+	run_until(loop, &t->done, 10000);
+	assert_true(t->done);
+	assert_int_equal(t->status, 0);
+	assert_non_null(t->out);
+	assert_int_equal(t->out_len, n);
+	assert_int_equal(strlen(t->out), n);
+	assert_int_equal(strspn(t->out, "x"), n);
+}
+
+/* An output hint takes the room at the first read: 3 MB printed into a
+ * buffer of at least the 6 MB hinted (grown by doubling, it would end at
+ * 4 MB, copied at each doubling); a hint past the max is held to it; a
+ * hint too small only means growing as before. */
+static void test_output_hint(void **state)
+{
+	struct taken t;
+
+	run_printing(3000000, 6u << 20, 8u << 20, &t);
+	assert_true(malloc_usable_size(t.out) >= 6u << 20);
+	free(t.out);
+	run_printing(3000000, 100u << 20, 8u << 20, &t);
+	assert_true(malloc_usable_size(t.out) >= 3000000);
+	assert_true(malloc_usable_size(t.out) <= 17u << 20);
+	free(t.out);
+	run_printing(3000000, 100000, 8u << 20, &t);
+	free(t.out);
 }
 
 /* Run script (which starts "sleep 30" in the background and prints its
@@ -308,6 +370,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_run_through_spawner, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_output_hint, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_timeout_kills_group, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_timeout_after_exit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_timeout_after_exit_detached, setup, teardown),

@@ -78,6 +78,56 @@ static void test_growth(void **state)
 	strbuf_done(&b);
 }
 
+/* Reserved room is used as it is: appends within it never move the
+ * text (a move is a copy), and the text is the same as without it. */
+static void test_reserve(void **state)
+{
+	struct strbuf b = { 0 };
+	char line[1000];
+	char *p;
+	size_t cap;
+
+	memset(line, 'y', sizeof(line));
+	strbuf_puts(&b, "[");
+	strbuf_reserve(&b, 1000 * sizeof(line));
+	assert_false(b.oom);
+	assert_string_equal(b.p, "[");
+	assert_true(b.cap > 1 + 1000 * sizeof(line));
+	p = b.p;
+	cap = b.cap;
+	for (int i = 0; i < 1000; i++)
+		strbuf_append(&b, line, sizeof(line));
+	assert_ptr_equal(b.p, p);
+	assert_int_equal(b.cap, cap);
+	assert_int_equal(b.len, 1 + 1000 * sizeof(line));
+	assert_int_equal(strlen(b.p), b.len);
+	/* Less than the room left: nothing changes. */
+	strbuf_done(&b);
+	strbuf_reserve(&b, 100);
+	p = b.p;
+	cap = b.cap;
+	strbuf_reserve(&b, 10);
+	assert_ptr_equal(b.p, p);
+	assert_int_equal(b.cap, cap);
+	/* Past it, appends grow the text as before. */
+	strbuf_append(&b, line, sizeof(line));
+	assert_int_equal(b.len, sizeof(line));
+	assert_memory_equal(b.p, line, sizeof(line));
+	strbuf_done(&b);
+	/* An empty text once reserved is "" (as an empty printf's). */
+	strbuf_reserve(&b, 10);
+	p = strbuf_steal(&b, &cap);
+	assert_non_null(p);
+	assert_string_equal(p, "");
+	assert_int_equal(cap, 0);
+	free(p);
+	/* Out of memory stays so. */
+	b.oom = true;
+	strbuf_reserve(&b, 10);
+	assert_null(b.p);
+	strbuf_done(&b);
+}
+
 /* Each format once through strbuf_printf and once through snprintf. */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wformat-nonliteral"
@@ -123,6 +173,7 @@ int main(void)
 		cmocka_unit_test(test_empty),
 		cmocka_unit_test(test_appends),
 		cmocka_unit_test(test_growth),
+		cmocka_unit_test(test_reserve),
 		cmocka_unit_test(test_printf_strings),
 	};
 
