@@ -196,7 +196,19 @@ void binding_free(struct filters *f, struct binding *b)
 	free(b->filter);
 	free(b->owner);
 	free(b->error);
+	if (b->listed > 0) {
+		/* A list holds it: gone for everything else. */
+		*b = (struct binding){ .listed = b->listed, .removed = true };
+		return;
+	}
 	free(b);
+}
+
+void binding_unlist(struct binding *b)
+{
+	assert(b && b->listed > 0);
+	if (--b->listed == 0 && b->removed)
+		free(b);
 }
 
 /* Parameters as the renderer wants them, from the canonical JSON. */

@@ -129,6 +129,11 @@ struct binding {
 	enum learn_mode learn;
 	char learned_at[32];
 	struct learner *learner;
+	/* ListBindings replies that still have it to encode (list.c): a
+	 * binding removed meanwhile is only marked (removed, its strings
+	 * freed) and freed by the last of them. */
+	unsigned listed;
+	bool removed;
 	TAILQ_ENTRY(binding) entry;
 	TAILQ_ENTRY(binding) dirty_entry; /* in f->dirty while dirty and in f->all */
 };
@@ -740,6 +745,10 @@ struct ctl_call;
 /* A listed binding's reply object, bytes, as reserved ahead: 350 for
  * clean-traffic with an IP, more with more parameters. */
 #define BINDINGS_LIST_BYTES 512
+
+/* A list is done with b (b->listed was taken): frees b if it was
+ * removed meanwhile. */
+void binding_unlist(struct binding *b);
 
 /* What a binding's reply says. Filled by binding_view_fill(), its
  * strings and params are the binding's (borrowed). */

@@ -20,9 +20,6 @@
 
 N=${NETD_SIZE_BINDINGS:-2000}
 LIMIT_US=${NETD_SIZE_CALLBACK_US:-20000}
-# Under the sanitizers the run's end ("helper output") measured 17.9 to
-# 26.9 ms of CPU from one full check to the next on a loaded VM: twice.
-ldd "$NETD" 2>/dev/null | grep -q libasan && LIMIT_US=${NETD_SIZE_CALLBACK_US:-40000}
 WALL_LIMIT_US=${NETD_SIZE_WALL_US:-250000}
 { for i in $(seq 0 $((N - 1))); do echo "link add s$i type veth peer name t$i"; done; } > "$TMP/batch"
 ip -n "$NS" -batch "$TMP/batch" || fail "veth ports"

@@ -1006,6 +1006,43 @@ static void test_unbind(void **state)
 	assert_string_equal(unbound[0], "vnet0");
 }
 
+/* A binding that a ListBindings reply still has to encode (b->listed)
+ * and is removed meanwhile is gone for everything else, but its memory
+ * stays, marked removed, until the last list lets it go. */
+static void test_unbind_while_listed(void **state)
+{
+	struct binding *b;
+
+	started();
+	assert_int_equal(bind("vnet0", "no-mac-spoofing"), 1);
+	pump();
+	b = binding_find(F, "vnet0");
+	assert_non_null(b);
+	b->listed += 2; /* two lists hold it */
+	assert_int_equal(bindings_unbind(F, "vnet0", "guest1", &(struct waiter){ .fn = tell }), 0);
+	pump();
+	assert_int_equal(told_of("vnet0")->kind, OUTCOME_REMOVED);
+	assert_null(binding_find(F, "vnet0"));
+	assert_true(TAILQ_EMPTY(&F->all));
+	assert_int_equal(F->nbindings, 0);
+	/* Still there for the lists (read under the sanitizers: not freed). */
+	assert_true(b->removed);
+	assert_int_equal(b->listed, 2);
+	assert_null(b->filter);
+	binding_unlist(b);
+	assert_true(b->removed);
+	binding_unlist(b); /* freed: a leak under the sanitizers otherwise */
+	/* One held by a list and not removed is only let go. */
+	assert_int_equal(bind("vnet1", "no-mac-spoofing"), 1);
+	pump();
+	b = binding_find(F, "vnet1");
+	b->listed++;
+	binding_unlist(b);
+	assert_int_equal(b->listed, 0);
+	assert_false(b->removed);
+	assert_ptr_equal(binding_find(F, "vnet1"), b);
+}
+
 static enum behaviour policy_refuse_bad(const char *tool, const char *input)
 {
 	return strstr(input, "N-O-bad") && strstr(tool, "-restore") ? RUN_FAIL : RUN_OK;
@@ -2838,6 +2875,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_verify_at_start, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_apply_phases, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unbind, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unbind_while_listed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batch_in_binding_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_other_table_not_read, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bisect, setup, teardown),
