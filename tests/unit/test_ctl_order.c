@@ -6,7 +6,7 @@
  * GetStatus is) is in the client's socket before that step runs, while
  * the replies of other calls still wait for the iteration's end
  * (ctl_server_flush(), after the commit) and replies keep their
- * connection's call order.
+ * connection's call order. A long reply goes out 256 KiB a callback.
  */
 #include "config.h"
 
@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -46,11 +47,24 @@ static bool immediate(const char *method)
 	return streq(method, "io.netd.GetStatus");
 }
 
+/* A long reply's text (ListBindings): LONG_REPLY bytes of 'x'. */
+#define LONG_REPLY (4u << 20)
+
 static void dispatch(struct ctl_call *call, void *userdata)
 {
 	struct fixture *fx = userdata;
 
 	fx->dispatched++;
+	if (streq(ctl_call_method(call), "io.netd.ListBindings")) {
+		char *text = malloc(LONG_REPLY + 1);
+
+		assert_non_null(text);
+		memset(text, 'x', LONG_REPLY);
+		text[LONG_REPLY] = '\0';
+		ctl_call_reply(call, json_pack("{s:s}", "method", text));
+		free(text);
+		return;
+	}
 	ctl_call_reply(call, json_pack("{s:s}", "method", ctl_call_method(call)));
 }
 
@@ -89,7 +103,7 @@ static int setup(void **state)
 {
 	struct fixture *fx = calloc(1, sizeof(*fx));
 	struct ctl_limits limits = { .max_clients = 8, .max_message_size = 65536,
-				     .max_output_buffer = 1 << 20 };
+				     .max_output_buffer = 8 << 20 };
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 
 	assert_non_null(fx);
@@ -259,12 +273,68 @@ static void test_stream_after_stop_refused(void **state)
 	assert_non_null(strstr(last, "\"error\":\"io.netd.ShuttingDown\""));
 }
 
+/* The server's end of the client's connection: the socket whose name is
+ * the server's path and that does not listen. */
+static int server_end(struct fixture *fx)
+{
+	for (int fd = 3; fd < 256; fd++) {
+		struct sockaddr_un a;
+		socklen_t len = sizeof(a);
+		int listening = 0;
+		socklen_t ol = sizeof(listening);
+
+		if (fd == fx->client || getsockname(fd, (struct sockaddr *)&a, &len) < 0 ||
+		    a.sun_family != AF_UNIX || !streq(a.sun_path, fx->path))
+			continue;
+		if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &ol) == 0 && !listening)
+			return fd;
+	}
+	return -1;
+}
+
+/* A long reply goes out in pieces, one a callback: with room in the
+ * socket for all of it (as for a client that reads as fast as netd
+ * writes), a flush sends 256 KiB, not 4 MB, and the rest follows over
+ * the next iterations, whole. */
+static void test_long_reply_in_pieces(void **state)
+{
+	struct fixture *fx = *state;
+	const char *const calls[] = { "io.netd.ListBindings" };
+	int big = 16 << 20, fd = server_end(fx), queued = 0;
+	size_t got = 0;
+	char *in = malloc(LONG_REPLY + 4096);
+
+	assert_non_null(in);
+	assert_true(fd >= 0);
+	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof(big)), 0);
+	send_and_iterate(fx, calls, 1);
+	assert_int_equal(fx->dispatched, 1);
+	ctl_server_flush(fx->srv);
+	assert_int_equal(ioctl(fx->client, FIONREAD, &queued), 0);
+	assert_true(queued > 0);
+	assert_true(queued <= 256 << 10);
+	for (int i = 0; i < 10000 && (got == 0 || in[got - 1] != '\0'); i++) {
+		ssize_t n = recv(fx->client, in + got, LONG_REPLY + 4096 - got, MSG_DONTWAIT);
+
+		if (n > 0)
+			got += (size_t)n;
+		ev_run(fx->loop, EVRUN_NOWAIT);
+		ctl_server_flush(fx->srv);
+	}
+	assert_true(got > LONG_REPLY);
+	assert_int_equal(in[got - 1], '\0');
+	assert_true(strstr(in, "{\"parameters\":{\"method\":\"xxx") == in);
+	assert_int_equal(strspn(strstr(in, "xxx"), "x"), LONG_REPLY);
+	free(in);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_status_before_slices, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_others_wait_for_flush, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_order_kept, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_long_reply_in_pieces, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stream_after_stop_refused, setup, teardown),
 	};
 
