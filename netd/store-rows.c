@@ -20,6 +20,8 @@
 #define MARK_4 "?,?,?,?"
 #define MARK_16 MARK_4 "," MARK_4 "," MARK_4 "," MARK_4
 #define MARK_PLACES MARK_16 "," MARK_16 "," MARK_16 "," MARK_16
+/* "?," for each but the last, which has the NUL. */
+_Static_assert(sizeof(MARK_PLACES) == 2 * STORE_MARK_MAX, "MARK_PLACES: STORE_MARK_MAX places");
 
 static const char *const stmt_sql[_STMT_MAX] = {
 	[STMT_LINK_PUT] =
