@@ -92,7 +92,6 @@ struct netdev_state {
 	unsigned gather_n;
 	ev_timer gather_timer;
 	uint64_t runs, listings, batches, failed_batches, applied, failed, skipped, drift;
-	size_t list_len;        /* the last listing printed, bytes: job_set_out_hint() */
 	char drift_last[160];
 };
 
@@ -410,8 +409,6 @@ static void list_done(void *data, int status, const char *out, size_t out_len, c
 	bool empty = status != 0 && err && strstr(err, "No such file or directory");
 	int r = -EIO;
 
-	if (status == 0)
-		nd->list_len = out_len;
 	if (status == 0 || empty) {
 		nd->listing = status == 0 && nd->job ? job_take_out(nd->job) : NULL;
 		if (!nd->listing)
@@ -444,11 +441,8 @@ static int list_start(struct netdev_state *nd)
 	if (r < 0)
 		return r;
 	nd->listings++;
-	if (nd->job) {
+	if (nd->job)
 		job_set_out_max(nd->job, NETDEV_LIST_MIN + (size_t)f->nbindings * NETDEV_LIST_PER_BINDING);
-		/* Room for it at once, as for a save (batch.c). */
-		job_set_out_hint(nd->job, nd->list_len + nd->list_len / 4 + (64u << 10));
-	}
 	return 0;
 }
 
