@@ -11,7 +11,7 @@
 # preempted: 22 ms seen in CI, 50 ms here for an 8 ms callback). The helper timeout is long because
 # the initial apply of 10,000 bindings on a busy machine can take more
 # than 30 s; the Resync itself must stay under 30 s. Then ListBindings of
-# them all: copied at the call and encoded at most 128 bindings per loop
+# them all: taken at the call and encoded at most 128 bindings per loop
 # iteration, so it spans that many iterations and none of its callbacks
 # takes more than NETD_LIST_CALLBACK_US (12 ms, which a list in one callback (26 ms) exceeds while a loaded VM stretching 5 ms does not; 20 ms under the
 # sanitizers) of CPU time; a client that leaves before its list is
