@@ -12,25 +12,30 @@
 
 #include "strbuf.h"
 
+/* Make b's buffer cap bytes; false (b unchanged) without memory. */
+static bool strbuf_resize(struct strbuf *b, size_t cap)
+{
+	char *p = realloc(b->p, cap);
+
+	if (!p)
+		return false;
+	b->p = p;
+	b->cap = cap;
+	return true;
+}
+
 /* Room for need more bytes and a NUL; false (and oom) without memory.
  * Doubling keeps appends amortised O(1). */
 static bool strbuf_grow(struct strbuf *b, size_t need)
 {
-	size_t cap;
-	char *p;
-
 	if (b->oom)
 		return false;
 	if (b->cap - b->len > need)
 		return true;
-	cap = (b->cap + need + 1) * 2;
-	p = realloc(b->p, cap);
-	if (!p) {
+	if (!strbuf_resize(b, (b->cap + need + 1) * 2)) {
 		b->oom = true;
 		return false;
 	}
-	b->p = p;
-	b->cap = cap;
 	return true;
 }
 
@@ -116,17 +121,11 @@ void strbuf_append(struct strbuf *b, const char *s, size_t n)
 
 void strbuf_reserve(struct strbuf *b, size_t n)
 {
-	char *p;
-
 	assert(b);
 	if (b->oom || b->cap - b->len > n || n > SIZE_MAX / 2)
 		return;
-	p = realloc(b->p, b->len + n + 1);
-	if (!p)
-		return;
-	b->p = p;
-	b->cap = b->len + n + 1;
-	b->p[b->len] = '\0';
+	if (strbuf_resize(b, b->len + n + 1))
+		b->p[b->len] = '\0';
 }
 
 void strbuf_puts(struct strbuf *b, const char *s)
