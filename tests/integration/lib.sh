@@ -14,7 +14,15 @@ NLVIEW=$top_builddir/tests/helpers/nlview
 TEST_NAME=$(basename "$0" .sh)
 
 skip() { echo "SKIP: $*"; exit 77; }
-fail() { echo "FAIL: $*" >&2; [ -n "${NETD_LOG:-}" ] && [ -f "$NETD_LOG" ] && { echo "--- netd log:" >&2; tail -n 30 "$NETD_LOG" >&2; }; netd_diag >&2; exit 1; }
+# fail MESSAGE: the message, netd's log and state, and the message once
+# more as the last line (a log cut to its end still says what failed).
+fail() {
+	echo "FAIL: $*" >&2
+	[ -n "${NETD_LOG:-}" ] && [ -f "$NETD_LOG" ] && { echo "--- netd log:" >&2; tail -n 30 "$NETD_LOG" >&2; }
+	netd_diag >&2
+	echo "FAIL (the message above): $(printf '%s' "$*" | head -c 300)" >&2
+	exit 1
+}
 
 # netd_diag: what a failure leaves to explain it, when netd still runs:
 # its status (5 s at most), where netd and its helper processes wait in
