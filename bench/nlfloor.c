@@ -12,6 +12,17 @@
  *	call, one message after the other, and queues a short ack for each:
  *	one system call in and N acks out is as little as the kernel allows.
  *	Each link is created up (IFF_UP in the same request), as netd's are.
+ * createtag PARENT KIND PREFIX START N ALIAS	what netd must ask for a create
+ *	The same batch of creations, then, once all are acked, one batch
+ *	that sets each link's alias to ALIAS (by name): the kernel takes no
+ *	IFLA_IFALIAS in a creation, and netd tags every link it makes with
+ *	its owner ("netd:OWNER") so that links outlive a lost database.
+ * listen				a reader of link events
+ *	Joins RTNLGRP_LINK with a 16 MiB receive buffer (netd's default
+ *	event_rcvbuf), prints {"listening":true} and reads every event until
+ *	killed, parsing nothing: netd must listen, and a reader makes the
+ *	kernel's own link work slower (bench/run times the floors with and
+ *	without one).
  * oldcreate PARENT KIND PREFIX N	the old way (libvirt around 2015)
  *	Per link: probe PREFIX0, PREFIX1, ... with SIOCGIFFLAGS until a name
  *	is free (ENODEV), create it, wait for the ack. Probing from 0 each
@@ -92,6 +103,8 @@ static void die(const char *what)
 static void usage(void)
 {
 	fputs("usage: nlfloor create PARENT macvtap|macvlan PREFIX START N\n"
+	      "       nlfloor createtag PARENT macvtap|macvlan PREFIX START N ALIAS\n"
+	      "       nlfloor listen\n"
 	      "       nlfloor oldcreate PARENT macvtap|macvlan PREFIX N\n"
 	      "       nlfloor groupdel PREFIX GROUP\n"
 	      "       nlfloor olddelete PREFIX\n"
@@ -345,6 +358,16 @@ static void put_group(struct floor *f, uint16_t type, int ifindex, uint32_t grou
 	floor_next(f);
 }
 
+/* Set the alias of the link called name (found by its name). */
+static void put_alias(struct floor *f, const char *name, const char *alias)
+{
+	struct nlmsghdr *nlh = put_req(f, RTM_NEWLINK, 0, 0, name);
+
+	mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
+	mnl_attr_put_strz(nlh, IFLA_IFALIAS, alias);
+	floor_next(f);
+}
+
 /* --- the dump, never timed --- */
 
 static int dump_cb(const struct nlmsghdr *nlh, void *data)
@@ -410,7 +433,8 @@ static int parent_index(const char *parent, const char *kind)
 	return ifindex;
 }
 
-static int cmd_create(char **argv)
+/* create, and with alias (not NULL) createtag. */
+static int cmd_create(char **argv, const char *alias)
 {
 	const char *kind = argv[1], *prefix = argv[2];
 	uint32_t start = parse_u32(argv[3]), n = parse_u32(argv[4]);
@@ -423,8 +447,10 @@ static int cmd_create(char **argv)
 		usage();
 	if (snprintf(name, sizeof(name), "%s%u", prefix, start + (n ? n - 1 : 0)) >= IFNAMSIZ)
 		usage();
+	if (alias && (!*alias || strlen(alias) > 64))
+		usage();
 	floor_open(&f);
-	floor_size(&f, n, n);
+	floor_size(&f, alias ? 2 * n : n, n);
 
 	t0 = now_ms();
 	for (uint32_t i = 0; i < n; i++) {
@@ -432,7 +458,38 @@ static int cmd_create(char **argv)
 		put_create(&f, name, kind, parent);
 	}
 	floor_run(&f);
-	return floor_finish(&f, "create", n, now_ms() - t0);
+	/* Only once every creation is acked: a tag sent by name before its
+	 * link exists would fail, or tag another's link of that name. */
+	if (alias && f.errors == 0) {
+		for (uint32_t i = 0; i < n; i++)
+			put_alias(&f, f.names[i], alias);
+		floor_run(&f);
+	}
+	return floor_finish(&f, alias ? "createtag" : "create", n, now_ms() - t0);
+}
+
+/* Read link events until killed. */
+static int cmd_listen(void)
+{
+	struct floor f = { 0 };
+	int fd;
+
+	f.nl = mnl_socket_open(NETLINK_ROUTE);
+	if (!f.nl || mnl_socket_bind(f.nl, RTMGRP_LINK, MNL_SOCKET_AUTOPID) < 0)
+		die("netlink socket");
+	fd = mnl_socket_get_fd(f.nl);
+	set_buf(fd, SO_RCVBUFFORCE, SO_RCVBUF, 16 << 20);
+	printf("{\"listening\":true}\n");
+	if (fflush(stdout) == EOF)
+		die("stdout");
+	for (;;) {
+		ssize_t n = mnl_socket_recvfrom(f.nl, f.rbuf, sizeof(f.rbuf));
+
+		/* ENOBUFS: events dropped; a reader goes on reading. */
+		if (n < 0 && errno != EINTR && errno != ENOBUFS)
+			die("netlink recv");
+	}
+	return 0;
 }
 
 /* libvirt's search for a free name: from 0 up, an ioctl per name. */
@@ -551,7 +608,11 @@ int main(int argc, char **argv)
 	const char *cmd = argc > 1 ? argv[1] : "";
 
 	if (argc == 7 && strcmp(cmd, "create") == 0)
-		return cmd_create(argv + 2);
+		return cmd_create(argv + 2, NULL);
+	if (argc == 8 && strcmp(cmd, "createtag") == 0)
+		return cmd_create(argv + 2, argv[7]);
+	if (argc == 2 && strcmp(cmd, "listen") == 0)
+		return cmd_listen();
 	if (argc == 6 && strcmp(cmd, "oldcreate") == 0)
 		return cmd_oldcreate(argv + 2);
 	if (argc == 4 && strcmp(cmd, "groupdel") == 0)
