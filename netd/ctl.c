@@ -696,7 +696,9 @@ bool ctl_server_idle(const struct ctl_server *srv)
 
 	assert(srv);
 
-	if (srv->ndeferred > 0 || !TAILQ_EMPTY(&srv->settling))
+	/* Calls read before the stop and not yet handled (the backlog) are
+	 * answered too, however many slices that takes. */
+	if (srv->ndeferred > 0 || !TAILQ_EMPTY(&srv->settling) || !TAILQ_EMPTY(&srv->backlog))
 		return false;
 	TAILQ_FOREACH(c, &srv->conns, link)
 		if (!TAILQ_EMPTY(&c->calls) || frame_len(&c->out) > 0)
