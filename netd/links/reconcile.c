@@ -57,8 +57,11 @@ static void link_added(struct links *l, struct link *k, const struct nl_link *nl
 		if (k->state == LINK_PRESENT)
 			store_link(l, k);
 	} else if (k->ifindex != nlk->ifindex && k->state == LINK_PRESENT &&
-		 !kdev_by_index(l, k->ifindex)) {
-		/* Ours went and someone else made one with its name. */
+		 !kdev_by_index(l, k->ifindex) && nlk->ifindex > k->ifindex) {
+		/* Ours went and someone else made one with its name: a newer
+		 * device (the kernel numbers them upwards). An older one's is
+		 * a late event, from before ours was made (its own events
+		 * not read yet, so not in the picture either). */
 		link_vanished(l, k, "replaced");
 		mark_foreign(l, nlk->name);
 	}

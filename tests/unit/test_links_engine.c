@@ -2019,6 +2019,82 @@ static void test_create_acked_without_echo_learns_ifindex(void **state)
 	assert_int_equal(rows(f, "links", "name = 'macvtap1' AND ifindex > 0"), 1);
 }
 
+/* Delete owner's links, run the kernel, and check the answer came. */
+static void delete_ok(struct fix *f, const char *owner)
+{
+	struct answer d = { 0 };
+
+	assert_int_equal(links_op_delete(f->l, owner, NULL, 0, on_done, &d,
+					 &(struct links_refusal){ 0 }), 0);
+	links_flush(f->l);
+	kernel_run(f->nl);
+	assert_int_equal(d.calls, 1);
+	assert_int_equal(d.error, 0);
+}
+
+/* macvtap0 is owner's, present, with its own device's ifindex. */
+static void assert_reused_name_ours(struct fix *f, const char *owner)
+{
+	struct link *k = link_find(f->l, "macvtap0");
+
+	assert_non_null(k);
+	assert_string_equal(k->owner, owner);
+	assert_int_equal(k->state, LINK_PRESENT);
+	assert_int_equal(k->ifindex, dev_by_name(f->nl, "macvtap0")->link.ifindex);
+	assert_false(is_foreign(f->l, "macvtap0"));
+	assert_int_equal(f->l->vanished, 0);
+}
+
+/* A name deleted and taken again before the old device's events are
+ * read (events lag acks): those late events name the old device, by its
+ * smaller ifindex, and must touch neither the new link nor the name. Read
+ * while the new link's own device was not in the picture yet, the old
+ * device's RTM_NEWLINK was taken for a replacement: the new link vanished
+ * (missing from its owner's list) and its own device was then called
+ * someone else's (links-concurrency.sh under the sanitizers). */
+static void test_late_events_of_a_reused_name(void **state)
+{
+	struct fix *f = *state;
+	struct answer a = { 0 }, b = { 0 }, c = { 0 }, e = { 0 };
+	struct nl_link old;
+
+	links_start(f);
+	/* None of the old device's events read before the name is taken
+	 * again and the new create acked. */
+	create_ok(f, "guest1", 1, &a);
+	old = dev_by_name(f->nl, "macvtap0")->link;
+	delete_ok(f, "guest1");
+	create_ok(f, "guest2", 1, &b);
+	assert_int_not_equal(dev_by_name(f->nl, "macvtap0")->link.ifindex, old.ifindex);
+	links_nl_callbacks.link_event(f->l, true, &old);
+	links_nl_callbacks.link_event(f->l, false, &old);
+	events_for_all(f);
+	assert_reused_name_ours(f, "guest2");
+
+	/* The old device known to the picture, its late events read while
+	 * the new create is still out. */
+	old = dev_by_name(f->nl, "macvtap0")->link;
+	delete_ok(f, "guest2");
+	assert_int_equal(create(f, "guest3", 1, NULL, &c, NULL), 0);
+	links_nl_callbacks.link_event(f->l, true, &old);
+	links_nl_callbacks.link_event(f->l, false, &old);
+	links_flush(f->l);
+	kernel_run(f->nl);
+	assert_int_equal(c.calls, 1);
+	assert_int_equal(c.error, 0);
+	events_for_all(f);
+	assert_reused_name_ours(f, "guest3");
+
+	/* The old device known, the new create acked first. */
+	old = dev_by_name(f->nl, "macvtap0")->link;
+	delete_ok(f, "guest3");
+	create_ok(f, "guest4", 1, &e);
+	links_nl_callbacks.link_event(f->l, true, &old);
+	links_nl_callbacks.link_event(f->l, false, &old);
+	events_for_all(f);
+	assert_reused_name_ours(f, "guest4");
+}
+
 static void test_empty_database_readopts_tagged_links(void **state)
 {
 	struct fix *f = *state;
@@ -2431,6 +2507,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_set_links_freed_in_flight, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_set_links_lost_ack_is_set_back, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_create_acked_without_echo_learns_ifindex, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_late_events_of_a_reused_name, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reconcile_spread_over_iterations, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reconcile_events_and_calls_between_steps, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reconcile_stopped_midway, setup, teardown),
