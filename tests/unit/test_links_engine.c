@@ -556,6 +556,19 @@ static void create_ok(struct fix *f, const char *owner, unsigned count, struct a
 	assert_int_equal(a->n, count);
 }
 
+/* Delete owner's links, run the kernel, and check the answer came. */
+static void delete_ok(struct fix *f, const char *owner)
+{
+	struct answer d = { 0 };
+
+	assert_int_equal(links_op_delete(f->l, owner, NULL, 0, on_done, &d,
+					 &(struct links_refusal){ 0 }), 0);
+	links_flush(f->l);
+	kernel_run(f->nl);
+	assert_int_equal(d.calls, 1);
+	assert_int_equal(d.error, 0);
+}
+
 /* --- tests --- */
 
 static void test_create_success(void **state)
@@ -2017,19 +2030,6 @@ static void test_create_acked_without_echo_learns_ifindex(void **state)
 	assert_int_equal(f->l->vanished, 0);
 	assert_false(is_foreign(f->l, "macvtap1"));
 	assert_int_equal(rows(f, "links", "name = 'macvtap1' AND ifindex > 0"), 1);
-}
-
-/* Delete owner's links, run the kernel, and check the answer came. */
-static void delete_ok(struct fix *f, const char *owner)
-{
-	struct answer d = { 0 };
-
-	assert_int_equal(links_op_delete(f->l, owner, NULL, 0, on_done, &d,
-					 &(struct links_refusal){ 0 }), 0);
-	links_flush(f->l);
-	kernel_run(f->nl);
-	assert_int_equal(d.calls, 1);
-	assert_int_equal(d.error, 0);
 }
 
 /* macvtap0 is owner's, present, with its own device's ifindex. */
